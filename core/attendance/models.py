@@ -1,0 +1,107 @@
+"""Attendance: the roll call of an occurrence, one record per pupil, excuses.
+
+A ``RollCall`` exists once the teacher has taken it. Each ``AttendanceRecord``
+says present, absent or late (with minutes). A guardian's ``Excuse`` for an
+absence or late arrival carries a reason from a fixed list, free text and an
+optional document; school-life staff accept or refuse it. ``MissingRollCall``
+marks an occurrence whose roll call was not taken 15 minutes after its start,
+so the flag is sent once.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from core.timetable.models import Occurrence
+
+
+class RollCall(models.Model):
+    occurrence = models.OneToOneField(
+        Occurrence, on_delete=models.CASCADE, related_name="roll_call"
+    )
+    taken_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    taken_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("roll call")
+        verbose_name_plural = _("roll calls")
+
+    def __str__(self) -> str:
+        return f"{self.occurrence}"
+
+
+class AttendanceRecord(models.Model):
+    class Status(models.TextChoices):
+        PRESENT = "present", _("present")
+        ABSENT = "absent", _("absent")
+        LATE = "late", _("late")
+
+    roll_call = models.ForeignKey(RollCall, on_delete=models.CASCADE, related_name="records")
+    student = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attendance"
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    minutes_late = models.PositiveSmallIntegerField(_("minutes late"), null=True, blank=True)
+    recorded_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("attendance record")
+        verbose_name_plural = _("attendance records")
+        constraints = [
+            models.UniqueConstraint(fields=["roll_call", "student"], name="one_record_per_pupil"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.student}: {self.status}"
+
+
+class Excuse(models.Model):
+    class Reason(models.TextChoices):
+        ILLNESS = "illness", _("illness")
+        MEDICAL = "medical", _("medical appointment")
+        FAMILY = "family", _("family reason")
+        TRANSPORT = "transport", _("transport problem")
+        EXAM = "exam", _("exam or official summons")
+        OTHER = "other", _("other")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        ACCEPTED = "accepted", _("accepted")
+        REFUSED = "refused", _("refused")
+
+    record = models.ForeignKey(AttendanceRecord, on_delete=models.CASCADE, related_name="excuses")
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    submitted_at = models.DateTimeField(auto_now_add=True)
+    reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)
+    comment = models.TextField(_("comment"), max_length=1000, blank=True)
+    document = models.FileField(_("document"), upload_to="excuses/%Y/%m/", blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.CharField(_("note"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-submitted_at"]
+        verbose_name = _("excuse")
+        verbose_name_plural = _("excuses")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["record"],
+                condition=models.Q(status="pending"),
+                name="one_pending_excuse_per_record",
+            )
+        ]
+
+
+class MissingRollCall(models.Model):
+    occurrence = models.OneToOneField(Occurrence, on_delete=models.CASCADE, related_name="+")
+    flagged_at = models.DateTimeField(auto_now_add=True)

@@ -1,0 +1,1 @@
+"""The realtime layer: streams with offsets, the consumer, fan-out."""

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class HubConfig(AppConfig):
+    name = "hub"
+    verbose_name = "Hub"
+
+    def ready(self) -> None:
+        from hub import signals  # noqa: F401

@@ -1,0 +1,163 @@
+"""Stream names, the durable log and ``send_event`` (ARCHITECTURE.md P1-P3).
+
+Stream names are ``user:<id>``, ``class:<id>`` and ``org:<id>``. Domain
+actions call :func:`send_event` inside their transaction; the event gets the
+next offset of each stream and becomes visible when the transaction commits,
+at which point one doorbell per stream rings on the channel layer
+(:mod:`hub.fanout`). If the transaction rolls back, neither the event nor the
+doorbell exists.
+"""
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import F
+
+from hub.events import HubEvent, event_class
+from hub.models import Event, Stream
+
+STREAM_NAME = re.compile(r"^(user|class|org):([1-9][0-9]{0,17})$")
+
+
+class InvalidStreamName(ValueError):
+    """Raised for a name that is not ``user:<id>``, ``class:<id>`` or ``org:<id>``."""
+
+
+def parse_stream(name: str) -> tuple[str, int]:
+    """Split ``"class:12"`` into ``("class", 12)``; raise :class:`InvalidStreamName`."""
+    match = STREAM_NAME.match(name) if isinstance(name, str) else None
+    if not match:
+        raise InvalidStreamName(name)
+    return match.group(1), int(match.group(2))
+
+
+def user_stream(user_id: int) -> str:
+    """Return the personal stream name of a user."""
+    return f"user:{user_id}"
+
+
+def class_stream(class_id: int) -> str:
+    """Return the stream name of a class."""
+    return f"class:{class_id}"
+
+
+def org_stream(org_id: int) -> str:
+    """Return the stream name of an org."""
+    return f"org:{org_id}"
+
+
+def group_name(stream: str) -> str:
+    """Return the channel-layer group of a stream (``hub.class.12``)."""
+    return "hub." + stream.replace(":", ".")
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """An event as the wire sees it: see docs/protocol.md, frame ``event``."""
+
+    stream: str
+    epoch: str
+    offset: int
+    kind: str
+    op: str
+    data: dict
+    ts: str
+
+    def frame(self) -> dict:
+        """Return the ``event`` frame sent to clients."""
+        return {
+            "type": "event",
+            "stream": self.stream,
+            "epoch": self.epoch,
+            "offset": self.offset,
+            "kind": self.kind,
+            "op": self.op,
+            "data": self.data,
+            "ts": self.ts,
+        }
+
+
+def _envelope(stream: Stream, event: Event) -> Envelope:
+    return Envelope(
+        stream=stream.name,
+        epoch=stream.epoch,
+        offset=event.offset,
+        kind=event.kind,
+        op=event.op,
+        data=event.payload,
+        ts=event.created_at.isoformat(),
+    )
+
+
+def send_event(streams: Iterable[str], event: HubEvent) -> list[Envelope]:
+    """Append ``event`` to each stream in ``streams`` and ring on commit.
+
+    Must run inside the caller's ``transaction.atomic`` block (the domain
+    action's): the rows and the doorbells share its fate. Duplicate stream
+    names are appended once. Returns one :class:`Envelope` per stream, in
+    sorted stream order (the same order locks are taken in, so two actions
+    never deadlock).
+
+    Raises :class:`InvalidStreamName` for a malformed name,
+    :class:`hub.events.UnknownEventKind` for an undeclared kind, and
+    ``TransactionManagementError`` when called outside a transaction.
+    """
+    from hub import fanout
+
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        raise transaction.TransactionManagementError(
+            "send_event() must be called inside the action's transaction.atomic()"
+        )
+    event_class(event.kind)
+    names = sorted(set(streams))
+    for name in names:
+        parse_stream(name)
+    payload = event.payload()
+    envelopes = []
+    for name in names:
+        Stream.objects.get_or_create(name=name)
+        # The UPDATE takes the row lock: offsets are gap-free under concurrency.
+        Stream.objects.filter(name=name).update(last_offset=F("last_offset") + 1)
+        stream = Stream.objects.get(name=name)
+        row = Event.objects.create(
+            stream=stream,
+            offset=stream.last_offset,
+            kind=event.kind,
+            op=event.op,
+            payload=payload,
+        )
+        envelopes.append(_envelope(stream, row))
+    transaction.on_commit(lambda: fanout.ring(envelopes))
+    return envelopes
+
+
+def positions(names: Iterable[str]) -> dict[str, tuple[str, int]]:
+    """Return ``{name: (epoch, last_offset)}``, creating streams never written."""
+    result = {}
+    for name in names:
+        stream, _ = Stream.objects.get_or_create(name=name)
+        result[name] = (stream.epoch, stream.last_offset)
+    return result
+
+
+def read_events(name: str, after: int, upto: int | None = None, limit: int = 500) -> list[Envelope]:
+    """Return the events of stream ``name`` with ``after < offset <= upto``.
+
+    In offset order, at most ``limit`` of them. An unknown stream has none.
+    """
+    stream = Stream.objects.filter(name=name).first()
+    if stream is None:
+        return []
+    rows = Event.objects.filter(stream=stream, offset__gt=after)
+    if upto is not None:
+        rows = rows.filter(offset__lte=upto)
+    return [_envelope(stream, row) for row in rows.order_by("offset")[:limit]]
+
+
+def oldest_offset(name: str) -> int:
+    """Return the smallest offset still kept for ``name`` (0 when empty)."""
+    row = Event.objects.filter(stream__name=name).order_by("offset").values("offset").first()
+    return row["offset"] if row else 0

@@ -1,0 +1,131 @@
+"""Shared fixtures: a small school with named personas, and ``capture_events``.
+
+Personas (Zulip and healthchecks style):
+- ``teacher`` Mme Alice Martin, teaches 4e B (timetable code ``AM``);
+- ``pupil`` Léa Dubois and ``pupil2`` Hugo Petit in 4e B; ``pupil3`` Chloé
+  Bernard in 3e A;
+- ``parent`` Karim Dubois, guardian of Léa (4e B here) and of Inès, a pupil of
+  ``other_org``;
+- ``other_parent`` Sophie Petit, guardian of Hugo;
+- ``cpe`` Paul Girard, school-life staff of the org;
+- ``outsider`` a teacher of ``other_org`` only.
+"""
+
+import contextlib
+import datetime as dt
+from dataclasses import dataclass
+
+import pytest
+
+from core.roster.models import (
+    AcademicSession,
+    Enrollment,
+    GuardianLink,
+    Org,
+    SchoolClass,
+    User,
+)
+
+
+@dataclass
+class School:
+    org: Org
+    other_org: Org
+    session: AcademicSession
+    class_4b: SchoolClass
+    class_3a: SchoolClass
+    other_class: SchoolClass
+    teacher: User
+    pupil: User
+    pupil2: User
+    pupil3: User
+    other_child: User
+    parent: User
+    other_parent: User
+    cpe: User
+    outsider: User
+
+
+def make_user(username: str, role: str, first: str, last: str, **extra) -> User:
+    """Create an active user whose password is ``"pw-" + username``."""
+    return User.objects.create_user(
+        username=username,
+        password="pw-" + username,
+        role=role,
+        first_name=first,
+        last_name=last,
+        **extra,
+    )
+
+
+def build_school() -> School:
+    """Create the personas' school and a second school; return them."""
+    org = Org.objects.create(name="Collège Victor Hugo", uai="0350001A")
+    other_org = Org.objects.create(name="Collège Jules Verne", uai="0350002B")
+    session = AcademicSession.objects.create(
+        org=org, title="2025-2026",
+        start_date=dt.date(2025, 9, 1), end_date=dt.date(2026, 7, 4),
+    )
+    other_session = AcademicSession.objects.create(
+        org=other_org, title="2025-2026",
+        start_date=dt.date(2025, 9, 1), end_date=dt.date(2026, 7, 4),
+    )
+    class_4b = SchoolClass.objects.create(org=org, session=session, title="4e B")
+    class_3a = SchoolClass.objects.create(org=org, session=session, title="3e A")
+    other_class = SchoolClass.objects.create(org=other_org, session=other_session, title="5e C")
+    teacher = make_user("alice", User.Role.TEACHER, "Alice", "Martin", timetable_code="AM")
+    teacher.orgs.add(org)
+    pupil = make_user("lea", User.Role.STUDENT, "Léa", "Dubois")
+    pupil2 = make_user("hugo", User.Role.STUDENT, "Hugo", "Petit")
+    pupil3 = make_user("chloe", User.Role.STUDENT, "Chloé", "Bernard")
+    other_child = make_user("ines", User.Role.STUDENT, "Inès", "Dubois")
+    parent = make_user("karim", User.Role.GUARDIAN, "Karim", "Dubois")
+    other_parent = make_user("sophie", User.Role.GUARDIAN, "Sophie", "Petit")
+    cpe = make_user("paul", User.Role.ADMINISTRATOR, "Paul", "Girard")
+    cpe.orgs.add(org)
+    outsider = make_user("oscar", User.Role.TEACHER, "Oscar", "Lenoir")
+    outsider.orgs.add(other_org)
+    Enrollment.objects.create(user=teacher, school_class=class_4b, role="teacher")
+    Enrollment.objects.create(user=pupil, school_class=class_4b, role="student")
+    Enrollment.objects.create(user=pupil2, school_class=class_4b, role="student")
+    Enrollment.objects.create(user=pupil3, school_class=class_3a, role="student")
+    Enrollment.objects.create(user=other_child, school_class=other_class, role="student")
+    Enrollment.objects.create(user=outsider, school_class=other_class, role="teacher")
+    GuardianLink.objects.create(guardian=parent, student=pupil, relationship="père")
+    GuardianLink.objects.create(guardian=parent, student=other_child, relationship="père")
+    GuardianLink.objects.create(guardian=other_parent, student=pupil2, relationship="mère")
+    return School(
+        org=org, other_org=other_org, session=session, class_4b=class_4b,
+        class_3a=class_3a, other_class=other_class, teacher=teacher, pupil=pupil,
+        pupil2=pupil2, pupil3=pupil3, other_child=other_child, parent=parent,
+        other_parent=other_parent, cpe=cpe, outsider=outsider,
+    )
+
+
+@pytest.fixture
+def school(db) -> School:
+    return build_school()
+
+
+@contextlib.contextmanager
+def capture_events():
+    """Collect the envelopes ``hub.send_event`` produces inside the block.
+
+    Yields a list of :class:`hub.streams.Envelope`; assertions can check kinds,
+    streams and payloads (Zulip's ``capture_send_event_calls``).
+    """
+    from hub import streams
+
+    captured = []
+    original = streams.send_event
+
+    def spy(names, event):
+        envelopes = original(names, event)
+        captured.extend(envelopes)
+        return envelopes
+
+    streams.send_event = spy
+    try:
+        yield captured
+    finally:
+        streams.send_event = original
