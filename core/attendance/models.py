@@ -37,19 +37,25 @@ class AttendanceRecord(models.Model):
         ABSENT = "absent", _("absent")
         LATE = "late", _("late")
 
-    roll_call = models.ForeignKey(RollCall, on_delete=models.CASCADE, related_name="records")
+    roll_call = models.ForeignKey(
+        RollCall, on_delete=models.CASCADE, related_name="records"
+    )
     student = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attendance"
     )
     status = models.CharField(_("status"), max_length=10, choices=Status.choices)
-    minutes_late = models.PositiveSmallIntegerField(_("minutes late"), null=True, blank=True)
+    minutes_late = models.PositiveSmallIntegerField(
+        _("minutes late"), null=True, blank=True
+    )
     recorded_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = _("attendance record")
         verbose_name_plural = _("attendance records")
         constraints = [
-            models.UniqueConstraint(fields=["roll_call", "student"], name="one_record_per_pupil"),
+            models.UniqueConstraint(
+                fields=["roll_call", "student"], name="one_record_per_pupil"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -70,7 +76,9 @@ class Excuse(models.Model):
         ACCEPTED = "accepted", _("accepted")
         REFUSED = "refused", _("refused")
 
-    record = models.ForeignKey(AttendanceRecord, on_delete=models.CASCADE, related_name="excuses")
+    record = models.ForeignKey(
+        AttendanceRecord, on_delete=models.CASCADE, related_name="excuses"
+    )
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -78,7 +86,9 @@ class Excuse(models.Model):
     reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)
     comment = models.TextField(_("comment"), max_length=1000, blank=True)
     document = models.FileField(_("document"), upload_to="excuses/%Y/%m/", blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING
+    )
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -101,7 +111,15 @@ class Excuse(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.record} ({self.status})"
+
 
 class MissingRollCall(models.Model):
-    occurrence = models.OneToOneField(Occurrence, on_delete=models.CASCADE, related_name="+")
+    occurrence = models.OneToOneField(
+        Occurrence, on_delete=models.CASCADE, related_name="+"
+    )
     flagged_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.occurrence_id} flagged at {self.flagged_at}"

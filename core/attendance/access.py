@@ -1,0 +1,137 @@
+"""Reads of attendance data, each with its permission check inside.
+
+"Not found" and "not allowed" raise the same ``Http404`` (Zulip's
+``access_*_by_id``), so ids cannot be probed.
+"""
+
+import datetime as dt
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from core.attendance.models import AttendanceRecord, Excuse
+from core.roster.models import Enrollment, User
+from core.timetable.models import Occurrence
+
+
+def teaches(user: User, occurrence: Occurrence) -> bool:
+    """Return whether ``user`` may take the roll call of ``occurrence``.
+
+    The occurrence's own teachers may; when the export named none we know,
+    any teacher enrolled in the class may.
+    """
+    if user.role != User.Role.TEACHER or not user.is_active:
+        return False
+    if occurrence.teachers.filter(pk=user.pk).exists():
+        return True
+    return (
+        not occurrence.teachers.exists()
+        and Enrollment.objects.filter(
+            user=user,
+            school_class_id=occurrence.school_class_id,
+            role=Enrollment.Role.TEACHER,
+        ).exists()
+    )
+
+
+def get_occurrence_for_roll_call(user: User, occurrence_id: int) -> Occurrence:
+    """Return the occurrence ``user`` may take the roll call of, or raise Http404."""
+    occurrence = (
+        Occurrence.objects.select_related("school_class__org")
+        .filter(pk=occurrence_id)
+        .first()
+    )
+    if occurrence is None or not teaches(user, occurrence):
+        raise Http404("no such lesson")
+    return occurrence
+
+
+def lessons_to_call(user: User, day: dt.date) -> QuerySet[Occurrence]:
+    """Return the scheduled occurrences of ``day`` whose roll call ``user`` takes.
+
+    ``day`` is a local date (Europe/Paris, the org's zone).
+    """
+    taught_classes = Enrollment.objects.filter(
+        user=user, role=Enrollment.Role.TEACHER
+    ).values("school_class_id")
+    return (
+        Occurrence.objects.filter(start__date=day, status=Occurrence.Status.SCHEDULED)
+        .filter(
+            Q(teachers=user)
+            | Q(teachers__isnull=True, school_class_id__in=taught_classes)
+        )
+        .select_related("school_class")
+        .distinct()
+        .order_by("start")
+    )
+
+
+def visible_records(user: User) -> QuerySet[AttendanceRecord]:
+    """Return the absence and lateness records ``user`` may see.
+
+    Guardians: their children's; students: their own; school-life staff:
+    their orgs'; teachers: those of the roll calls they took.
+    """
+    records = AttendanceRecord.objects.exclude(status=AttendanceRecord.Status.PRESENT)
+    if user.role == User.Role.GUARDIAN:
+        records = records.filter(student__guardians=user)
+    elif user.role == User.Role.STUDENT:
+        records = records.filter(student=user)
+    elif user.role == User.Role.ADMINISTRATOR:
+        records = records.filter(
+            roll_call__occurrence__school_class__org__in=user.orgs.all()
+        )
+    else:
+        records = records.filter(roll_call__taken_by=user)
+    return records.select_related(
+        "student", "roll_call__occurrence__school_class"
+    ).order_by("-roll_call__occurrence__start", "student__last_name")
+
+
+def get_record_for_guardian(user: User, record_id: int) -> AttendanceRecord:
+    """Return an absence or lateness of one of ``user``'s children, or raise Http404."""
+    if user.role != User.Role.GUARDIAN:
+        raise Http404("no such record")
+    record = visible_records(user).filter(pk=record_id).first()
+    if record is None:
+        raise Http404("no such record")
+    return record
+
+
+def excuse_queue(user: User) -> QuerySet[Excuse]:
+    """Return the pending excuses school-life staff ``user`` must review."""
+    if user.role != User.Role.ADMINISTRATOR:
+        return Excuse.objects.none()
+    return (
+        Excuse.objects.filter(
+            status=Excuse.Status.PENDING,
+            record__roll_call__occurrence__school_class__org__in=user.orgs.all(),
+        )
+        .select_related(
+            "record__student", "record__roll_call__occurrence__school_class"
+        )
+        .order_by("submitted_at")
+    )
+
+
+def get_excuse_for_review(user: User, excuse_id: int) -> Excuse:
+    """Return a pending excuse of ``user``'s orgs, or raise Http404."""
+    excuse = excuse_queue(user).filter(pk=excuse_id).first()
+    if excuse is None:
+        raise Http404("no such excuse")
+    return excuse
+
+
+def get_excuse_document(user: User, excuse_id: int) -> Excuse:
+    """Return an excuse whose document ``user`` may download, or raise Http404.
+
+    The guardians who can see the record and the school-life staff of its org.
+    """
+    excuse = (
+        Excuse.objects.filter(pk=excuse_id, record__in=visible_records(user))
+        .exclude(document="")
+        .first()
+    )
+    if excuse is None or user.role not in (User.Role.GUARDIAN, User.Role.ADMINISTRATOR):
+        raise Http404("no such document")
+    return excuse

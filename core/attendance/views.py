@@ -1,0 +1,150 @@
+"""Attendance pages. Each view parses, checks access, calls one action, responds."""
+
+import datetime as dt
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from core.attendance import access, actions
+from core.attendance.forms import ExcuseForm, ReviewForm, parse_marks
+from core.attendance.models import AttendanceRecord
+from core.roster.access import students_of_class
+from core.roster.models import User
+
+
+def _day(request) -> dt.date:
+    try:
+        return dt.date.fromisoformat(request.GET.get("day", ""))
+    except ValueError:
+        return timezone.localdate()
+
+
+@login_required
+def index(request):
+    """The absences page: roll calls (teacher), absences and excuses (guardian,
+    pupil), the excuse queue (school-life staff)."""
+    user = request.user
+    day = _day(request)
+    context = {
+        "day": day,
+        "records": access.visible_records(user)[:100],
+        "reasons": ExcuseForm.base_fields["reason"].choices,
+    }
+    if user.role == User.Role.TEACHER:
+        context["lessons"] = access.lessons_to_call(user, day)
+    if user.role == User.Role.ADMINISTRATOR:
+        context["queue"] = access.excuse_queue(user)
+    return render(request, "attendance/index.html", context)
+
+
+@login_required
+def records_api(request):
+    """JSON list of the records the user may see: ``{"records": [...]}``."""
+    rows = [
+        {
+            "id": r.pk,
+            "student_id": r.student_id,
+            "student_name": r.student.get_full_name(),
+            "status": r.status,
+            "minutes_late": r.minutes_late,
+            "lesson": actions.lesson_ref(r.roll_call.occurrence).model_dump(),
+            "excuse": _excuse_state(r),
+        }
+        for r in access.visible_records(request.user)[:100]
+    ]
+    return JsonResponse({"records": rows})
+
+
+def _excuse_state(record: AttendanceRecord) -> str:
+    latest = record.excuses.order_by("-submitted_at").first()
+    return latest.status if latest else ""
+
+
+@login_required
+def roll_call(request, occurrence_id: int):
+    """The roll-call form of one lesson (GET) and its submission (POST)."""
+    occurrence = access.get_occurrence_for_roll_call(request.user, occurrence_id)
+    pupils = list(students_of_class(occurrence.school_class))
+    if request.method == "POST":
+        try:
+            marks = parse_marks(request.POST, [p.pk for p in pupils])
+            actions.take_roll_call(occurrence=occurrence, teacher=request.user, marks=marks)
+        except (ValidationError, actions.AttendanceError) as error:
+            messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+        else:
+            messages.success(request, _("Roll call saved."))
+            return redirect("attendance:roll_call", occurrence_id=occurrence.pk)
+    current = {}
+    if hasattr(occurrence, "roll_call"):
+        current = {r.student_id: r for r in occurrence.roll_call.records.all()}
+    rows = [(p, current.get(p.pk)) for p in pupils]
+    return render(
+        request,
+        "attendance/roll_call.html",
+        {"occurrence": occurrence, "rows": rows, "taken": bool(current)},
+    )
+
+
+@login_required
+def excuse(request, record_id: int):
+    """A guardian's excuse form for one absence or lateness."""
+    record = access.get_record_for_guardian(request.user, record_id)
+    form = ExcuseForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            actions.submit_excuse(
+                record=record,
+                guardian=request.user,
+                reason=form.cleaned_data["reason"],
+                comment=form.cleaned_data["comment"],
+                document=form.cleaned_data["document"],
+            )
+        except actions.AttendanceError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, _("Your excuse was sent to the school."))
+            return redirect("attendance:index")
+    return render(request, "attendance/excuse.html", {"record": record, "form": form})
+
+
+@require_POST
+@login_required
+def review(request, excuse_id: int):
+    """School-life staff accept or refuse an excuse."""
+    excuse = access.get_excuse_for_review(request.user, excuse_id)
+    form = ReviewForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose to accept or refuse."))
+        return redirect("attendance:index")
+    try:
+        actions.review_excuse(
+            excuse=excuse,
+            reviewer=request.user,
+            accept=form.cleaned_data["decision"] == "accept",
+            note=form.cleaned_data["note"],
+        )
+    except actions.AttendanceError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("Decision recorded."))
+    return redirect("attendance:index")
+
+
+@login_required
+def document(request, excuse_id: int):
+    """Serve an excuse's document to the people allowed to see it."""
+    excuse = access.get_excuse_document(request.user, excuse_id)
+    try:
+        handle = excuse.document.open("rb")
+    except FileNotFoundError:
+        raise Http404("no such document") from None
+    response = FileResponse(handle, as_attachment=True, filename=excuse.document.name.rsplit("/", 1)[-1])
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
