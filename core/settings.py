@@ -77,6 +77,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "frontend.context_processors.hub",
             ],
         },
     },
@@ -94,7 +95,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000;",
         "transaction_mode": "IMMEDIATE",
     }
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-hub.sqlite3")}
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
@@ -143,6 +143,9 @@ HUB_HEARTBEAT_SECONDS = 25
 HUB_IDLE_TIMEOUT_SECONDS = 90
 HUB_REPLAY_LIMIT = 500
 HUB_RETENTION_DAYS = int(env_str("HUB_RETENTION_DAYS", "30"))
+
+# The week the timetable opens on when none is asked for (ISO date; "" = today).
+TIMETABLE_DEFAULT_WEEK = env_str("TIMETABLE_DEFAULT_WEEK", "")
 
 # Where the real data files beside the repository live (demo and tests).
 SHARED_DATA_DIR = Path(env_str("SHARED_DATA_DIR", str(BASE_DIR.parent / "shared" / "data")))

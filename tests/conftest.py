@@ -129,3 +129,27 @@ def capture_events():
         yield captured
     finally:
         streams.send_event = original
+
+
+def make_occurrence(school_class, start, minutes=55, subject="Mathématiques", teachers=()):
+    """Create a scheduled one-off lesson of ``school_class`` at ``start`` (aware)."""
+    from core.timetable.models import Feed, Lesson, Occurrence
+
+    feed, _ = Feed.objects.get_or_create(school_class=school_class, defaults={"name": "test"})
+    lesson = Lesson.objects.create(
+        feed=feed,
+        school_class=school_class,
+        uid=f"test-{Lesson.objects.count() + 1}@hub",
+        subject=subject,
+        room="B12",
+    )
+    occurrence = Occurrence.objects.create(
+        lesson=lesson,
+        school_class=school_class,
+        start=start,
+        end=start + dt.timedelta(minutes=minutes),
+        subject=subject,
+        room="B12",
+    )
+    occurrence.teachers.set(teachers)
+    return occurrence

@@ -1,0 +1,15 @@
+"""Settings for the test suite: the real settings with a throwaway secret.
+
+Everything else (database, channel layer) still comes from the environment, so
+the same suite runs on the embedded default and on PostgreSQL + Redis.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
+
+from core.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast tests
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+MEDIA_ROOT = VAR_DIR / "test-media"  # noqa: F405
