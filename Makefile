@@ -13,10 +13,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python manage.py run_demo
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py run_demo
 
 demo-after: $(STAMP)
-	$(BIN)/python manage.py import_ical --class "$${CLASS:-BUT1 RT 1C}" "$${AFTER:-../shared/data/ical/flopedt_iut-blagnac_RT-BUT1-1C_2025-12-15T0629Z_after.ics}"
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py demo_after
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

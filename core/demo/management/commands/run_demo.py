@@ -1,0 +1,50 @@
+import os
+import threading
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from core.demo.management.commands.run_scheduler import scheduler_loop
+from core.demo.management.commands.seed_demo import format_accounts
+from core.demo.school import DEMO_WEEK, FLOP_CLASS, build_demo_school
+
+
+class Command(BaseCommand):
+    help = (
+        "Migrate, build the demo collège, print its accounts and serve the hub "
+        "(HTTP and WebSocket, Daphne) with the scheduler in a thread."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--addr", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", default=os.environ.get("PORT", "8000"))
+        parser.add_argument("--no-serve", action="store_true", help="set up only")
+
+    def handle(self, *args, addr, port, no_serve, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        try:
+            accounts = build_demo_school()
+        except FileNotFoundError as error:
+            raise CommandError(str(error)) from error
+        base = f"http://{addr}:{port}"
+        self.stdout.write(
+            f"\nHub ENT, collège de démonstration : {base}/\n\n"
+            f"{format_accounts(accounts)}\n\n"
+            f"Emploi du temps réel de la {FLOP_CLASS} (semaine du {DEMO_WEEK:%d/%m/%Y}) :\n"
+            f"  {base}/timetable/?week={DEMO_WEEK:%Y-%m-%d}\n"
+            "Pour voir arriver en direct l'annulation et les six déplacements :\n"
+            "  make demo-after\n"
+            f"Administration : {base}/admin/\n"
+        )
+        if no_serve:
+            return
+        stop = threading.Event()
+        thread = threading.Thread(
+            target=scheduler_loop, args=(60.0, stop), name="scheduler", daemon=True
+        )
+        thread.start()
+        try:
+            call_command("runserver", f"{addr}:{port}", use_reloader=False)
+        finally:
+            stop.set()
+

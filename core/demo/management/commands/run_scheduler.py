@@ -1,0 +1,39 @@
+import logging
+import time
+
+from django.core.management.base import BaseCommand
+from django.db import close_old_connections
+
+from core.attendance.actions import flag_missing_roll_calls
+
+logger = logging.getLogger(__name__)
+
+
+def scheduler_loop(interval: float, stop=None) -> None:
+    """Run the periodic jobs every ``interval`` seconds until ``stop`` is set.
+
+    Today one job: flag lessons whose roll call is missing 15 minutes after
+    they began. Errors are logged and the loop goes on.
+    """
+    while stop is None or not stop.is_set():
+        close_old_connections()
+        try:
+            flagged = flag_missing_roll_calls()
+            if flagged:
+                logger.info("flagged %d missing roll call(s)", flagged)
+        except Exception:
+            logger.exception("scheduler job failed")
+        if stop is None:
+            time.sleep(interval)
+        else:
+            stop.wait(interval)
+
+
+class Command(BaseCommand):
+    help = "Run the periodic jobs (missing roll calls) every --interval seconds."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--interval", type=float, default=60.0)
+
+    def handle(self, *args, interval, **options):
+        scheduler_loop(interval)

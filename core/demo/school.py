@@ -1,0 +1,253 @@
+"""The demo school: an invented collège in the Grand Est, built deterministically.
+
+Every name is fictitious. One class (3e A) gets the real flop!EDT timetable
+export (``flopedt_…_before.ics``); the others get weekly lessons generated as
+an iCalendar feed (RRULE + EXDATE) and imported through the same importer, plus
+one lesson today so a teacher can always try the roll call.
+"""
+
+import datetime as dt
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from core.roster.models import (
+    AcademicSession,
+    Enrollment,
+    GuardianLink,
+    Org,
+    SchoolClass,
+    User,
+)
+from core.timetable.actions import import_feed
+from core.timetable.holidays import load_holidays
+
+DEMO_UAI = "0679999E"  # valid RNE check letter, no real school has it
+PASSWORD = "demo1234"
+FLOP_CLASS = "3e A"
+FLOP_BEFORE = "flopedt_iut-blagnac_RT-BUT1-1C_2025-12-14T1822Z_before.ics"
+FLOP_AFTER = "flopedt_iut-blagnac_RT-BUT1-1C_2025-12-15T0629Z_after.ics"
+DEMO_WEEK = dt.date(2026, 1, 19)
+
+FIRST_NAMES = [
+    "Léa", "Lucas", "Emma", "Hugo", "Chloé", "Nathan", "Manon", "Enzo", "Jade",
+    "Louis", "Inès", "Gabriel", "Camille", "Raphaël", "Zoé", "Arthur", "Lina",
+    "Théo", "Elsa", "Noah", "Maëlys", "Jules", "Anaïs", "Adam",
+]
+LAST_NAMES = [
+    "Moreau", "Schmitt", "Muller", "Klein", "Weber", "Meyer", "Roth", "Lambert",
+    "Girard", "Faure", "Rousseau", "Blanc", "Guérin", "Fischer", "Hoffmann",
+    "Bauer", "Lefèvre", "Mercier", "Dupont", "Garnier",
+]
+
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    role: str
+    description: str
+
+
+def data_file(name: str) -> Path:
+    """Return the path of a real data file beside the repository (``shared/data``).
+
+    Raises ``FileNotFoundError`` with the setting to change when it is missing.
+    """
+    path = Path(settings.SHARED_DATA_DIR) / name
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} is missing: set SHARED_DATA_DIR to the folder holding "
+            "opendata/ and ical/ (the shared/data folder beside the repository)."
+        )
+    return path
+
+
+def school_year_of(day: dt.date) -> tuple[dt.date, dt.date]:
+    """Return the first and last day of the French school year holding ``day``."""
+    start_year = day.year if day.month >= 8 else day.year - 1
+    return dt.date(start_year, 9, 1), dt.date(start_year + 1, 7, 4)
+
+
+def build_demo_school(*, today: dt.date | None = None) -> list[Account]:
+    """Create the demo school once; return the demo accounts.
+
+    Idempotent: when the demo org exists it only returns the accounts.
+    """
+    if not Org.objects.filter(uai=DEMO_UAI).exists():
+        _build(today or timezone.localdate())
+    return demo_accounts()
+
+
+def demo_accounts() -> list[Account]:
+    """Return the accounts to print, in the order a visitor tries them."""
+    guardian_of_two = User.objects.get(username="parent")
+    children = ", ".join(
+        f"{c.first_name} ({c.enrollments.first().school_class.title})"
+        for c in guardian_of_two.children.all().order_by("first_name")
+    )
+    return [
+        Account("parent", "guardian", f"parent de deux enfants : {children}"),
+        Account("prof", "teacher", "professeure principale de 4e B, cours du jour"),
+        Account("prof.om", "teacher", "enseigne en 3e A (emploi du temps flop!EDT)"),
+        Account("eleve", "student", "élève de 3e A (emploi du temps réel)"),
+        Account("cpe", "administrator", "CPE, vie scolaire"),
+        Account("admin", "administrator", "administration Django (/admin/)"),
+    ]
+
+
+@transaction.atomic
+def _build(today: dt.date) -> None:
+    rng = random.Random(2026)
+    load_holidays(data_file("opendata/jours_feries_metropole.csv"))
+    org = Org.objects.create(name="Collège des Tilleuls", uai=DEMO_UAI)
+    past = AcademicSession.objects.create(
+        org=org, title="2025-2026", start_date=dt.date(2025, 9, 1),
+        end_date=dt.date(2026, 7, 4),
+    )
+    start, end = school_year_of(today)
+    current = past
+    if start != past.start_date:
+        current = AcademicSession.objects.create(
+            org=org, title=f"{start.year}-{end.year}", start_date=start, end_date=end
+        )
+
+    def user(username, role, first, last, **extra):
+        u = User.objects.create_user(
+            username=username, password=PASSWORD, role=role,
+            first_name=first, last_name=last, email=f"{username}@demo.invalid", **extra,
+        )
+        if role in (User.Role.TEACHER, User.Role.ADMINISTRATOR):
+            u.orgs.add(org)
+        return u
+
+    prof = user("prof", User.Role.TEACHER, "Claire", "Fontaine", timetable_code="CF")
+    prof_om = user("prof.om", User.Role.TEACHER, "Olivier", "Marchal", timetable_code="OM")
+    prof_tv = user("prof.tvil", User.Role.TEACHER, "Thomas", "Villard", timetable_code="TVIL")
+    cpe = user("cpe", User.Role.ADMINISTRATOR, "Nadia", "Benali")
+    admin = user("admin", User.Role.ADMINISTRATOR, "Marc", "Antoine")
+    admin.is_staff = admin.is_superuser = True
+    admin.save()
+    del cpe
+
+    flop_class = SchoolClass.objects.create(org=org, session=past, title=FLOP_CLASS)
+    class_4b = SchoolClass.objects.create(org=org, session=current, title="4e B")
+    class_5c = SchoolClass.objects.create(org=org, session=current, title="5e C")
+    for teacher, school_class in [
+        (prof_om, flop_class), (prof_tv, flop_class), (prof, class_4b), (prof, class_5c),
+    ]:
+        Enrollment.objects.create(user=teacher, school_class=school_class, role="teacher")
+
+    names = [(f, last) for f in FIRST_NAMES for last in LAST_NAMES]
+    rng.shuffle(names)
+    pupils = {}
+    for school_class, size in [(flop_class, 12), (class_4b, 12), (class_5c, 10)]:
+        pupils[school_class] = []
+        for index in range(size):
+            first, last = names.pop()
+            username = f"eleve.{school_class.title.replace(' ', '').lower()}.{index + 1}"
+            pupil = user(username, User.Role.STUDENT, first, last)
+            Enrollment.objects.create(user=pupil, school_class=school_class, role="student")
+            pupils[school_class].append(pupil)
+
+    # The named accounts: one pupil of 3e A, a guardian of two (3e A and 4e B).
+    lea = pupils[flop_class][0]
+    lea.username, lea.first_name, lea.last_name = "eleve", "Léa", "Moreau"
+    lea.save()
+    tom = pupils[class_4b][0]
+    tom.first_name, tom.last_name = "Tom", "Moreau"
+    tom.save()
+    parent = user("parent", User.Role.GUARDIAN, "Karine", "Moreau")
+    GuardianLink.objects.create(guardian=parent, student=lea, relationship="mère")
+    GuardianLink.objects.create(guardian=parent, student=tom, relationship="mère")
+    for school_class, members in pupils.items():
+        for pupil in members:
+            if pupil in (lea, tom):
+                continue
+            guardian = user(
+                f"parent.{pupil.username.removeprefix('eleve.')}", User.Role.GUARDIAN,
+                rng.choice(["Sandrine", "Julien", "Céline", "Nicolas", "Aurélie", "David"]),
+                pupil.last_name,
+            )
+            GuardianLink.objects.create(guardian=guardian, student=pupil)
+
+    import_feed(
+        school_class=flop_class,
+        data=data_file(f"ical/{FLOP_BEFORE}").read_bytes(),
+        name=FLOP_BEFORE,
+    )
+    for school_class, lessons in [(class_4b, WEEK_4B), (class_5c, WEEK_5C)]:
+        import_feed(
+            school_class=school_class,
+            data=generated_feed(school_class, lessons, current, today).encode(),
+            name=f"demo-{school_class.title}.ics",
+        )
+
+
+# (weekday 0=Monday, start "HH:MM", minutes, subject, room, teacher code)
+WEEK_4B = [
+    (0, "08:00", 55, "Mathématiques", "B12", "CF"),
+    (0, "10:05", 55, "Français", "B14", ""),
+    (1, "09:00", 55, "Mathématiques", "B12", "CF"),
+    (1, "14:00", 110, "Sciences de la vie et de la Terre", "Labo 2", ""),
+    (2, "08:00", 55, "Allemand", "C03", ""),
+    (3, "10:05", 55, "Mathématiques", "B12", "CF"),
+    (3, "13:30", 55, "Histoire-géographie", "B10", ""),
+    (4, "08:00", 55, "Mathématiques", "B12", "CF"),
+    (4, "15:00", 55, "Éducation physique et sportive", "Gymnase", ""),
+]
+WEEK_5C = [
+    (0, "09:00", 55, "Mathématiques", "B12", "CF"),
+    (2, "10:05", 55, "Mathématiques", "B12", "CF"),
+    (3, "08:00", 55, "Anglais", "C01", ""),
+    (4, "11:00", 55, "Mathématiques", "B12", "CF"),
+]
+
+
+def generated_feed(school_class, lessons, session, today: dt.date) -> str:
+    """Return an RFC 5545 calendar of weekly lessons for the session.
+
+    Floating local times with ``X-WR-TIMEZONE:Europe/Paris`` (as flop!EDT
+    does), one VEVENT with ``RRULE:FREQ=WEEKLY;UNTIL=…`` per lesson (public
+    holidays are dropped by the importer), and one lesson today (at the
+    current hour) so the roll call can be tried whatever the day.
+    """
+    first_monday = session.start_date - dt.timedelta(days=session.start_date.weekday())
+    until = f"{session.end_date:%Y%m%d}T235959"
+    lines = [
+        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Hub ENT//demo//FR",
+        "X-WR-TIMEZONE:Europe/Paris",
+    ]
+    slug = school_class.title.replace(" ", "").lower()
+    for index, (weekday, start, minutes, subject, room, code) in enumerate(lessons):
+        day = first_monday + dt.timedelta(days=weekday)
+        if day < session.start_date:
+            day += dt.timedelta(days=7)
+        begin = dt.datetime.combine(day, dt.time.fromisoformat(start))
+        lines += _vevent(f"{slug}-{index}@demo.hub-ent", begin, minutes, subject, room, code)
+        lines.insert(-1, f"RRULE:FREQ=WEEKLY;UNTIL={until}")
+    now = dt.datetime.combine(today, dt.time(timezone.localtime().hour, 0))
+    lines += _vevent(f"{slug}-today-{today:%Y%m%d}@demo.hub-ent", now, 55,
+                     "Accompagnement personnalisé", "B12", "CF")
+    lines.append("END:VCALENDAR")
+    return "\r\n".join(lines) + "\r\n"
+
+
+def _vevent(uid, begin: dt.datetime, minutes, subject, room, code) -> list[str]:
+    end = begin + dt.timedelta(minutes=minutes)
+    summary = f"{subject} - {code}" if code else subject
+    teacher = code or "None"
+    return [
+        "BEGIN:VEVENT",
+        f"UID:{uid}",
+        "DTSTAMP:20250801T000000Z",
+        f"DTSTART:{begin:%Y%m%dT%H%M%S}",
+        f"DTEND:{end:%Y%m%dT%H%M%S}",
+        f"SUMMARY:{summary}",
+        f"LOCATION:{room}",
+        f"DESCRIPTION:Cours : {subject}\\nEnseignant·e : {teacher}\\nSalle : {room}",
+        "END:VEVENT",
+    ]
