@@ -1,0 +1,52 @@
+"""The production files: compose.yaml, nginx config, settings defaults."""
+
+from pathlib import Path
+
+import yaml
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_compose() -> dict:
+    return yaml.safe_load((ROOT / "compose.yaml").read_text())
+
+
+def test_compose_runs_postgres_redis_two_asgi_processes_proxy_and_scheduler():
+    services = load_compose()["services"]
+    assert {"postgres", "redis", "migrate", "asgi-1", "asgi-2", "proxy", "scheduler"} <= set(
+        services
+    )
+    for name in ("asgi-1", "asgi-2", "scheduler"):
+        env = services[name]["environment"]
+        assert env["DATABASE_URL"].startswith("postgres://")
+        assert env["REDIS_URL"].startswith("redis://")
+        assert env["DEBUG"] == "0"
+        assert services[name]["depends_on"]["migrate"]["condition"] == (
+            "service_completed_successfully"
+        )
+    for name in ("postgres", "redis", "asgi-1", "asgi-2"):
+        assert "healthcheck" in services[name], name
+    assert services["scheduler"]["command"][:3] == ["python", "manage.py", "run_scheduler"]
+
+
+def test_proxy_balances_websockets_over_every_asgi_process():
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    services = load_compose()["services"]
+    asgi = [name for name in services if name.startswith("asgi-")]
+    for name in asgi:
+        assert f"server {name}:8000" in conf
+    assert "proxy_set_header Upgrade $http_upgrade" in conf
+    mounted = services["proxy"]["volumes"][0].split(":")[0]
+    assert (ROOT / mounted).resolve() == (ROOT / "deploy" / "nginx.conf").resolve()
+
+
+def test_accounts_are_hashed_with_argon2_in_production():
+    from core import settings as production
+
+    assert production.PASSWORD_HASHERS[0].endswith("Argon2PasswordHasher")
+    assert settings.AUTH_USER_MODEL == "roster.User"
+
+
+def test_healthz_answers_ok(client, db):
+    assert client.get("/healthz").json() == {"status": "ok"}
