@@ -2,11 +2,17 @@
 
 It authenticates from the session (``AuthMiddlewareStack``), lets a socket
 subscribe only to streams its user may read, replays missed events from the
-log on ``resume`` and forwards doorbells. It holds no domain logic.
+log on ``resume`` and forwards doorbells, filling any gap from the log. It
+holds no domain logic.
+
+Frames are handled one at a time (Channels dispatches a consumer's messages
+sequentially), so a doorbell never interleaves with a replay of the same
+socket: positions only move forward, one handler at a time.
 """
 
 import json
 import logging
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -18,14 +24,21 @@ from hub.fanout import user_sockets_group
 
 logger = logging.getLogger(__name__)
 
-# Close codes (RFC 6455 §7.4: 4000-4999 are the application's).
+# Close codes (RFC 6455 §7.4.1: 1009 "message too big"; 4000-4999 are ours).
+CLOSE_TOO_BIG = 1009
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_SESSION_ENDED = 4403
-CLOSE_TOO_BIG = 1009
 CLOSE_TOO_MANY_ERRORS = 4429
 
 MAX_STREAMS_PER_FRAME = 200
+# Protocol errors a socket may make before it is closed with 4429.
 MAX_ERRORS = 20
+# Token bucket on client frames: a burst of RATE_BURST frames, then
+# RATE_PER_SECOND a second; an empty bucket closes the socket with 4429.
+RATE_BURST = 60
+RATE_PER_SECOND = 10.0
+# Events read from the log per query during a replay or gap fill.
+REPLAY_BATCH = 200
 
 
 class ProtocolError(Exception):
@@ -40,65 +53,109 @@ class ProtocolError(Exception):
 class HubConsumer(AsyncWebsocketConsumer):
     """One socket: its user, the streams it follows and its position in each.
 
-    ``self.positions`` maps a stream name to ``[epoch, offset]``: the last
-    offset this socket has delivered. Doorbells at or below it are ignored
-    (duplicates); above ``offset + 1`` the gap is read from the log.
+    ``self.positions`` maps a followed stream name to ``[epoch, offset]``: the
+    last offset this socket has sent (or the offset it started following at).
+    Doorbells at or below it are duplicates and ignored; one above
+    ``offset + 1`` means doorbells were lost, and the gap is read from the log
+    before the event is sent, so the client sees every offset once, in order.
     """
 
     async def connect(self) -> None:
         self.user = self.scope.get("user")
         self.positions: dict[str, list] = {}
         self.errors = 0
-        if not getattr(self.user, "is_authenticated", False) or not self.user.is_active:
+        self.closing = False
+        self.tokens = float(RATE_BURST)
+        self.refilled_at = time.monotonic()
+        if not _is_active(self.user):
             # Accept then close, so the browser sees a close code it can act on
             # (a rejected handshake only shows 1006).
             await self.accept()
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        await self.channel_layer.group_add(user_sockets_group(self.user.pk), self.channel_name)
-        await self.accept()
-        await self.send_json({
-            "type": "hello",
-            "user": self.user.pk,
-            "streams": await database_sync_to_async(readable_streams)(self.user),
-            "heartbeat": settings.HUB_HEARTBEAT_SECONDS,
-            "max_frame": settings.HUB_MAX_FRAME_BYTES,
-        })
-
-    async def disconnect(self, code: int) -> None:
-        if not getattr(self.user, "is_authenticated", False):
-            return
-        await self.channel_layer.group_discard(
+        await self.channel_layer.group_add(
             user_sockets_group(self.user.pk), self.channel_name
         )
-        for name in list(self.positions):
-            await self.channel_layer.group_discard(log.group_name(name), self.channel_name)
+        await self.accept()
+        await self.send_json(
+            {
+                "type": "hello",
+                "user": self.user.pk,
+                "streams": await database_sync_to_async(readable_streams)(self.user),
+                "heartbeat": settings.HUB_HEARTBEAT_SECONDS,
+                "max_frame": settings.HUB_MAX_FRAME_BYTES,
+            }
+        )
+
+    async def disconnect(self, code: int) -> None:
+        user = getattr(self, "user", None)
+        if not _is_active(user):
+            return
+        await self.channel_layer.group_discard(
+            user_sockets_group(user.pk), self.channel_name
+        )
+        for name in list(getattr(self, "positions", {})):
+            await self.channel_layer.group_discard(
+                log.group_name(name), self.channel_name
+            )
+
+    async def close(self, code=None, reason=None) -> None:
+        """Close the socket and ignore whatever arrives until it is gone."""
+        self.closing = True
+        await super().close(code=code, reason=reason)
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
+        """Handle one client frame: a JSON object with a string ``type``.
+
+        Closes with 1009 over ``HUB_MAX_FRAME_BYTES`` (UTF-8 bytes), with 4429
+        when frames come faster than the rate limit or after ``MAX_ERRORS``
+        refused frames; otherwise a refused frame gets an ``error`` frame and
+        the socket keeps serving.
+        """
+        if self.closing:
+            return
         raw = text_data if text_data is not None else bytes_data
         if raw is None:
             return
         size = len(raw.encode("utf-8")) if isinstance(raw, str) else len(raw)
         if size > settings.HUB_MAX_FRAME_BYTES:
-            await self.send_json({
-                "type": "error",
-                "code": "frame_too_big",
-                "message": f"frame of {size} bytes over {settings.HUB_MAX_FRAME_BYTES}",
-            })
+            await self.send_json(
+                {
+                    "type": "error",
+                    "code": "frame_too_big",
+                    "message": f"frame of {size} bytes over "
+                    f"{settings.HUB_MAX_FRAME_BYTES}",
+                }
+            )
             await self.close(code=CLOSE_TOO_BIG)
+            return
+        if not self._take_token():
+            await self.send_json(
+                {
+                    "type": "error",
+                    "code": "rate_limited",
+                    "message": "too many frames",
+                }
+            )
+            await self.close(code=CLOSE_TOO_MANY_ERRORS)
             return
         frame_id = None
         try:
             try:
                 frame = json.loads(raw)
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, RecursionError):
+                # RecursionError: 64 KiB of "[" nests deeper than the parser goes.
                 raise ProtocolError("invalid_json", "the frame is not valid JSON") from None
             if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-                raise ProtocolError("invalid_frame", "a frame is a JSON object with a 'type'")
+                raise ProtocolError(
+                    "invalid_frame", "a frame is a JSON object with a 'type'"
+                )
             frame_id = frame.get("id")
             handler = self.HANDLERS.get(frame["type"])
             if handler is None:
-                raise ProtocolError("unknown_type", f"unknown frame type {frame['type'][:40]!r}")
+                raise ProtocolError(
+                    "unknown_type", f"unknown frame type {frame['type'][:40]!r}"
+                )
             await handler(self, frame)
         except ProtocolError as error:
             self.errors += 1
@@ -106,34 +163,58 @@ class HubConsumer(AsyncWebsocketConsumer):
             if frame_id is not None:
                 reply["id"] = frame_id
             await self.send_json(reply)
-            if self.errors > MAX_ERRORS:
+            if self.errors >= MAX_ERRORS:
                 await self.close(code=CLOSE_TOO_MANY_ERRORS)
 
     async def send_json(self, content: dict) -> None:
-        await self.send(text_data=json.dumps(content, separators=(",", ":")))
+        """Send ``content`` as one compact JSON text frame."""
+        await self.send(
+            text_data=json.dumps(content, separators=(",", ":"), ensure_ascii=False)
+        )
+
+    def _take_token(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(
+            RATE_BURST, self.tokens + (now - self.refilled_at) * RATE_PER_SECOND
+        )
+        self.refilled_at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
 
     # Frames from the client ------------------------------------------------
 
     async def on_ping(self, frame: dict) -> None:
+        """Answer ``{"type": "ping", "id": …}`` with a ``pong`` of the same id."""
         await self.send_json({"type": "pong", "id": frame.get("id")})
 
     async def on_subscribe(self, frame: dict) -> None:
-        """Follow streams from now on: ``{"type": "subscribe", "streams": [...]}``."""
+        """Follow streams from now on: ``{"type": "subscribe", "streams": [...]}``.
+
+        A stream the socket already follows keeps its position.
+        """
         names = _stream_list(frame.get("streams"))
-        await self._follow({name: None for name in names}, frame.get("id"), "subscribed")
+        await self._follow(
+            {name: None for name in names}, frame.get("id"), "subscribed"
+        )
 
     async def on_resume(self, frame: dict) -> None:
         """Follow streams from given positions, replaying what was missed.
 
-        ``{"type": "resume", "streams": {"user:5": {"epoch": "…", "offset": 12}}}``.
+        ``{"type": "resume", "streams": {"user:5": {"epoch": "…", "offset": 12}}}``;
+        a position of ``null`` means "from now on", as ``subscribe``.
         """
         wanted = frame.get("streams")
-        if not isinstance(wanted, dict) or not wanted or len(wanted) > MAX_STREAMS_PER_FRAME:
-            raise ProtocolError("invalid_frame", "'streams' must map stream names to positions")
-        positions = {}
+        if (
+            not isinstance(wanted, dict)
+            or not wanted
+            or len(wanted) > MAX_STREAMS_PER_FRAME
+        ):
+            raise ProtocolError(
+                "invalid_frame", "'streams' must map stream names to positions"
+            )
         for name, position in wanted.items():
-            if not isinstance(name, str):
-                raise ProtocolError("invalid_frame", "stream names are strings")
             if position is not None and not (
                 isinstance(position, dict)
                 and isinstance(position.get("epoch"), str)
@@ -142,16 +223,22 @@ class HubConsumer(AsyncWebsocketConsumer):
                 and position["offset"] >= 0
             ):
                 raise ProtocolError(
-                    "invalid_frame", f"position of {name[:100]!r} must be {{epoch, offset>=0}}"
+                    "invalid_frame",
+                    f"position of {name[:100]!r} must be {{epoch, offset>=0}}",
                 )
-            positions[name] = position
-        await self._follow(positions, frame.get("id"), "resumed")
+        await self._follow(wanted, frame.get("id"), "resumed")
 
     async def on_unsubscribe(self, frame: dict) -> None:
-        for name in _stream_list(frame.get("streams")):
+        """Stop following streams; names not followed are ignored."""
+        names = _stream_list(frame.get("streams"))
+        for name in names:
             if self.positions.pop(name, None) is not None:
-                await self.channel_layer.group_discard(log.group_name(name), self.channel_name)
-        await self.send_json({"type": "unsubscribed", "id": frame.get("id")})
+                await self.channel_layer.group_discard(
+                    log.group_name(name), self.channel_name
+                )
+        await self.send_json(
+            {"type": "unsubscribed", "id": frame.get("id"), "streams": names}
+        )
 
     HANDLERS = {
         "ping": on_ping,
@@ -160,88 +247,151 @@ class HubConsumer(AsyncWebsocketConsumer):
         "unsubscribe": on_unsubscribe,
     }
 
-    async def _follow(self, wanted: dict[str, dict | None], frame_id, reply_type: str) -> None:
+    async def _follow(
+        self, wanted: dict[str, dict | None], frame_id, reply_type: str
+    ) -> None:
+        """Follow ``wanted`` (name -> ``{epoch, offset}`` or ``None``) and reply.
+
+        All or nothing: one stream the user may not read (or malformed, or
+        missing: the same answer) refuses the frame with ``forbidden``. Events
+        to replay and ``reset`` frames come before the reply, whose
+        ``streams`` gives each stream's position after it.
+        """
         allowed = await database_sync_to_async(_allowed)(self.user, list(wanted))
         refused = [name for name in wanted if name not in allowed]
         if refused:
-            # Same answer for "does not exist" and "not yours".
-            raise ProtocolError("forbidden", f"no such stream or not allowed: {refused[0][:100]}")
-        # Join the groups before reading positions, so no doorbell falls between.
+            raise ProtocolError(
+                "forbidden", f"no such stream or not allowed: {refused[0][:100]}"
+            )
+        # Join the groups before reading positions: a doorbell for an event
+        # committed after the read is then queued for this socket, and one for
+        # an event at or below the position read is ignored as a duplicate.
         for name in wanted:
             await self.channel_layer.group_add(log.group_name(name), self.channel_name)
         current = await database_sync_to_async(log.positions)(list(wanted))
         result = {}
         for name, position in wanted.items():
             epoch, last = current[name]
-            result[name] = {"epoch": epoch, "offset": last}
+            held = self.positions.get(name)
             if position is None:
-                self.positions[name] = [epoch, last]
-                continue
-            reason = _reset_reason(position, epoch, last)
-            if reason is None:
-                reason = await self._replay(name, epoch, position["offset"], last)
-            if reason is not None:
-                self.positions[name] = [epoch, last]
-                await self.send_json({
-                    "type": "reset", "stream": name, "epoch": epoch,
-                    "offset": last, "reason": reason,
-                })
+                if held is None or held[0] != epoch:
+                    self.positions[name] = [epoch, last]
+            else:
+                reason = _reset_reason(position, epoch, last)
+                if reason is None:
+                    self.positions[name] = [epoch, position["offset"]]
+                    reason = await self._catch_up(name, last)
+                if reason is not None:
+                    await self._reset(name, reason)
+            epoch, offset = self.positions[name]
+            result[name] = {"epoch": epoch, "offset": offset}
         await self.send_json({"type": reply_type, "id": frame_id, "streams": result})
 
-    async def _replay(self, name: str, epoch: str, after: int, upto: int) -> str | None:
-        """Send events ``after < offset <= upto``; return a reset reason or None."""
+    async def _catch_up(self, name: str, upto: int) -> str | None:
+        """Send the events of ``name`` from this socket's position to ``upto``.
+
+        Returns ``None`` once the socket is at ``upto``, or the reason to reset
+        instead: ``too_far_behind`` (more than ``HUB_REPLAY_LIMIT`` events),
+        ``retention`` (an offset in between was pruned), ``epoch`` (the log
+        belongs to another epoch). The caller sends the ``reset``.
+        """
+        epoch, after = self.positions[name]
         if upto - after > settings.HUB_REPLAY_LIMIT:
             return "too_far_behind"
-        if after < upto:
-            oldest = await database_sync_to_async(log.oldest_offset)(name)
-            if oldest > after + 1:
-                return "retention"
-        self.positions[name] = [epoch, after]
-        await self._deliver_from_log(name, upto)
-        return None
-
-    async def _deliver_from_log(self, name: str, upto: int) -> None:
-        epoch, after = self.positions[name]
         while after < upto:
-            batch = await database_sync_to_async(log.read_events)(name, after, upto, 200)
+            batch = await database_sync_to_async(log.read_events)(
+                name, after, upto, REPLAY_BATCH
+            )
             if not batch:
-                break
+                return "retention"
             for envelope in batch:
+                if envelope.epoch != epoch:
+                    return "epoch"
+                if envelope.offset != after + 1:
+                    return "retention"
                 await self.send_json(envelope.frame())
                 after = envelope.offset
-            self.positions[name] = [epoch, after]
+                self.positions[name] = [epoch, after]
+        return None
+
+    async def _reset(self, name: str, reason: str) -> None:
+        """Move the socket to the stream's current end and send ``reset``."""
+        current = await database_sync_to_async(log.positions)([name])
+        epoch, last = current[name]
+        self.positions[name] = [epoch, last]
+        await self.send_json(
+            {
+                "type": "reset",
+                "stream": name,
+                "epoch": epoch,
+                "offset": last,
+                "reason": reason,
+            }
+        )
 
     # Messages from the channel layer --------------------------------------
 
     async def hub_doorbell(self, message: dict) -> None:
-        """Forward an event once, filling any gap from the log first."""
+        """Forward an event once, filling any gap from the log first.
+
+        ``message["event"]`` is the ``event`` frame (see
+        :meth:`hub.streams.Envelope.frame`). The channel layer may drop,
+        delay or duplicate doorbells; positions make that invisible (P1).
+        """
         event = message["event"]
         name = event["stream"]
         position = self.positions.get(name)
-        if position is None:
+        if position is None or self.closing:
             return
         epoch, last = position
         if event["epoch"] != epoch:
-            latest = await database_sync_to_async(log.positions)([name])
-            epoch, offset = latest[name]
+            current = await database_sync_to_async(log.positions)([name])
+            if current[name][0] != epoch:
+                await self._reset(name, "epoch")
+            # Otherwise a stale doorbell from before the socket's epoch.
+            return
+        offset = event["offset"]
+        if offset <= last:
+            return
+        if offset == last + 1:
+            await self.send_json(event)
             self.positions[name] = [epoch, offset]
-            await self.send_json({
-                "type": "reset", "stream": name, "epoch": epoch,
-                "offset": offset, "reason": "epoch",
-            })
             return
-        if event["offset"] <= last:
+        reason = await self._catch_up(name, offset)
+        if reason is not None:
+            await self._reset(name, reason)
+
+    async def hub_recheck(self, message: dict) -> None:
+        """Stop following the streams the user may no longer read (P3).
+
+        Sent when the user's memberships change (see :mod:`hub.signals`);
+        the client gets ``unsubscribed`` with ``reason: "forbidden"``.
+        """
+        names = list(self.positions)
+        if not names or self.closing:
             return
-        if event["offset"] > last + 1:
-            await self._deliver_from_log(name, event["offset"])
-            return
-        await self.send_json(event)
-        self.positions[name] = [epoch, event["offset"]]
+        allowed = await database_sync_to_async(_allowed)(self.user, names)
+        dropped = [name for name in names if name not in allowed]
+        for name in dropped:
+            del self.positions[name]
+            await self.channel_layer.group_discard(
+                log.group_name(name), self.channel_name
+            )
+        if dropped:
+            await self.send_json(
+                {"type": "unsubscribed", "streams": dropped, "reason": "forbidden"}
+            )
 
     async def hub_close(self, message: dict) -> None:
         """Close this socket: the user logged out or changed password."""
+        if self.closing:
+            return
         await self.send_json({"type": "bye", "reason": message.get("reason", "")})
         await self.close(code=CLOSE_SESSION_ENDED)
+
+
+def _is_active(user) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and user.is_active)
 
 
 def _stream_list(value) -> list[str]:
@@ -251,7 +401,9 @@ def _stream_list(value) -> list[str]:
         or len(value) > MAX_STREAMS_PER_FRAME
         or not all(isinstance(v, str) for v in value)
     ):
-        raise ProtocolError("invalid_frame", "'streams' must be a non-empty list of names")
+        raise ProtocolError(
+            "invalid_frame", "'streams' must be a non-empty list of names"
+        )
     return list(dict.fromkeys(value))
 
 

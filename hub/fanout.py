@@ -5,6 +5,16 @@ stream's group. The message carries the event, so a consumer that is up to
 date forwards it without touching the database; a consumer that sees a gap
 reads the missing offsets from the log. A lost or doubled doorbell therefore
 never loses or doubles an event for a client.
+
+Messages (``type`` names the consumer handler, ``hub.x`` -> ``hub_x``):
+
+- ``{"type": "hub.doorbell", "event": <event frame>}`` to ``hub.<scope>.<id>``;
+- ``{"type": "hub.close", "reason": "logout"}`` to ``hub.sockets.<user id>``;
+- ``{"type": "hub.recheck"}`` to ``hub.sockets.<user id>``.
+
+Every function here is called from sync code (``transaction.on_commit``
+callbacks, signal receivers) and never raises: the database is already
+committed, and a lost message is what P1 is designed for. Failures are logged.
 """
 
 import logging
@@ -18,38 +28,51 @@ logger = logging.getLogger(__name__)
 
 
 def user_sockets_group(user_id: int) -> str:
-    """Return the group every socket of one user joins (used to close them)."""
+    """Return the group every socket of one user joins (to close or recheck them)."""
     return f"hub.sockets.{user_id}"
 
 
 def ring(envelopes: list[Envelope]) -> None:
-    """Send one ``hub.doorbell`` per envelope to its stream's group.
-
-    Never raises: the events are already committed, and clients catch up from
-    the log on their next doorbell or reconnect (P1). Failures are logged.
-    """
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    for envelope in envelopes:
-        message = {"type": "hub.doorbell", "event": envelope.frame()}
-        try:
-            _send(layer, group_name(envelope.stream), message)
-        except Exception:
-            logger.exception("doorbell for %s#%s failed", envelope.stream, envelope.offset)
+    """Send one ``hub.doorbell`` per envelope to its stream's group."""
+    _send_all(
+        [
+            (group_name(envelope.stream), {"type": "hub.doorbell", "event": envelope.frame()})
+            for envelope in envelopes
+        ]
+    )
 
 
 def close_user_sockets(user_id: int, reason: str) -> None:
     """Ask every socket of ``user_id`` to close (logout, password change)."""
+    _send_all([(user_sockets_group(user_id), {"type": "hub.close", "reason": reason})])
+
+
+def recheck_user_sockets(user_ids) -> None:
+    """Ask every socket of ``user_ids`` to drop streams its user may no longer read."""
+    _send_all(
+        [(user_sockets_group(pk), {"type": "hub.recheck"}) for pk in sorted(set(user_ids))]
+    )
+
+
+def _send_all(messages: list[tuple[str, dict]]) -> None:
+    """Send ``(group, message)`` pairs in order; log failures, never raise."""
+    if not messages:
+        return
     layer = get_channel_layer()
     if layer is None:
         return
+
+    async def send() -> None:
+        for group, message in messages:
+            try:
+                await layer.group_send(group, message)
+            except Exception:
+                logger.exception("could not send %s to %s", message["type"], group)
+
     try:
-        _send(layer, user_sockets_group(user_id), {"type": "hub.close", "reason": reason})
+        # One hop to the event loop for all the messages of a commit.
+        async_to_sync(send)()
     except Exception:
-        logger.exception("could not close the sockets of user %s", user_id)
-
-
-def _send(layer, group: str, message: dict) -> None:
-    # Actions run in sync code (views, commands, or database_sync_to_async).
-    async_to_sync(layer.group_send)(group, message)
+        # E.g. called from a thread running an event loop: a caller's bug, but
+        # the transaction is committed and clients will catch up (P1).
+        logger.exception("could not send %d hub message(s)", len(messages))

@@ -37,7 +37,9 @@ class Event(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["stream", "offset"], name="unique_stream_offset")
+            models.UniqueConstraint(
+                fields=["stream", "offset"], name="unique_stream_offset"
+            )
         ]
         ordering = ["stream", "offset"]
 
@@ -52,5 +54,7 @@ class ReadCursor(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "stream"], name="unique_read_cursor")
+            models.UniqueConstraint(
+                fields=["user", "stream"], name="unique_read_cursor"
+            )
         ]

@@ -11,14 +11,17 @@ doorbell exists.
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import F
 
-from hub.events import HubEvent, event_class
+from hub.events import HubEvent, UnknownEventKind, event_class
 from hub.models import Event, Stream
 
-STREAM_NAME = re.compile(r"^(user|class|org):([1-9][0-9]{0,17})$")
+# ``fullmatch``, not ``$``: "user:5\n" must not pass as "user:5" (it would name
+# another stream row and an invalid channel-layer group).
+STREAM_NAME = re.compile(r"(user|class|org):([1-9][0-9]{0,17})")
 
 
 class InvalidStreamName(ValueError):
@@ -27,7 +30,7 @@ class InvalidStreamName(ValueError):
 
 def parse_stream(name: str) -> tuple[str, int]:
     """Split ``"class:12"`` into ``("class", 12)``; raise :class:`InvalidStreamName`."""
-    match = STREAM_NAME.match(name) if isinstance(name, str) else None
+    match = STREAM_NAME.fullmatch(name) if isinstance(name, str) else None
     if not match:
         raise InvalidStreamName(name)
     return match.group(1), int(match.group(2))
@@ -101,8 +104,9 @@ def send_event(streams: Iterable[str], event: HubEvent) -> list[Envelope]:
     never deadlock).
 
     Raises :class:`InvalidStreamName` for a malformed name,
-    :class:`hub.events.UnknownEventKind` for an undeclared kind, and
-    ``TransactionManagementError`` when called outside a transaction.
+    :class:`hub.events.UnknownEventKind` for an undeclared kind (or an object
+    that is not a :class:`HubEvent`), and ``TransactionManagementError`` when
+    called outside a transaction. Nothing is written when it raises.
     """
     from hub import fanout
 
@@ -111,7 +115,13 @@ def send_event(streams: Iterable[str], event: HubEvent) -> list[Envelope]:
         raise transaction.TransactionManagementError(
             "send_event() must be called inside the action's transaction.atomic()"
         )
-    event_class(event.kind)
+    kind = getattr(type(event), "kind", None)
+    if not isinstance(event, HubEvent) or not isinstance(kind, str):
+        raise UnknownEventKind(repr(event)[:100])
+    event_class(kind)
+    if isinstance(streams, str):
+        # A bare "user:5" would otherwise be read as the streams "u", "s", ...
+        streams = [streams]
     names = sorted(set(streams))
     for name in names:
         parse_stream(name)
@@ -119,23 +129,32 @@ def send_event(streams: Iterable[str], event: HubEvent) -> list[Envelope]:
     envelopes = []
     for name in names:
         Stream.objects.get_or_create(name=name)
-        # The UPDATE takes the row lock: offsets are gap-free under concurrency.
+        # The UPDATE takes the row lock until commit: offsets are gap-free under
+        # concurrency, and commit in offset order (so a reader that sees offset
+        # n also sees every offset below it).
         Stream.objects.filter(name=name).update(last_offset=F("last_offset") + 1)
         stream = Stream.objects.get(name=name)
         row = Event.objects.create(
             stream=stream,
             offset=stream.last_offset,
-            kind=event.kind,
+            kind=kind,
             op=event.op,
             payload=payload,
         )
         envelopes.append(_envelope(stream, row))
-    transaction.on_commit(lambda: fanout.ring(envelopes))
+    if envelopes:
+        # Registered in the innermost atomic block: a rolled-back savepoint
+        # drops its doorbells with its rows.
+        transaction.on_commit(lambda: fanout.ring(envelopes))
     return envelopes
 
 
 def positions(names: Iterable[str]) -> dict[str, tuple[str, int]]:
-    """Return ``{name: (epoch, last_offset)}``, creating streams never written."""
+    """Return ``{name: (epoch, last_offset)}`` of each stream, as committed.
+
+    Creates the streams never written (offset 0), so the epoch a client is
+    given stays the stream's epoch once events arrive. Names must be valid.
+    """
     result = {}
     for name in names:
         stream, _ = Stream.objects.get_or_create(name=name)
@@ -143,10 +162,14 @@ def positions(names: Iterable[str]) -> dict[str, tuple[str, int]]:
     return result
 
 
-def read_events(name: str, after: int, upto: int | None = None, limit: int = 500) -> list[Envelope]:
+def read_events(
+    name: str, after: int, upto: int | None = None, limit: int = 500
+) -> list[Envelope]:
     """Return the events of stream ``name`` with ``after < offset <= upto``.
 
     In offset order, at most ``limit`` of them. An unknown stream has none.
+    The result may start above ``after + 1`` when older events were pruned
+    (:func:`prune`); readers treat that as a reset with reason ``retention``.
     """
     stream = Stream.objects.filter(name=name).first()
     if stream is None:
@@ -157,7 +180,11 @@ def read_events(name: str, after: int, upto: int | None = None, limit: int = 500
     return [_envelope(stream, row) for row in rows.order_by("offset")[:limit]]
 
 
-def oldest_offset(name: str) -> int:
-    """Return the smallest offset still kept for ``name`` (0 when empty)."""
-    row = Event.objects.filter(stream__name=name).order_by("offset").values("offset").first()
-    return row["offset"] if row else 0
+def prune(before: datetime) -> int:
+    """Delete the events created before ``before``; return how many.
+
+    Streams keep their ``last_offset`` and epoch, so a client that resumes from
+    a pruned offset is told ``reset`` with reason ``retention``.
+    """
+    deleted, _ = Event.objects.filter(created_at__lt=before).delete()
+    return deleted

@@ -41,4 +41,6 @@ def students_of_class(school_class: SchoolClass) -> QuerySet[User]:
 
 def school_life_staff(org_id: int) -> QuerySet[User]:
     """Return the school-life staff (CPE) of the org ``org_id``."""
-    return User.objects.filter(role=User.Role.ADMINISTRATOR, orgs=org_id, is_active=True)
+    return User.objects.filter(
+        role=User.Role.ADMINISTRATOR, orgs=org_id, is_active=True
+    )

@@ -36,7 +36,9 @@ class AcademicSession(models.Model):
 
     org = models.ForeignKey(Org, on_delete=models.CASCADE, related_name="sessions")
     title = models.CharField(_("title"), max_length=100)
-    type = models.CharField(max_length=20, choices=Type.choices, default=Type.SCHOOL_YEAR)
+    type = models.CharField(
+        max_length=20, choices=Type.choices, default=Type.SCHOOL_YEAR
+    )
     start_date = models.DateField(_("start date"))
     end_date = models.DateField(_("end date"))
 
@@ -79,7 +81,9 @@ class User(AbstractUser):
         ADMINISTRATOR = "administrator", _("school-life staff")
 
     role = models.CharField(_("role"), max_length=20, choices=Role.choices)
-    orgs = models.ManyToManyField(Org, blank=True, related_name="staff", verbose_name=_("schools"))
+    orgs = models.ManyToManyField(
+        Org, blank=True, related_name="staff", verbose_name=_("schools")
+    )
     timetable_code = models.CharField(_("timetable code"), max_length=32, blank=True)
     children = models.ManyToManyField(
         "self",
@@ -107,7 +111,9 @@ class GuardianLink(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["guardian", "student"], name="unique_guardian_link")
+            models.UniqueConstraint(
+                fields=["guardian", "student"], name="unique_guardian_link"
+            )
         ]
         verbose_name = _("guardian link")
         verbose_name_plural = _("guardian links")
@@ -132,14 +138,18 @@ class SchoolClass(models.Model):
         Course, on_delete=models.SET_NULL, null=True, blank=True, related_name="classes"
     )
     title = models.CharField(_("title"), max_length=200)
-    class_type = models.CharField(max_length=20, choices=Type.choices, default=Type.HOMEROOM)
+    class_type = models.CharField(
+        max_length=20, choices=Type.choices, default=Type.HOMEROOM
+    )
 
     class Meta:
         verbose_name = _("class")
         verbose_name_plural = _("classes")
         ordering = ["title"]
         constraints = [
-            models.UniqueConstraint(fields=["org", "session", "title"], name="unique_class_title")
+            models.UniqueConstraint(
+                fields=["org", "session", "title"], name="unique_class_title"
+            )
         ]
 
     def __str__(self) -> str:
