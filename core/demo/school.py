@@ -34,14 +34,52 @@ FLOP_AFTER = "flopedt_iut-blagnac_RT-BUT1-1C_2025-12-15T0629Z_after.ics"
 DEMO_WEEK = dt.date(2026, 1, 19)
 
 FIRST_NAMES = [
-    "Léa", "Lucas", "Emma", "Hugo", "Chloé", "Nathan", "Manon", "Enzo", "Jade",
-    "Louis", "Inès", "Gabriel", "Camille", "Raphaël", "Zoé", "Arthur", "Lina",
-    "Théo", "Elsa", "Noah", "Maëlys", "Jules", "Anaïs", "Adam",
+    "Léa",
+    "Lucas",
+    "Emma",
+    "Hugo",
+    "Chloé",
+    "Nathan",
+    "Manon",
+    "Enzo",
+    "Jade",
+    "Louis",
+    "Inès",
+    "Gabriel",
+    "Camille",
+    "Raphaël",
+    "Zoé",
+    "Arthur",
+    "Lina",
+    "Théo",
+    "Elsa",
+    "Noah",
+    "Maëlys",
+    "Jules",
+    "Anaïs",
+    "Adam",
 ]
 LAST_NAMES = [
-    "Moreau", "Schmitt", "Muller", "Klein", "Weber", "Meyer", "Roth", "Lambert",
-    "Girard", "Faure", "Rousseau", "Blanc", "Guérin", "Fischer", "Hoffmann",
-    "Bauer", "Lefèvre", "Mercier", "Dupont", "Garnier",
+    "Moreau",
+    "Schmitt",
+    "Muller",
+    "Klein",
+    "Weber",
+    "Meyer",
+    "Roth",
+    "Lambert",
+    "Girard",
+    "Faure",
+    "Rousseau",
+    "Blanc",
+    "Guérin",
+    "Fischer",
+    "Hoffmann",
+    "Bauer",
+    "Lefèvre",
+    "Mercier",
+    "Dupont",
+    "Garnier",
 ]
 
 
@@ -105,7 +143,9 @@ def _build(today: dt.date) -> None:
     load_holidays(data_file("opendata/jours_feries_metropole.csv"))
     org = Org.objects.create(name="Collège des Tilleuls", uai=DEMO_UAI)
     past = AcademicSession.objects.create(
-        org=org, title="2025-2026", start_date=dt.date(2025, 9, 1),
+        org=org,
+        title="2025-2026",
+        start_date=dt.date(2025, 9, 1),
         end_date=dt.date(2026, 7, 4),
     )
     start, end = school_year_of(today)
@@ -117,16 +157,25 @@ def _build(today: dt.date) -> None:
 
     def user(username, role, first, last, **extra):
         u = User.objects.create_user(
-            username=username, password=PASSWORD, role=role,
-            first_name=first, last_name=last, email=f"{username}@demo.invalid", **extra,
+            username=username,
+            password=PASSWORD,
+            role=role,
+            first_name=first,
+            last_name=last,
+            email=f"{username}@demo.invalid",
+            **extra,
         )
         if role in (User.Role.TEACHER, User.Role.ADMINISTRATOR):
             u.orgs.add(org)
         return u
 
     prof = user("prof", User.Role.TEACHER, "Claire", "Fontaine", timetable_code="CF")
-    prof_om = user("prof.om", User.Role.TEACHER, "Olivier", "Marchal", timetable_code="OM")
-    prof_tv = user("prof.tvil", User.Role.TEACHER, "Thomas", "Villard", timetable_code="TVIL")
+    prof_om = user(
+        "prof.om", User.Role.TEACHER, "Olivier", "Marchal", timetable_code="OM"
+    )
+    prof_tv = user(
+        "prof.tvil", User.Role.TEACHER, "Thomas", "Villard", timetable_code="TVIL"
+    )
     cpe = user("cpe", User.Role.ADMINISTRATOR, "Nadia", "Benali")
     admin = user("admin", User.Role.ADMINISTRATOR, "Marc", "Antoine")
     admin.is_staff = admin.is_superuser = True
@@ -137,9 +186,14 @@ def _build(today: dt.date) -> None:
     class_4b = SchoolClass.objects.create(org=org, session=current, title="4e B")
     class_5c = SchoolClass.objects.create(org=org, session=current, title="5e C")
     for teacher, school_class in [
-        (prof_om, flop_class), (prof_tv, flop_class), (prof, class_4b), (prof, class_5c),
+        (prof_om, flop_class),
+        (prof_tv, flop_class),
+        (prof, class_4b),
+        (prof, class_5c),
     ]:
-        Enrollment.objects.create(user=teacher, school_class=school_class, role="teacher")
+        Enrollment.objects.create(
+            user=teacher, school_class=school_class, role="teacher"
+        )
 
     names = [(f, last) for f in FIRST_NAMES for last in LAST_NAMES]
     rng.shuffle(names)
@@ -148,9 +202,13 @@ def _build(today: dt.date) -> None:
         pupils[school_class] = []
         for index in range(size):
             first, last = names.pop()
-            username = f"eleve.{school_class.title.replace(' ', '').lower()}.{index + 1}"
+            username = (
+                f"eleve.{school_class.title.replace(' ', '').lower()}.{index + 1}"
+            )
             pupil = user(username, User.Role.STUDENT, first, last)
-            Enrollment.objects.create(user=pupil, school_class=school_class, role="student")
+            Enrollment.objects.create(
+                user=pupil, school_class=school_class, role="student"
+            )
             pupils[school_class].append(pupil)
 
     # The named accounts: one pupil of 3e A, a guardian of two (3e A and 4e B).
@@ -168,8 +226,11 @@ def _build(today: dt.date) -> None:
             if pupil in (lea, tom):
                 continue
             guardian = user(
-                f"parent.{pupil.username.removeprefix('eleve.')}", User.Role.GUARDIAN,
-                rng.choice(["Sandrine", "Julien", "Céline", "Nicolas", "Aurélie", "David"]),
+                f"parent.{pupil.username.removeprefix('eleve.')}",
+                User.Role.GUARDIAN,
+                rng.choice(
+                    ["Sandrine", "Julien", "Céline", "Nicolas", "Aurélie", "David"]
+                ),
                 pupil.last_name,
             )
             GuardianLink.objects.create(guardian=guardian, student=pupil)
@@ -218,7 +279,9 @@ def generated_feed(school_class, lessons, session, today: dt.date) -> str:
     first_monday = session.start_date - dt.timedelta(days=session.start_date.weekday())
     until = f"{session.end_date:%Y%m%d}T235959"
     lines = [
-        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Hub ENT//demo//FR",
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//Hub ENT//demo//FR",
         "X-WR-TIMEZONE:Europe/Paris",
     ]
     slug = school_class.title.replace(" ", "").lower()
@@ -227,11 +290,19 @@ def generated_feed(school_class, lessons, session, today: dt.date) -> str:
         if day < session.start_date:
             day += dt.timedelta(days=7)
         begin = dt.datetime.combine(day, dt.time.fromisoformat(start))
-        lines += _vevent(f"{slug}-{index}@demo.hub-ent", begin, minutes, subject, room, code)
+        lines += _vevent(
+            f"{slug}-{index}@demo.hub-ent", begin, minutes, subject, room, code
+        )
         lines.insert(-1, f"RRULE:FREQ=WEEKLY;UNTIL={until}")
     now = dt.datetime.combine(today, dt.time(timezone.localtime().hour, 0))
-    lines += _vevent(f"{slug}-today-{today:%Y%m%d}@demo.hub-ent", now, 55,
-                     "Accompagnement personnalisé", "B12", "CF")
+    lines += _vevent(
+        f"{slug}-today-{today:%Y%m%d}@demo.hub-ent",
+        now,
+        55,
+        "Accompagnement personnalisé",
+        "B12",
+        "CF",
+    )
     lines.append("END:VCALENDAR")
     return "\r\n".join(lines) + "\r\n"
 

@@ -20,7 +20,9 @@ NOW = dt.datetime(2026, 1, 19, 9, 5, tzinfo=dt.UTC)
 
 @pytest.fixture
 def lesson(school):
-    return make_occurrence(school.class_4b, NOW - dt.timedelta(minutes=5), teachers=[school.teacher])
+    return make_occurrence(
+        school.class_4b, NOW - dt.timedelta(minutes=5), teachers=[school.teacher]
+    )
 
 
 def streams_of(envelopes):
@@ -30,14 +32,18 @@ def streams_of(envelopes):
 def test_absence_reaches_pupil_guardian_and_cpe_only(school, lesson):
     with capture_events() as events:
         take_roll_call(
-            occurrence=lesson, teacher=school.teacher,
-            marks={school.pupil.pk: ("absent", None)}, now=NOW,
+            occurrence=lesson,
+            teacher=school.teacher,
+            marks={school.pupil.pk: ("absent", None)},
+            now=NOW,
         )
     assert {e.kind for e in events} == {"attendance.record"}
     assert streams_of(events) == sorted(
         f"user:{u.pk}" for u in (school.pupil, school.parent, school.cpe)
     )
-    assert all(e.op == "recorded" and e.data["student_name"] == "Léa Dubois" for e in events)
+    assert all(
+        e.op == "recorded" and e.data["student_name"] == "Léa Dubois" for e in events
+    )
     assert AttendanceRecord.objects.get(student=school.pupil2).status == "present"
 
 
@@ -49,11 +55,19 @@ def test_present_pupils_emit_nothing(school, lesson):
 
 
 def test_correction_emits_updated_then_cleared(school, lesson):
-    take_roll_call(occurrence=lesson, teacher=school.teacher,
-                   marks={school.pupil.pk: ("absent", None)}, now=NOW)
+    take_roll_call(
+        occurrence=lesson,
+        teacher=school.teacher,
+        marks={school.pupil.pk: ("absent", None)},
+        now=NOW,
+    )
     with capture_events() as events:
-        take_roll_call(occurrence=lesson, teacher=school.teacher,
-                       marks={school.pupil.pk: ("late", 10)}, now=NOW)
+        take_roll_call(
+            occurrence=lesson,
+            teacher=school.teacher,
+            marks={school.pupil.pk: ("late", 10)},
+            now=NOW,
+        )
     assert {e.op for e in events} == {"updated"}
     assert events[0].data["minutes_late"] == 10
     with capture_events() as events:
@@ -70,22 +84,34 @@ def test_correction_emits_updated_then_cleared(school, lesson):
 )
 def test_bad_marks_are_refused_and_nothing_is_written(school, lesson, mark):
     with pytest.raises(AttendanceError):
-        take_roll_call(occurrence=lesson, teacher=school.teacher,
-                       marks={school.pupil.pk: mark}, now=NOW)
+        take_roll_call(
+            occurrence=lesson,
+            teacher=school.teacher,
+            marks={school.pupil.pk: mark},
+            now=NOW,
+        )
     assert not AttendanceRecord.objects.exists()
 
 
 def test_pupil_of_another_class_is_refused(school, lesson):
     with pytest.raises(AttendanceError):
-        take_roll_call(occurrence=lesson, teacher=school.teacher,
-                       marks={school.pupil3.pk: ("absent", None)}, now=NOW)
+        take_roll_call(
+            occurrence=lesson,
+            teacher=school.teacher,
+            marks={school.pupil3.pk: ("absent", None)},
+            now=NOW,
+        )
     assert not AttendanceRecord.objects.exists()
 
 
 def test_roll_call_refused_for_cancelled_or_future_lesson(school, lesson):
     with pytest.raises(AttendanceError):
-        take_roll_call(occurrence=lesson, teacher=school.teacher, marks={},
-                       now=NOW - dt.timedelta(hours=2))
+        take_roll_call(
+            occurrence=lesson,
+            teacher=school.teacher,
+            marks={},
+            now=NOW - dt.timedelta(hours=2),
+        )
     lesson.status = "cancelled"
     lesson.save()
     with pytest.raises(AttendanceError):
@@ -93,17 +119,30 @@ def test_roll_call_refused_for_cancelled_or_future_lesson(school, lesson):
 
 
 def pdf_upload(name="certificat.pdf"):
-    return SimpleUploadedFile(name, b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n", "application/pdf")
+    return SimpleUploadedFile(
+        name, b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n", "application/pdf"
+    )
 
 
-def test_excuse_flow_emits_each_step_to_the_family_and_cpe(school, lesson, settings, tmp_path):
+def test_excuse_flow_emits_each_step_to_the_family_and_cpe(
+    school, lesson, settings, tmp_path
+):
     settings.MEDIA_ROOT = tmp_path
-    take_roll_call(occurrence=lesson, teacher=school.teacher,
-                   marks={school.pupil.pk: ("absent", None)}, now=NOW)
+    take_roll_call(
+        occurrence=lesson,
+        teacher=school.teacher,
+        marks={school.pupil.pk: ("absent", None)},
+        now=NOW,
+    )
     record = AttendanceRecord.objects.get(student=school.pupil)
     with capture_events() as events:
-        excuse = submit_excuse(record=record, guardian=school.parent, reason="illness",
-                               comment="Fièvre", document=pdf_upload())
+        excuse = submit_excuse(
+            record=record,
+            guardian=school.parent,
+            reason="illness",
+            comment="Fièvre",
+            document=pdf_upload(),
+        )
     assert [e.op for e in events] == ["submitted"] * 3
     assert excuse.document.name.endswith(".pdf")
     with pytest.raises(AttendanceError):
@@ -120,13 +159,21 @@ def test_excuse_flow_emits_each_step_to_the_family_and_cpe(school, lesson, setti
 
 
 def test_refused_excuse_can_be_submitted_again(school, lesson):
-    take_roll_call(occurrence=lesson, teacher=school.teacher,
-                   marks={school.pupil.pk: ("late", 5)}, now=NOW)
+    take_roll_call(
+        occurrence=lesson,
+        teacher=school.teacher,
+        marks={school.pupil.pk: ("late", 5)},
+        now=NOW,
+    )
     record = AttendanceRecord.objects.get(student=school.pupil)
     first = submit_excuse(record=record, guardian=school.parent, reason="transport")
     review_excuse(excuse=first, reviewer=school.cpe, accept=False)
-    second = submit_excuse(record=record, guardian=school.parent, reason="transport",
-                           comment="Bus en panne, attestation jointe")
+    second = submit_excuse(
+        record=record,
+        guardian=school.parent,
+        reason="transport",
+        comment="Bus en panne, attestation jointe",
+    )
     assert second.status == "pending"
 
 
@@ -135,7 +182,9 @@ def test_missing_roll_call_is_flagged_once_to_teacher_and_cpe(school, lesson):
         assert flag_missing_roll_calls(now=NOW + dt.timedelta(minutes=5)) == 0
         assert flag_missing_roll_calls(now=NOW + dt.timedelta(minutes=11)) == 1
         assert flag_missing_roll_calls(now=NOW + dt.timedelta(minutes=30)) == 0
-    assert streams_of(events) == sorted(f"user:{u.pk}" for u in (school.teacher, school.cpe))
+    assert streams_of(events) == sorted(
+        f"user:{u.pk}" for u in (school.teacher, school.cpe)
+    )
     assert events[0].kind == "attendance.roll_call"
     assert MissingRollCall.objects.count() == 1
 
@@ -146,5 +195,9 @@ def test_taken_roll_call_is_not_flagged(school, lesson):
 
 
 def test_old_lessons_are_not_flagged(school):
-    make_occurrence(school.class_4b, timezone.now() - dt.timedelta(days=3), teachers=[school.teacher])
+    make_occurrence(
+        school.class_4b,
+        timezone.now() - dt.timedelta(days=3),
+        teachers=[school.teacher],
+    )
     assert flag_missing_roll_calls() == 0

@@ -14,8 +14,11 @@ class Command(BaseCommand):
         call_command(
             "import_ical",
             str(data_file(f"ical/{FLOP_AFTER}")),
-            "--class", FLOP_CLASS,
-            "--org", DEMO_UAI,
-            "--reason", "Nouvel export flop!EDT du 15/12/2025",
+            "--class",
+            FLOP_CLASS,
+            "--org",
+            DEMO_UAI,
+            "--reason",
+            "Nouvel export flop!EDT du 15/12/2025",
             stdout=self.stdout,
         )

@@ -47,4 +47,3 @@ class Command(BaseCommand):
             call_command("runserver", f"{addr}:{port}", use_reloader=False)
         finally:
             stop.set()
-
