@@ -221,7 +221,7 @@ def _build(today: dt.date) -> None:
     parent = user("parent", User.Role.GUARDIAN, "Karine", "Moreau")
     GuardianLink.objects.create(guardian=parent, student=lea, relationship="mère")
     GuardianLink.objects.create(guardian=parent, student=tom, relationship="mère")
-    for school_class, members in pupils.items():
+    for members in pupils.values():
         for pupil in members:
             if pupil in (lea, tom):
                 continue

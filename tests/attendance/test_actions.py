@@ -1,5 +1,4 @@
 import datetime as dt
-from io import BytesIO
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
