@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
 from core.attendance.actions import flag_missing_roll_calls
+from hub.retention import purge_old_events
 
 logger = logging.getLogger(__name__)
 
@@ -12,17 +13,19 @@ logger = logging.getLogger(__name__)
 def scheduler_loop(interval: float, stop=None) -> None:
     """Run the periodic jobs every ``interval`` seconds until ``stop`` is set.
 
-    Today one job: flag lessons whose roll call is missing 15 minutes after
-    they began. Errors are logged and the loop goes on.
+    Jobs: flag lessons whose roll call is missing 15 minutes after they
+    began; drop stream events past their retention. Errors are logged and the
+    loop goes on.
     """
     while stop is None or not stop.is_set():
         close_old_connections()
-        try:
-            flagged = flag_missing_roll_calls()
-            if flagged:
-                logger.info("flagged %d missing roll call(s)", flagged)
-        except Exception:
-            logger.exception("scheduler job failed")
+        for job in (flag_missing_roll_calls, purge_old_events):
+            try:
+                done = job()
+                if done:
+                    logger.info("%s: %d", job.__name__, done)
+            except Exception:
+                logger.exception("scheduler job %s failed", job.__name__)
         if stop is None:
             time.sleep(interval)
         else:
