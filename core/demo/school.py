@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
@@ -155,10 +156,13 @@ def _build(today: dt.date) -> None:
             org=org, title=f"{start.year}-{end.year}", start_date=start, end_date=end
         )
 
+    # Argon2 costs ~0.5 s a hash here: hash the shared demo password once.
+    hashed = make_password(PASSWORD)
+
     def user(username, role, first, last, **extra):
-        u = User.objects.create_user(
+        u = User.objects.create(
             username=username,
-            password=PASSWORD,
+            password=hashed,
             role=role,
             first_name=first,
             last_name=last,

@@ -132,3 +132,6 @@ class OccurrenceChange(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.occurrence_id}: {', '.join(self.kinds or [])}"

@@ -1,0 +1,582 @@
+"""Writes of the timetable: import a class's feed, change one occurrence.
+
+Each action runs in one ``transaction.atomic`` block and reports what changed
+on the class's stream (``class:<id>``) through ``hub.send_event``: a first
+import sends one ``FeedImported``; every later change of an occurrence (by a
+re-import or by a staff member) is recorded as an ``OccurrenceChange`` and
+sent as one ``OccurrenceChanged``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, fields
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+import hub
+from core.roster.models import Org, SchoolClass, User
+from core.timetable.events import FeedImported, OccurrenceChanged, OccurrenceData
+from core.timetable.holidays import holiday_dates
+from core.timetable.ical_import import ParsedLesson, ParsedOccurrence, parse_calendar
+from core.timetable.models import Feed, Lesson, Occurrence, OccurrenceChange
+from hub.streams import class_stream
+
+ADDED = OccurrenceChange.Kind.ADDED.value
+CANCELLED = OccurrenceChange.Kind.CANCELLED.value
+RESTORED = OccurrenceChange.Kind.RESTORED.value
+MOVED = OccurrenceChange.Kind.MOVED.value
+ROOM_CHANGED = OccurrenceChange.Kind.ROOM_CHANGED.value
+TEACHER_CHANGED = OccurrenceChange.Kind.TEACHER_CHANGED.value
+SCHEDULED_STATUS = Occurrence.Status.SCHEDULED.value
+CANCELLED_STATUS = Occurrence.Status.CANCELLED.value
+# Not an event op (``OccurrenceChanged.op`` has none for it): a subject-only
+# change is written and recorded, but not announced.
+SUBJECT_CHANGED = "subject_changed"
+
+# The op of an event is its most important kind, in this order.
+_OP_PRIORITY = (CANCELLED, RESTORED, ADDED, MOVED, ROOM_CHANGED, TEACHER_CHANGED)
+_TEXT_MAX = 300
+_CHANGE_COUNTS = (*_OP_PRIORITY, SUBJECT_CHANGED)
+
+
+@dataclass
+class ImportResult:
+    """What :func:`import_feed` did, in occurrences.
+
+    ``created``: rows written without an announcement (all of a first import;
+    on a re-import, occurrences that appear already cancelled). Each changed
+    occurrence counts once, under its event op (``added``, ``cancelled``,
+    ``restored``, ``moved``, ``room_changed``, ``teacher_changed``) or under
+    ``subject_changed`` when only its subject changed. ``unchanged``: matched
+    and identical. ``skipped_holidays``: occurrences on a public holiday, not
+    stored. ``skipped_all_day``: all-day VEVENTs of the file, not lessons.
+    """
+
+    feed_id: int
+    first_import: bool
+    created: int = 0
+    added: int = 0
+    cancelled: int = 0
+    restored: int = 0
+    moved: int = 0
+    room_changed: int = 0
+    teacher_changed: int = 0
+    subject_changed: int = 0
+    unchanged: int = 0
+    skipped_holidays: int = 0
+    skipped_all_day: int = 0
+
+    @property
+    def changed(self) -> int:
+        """Return how many existing or new occurrences were changed."""
+        return sum(getattr(self, name) for name in _CHANGE_COUNTS)
+
+    def as_dict(self) -> dict[str, int]:
+        """Return the counts (and ``changed``) by name."""
+        counts = {f.name: getattr(self, f.name) for f in fields(self)}
+        counts["changed"] = self.changed
+        return counts
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """The values an occurrence should have after a change."""
+
+    start: dt.datetime
+    end: dt.datetime
+    subject: str
+    room: str
+    teacher_names: str
+    status: str
+
+    @classmethod
+    def of(cls, parsed: ParsedOccurrence) -> _Target:
+        return cls(
+            start=parsed.start,
+            end=parsed.end,
+            subject=parsed.subject,
+            room=parsed.room,
+            teacher_names=parsed.teacher_names,
+            status=CANCELLED_STATUS if parsed.cancelled else SCHEDULED_STATUS,
+        )
+
+
+def occurrence_data(occurrence: Occurrence) -> OccurrenceData:
+    """Return ``occurrence`` as events and pages carry it.
+
+    Times are ISO 8601 in the class's org time zone (Europe/Paris), with the
+    offset (``2026-01-20T14:15:00+01:00``); ``previous_start`` and
+    ``previous_end`` are ``None`` when the occurrence never moved. Reads
+    ``occurrence.school_class.org``: select it with the occurrence.
+    """
+    zone = ZoneInfo(occurrence.school_class.org.time_zone)
+
+    def local(moment: dt.datetime | None) -> str | None:
+        return moment.astimezone(zone).isoformat() if moment is not None else None
+
+    return OccurrenceData(
+        id=occurrence.pk,
+        class_id=occurrence.school_class_id,
+        subject=occurrence.subject,
+        start=local(occurrence.start),
+        end=local(occurrence.end),
+        room=occurrence.room,
+        teachers=occurrence.teacher_names,
+        status=occurrence.status,
+        previous_start=local(occurrence.previous_start),
+        previous_end=local(occurrence.previous_end),
+        previous_room=occurrence.previous_room,
+        previous_teachers=occurrence.previous_teacher_names,
+        reason=occurrence.change_reason,
+    )
+
+
+def import_feed(
+    *,
+    school_class: SchoolClass,
+    data: bytes,
+    name: str,
+    reason: str = "",
+    actor: User | None = None,
+    now: dt.datetime | None = None,
+    window: tuple[dt.date, dt.date] | None = None,
+) -> ImportResult:
+    """Import the iCalendar export ``data`` into the feed of ``school_class``.
+
+    ``name`` is the file name or URL (kept on the feed); ``reason`` and
+    ``actor`` go into each change recorded; ``now`` is the import time.
+    Occurrences are expanded over ``window`` (first and last day, inclusive,
+    in the org's time zone), by default the class's academic session; those
+    on a public holiday (``Holiday``) are skipped.
+
+    The first import of a class (its feed has no occurrence yet) creates its
+    feed, lessons and occurrences and sends one ``FeedImported``. A later
+    import applies the difference, matching occurrences by UID and
+    RECURRENCE-ID (RFC 5545 §3.8.4.7, §3.8.4.4): an occurrence that changed
+    time, room, teachers, subject or status (§3.8.1.11) is updated, one that
+    is gone from the window is cancelled (its row kept), a new one is added;
+    each is recorded and sent as one ``OccurrenceChanged``. Identical
+    occurrences are not written.
+
+    Raises :class:`core.timetable.ical_import.IcalImportError` for a file it
+    cannot read (before anything is written) and ``ValueError`` for a window
+    that ends before it starts. Everything happens in one transaction.
+    """
+    now = now or timezone.now()
+    school_class = SchoolClass.objects.select_related("org", "session").get(
+        pk=school_class.pk
+    )
+    org = school_class.org
+    first_day, last_day = window or (
+        school_class.session.start_date,
+        school_class.session.end_date,
+    )
+    if last_day < first_day:
+        raise ValueError(f"window ends ({last_day}) before it starts ({first_day})")
+    zone = ZoneInfo(org.time_zone)
+    start = dt.datetime.combine(first_day, dt.time(), zone)
+    end = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), zone)
+    feed_zone = (
+        Feed.objects.filter(school_class=school_class)
+        .values_list("time_zone", flat=True)
+        .first()
+        or org.time_zone
+    )
+    # Parsing is pure and slow: do it before taking any lock.
+    parsed = parse_calendar(data, start=start, end=end, default_tz=feed_zone)
+
+    with transaction.atomic():
+        feed, _ = Feed.objects.select_for_update().get_or_create(
+            school_class=school_class,
+            defaults={"name": name[:200], "time_zone": org.time_zone},
+        )
+        holidays = holiday_dates(first_day, last_day)
+        wanted: dict[tuple[str, str], ParsedOccurrence] = {}
+        skipped = 0
+        for occurrence in parsed.occurrences:
+            if occurrence.start.astimezone(zone).date() in holidays:
+                skipped += 1
+            else:
+                wanted[(occurrence.uid, occurrence.recurrence_key)] = occurrence
+        lessons = _upsert_lessons(
+            feed, school_class, parsed.lessons, {uid for uid, _ in wanted}
+        )
+        directory = _teacher_directory(org)
+        existing = {
+            (occurrence.lesson.uid, occurrence.recurrence_key): occurrence
+            for occurrence in Occurrence.objects.filter(
+                lesson__feed=feed
+            ).select_related("lesson")
+        }
+        result = ImportResult(
+            feed_id=feed.pk,
+            first_import=not existing,
+            skipped_holidays=skipped,
+            skipped_all_day=parsed.skipped_all_day,
+        )
+        if not existing:
+            _create_all(school_class, lessons, wanted, directory, result)
+        else:
+            _apply_difference(
+                school_class,
+                lessons,
+                wanted,
+                existing,
+                directory,
+                result,
+                window=(start, end),
+                reason=reason,
+                actor=actor,
+            )
+        feed.name = name[:200]
+        feed.imported_at = now
+        feed.save(update_fields=["name", "imported_at"])
+    return result
+
+
+def change_occurrence(
+    *,
+    occurrence: Occurrence,
+    actor: User | None,
+    reason: str,
+    cancelled: bool | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    room: str | None = None,
+    teacher_names: str | None = None,
+) -> Occurrence:
+    """Change one occurrence by hand (a staff member) and announce it.
+
+    Arguments left ``None`` keep their value. ``cancelled`` cancels (``True``)
+    or restores (``False``) it; ``start`` and ``end`` are aware datetimes (a
+    new ``start`` alone keeps the duration); ``teacher_names`` is a
+    comma-separated list of names or timetable codes, and teachers of the org
+    whose ``timetable_code`` matches are linked. The change is recorded like
+    an import's (``previous_*`` keep the values before the first change) and
+    sent as one ``OccurrenceChanged``; nothing is written or sent when no
+    value differs. The caller checks that ``actor`` may do it.
+
+    Returns the occurrence as saved. Raises ``ValueError`` for a naive
+    datetime or an end before the start.
+    """
+    with transaction.atomic():
+        occurrence = (
+            Occurrence.objects.select_for_update(of=("self",))
+            .select_related("school_class__org")
+            .get(pk=occurrence.pk)
+        )
+        new_start = start or occurrence.start
+        if end is not None:
+            new_end = end
+        elif start is not None:
+            new_end = start + (occurrence.end - occurrence.start)
+        else:
+            new_end = occurrence.end
+        if timezone.is_naive(new_start) or timezone.is_naive(new_end):
+            raise ValueError("start and end must be aware datetimes")
+        if new_end < new_start:
+            raise ValueError(f"end {new_end} is before start {new_start}")
+        if cancelled is None:
+            status = occurrence.status
+        else:
+            status = CANCELLED_STATUS if cancelled else SCHEDULED_STATUS
+        teachers = None
+        names = occurrence.teacher_names
+        if teacher_names is not None:
+            codes = [c.strip() for c in re.split(r"[,/]", teacher_names) if c.strip()]
+            names = ", ".join(codes)[:_TEXT_MAX]
+            teachers = _resolve(codes, _teacher_directory(occurrence.school_class.org))
+        target = _Target(
+            start=new_start,
+            end=new_end,
+            subject=occurrence.subject,
+            room=occurrence.room if room is None else room.strip()[:_TEXT_MAX],
+            teacher_names=names,
+            status=status,
+        )
+        _apply_change(occurrence, target, reason=reason, actor=actor, teachers=teachers)
+    return occurrence
+
+
+def _upsert_lessons(
+    feed: Feed,
+    school_class: SchoolClass,
+    parsed: dict[str, ParsedLesson],
+    uids: set[str],
+) -> dict[str, Lesson]:
+    """Create or update the lessons ``uids`` of ``feed``; return them by UID."""
+    lessons = {lesson.uid: lesson for lesson in feed.lessons.all()}
+    to_create, to_update = [], []
+    for uid in sorted(uids):
+        source = parsed[uid]
+        values = {
+            "subject": source.subject,
+            "room": source.room,
+            "teacher_names": source.teacher_names,
+            "rrule": source.rrule,
+        }
+        lesson = lessons.get(uid)
+        if lesson is None:
+            to_create.append(
+                Lesson(feed=feed, school_class=school_class, uid=uid, **values)
+            )
+        elif any(getattr(lesson, key) != value for key, value in values.items()):
+            for key, value in values.items():
+                setattr(lesson, key, value)
+            to_update.append(lesson)
+    Lesson.objects.bulk_create(to_create, batch_size=500)
+    Lesson.objects.bulk_update(to_update, ["subject", "room", "teacher_names", "rrule"])
+    lessons.update((lesson.uid, lesson) for lesson in to_create)
+    return lessons
+
+
+def _teacher_directory(org: Org) -> dict[str, list[User]]:
+    """Return the org's users by case-folded ``timetable_code``."""
+    users = (
+        User.objects.filter(Q(orgs=org) | Q(enrollments__school_class__org=org))
+        .exclude(timetable_code="")
+        .distinct()
+        .order_by("pk")
+    )
+    directory: dict[str, list[User]] = {}
+    for user in users:
+        directory.setdefault(user.timetable_code.strip().casefold(), []).append(user)
+    return directory
+
+
+def _resolve(codes, directory: dict[str, list[User]]) -> list[User]:
+    found: dict[int, User] = {}
+    for code in codes:
+        for user in directory.get(code.strip().casefold(), ()):
+            found.setdefault(user.pk, user)
+    return list(found.values())
+
+
+def _new_occurrence(
+    school_class: SchoolClass, lesson: Lesson, parsed: ParsedOccurrence
+) -> Occurrence:
+    target = _Target.of(parsed)
+    return Occurrence(
+        lesson=lesson,
+        school_class=school_class,
+        recurrence_key=parsed.recurrence_key,
+        start=target.start,
+        end=target.end,
+        subject=target.subject,
+        room=target.room,
+        teacher_names=target.teacher_names,
+        status=target.status,
+    )
+
+
+def _create_all(school_class, lessons, wanted, directory, result: ImportResult) -> None:
+    """First import: write every occurrence and send one ``FeedImported``.
+
+    A feed with nothing in the window yet sends nothing (pages have nothing
+    to reload); its next import with occurrences is again a first import.
+    """
+    if not wanted:
+        return
+    rows = [
+        _new_occurrence(school_class, lessons[parsed.uid], parsed)
+        for parsed in wanted.values()
+    ]
+    Occurrence.objects.bulk_create(rows, batch_size=500)
+    through = Occurrence.teachers.through
+    links = [
+        through(occurrence_id=row.pk, user_id=user.pk)
+        for row, parsed in zip(rows, wanted.values(), strict=True)
+        for user in _resolve(parsed.teacher_codes, directory)
+    ]
+    through.objects.bulk_create(links, batch_size=1000)
+    result.created = len(rows)
+    hub.send_event(
+        [class_stream(school_class.pk)],
+        FeedImported(op="imported", class_id=school_class.pk, occurrences=len(rows)),
+    )
+
+
+def _apply_difference(
+    school_class,
+    lessons,
+    wanted,
+    existing,
+    directory,
+    result: ImportResult,
+    *,
+    window: tuple[dt.datetime, dt.datetime],
+    reason: str,
+    actor: User | None,
+) -> None:
+    """Re-import: add, update and cancel occurrences; one event each."""
+    for key, parsed in wanted.items():
+        occurrence = existing.get(key)
+        teachers = _resolve(parsed.teacher_codes, directory)
+        if occurrence is None:
+            occurrence = _new_occurrence(school_class, lessons[parsed.uid], parsed)
+            if parsed.cancelled:
+                # Appears already cancelled: store it, nothing to announce.
+                occurrence.save()
+                occurrence.teachers.set(teachers)
+                result.created += 1
+                continue
+            occurrence.change_reason = reason[:_TEXT_MAX]
+            occurrence.save()
+            occurrence.teachers.set(teachers)
+            occurrence.school_class = school_class
+            _record_and_send(occurrence, [ADDED], {}, reason=reason, actor=actor)
+            result.added += 1
+            continue
+        occurrence.school_class = school_class  # with its org: no query per event
+        kinds = _apply_change(
+            occurrence,
+            _Target.of(parsed),
+            reason=reason,
+            actor=actor,
+            teachers=teachers,
+        )
+        _count(result, kinds)
+    start, end = window
+    for key, occurrence in existing.items():
+        if key in wanted or not start <= occurrence.start < end:
+            continue  # still there, or outside what this import looked at
+        if occurrence.status == CANCELLED_STATUS:
+            result.unchanged += 1
+            continue
+        occurrence.school_class = school_class
+        gone = _Target(
+            start=occurrence.start,
+            end=occurrence.end,
+            subject=occurrence.subject,
+            room=occurrence.room,
+            teacher_names=occurrence.teacher_names,
+            status=CANCELLED_STATUS,
+        )
+        _count(result, _apply_change(occurrence, gone, reason=reason, actor=actor))
+
+
+def _count(result: ImportResult, kinds: list[str]) -> None:
+    if not kinds:
+        result.unchanged += 1
+    else:
+        name = _main_op(kinds) or SUBJECT_CHANGED
+        setattr(result, name, getattr(result, name) + 1)
+
+
+def _kinds(occurrence: Occurrence, target: _Target) -> list[str]:
+    """Return the change kinds from ``occurrence`` to ``target``, by priority."""
+    kinds = []
+    if occurrence.status != target.status:
+        kinds.append(CANCELLED if target.status == CANCELLED_STATUS else RESTORED)
+    if (occurrence.start, occurrence.end) != (target.start, target.end):
+        kinds.append(MOVED)
+    if occurrence.room != target.room:
+        kinds.append(ROOM_CHANGED)
+    if occurrence.teacher_names != target.teacher_names:
+        kinds.append(TEACHER_CHANGED)
+    if occurrence.subject != target.subject:
+        kinds.append(SUBJECT_CHANGED)
+    return kinds
+
+
+def _main_op(kinds: list[str]) -> str | None:
+    return next((op for op in _OP_PRIORITY if op in kinds), None)
+
+
+def _snapshot(occurrence: Occurrence) -> dict:
+    """Return the changeable values as JSON (times ISO 8601 in UTC)."""
+    return {
+        "start": occurrence.start.astimezone(dt.UTC).isoformat(),
+        "end": occurrence.end.astimezone(dt.UTC).isoformat(),
+        "subject": occurrence.subject,
+        "room": occurrence.room,
+        "teacher_names": occurrence.teacher_names,
+        "status": occurrence.status,
+    }
+
+
+def _apply_change(
+    occurrence: Occurrence,
+    target: _Target,
+    *,
+    reason: str,
+    actor: User | None,
+    teachers: list[User] | None = None,
+) -> list[str]:
+    """Bring ``occurrence`` to ``target``, record it and send it.
+
+    ``previous_*`` keep the value before the first change (so a page says
+    "initially 10:00" after two moves) and are cleared when the value comes
+    back to it. ``teachers`` (when given) replace the linked users if the
+    teacher names changed. Returns the kinds (empty: nothing was written).
+    """
+    kinds = _kinds(occurrence, target)
+    if not kinds:
+        return kinds
+    before = _snapshot(occurrence)
+    occurrence.status = target.status
+    if MOVED in kinds:
+        if occurrence.previous_start is None:
+            occurrence.previous_start = occurrence.start
+            occurrence.previous_end = occurrence.end
+        occurrence.start, occurrence.end = target.start, target.end
+        if (occurrence.previous_start, occurrence.previous_end) == (
+            occurrence.start,
+            occurrence.end,
+        ):
+            occurrence.previous_start = occurrence.previous_end = None
+    if ROOM_CHANGED in kinds:
+        occurrence.previous_room = occurrence.previous_room or occurrence.room
+        occurrence.room = target.room
+        if occurrence.previous_room == occurrence.room:
+            occurrence.previous_room = ""
+    if TEACHER_CHANGED in kinds:
+        occurrence.previous_teacher_names = (
+            occurrence.previous_teacher_names or occurrence.teacher_names
+        )
+        occurrence.teacher_names = target.teacher_names
+        if occurrence.previous_teacher_names == occurrence.teacher_names:
+            occurrence.previous_teacher_names = ""
+    occurrence.subject = target.subject
+    occurrence.change_reason = reason[:_TEXT_MAX]
+    occurrence.save()
+    if TEACHER_CHANGED in kinds and teachers is not None:
+        occurrence.teachers.set(teachers)
+    _record_and_send(occurrence, kinds, before, reason=reason, actor=actor)
+    return kinds
+
+
+def _record_and_send(
+    occurrence: Occurrence,
+    kinds: list[str],
+    before: dict,
+    *,
+    reason: str,
+    actor: User | None,
+) -> None:
+    """Write the ``OccurrenceChange`` and send one ``OccurrenceChanged``.
+
+    The one place both the import and a manual change record a change. A
+    subject-only change has no event op: it is recorded, not sent.
+    """
+    OccurrenceChange.objects.create(
+        occurrence=occurrence,
+        kinds=list(kinds),
+        before=before,
+        after=_snapshot(occurrence),
+        reason=reason[:_TEXT_MAX],
+        changed_by=actor,
+    )
+    op = _main_op(kinds)
+    if op is not None:
+        hub.send_event(
+            [class_stream(occurrence.school_class_id)],
+            OccurrenceChanged(
+                op=op, changes=list(kinds), occurrence=occurrence_data(occurrence)
+            ),
+        )
