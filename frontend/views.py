@@ -1,0 +1,279 @@
+"""Pages and JSON endpoints of the web client.
+
+Pages render with Django templates; the ES modules under ``static/hub/`` bring
+them alive through the hub. Every read goes through an ``access`` function, so
+"not found" and "not allowed" answer the same 404.
+"""
+
+import datetime as dt
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.db.models import Q
+from django.http import Http404, HttpResponseBadRequest, JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from core.roster.access import children_of, classes_of
+from core.roster.models import Enrollment, SchoolClass, User
+from core.timetable.models import Occurrence
+from hub import inbox
+
+NOTIFICATION_LIMIT = 50
+
+
+# Helpers -------------------------------------------------------------------
+
+
+def monday_of(day: dt.date) -> dt.date:
+    """Return the Monday of the ISO week holding ``day``."""
+    return day - dt.timedelta(days=day.weekday())
+
+
+def default_week() -> dt.date:
+    """Return the Monday shown when no week is asked for.
+
+    ``settings.TIMETABLE_DEFAULT_WEEK`` (an ISO date) when set, else today in
+    the project's time zone.
+    """
+    configured = getattr(settings, "TIMETABLE_DEFAULT_WEEK", "")
+    if configured:
+        try:
+            return monday_of(dt.date.fromisoformat(configured))
+        except ValueError:
+            pass
+    return monday_of(timezone.localdate())
+
+
+def parse_week(value: str | None) -> dt.date | None:
+    """Return the Monday of the ISO date ``value``, or None if it is not one."""
+    if not value:
+        return None
+    try:
+        return monday_of(dt.date.fromisoformat(value))
+    except ValueError:
+        return None
+
+
+def parse_id(value: str | None) -> int | None:
+    """Return ``value`` as a positive int, or None."""
+    try:
+        number = int(value or "")
+    except ValueError:
+        return None
+    return number if number > 0 else None
+
+
+def student_classes(student: User):
+    """Return the classes ``student`` is enrolled in, homerooms first."""
+    return (
+        SchoolClass.objects.filter(
+            enrollments__user=student, enrollments__role=Enrollment.Role.STUDENT
+        )
+        .select_related("org")
+        .order_by("class_type", "title")
+        .distinct()
+    )
+
+
+def week_data(user: User, class_id: int, monday: dt.date) -> list[dict]:
+    """Return the occurrences of the week as ``OccurrenceData`` dicts.
+
+    Raises ``Http404`` when ``user`` may not read the class.
+    """
+    from core.timetable.access import week_for_user
+    from core.timetable.actions import occurrence_data
+
+    return [
+        occurrence_data(o).model_dump() for o in week_for_user(user, class_id, monday)
+    ]
+
+
+# Pages ---------------------------------------------------------------------
+
+
+@login_required
+def home(request):
+    """The home page of each role: children, today's lessons, or shortcuts."""
+    user = request.user
+    context: dict = {"role": user.role}
+    if user.role == User.Role.GUARDIAN:
+        context["children"] = [
+            {"child": child, "classes": list(student_classes(child))}
+            for child in children_of(user)
+        ]
+    elif user.role == User.Role.TEACHER:
+        context.update(teacher_lessons(user))
+    elif user.role == User.Role.STUDENT:
+        context["classes"] = list(student_classes(user))
+    elif user.role == User.Role.ADMINISTRATOR:
+        context["orgs"] = list(user.orgs.all())
+    return render(request, "frontend/home.html", context)
+
+
+def teacher_lessons(user: User, horizon_days: int = 14) -> dict:
+    """Return today's lessons of a teacher, or those of their next day with any.
+
+    A teacher's lessons are the occurrences they are named on, and those of
+    the classes they teach. Returns ``{"day", "is_today", "lessons"}``, where
+    each lesson has ``roll_call_taken``.
+    """
+    taught = Enrollment.objects.filter(user=user, role=Enrollment.Role.TEACHER).values(
+        "school_class_id"
+    )
+    mine = Occurrence.objects.filter(Q(teachers=user) | Q(school_class_id__in=taught))
+    today = timezone.localdate()
+    tz = timezone.get_current_timezone()
+    start = dt.datetime.combine(today, dt.time.min, tzinfo=tz)
+    upcoming = (
+        mine.filter(start__gte=start, start__lt=start + dt.timedelta(days=horizon_days))
+        .order_by("start")
+        .values_list("start", flat=True)
+        .first()
+    )
+    day = timezone.localtime(upcoming, tz).date() if upcoming else today
+    day_start = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+    lessons = list(
+        Occurrence.objects.filter(
+            pk__in=mine.filter(
+                start__gte=day_start, start__lt=day_start + dt.timedelta(days=1)
+            ).values("pk")
+        )
+        .select_related("school_class")
+        .order_by("start")
+    )
+    from core.attendance.models import RollCall
+
+    taken = set(
+        RollCall.objects.filter(occurrence__in=lessons).values_list(
+            "occurrence_id", flat=True
+        )
+    )
+    for lesson in lessons:
+        lesson.roll_call_taken = lesson.pk in taken
+        lesson.is_cancelled = lesson.status == Occurrence.Status.CANCELLED
+    return {"day": day, "is_today": day == today, "lessons": lessons}
+
+
+@login_required
+def timetable(request):
+    """The week view of one class: ``?class=<id>&week=YYYY-MM-DD&child=<id>``.
+
+    Any date picks its week. A guardian may name a child; the class defaults
+    to the child's (or the user's) first class.
+    """
+    user = request.user
+    readable = list(classes_of(user).select_related("org").order_by("title"))
+    children = list(children_of(user)) if user.role == User.Role.GUARDIAN else []
+    class_id = parse_id(request.GET.get("class"))
+    child = None
+    choices = readable
+    if children:
+        child_id = parse_id(request.GET.get("child"))
+        classes_by_child = {c.pk: list(student_classes(c)) for c in children}
+        if child_id is not None:
+            child = next((c for c in children if c.pk == child_id), None)
+            if child is None:
+                raise Http404("no such child")
+        else:
+            # A link naming only the class (a notification) shows its pupil.
+            child = next(
+                (
+                    c
+                    for c in children
+                    if any(k.pk == class_id for k in classes_by_child[c.pk])
+                ),
+                children[0],
+            )
+        choices = [c for c in classes_by_child[child.pk] if c in readable] or readable
+    if class_id is not None:
+        school_class = next((c for c in readable if c.pk == class_id), None)
+        if school_class is None:
+            raise Http404("no such class")
+    else:
+        school_class = choices[0] if choices else None
+    monday = parse_week(request.GET.get("week")) or default_week()
+    occurrences = week_data(user, school_class.pk, monday) if school_class else []
+    return render(
+        request,
+        "frontend/timetable.html",
+        {
+            "children": children,
+            "child": child,
+            "classes": choices if children else readable,
+            "school_class": school_class,
+            "monday": monday,
+            "prev_week": monday - dt.timedelta(days=7),
+            "next_week": monday + dt.timedelta(days=7),
+            "initial": {
+                "class_id": school_class.pk if school_class else None,
+                "class_title": school_class.title if school_class else "",
+                "week": monday.isoformat(),
+                "occurrences": occurrences,
+            },
+        },
+    )
+
+
+@login_required
+def notifications(request):
+    """The notification centre: newest first; live through the hub."""
+    return render(
+        request,
+        "frontend/notifications.html",
+        {"initial": notifications_payload(request.user, NOTIFICATION_LIMIT)},
+    )
+
+
+# JSON ----------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+def api_timetable(request, class_id: int):
+    """Return ``{"class_id", "week", "occurrences": [OccurrenceData...]}``.
+
+    ``?week=`` is any ISO date (its Monday is used); absent means the default
+    week. 404 for a class the user may not read, 400 for a malformed week.
+    """
+    raw = request.GET.get("week")
+    monday = parse_week(raw)
+    if raw and monday is None:
+        return HttpResponseBadRequest("week must be an ISO date (YYYY-MM-DD)")
+    monday = monday or default_week()
+    occurrences = week_data(request.user, class_id, monday)
+    return JsonResponse(
+        {"class_id": class_id, "week": monday.isoformat(), "occurrences": occurrences}
+    )
+
+
+def notifications_payload(user: User, limit: int) -> dict:
+    """Return ``{"unread": int, "events": [event frame + "unread": bool]}``."""
+    read = inbox.read_offsets(user) if limit else {}
+    events = []
+    for envelope in inbox.recent(user, limit=limit) if limit else []:
+        frame = envelope.frame()
+        frame["unread"] = envelope.offset > read.get(envelope.stream, 0)
+        events.append(frame)
+    return {"unread": inbox.unread_count(user), "events": events}
+
+
+@require_GET
+@login_required
+def api_notifications(request):
+    """Return the newest notifications (``?limit=``, 50 max) and the unread count."""
+    limit = parse_id(request.GET.get("limit"))
+    if request.GET.get("limit") == "0":
+        limit = 0
+    elif limit is None or limit > NOTIFICATION_LIMIT:
+        limit = NOTIFICATION_LIMIT
+    return JsonResponse(notifications_payload(request.user, limit))
+
+
+@require_POST
+@login_required
+def api_notifications_read(request):
+    """Mark every notification read; return ``{"unread": 0}``."""
+    inbox.mark_all_read(request.user)
+    return JsonResponse({"unread": inbox.unread_count(request.user)})

@@ -1,0 +1,93 @@
+"""The read side of the notification centre.
+
+What a user has read is a :class:`hub.models.ReadCursor` per user and stream:
+the last offset they marked as read. Every event of a notifying kind
+(:func:`hub.events.notifying_kinds`) above that offset, on a stream the user
+may read (:func:`hub.access.readable_streams`), is unread. A stream without a
+cursor counts as read up to offset 0.
+"""
+
+from django.db import transaction
+from django.db.models import Q
+
+from hub.access import readable_streams
+from hub.events import notifying_kinds
+from hub.models import Event, ReadCursor, Stream
+from hub.streams import Envelope
+
+
+def _streams(user) -> list[Stream]:
+    return list(Stream.objects.filter(name__in=readable_streams(user)))
+
+
+def read_offsets(user) -> dict[str, int]:
+    """Return ``{stream name: last offset read}`` for the streams ``user`` reads."""
+    streams = _streams(user)
+    cursors = dict(
+        ReadCursor.objects.filter(user=user, stream__in=streams).values_list(
+            "stream_id", "offset"
+        )
+    )
+    return {stream.name: cursors.get(stream.pk, 0) for stream in streams}
+
+
+def _unread_filter(user, streams: list[Stream]) -> Q | None:
+    cursors = dict(
+        ReadCursor.objects.filter(user=user, stream__in=streams).values_list(
+            "stream_id", "offset"
+        )
+    )
+    condition = None
+    for stream in streams:
+        part = Q(stream=stream, offset__gt=cursors.get(stream.pk, 0))
+        condition = part if condition is None else condition | part
+    return condition
+
+
+def unread_count(user) -> int:
+    """Return how many notifying events ``user`` has not marked as read."""
+    if not getattr(user, "is_authenticated", False):
+        return 0
+    condition = _unread_filter(user, _streams(user))
+    if condition is None:
+        return 0
+    return Event.objects.filter(condition, kind__in=notifying_kinds()).count()
+
+
+def recent(user, limit: int = 50) -> list[Envelope]:
+    """Return the newest notifying events ``user`` may read, newest first.
+
+    At most ``limit`` of them, from every readable stream.
+    """
+    if not getattr(user, "is_authenticated", False):
+        return []
+    streams = {stream.pk: stream for stream in _streams(user)}
+    if not streams:
+        return []
+    rows = Event.objects.filter(
+        stream_id__in=streams, kind__in=notifying_kinds()
+    ).order_by("-created_at", "-pk")[:limit]
+    return [
+        Envelope(
+            stream=streams[row.stream_id].name,
+            epoch=streams[row.stream_id].epoch,
+            offset=row.offset,
+            kind=row.kind,
+            op=row.op,
+            data=row.payload,
+            ts=row.created_at.isoformat(),
+        )
+        for row in rows
+    ]
+
+
+def mark_all_read(user) -> None:
+    """Move ``user``'s cursor on every readable stream to its last offset."""
+    with transaction.atomic():
+        for stream in _streams(user):
+            cursor, created = ReadCursor.objects.get_or_create(
+                user=user, stream=stream, defaults={"offset": stream.last_offset}
+            )
+            if not created and cursor.offset < stream.last_offset:
+                cursor.offset = stream.last_offset
+                cursor.save(update_fields=["offset"])
