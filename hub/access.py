@@ -9,7 +9,13 @@ the same answer, so a socket cannot probe for ids.
 
 from core.roster.access import classes_of, orgs_of
 from core.roster.models import User
-from hub.streams import InvalidStreamName, class_stream, org_stream, parse_stream, user_stream
+from hub.streams import (
+    InvalidStreamName,
+    class_stream,
+    org_stream,
+    parse_stream,
+    user_stream,
+)
 
 
 def can_read_stream(user: User, name: str) -> bool:

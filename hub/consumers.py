@@ -42,12 +42,17 @@ REPLAY_BATCH = 200
 
 
 class ProtocolError(Exception):
-    """A frame the server refuses; becomes an ``error`` frame with ``code``."""
+    """A frame the server refuses; becomes an ``error`` frame with ``code``.
 
-    def __init__(self, code: str, message: str) -> None:
+    ``details`` are extra fields of the frame (``forbidden`` names the
+    refused ``streams``).
+    """
+
+    def __init__(self, code: str, message: str, **details) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.details = details
 
 
 class HubConsumer(AsyncWebsocketConsumer):
@@ -145,7 +150,9 @@ class HubConsumer(AsyncWebsocketConsumer):
                 frame = json.loads(raw)
             except (ValueError, RecursionError):
                 # RecursionError: 64 KiB of "[" nests deeper than the parser goes.
-                raise ProtocolError("invalid_json", "the frame is not valid JSON") from None
+                raise ProtocolError(
+                    "invalid_json", "the frame is not valid JSON"
+                ) from None
             if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
                 raise ProtocolError(
                     "invalid_frame", "a frame is a JSON object with a 'type'"
@@ -159,7 +166,12 @@ class HubConsumer(AsyncWebsocketConsumer):
             await handler(self, frame)
         except ProtocolError as error:
             self.errors += 1
-            reply = {"type": "error", "code": error.code, "message": error.message}
+            reply = {
+                "type": "error",
+                "code": error.code,
+                "message": error.message,
+                **error.details,
+            }
             if frame_id is not None:
                 reply["id"] = frame_id
             await self.send_json(reply)
@@ -261,7 +273,9 @@ class HubConsumer(AsyncWebsocketConsumer):
         refused = [name for name in wanted if name not in allowed]
         if refused:
             raise ProtocolError(
-                "forbidden", f"no such stream or not allowed: {refused[0][:100]}"
+                "forbidden",
+                f"no such stream or not allowed: {refused[0][:100]}",
+                streams=[name[:100] for name in refused],
             )
         # Join the groups before reading positions: a doorbell for an event
         # committed after the read is then queued for this socket, and one for

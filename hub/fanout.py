@@ -36,7 +36,10 @@ def ring(envelopes: list[Envelope]) -> None:
     """Send one ``hub.doorbell`` per envelope to its stream's group."""
     _send_all(
         [
-            (group_name(envelope.stream), {"type": "hub.doorbell", "event": envelope.frame()})
+            (
+                group_name(envelope.stream),
+                {"type": "hub.doorbell", "event": envelope.frame()},
+            )
             for envelope in envelopes
         ]
     )
@@ -50,7 +53,10 @@ def close_user_sockets(user_id: int, reason: str) -> None:
 def recheck_user_sockets(user_ids) -> None:
     """Ask every socket of ``user_ids`` to drop streams its user may no longer read."""
     _send_all(
-        [(user_sockets_group(pk), {"type": "hub.recheck"}) for pk in sorted(set(user_ids))]
+        [
+            (user_sockets_group(pk), {"type": "hub.recheck"})
+            for pk in sorted(set(user_ids))
+        ]
     )
 
 

@@ -58,3 +58,6 @@ class ReadCursor(models.Model):
                 fields=["user", "stream"], name="unique_read_cursor"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} read {self.stream_id} up to {self.offset}"

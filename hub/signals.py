@@ -66,12 +66,16 @@ def recheck_on_guardian_link_change(sender, instance: GuardianLink, **kwargs) ->
 
 
 @receiver(m2m_changed, sender=User.orgs.through)
-def recheck_on_staff_change(sender, instance, action, reverse, pk_set, **kwargs) -> None:
+def recheck_on_staff_change(
+    sender, instance, action, reverse, pk_set, **kwargs
+) -> None:
     """Recheck when staff leave an org (``user.orgs`` or ``org.staff``)."""
     if action == "post_remove":
         users = pk_set if reverse else [instance.pk]
     elif action == "pre_clear":
-        users = instance.staff.values_list("pk", flat=True) if reverse else [instance.pk]
+        users = (
+            instance.staff.values_list("pk", flat=True) if reverse else [instance.pk]
+        )
     else:
         return
     _recheck_on_commit(list(users))

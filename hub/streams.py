@@ -11,7 +11,6 @@ doorbell exists.
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 
 from django.db import transaction
 from django.db.models import F
@@ -122,9 +121,10 @@ def send_event(streams: Iterable[str], event: HubEvent) -> list[Envelope]:
     if isinstance(streams, str):
         # A bare "user:5" would otherwise be read as the streams "u", "s", ...
         streams = [streams]
-    names = sorted(set(streams))
+    names = list(streams)
     for name in names:
         parse_stream(name)
+    names = sorted(set(names))
     payload = event.payload()
     envelopes = []
     for name in names:
@@ -169,7 +169,7 @@ def read_events(
 
     In offset order, at most ``limit`` of them. An unknown stream has none.
     The result may start above ``after + 1`` when older events were pruned
-    (:func:`prune`); readers treat that as a reset with reason ``retention``.
+    (:func:`hub.retention.purge_old_events`); readers treat that as a reset with reason ``retention``.
     """
     stream = Stream.objects.filter(name=name).first()
     if stream is None:
@@ -178,13 +178,3 @@ def read_events(
     if upto is not None:
         rows = rows.filter(offset__lte=upto)
     return [_envelope(stream, row) for row in rows.order_by("offset")[:limit]]
-
-
-def prune(before: datetime) -> int:
-    """Delete the events created before ``before``; return how many.
-
-    Streams keep their ``last_offset`` and epoch, so a client that resumes from
-    a pruned offset is told ``reset`` with reason ``retention``.
-    """
-    deleted, _ = Event.objects.filter(created_at__lt=before).delete()
-    return deleted

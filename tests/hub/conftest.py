@@ -1,0 +1,54 @@
+"""Fixtures of the hub tests: settings that do not depend on DEBUG, an isolated
+channel layer per test, and ``sockets`` (connect personas, close at the end).
+
+The suite runs twice in CI: SQLite + in-memory layer, and PostgreSQL +
+channels-redis (``DATABASE_URL``, ``REDIS_URL``). Nothing here reads a layer's
+internals, so both pass.
+"""
+
+import copy
+import uuid
+
+import pytest
+
+from tests.hub.helpers import connect_as
+
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+
+
+@pytest.fixture(autouse=True)
+def hub_settings(settings):
+    """Allow the test origins and give every test a fresh, isolated layer.
+
+    ``AllowedHostsOriginValidator`` copies ``ALLOWED_HOSTS`` when
+    ``core.asgi`` is imported, so the list that the Origin check uses is
+    ``core.settings_test``'s (the same three hosts); setting it here keeps
+    Django's own host checks in step. On Redis every test gets its own
+    prefix, so concurrent runs (and earlier tests) never ring each other's
+    doorbells; a new ``CHANNEL_LAYERS`` also makes Channels build a new layer.
+    """
+    settings.ALLOWED_HOSTS = ALLOWED_HOSTS
+    layers = copy.deepcopy(settings.CHANNEL_LAYERS)
+    if "channels_redis" in layers["default"]["BACKEND"]:
+        config = layers["default"].setdefault("CONFIG", {})
+        config["prefix"] = f"hubtest-{uuid.uuid4().hex[:12]}"
+    settings.CHANNEL_LAYERS = layers
+
+
+@pytest.fixture
+async def sockets():
+    """Return ``connect(user, **options)``; every socket is closed afterwards.
+
+    Closing goes through ``disconnect()``, which re-raises an exception the
+    consumer died of, so a crash never passes unnoticed.
+    """
+    opened = []
+
+    async def connect(user, **options):
+        communicator = await connect_as(user, **options)
+        opened.append(communicator)
+        return communicator
+
+    yield connect
+    for communicator in opened:
+        await communicator.disconnect(timeout=5)

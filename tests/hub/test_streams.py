@@ -1,0 +1,256 @@
+"""The stream log and ``send_event``: offsets, transactions, doorbells, kinds."""
+
+import asyncio
+import threading
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.db import close_old_connections, connection, transaction
+from pydantic import BaseModel, ValidationError
+
+import hub
+from hub.events import HubEvent, UnknownEventKind
+from hub.models import Event, Stream
+from hub.streams import (
+    InvalidStreamName,
+    group_name,
+    parse_stream,
+    positions,
+    read_events,
+)
+from tests.hub.helpers import Ping, aemit, emit
+
+
+def offsets(name: str) -> list[int]:
+    return list(
+        Event.objects.filter(stream__name=name)
+        .order_by("offset")
+        .values_list("offset", flat=True)
+    )
+
+
+async def listen(*streams: str):
+    """Return a channel of the current layer that joined the streams' groups."""
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    for name in streams:
+        await layer.group_add(group_name(name), channel)
+    return layer, channel
+
+
+async def doorbells(layer, channel, seconds: float = 0.5) -> list[dict]:
+    """Return the doorbells received on ``channel`` within ``seconds``."""
+    received = []
+    while True:
+        try:
+            async with asyncio.timeout(seconds):
+                received.append(await layer.receive(channel))
+        except TimeoutError:
+            return received
+
+
+@pytest.mark.django_db
+def test_offsets_start_at_1_and_are_gap_free_per_stream():
+    for n in range(3):
+        emit(["user:1"], n)
+    emit(["class:7"])
+    emit(["user:1", "class:7"])
+
+    assert offsets("user:1") == [1, 2, 3, 4]
+    assert offsets("class:7") == [1, 2]
+    assert positions(["user:1", "class:7"]) == {
+        "user:1": (Stream.objects.get(name="user:1").epoch, 4),
+        "class:7": (Stream.objects.get(name="class:7").epoch, 2),
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_senders_get_distinct_gap_free_offsets():
+    if connection.vendor == "sqlite":
+        # The in-memory test database (shared cache) answers "table is locked"
+        # to a second writer instead of waiting; SQLite serializes writers anyway.
+        pytest.skip("needs a server database (DATABASE_URL=postgres://...)")
+    errors = []
+
+    def sender(worker: int) -> None:
+        try:
+            for n in range(5):
+                emit(["org:3", f"user:{worker + 1}"], n)
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=sender, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert offsets("org:3") == list(range(1, 21))
+    assert offsets("user:1") == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.django_db
+def test_one_event_to_several_streams_gets_an_offset_in_each():
+    emit(["class:7"])
+    envelopes = emit(["user:1", "class:7", "org:3", "user:1"], n=42)
+
+    assert [(e.stream, e.offset) for e in envelopes] == [
+        ("class:7", 2),
+        ("org:3", 1),
+        ("user:1", 1),
+    ]
+    assert {(e.kind, e.op) for e in envelopes} == {("test.ping", "ping")}
+    assert all(e.data == {"n": 42} for e in envelopes)
+    assert read_events("org:3", 0)[0].frame() == envelopes[1].frame()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_send_event_outside_a_transaction_raises():
+    with pytest.raises(transaction.TransactionManagementError):
+        hub.send_event(["user:1"], Ping(op="ping", n=1))
+
+    assert not Event.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_commit_rings_one_doorbell_per_stream_carrying_the_event():
+    layer, channel = await listen("user:1", "class:7")
+
+    envelopes = await aemit(["user:1", "class:7"], n=5)
+
+    received = await doorbells(layer, channel)
+    assert sorted(
+        (m["type"], m["event"]["stream"], m["event"]["offset"]) for m in received
+    ) == [("hub.doorbell", "class:7", 1), ("hub.doorbell", "user:1", 1)]
+    frames = {m["event"]["stream"]: m["event"] for m in received}
+    assert frames == {e.stream: e.frame() for e in envelopes}
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_rollback_leaves_no_event_and_rings_no_doorbell():
+    layer, channel = await listen("user:1")
+
+    @database_sync_to_async
+    def fail_after_sending():
+        with pytest.raises(RuntimeError), transaction.atomic():
+            hub.send_event(["user:1"], Ping(op="ping", n=1))
+            raise RuntimeError("the action failed")
+        return Event.objects.count()
+
+    assert await fail_after_sending() == 0
+    assert await doorbells(layer, channel) == []
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_rolled_back_savepoint_drops_only_its_event_and_doorbell():
+    layer, channel = await listen("user:1")
+
+    @database_sync_to_async
+    def send_twice_and_roll_one_back():
+        with transaction.atomic():
+            hub.send_event(["user:1"], Ping(op="ping", n=1))
+            with pytest.raises(RuntimeError), transaction.atomic():
+                hub.send_event(["user:1"], Ping(op="ping", n=2))
+                raise RuntimeError("this part failed")
+        return [(e.offset, e.payload["n"]) for e in Event.objects.all()]
+
+    assert await send_twice_and_roll_one_back() == [(1, 1)]
+    received = await doorbells(layer, channel)
+    assert [m["event"]["offset"] for m in received] == [1]
+
+
+@pytest.mark.django_db
+def test_unknown_kind_raises_unknown_event_kind(monkeypatch):
+    class Unnamed(HubEvent):
+        op: str
+
+    class NotAHubEvent(BaseModel):
+        kind: str = "test.ping"
+        op: str = "ping"
+
+    class Forgotten(HubEvent):
+        kind = "test.forgotten"
+        op: str
+
+    monkeypatch.delitem(hub.events._REGISTRY, "test.forgotten")
+
+    with transaction.atomic():
+        for event in (Unnamed(op="x"), NotAHubEvent(), Forgotten(op="x")):
+            with pytest.raises(UnknownEventKind):
+                hub.send_event(["user:1"], event)
+    assert not Event.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "user:0",
+        "user:01",
+        "user:-1",
+        "user:",
+        "user:1\n",
+        " user:1",
+        "user:1 ",
+        "User:1",
+        "group:1",
+        "class:1:2",
+        "org:" + "9" * 19,
+        "",
+        5,
+        None,
+    ],
+)
+@pytest.mark.django_db
+def test_malformed_stream_name_raises(name):
+    with pytest.raises(InvalidStreamName):
+        parse_stream(name)
+    with transaction.atomic(), pytest.raises(InvalidStreamName):
+        hub.send_event(["user:1", name], Ping(op="ping", n=1))
+    assert not Event.objects.exists()
+
+
+def test_parse_stream_splits_valid_names():
+    assert parse_stream("user:5") == ("user", 5)
+    assert parse_stream("class:12") == ("class", 12)
+    assert parse_stream("org:" + "9" * 18) == ("org", 10**18 - 1)
+
+
+@pytest.mark.django_db
+def test_a_bare_stream_name_is_one_stream():
+    (envelope,) = emit("user:1")  # type: ignore[arg-type]
+    assert envelope.stream == "user:1"
+
+
+def test_extra_payload_field_is_rejected_by_pydantic():
+    with pytest.raises(ValidationError):
+        Ping(op="ping", n=1, typo=2)
+    with pytest.raises(ValidationError):
+        Ping(op="pong", n=1)
+    with pytest.raises(ValidationError):
+        Ping(op="ping", n="not a number")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_doorbell_rings_only_after_the_commit(monkeypatch):
+    rung = []
+
+    def spy(envelopes):
+        rung.append(
+            (
+                [e.offset for e in envelopes],
+                transaction.get_connection().in_atomic_block,
+                Event.objects.count(),
+            )
+        )
+
+    monkeypatch.setattr("hub.fanout.ring", spy)
+    with transaction.atomic():
+        hub.send_event(["user:1"], Ping(op="ping", n=1))
+        assert rung == []
+
+    # Called once, outside the block, when the event is visible to others.
+    assert rung == [([1], False, 1)]
