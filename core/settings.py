@@ -142,7 +142,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 # The hub (see docs/protocol.md).
 HUB_MAX_FRAME_BYTES = 64 * 1024
 HUB_HEARTBEAT_SECONDS = 25
-HUB_IDLE_TIMEOUT_SECONDS = 90
+# With the in-memory layer (one process), sockets also read the log every
+# few seconds, so events written by another process (a command) still arrive.
+HUB_POLL_SECONDS = float(env_str("HUB_POLL_SECONDS", "0" if REDIS_URL else "2"))
 HUB_REPLAY_LIMIT = 500
 HUB_RETENTION_DAYS = int(env_str("HUB_RETENTION_DAYS", "30"))
 

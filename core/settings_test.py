@@ -13,3 +13,4 @@ from core.settings import *  # noqa: E402,F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast tests
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 MEDIA_ROOT = VAR_DIR / "test-media"  # noqa: F405
+HUB_POLL_SECONDS = 0.0  # tests that need the log poll turn it on themselves

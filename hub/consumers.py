@@ -10,6 +10,8 @@ sequentially), so a doorbell never interleaves with a replay of the same
 socket: positions only move forward, one handler at a time.
 """
 
+import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -82,6 +84,8 @@ class HubConsumer(AsyncWebsocketConsumer):
             user_sockets_group(self.user.pk), self.channel_name
         )
         await self.accept()
+        if settings.HUB_POLL_SECONDS > 0:
+            self.poller = asyncio.create_task(self._poll_forever())
         await self.send_json(
             {
                 "type": "hello",
@@ -93,6 +97,11 @@ class HubConsumer(AsyncWebsocketConsumer):
         )
 
     async def disconnect(self, code: int) -> None:
+        poller = getattr(self, "poller", None)
+        if poller is not None:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
         user = getattr(self, "user", None)
         if not _is_active(user):
             return
@@ -374,6 +383,32 @@ class HubConsumer(AsyncWebsocketConsumer):
         reason = await self._catch_up(name, offset)
         if reason is not None:
             await self._reset(name, reason)
+
+    async def _poll_forever(self) -> None:
+        """Ask this consumer to look at the log every ``HUB_POLL_SECONDS``.
+
+        Only with the in-memory channel layer (one process): events written
+        by another process (``manage.py import_ical``) ring no doorbell here,
+        so the log itself is the doorbell. The check is queued as a message
+        to this consumer, so it never runs beside another handler.
+        """
+        while True:
+            await asyncio.sleep(settings.HUB_POLL_SECONDS)
+            await self.channel_layer.send(self.channel_name, {"type": "hub.poll"})
+
+    async def hub_poll(self, message: dict) -> None:
+        """Catch up every followed stream whose log moved past this socket."""
+        if not self.positions or self.closing:
+            return
+        current = await database_sync_to_async(log.positions)(list(self.positions))
+        for name, (epoch, last) in current.items():
+            position = self.positions.get(name)
+            if position is None or last <= position[1] and epoch == position[0]:
+                continue
+            reason = "epoch" if epoch != position[0] else None
+            reason = reason or await self._catch_up(name, last)
+            if reason is not None:
+                await self._reset(name, reason)
 
     async def hub_recheck(self, message: dict) -> None:
         """Stop following the streams the user may no longer read (P3).

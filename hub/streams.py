@@ -155,10 +155,17 @@ def positions(names: Iterable[str]) -> dict[str, tuple[str, int]]:
     Creates the streams never written (offset 0), so the epoch a client is
     given stays the stream's epoch once events arrive. Names must be valid.
     """
-    result = {}
+    names = list(names)
+    result = {
+        row["name"]: (row["epoch"], row["last_offset"])
+        for row in Stream.objects.filter(name__in=names).values(
+            "name", "epoch", "last_offset"
+        )
+    }
     for name in names:
-        stream, _ = Stream.objects.get_or_create(name=name)
-        result[name] = (stream.epoch, stream.last_offset)
+        if name not in result:
+            stream, _ = Stream.objects.get_or_create(name=name)
+            result[name] = (stream.epoch, stream.last_offset)
     return result
 
 

@@ -225,6 +225,23 @@ async def test_lost_doorbells_are_filled_from_the_log_in_order(
     await assert_silent(socket)
 
 
+async def test_log_poll_delivers_events_written_without_a_doorbell_once(
+    school, sockets, monkeypatch, settings
+):
+    """The embedded default: another process wrote the event, no doorbell."""
+    settings.HUB_POLL_SECONDS = 0.05
+    socket = await sockets(school.pupil)
+    name = user_stream(school.pupil)
+    await subscribe(socket, name)
+    without_doorbells(monkeypatch)
+    await aemit([name], n=1)
+    await aemit([name], n=2)
+
+    assert await events(socket, 2) == [(name, 1, {"n": 1}), (name, 2, {"n": 2})]
+    await assert_silent(socket)
+    await assert_serving(socket)
+
+
 async def test_replayed_frame_equals_the_live_frame(school, sockets):
     name = user_stream(school.pupil)
     live = await sockets(school.pupil)
