@@ -18,7 +18,18 @@ class LessonRef(BaseModel):
     end: str
 
 
-class AttendanceRecorded(HubEvent):
+class _PupilEvent(HubEvent):
+    """Fields every event about one pupil's attendance record carries."""
+
+    record_id: int
+    student_id: int
+    student_name: str
+    org_id: int
+    status: str
+    lesson: LessonRef
+
+
+class AttendanceRecorded(_PupilEvent):
     """A pupil was marked absent or late, or a mark was corrected.
 
     ``op`` is ``recorded`` for a new absence or lateness, ``updated`` when it
@@ -27,29 +38,20 @@ class AttendanceRecorded(HubEvent):
 
     kind = "attendance.record"
     op: Literal["recorded", "updated", "cleared"]
-    record_id: int
-    student_id: int
-    student_name: str
-    org_id: int
-    status: str
     minutes_late: int | None
-    lesson: LessonRef
 
 
-class ExcuseChanged(HubEvent):
-    """A guardian submitted an excuse, or staff accepted or refused it."""
+class ExcuseChanged(_PupilEvent):
+    """A guardian submitted an excuse, or staff accepted or refused it.
+
+    ``status`` is the excuse's (pending, accepted, refused).
+    """
 
     kind = "attendance.excuse"
     op: Literal["submitted", "accepted", "refused"]
     excuse_id: int
-    record_id: int
-    student_id: int
-    student_name: str
-    org_id: int
     reason: str
-    status: str
     note: str = ""
-    lesson: LessonRef
 
 
 class RollCallMissing(HubEvent):
