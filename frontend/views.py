@@ -9,14 +9,17 @@ import datetime as dt
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
 from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from core.attendance.access import taught_by
+from core.attendance.models import RollCall
 from core.roster.access import children_of, classes_of
 from core.roster.models import Enrollment, SchoolClass, User
+from core.timetable.access import week_for_user
+from core.timetable.actions import occurrence_data
 from core.timetable.models import Occurrence
 from hub import inbox
 
@@ -82,9 +85,6 @@ def week_data(user: User, class_id: int, monday: dt.date) -> list[dict]:
 
     Raises ``Http404`` when ``user`` may not read the class.
     """
-    from core.timetable.access import week_for_user
-    from core.timetable.actions import occurrence_data
-
     return [
         occurrence_data(o).model_dump() for o in week_for_user(user, class_id, monday)
     ]
@@ -115,14 +115,11 @@ def home(request):
 def teacher_lessons(user: User, horizon_days: int = 14) -> dict:
     """Return today's lessons of a teacher, or those of their next day with any.
 
-    A teacher's lessons are the occurrences they are named on, and those of
-    the classes they teach. Returns ``{"day", "is_today", "lessons"}``, where
+    A teacher's lessons are those whose roll call they take
+    (:func:`core.attendance.access.taught_by`). Returns ``{"day", "is_today", "lessons"}``, where
     each lesson has ``roll_call_taken``.
     """
-    taught = Enrollment.objects.filter(user=user, role=Enrollment.Role.TEACHER).values(
-        "school_class_id"
-    )
-    mine = Occurrence.objects.filter(Q(teachers=user) | Q(school_class_id__in=taught))
+    mine = taught_by(user)
     today = timezone.localdate()
     tz = timezone.get_current_timezone()
     start = dt.datetime.combine(today, dt.time.min, tzinfo=tz)
@@ -135,16 +132,10 @@ def teacher_lessons(user: User, horizon_days: int = 14) -> dict:
     day = timezone.localtime(upcoming, tz).date() if upcoming else today
     day_start = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
     lessons = list(
-        Occurrence.objects.filter(
-            pk__in=mine.filter(
-                start__gte=day_start, start__lt=day_start + dt.timedelta(days=1)
-            ).values("pk")
-        )
-        .select_related("school_class")
-        .order_by("start")
+        mine.filter(
+            start__gte=day_start, start__lt=day_start + dt.timedelta(days=1)
+        ).order_by("start")
     )
-    from core.attendance.models import RollCall
-
     taken = set(
         RollCall.objects.filter(occurrence__in=lessons).values_list(
             "occurrence_id", flat=True

@@ -46,22 +46,29 @@ def get_occurrence_for_roll_call(user: User, occurrence_id: int) -> Occurrence:
     return occurrence
 
 
-def lessons_to_call(user: User, day: dt.date) -> QuerySet[Occurrence]:
-    """Return the scheduled occurrences of ``day`` whose roll call ``user`` takes.
-
-    ``day`` is a local date (Europe/Paris, the org's zone).
-    """
+def taught_by(user: User) -> QuerySet[Occurrence]:
+    """Return every occurrence whose roll call ``user`` takes (see :func:`teaches`)."""
     taught_classes = Enrollment.objects.filter(
         user=user, role=Enrollment.Role.TEACHER
     ).values("school_class_id")
     return (
-        Occurrence.objects.filter(start__date=day, status=Occurrence.Status.SCHEDULED)
-        .filter(
+        Occurrence.objects.filter(
             Q(teachers=user)
             | Q(teachers__isnull=True, school_class_id__in=taught_classes)
         )
         .select_related("school_class")
         .distinct()
+    )
+
+
+def lessons_to_call(user: User, day: dt.date) -> QuerySet[Occurrence]:
+    """Return the scheduled occurrences of ``day`` whose roll call ``user`` takes.
+
+    ``day`` is a local date (Europe/Paris, the org's zone).
+    """
+    return (
+        taught_by(user)
+        .filter(start__date=day, status=Occurrence.Status.SCHEDULED)
         .order_by("start")
     )
 
