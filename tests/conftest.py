@@ -63,17 +63,25 @@ def build_school() -> School:
     org = Org.objects.create(name="Collège Victor Hugo", uai="0350001A")
     other_org = Org.objects.create(name="Collège Jules Verne", uai="0350002B")
     session = AcademicSession.objects.create(
-        org=org, title="2025-2026",
-        start_date=dt.date(2025, 9, 1), end_date=dt.date(2026, 7, 4),
+        org=org,
+        title="2025-2026",
+        start_date=dt.date(2025, 9, 1),
+        end_date=dt.date(2026, 7, 4),
     )
     other_session = AcademicSession.objects.create(
-        org=other_org, title="2025-2026",
-        start_date=dt.date(2025, 9, 1), end_date=dt.date(2026, 7, 4),
+        org=other_org,
+        title="2025-2026",
+        start_date=dt.date(2025, 9, 1),
+        end_date=dt.date(2026, 7, 4),
     )
     class_4b = SchoolClass.objects.create(org=org, session=session, title="4e B")
     class_3a = SchoolClass.objects.create(org=org, session=session, title="3e A")
-    other_class = SchoolClass.objects.create(org=other_org, session=other_session, title="5e C")
-    teacher = make_user("alice", User.Role.TEACHER, "Alice", "Martin", timetable_code="AM")
+    other_class = SchoolClass.objects.create(
+        org=other_org, session=other_session, title="5e C"
+    )
+    teacher = make_user(
+        "alice", User.Role.TEACHER, "Alice", "Martin", timetable_code="AM"
+    )
     teacher.orgs.add(org)
     pupil = make_user("lea", User.Role.STUDENT, "Léa", "Dubois")
     pupil2 = make_user("hugo", User.Role.STUDENT, "Hugo", "Petit")
@@ -89,16 +97,33 @@ def build_school() -> School:
     Enrollment.objects.create(user=pupil, school_class=class_4b, role="student")
     Enrollment.objects.create(user=pupil2, school_class=class_4b, role="student")
     Enrollment.objects.create(user=pupil3, school_class=class_3a, role="student")
-    Enrollment.objects.create(user=other_child, school_class=other_class, role="student")
+    Enrollment.objects.create(
+        user=other_child, school_class=other_class, role="student"
+    )
     Enrollment.objects.create(user=outsider, school_class=other_class, role="teacher")
     GuardianLink.objects.create(guardian=parent, student=pupil, relationship="père")
-    GuardianLink.objects.create(guardian=parent, student=other_child, relationship="père")
-    GuardianLink.objects.create(guardian=other_parent, student=pupil2, relationship="mère")
+    GuardianLink.objects.create(
+        guardian=parent, student=other_child, relationship="père"
+    )
+    GuardianLink.objects.create(
+        guardian=other_parent, student=pupil2, relationship="mère"
+    )
     return School(
-        org=org, other_org=other_org, session=session, class_4b=class_4b,
-        class_3a=class_3a, other_class=other_class, teacher=teacher, pupil=pupil,
-        pupil2=pupil2, pupil3=pupil3, other_child=other_child, parent=parent,
-        other_parent=other_parent, cpe=cpe, outsider=outsider,
+        org=org,
+        other_org=other_org,
+        session=session,
+        class_4b=class_4b,
+        class_3a=class_3a,
+        other_class=other_class,
+        teacher=teacher,
+        pupil=pupil,
+        pupil2=pupil2,
+        pupil3=pupil3,
+        other_child=other_child,
+        parent=parent,
+        other_parent=other_parent,
+        cpe=cpe,
+        outsider=outsider,
     )
 
 
@@ -131,17 +156,21 @@ def capture_events():
         streams.send_event = original
 
 
-def make_occurrence(school_class, start, minutes=55, subject="Mathématiques", teachers=()):
+def make_occurrence(
+    school_class, start, minutes=55, subject="Mathématiques", teachers=(), room="B12"
+):
     """Create a scheduled one-off lesson of ``school_class`` at ``start`` (aware)."""
     from core.timetable.models import Feed, Lesson, Occurrence
 
-    feed, _ = Feed.objects.get_or_create(school_class=school_class, defaults={"name": "test"})
+    feed, _ = Feed.objects.get_or_create(
+        school_class=school_class, defaults={"name": "test"}
+    )
     lesson = Lesson.objects.create(
         feed=feed,
         school_class=school_class,
         uid=f"test-{Lesson.objects.count() + 1}@hub",
         subject=subject,
-        room="B12",
+        room=room,
     )
     occurrence = Occurrence.objects.create(
         lesson=lesson,
@@ -149,7 +178,7 @@ def make_occurrence(school_class, start, minutes=55, subject="Mathématiques", t
         start=start,
         end=start + dt.timedelta(minutes=minutes),
         subject=subject,
-        room="B12",
+        room=room,
     )
     occurrence.teachers.set(teachers)
     return occurrence

@@ -14,9 +14,15 @@ def load_compose() -> dict:
 
 def test_compose_runs_postgres_redis_two_asgi_processes_proxy_and_scheduler():
     services = load_compose()["services"]
-    assert {"postgres", "redis", "migrate", "asgi-1", "asgi-2", "proxy", "scheduler"} <= set(
-        services
-    )
+    assert {
+        "postgres",
+        "redis",
+        "migrate",
+        "asgi-1",
+        "asgi-2",
+        "proxy",
+        "scheduler",
+    } <= set(services)
     for name in ("asgi-1", "asgi-2", "scheduler"):
         env = services[name]["environment"]
         assert env["DATABASE_URL"].startswith("postgres://")
@@ -27,7 +33,11 @@ def test_compose_runs_postgres_redis_two_asgi_processes_proxy_and_scheduler():
         )
     for name in ("postgres", "redis", "asgi-1", "asgi-2"):
         assert "healthcheck" in services[name], name
-    assert services["scheduler"]["command"][:3] == ["python", "manage.py", "run_scheduler"]
+    assert services["scheduler"]["command"][:3] == [
+        "python",
+        "manage.py",
+        "run_scheduler",
+    ]
 
 
 def test_proxy_balances_websockets_over_every_asgi_process():

@@ -31,9 +31,13 @@ def index(request):
     pupil), the excuse queue (school-life staff)."""
     user = request.user
     day = _day(request)
+    records = access.visible_records(user)
+    student = request.GET.get("student", "")
+    if student.isdigit():
+        records = records.filter(student_id=int(student))
     context = {
         "day": day,
-        "records": access.visible_records(user)[:100],
+        "records": records[:100],
         "reasons": ExcuseForm.base_fields["reason"].choices,
     }
     if user.role == User.Role.TEACHER:

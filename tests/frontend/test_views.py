@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from core.attendance.events import AttendanceRecorded, LessonRef
 from core.timetable.events import FeedImported
-from core.timetable.models import Feed, Lesson, Occurrence
 from hub import inbox, send_event
 from hub.streams import class_stream, user_stream
+from tests.conftest import make_occurrence, make_user
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -23,27 +23,6 @@ def login(user) -> Client:
     client = Client()
     assert client.login(username=user.username, password="pw-" + user.username)
     return client
-
-
-def make_occurrence(school_class, start: dt.datetime, subject="Mathématiques", **extra):
-    feed, _ = Feed.objects.get_or_create(
-        school_class=school_class, defaults={"name": "test.ics"}
-    )
-    lesson = Lesson.objects.create(
-        feed=feed,
-        school_class=school_class,
-        uid=f"{subject}-{start.isoformat()}",
-        subject=subject,
-    )
-    return Occurrence.objects.create(
-        lesson=lesson,
-        school_class=school_class,
-        start=start,
-        end=start + dt.timedelta(hours=1),
-        subject=subject,
-        room=extra.pop("room", "A011"),
-        **extra,
-    )
 
 
 def json_script(html: str, element_id: str):
@@ -160,6 +139,16 @@ def test_teacher_home_shows_lessons_they_are_named_on(school):
     lesson.teachers.add(school.teacher)
     html = login(school.teacher).get("/").content.decode()
     assert f"/absences/roll-call/{lesson.pk}/" in html
+
+
+def test_teacher_home_leaves_out_a_colleagues_lesson_in_the_same_class(school):
+    start = timezone.localtime().replace(hour=9, minute=0, second=0, microsecond=0)
+    colleague = make_user("bruno", "teacher", "Bruno", "Klein")
+    theirs = make_occurrence(
+        school.class_4b, start, subject="Anglais", teachers=[colleague]
+    )
+    html = login(school.teacher).get("/").content.decode()
+    assert f"/absences/roll-call/{theirs.pk}/" not in html
 
 
 def test_student_home_links_to_the_timetable(school):
