@@ -386,17 +386,16 @@ export class HubClient {
   onForbidden(frame) {
     // Forget the stream the server refuses, so reconnecting does not ask again,
     // and ask again for the others of that frame (it was refused as a whole).
-    const match = /: (\S+)$/.exec(frame.message || "");
-    const refused = match ? match[1] : null;
-    if (refused) {
-      this.wanted.delete(refused);
-      this.positions.delete(refused);
-      this.readable?.delete(refused);
+    const refused = new Set(Array.isArray(frame.streams) ? frame.streams : []);
+    for (const name of refused) {
+      this.wanted.delete(name);
+      this.positions.delete(name);
+      this.readable?.delete(name);
     }
     const asked = this.inFlight.get(frame.id);
     this.inFlight.delete(frame.id);
-    if (asked && refused && asked.includes(refused)) {
-      const rest = asked.filter((name) => name !== refused);
+    if (asked && asked.some((name) => refused.has(name))) {
+      const rest = asked.filter((name) => !refused.has(name));
       this.sendFollow(rest.filter((name) => this.positions.has(name)));
       this.sendFollow(rest.filter((name) => !this.positions.has(name)));
     }

@@ -258,6 +258,7 @@ test("a stream the server did not offer is asked alone", () => {
     type: "error",
     code: "forbidden",
     message: "no such stream or not allowed: class:99",
+    streams: ["class:99"],
   });
   assert.ok(!client.wanted.has("class:99"));
 });
@@ -290,6 +291,7 @@ test("a follow frame refused for one stream is sent again without it", () => {
     id: resume.id,
     code: "forbidden",
     message: "no such stream or not allowed: class:2",
+    streams: ["class:2"],
   });
   const retry = sockets[0].sent.at(-1);
   assert.equal(retry.type, "resume");
