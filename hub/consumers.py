@@ -26,8 +26,10 @@ from hub.fanout import user_sockets_group
 
 logger = logging.getLogger(__name__)
 
-# Close codes (RFC 6455 §7.4.1: 1009 "message too big"; 4000-4999 are ours).
-CLOSE_TOO_BIG = 1009
+# Close codes: RFC 6455 §7.4.2 leaves 4000-4999 to applications. A frame too
+# big would be 1009 (§7.4.1), but Daphne (autobahn) lets a server send only
+# 1000 and 3000-4999, so we say it with 4413 (as HTTP's 413).
+CLOSE_TOO_BIG = 4413
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_SESSION_ENDED = 4403
 CLOSE_TOO_MANY_ERRORS = 4429
@@ -121,7 +123,7 @@ class HubConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None) -> None:
         """Handle one client frame: a JSON object with a string ``type``.
 
-        Closes with 1009 over ``HUB_MAX_FRAME_BYTES`` (UTF-8 bytes), with 4429
+        Closes with 4413 over ``HUB_MAX_FRAME_BYTES`` (UTF-8 bytes), with 4429
         when frames come faster than the rate limit or after ``MAX_ERRORS``
         refused frames; otherwise a refused frame gets an ``error`` frame and
         the socket keeps serving.

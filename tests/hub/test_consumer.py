@@ -675,14 +675,14 @@ async def test_frame_without_a_type_is_an_invalid_frame(school, sockets, frame):
     await assert_serving(socket)
 
 
-async def test_frame_over_64_kib_closes_with_1009(school, sockets):
+async def test_frame_over_64_kib_closes_with_4413(school, sockets):
     socket = await sockets(school.pupil)
     padding = "é" * (32 * 1024)  # 64 KiB of UTF-8 in 32 Ki characters
 
     await socket.send_json_to({"type": "ping", "pad": padding})
 
     frames, code = await receive_close(socket)
-    assert code == 1009
+    assert code == 4413
     assert [json.loads(f["text"])["code"] for f in frames] == ["frame_too_big"]
 
 

@@ -17,7 +17,7 @@
 
 export const CLOSE_UNAUTHENTICATED = 4401;
 export const CLOSE_SESSION_ENDED = 4403;
-export const CLOSE_TOO_BIG = 1009;
+export const CLOSE_TOO_BIG = 4413;
 const CLOSE_NO_PONG = 4000;
 const MAX_STREAMS_PER_FRAME = 200;
 
