@@ -22,7 +22,7 @@ from django.conf import settings
 
 from hub import streams as log
 from hub.access import can_read_stream, readable_streams
-from hub.fanout import user_sockets_group
+from hub.fanout import session_sockets_group, user_sockets_group
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +85,11 @@ class HubConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(
             user_sockets_group(self.user.pk), self.channel_name
         )
+        self.session_group = None
+        session_key = getattr(self.scope.get("session"), "session_key", None)
+        if session_key:
+            self.session_group = session_sockets_group(session_key)
+            await self.channel_layer.group_add(self.session_group, self.channel_name)
         await self.accept()
         if settings.HUB_POLL_SECONDS > 0:
             self.poller = asyncio.create_task(self._poll_forever())
@@ -110,6 +115,10 @@ class HubConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_discard(
             user_sockets_group(user.pk), self.channel_name
         )
+        if getattr(self, "session_group", None):
+            await self.channel_layer.group_discard(
+                self.session_group, self.channel_name
+            )
         for name in list(getattr(self, "positions", {})):
             await self.channel_layer.group_discard(
                 log.group_name(name), self.channel_name

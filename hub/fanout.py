@@ -45,9 +45,21 @@ def ring(envelopes: list[Envelope]) -> None:
     )
 
 
+def session_sockets_group(session_key: str) -> str:
+    """Return the group of the sockets opened with one session (a device)."""
+    return f"hub.session.{session_key}"
+
+
 def close_user_sockets(user_id: int, reason: str) -> None:
-    """Ask every socket of ``user_id`` to close (logout, password change)."""
+    """Ask every socket of ``user_id`` to close (password change, deactivation)."""
     _send_all([(user_sockets_group(user_id), {"type": "hub.close", "reason": reason})])
+
+
+def close_session_sockets(session_key: str, reason: str) -> None:
+    """Ask the sockets of one session to close (its logout); other devices stay."""
+    _send_all(
+        [(session_sockets_group(session_key), {"type": "hub.close", "reason": reason})]
+    )
 
 
 def recheck_user_sockets(user_ids) -> None:

@@ -1,8 +1,8 @@
 """Keep open sockets in step with the accounts and memberships behind them.
 
-- Logout, a password change or a deactivation closes every socket of the user
-  (``bye`` then close code 4403); the browser reconnects and the session check
-  decides.
+- Logout closes the sockets of that session (that device); a password change
+  or a deactivation closes every socket of the user (``bye`` then close code
+  4403), since Django then ends the user's other sessions too.
 - A change of enrollments, guardian links or school staff asks the sockets of
   the users concerned to recheck the streams they follow (P3), so a parent
   whose child left a class stops receiving that class's events.
@@ -19,13 +19,19 @@ from django.db.models.signals import m2m_changed, post_delete, post_save, pre_sa
 from django.dispatch import receiver
 
 from core.roster.models import Enrollment, GuardianLink, User
-from hub.fanout import close_user_sockets, recheck_user_sockets
+from hub.fanout import close_session_sockets, close_user_sockets, recheck_user_sockets
 
 
 @receiver(user_logged_out)
 def close_sockets_on_logout(sender, request, user, **kwargs) -> None:
-    if user is not None and user.pk is not None:
-        transaction.on_commit(partial(close_user_sockets, user.pk, "logout"))
+    """Close the sockets of the session that logged out, not the user's others.
+
+    Another device keeps its own session: closing its sockets would only make
+    it reload (and lose a half-filled form) to find itself still logged in.
+    """
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    if session_key:
+        transaction.on_commit(partial(close_session_sockets, session_key, "logout"))
 
 
 @receiver(pre_save, sender=User)

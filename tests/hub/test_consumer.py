@@ -741,33 +741,37 @@ async def test_server_keeps_serving_others_while_one_socket_misbehaves(school, s
 # Session end ------------------------------------------------------------------
 
 
-async def test_logout_closes_that_users_sockets_with_4403_only(school, sockets):
+async def test_logout_closes_the_sockets_of_that_session_only(school, sockets):
     phone = await sockets(school.parent)
-    laptop = await sockets(school.parent)
+    phone_tab = await sockets(None, cookie=phone.cookie)  # same session, 2nd tab
+    laptop = await sockets(school.parent)  # another session of the same user
     other = await sockets(school.teacher)
 
     await database_sync_to_async(phone.client.logout)()
 
-    for socket in (phone, laptop):
+    for socket in (phone, phone_tab):
         frames, code = await receive_close(socket)
         assert code == 4403
         assert [json.loads(f["text"]) for f in frames] == [
             {"type": "bye", "reason": "logout"}
         ]
+    await assert_serving(laptop)
     await assert_serving(other)
     # The session is gone: the same cookie no longer connects.
     again = await sockets(None, cookie=phone.cookie, expect_hello=False)
     assert await receive_close(again) == ([], 4401)
 
 
-async def test_user_logged_out_signal_closes_sockets(school, sockets):
+async def test_user_logged_out_signal_without_a_session_closes_nothing(
+    school, sockets
+):
     socket = await sockets(school.cpe)
 
     await database_sync_to_async(user_logged_out.send)(
         sender=User, request=None, user=school.cpe
     )
 
-    assert (await receive_close(socket))[1] == 4403
+    await assert_serving(socket)
 
 
 async def test_password_change_closes_sockets(school, sockets):
