@@ -152,7 +152,9 @@ HUB_RETENTION_DAYS = int(env_str("HUB_RETENTION_DAYS", "30"))
 TIMETABLE_DEFAULT_WEEK = env_str("TIMETABLE_DEFAULT_WEEK", "")
 
 # Where the real data files beside the repository live (demo and tests).
-SHARED_DATA_DIR = Path(env_str("SHARED_DATA_DIR", str(BASE_DIR.parent / "shared" / "data")))
+SHARED_DATA_DIR = Path(
+    env_str("SHARED_DATA_DIR", str(BASE_DIR.parent / "shared" / "data"))
+)
 
 LOGGING = {
     "version": 1,

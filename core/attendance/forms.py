@@ -27,7 +27,10 @@ class ExcuseForm(forms.Form):
 
     reason = forms.ChoiceField(label=_("Reason"), choices=Excuse.Reason.choices)
     comment = forms.CharField(
-        label=_("Comment"), required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Comment"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
     document = forms.FileField(
         label=_("Document (PDF or image, 5 MB max)"),
@@ -73,7 +76,9 @@ def parse_marks(post, pupil_ids: list[int]) -> dict[int, tuple[str, int | None]]
         minutes = None
         if status == AttendanceRecord.Status.LATE:
             if not raw.isdigit():
-                raise forms.ValidationError(_("Give the minutes of lateness as a number."))
+                raise forms.ValidationError(
+                    _("Give the minutes of lateness as a number.")
+                )
             minutes = int(raw)
         marks[pk] = (status, minutes)
     return marks

@@ -78,7 +78,9 @@ def roll_call(request, occurrence_id: int):
     if request.method == "POST":
         try:
             marks = parse_marks(request.POST, [p.pk for p in pupils])
-            actions.take_roll_call(occurrence=occurrence, teacher=request.user, marks=marks)
+            actions.take_roll_call(
+                occurrence=occurrence, teacher=request.user, marks=marks
+            )
         except (ValidationError, actions.AttendanceError) as error:
             messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
         else:
@@ -148,7 +150,9 @@ def document(request, excuse_id: int):
         handle = excuse.document.open("rb")
     except FileNotFoundError:
         raise Http404("no such document") from None
-    response = FileResponse(handle, as_attachment=True, filename=excuse.document.name.rsplit("/", 1)[-1])
+    response = FileResponse(
+        handle, as_attachment=True, filename=excuse.document.name.rsplit("/", 1)[-1]
+    )
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response

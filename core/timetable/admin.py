@@ -1,7 +1,11 @@
 """Admin of the timetable: feeds, lessons, occurrences, their change log."""
 
+from django import forms
 from django.contrib import admin
+from django.utils import formats, timezone
+from django.utils.translation import gettext_lazy as _
 
+from core.timetable.actions import change_occurrence
 from core.timetable.models import Feed, Holiday, Lesson, Occurrence, OccurrenceChange
 
 
@@ -30,13 +34,32 @@ class LessonAdmin(admin.ModelAdmin):
     raw_id_fields = ["feed"]
 
 
+class OccurrenceChangeForm(forms.ModelForm):
+    """Edit one lesson's time, room, teachers or status, with a reason."""
+
+    reason = forms.CharField(
+        label=_("Reason shown to families"), max_length=300, required=True
+    )
+
+    class Meta:
+        model = Occurrence
+        fields = ["start", "end", "room", "teacher_names", "status"]
+
+
 @admin.register(Occurrence)
 class OccurrenceAdmin(admin.ModelAdmin):
+    """Staff change one lesson here; the change goes out live like an import's.
+
+    Saving calls :func:`core.timetable.actions.change_occurrence`, so the
+    change is recorded (``OccurrenceChange``) and every open timetable of the
+    class is told. Lessons are created by importing a timetable, not here.
+    """
+
+    form = OccurrenceChangeForm
     list_display = [
         "subject",
         "school_class",
-        "start",
-        "end",
+        "local_start",
         "room",
         "teacher_names",
         "status",
@@ -45,8 +68,25 @@ class OccurrenceAdmin(admin.ModelAdmin):
     list_select_related = ["school_class"]
     search_fields = ["subject", "room", "teacher_names"]
     date_hierarchy = "start"
-    raw_id_fields = ["lesson"]
-    filter_horizontal = ["teachers"]
+
+    @admin.display(description=_("start"), ordering="start")
+    def local_start(self, obj: Occurrence) -> str:
+        return formats.localize(timezone.localtime(obj.start))
+
+    def has_add_permission(self, request):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        change_occurrence(
+            occurrence=obj,
+            actor=request.user,
+            reason=form.cleaned_data["reason"],
+            cancelled=obj.status == Occurrence.Status.CANCELLED,
+            start=obj.start,
+            end=obj.end,
+            room=obj.room,
+            teacher_names=obj.teacher_names,
+        )
 
 
 @admin.register(OccurrenceChange)

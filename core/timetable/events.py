@@ -29,7 +29,9 @@ class OccurrenceChanged(HubEvent):
     """One lesson changed: ``changes`` lists every kind that applies."""
 
     kind = "timetable.occurrence"
-    op: Literal["added", "cancelled", "restored", "moved", "room_changed", "teacher_changed"]
+    op: Literal[
+        "added", "cancelled", "restored", "moved", "room_changed", "teacher_changed"
+    ]
     changes: list[str]
     occurrence: OccurrenceData
 

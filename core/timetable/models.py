@@ -12,6 +12,7 @@ and the occurrence keeps its previous time and room so pages can show them.
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.roster.models import SchoolClass
@@ -36,8 +37,12 @@ class Holiday(models.Model):
 class Feed(models.Model):
     """An iCalendar source for one class, re-imported when a newer export comes."""
 
-    school_class = models.ForeignKey(SchoolClass, on_delete=models.CASCADE, related_name="feeds")
-    name = models.CharField(max_length=200, help_text=_("file name or URL of the export"))
+    school_class = models.ForeignKey(
+        SchoolClass, on_delete=models.CASCADE, related_name="feeds"
+    )
+    name = models.CharField(
+        max_length=200, help_text=_("file name or URL of the export")
+    )
     time_zone = models.CharField(max_length=64, default="Europe/Paris")
     imported_at = models.DateTimeField(null=True, blank=True)
 
@@ -56,7 +61,9 @@ class Lesson(models.Model):
     """A VEVENT master: a recurring (RRULE) or single lesson of a class."""
 
     feed = models.ForeignKey(Feed, on_delete=models.CASCADE, related_name="lessons")
-    school_class = models.ForeignKey(SchoolClass, on_delete=models.CASCADE, related_name="lessons")
+    school_class = models.ForeignKey(
+        SchoolClass, on_delete=models.CASCADE, related_name="lessons"
+    )
     uid = models.CharField(max_length=500)
     subject = models.CharField(_("subject"), max_length=300)
     room = models.CharField(_("room"), max_length=300, blank=True)
@@ -64,7 +71,9 @@ class Lesson(models.Model):
     rrule = models.CharField(max_length=500, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["feed", "uid"], name="unique_lesson_uid")]
+        constraints = [
+            models.UniqueConstraint(fields=["feed", "uid"], name="unique_lesson_uid")
+        ]
 
     def __str__(self) -> str:
         return self.subject
@@ -77,7 +86,9 @@ class Occurrence(models.Model):
         SCHEDULED = "scheduled", _("scheduled")
         CANCELLED = "cancelled", _("cancelled")
 
-    lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="occurrences")
+    lesson = models.ForeignKey(
+        Lesson, on_delete=models.CASCADE, related_name="occurrences"
+    )
     school_class = models.ForeignKey(
         SchoolClass, on_delete=models.CASCADE, related_name="occurrences"
     )
@@ -90,7 +101,9 @@ class Occurrence(models.Model):
     teachers = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="taught_occurrences"
     )
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.SCHEDULED)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.SCHEDULED
+    )
     previous_start = models.DateTimeField(null=True, blank=True)
     previous_end = models.DateTimeField(null=True, blank=True)
     previous_room = models.CharField(max_length=300, blank=True)
@@ -106,7 +119,7 @@ class Occurrence(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.subject} {self.start:%Y-%m-%d %H:%M}"
+        return f"{self.subject} {timezone.localtime(self.start):%Y-%m-%d %H:%M}"
 
 
 class OccurrenceChange(models.Model):
@@ -120,7 +133,9 @@ class OccurrenceChange(models.Model):
         ROOM_CHANGED = "room_changed", _("room changed")
         TEACHER_CHANGED = "teacher_changed", _("teacher replaced")
 
-    occurrence = models.ForeignKey(Occurrence, on_delete=models.CASCADE, related_name="changes")
+    occurrence = models.ForeignKey(
+        Occurrence, on_delete=models.CASCADE, related_name="changes"
+    )
     kinds = models.JSONField(help_text=_("list of change kinds"))
     before = models.JSONField()
     after = models.JSONField()
