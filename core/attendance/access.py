@@ -6,10 +6,10 @@
 
 import datetime as dt
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
-from core.attendance.models import AttendanceRecord, Excuse
+from core.attendance.models import AttendanceRecord, Excuse, MissingRollCall, RollCall
 from core.roster.models import Enrollment, User
 from core.timetable.models import Occurrence
 
@@ -69,6 +69,9 @@ def lessons_to_call(user: User, day: dt.date) -> QuerySet[Occurrence]:
     return (
         taught_by(user)
         .filter(start__date=day, status=Occurrence.Status.SCHEDULED)
+        .annotate(
+            roll_call_taken=Exists(RollCall.objects.filter(occurrence=OuterRef("pk")))
+        )
         .order_by("start")
     )
 
@@ -118,6 +121,24 @@ def excuse_queue(user: User) -> QuerySet[Excuse]:
             "record__student", "record__roll_call__occurrence__school_class"
         )
         .order_by("submitted_at")
+    )
+
+
+def missing_roll_calls(user: User, day: dt.date) -> QuerySet[Occurrence]:
+    """Return the lessons of ``day`` flagged as missing a roll call and still
+    without one, in the orgs of school-life staff ``user`` (empty otherwise)."""
+    if user.role != User.Role.ADMINISTRATOR:
+        return Occurrence.objects.none()
+    return (
+        Occurrence.objects.filter(
+            start__date=day,
+            school_class__org__in=user.orgs.all(),
+            roll_call__isnull=True,
+            pk__in=MissingRollCall.objects.values("occurrence_id"),
+        )
+        .select_related("school_class")
+        .prefetch_related("teachers")
+        .order_by("start")
     )
 
 

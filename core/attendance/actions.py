@@ -2,7 +2,7 @@
 
 Who hears what: an absence or lateness, and every step of its excuse, goes to
 the pupil, the pupil's guardians and the school-life staff of the org (their
-``user:<id>`` streams). A missing roll call goes to the lesson's teachers and
+``user:<id>`` streams), except the person who took the step. A missing roll call goes to the lesson's teachers and
 the school-life staff.
 """
 
@@ -132,7 +132,7 @@ def submit_excuse(
         if document:
             excuse.document.save(document.name, document, save=False)
         excuse.save()
-        _emit_excuse(excuse, "submitted")
+        _emit_excuse(excuse, "submitted", guardian)
     return excuse
 
 
@@ -153,7 +153,7 @@ def review_excuse(
         locked.reviewed_at = timezone.now()
         locked.review_note = note.strip()[:300]
         locked.save()
-        _emit_excuse(locked, locked.status)
+        _emit_excuse(locked, locked.status, reviewer)
     return locked
 
 
@@ -262,12 +262,13 @@ def _emit_record(
     )
 
 
-def _emit_excuse(excuse: Excuse, op: str) -> None:
+def _emit_excuse(excuse: Excuse, op: str, actor: User) -> None:
+    """Tell the pupil, guardians and staff, but not the one who acted."""
     record = excuse.record
     occurrence = record.roll_call.occurrence
     staff = list(school_life_staff(occurrence.school_class.org_id))
     hub.send_event(
-        _concerned(record.student, staff),
+        [s for s in _concerned(record.student, staff) if s != user_stream(actor.pk)],
         ExcuseChanged(
             op=op,
             excuse_id=excuse.pk,

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from core.attendance import access, actions
 from core.attendance.forms import ExcuseForm, ReviewForm, parse_marks
-from core.attendance.models import AttendanceRecord
+from core.attendance.models import AttendanceRecord, Excuse
 from core.roster.access import students_of_class
 from core.roster.models import User
 
@@ -44,6 +44,7 @@ def index(request):
         context["lessons"] = access.lessons_to_call(user, day)
     if user.role == User.Role.ADMINISTRATOR:
         context["queue"] = access.excuse_queue(user)
+        context["missing"] = access.missing_roll_calls(user, day)
     return render(request, "attendance/index.html", context)
 
 
@@ -101,6 +102,15 @@ def roll_call(request, occurrence_id: int):
 def excuse(request, record_id: int):
     """A guardian's excuse form for one absence or lateness."""
     record = access.get_record_for_guardian(request.user, record_id)
+    state = _excuse_state(record)
+    if state in (Excuse.Status.PENDING, Excuse.Status.ACCEPTED):
+        messages.info(
+            request,
+            _("This absence is already excused.")
+            if state == Excuse.Status.ACCEPTED
+            else _("An excuse for this absence is waiting for the school."),
+        )
+        return redirect("attendance:index")
     form = ExcuseForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -192,3 +192,48 @@ def test_cpe_of_another_school_cannot_review(client, school, absence):
 def test_pages_need_login(client, school, lesson):
     assert client.get("/absences/").status_code == 302
     assert client.get(f"/absences/roll-call/{lesson.pk}/").status_code == 302
+
+
+def test_teacher_day_list_tells_a_taken_roll_call_apart(client, school, lesson):
+    login(client, school.teacher)
+    before = client.get("/absences/").content.decode()
+    take_roll_call(occurrence=lesson, teacher=school.teacher, marks={})
+    after = client.get("/absences/").content.decode()
+    assert before.count(f"/absences/roll-call/{lesson.pk}/") == 1
+    assert 'class="tag"' not in before and 'class="tag"' in after
+
+
+def test_cpe_page_lists_todays_missing_roll_calls(client, school, lesson):
+    from core.attendance.actions import flag_missing_roll_calls
+
+    assert flag_missing_roll_calls(now=lesson.start + dt.timedelta(minutes=20)) == 1
+    login(client, school.cpe)
+    page = client.get("/absences/").content.decode()
+    section = page.split('id="missing-roll-calls"', 1)[1].split("</ul>", 1)[0]
+    assert (
+        "Mathématiques" in section and "4e B" in section and "Alice Martin" in section
+    )
+    take_roll_call(occurrence=lesson, teacher=school.teacher, marks={})
+    page = client.get("/absences/").content.decode()
+    section = page.split('id="missing-roll-calls"', 1)[1].split("</ul>", 1)[0]
+    assert "Mathématiques" not in section
+
+
+def test_excuse_form_of_an_absence_already_excused_sends_back_to_the_list(
+    client, school, absence
+):
+    login(client, school.parent)
+    client.post(f"/absences/{absence.pk}/excuse/", {"reason": "illness"})
+    response = client.get(f"/absences/{absence.pk}/excuse/")
+    assert response.status_code == 302
+    assert Excuse.objects.count() == 1
+
+
+def test_absences_page_filters_one_child(client, school, absence):
+    login(client, school.parent)
+    assert (
+        "Léa Dubois"
+        in client.get(f"/absences/?student={school.pupil.pk}").content.decode()
+    )
+    other = client.get(f"/absences/?student={school.other_child.pk}").content.decode()
+    assert "Léa Dubois" not in other.split('id="records"', 1)[1]
