@@ -3,7 +3,8 @@
 Every name is fictitious. One class (3e A) gets the real flop!EDT timetable
 export (``flopedt_…_before.ics``); the others get weekly lessons generated as
 an iCalendar feed (RRULE + EXDATE) and imported through the same importer, plus
-one lesson today so a teacher can always try the roll call.
+a lesson starting when the demo starts (:func:`ensure_lesson_now`) so a
+teacher can always try the roll call.
 """
 
 import datetime as dt
@@ -26,6 +27,7 @@ from core.roster.models import (
 )
 from core.timetable.actions import import_feed
 from core.timetable.holidays import load_holidays
+from core.timetable.models import Lesson, Occurrence
 
 DEMO_UAI = "0679999E"  # valid RNE check letter, no real school has it
 PASSWORD = "demo1234"
@@ -247,9 +249,47 @@ def _build(today: dt.date) -> None:
     for school_class, lessons in [(class_4b, WEEK_4B), (class_5c, WEEK_5C)]:
         import_feed(
             school_class=school_class,
-            data=generated_feed(school_class, lessons, current, today).encode(),
+            data=generated_feed(school_class, lessons, current).encode(),
             name=f"demo-{school_class.title}.ics",
         )
+
+
+def ensure_lesson_now(*, now: dt.datetime | None = None) -> Occurrence:
+    """Give the demo's 4e B a lesson of ``prof`` that has just begun, once a day.
+
+    Whatever the day ``make run`` starts on (a Sunday, a holiday), the teacher
+    can take a roll call at once; left untaken, it is flagged 15 minutes
+    later. Starts at ``now`` (local) rounded down to 5 minutes, lasts 55.
+    Returns the lesson (the existing one when today's was already made).
+    """
+    now = timezone.localtime(now)
+    school_class = SchoolClass.objects.get(org__uai=DEMO_UAI, title="4e B")
+    uid = f"4eb-now-{now:%Y%m%d}@demo.hub-ent"
+    existing = Occurrence.objects.filter(lesson__uid=uid).first()
+    if existing:
+        return existing
+    start = now.replace(minute=now.minute - now.minute % 5, second=0, microsecond=0)
+    subject = "Accompagnement personnalisé"
+    with transaction.atomic():
+        lesson = Lesson.objects.create(
+            feed=school_class.feeds.get(),
+            school_class=school_class,
+            uid=uid,
+            subject=subject,
+            room="B12",
+            teacher_names="CF",
+        )
+        occurrence = Occurrence.objects.create(
+            lesson=lesson,
+            school_class=school_class,
+            start=start,
+            end=start + dt.timedelta(minutes=55),
+            subject=subject,
+            room="B12",
+            teacher_names="CF",
+        )
+        occurrence.teachers.set(User.objects.filter(username="prof"))
+    return occurrence
 
 
 # (weekday 0=Monday, start "HH:MM", minutes, subject, room, teacher code)
@@ -272,13 +312,12 @@ WEEK_5C = [
 ]
 
 
-def generated_feed(school_class, lessons, session, today: dt.date) -> str:
+def generated_feed(school_class, lessons, session) -> str:
     """Return an RFC 5545 calendar of weekly lessons for the session.
 
     Floating local times with ``X-WR-TIMEZONE:Europe/Paris`` (as flop!EDT
     does), one VEVENT with ``RRULE:FREQ=WEEKLY;UNTIL=…`` per lesson (public
-    holidays are dropped by the importer), and one lesson today (at the
-    current hour) so the roll call can be tried whatever the day.
+    holidays are dropped by the importer).
     """
     first_monday = session.start_date - dt.timedelta(days=session.start_date.weekday())
     until = f"{session.end_date:%Y%m%d}T235959"
@@ -298,15 +337,6 @@ def generated_feed(school_class, lessons, session, today: dt.date) -> str:
             f"{slug}-{index}@demo.hub-ent", begin, minutes, subject, room, code
         )
         lines.insert(-1, f"RRULE:FREQ=WEEKLY;UNTIL={until}")
-    now = dt.datetime.combine(today, dt.time(timezone.localtime().hour, 0))
-    lines += _vevent(
-        f"{slug}-today-{today:%Y%m%d}@demo.hub-ent",
-        now,
-        55,
-        "Accompagnement personnalisé",
-        "B12",
-        "CF",
-    )
     lines.append("END:VCALENDAR")
     return "\r\n".join(lines) + "\r\n"
 

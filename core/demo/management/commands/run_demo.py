@@ -1,12 +1,13 @@
 import os
 import threading
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from core.demo.management.commands.run_scheduler import scheduler_loop
 from core.demo.management.commands.seed_demo import format_accounts
-from core.demo.school import DEMO_WEEK, FLOP_CLASS, build_demo_school
+from core.demo.school import DEMO_WEEK, FLOP_CLASS, build_demo_school, ensure_lesson_now
 
 
 class Command(BaseCommand):
@@ -26,6 +27,11 @@ class Command(BaseCommand):
             accounts = build_demo_school()
         except FileNotFoundError as error:
             raise CommandError(str(error)) from error
+        lesson = ensure_lesson_now()
+        # The real 2025-26 timetable opens on the week its changes land in.
+        settings.TIMETABLE_DEFAULT_WEEK = settings.TIMETABLE_DEFAULT_WEEK or str(
+            DEMO_WEEK
+        )
         base = f"http://{addr}:{port}"
         self.stdout.write(
             f"\nHub ENT, collège de démonstration : {base}/\n\n"
@@ -34,6 +40,7 @@ class Command(BaseCommand):
             f"  {base}/timetable/?week={DEMO_WEEK:%Y-%m-%d}\n"
             "Pour voir arriver en direct l'annulation et les six déplacements :\n"
             "  make demo-after\n"
+            f"Cours en cours pour faire l'appel (prof) : {base}/absences/roll-call/{lesson.pk}/\n"
             f"Administration : {base}/admin/\n"
         )
         if no_serve:

@@ -1,0 +1,81 @@
+"""The demo collège that `make run` builds, and `make demo-after`."""
+
+import datetime as dt
+from io import StringIO
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+from django.utils import timezone
+
+from core.demo.school import DEMO_UAI, PASSWORD, build_demo_school, ensure_lesson_now
+from core.roster.models import SchoolClass, User
+from core.timetable.models import Occurrence
+from tests.conftest import capture_events
+
+
+@pytest.fixture
+def demo(db):
+    return build_demo_school(today=dt.date(2026, 11, 30))
+
+
+def test_demo_accounts_log_in_with_the_printed_password(demo):
+    assert [a.username for a in demo][:5] == [
+        "parent",
+        "prof",
+        "prof.om",
+        "eleve",
+        "cpe",
+    ]
+    for account in demo:
+        user = authenticate(username=account.username, password=PASSWORD)
+        assert user is not None and user.role == account.role
+
+
+def test_guardian_of_two_has_children_in_two_classes(demo):
+    parent = User.objects.get(username="parent")
+    classes = sorted(
+        SchoolClass.objects.filter(enrollments__user__guardians=parent).values_list(
+            "title", flat=True
+        )
+    )
+    assert classes == ["3e A", "4e B"]
+
+
+def test_3e_a_has_the_real_flop_timetable_and_others_a_weekly_one(demo):
+    flop = Occurrence.objects.filter(school_class__title="3e A")
+    assert flop.count() == 253
+    assert flop.filter(start__date=dt.date(2026, 1, 20)).exists()
+    weekly = Occurrence.objects.filter(school_class__title="4e B")
+    assert not weekly.filter(start__date=dt.date(2026, 11, 11)).exists()  # holiday
+    assert weekly.filter(start__date=dt.date(2026, 11, 30)).count() == 2  # Monday
+
+
+def test_building_twice_changes_nothing(demo):
+    before = (User.objects.count(), Occurrence.objects.count())
+    build_demo_school(today=dt.date(2026, 11, 30))
+    assert (User.objects.count(), Occurrence.objects.count()) == before
+
+
+def test_lesson_now_lets_prof_take_a_roll_call_and_is_made_once_a_day(demo):
+    from core.attendance.access import get_occurrence_for_roll_call
+
+    now = timezone.now()
+    lesson = ensure_lesson_now(now=now)
+    assert lesson.start <= now < lesson.end
+    assert ensure_lesson_now(now=now) == lesson
+    prof = User.objects.get(username="prof")
+    assert get_occurrence_for_roll_call(prof, lesson.pk) == lesson
+
+
+def test_demo_after_applies_one_cancellation_and_six_moves(demo):
+    out = StringIO()
+    with capture_events() as events:
+        call_command("demo_after", stdout=out)
+    ops = sorted(e.op for e in events)
+    assert ops.count("cancelled") == 1
+    assert len(ops) == 7 and set(ops) <= {"cancelled", "moved", "room_changed"}
+    assert {e.stream for e in events} == {
+        f"class:{SchoolClass.objects.get(org__uai=DEMO_UAI, title='3e A').pk}"
+    }
+    assert "cancelled 1" in out.getvalue()
