@@ -9,7 +9,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponseBadRequest, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -18,7 +18,7 @@ from core.attendance.access import taught_by
 from core.attendance.models import RollCall
 from core.roster.access import children_of, classes_of
 from core.roster.models import Enrollment, SchoolClass, User
-from core.timetable.access import week_for_user
+from core.timetable.access import get_class_for_user, week_for_user
 from core.timetable.actions import occurrence_data
 from core.timetable.models import Occurrence
 from hub import inbox
@@ -34,29 +34,59 @@ def monday_of(day: dt.date) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
 
 
-def default_week() -> dt.date:
+# Weeks outside these years are refused: dates near ``date.min``/``date.max``
+# overflow when the page computes the previous and next weeks.
+FIRST_YEAR, LAST_YEAR = 1900, 2200
+
+
+def today() -> dt.date:
+    """Return today's date in the project's time zone (a seam for tests)."""
+    return timezone.localdate()
+
+
+def configured_week() -> dt.date | None:
+    """Return ``settings.TIMETABLE_DEFAULT_WEEK`` as a date, or None if unset or invalid."""
+    return parse_day(getattr(settings, "TIMETABLE_DEFAULT_WEEK", "") or None)
+
+
+def default_week(school_class: SchoolClass | None = None) -> dt.date:
     """Return the Monday shown when no week is asked for.
 
-    ``settings.TIMETABLE_DEFAULT_WEEK`` (an ISO date) when set, else today in
-    the project's time zone.
+    With a class, the week must fall in its academic session: today if the
+    session holds today, else ``settings.TIMETABLE_DEFAULT_WEEK`` (an ISO date)
+    if set and inside the session, else the session's first week. Without a
+    class: the configured week if set, else today.
     """
-    configured = getattr(settings, "TIMETABLE_DEFAULT_WEEK", "")
-    if configured:
-        try:
-            return monday_of(dt.date.fromisoformat(configured))
-        except ValueError:
-            pass
-    return monday_of(timezone.localdate())
+    now = today()
+    configured = configured_week()
+    session = getattr(school_class, "session", None)
+    if session is None:
+        return monday_of(configured or now)
+    if session.start_date <= now <= session.end_date:
+        return monday_of(now)
+    if configured and session.start_date <= configured <= session.end_date:
+        return monday_of(configured)
+    return monday_of(session.start_date)
 
 
-def parse_week(value: str | None) -> dt.date | None:
-    """Return the Monday of the ISO date ``value``, or None if it is not one."""
+def parse_day(value: str | None) -> dt.date | None:
+    """Return the ISO date ``value`` (years 1900 to 2200), or None if it is not one."""
     if not value:
         return None
     try:
-        return monday_of(dt.date.fromisoformat(value))
+        day = dt.date.fromisoformat(value)
     except ValueError:
         return None
+    return day if FIRST_YEAR <= day.year <= LAST_YEAR else None
+
+
+def parse_week(value: str | None) -> dt.date | None:
+    """Return the Monday of the ISO date ``value``, or None if it is not one.
+
+    Only years 1900 to 2200 are accepted (others are treated as malformed).
+    """
+    day = parse_day(value)
+    return monday_of(day) if day else None
 
 
 def parse_id(value: str | None) -> int | None:
@@ -155,7 +185,7 @@ def timetable(request):
     to the child's (or the user's) first class.
     """
     user = request.user
-    readable = list(classes_of(user).select_related("org").order_by("title"))
+    readable = list(classes_of(user).select_related("org", "session").order_by("title"))
     children = list(children_of(user)) if user.role == User.Role.GUARDIAN else []
     class_id = parse_id(request.GET.get("class"))
     child = None
@@ -184,7 +214,7 @@ def timetable(request):
             raise Http404("no such class")
     else:
         school_class = choices[0] if choices else None
-    monday = parse_week(request.GET.get("week")) or default_week()
+    monday = parse_week(request.GET.get("week")) or default_week(school_class)
     occurrences = week_data(user, school_class.pk, monday) if school_class else []
     return render(
         request,
@@ -220,20 +250,38 @@ def notifications(request):
 # JSON ----------------------------------------------------------------------
 
 
+def json_error(code: str, status: int, message: str = "") -> JsonResponse:
+    """Return ``{"error": code}`` (and ``"message"`` if given) with ``status``."""
+    body = {"error": code}
+    if message:
+        body["message"] = message
+    return JsonResponse(body, status=status)
+
+
 @require_GET
 @login_required
 def api_timetable(request, class_id: int):
     """Return ``{"class_id", "week", "occurrences": [OccurrenceData...]}``.
 
-    ``?week=`` is any ISO date (its Monday is used); absent means the default
-    week. 404 for a class the user may not read, 400 for a malformed week.
+    ``?week=`` is any ISO date (its Monday is used); absent means the class's
+    default week. Errors are JSON: 404 ``{"error": "not_found"}`` for a class
+    the user may not read, 400 ``{"error": "invalid_week"}`` for a malformed
+    week.
     """
     raw = request.GET.get("week")
     monday = parse_week(raw)
     if raw and monday is None:
-        return HttpResponseBadRequest("week must be an ISO date (YYYY-MM-DD)")
-    monday = monday or default_week()
-    occurrences = week_data(request.user, class_id, monday)
+        return json_error(
+            "invalid_week",
+            400,
+            "week must be an ISO date (YYYY-MM-DD), years 1900-2200",
+        )
+    try:
+        if monday is None:
+            monday = default_week(get_class_for_user(request.user, class_id))
+        occurrences = week_data(request.user, class_id, monday)
+    except Http404:
+        return json_error("not_found", 404)
     return JsonResponse(
         {"class_id": class_id, "week": monday.isoformat(), "occurrences": occurrences}
     )

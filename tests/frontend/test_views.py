@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from core.attendance.events import AttendanceRecorded, LessonRef
 from core.timetable.events import FeedImported
+from frontend import views
 from hub import inbox, send_event
 from hub.streams import class_stream, user_stream
 from tests.conftest import make_occurrence, make_user
@@ -193,7 +194,8 @@ def test_timetable_page_shows_the_asked_week(school):
     assert "/static/hub/timetable.js" in html
 
 
-def test_timetable_default_week_comes_from_settings(school, settings):
+def test_timetable_default_week_comes_from_settings(school, settings, monkeypatch):
+    monkeypatch.setattr(views, "today", lambda: dt.date(2026, 11, 29))  # after the year
     settings.TIMETABLE_DEFAULT_WEEK = "2026-01-21"
     html = login(school.pupil).get("/timetable/").content.decode()
     assert json_script(html, "timetable-initial")["week"] == "2026-01-19"
