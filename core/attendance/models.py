@@ -41,7 +41,10 @@ class AttendanceRecord(models.Model):
         RollCall, on_delete=models.CASCADE, related_name="records"
     )
     student = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attendance"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="attendance",
+        verbose_name=_("pupil"),
     )
     status = models.CharField(_("status"), max_length=10, choices=Status.choices)
     minutes_late = models.PositiveSmallIntegerField(
@@ -77,17 +80,23 @@ class Excuse(models.Model):
         REFUSED = "refused", _("refused")
 
     record = models.ForeignKey(
-        AttendanceRecord, on_delete=models.CASCADE, related_name="excuses"
+        AttendanceRecord,
+        on_delete=models.CASCADE,
+        related_name="excuses",
+        verbose_name=_("absence or lateness"),
     )
     submitted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("submitted by"),
     )
-    submitted_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(_("submitted at"), auto_now_add=True)
     reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)
     comment = models.TextField(_("comment"), max_length=1000, blank=True)
     document = models.FileField(_("document"), upload_to="excuses/%Y/%m/", blank=True)
     status = models.CharField(
-        max_length=10, choices=Status.choices, default=Status.PENDING
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
     )
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -95,8 +104,9 @@ class Excuse(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        verbose_name=_("reviewed by"),
     )
-    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
     review_note = models.CharField(_("note"), max_length=300, blank=True)
 
     class Meta:
@@ -117,9 +127,13 @@ class Excuse(models.Model):
 
 class MissingRollCall(models.Model):
     occurrence = models.OneToOneField(
-        Occurrence, on_delete=models.CASCADE, related_name="+"
+        Occurrence, on_delete=models.CASCADE, related_name="+", verbose_name=_("lesson")
     )
-    flagged_at = models.DateTimeField(auto_now_add=True)
+    flagged_at = models.DateTimeField(_("flagged at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("missing roll call")
+        verbose_name_plural = _("missing roll calls")
 
     def __str__(self) -> str:
         return f"{self.occurrence_id} flagged at {self.flagged_at}"

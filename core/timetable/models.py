@@ -71,6 +71,8 @@ class Lesson(models.Model):
     rrule = models.CharField(max_length=500, blank=True)
 
     class Meta:
+        verbose_name = _("lesson")
+        verbose_name_plural = _("lessons")
         constraints = [
             models.UniqueConstraint(fields=["feed", "uid"], name="unique_lesson_uid")
         ]
@@ -112,6 +114,8 @@ class Occurrence(models.Model):
 
     class Meta:
         ordering = ["start"]
+        verbose_name = _("dated lesson")
+        verbose_name_plural = _("dated lessons")
         constraints = [
             models.UniqueConstraint(
                 fields=["lesson", "recurrence_key"], name="unique_occurrence_key"
@@ -147,6 +151,8 @@ class OccurrenceChange(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = _("lesson change")
+        verbose_name_plural = _("lesson changes")
 
     def __str__(self) -> str:
         return f"{self.occurrence_id}: {', '.join(self.kinds or [])}"
