@@ -78,8 +78,8 @@ FR = {
     "room": "salle",
     "class": "classe",
     # JavaScript (frontend/static/hub)
-    "%(name)s: marked present in %(subject)s (%(when)s)": (
-        f"%(name)s{NB}: finalement présence en %(subject)s (%(when)s)"
+    "Absence cancelled: %(name)s was present in %(subject)s (%(when)s)": (
+        f"Absence annulée{NB}: %(name)s était présent·e en %(subject)s (%(when)s)"
     ),
     "%(name)s: %(minutes)s min late in %(subject)s (%(when)s)": (
         f"%(name)s{NB}: en retard de %(minutes)s{NB}min en %(subject)s (%(when)s)"

@@ -762,9 +762,7 @@ async def test_logout_closes_the_sockets_of_that_session_only(school, sockets):
     assert await receive_close(again) == ([], 4401)
 
 
-async def test_user_logged_out_signal_without_a_session_closes_nothing(
-    school, sockets
-):
+async def test_user_logged_out_signal_without_a_session_closes_nothing(school, sockets):
     socket = await sockets(school.cpe)
 
     await database_sync_to_async(user_logged_out.send)(

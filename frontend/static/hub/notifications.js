@@ -96,7 +96,8 @@ function describeRecord(event) {
   const data = event.data || {};
   const values = lessonValues(data);
   if (event.op === "cleared") {
-    return fill(_("%(name)s: marked present in %(subject)s (%(when)s)"), values);
+    // The pupil was there after all: the absence (or lateness) is withdrawn.
+    return fill(_("Absence cancelled: %(name)s was present in %(subject)s (%(when)s)"), values);
   }
   let text;
   if (data.status === "late") {
