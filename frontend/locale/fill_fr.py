@@ -256,6 +256,28 @@ FR = {
     "Your excuse was sent to the school.": "Votre justificatif a été envoyé à l’établissement.",
     "Choose to accept or refuse.": "Choisissez d’accepter ou de refuser.",
     "Decision recorded.": "Décision enregistrée.",
+    # Attendance and timetable admin, CPE page (core/attendance, core/timetable)
+    "download": "télécharger",
+    "pupil": "élève",
+    "absence or lateness": "absence ou retard",
+    "submitted by": "envoyé par",
+    "submitted at": "envoyé le",
+    "reviewed by": "traité par",
+    "reviewed at": "traité le",
+    "lesson": "cours",
+    "lessons": "cours",
+    "flagged at": "signalé le",
+    "missing roll call": "appel non fait",
+    "missing roll calls": "appels non faits",
+    "dated lesson": "séance",
+    "dated lessons": "séances",
+    "lesson change": "modification de cours",
+    "lesson changes": "modifications de cours",
+    "Roll calls not taken on %(day)s": "Appels non faits le %(day)s",
+    "Every roll call due was taken.": "Tous les appels attendus ont été faits.",
+    "This absence is already excused.": "Cette absence est déjà justifiée.",
+    "An excuse for this absence is waiting for the school.": "Un justificatif pour cette absence est en attente de validation.",
+    "Reason shown to families": "Motif affiché aux familles",
 }
 
 ENTRY = re.compile(
