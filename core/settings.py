@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "core.roster",
     "core.timetable",
     "core.attendance",
+    "core.messaging",
+    "core.audit",
     "core.demo",
     "frontend",
 ]
@@ -150,6 +152,9 @@ HUB_RETENTION_DAYS = int(env_str("HUB_RETENTION_DAYS", "30"))
 
 # The week the timetable opens on when none is asked for (ISO date; "" = today).
 TIMETABLE_DEFAULT_WEEK = env_str("TIMETABLE_DEFAULT_WEEK", "")
+
+# Messaging: Fernet keys for encryption at rest (first encrypts, all decrypt).
+MESSAGE_KEYS = env_list("MESSAGE_KEYS", [])
 
 # Where the real data files beside the repository live (demo and tests).
 SHARED_DATA_DIR = Path(

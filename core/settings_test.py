@@ -14,3 +14,4 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast tes
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 MEDIA_ROOT = VAR_DIR / "test-media"  # noqa: F405
 HUB_POLL_SECONDS = 0.0  # tests that need the log poll turn it on themselves
+MESSAGE_KEYS = ["MT1kFVjWzn9hbrZbQQyhH6xFzU5rxT7TeU2XtTxzO1c="]  # a test-only key

@@ -20,6 +20,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from hub import ephemeral
 from hub import streams as log
 from hub.access import can_read_stream, readable_streams
 from hub.fanout import session_sockets_group, user_sockets_group
@@ -41,6 +42,8 @@ MAX_ERRORS = 20
 # RATE_PER_SECOND a second; an empty bucket closes the socket with 4429.
 RATE_BURST = 60
 RATE_PER_SECOND = 10.0
+# Ephemeral frames (typing) relayed per subject at most this often (seconds).
+EPHEMERAL_INTERVAL = 2.0
 # Events read from the log per query during a replay or gap fill.
 REPLAY_BATCH = 200
 
@@ -75,6 +78,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         self.errors = 0
         self.closing = False
         self.tokens = float(RATE_BURST)
+        self.relayed_at: dict[str, float] = {}
         self.refilled_at = time.monotonic()
         if not _is_active(self.user):
             # Accept then close, so the browser sees a close code it can act on
@@ -179,11 +183,14 @@ class HubConsumer(AsyncWebsocketConsumer):
                 )
             frame_id = frame.get("id")
             handler = self.HANDLERS.get(frame["type"])
-            if handler is None:
+            if handler is not None:
+                await handler(self, frame)
+            elif ephemeral.handler_for(frame["type"]) is not None:
+                await self.on_ephemeral(frame)
+            else:
                 raise ProtocolError(
                     "unknown_type", f"unknown frame type {frame['type'][:40]!r}"
                 )
-            await handler(self, frame)
         except ProtocolError as error:
             self.errors += 1
             reply = {
@@ -271,6 +278,29 @@ class HubConsumer(AsyncWebsocketConsumer):
         await self.send_json(
             {"type": "unsubscribed", "id": frame.get("id"), "streams": names}
         )
+
+    async def on_ephemeral(self, frame: dict) -> None:
+        """Relay an ephemeral frame (``typing``) through its domain handler.
+
+        At most one frame per ``EPHEMERAL_INTERVAL`` seconds per subject is
+        relayed; the others are dropped silently (they carry no state).
+        """
+        handler = ephemeral.handler_for(frame["type"])
+        try:
+            relay = await database_sync_to_async(handler)(self.user, frame)
+        except ephemeral.EphemeralRefused as error:
+            raise ProtocolError("forbidden", str(error) or "not allowed") from None
+        now = time.monotonic()
+        throttle_key = f"{frame['type']}:{relay.key}"
+        if (
+            now - self.relayed_at.get(throttle_key, -EPHEMERAL_INTERVAL)
+            < EPHEMERAL_INTERVAL
+        ):
+            return
+        self.relayed_at[throttle_key] = now
+        message = {"type": "hub.ephemeral", "frame": relay.frame}
+        for user_id in relay.user_ids:
+            await self.channel_layer.group_send(user_sockets_group(user_id), message)
 
     HANDLERS = {
         "ping": on_ping,
@@ -441,6 +471,11 @@ class HubConsumer(AsyncWebsocketConsumer):
             await self.send_json(
                 {"type": "unsubscribed", "streams": dropped, "reason": "forbidden"}
             )
+
+    async def hub_ephemeral(self, message: dict) -> None:
+        """Forward a relayed ephemeral frame (never stored, never replayed)."""
+        if not self.closing:
+            await self.send_json(message["frame"])
 
     async def hub_close(self, message: dict) -> None:
         """Close this socket: the user logged out or changed password."""

@@ -1,0 +1,139 @@
+"""Reads of conversations and messages, with the permission check inside.
+
+"Not found" and "not a participant" raise the same ``Http404``.
+"""
+
+from django.db.models import Count, OuterRef, Q, QuerySet
+from django.http import Http404
+
+from core.messaging.models import Attachment, Conversation, Message, Participant, Report
+from core.roster.models import User
+
+
+def visible_messages(user: User) -> Q:
+    """Return the filter of messages ``user`` may see in their conversations."""
+    return Q(visible_to__isnull=True) | Q(visible_to=user) | Q(sender=user)
+
+
+def conversations_for_user(user: User) -> QuerySet[Conversation]:
+    """Return ``user``'s conversations, latest activity first, with
+    ``unread`` (messages from others after the user's read position)."""
+    mine = Participant.objects.filter(user=user)
+    return (
+        Conversation.objects.filter(participants__user=user)
+        .annotate(
+            unread=Count(
+                "messages",
+                filter=Q(
+                    messages__id__gt=mine.filter(conversation=OuterRef("pk")).values(
+                        "last_read_message_id"
+                    )[:1],
+                    messages__deleted_at__isnull=True,
+                )
+                & ~Q(messages__sender=user)
+                & (Q(messages__visible_to__isnull=True) | Q(messages__visible_to=user)),
+            )
+        )
+        .order_by("-last_message_at", "-pk")
+    )
+
+
+def get_conversation_for_user(user: User, conversation_id: int) -> Conversation:
+    """Return the conversation if ``user`` takes part in it, else raise Http404."""
+    conversation = (
+        Conversation.objects.filter(pk=conversation_id, participants__user=user)
+        .select_related("org", "created_by")
+        .first()
+    )
+    if conversation is None:
+        raise Http404("no such conversation")
+    return conversation
+
+
+def messages_of(conversation: Conversation, user: User, *, after: int = 0):
+    """Return the messages of ``conversation`` that ``user`` may see, by id."""
+    return (
+        conversation.messages.filter(visible_messages(user), id__gt=after)
+        .select_related("sender")
+        .prefetch_related("attachments")
+        .order_by("id")
+    )
+
+
+def get_message_for_user(user: User, message_id: int) -> Message:
+    """Return a message ``user`` may see (participant, visible), else Http404."""
+    message = (
+        Message.objects.filter(
+            visible_messages(user),
+            pk=message_id,
+            conversation__participants__user=user,
+        )
+        .select_related("conversation__org", "sender")
+        .first()
+    )
+    if message is None:
+        raise Http404("no such message")
+    return message
+
+
+def get_attachment_for_user(user: User, attachment_id: int) -> Attachment:
+    """Return an attachment of a visible, not deleted or hidden message."""
+    attachment = (
+        Attachment.objects.filter(
+            pk=attachment_id,
+            message__conversation__participants__user=user,
+            message__deleted_at__isnull=True,
+            message__hidden_at__isnull=True,
+        )
+        .filter(
+            Q(message__visible_to__isnull=True)
+            | Q(message__visible_to=user)
+            | Q(message__sender=user)
+        )
+        .first()
+    )
+    if attachment is None:
+        raise Http404("no such file")
+    return attachment
+
+
+def moderation_queue(user: User) -> QuerySet[Report]:
+    """Return the open reports of the orgs of school-life staff ``user``."""
+    if user.role != User.Role.ADMINISTRATOR:
+        return Report.objects.none()
+    return (
+        Report.objects.filter(
+            status=Report.Status.OPEN,
+            message__conversation__org__in=user.orgs.all(),
+        )
+        .select_related("message__sender", "message__conversation", "reporter")
+        .order_by("created_at")
+    )
+
+
+def get_report_for_moderator(user: User, report_id: int) -> Report:
+    """Return an open report ``user`` may moderate, else raise Http404."""
+    report = moderation_queue(user).filter(pk=report_id).first()
+    if report is None:
+        raise Http404("no such report")
+    return report
+
+
+def read_positions(conversation: Conversation) -> dict[int, int]:
+    """Return ``{user_id: last_read_message_id}`` of every participant."""
+    return dict(
+        conversation.participants.values_list("user_id", "last_read_message_id")
+    )
+
+
+__all__ = [
+    "conversations_for_user",
+    "get_attachment_for_user",
+    "get_conversation_for_user",
+    "get_message_for_user",
+    "get_report_for_moderator",
+    "messages_of",
+    "moderation_queue",
+    "read_positions",
+    "visible_messages",
+]

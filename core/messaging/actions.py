@@ -1,0 +1,490 @@
+"""Messaging writes. Each action checks the rules, writes, audits and emits.
+
+Events go to the ``user:<id>`` streams of the people who can see the message
+(the sender included, for their other devices) and carry no text.
+"""
+
+import datetime as dt
+from collections.abc import Iterable
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+import hub
+from core.audit import log as audit
+from core.messaging import crypto, files, policy
+from core.messaging.events import MessageChanged, MessagesRead
+from core.messaging.models import (
+    Attachment,
+    Conversation,
+    Message,
+    Participant,
+    Report,
+    SendQuota,
+    WriteSuspension,
+)
+from core.roster.models import Org, User
+from hub.streams import user_stream
+
+MAX_BODY_CHARS = 10_000
+MAX_SUBJECT_CHARS = 200
+EDIT_WINDOW = dt.timedelta(minutes=15)
+# Token bucket per user: a burst of 5, then 20 messages a minute.
+SEND_BURST = 5
+SEND_RATE_PER_SECOND = 20 / 60
+
+
+class MessagingError(ValueError):
+    """A request the rules refuse; ``str(error)`` is a message for the user.
+
+    ``code`` is stable for clients: ``forbidden``, ``too_long``, ``empty``,
+    ``suspended``, ``rate_limited``, ``idempotency_conflict``,
+    ``edit_window``, ``files``.
+    """
+
+    def __init__(self, message: str, code: str = "forbidden") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class RateLimited(MessagingError):
+    """Too many sends; ``retry_after`` is in seconds."""
+
+    def __init__(self, retry_after: float) -> None:
+        seconds = max(1, round(retry_after + 0.49))
+        super().__init__(
+            f"Trop de messages envoyés : réessayez dans {seconds} s.", "rate_limited"
+        )
+        self.retry_after = seconds
+
+
+def start_conversation(
+    *,
+    sender: User,
+    org: Org,
+    subject: str,
+    recipients: Iterable[User],
+    body: str,
+    idempotency_key: str,
+    reply_policy: str = Conversation.ReplyPolicy.ALL,
+    uploads=(),
+    ip: str | None = None,
+    now: dt.datetime | None = None,
+) -> Conversation:
+    """Open a conversation with ``recipients`` and send its first message.
+
+    Every recipient must pass :func:`core.messaging.policy.may_write` in
+    ``org``. Resending with the same ``idempotency_key`` and content returns
+    the conversation already made. Raises :class:`MessagingError`.
+    """
+    subject = " ".join(subject.split())[:MAX_SUBJECT_CHARS]
+    if not subject:
+        raise MessagingError("Donnez un objet à la conversation.", "empty")
+    recipients = list({user.pk: user for user in recipients}.values())
+    if not recipients:
+        raise MessagingError("Choisissez au moins un destinataire.", "empty")
+    if reply_policy not in Conversation.ReplyPolicy.values:
+        raise MessagingError("Mode de réponse inconnu.", "invalid")
+    refused = [u for u in recipients if not policy.may_write(sender, u, org.pk)]
+    if refused:
+        raise MessagingError(
+            f"Vous ne pouvez pas écrire à {refused[0].get_full_name() or refused[0]}."
+        )
+    existing = Message.objects.filter(
+        sender=sender, idempotency_key=idempotency_key
+    ).first()
+    if existing is not None:
+        _check_replay(existing, body, uploads)
+        return existing.conversation
+    with transaction.atomic():
+        conversation = Conversation.objects.create(
+            org=org, subject=subject, created_by=sender, reply_policy=reply_policy
+        )
+        Participant.objects.bulk_create(
+            [
+                Participant(conversation=conversation, user=u)
+                for u in [sender, *recipients]
+            ]
+        )
+        audit.record(
+            actor=sender,
+            action="conversation.started",
+            target_type="conversation",
+            target_id=conversation.pk,
+            org_id=org.pk,
+            ip=ip,
+            detail={"participants": [u.pk for u in recipients], "reply": reply_policy},
+        )
+        send_message(
+            conversation=conversation,
+            sender=sender,
+            body=body,
+            idempotency_key=idempotency_key,
+            uploads=uploads,
+            ip=ip,
+            now=now,
+        )
+    return conversation
+
+
+def send_message(
+    *,
+    conversation: Conversation,
+    sender: User,
+    body: str,
+    idempotency_key: str,
+    uploads=(),
+    ip: str | None = None,
+    now: dt.datetime | None = None,
+) -> Message:
+    """Send ``body`` (markdown subset, 10,000 characters) with up to 5 files.
+
+    The audience is every participant, or only the conversation's creator
+    when its reply policy is "sender" and the sender is someone else; the
+    sender must be allowed to write to each of them (the creator, who opened
+    the conversation, may always be answered). A resend with the same
+    ``idempotency_key`` and content returns the first message and emits
+    nothing; the same key with other content raises ``idempotency_conflict``.
+    Raises :class:`MessagingError`, :class:`RateLimited`.
+    """
+    if not idempotency_key or len(idempotency_key) > 64:
+        raise MessagingError("Clé d'envoi manquante ou trop longue.", "invalid")
+    body = body.strip()
+    if len(body) > MAX_BODY_CHARS:
+        raise MessagingError(
+            f"Message trop long : {len(body)} caractères, {MAX_BODY_CHARS} au plus.",
+            "too_long",
+        )
+    uploads = list(uploads)
+    existing = Message.objects.filter(
+        sender=sender, idempotency_key=idempotency_key
+    ).first()
+    if existing is not None:
+        _check_replay(existing, body, uploads)
+        return existing
+    try:
+        checked = files.check_files(uploads)
+    except files.FileRefused as error:
+        raise MessagingError(str(error), "files") from None
+    if not body and not checked:
+        raise MessagingError("Le message est vide.", "empty")
+    participants = list(conversation.participants.select_related("user"))
+    if sender.pk not in {p.user_id for p in participants}:
+        raise MessagingError("Vous ne participez pas à cette conversation.")
+    if policy.is_suspended(sender, conversation.org_id):
+        raise MessagingError("Votre droit d'écrire est suspendu.", "suspended")
+    creator = conversation.created_by_id
+    visible_to = None
+    if sender.pk != creator:
+        if conversation.reply_policy == Conversation.ReplyPolicy.NONE:
+            raise MessagingError(
+                "Les réponses ne sont pas ouvertes dans cette conversation."
+            )
+        if conversation.reply_policy == Conversation.ReplyPolicy.SENDER:
+            visible_to = creator
+    audience = [
+        p.user
+        for p in participants
+        if p.user_id != sender.pk and (visible_to is None or p.user_id == visible_to)
+    ]
+    for user in audience:
+        if user.pk != creator and not policy.may_write(
+            sender, user, conversation.org_id
+        ):
+            raise MessagingError(
+                f"Vous ne pouvez pas écrire à {user.get_full_name() or user}."
+            )
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            take_send_token(sender, now)
+            message = Message.objects.create(
+                conversation=conversation,
+                sender=sender,
+                visible_to_id=visible_to,
+                body=crypto.encrypt(body),
+                digest=_digest(body, [f.name for f in checked]),
+                idempotency_key=idempotency_key,
+            )
+            for item in checked:
+                attachment = Attachment(
+                    message=message,
+                    name=crypto.encrypt(item.name),
+                    mime=item.mime,
+                    size=len(item.data),
+                )
+                attachment.file.save(
+                    "blob", files.encrypted_content(item.data), save=False
+                )
+                attachment.save()
+            Conversation.objects.filter(pk=conversation.pk).update(last_message_at=now)
+            Participant.objects.filter(conversation=conversation, user=sender).update(
+                last_read_message_id=message.pk
+            )
+            audit.record(
+                actor=sender,
+                action="message.sent",
+                target_type="message",
+                target_id=message.pk,
+                org_id=conversation.org_id,
+                ip=ip,
+                detail={"conversation": conversation.pk, "files": len(checked)},
+            )
+            _emit(message, "new", [sender.pk, *(u.pk for u in audience)])
+    except IntegrityError:
+        # Two resends raced on the same key: the first one won.
+        existing = Message.objects.get(sender=sender, idempotency_key=idempotency_key)
+        _check_replay(existing, body, uploads)
+        return existing
+    return message
+
+
+def edit_message(
+    *, message: Message, editor: User, body: str, ip: str | None = None
+) -> Message:
+    """Replace the text of one's own message within 15 minutes of sending it."""
+    body = body.strip()
+    if message.sender_id != editor.pk:
+        raise MessagingError("Seul l'auteur peut modifier un message.")
+    if message.deleted_at or message.hidden_at:
+        raise MessagingError("Ce message n'est plus visible.")
+    if timezone.now() - message.created_at > EDIT_WINDOW:
+        raise MessagingError(
+            "Un message se modifie dans les 15 minutes.", "edit_window"
+        )
+    if len(body) > MAX_BODY_CHARS:
+        raise MessagingError("Message trop long.", "too_long")
+    if not body and not message.attachments.exists():
+        raise MessagingError("Le message est vide.", "empty")
+    with transaction.atomic():
+        message.body = crypto.encrypt(body)
+        message.edited_at = timezone.now()
+        message.save(update_fields=["body", "edited_at"])
+        audit.record(
+            actor=editor,
+            action="message.edited",
+            target_type="message",
+            target_id=message.pk,
+            org_id=message.conversation.org_id,
+            ip=ip,
+        )
+        _emit(message, "edited", _audience_ids(message))
+    return message
+
+
+def delete_message(*, message: Message, actor: User, ip: str | None = None) -> Message:
+    """Delete a message for everyone: its text and files go; the log keeps who/when.
+
+    The sender may delete their message; school-life staff of the org too.
+    """
+    staff = (
+        actor.role == User.Role.ADMINISTRATOR
+        and actor.orgs.filter(pk=message.conversation.org_id).exists()
+    )
+    if message.sender_id != actor.pk and not staff:
+        raise MessagingError("Vous ne pouvez pas supprimer ce message.")
+    if message.deleted_at:
+        return message
+    with transaction.atomic():
+        for attachment in message.attachments.all():
+            attachment.file.delete(save=False)
+        message.attachments.all().delete()
+        message.body = b""
+        message.deleted_at = timezone.now()
+        message.save(update_fields=["body", "deleted_at"])
+        audit.record(
+            actor=actor,
+            action="message.deleted",
+            target_type="message",
+            target_id=message.pk,
+            org_id=message.conversation.org_id,
+            ip=ip,
+        )
+        _emit(message, "deleted", _audience_ids(message))
+    return message
+
+
+def mark_read(
+    *, conversation: Conversation, user: User, message_id: int, ip: str | None = None
+) -> int:
+    """Move ``user``'s read position forward to ``message_id``; return it.
+
+    Never moves backwards. When the school keeps read receipts on, the other
+    participants hear of it (``messaging.read``); the user's own devices
+    always do, to clear their unread counts.
+    """
+    with transaction.atomic():
+        updated = Participant.objects.filter(
+            conversation=conversation,
+            user=user,
+            last_read_message_id__lt=message_id,
+        ).update(last_read_message_id=message_id)
+        if not updated:
+            return (
+                Participant.objects.filter(conversation=conversation, user=user)
+                .values_list("last_read_message_id", flat=True)
+                .first()
+                or 0
+            )
+        audit.record(
+            actor=user,
+            action="message.read",
+            target_type="conversation",
+            target_id=conversation.pk,
+            org_id=conversation.org_id,
+            ip=ip,
+            detail={"up_to": message_id},
+        )
+        receivers = [user.pk]
+        if policy.policy_for(conversation.org_id).read_receipts:
+            receivers = list(
+                conversation.participants.values_list("user_id", flat=True)
+            )
+        hub.send_event(
+            [user_stream(pk) for pk in receivers],
+            MessagesRead(
+                op="read",
+                conversation_id=conversation.pk,
+                user_id=user.pk,
+                message_id=message_id,
+            ),
+        )
+    return message_id
+
+
+def report_message(
+    *, message: Message, reporter: User, reason: str, ip: str | None = None
+) -> Report:
+    """Send a message to the school's moderation queue (once per reporter)."""
+    if message.sender_id == reporter.pk:
+        raise MessagingError("Vous ne pouvez pas signaler votre propre message.")
+    reason = " ".join(reason.split())[:500] or "—"
+    with transaction.atomic():
+        report, created = Report.objects.get_or_create(
+            message=message, reporter=reporter, defaults={"reason": reason}
+        )
+        if created:
+            audit.record(
+                actor=reporter,
+                action="message.reported",
+                target_type="message",
+                target_id=message.pk,
+                org_id=message.conversation.org_id,
+                ip=ip,
+                detail={"report": report.pk},
+            )
+    return report
+
+
+def moderate_report(
+    *, report: Report, moderator: User, hide: bool, ip: str | None = None
+) -> Report:
+    """Hide the reported message for everyone (``hide``) or dismiss the report.
+
+    The caller checked that ``moderator`` is staff of the conversation's org.
+    """
+    with transaction.atomic():
+        report.status = Report.Status.HIDDEN if hide else Report.Status.DISMISSED
+        report.handled_by = moderator
+        report.handled_at = timezone.now()
+        report.save()
+        message = report.message
+        if hide and not message.hidden_at:
+            message.hidden_at = timezone.now()
+            message.save(update_fields=["hidden_at"])
+            Report.objects.filter(message=message, status=Report.Status.OPEN).update(
+                status=Report.Status.HIDDEN,
+                handled_by=moderator,
+                handled_at=timezone.now(),
+            )
+            _emit(message, "hidden", _audience_ids(message))
+        audit.record(
+            actor=moderator,
+            action="message.hidden" if hide else "report.dismissed",
+            target_type="message",
+            target_id=message.pk,
+            org_id=message.conversation.org_id,
+            ip=ip,
+            detail={"report": report.pk},
+        )
+    return report
+
+
+def suspend_writer(
+    *,
+    user: User,
+    org: Org,
+    moderator: User,
+    until: dt.datetime | None,
+    reason: str = "",
+    ip: str | None = None,
+) -> WriteSuspension:
+    """Suspend ``user``'s right to send messages in ``org`` (until ``until``)."""
+    with transaction.atomic():
+        suspension = WriteSuspension.objects.create(
+            user=user, org=org, until=until, reason=reason[:300], created_by=moderator
+        )
+        audit.record(
+            actor=moderator,
+            action="writer.suspended",
+            target_type="user",
+            target_id=user.pk,
+            org_id=org.pk,
+            ip=ip,
+            detail={"until": until.isoformat() if until else None},
+        )
+    return suspension
+
+
+def take_send_token(user: User, now: dt.datetime) -> None:
+    """Take one send from ``user``'s bucket (burst 5, then 20 a minute).
+
+    Must run in a transaction (the row is locked). Raises
+    :class:`RateLimited` with the seconds until the next token.
+    """
+    quota, _ = SendQuota.objects.get_or_create(
+        user=user, defaults={"tokens": SEND_BURST, "updated_at": now}
+    )
+    quota = SendQuota.objects.select_for_update().get(pk=quota.pk)
+    elapsed = max(0.0, (now - quota.updated_at).total_seconds())
+    tokens = min(SEND_BURST, quota.tokens + elapsed * SEND_RATE_PER_SECOND)
+    if tokens < 1:
+        raise RateLimited((1 - tokens) / SEND_RATE_PER_SECOND)
+    quota.tokens = tokens - 1
+    quota.updated_at = now
+    quota.save(update_fields=["tokens", "updated_at"])
+
+
+def _digest(body: str, names: list[str]) -> str:
+    return crypto.digest(body, *names)
+
+
+def _check_replay(existing: Message, body: str, uploads) -> None:
+    names = [files.clean_name(u.name) for u in uploads]
+    if existing.digest != _digest(body.strip(), names):
+        raise MessagingError(
+            "Cette clé d'envoi a déjà servi pour un autre message.",
+            "idempotency_conflict",
+        )
+
+
+def _audience_ids(message: Message) -> list[int]:
+    ids = message.conversation.participants.values_list("user_id", flat=True)
+    if message.visible_to_id is None:
+        return list(ids)
+    return [message.sender_id, message.visible_to_id]
+
+
+def _emit(message: Message, op: str, user_ids: list[int]) -> None:
+    conversation = message.conversation
+    hub.send_event(
+        [user_stream(pk) for pk in user_ids],
+        MessageChanged(
+            op=op,
+            conversation_id=conversation.pk,
+            message_id=message.pk,
+            sender_id=message.sender_id,
+            sender_name=message.sender.get_full_name() or message.sender.get_username(),
+            subject=conversation.subject,
+        ),
+    )

@@ -1,0 +1,104 @@
+"""Who may write to whom: the per-school rules, checked on every send.
+
+Defaults (``MessagingPolicy``, editable in the admin per school):
+- staff (school-life, administration) and teachers may write to anyone of
+  their school;
+- guardians may write to their children's teachers and to the staff of their
+  children's schools, not to other families or to pupils;
+- pupils may write to their own teachers only if the school allows it;
+- nobody writes across schools: sender and recipient must share an org
+  (a guardian belongs to the orgs of their children).
+"""
+
+from django.db.models import Q
+from django.utils import timezone
+
+from core.messaging.models import MessagingPolicy, WriteSuspension
+from core.roster.access import orgs_of
+from core.roster.models import Enrollment, Org, User
+
+STAFF_ROLES = (User.Role.TEACHER, User.Role.ADMINISTRATOR)
+
+
+def policy_for(org: Org | int) -> MessagingPolicy:
+    """Return the org's policy, the defaults when none was saved."""
+    org_id = getattr(org, "pk", org)
+    return MessagingPolicy.objects.filter(org_id=org_id).first() or MessagingPolicy(
+        org_id=org_id
+    )
+
+
+def shared_orgs(sender: User, recipient: User) -> set[int]:
+    """Return the ids of the orgs both users belong to."""
+    mine = set(orgs_of(sender).values_list("pk", flat=True))
+    return mine & set(orgs_of(recipient).values_list("pk", flat=True))
+
+
+def may_write(sender: User, recipient: User, org_id: int) -> bool:
+    """Return whether ``sender`` may write to ``recipient`` in org ``org_id``.
+
+    Both must be active, distinct and members of the org; then the rules of
+    the module doc and the org's ``MessagingPolicy`` decide.
+    """
+    if sender.pk == recipient.pk or not (sender.is_active and recipient.is_active):
+        return False
+    if org_id not in shared_orgs(sender, recipient):
+        return False
+    if sender.role in STAFF_ROLES:
+        return True
+    policy = policy_for(org_id)
+    if sender.role == User.Role.GUARDIAN:
+        if recipient.role == User.Role.ADMINISTRATOR:
+            return policy.guardians_may_write_staff
+        if recipient.role == User.Role.TEACHER:
+            return policy.guardians_may_write_teachers and teaches_child_of(
+                recipient, sender, org_id
+            )
+        return False
+    if sender.role == User.Role.STUDENT and recipient.role == User.Role.TEACHER:
+        return (
+            policy.pupils_may_write_teachers
+            and Enrollment.objects.filter(
+                user=recipient,
+                role=Enrollment.Role.TEACHER,
+                school_class__org_id=org_id,
+                school_class__enrollments__user=sender,
+            ).exists()
+        )
+    return False
+
+
+def teaches_child_of(teacher: User, guardian: User, org_id: int) -> bool:
+    """Return whether ``teacher`` teaches a class of one of ``guardian``'s children."""
+    return Enrollment.objects.filter(
+        user=teacher,
+        role=Enrollment.Role.TEACHER,
+        school_class__org_id=org_id,
+        school_class__enrollments__user__guardians=guardian,
+    ).exists()
+
+
+def is_suspended(user: User, org_id: int) -> bool:
+    """Return whether ``user`` is suspended from writing in ``org_id`` now."""
+    return WriteSuspension.objects.filter(
+        Q(until__isnull=True) | Q(until__gt=timezone.now()), user=user, org_id=org_id
+    ).exists()
+
+
+def allowed_recipients(sender: User, org_id: int):
+    """Return the users ``sender`` may start a conversation with in ``org_id``.
+
+    The candidates are the org's members; each passes :func:`may_write`.
+    Ordered by role then name.
+    """
+    members = User.objects.filter(
+        Q(orgs=org_id)
+        | Q(enrollments__school_class__org_id=org_id)
+        | Q(children__enrollments__school_class__org_id=org_id),
+        is_active=True,
+    ).distinct()
+    return [
+        user
+        for user in members.order_by("role", "last_name", "first_name")
+        if may_write(sender, user, org_id)
+    ]
