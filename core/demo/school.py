@@ -17,6 +17,8 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
+from core.messaging.actions import start_conversation
+from core.messaging.models import Conversation
 from core.roster.models import (
     AcademicSession,
     Enrollment,
@@ -252,6 +254,20 @@ def _build(today: dt.date) -> None:
             data=generated_feed(school_class, lessons, current).encode(),
             name=f"demo-{school_class.title}.ics",
         )
+    start_conversation(
+        sender=prof,
+        org=org,
+        subject="Sortie au musée Unterlinden",
+        recipients=User.objects.filter(children__in=pupils[class_4b]).distinct(),
+        body=(
+            "Bonjour,\n\nLa **4e B** visitera le musée Unterlinden de Colmar "
+            "le *jeudi 10 décembre*. Merci de rendre l'autorisation de sortie "
+            "avant lundi.\n\n- départ 8 h 15 devant le collège\n"
+            "- retour vers 16 h 30\n\nCordialement,\nClaire Fontaine"
+        ),
+        idempotency_key="demo-sortie-4eb",
+        reply_policy=Conversation.ReplyPolicy.SENDER,
+    )
 
 
 def ensure_lesson_now(*, now: dt.datetime | None = None) -> Occurrence:
