@@ -3,7 +3,8 @@
 "Not found" and "not a participant" raise the same ``Http404``.
 """
 
-from django.db.models import Count, OuterRef, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Concat
 from django.http import Http404
 
 from core.messaging.models import Attachment, Conversation, Message, Participant, Report
@@ -36,6 +37,42 @@ def conversations_for_user(user: User) -> QuerySet[Conversation]:
         )
         .order_by("-last_message_at", "-pk")
     )
+
+
+def search_conversations(user: User, query: str) -> QuerySet[Conversation]:
+    """Return ``user``'s conversations whose subject or a participant's name
+    holds ``query`` (case-insensitive), as a filter of ids.
+
+    Only names the user can see count: every participant where replies go
+    to all (or for the creator), else the creator alone, so a search cannot
+    tell which other families received a class-wide message.
+    """
+    names = User.objects.annotate(
+        full=Concat("first_name", Value(" "), "last_name"),
+        full_reverse=Concat("last_name", Value(" "), "first_name"),
+    ).filter(
+        Q(full__icontains=query)
+        | Q(full_reverse__icontains=query)
+        | Q(username__iexact=query)
+    )
+    return (
+        Conversation.objects.filter(participants__user=user)
+        .filter(
+            Q(subject__icontains=query)
+            | Q(created_by__in=names)
+            | (
+                Q(participants__user__in=names)
+                & (Q(reply_policy=Conversation.ReplyPolicy.ALL) | Q(created_by=user))
+            )
+        )
+        .values("pk")
+    )
+
+
+def unread_totals(user: User) -> tuple[int, int]:
+    """Return ``(conversations, messages)`` unread by ``user``."""
+    counts = list(conversations_for_user(user).values_list("unread", flat=True))
+    return sum(1 for n in counts if n), sum(counts)
 
 
 def get_conversation_for_user(user: User, conversation_id: int) -> Conversation:
@@ -135,5 +172,7 @@ __all__ = [
     "messages_of",
     "moderation_queue",
     "read_positions",
+    "search_conversations",
+    "unread_totals",
     "visible_messages",
 ]

@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 import hub
@@ -142,9 +143,11 @@ def send_message(
     The audience is every participant, or only the conversation's creator
     when its reply policy is "sender" and the sender is someone else; the
     sender must be allowed to write to each of them (the creator, who opened
-    the conversation, may always be answered). A resend with the same
-    ``idempotency_key`` and content returns the first message and emits
-    nothing; the same key with other content raises ``idempotency_conflict``.
+    the conversation, may always be answered; in a "reply to everyone"
+    conversation the creator vouches for the others, see :func:`_may_reach`).
+    A resend with the same ``idempotency_key`` and content returns the first
+    message and emits nothing; the same key with other content raises
+    ``idempotency_conflict``.
     Raises :class:`MessagingError`, :class:`RateLimited`.
     """
     if not idempotency_key or len(idempotency_key) > 64:
@@ -188,9 +191,7 @@ def send_message(
         if p.user_id != sender.pk and (visible_to is None or p.user_id == visible_to)
     ]
     for user in audience:
-        if user.pk != creator and not policy.may_write(
-            sender, user, conversation.org_id
-        ):
+        if user.pk != creator and not _may_reach(sender, user, conversation):
             raise MessagingError(
                 f"Vous ne pouvez pas écrire à {user.get_full_name() or user}."
             )
@@ -287,7 +288,10 @@ def delete_message(*, message: Message, actor: User, ip: str | None = None) -> M
         return message
     with transaction.atomic():
         for attachment in message.attachments.all():
-            attachment.file.delete(save=False)
+            # Files go once the rows are gone for good, not before a rollback.
+            transaction.on_commit(
+                lambda f=attachment.file: f.storage.delete(f.name), robust=True
+            )
         message.attachments.all().delete()
         message.body = b""
         message.deleted_at = timezone.now()
@@ -309,10 +313,14 @@ def mark_read(
 ) -> int:
     """Move ``user``'s read position forward to ``message_id``; return it.
 
-    Never moves backwards. When the school keeps read receipts on, the other
-    participants hear of it (``messaging.read``); the user's own devices
-    always do, to clear their unread counts.
+    Never moves backwards, nor past the conversation's last message (a
+    forged id must not mark messages not yet sent as read). When the school
+    keeps read receipts on, the other participants hear of it
+    (``messaging.read``); the user's own devices always do, to clear their
+    unread counts.
     """
+    latest = conversation.messages.aggregate(latest=Max("id"))["latest"] or 0
+    message_id = min(message_id, latest)
     with transaction.atomic():
         updated = Participant.objects.filter(
             conversation=conversation,
@@ -453,6 +461,23 @@ def take_send_token(user: User, now: dt.datetime) -> None:
     quota.tokens = tokens - 1
     quota.updated_at = now
     quota.save(update_fields=["tokens", "updated_at"])
+
+
+def _may_reach(sender: User, user: User, conversation: Conversation) -> bool:
+    """Return whether ``sender`` may write to ``user`` in ``conversation``.
+
+    The policy decides; in a "reply to everyone" conversation the creator
+    also vouches for the people they added while they may still write to
+    them: guardians of a class answer each other there, which the policy
+    alone (no writing to other families) would refuse.
+    """
+    org_id = conversation.org_id
+    if policy.may_write(sender, user, org_id):
+        return True
+    return (
+        conversation.reply_policy == Conversation.ReplyPolicy.ALL
+        and policy.may_write(conversation.created_by, user, org_id)
+    )
 
 
 def _digest(body: str, names: list[str]) -> str:

@@ -17,17 +17,30 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-__all__ = ["InvalidToken", "decrypt", "digest", "encrypt", "fernet", "rotate"]
+__all__ = [
+    "InvalidToken",
+    "decrypt",
+    "digest",
+    "encrypt",
+    "fernet",
+    "is_current",
+    "rotate",
+]
 
 
 @lru_cache(maxsize=4)
 def _fernet_for(keys: tuple[str, ...]) -> MultiFernet:
-    try:
-        return MultiFernet([Fernet(key) for key in keys])
-    except (ValueError, TypeError) as error:
-        raise ImproperlyConfigured(
-            f"MESSAGE_KEYS holds an invalid Fernet key: {error}"
-        ) from None
+    fernets = []
+    for index, key in enumerate(keys):
+        try:
+            fernets.append(Fernet(key))
+        except (ValueError, TypeError) as error:
+            # Name the position, never the key: the message reaches logs.
+            raise ImproperlyConfigured(
+                f"MESSAGE_KEYS[{index}] is not a valid Fernet key ({error}); "
+                "generate one with Fernet.generate_key()"
+            ) from None
+    return MultiFernet(fernets)
 
 
 def _keys() -> tuple[str, ...]:
@@ -67,6 +80,16 @@ def decrypt(token: bytes | memoryview) -> bytes:
 def rotate(token: bytes | memoryview) -> bytes:
     """Return ``token`` re-encrypted with the first key (RFC-free: Fernet spec)."""
     return fernet().rotate(bytes(token))
+
+
+def is_current(token: bytes | memoryview) -> bool:
+    """Return whether ``token`` is encrypted with the first (current) key."""
+    fernet()  # validates every key first
+    try:
+        Fernet(_keys()[0]).decrypt(bytes(token))
+    except InvalidToken:
+        return False
+    return True
 
 
 def digest(*parts: str) -> str:

@@ -91,14 +91,29 @@ def allowed_recipients(sender: User, org_id: int):
     The candidates are the org's members; each passes :func:`may_write`.
     Ordered by role then name.
     """
-    members = User.objects.filter(
-        Q(orgs=org_id)
-        | Q(enrollments__school_class__org_id=org_id)
-        | Q(children__enrollments__school_class__org_id=org_id),
-        is_active=True,
-    ).distinct()
+    members = (
+        User.objects.filter(
+            Q(orgs=org_id)
+            | Q(enrollments__school_class__org_id=org_id)
+            | Q(children__enrollments__school_class__org_id=org_id),
+            is_active=True,
+        )
+        .distinct()
+        .order_by("role", "last_name", "first_name")
+    )
+    if sender.role in STAFF_ROLES:
+        # What may_write answers for staff, in one query rather than several
+        # per member (a collège has well over a thousand members).
+        if not sender.is_active or not orgs_of(sender).filter(pk=org_id).exists():
+            return []
+        return list(members.exclude(pk=sender.pk))
+    # Only these roles can pass may_write for a guardian or a pupil.
+    reachable = {
+        User.Role.GUARDIAN: [User.Role.ADMINISTRATOR, User.Role.TEACHER],
+        User.Role.STUDENT: [User.Role.TEACHER],
+    }.get(sender.role, [])
     return [
         user
-        for user in members.order_by("role", "last_name", "first_name")
+        for user in members.filter(role__in=reachable)
         if may_write(sender, user, org_id)
     ]

@@ -3,18 +3,24 @@
 Client → server: ``{"type": "typing", "conversation": 12}``. The server
 checks that the user takes part and may write there, then relays
 ``{"type": "typing", "conversation": 12, "user": 5, "name": "Léa Dubois"}``
-to the sockets of the other participants, at most once every 2 s per
-conversation and socket. Nothing is stored.
+to the sockets of the other participants (of the creator only where replies
+go to the sender only; of no one where they are closed), at most once every
+2 s per conversation and socket. Nothing is stored.
 """
 
-from core.messaging.models import Participant
+from core.messaging.models import Conversation, Participant
 from hub.ephemeral import EphemeralRefused, Relay, register
 
 
 def relay_typing(user, frame: dict) -> Relay:
     """Return who hears that ``user`` is typing in the frame's conversation."""
     conversation_id = frame.get("conversation")
-    if not isinstance(conversation_id, int) or isinstance(conversation_id, bool):
+    if (
+        not isinstance(conversation_id, int)
+        or isinstance(conversation_id, bool)
+        # Beyond a 64-bit id the database driver raises instead of finding none.
+        or not 0 < conversation_id < 2**63
+    ):
         raise EphemeralRefused("'conversation' must be a conversation id")
     others = list(
         Participant.objects.filter(conversation_id=conversation_id).values_list(
@@ -24,6 +30,13 @@ def relay_typing(user, frame: dict) -> Relay:
     if user.pk not in others:
         raise EphemeralRefused("no such conversation or not allowed")
     others.remove(user.pk)
+    reply_policy, creator = Conversation.objects.filter(pk=conversation_id).values_list(
+        "reply_policy", "created_by_id"
+    )[0]
+    if user.pk != creator and reply_policy != Conversation.ReplyPolicy.ALL:
+        # A reply reaches the creator only (or no one): so does its typing,
+        # which also keeps the other families of a class message unnamed.
+        others = [creator] if reply_policy == Conversation.ReplyPolicy.SENDER else []
     return Relay(
         user_ids=others,
         frame={
