@@ -10,5 +10,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("absences/", include("core.attendance.urls")),
+    path("messages/", include("core.messaging.urls")),
     path("", include("frontend.urls")),
 ]

@@ -4,6 +4,7 @@ from functools import cache
 
 from django.urls import reverse
 
+from core.messaging.access import unread_totals
 from hub import inbox
 from hub.access import readable_streams
 from hub.events import notifying_kinds
@@ -11,7 +12,8 @@ from hub.streams import positions
 
 
 def hub(request) -> dict:
-    """Return ``hub_positions``, ``hub_config`` and ``unread_count``.
+    """Return ``hub_positions``, ``hub_config``, ``unread_count`` and
+    ``messages_unread`` (conversations with unread messages).
 
     ``hub_positions`` is ``{stream: {"epoch": str, "offset": int}}`` for every
     stream the user may read, taken when the page is rendered: the client
@@ -45,8 +47,13 @@ def hub(request) -> dict:
     def unread_count() -> int:
         return inbox.unread_count(user)
 
+    @cache
+    def messages_unread() -> int:
+        return unread_totals(user)[0]
+
     return {
         "hub_positions": hub_positions,
         "hub_config": hub_config,
         "unread_count": unread_count,
+        "messages_unread": messages_unread,
     }

@@ -22,6 +22,8 @@ FR = {
     "Absences": "Absences",
     "Notifications": "Notifications",
     "unread": "non lues",
+    "Messages": "Messages",
+    "unread conversations": "conversations non lues",
     "Live updates": "Mises à jour en direct",
     "Connecting…": "Connexion…",
     "Log out": "Se déconnecter",

@@ -12,6 +12,8 @@
 //   hub.on("event", (event) => ...);                  // every event
 //   hub.on("reset", ({ stream, epoch, offset, reason }) => ...);
 //   hub.on("status", ({ state }) => ...);  // connecting|connected|reconnecting|offline|closed
+//   hub.on("typing", ({ conversation, user, name }) => ...);  // ephemeral frames
+//   hub.send({ type: "typing", conversation: 12 });  // false when not connected
 //   hub.follow("class:12");
 //   hub.start({ positions, loginUrl });
 
@@ -79,7 +81,7 @@ export class HubClient {
   // Listeners ---------------------------------------------------------------
 
   /** Call `fn(payload)` for `name`: an event kind, "event", "reset",
-   * "status", "hello", "unsubscribed", "error" or "bye". Returns a function
+   * "status", "hello", "unsubscribed", "error", "bye" or "typing". Returns a function
    * that removes it. */
   on(name, fn) {
     if (!this.listeners.has(name)) this.listeners.set(name, new Set());
@@ -265,6 +267,7 @@ export class HubClient {
     this.reconnectTimer = this.pingTimer = this.pongTimer = null;
   }
 
+  /** Send `frame` (an object) on the socket; return false when not connected. */
   send(frame) {
     if (!this.socket || this.socket.readyState !== 1) return false;
     this.socket.send(JSON.stringify(frame));
@@ -324,6 +327,9 @@ export class HubClient {
         return this.onUnsubscribed(frame);
       case "bye":
         return this.emit("bye", frame);
+      case "typing":
+        // Ephemeral: relayed as it comes, never stored, no offset.
+        return this.emit("typing", frame);
       default:
         return;
     }

@@ -1,0 +1,876 @@
+"""Messaging pages and JSON endpoints.
+
+Each view parses, checks access (``core.messaging.access``: "not found" and
+"not allowed" are the same 404), calls one action, responds. Message text is
+decrypted here and shown only through ``render.render_message`` (sanitised
+HTML); everything else goes through the templates' autoescape.
+
+JSON endpoints answer errors as ``{"error": code, "message": text}``, where
+``code`` is the ``MessagingError`` code (``too_long``, ``rate_limited``, ...)
+or ``not_found`` / ``invalid``; a rate limit is a 429 with ``Retry-After``.
+"""
+
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass, field
+
+from django.contrib import messages as flash
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from core.messaging import access, actions, crypto, policy
+from core.messaging.forms import (
+    EditForm,
+    MessageForm,
+    ModerationForm,
+    NewConversationForm,
+    ReportForm,
+    new_key,
+)
+from core.messaging.models import Conversation, Message, Participant, Report
+from core.messaging.render import render_message
+from core.roster.access import orgs_of
+from core.roster.models import User
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 100  # messages per API answer; the client asks again with ?after=
+INBOX_LIMIT = 200
+NAMES_SHOWN = 3
+SUSPENSION = dt.timedelta(days=7)
+ERROR_STATUS = {
+    "too_long": 400,
+    "empty": 400,
+    "files": 400,
+    "invalid": 400,
+    "forbidden": 403,
+    "suspended": 403,
+    "edit_window": 403,
+    "idempotency_conflict": 409,
+    "rate_limited": 429,
+}
+MAX_ID = 10**18 - 1
+
+
+# Helpers -------------------------------------------------------------------
+
+
+def client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def wants_json(request) -> bool:
+    """Whether the client is the page's script (it asks for JSON)."""
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def json_error(code: str, status: int, message: str = "", **extra) -> JsonResponse:
+    body = {"error": code, "message": message or code, **extra}
+    return JsonResponse(body, status=status)
+
+
+def error_response(error: actions.MessagingError) -> JsonResponse:
+    """The JSON answer to a refusal of the rules, with ``Retry-After`` if rate limited."""
+    extra = {}
+    if isinstance(error, actions.RateLimited):
+        extra["retry_after"] = error.retry_after
+    response = json_error(
+        error.code, ERROR_STATUS.get(error.code, 400), str(error), **extra
+    )
+    if isinstance(error, actions.RateLimited):
+        response["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def parse_id(value) -> int | None:
+    """Return ``value`` as an id (1 to 10^18 - 1), or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        number = value
+    else:
+        text = str(value or "").strip()
+        if not text.isdecimal() or len(text) > 18:
+            return None
+        number = int(text)
+    return number if 0 < number <= MAX_ID else None
+
+
+def display_name(user: User) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+def decrypt_text(token) -> str | None:
+    """Return the text of an encrypted body or name; None if no key fits."""
+    try:
+        return crypto.decrypt(token).decode("utf-8")
+    except crypto.InvalidToken:
+        log.error("a message could not be decrypted: is a key missing?")
+        return None
+
+
+# One conversation as its reader sees it -----------------------------------
+
+
+@dataclass
+class Thread:
+    """What rendering a conversation for ``user`` needs, read once."""
+
+    conversation: Conversation
+    user: User
+    participants: list[Participant]
+    receipts: bool
+    staff: bool
+    reported: set[int] = field(default_factory=set)
+    now: dt.datetime = field(default_factory=timezone.now)
+
+    @property
+    def is_creator(self) -> bool:
+        return self.conversation.created_by_id == self.user.pk
+
+    @property
+    def positions(self) -> dict[int, int]:
+        return {p.user_id: p.last_read_message_id for p in self.participants}
+
+    def audience_of_mine(self) -> list[int]:
+        """Who sees what ``user`` writes here (for read receipts)."""
+        others = [p.user_id for p in self.participants if p.user_id != self.user.pk]
+        if self.is_creator or (
+            self.conversation.reply_policy == Conversation.ReplyPolicy.ALL
+        ):
+            return others
+        return [self.conversation.created_by_id]
+
+    def receipt_positions(self) -> dict[str, int]:
+        """Read positions of the people ``user``'s messages go to (no one else's)."""
+        if not self.receipts:
+            return {}
+        positions = self.positions
+        return {str(uid): positions.get(uid, 0) for uid in self.audience_of_mine()}
+
+
+def load_thread(user: User, conversation: Conversation) -> Thread:
+    participants = list(
+        conversation.participants.select_related("user").order_by("joined_at", "pk")
+    )
+    staff = (
+        user.role == User.Role.ADMINISTRATOR
+        and user.orgs.filter(pk=conversation.org_id).exists()
+    )
+    reported = set(
+        Report.objects.filter(
+            reporter=user, message__conversation=conversation
+        ).values_list("message_id", flat=True)
+    )
+    return Thread(
+        conversation=conversation,
+        user=user,
+        participants=participants,
+        receipts=policy.policy_for(conversation.org_id).read_receipts,
+        staff=staff,
+        reported=reported,
+    )
+
+
+def visible_people(thread: Thread) -> tuple[list[User], int]:
+    """Return the participants ``user`` may know of, and how many others there are.
+
+    Where replies go to the sender only (or nowhere), a recipient sees the
+    creator and themself: not the other families of a class-wide message.
+    """
+    users = [p.user for p in thread.participants]
+    if thread.is_creator or (
+        thread.conversation.reply_policy == Conversation.ReplyPolicy.ALL
+    ):
+        return users, 0
+    shown = [
+        u for u in users if u.pk in (thread.conversation.created_by_id, thread.user.pk)
+    ]
+    return shown, len(users) - len(shown)
+
+
+def message_item(message: Message, thread: Thread) -> dict:
+    """Return what ``_message.html`` draws for ``message``."""
+    user = thread.user
+    mine = message.sender_id == user.pk
+    if message.deleted_at:
+        state = "deleted"
+    elif message.hidden_at:
+        state = "hidden"
+    else:
+        state = "ok"
+    text = decrypt_text(message.body) if state == "ok" else ""
+    if text is None:
+        state, text = "unreadable", ""
+    item = {
+        "message": message,
+        "id": message.pk,
+        "sender_name": display_name(message.sender),
+        "mine": mine,
+        "state": state,
+        "edited": bool(message.edited_at) and state == "ok",
+        "private": message.visible_to_id is not None,
+        "html": render_message(text) if state == "ok" else "",
+        "attachments": [],
+        "can_edit": False,
+        "can_delete": state != "deleted" and (mine or thread.staff),
+        "can_report": not mine and state == "ok",
+        "reported": message.pk in thread.reported,
+        "receipt": None,
+    }
+    if state == "ok":
+        item["attachments"] = [
+            {
+                "id": a.pk,
+                "name": decrypt_text(a.name) or _("file"),
+                "size": a.size,
+                "mime": a.mime,
+            }
+            for a in message.attachments.all()
+        ]
+        if mine and thread.now - message.created_at <= actions.EDIT_WINDOW:
+            item["can_edit"] = True
+            item["text"] = text
+            item["edit_until"] = message.created_at + actions.EDIT_WINDOW
+    # What the drawn <li> depends on, bar receipts (the page's script keeps
+    # those): the same version is not drawn again, so an open edit box stays.
+    item["version"] = ":".join(
+        [
+            state,
+            message.edited_at.isoformat() if message.edited_at else "",
+            "r" if item["reported"] else "",
+            "e" if item["can_edit"] else "",
+        ]
+    )
+    if mine and thread.receipts and state != "deleted":
+        if message.visible_to_id is not None:
+            audience = [message.visible_to_id]
+        else:
+            audience = [p.user_id for p in thread.participants if p.user_id != user.pk]
+        positions = thread.positions
+        item["receipt"] = {
+            "audience": audience,
+            "read": sum(1 for uid in audience if positions.get(uid, 0) >= message.pk),
+            "total": len(audience),
+        }
+    return item
+
+
+def message_json(request, message: Message, thread: Thread) -> dict:
+    """The JSON of one message: metadata and its ``<li>`` as the page draws it."""
+    item = message_item(message, thread)
+    return {
+        "id": message.pk,
+        "conversation_id": message.conversation_id,
+        "sender_id": message.sender_id,
+        "sender_name": item["sender_name"],
+        "created_at": message.created_at.isoformat(),
+        "edited_at": message.edited_at.isoformat() if message.edited_at else None,
+        "state": item["state"],
+        "mine": item["mine"],
+        "html": render_to_string(
+            "messaging/_message.html",
+            {"m": item, "conversation": thread.conversation},
+            request=request,
+        ),
+    }
+
+
+def reply_state(thread: Thread) -> dict:
+    """Whether ``user`` may reply here, and what to tell them.
+
+    Returns ``{"allowed": bool, "reason": str, "note": str}``; the action
+    checks again on every send.
+    """
+    conversation, user = thread.conversation, thread.user
+    if policy.is_suspended(user, conversation.org_id):
+        return {
+            "allowed": False,
+            "reason": _("Your right to write in this school is suspended."),
+        }
+    if thread.is_creator:
+        return {"allowed": True}
+    creator = conversation.created_by
+    if conversation.reply_policy == Conversation.ReplyPolicy.NONE:
+        return {
+            "allowed": False,
+            "reason": _("Replies are not open in this conversation."),
+        }
+    if conversation.reply_policy == Conversation.ReplyPolicy.SENDER:
+        return {
+            "allowed": True,
+            "note": _("Your reply will be seen by %(name)s only.")
+            % {"name": display_name(creator)},
+        }
+    # Replies to everyone: the action decides per recipient on each send
+    # (and says whom the sender may not reach).
+    return {"allowed": True}
+
+
+def conversation_row(conversation: Conversation, user: User) -> dict:
+    """Return what ``_conversation_row.html`` draws (``conversation`` annotated
+    with ``unread``, participants prefetched)."""
+    participants = list(conversation.participants.all())
+    thread = Thread(
+        conversation=conversation,
+        user=user,
+        participants=participants,
+        receipts=False,
+        staff=False,
+    )
+    people, hidden = visible_people(thread)
+    others = [display_name(u) for u in people if u.pk != user.pk]
+    hidden += max(0, len(others) - NAMES_SHOWN)
+    return {
+        "conversation": conversation,
+        "id": conversation.pk,
+        "subject": conversation.subject,
+        "names": others[:NAMES_SHOWN],
+        "more": hidden,
+        "last": conversation.last_message_at or conversation.created_at,
+        "unread": getattr(conversation, "unread", 0),
+    }
+
+
+def inbox_queryset(user: User, query: str = ""):
+    conversations = access.conversations_for_user(user)
+    if query:
+        conversations = conversations.filter(
+            pk__in=access.search_conversations(user, query)
+        )
+    return conversations.select_related("created_by").prefetch_related(
+        "participants__user"
+    )
+
+
+def clean_query(raw: str | None) -> str:
+    return " ".join((raw or "").split())[:100]
+
+
+def words() -> dict:
+    """The strings the page's script writes, in the page's language."""
+    return {
+        "read_by": _("Read by %(read)s of %(total)s"),
+        "typing_one": _("%(name)s is typing…"),
+        "typing_many": _("%(names)s are typing…"),
+        "new_message": _("New message from %(name)s"),
+        "sending": _("Sending…"),
+        "sent": _("Message sent."),
+        "offline": _(
+            "The message could not be sent: connection lost. "
+            "Your draft is kept; send it again."
+        ),
+        "error": _("The message could not be sent. Your draft is kept."),
+        "conflict": _(
+            "Your previous message had already been sent; this text will go "
+            "as a new message."
+        ),
+        "too_many_files": _("5 files at most per message."),
+        "confirm_delete": _("Delete this message for everyone?"),
+        "saved": _("Changes saved."),
+        "deleted": _("Message deleted."),
+        "reported": _("Thank you: the school will look at this message."),
+        "failed": _("That did not work. Try again."),
+    }
+
+
+def back_to(conversation: Conversation, message_id: int | None = None):
+    url = reverse("messaging:conversation", args=[conversation.pk])
+    return redirect(f"{url}#message-{message_id}" if message_id else url)
+
+
+# Pages ---------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+def inbox(request):
+    """The user's conversations, latest first, searchable (``?q=``)."""
+    query = clean_query(request.GET.get("q"))
+    rows = [
+        conversation_row(c, request.user)
+        for c in inbox_queryset(request.user, query)[:INBOX_LIMIT]
+    ]
+    context = {"rows": rows, "query": query}
+    if request.user.role == User.Role.ADMINISTRATOR:
+        context["reports"] = access.moderation_queue(request.user).count()
+    return render(request, "messaging/inbox.html", context)
+
+
+@login_required
+def conversation(request, conversation_id: int):
+    """One conversation (GET); a reply without the page's script (POST)."""
+    conversation = access.get_conversation_for_user(request.user, conversation_id)
+    if request.method == "POST":
+        return send(request, conversation)
+    return render_conversation(request, conversation)
+
+
+def render_conversation(
+    request,
+    conversation,
+    *,
+    draft: str = "",
+    key: str = "",
+    error: str = "",
+    status=200,
+):
+    thread = load_thread(request.user, conversation)
+    items = [
+        message_item(m, thread) for m in access.messages_of(conversation, request.user)
+    ]
+    people, hidden = visible_people(thread)
+    reply = reply_state(thread)
+    data = {
+        "id": conversation.pk,
+        "me": request.user.pk,
+        "messages_api": reverse("messaging:api_messages", args=[conversation.pk]),
+        "read_api": reverse("messaging:api_read", args=[conversation.pk]),
+        "last_read": next(
+            (
+                p.last_read_message_id
+                for p in thread.participants
+                if p.user_id == request.user.pk
+            ),
+            0,
+        ),
+        "receipts": thread.receipts,
+        "positions": thread.receipt_positions(),
+        "can_reply": reply["allowed"],
+        "words": words(),
+    }
+    context = {
+        "conversation": conversation,
+        "items": items,
+        "people": people,
+        "hidden_people": hidden,
+        "reply": reply,
+        "draft": draft,
+        "idempotency_key": key or new_key(),
+        "error": error,
+        "data": data,
+    }
+    return render(request, "messaging/conversation.html", context, status=status)
+
+
+@login_required
+def new_conversation(request):
+    """Start a conversation with recipients the school's policy allows."""
+    user = request.user
+    orgs = list(orgs_of(user).order_by("name"))
+    wanted = parse_id(request.POST.get("org") or request.GET.get("org"))
+    org = next((o for o in orgs if o.pk == wanted), orgs[0] if orgs else None)
+    if org is None:
+        return render(request, "messaging/new.html", {"orgs": []})
+    allowed = policy.allowed_recipients(user, org.pk)
+    initial = {}
+    to = parse_id(request.GET.get("to"))
+    if to and any(u.pk == to for u in allowed):
+        initial["recipients"] = [to]
+    form = NewConversationForm(
+        request.POST if request.method == "POST" else None,
+        user=user,
+        org_id=org.pk,
+        allowed=allowed,
+        initial=initial,
+    )
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                conversation = actions.start_conversation(
+                    sender=user,
+                    org=org,
+                    subject=data["subject"],
+                    recipients=data["audience"],
+                    body=data["body"],
+                    idempotency_key=data["idempotency_key"],
+                    reply_policy=data["reply_policy"],
+                    uploads=request.FILES.getlist("files"),
+                    ip=client_ip(request),
+                )
+            except actions.MessagingError as error:
+                form.add_error(None, str(error))
+                status = ERROR_STATUS.get(error.code, 400)
+            else:
+                flash.success(request, _("Conversation started."))
+                return redirect("messaging:conversation", conversation.pk)
+        else:
+            status = 400
+    context = {"form": form, "orgs": orgs, "org": org}
+    response = render(request, "messaging/new.html", context, status=status)
+    if status == 429:
+        response["Retry-After"] = "60"
+    return response
+
+
+@login_required
+def moderation(request):
+    """School-life staff's queue of reported messages."""
+    if request.user.role != User.Role.ADMINISTRATOR:
+        raise Http404("no such page")
+    reports = list(
+        access.moderation_queue(request.user).select_related(
+            "message__conversation__org", "message__sender", "reporter"
+        )
+    )
+    items = []
+    for report in reports:
+        message = report.message
+        text = decrypt_text(message.body) if not message.deleted_at else ""
+        items.append(
+            {
+                "report": report,
+                "message": message,
+                "html": render_message(text) if text else "",
+                "deleted": bool(message.deleted_at),
+                "suspended": policy.is_suspended(
+                    message.sender, message.conversation.org_id
+                ),
+            }
+        )
+    return render(
+        request,
+        "messaging/moderation.html",
+        {"items": items, "form": ModerationForm()},
+    )
+
+
+@require_POST
+@login_required
+def moderate(request, report_id: int):
+    """Hide the reported message, dismiss the report, or suspend its sender."""
+    report = access.get_report_for_moderator(request.user, report_id)
+    form = ModerationForm(request.POST)
+    if not form.is_valid():
+        flash.error(request, _("Choose what to do with the report."))
+        return redirect("messaging:moderation")
+    decision = form.cleaned_data["decision"]
+    ip = client_ip(request)
+    if decision == "suspend":
+        message = report.message
+        actions.suspend_writer(
+            user=message.sender,
+            org=message.conversation.org,
+            moderator=request.user,
+            until=timezone.now() + SUSPENSION,
+            reason=f"report {report.pk}: {report.reason}",
+            ip=ip,
+        )
+        flash.success(
+            request,
+            _("%(name)s may not write for 7 days.")
+            % {"name": display_name(message.sender)},
+        )
+    else:
+        actions.moderate_report(
+            report=report, moderator=request.user, hide=decision == "hide", ip=ip
+        )
+        flash.success(
+            request,
+            _("The message is hidden.")
+            if decision == "hide"
+            else _("The report is dismissed."),
+        )
+    return redirect("messaging:moderation")
+
+
+@require_GET
+@login_required
+def attachment(request, attachment_id: int):
+    """Serve a file, decrypted, to the participants who may see its message."""
+    attachment = access.get_attachment_for_user(request.user, attachment_id)
+    try:
+        with attachment.file.open("rb") as handle:
+            data = crypto.decrypt(handle.read())
+    except (FileNotFoundError, crypto.InvalidToken):
+        log.error("attachment %s cannot be read", attachment.pk)
+        raise Http404("no such file") from None
+    name = decrypt_text(attachment.name) or "fichier"
+    response = HttpResponse(data, content_type=attachment.mime)
+    response["Content-Disposition"] = content_disposition_header(True, name)
+    response["Content-Length"] = str(len(data))
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+# JSON endpoints --------------------------------------------------------------
+
+
+def api_conversation(user: User, conversation_id: int) -> Conversation:
+    return access.get_conversation_for_user(user, conversation_id)
+
+
+def api_404() -> JsonResponse:
+    return json_error("not_found", 404, _("No such conversation or message."))
+
+
+@require_GET
+@login_required
+def api_unread(request):
+    """``{"conversations": n, "messages": m}`` unread by the user."""
+    conversations, count = access.unread_totals(request.user)
+    return JsonResponse({"conversations": conversations, "messages": count})
+
+
+@require_GET
+@login_required
+def api_conversation_row(request, conversation_id: int):
+    """One inbox row: ``{id, subject, unread, last_message_at, matches, html}``.
+
+    ``matches`` says whether the row belongs in an inbox searched for ``?q=``.
+    """
+    query = clean_query(request.GET.get("q"))
+    conversation = inbox_queryset(request.user).filter(pk=conversation_id).first()
+    if conversation is None:
+        return api_404()
+    matches = (
+        not query
+        or access.search_conversations(request.user, query)
+        .filter(pk=conversation_id)
+        .exists()
+    )
+    row = conversation_row(conversation, request.user)
+    return JsonResponse(
+        {
+            "id": conversation.pk,
+            "subject": conversation.subject,
+            "unread": row["unread"],
+            "last_message_at": row["last"].isoformat(),
+            "matches": matches,
+            "html": render_to_string(
+                "messaging/_conversation_row.html", {"row": row}, request=request
+            ),
+        }
+    )
+
+
+@login_required
+def api_messages(request, conversation_id: int):
+    """GET ``?after=<id>``: ``{conversation_id, messages: [...], more}``, 100 at
+    most, by id. POST: send a reply (``body``, ``idempotency_key``, ``files``)."""
+    try:
+        conversation = api_conversation(request.user, conversation_id)
+    except Http404:
+        return api_404()
+    if request.method == "POST":
+        return send(request, conversation)
+    if request.method != "GET":
+        return json_error("method_not_allowed", 405)
+    raw = request.GET.get("after", "0")
+    after = 0 if raw in ("", "0") else parse_id(raw)
+    if after is None:
+        return json_error("invalid", 400, "after must be a message id")
+    thread = load_thread(request.user, conversation)
+    found = list(
+        access.messages_of(conversation, request.user, after=after)[: PAGE_SIZE + 1]
+    )
+    return JsonResponse(
+        {
+            "conversation_id": conversation.pk,
+            "messages": [message_json(request, m, thread) for m in found[:PAGE_SIZE]],
+            "more": len(found) > PAGE_SIZE,
+        }
+    )
+
+
+def send(request, conversation: Conversation):
+    """Send a reply; JSON for the page's script, a redirect without it."""
+    form = MessageForm(request.POST)
+    as_json = wants_json(request)
+    if not form.is_valid():
+        message = _("The form is incomplete: reload the page.")
+        if as_json:
+            return json_error("invalid", 400, message)
+        flash.error(request, message)
+        return back_to(conversation)
+    data = form.cleaned_data
+    try:
+        message = actions.send_message(
+            conversation=conversation,
+            sender=request.user,
+            body=data["body"],
+            idempotency_key=data["idempotency_key"],
+            uploads=request.FILES.getlist("files"),
+            ip=client_ip(request),
+        )
+    except actions.MessagingError as error:
+        if as_json:
+            return error_response(error)
+        response = render_conversation(
+            request,
+            conversation,
+            draft=data["body"],
+            key=data["idempotency_key"],
+            error=str(error),
+            status=ERROR_STATUS.get(error.code, 400),
+        )
+        if isinstance(error, actions.RateLimited):
+            response["Retry-After"] = str(error.retry_after)
+        return response
+    if as_json:
+        thread = load_thread(request.user, conversation)
+        return JsonResponse({"message": message_json(request, message, thread)})
+    return back_to(conversation, message.pk)
+
+
+def conversation_message(request, conversation_id: int, message_id: int):
+    """Return ``(conversation, message)`` the user may see, else raise Http404."""
+    conversation = api_conversation(request.user, conversation_id)
+    message = access.get_message_for_user(request.user, message_id)
+    if message.conversation_id != conversation.pk:
+        raise Http404("no such message")
+    return conversation, message
+
+
+@require_GET
+@login_required
+def api_message(request, conversation_id: int, message_id: int):
+    """One message: ``{"message": {id, sender_id, ..., html}}``."""
+    try:
+        conversation, message = conversation_message(
+            request, conversation_id, message_id
+        )
+    except Http404:
+        return api_404()
+    thread = load_thread(request.user, conversation)
+    return JsonResponse({"message": message_json(request, message, thread)})
+
+
+def message_change(request, conversation_id: int, message_id: int, change):
+    """Run ``change(conversation, message)`` (one action) and answer.
+
+    ``change`` returns a success text or raises ``MessagingError``. JSON for
+    the page's script (the message as ``message_json``), else a redirect.
+    """
+    as_json = wants_json(request)
+    try:
+        conversation, message = conversation_message(
+            request, conversation_id, message_id
+        )
+    except Http404:
+        if as_json:
+            return api_404()
+        raise
+    try:
+        done = change(conversation, message)
+    except actions.MessagingError as error:
+        if as_json:
+            return error_response(error)
+        flash.error(request, str(error))
+        return back_to(conversation, message.pk)
+    if as_json:
+        message.refresh_from_db()
+        thread = load_thread(request.user, conversation)
+        return JsonResponse(
+            {"message": message_json(request, message, thread), "status": done}
+        )
+    flash.success(request, done)
+    return back_to(conversation, message.pk)
+
+
+@require_POST
+@login_required
+def edit(request, conversation_id: int, message_id: int):
+    """Replace the text of one's own message (15 minutes)."""
+
+    def change(conversation, message):
+        form = EditForm(request.POST)
+        if not form.is_valid():
+            raise actions.MessagingError(_("The text is missing."), "invalid")
+        actions.edit_message(
+            message=message,
+            editor=request.user,
+            body=form.cleaned_data["body"],
+            ip=client_ip(request),
+        )
+        return _("Changes saved.")
+
+    return message_change(request, conversation_id, message_id, change)
+
+
+@require_POST
+@login_required
+def delete(request, conversation_id: int, message_id: int):
+    """Delete a message for everyone (its sender, or the school's staff)."""
+
+    def change(conversation, message):
+        actions.delete_message(
+            message=message, actor=request.user, ip=client_ip(request)
+        )
+        return _("Message deleted.")
+
+    return message_change(request, conversation_id, message_id, change)
+
+
+@require_POST
+@login_required
+def report(request, conversation_id: int, message_id: int):
+    """Report someone else's message to the school's moderation queue."""
+
+    def change(conversation, message):
+        form = ReportForm(request.POST)
+        if not form.is_valid():
+            raise actions.MessagingError(
+                _("Say why you report this message."), "invalid"
+            )
+        actions.report_message(
+            message=message,
+            reporter=request.user,
+            reason=form.cleaned_data["reason"],
+            ip=client_ip(request),
+        )
+        return _("Thank you: the school will look at this message.")
+
+    return message_change(request, conversation_id, message_id, change)
+
+
+@require_POST
+@login_required
+def api_read(request, conversation_id: int):
+    """Mark read up to ``message_id`` (JSON or form body): ``{"last_read": id}``.
+
+    The position moves to the newest message the user may see at or before
+    ``message_id``, so a forged id far ahead cannot mark future messages read.
+    """
+    try:
+        conversation = api_conversation(request.user, conversation_id)
+    except Http404:
+        return api_404()
+    raw = request.POST.get("message_id")
+    if raw is None and request.content_type == "application/json":
+        try:
+            raw = json.loads(request.body or b"{}").get("message_id")
+        except (ValueError, AttributeError):
+            raw = None
+    wanted = parse_id(raw)
+    if wanted is None:
+        return json_error("invalid", 400, "message_id must be a message id")
+    upto = (
+        Message.objects.filter(
+            access.visible_messages(request.user),
+            conversation=conversation,
+            id__lte=wanted,
+        )
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    last_read = actions.mark_read(
+        conversation=conversation,
+        user=request.user,
+        message_id=upto or 0,
+        ip=client_ip(request),
+    )
+    return JsonResponse({"last_read": last_read})
