@@ -222,13 +222,11 @@ def send_message(
             Participant.objects.filter(conversation=conversation, user=sender).update(
                 last_read_message_id=message.pk
             )
-            audit.record(
-                actor=sender,
-                action="message.sent",
-                target_type="message",
-                target_id=message.pk,
-                org_id=conversation.org_id,
-                ip=ip,
+            _audit_message(
+                sender,
+                "message.sent",
+                message,
+                ip,
                 detail={"conversation": conversation.pk, "files": len(checked)},
             )
             _emit(message, "new", [sender.pk, *(u.pk for u in audience)])
@@ -261,14 +259,7 @@ def edit_message(
         message.body = crypto.encrypt(body)
         message.edited_at = timezone.now()
         message.save(update_fields=["body", "edited_at"])
-        audit.record(
-            actor=editor,
-            action="message.edited",
-            target_type="message",
-            target_id=message.pk,
-            org_id=message.conversation.org_id,
-            ip=ip,
-        )
+        _audit_message(editor, "message.edited", message, ip)
         _emit(message, "edited", _audience_ids(message))
     return message
 
@@ -296,14 +287,7 @@ def delete_message(*, message: Message, actor: User, ip: str | None = None) -> M
         message.body = b""
         message.deleted_at = timezone.now()
         message.save(update_fields=["body", "deleted_at"])
-        audit.record(
-            actor=actor,
-            action="message.deleted",
-            target_type="message",
-            target_id=message.pk,
-            org_id=message.conversation.org_id,
-            ip=ip,
-        )
+        _audit_message(actor, "message.deleted", message, ip)
         _emit(message, "deleted", _audience_ids(message))
     return message
 
@@ -372,14 +356,8 @@ def report_message(
             message=message, reporter=reporter, defaults={"reason": reason}
         )
         if created:
-            audit.record(
-                actor=reporter,
-                action="message.reported",
-                target_type="message",
-                target_id=message.pk,
-                org_id=message.conversation.org_id,
-                ip=ip,
-                detail={"report": report.pk},
+            _audit_message(
+                reporter, "message.reported", message, ip, detail={"report": report.pk}
             )
     return report
 
@@ -477,6 +455,18 @@ def _may_reach(sender: User, user: User, conversation: Conversation) -> bool:
     return (
         conversation.reply_policy == Conversation.ReplyPolicy.ALL
         and policy.may_write(conversation.created_by, user, org_id)
+    )
+
+
+def _audit_message(actor, action: str, message: Message, ip, detail=None) -> None:
+    audit.record(
+        actor=actor,
+        action=action,
+        target_type="message",
+        target_id=message.pk,
+        org_id=message.conversation.org_id,
+        ip=ip,
+        detail=detail,
     )
 
 
