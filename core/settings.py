@@ -94,8 +94,9 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while a command (import_ical) writes.
     DATABASES["default"]["OPTIONS"] = {
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000;",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=20000;",
         "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
     }
 
 REDIS_URL = env_str("REDIS_URL")

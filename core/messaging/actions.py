@@ -165,6 +165,10 @@ def send_message(
     if existing is not None:
         _check_replay(existing, body, uploads)
         return existing
+    now = now or timezone.now()
+    # Refuse a flood before any write lock is taken: on SQLite every writer
+    # waits for the one before, so refusals must not queue with real sends.
+    peek_send_token(sender, now)
     try:
         checked = files.check_files(uploads)
     except files.FileRefused as error:
@@ -174,8 +178,14 @@ def send_message(
     participants = list(conversation.participants.select_related("user"))
     if sender.pk not in {p.user_id for p in participants}:
         raise MessagingError("Vous ne participez pas à cette conversation.")
-    if policy.is_suspended(sender, conversation.org_id):
-        raise MessagingError("Votre droit d'écrire est suspendu.", "suspended")
+    suspension = policy.active_suspension(sender, conversation.org_id)
+    if suspension is not None:
+        until = (
+            f" jusqu'au {timezone.localtime(suspension.until):%d/%m/%Y à %H:%M}"
+            if suspension.until
+            else ""
+        )
+        raise MessagingError(f"Votre droit d'écrire est suspendu{until}.", "suspended")
     creator = conversation.created_by_id
     visible_to = None
     if sender.pk != creator:
@@ -195,7 +205,6 @@ def send_message(
             raise MessagingError(
                 f"Vous ne pouvez pas écrire à {user.get_full_name() or user}."
             )
-    now = now or timezone.now()
     try:
         with transaction.atomic():
             take_send_token(sender, now)
@@ -420,6 +429,20 @@ def suspend_writer(
             detail={"until": until.isoformat() if until else None},
         )
     return suspension
+
+
+def peek_send_token(user: User, now: dt.datetime) -> None:
+    """Raise :class:`RateLimited` if ``user``'s bucket is empty, reading only.
+
+    A cheap early refusal; :func:`take_send_token` still decides under lock.
+    """
+    quota = SendQuota.objects.filter(user=user).values("tokens", "updated_at").first()
+    if quota is None:
+        return
+    elapsed = max(0.0, (now - quota["updated_at"]).total_seconds())
+    tokens = min(SEND_BURST, quota["tokens"] + elapsed * SEND_RATE_PER_SECOND)
+    if tokens < 1:
+        raise RateLimited((1 - tokens) / SEND_RATE_PER_SECOND)
 
 
 def take_send_token(user: User, now: dt.datetime) -> None:

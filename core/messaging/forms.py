@@ -63,6 +63,7 @@ class ModerationForm(forms.Form):
             ("hide", _("Hide the message")),
             ("dismiss", _("Dismiss the report")),
             ("suspend", _("Suspend the sender for 7 days")),
+            ("hide_suspend", _("Hide and suspend the sender for 7 days")),
         ]
     )
 
@@ -132,6 +133,7 @@ class NewConversationForm(forms.Form):
         choices=Conversation.ReplyPolicy.choices,
         widget=forms.RadioSelect,
         required=False,
+        initial=Conversation.ReplyPolicy.SENDER,
     )
     body = forms.CharField(
         label=_("Message"),

@@ -10,7 +10,7 @@ Defaults (``MessagingPolicy``, editable in the admin per school):
   (a guardian belongs to the orgs of their children).
 """
 
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from core.messaging.models import MessagingPolicy, WriteSuspension
@@ -78,11 +78,25 @@ def teaches_child_of(teacher: User, guardian: User, org_id: int) -> bool:
     ).exists()
 
 
+def active_suspension(user: User, org_id: int) -> WriteSuspension | None:
+    """Return the suspension keeping ``user`` from writing in ``org_id`` now.
+
+    The longest one when several apply (an open-ended one first).
+    """
+    return (
+        WriteSuspension.objects.filter(
+            Q(until__isnull=True) | Q(until__gt=timezone.now()),
+            user=user,
+            org_id=org_id,
+        )
+        .order_by(F("until").desc(nulls_first=True))
+        .first()
+    )
+
+
 def is_suspended(user: User, org_id: int) -> bool:
     """Return whether ``user`` is suspended from writing in ``org_id`` now."""
-    return WriteSuspension.objects.filter(
-        Q(until__isnull=True) | Q(until__gt=timezone.now()), user=user, org_id=org_id
-    ).exists()
+    return active_suspension(user, org_id) is not None
 
 
 def allowed_recipients(sender: User, org_id: int):

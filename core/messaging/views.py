@@ -556,7 +556,17 @@ def moderate(request, report_id: int):
         return redirect("messaging:moderation")
     decision = form.cleaned_data["decision"]
     ip = client_ip(request)
-    if decision == "suspend":
+    if decision in ("hide", "hide_suspend", "dismiss"):
+        actions.moderate_report(
+            report=report, moderator=request.user, hide=decision != "dismiss", ip=ip
+        )
+        flash.success(
+            request,
+            _("The report is dismissed.")
+            if decision == "dismiss"
+            else _("The message is hidden."),
+        )
+    if decision in ("suspend", "hide_suspend"):
         message = report.message
         actions.suspend_writer(
             user=message.sender,
@@ -570,16 +580,6 @@ def moderate(request, report_id: int):
             request,
             _("%(name)s may not write for 7 days.")
             % {"name": display_name(message.sender)},
-        )
-    else:
-        actions.moderate_report(
-            report=report, moderator=request.user, hide=decision == "hide", ip=ip
-        )
-        flash.success(
-            request,
-            _("The message is hidden.")
-            if decision == "hide"
-            else _("The report is dismissed."),
         )
     return redirect("messaging:moderation")
 

@@ -729,6 +729,18 @@ def test_moderation_hide_dismiss_and_suspend(school, alice_karim):
     )
 
 
+def test_moderation_hides_and_suspends_in_one_step(school, alice_karim):
+    message = alice_karim.messages.get()
+    actions.report_message(message=message, reporter=school.parent, reason="menace")
+    report = Report.objects.get()
+    paul = login(school.cpe)
+    assert "hide_suspend" in paul.get("/messages/moderation/").content.decode()
+    paul.post(f"/messages/moderation/{report.pk}/", {"decision": "hide_suspend"})
+    message.refresh_from_db()
+    assert message.hidden_at is not None
+    assert WriteSuspension.objects.get().user == school.teacher
+
+
 def test_moderation_dismiss(school, alice_karim):
     message = alice_karim.messages.get()
     actions.report_message(message=message, reporter=school.parent, reason="spam")

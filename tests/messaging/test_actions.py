@@ -665,6 +665,8 @@ def test_a_suspended_writer_may_not_send(school):
         start(school, school.parent, [school.teacher])
 
     assert refused.value.code == "suspended"
+    until = timezone.localtime(timezone.now() + dt.timedelta(days=7))
+    assert f"jusqu'au {until:%d/%m/%Y}" in str(refused.value)
     assert events == []
     assert conversation.messages.count() == 1
     assert Conversation.objects.count() == 1
@@ -799,3 +801,13 @@ def test_the_audit_log_holds_no_message_text(school):
     details = str(list(AuditEntry.objects.values_list("detail", flat=True)))
 
     assert "secret" not in details.lower()
+
+
+def test_a_flooding_sender_is_refused_before_any_write(
+    school, django_assert_max_num_queries
+):
+    conversation = start(school, school.teacher, [school.parent])
+    for index in range(actions.SEND_BURST - 1):  # start() took one
+        send(conversation, school.teacher, f"message {index}")
+    with django_assert_max_num_queries(3), pytest.raises(RateLimited):
+        send(conversation, school.teacher, "un de trop")

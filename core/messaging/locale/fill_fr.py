@@ -23,6 +23,7 @@ _spec.loader.exec_module(base)
 NB = base.NB
 
 FR = {
+    "Hide and suspend the sender for 7 days": "Masquer et suspendre l’expéditeur 7 jours",
     # Admin (core/messaging/admin.py) and models
     "conversation": "conversation",
     "sender": "expéditeur",
