@@ -24,8 +24,13 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
+# Translations: the .po files are the source; `make messages` extracts new
+# strings into them (fill the empty msgstr) and compiles the .mo files.
 messages: $(STAMP)
-	cd frontend && ../$(BIN)/python ../manage.py compilemessages
+	DEBUG=1 $(BIN)/python manage.py makemessages -l fr --no-wrap --ignore=.venv --ignore=var --ignore=tests --ignore=core/messaging
+	DEBUG=1 $(BIN)/python manage.py makemessages -d djangojs -l fr --no-wrap --ignore=.venv --ignore=var --ignore=tests
+	cd core/messaging && DEBUG=1 ../../$(BIN)/python ../../manage.py makemessages -l fr --no-wrap
+	DEBUG=1 $(BIN)/python manage.py compilemessages --ignore=.venv --ignore=var
 
 clean:
 	rm -rf $(VENV) var
