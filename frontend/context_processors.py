@@ -26,8 +26,12 @@ def hub(request) -> dict:
         return {}
 
     @cache
+    def streams() -> list[str]:
+        return readable_streams(user)
+
+    @cache
     def hub_positions() -> dict:
-        current = positions(readable_streams(user))
+        current = positions(streams())
         return {
             name: {"epoch": epoch, "offset": offset}
             for name, (epoch, offset) in current.items()
@@ -45,7 +49,7 @@ def hub(request) -> dict:
 
     @cache
     def unread_count() -> int:
-        return inbox.unread_count(user)
+        return inbox.unread_count(user, streams())
 
     @cache
     def messages_unread() -> int:

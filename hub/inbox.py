@@ -16,8 +16,10 @@ from hub.models import Event, ReadCursor, Stream
 from hub.streams import Envelope
 
 
-def _streams(user) -> list[Stream]:
-    return list(Stream.objects.filter(name__in=readable_streams(user)))
+def _streams(user, names: list[str] | None = None) -> list[Stream]:
+    if names is None:
+        names = readable_streams(user)
+    return list(Stream.objects.filter(name__in=names))
 
 
 def read_offsets(user) -> dict[str, int]:
@@ -44,11 +46,15 @@ def _unread_filter(user, streams: list[Stream]) -> Q | None:
     return condition
 
 
-def unread_count(user) -> int:
-    """Return how many notifying events ``user`` has not marked as read."""
+def unread_count(user, names: list[str] | None = None) -> int:
+    """Return how many notifying events ``user`` has not marked as read.
+
+    ``names`` are the user's readable streams when the caller has them
+    already (:func:`hub.access.readable_streams`); otherwise they are read.
+    """
     if not getattr(user, "is_authenticated", False):
         return 0
-    condition = _unread_filter(user, _streams(user))
+    condition = _unread_filter(user, _streams(user, names))
     if condition is None:
         return 0
     return Event.objects.filter(condition, kind__in=notifying_kinds()).count()

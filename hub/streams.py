@@ -162,10 +162,15 @@ def positions(names: Iterable[str]) -> dict[str, tuple[str, int]]:
             "name", "epoch", "last_offset"
         )
     }
-    for name in names:
-        if name not in result:
-            stream, _ = Stream.objects.get_or_create(name=name)
-            result[name] = (stream.epoch, stream.last_offset)
+    missing = [name for name in names if name not in result]
+    if missing:
+        Stream.objects.bulk_create(
+            [Stream(name=name) for name in missing], ignore_conflicts=True
+        )
+        for row in Stream.objects.filter(name__in=missing).values(
+            "name", "epoch", "last_offset"
+        ):
+            result[row["name"]] = (row["epoch"], row["last_offset"])
     return result
 
 

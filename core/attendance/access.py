@@ -93,9 +93,11 @@ def visible_records(user: User) -> QuerySet[AttendanceRecord]:
         )
     else:
         records = records.filter(roll_call__taken_by=user)
-    return records.select_related(
-        "student", "roll_call__occurrence__school_class"
-    ).order_by("-roll_call__occurrence__start", "student__last_name")
+    return (
+        records.select_related("student", "roll_call__occurrence__school_class")
+        .prefetch_related("excuses")
+        .order_by("-roll_call__occurrence__start", "student__last_name")
+    )
 
 
 def get_record_for_guardian(user: User, record_id: int) -> AttendanceRecord:

@@ -67,7 +67,7 @@ def records_api(request):
 
 
 def _excuse_state(record: AttendanceRecord) -> str:
-    latest = record.excuses.order_by("-submitted_at").first()
+    latest = record.excuses.first()  # newest first (Meta.ordering), prefetched
     return latest.status if latest else ""
 
 

@@ -237,3 +237,40 @@ def test_absences_page_filters_one_child(client, school, absence):
     )
     other = client.get(f"/absences/?student={school.other_child.pk}").content.decode()
     assert "Léa Dubois" not in other.split('id="records"', 1)[1]
+
+
+def test_absences_page_queries_do_not_grow_with_records(client, school):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def add_absence_with_excuse(minutes):
+        occurrence = make_occurrence(
+            school.class_4b,
+            timezone.now() - dt.timedelta(minutes=minutes),
+            teachers=[school.teacher],
+        )
+        take_roll_call(
+            occurrence=occurrence,
+            teacher=school.teacher,
+            marks={school.pupil.pk: ("absent", None)},
+        )
+        record = AttendanceRecord.objects.get(
+            roll_call__occurrence=occurrence, student=school.pupil
+        )
+        Excuse.objects.create(
+            record=record, submitted_by=school.parent, reason="illness"
+        )
+
+    def queries(url):
+        client.get(url)  # first render creates the user's streams
+        with CaptureQueriesContext(connection) as captured:
+            client.get(url)
+        return len(captured)
+
+    login(client, school.parent)
+    add_absence_with_excuse(20)
+    one = (queries("/absences/"), queries("/absences/api/records/"))
+    for minutes in (80, 140, 200):
+        add_absence_with_excuse(minutes)
+    assert client.get("/absences/").content.decode().count("data-record-id=") == 4
+    assert (queries("/absences/"), queries("/absences/api/records/")) == one
