@@ -39,7 +39,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "django_tasks",
+    "django_tasks_db",
     "hub",
+    "hub.delivery",
     "core.roster",
     "core.timetable",
     "core.attendance",
@@ -156,6 +159,39 @@ TIMETABLE_DEFAULT_WEEK = env_str("TIMETABLE_DEFAULT_WEEK", "")
 
 # Messaging: Fernet keys for encryption at rest (first encrypts, all decrypt).
 MESSAGE_KEYS = env_list("MESSAGE_KEYS", [])
+
+# Background work (django-tasks, database backend: `manage.py db_worker`).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# Delivery outside the app (hub/delivery, docs/delivery.md).
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+EMAIL_HOST = env_str("EMAIL_HOST", "127.0.0.1")
+EMAIL_PORT = int(env_str("EMAIL_PORT", "8025"))
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_str("EMAIL_USE_TLS", "") == "1"  # implicit TLS (465)
+EMAIL_START_TLS = env_str("EMAIL_START_TLS", "") == "1"  # STARTTLS (587)
+EMAIL_TIMEOUT = float(env_str("EMAIL_TIMEOUT", "30"))
+EMAIL_CONNECTIONS = int(env_str("EMAIL_CONNECTIONS", "4"))
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ENT Hub <notifications@localhost>")
+# RFC 8292 "sub": how a push service reaches the operator.
+VAPID_CONTACT = env_str("VAPID_CONTACT", "mailto:admin@localhost")
+# Push endpoints are URLs a browser hands us: only these hosts (and their
+# subdomains) are accepted, so a subscription cannot aim the worker at an
+# internal address. http:// endpoints only with PUSH_ALLOW_HTTP=1 (tests).
+PUSH_ALLOWED_HOSTS = env_list(
+    "PUSH_ALLOWED_HOSTS",
+    [
+        "fcm.googleapis.com",
+        "updates.push.services.mozilla.com",
+        "push.apple.com",
+        "notify.windows.com",
+    ],
+)
+PUSH_ALLOW_HTTP = env_str("PUSH_ALLOW_HTTP", "") == "1"
+PUSH_TIMEOUT = float(env_str("PUSH_TIMEOUT", "10"))
+# A push waits this long for an open tab to report the item as seen.
+DELIVERY_SEEN_GRACE = float(env_str("DELIVERY_SEEN_GRACE", "5"))
 
 # Where the real data files beside the repository live (demo and tests).
 SHARED_DATA_DIR = Path(

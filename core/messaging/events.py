@@ -4,9 +4,12 @@ No event carries message text: the stream log is not encrypted, so pages
 fetch the text from the messaging API when an event arrives.
 """
 
+import datetime
 from typing import Literal
 
-from hub.events import HubEvent
+from django.utils.translation import gettext as _
+
+from hub.events import HubEvent, Notice
 
 
 class MessageChanged(HubEvent):
@@ -14,12 +17,27 @@ class MessageChanged(HubEvent):
 
     kind = "messaging.message"
     notify = False  # counted per conversation in the inbox, not the bell
+    category = "message"
     op: Literal["new", "edited", "deleted", "hidden"]
     conversation_id: int
     message_id: int
     sender_id: int
     sender_name: str
     subject: str
+    silent: bool = False
+
+    def notice(self, created_at: datetime.datetime) -> Notice | None:
+        """A new message (never its text: pushes say who and about what)."""
+        if self.op != "new":
+            return None
+        return Notice(
+            title=_("New message from %(name)s") % {"name": self.sender_name},
+            body=self.subject,
+            url=f"/messages/{self.conversation_id}/",
+            tag=f"conversation-{self.conversation_id}",
+            mute_key=f"conversation:{self.conversation_id}",
+            silent=self.silent,
+        )
 
 
 class MessagesRead(HubEvent):
@@ -31,3 +49,7 @@ class MessagesRead(HubEvent):
     conversation_id: int
     user_id: int
     message_id: int
+
+    def withdraws(self) -> tuple[int, str]:
+        """The reader's devices close this conversation's notification."""
+        return self.user_id, f"conversation-{self.conversation_id}"

@@ -1,10 +1,12 @@
 """Event kinds the timetable emits (on ``class:<id>`` streams)."""
 
+import datetime
 from typing import Literal
 
+from django.utils.translation import gettext as _
 from pydantic import BaseModel
 
-from hub.events import HubEvent
+from hub.events import HubEvent, Notice, local_when
 
 
 class OccurrenceData(BaseModel):
@@ -29,11 +31,48 @@ class OccurrenceChanged(HubEvent):
     """One lesson changed: ``changes`` lists every kind that applies."""
 
     kind = "timetable.occurrence"
+    category = "timetable"
     op: Literal[
         "added", "cancelled", "restored", "moved", "room_changed", "teacher_changed"
     ]
     changes: list[str]
     occurrence: OccurrenceData
+
+    def notice(self, created_at: datetime.datetime) -> Notice:
+        """Cancelled, moved, room or teacher change, as the timetable page says it."""
+        occ = self.occurrence
+        values = {
+            "subject": occ.subject,
+            "when": local_when(occ.start),
+            "old": local_when(occ.previous_start),
+            "room": occ.room,
+            "old_room": occ.previous_room,
+            "teachers": occ.teachers,
+        }
+        titles = {
+            "cancelled": _("Cancelled: %(subject)s, %(when)s"),
+            "moved": _("Moved: %(subject)s, %(old)s → %(when)s")
+            if occ.previous_start
+            else _("Moved: %(subject)s, now %(when)s"),
+            "room_changed": _(
+                "Room change: %(subject)s, %(when)s, %(old_room)s → %(room)s"
+            )
+            if occ.previous_room
+            else _("Room change: %(subject)s, %(when)s, room %(room)s"),
+            "teacher_changed": _(
+                "Teacher change: %(subject)s, %(when)s, with %(teachers)s"
+            ),
+            "added": _("Lesson added: %(subject)s, %(when)s"),
+            "restored": _("Lesson restored: %(subject)s, %(when)s"),
+        }
+        monday = datetime.datetime.fromisoformat(occ.start).date()
+        monday -= datetime.timedelta(days=monday.weekday())
+        return Notice(
+            title=titles[self.op] % values,
+            body=occ.reason,
+            url=f"/timetable/?week={monday:%Y-%m-%d}",
+            tag=f"occurrence-{occ.id}",
+        )
 
 
 class FeedImported(HubEvent):
