@@ -92,6 +92,9 @@ class Mute(models.Model):
             models.UniqueConstraint(fields=["user", "key"], name="unique_mute")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.user_id} mutes {self.key} until {self.until:%Y-%m-%d %H:%M}"
+
 
 class PushSubscription(models.Model):
     """A browser's push subscription (RFC 8030 §4, keys of RFC 8291 §3)."""
@@ -109,15 +112,15 @@ class PushSubscription(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
 
+    def __str__(self) -> str:
+        return f"{self.user_id} → {self.endpoint[:60]}"
+
     def info(self) -> dict:
         """Return the ``PushSubscription.toJSON()`` shape pywebpush takes."""
         return {
             "endpoint": self.endpoint,
             "keys": {"p256dh": self.p256dh, "auth": self.auth},
         }
-
-    def __str__(self) -> str:
-        return f"{self.user_id} → {self.endpoint[:60]}"
 
 
 class VapidKey(models.Model):
@@ -130,6 +133,9 @@ class VapidKey(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"VAPID {self.public_key[:16]}… ({'active' if self.active else 'retired'})"
 
 
 class Notification(models.Model):
