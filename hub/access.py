@@ -43,3 +43,57 @@ def readable_streams(user: User) -> list[str]:
     names += [class_stream(pk) for pk in classes_of(user).values_list("pk", flat=True)]
     names += [org_stream(pk) for pk in orgs_of(user).values_list("pk", flat=True)]
     return names
+
+
+def readers_of(name: str) -> list[User]:
+    """Return the active users who may read the stream ``name`` (the inverse
+    of :func:`readable_streams`), each with ``children_here``: the names of
+    their children the stream is about (guardians of a class's pupils).
+
+    Used by delivery to find whom an event concerns. A malformed name or a
+    missing object gives ``[]``.
+    """
+    from django.db.models import Q
+
+    from core.roster.models import Enrollment
+
+    try:
+        scope, object_id = parse_stream(name)
+    except InvalidStreamName:
+        return []
+    active = User.objects.filter(is_active=True)
+    if scope == "user":
+        users = list(active.filter(pk=object_id))
+        for user in users:
+            user.children_here = []
+        return users
+    if scope == "class":
+        in_scope = Q(school_class_id=object_id)
+        staff = Q(role=User.Role.ADMINISTRATOR, orgs__classes=object_id)
+    else:
+        in_scope = Q(school_class__org_id=object_id)
+        staff = Q(role=User.Role.ADMINISTRATOR, orgs=object_id)
+    members = Enrollment.objects.filter(in_scope)
+    students = members.filter(role=Enrollment.Role.STUDENT)
+    student_names = {
+        row["user_id"]: f"{row['user__first_name']} {row['user__last_name']}".strip()
+        for row in students.values("user_id", "user__first_name", "user__last_name")
+    }
+    users = list(
+        active.filter(
+            Q(pk__in=members.values("user_id"))
+            | Q(children__in=list(student_names))
+            | staff
+        ).distinct()
+    )
+    guardians = [user.pk for user in users if user.role == User.Role.GUARDIAN]
+    children: dict[int, list[str]] = {}
+    for link in User.children.through.objects.filter(
+        guardian_id__in=guardians, student_id__in=list(student_names)
+    ).values("guardian_id", "student_id"):
+        children.setdefault(link["guardian_id"], []).append(
+            student_names[link["student_id"]]
+        )
+    for user in users:
+        user.children_here = sorted(children.get(user.pk, []))
+    return users

@@ -23,6 +23,7 @@ from django.conf import settings
 from hub import ephemeral
 from hub import streams as log
 from hub.access import can_read_stream, readable_streams
+from hub.delivery.actions import mark_seen
 from hub.fanout import session_sockets_group, user_sockets_group
 
 logger = logging.getLogger(__name__)
@@ -279,6 +280,19 @@ class HubConsumer(AsyncWebsocketConsumer):
             {"type": "unsubscribed", "id": frame.get("id"), "streams": names}
         )
 
+    async def on_seen(self, frame: dict) -> None:
+        """An open, visible tab showed events: no push for them.
+
+        ``{"type": "seen", "stream": "user:5", "offsets": [12, 13]}``; only
+        streams this socket follows count, at most 500 offsets; no reply.
+        """
+        name = frame.get("stream")
+        offsets = frame.get("offsets")
+        if name not in self.positions or not isinstance(offsets, list):
+            raise ProtocolError("bad_seen", "seen needs a followed stream and offsets")
+        clean = [o for o in offsets[:500] if isinstance(o, int) and o > 0]
+        await database_sync_to_async(mark_seen)(self.user, name, clean)
+
     async def on_ephemeral(self, frame: dict) -> None:
         """Relay an ephemeral frame (``typing``) through its domain handler.
 
@@ -307,6 +321,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         "subscribe": on_subscribe,
         "resume": on_resume,
         "unsubscribe": on_unsubscribe,
+        "seen": on_seen,
     }
 
     async def _follow(

@@ -30,7 +30,8 @@ class Notice:
     and ``child_name`` the pupil it is about (digests group by child),
     ``org_id`` the school. ``mute_key`` names what a user may mute
     (``conversation:12``); ``urgent`` passes quiet hours; ``silent`` waits
-    for the end of the recipient's night even outside quiet hours.
+    for the end of the recipient's night even outside quiet hours;
+    ``actor_id`` is the user who acted (never told about their own act).
     """
 
     title: str
@@ -43,6 +44,7 @@ class Notice:
     mute_key: str = ""
     urgent: bool = False
     silent: bool = False
+    actor_id: int | None = None
 
 
 class HubEvent(BaseModel):

@@ -97,3 +97,19 @@ def mark_all_read(user) -> None:
             if not created and cursor.offset < stream.last_offset:
                 cursor.offset = stream.last_offset
                 cursor.save(update_fields=["offset"])
+        _withdraw_pushes(user)
+
+
+def _withdraw_pushes(user) -> None:
+    """Close, on the user's other devices, the notifications just read here."""
+    from hub.delivery import tasks
+    from hub.delivery.models import Notification
+
+    tags = list(
+        Notification.objects.filter(user=user, seen_at__isnull=True)
+        .exclude(tag="")
+        .values_list("tag", flat=True)
+        .distinct()[:100]
+    )
+    if tags:
+        tasks.withdraw.enqueue(user.pk, tags)

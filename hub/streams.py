@@ -126,7 +126,7 @@ def send_event(streams: Iterable[str], event: HubEvent) -> list[Envelope]:
         parse_stream(name)
     names = sorted(set(names))
     payload = event.payload()
-    envelopes = []
+    envelopes, rows = [], []
     for name in names:
         Stream.objects.get_or_create(name=name)
         # The UPDATE takes the row lock until commit: offsets are gap-free under
@@ -142,11 +142,28 @@ def send_event(streams: Iterable[str], event: HubEvent) -> list[Envelope]:
             payload=payload,
         )
         envelopes.append(_envelope(stream, row))
+        rows.append(row)
     if envelopes:
         # Registered in the innermost atomic block: a rolled-back savepoint
         # drops its doorbells with its rows.
         transaction.on_commit(lambda: fanout.ring(envelopes))
+        _enqueue_delivery(event, rows)
     return envelopes
+
+
+def _enqueue_delivery(event: HubEvent, rows: list[Event]) -> None:
+    """Queue delivery outside the app (push, e-mail) in the same transaction.
+
+    The task row commits with the events (an outbox): no event is written
+    without its delivery being planned, and a rollback drops both.
+    """
+    from hub.delivery import tasks
+
+    if type(event).category:
+        tasks.plan_event.enqueue([row.pk for row in rows])
+    withdrawn = event.withdraws()
+    if withdrawn:
+        tasks.withdraw.enqueue(*withdrawn)
 
 
 def positions(names: Iterable[str]) -> dict[str, tuple[str, int]]:

@@ -137,8 +137,12 @@ def send_message(
     uploads=(),
     ip: str | None = None,
     now: dt.datetime | None = None,
+    silent: bool = False,
 ) -> Message:
     """Send ``body`` (markdown subset, 10,000 characters) with up to 5 files.
+
+    ``silent``: delivered in the app at once, but pushed to phones only when
+    the recipients' night is over (a teacher writing at 22:00).
 
     The audience is every participant, or only the conversation's creator
     when its reply policy is "sender" and the sender is someone else; the
@@ -238,7 +242,7 @@ def send_message(
                 ip,
                 detail={"conversation": conversation.pk, "files": len(checked)},
             )
-            _emit(message, "new", [sender.pk, *(u.pk for u in audience)])
+            _emit(message, "new", [sender.pk, *(u.pk for u in audience)], silent=silent)
     except IntegrityError:
         # Two resends raced on the same key: the first one won.
         existing = Message.objects.get(sender=sender, idempotency_key=idempotency_key)
@@ -513,7 +517,7 @@ def _audience_ids(message: Message) -> list[int]:
     return [message.sender_id, message.visible_to_id]
 
 
-def _emit(message: Message, op: str, user_ids: list[int]) -> None:
+def _emit(message: Message, op: str, user_ids: list[int], silent: bool = False) -> None:
     conversation = message.conversation
     hub.send_event(
         [user_stream(pk) for pk in user_ids],
@@ -524,5 +528,6 @@ def _emit(message: Message, op: str, user_ids: list[int]) -> None:
             sender_id=message.sender_id,
             sender_name=message.sender.get_full_name() or message.sender.get_username(),
             subject=conversation.subject,
+            silent=silent,
         ),
     )

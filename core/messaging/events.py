@@ -37,6 +37,7 @@ class MessageChanged(HubEvent):
             tag=f"conversation-{self.conversation_id}",
             mute_key=f"conversation:{self.conversation_id}",
             silent=self.silent,
+            actor_id=self.sender_id,
         )
 
 

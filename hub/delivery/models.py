@@ -135,7 +135,9 @@ class VapidKey(models.Model):
         ordering = ["-created_at", "-pk"]
 
     def __str__(self) -> str:
-        return f"VAPID {self.public_key[:16]}… ({'active' if self.active else 'retired'})"
+        return (
+            f"VAPID {self.public_key[:16]}… ({'active' if self.active else 'retired'})"
+        )
 
 
 class Notification(models.Model):

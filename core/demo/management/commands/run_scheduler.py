@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
 from core.attendance.actions import flag_missing_roll_calls
+from hub.delivery.tasks import periodic as deliver_periodic
 from hub.retention import purge_old_events
 
 logger = logging.getLogger(__name__)
@@ -14,16 +15,18 @@ def scheduler_loop(interval: float, stop=None) -> None:
     """Run the periodic jobs every ``interval`` seconds until ``stop`` is set.
 
     Jobs: flag lessons whose roll call is missing 15 minutes after they
-    began; drop stream events past their retention. Errors are logged and the
-    loop goes on.
+    began; drop stream events past their retention; release pushes held for
+    quiet hours, settle mails of dead workers, create due digests
+    (:func:`hub.delivery.tasks.periodic`). Errors are logged and the loop
+    goes on.
     """
     while stop is None or not stop.is_set():
         close_old_connections()
-        for job in (flag_missing_roll_calls, purge_old_events):
+        for job in (flag_missing_roll_calls, purge_old_events, deliver_periodic):
             try:
                 done = job()
-                if done:
-                    logger.info("%s: %d", job.__name__, done)
+                if done and (not isinstance(done, dict) or any(done.values())):
+                    logger.info("%s: %s", job.__name__, done)
             except Exception:
                 logger.exception("scheduler job %s failed", job.__name__)
         if stop is None:
@@ -33,7 +36,10 @@ def scheduler_loop(interval: float, stop=None) -> None:
 
 
 class Command(BaseCommand):
-    help = "Run the periodic jobs (missing roll calls) every --interval seconds."
+    help = (
+        "Run the periodic jobs (missing roll calls, retention, delivery: quiet "
+        "hours, digests, recovery) every --interval seconds."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--interval", type=float, default=60.0)

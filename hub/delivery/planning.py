@@ -1,0 +1,231 @@
+"""From an event to notifications and deliveries (ARCHITECTURE.md P5).
+
+:func:`plan_event` runs in the worker for every event whose kind has a
+delivery ``category``: it finds who reads the stream, describes the event
+once (``HubEvent.notice``), and for each reader writes one
+:class:`Notification` and one :class:`Delivery` per channel their preference
+asks for, each with its status and reason (queued, held for quiet hours,
+suppressed by preference, mute or lack of device). It then enqueues the push
+and e-mail tasks. Planning twice the same event adds nothing (unique
+user × event).
+"""
+
+import datetime
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from core.roster.models import Org, User
+from hub.access import readers_of
+from hub.delivery import clock
+from hub.delivery.categories import CATEGORIES
+from hub.delivery.models import (
+    Channel,
+    Delivery,
+    Digest,
+    EmailSend,
+    Mute,
+    Notification,
+    PushSubscription,
+)
+from hub.delivery.preferences import choices_of, settings_of
+from hub.events import Notice, UnknownEventKind, event_class
+from hub.models import Event
+
+Status = Delivery.Status
+
+
+def _notice(event: Event) -> tuple[str, Notice] | None:
+    try:
+        cls = event_class(event.kind)
+    except UnknownEventKind:
+        return None
+    if not cls.category or cls.category not in CATEGORIES:
+        return None
+    with override(settings.LANGUAGE_CODE):
+        notice = cls(op=event.op, **event.payload).notice(event.created_at)
+    return (cls.category, notice) if notice else None
+
+
+def _org_names(org_ids: set[int]) -> dict[int, str]:
+    return dict(Org.objects.filter(pk__in=org_ids).values_list("pk", "name"))
+
+
+def plan_event(event_id: int, now: datetime.datetime | None = None) -> dict:
+    """Write the notifications and deliveries of one event; enqueue sending.
+
+    Returns counts ``{"notifications": n, "push": p, "email": e}`` (tests and
+    logs). An event of a kind without category, or already planned, writes
+    nothing. ``now`` (aware) defaults to the current time.
+    """
+    now = now or timezone.now()
+    event = Event.objects.select_related("stream").filter(pk=event_id).first()
+    if event is None:
+        return {"notifications": 0, "push": 0, "email": 0}
+    described = _notice(event)
+    if described is None:
+        return {"notifications": 0, "push": 0, "email": 0}
+    category_key, notice = described
+    spec = CATEGORIES[category_key]
+    readers = [u for u in readers_of(event.stream.name) if u.pk != notice.actor_id]
+    if not readers:
+        return {"notifications": 0, "push": 0, "email": 0}
+    choices = choices_of(readers, category_key)
+    clocks = settings_of(readers)
+    orgs = _org_names({notice.org_id} if notice.org_id else set())
+    muted = set()
+    if notice.mute_key:
+        muted = set(
+            Mute.objects.filter(
+                user__in=readers, key=notice.mute_key, until__gt=now
+            ).values_list("user_id", flat=True)
+        )
+    devices: dict[int, list[PushSubscription]] = {}
+    for sub in PushSubscription.objects.filter(user__in=readers):
+        devices.setdefault(sub.user_id, []).append(sub)
+    zones = _zones(readers, clocks)
+    pushes, sends = [], []
+    with transaction.atomic():
+        for user in readers:
+            choice = choices[user.pk]
+            if not (choice.inapp or choice.push or choice.email or choice.digest):
+                continue  # "off": not even a notification row
+            child = notice.child_name or ", ".join(getattr(user, "children_here", []))
+            try:
+                with transaction.atomic():
+                    note = Notification.objects.create(
+                        user=user,
+                        event=event,
+                        category=category_key,
+                        urgent=notice.urgent,
+                        title=notice.title[:200],
+                        body=notice.body[:1000],
+                        url=notice.url[:300],
+                        tag=notice.tag[:100],
+                        child_name=child[:150],
+                        org_name=orgs.get(notice.org_id, "")[:200],
+                    )
+            except IntegrityError:
+                continue  # planned already
+            rows = _deliveries(
+                note,
+                user,
+                choice,
+                notice,
+                spec,
+                clocks[user.pk],
+                zones[user.pk],
+                devices.get(user.pk, []),
+                user.pk in muted,
+                now,
+            )
+            Delivery.objects.bulk_create(rows)
+            for row in rows:
+                if row.channel == Channel.PUSH and row.status == Status.QUEUED:
+                    pushes.append(row.pk)
+                if row.channel == Channel.EMAIL and row.status == Status.QUEUED:
+                    sends.append(row.email_id)
+        _enqueue(pushes, sends)
+    return {"notifications": len(readers), "push": len(pushes), "email": len(sends)}
+
+
+def _zones(readers: list[User], clocks: dict) -> dict:
+    fallback = {}
+    for user in readers:
+        if not clocks[user.pk].time_zone:
+            fallback[user.pk] = _school_zone(user)
+    return {
+        user.pk: clock.zone_of(clocks[user.pk], fallback.get(user.pk, ""))
+        for user in readers
+    }
+
+
+def _school_zone(user: User) -> str:
+    from hub.delivery.preferences import school_zone
+
+    return school_zone(user)
+
+
+def _deliveries(
+    note, user, choice, notice, spec, user_clock, zone, subs, muted, now
+) -> list[Delivery]:
+    rows = []
+
+    def add(channel, status, reason="", **extra):
+        rows.append(
+            Delivery(
+                notification=note,
+                user=user,
+                channel=channel,
+                status=status,
+                reason=reason[:300],
+                **extra,
+            )
+        )
+
+    mute_reason = _("muted by the user")
+    if choice.push:
+        if muted:
+            add(Channel.PUSH, Status.SUPPRESSED, mute_reason)
+        elif not subs:
+            add(
+                Channel.PUSH,
+                Status.SUPPRESSED,
+                _("no device subscribed to notifications"),
+            )
+        else:
+            status, reason, when = _push_timing(notice, user_clock, zone, now)
+            for sub in subs:
+                add(
+                    Channel.PUSH, status, reason, subscription=sub, next_attempt_at=when
+                )
+    else:
+        add(
+            Channel.PUSH,
+            Status.SUPPRESSED,
+            _("preference: no push for %(category)s") % {"category": spec.label},
+        )
+    if choice.email:
+        if muted:
+            add(Channel.EMAIL, Status.SUPPRESSED, mute_reason)
+        elif not user.email:
+            add(Channel.EMAIL, Status.SUPPRESSED, _("no e-mail address"))
+        else:
+            send = EmailSend.objects.create(user=user, period=f"now:{note.pk}")
+            add(Channel.EMAIL, Status.QUEUED, email=send)
+    if choice.digest and not muted:
+        channel = Channel.DAILY if choice.digest == Digest.DAILY else Channel.WEEKLY
+        if user.email:
+            add(channel, Status.QUEUED)
+        else:
+            add(channel, Status.SUPPRESSED, _("no e-mail address"))
+    return rows
+
+
+def _push_timing(notice, user_clock, zone, now):
+    """Return (status, reason, next attempt) of a push: now, or held till morning."""
+    grace = datetime.timedelta(seconds=settings.DELIVERY_SEEN_GRACE)
+    if notice.silent:
+        release = clock.next_morning(user_clock, now, zone)
+        if release > now:
+            return Status.HELD, _("sent silently: pushed in the morning"), release
+    window = clock.quiet_window(user_clock, now, zone)
+    if window.quiet and not notice.urgent:
+        return Status.HELD, _("quiet hours"), window.ends_at
+    return Status.QUEUED, "", now + grace
+
+
+def _enqueue(pushes: list[int], sends: list[int]) -> None:
+    from hub.delivery import tasks
+
+    if pushes:
+        grace = datetime.timedelta(seconds=settings.DELIVERY_SEEN_GRACE)
+        task = tasks.send_pushes
+        if grace:
+            task = task.using(run_after=timezone.now() + grace)
+        task.enqueue(pushes)
+    if sends:
+        tasks.send_emails.enqueue(sends)

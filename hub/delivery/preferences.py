@@ -1,0 +1,79 @@
+"""Reading a user's delivery choices, with their role's defaults filled in."""
+
+from core.roster.models import User
+from hub.delivery.categories import CATEGORIES, Category, Choice
+from hub.delivery.models import DeliverySettings, Preference
+
+# The categories each role is asked about on the settings page (few per screen).
+ROLE_CATEGORIES = {
+    User.Role.GUARDIAN: [
+        "absence",
+        "excuse",
+        "message",
+        "timetable",
+        "grades",
+        "homework",
+        "announcement",
+    ],
+    User.Role.STUDENT: [
+        "absence",
+        "message",
+        "timetable",
+        "grades",
+        "homework",
+        "announcement",
+    ],
+    User.Role.TEACHER: ["message", "roll_call", "timetable", "announcement"],
+    User.Role.ADMINISTRATOR: [
+        "absence",
+        "excuse",
+        "message",
+        "roll_call",
+        "announcement",
+    ],
+}
+
+
+def categories_for(user: User) -> list[Category]:
+    """Return the categories ``user``'s role is asked about, in page order."""
+    return [CATEGORIES[key] for key in ROLE_CATEGORIES.get(user.role, [])]
+
+
+def _stored(row: Preference) -> Choice:
+    return Choice(inapp=row.inapp, push=row.push, email=row.email, digest=row.digest)
+
+
+def choices_of(users: list[User], category: str) -> dict[int, Choice]:
+    """Return ``{user id: Choice}`` for ``category`` (one query for all users)."""
+    rows = {
+        row.user_id: _stored(row)
+        for row in Preference.objects.filter(user__in=users, category=category)
+    }
+    spec = CATEGORIES.get(category)
+    return {
+        user.pk: rows.get(user.pk)
+        or (spec.default_for(user.role) if spec else Choice())
+        for user in users
+    }
+
+
+def choices_for(user: User) -> dict[str, Choice]:
+    """Return ``{category: Choice}`` of every category for one user."""
+    rows = {row.category: _stored(row) for row in Preference.objects.filter(user=user)}
+    return {
+        key: rows.get(key) or spec.default_for(user.role)
+        for key, spec in CATEGORIES.items()
+    }
+
+
+def settings_of(users: list[User]) -> dict[int, DeliverySettings]:
+    """Return each user's :class:`DeliverySettings` (unsaved defaults if none)."""
+    rows = {row.user_id: row for row in DeliverySettings.objects.filter(user__in=users)}
+    return {user.pk: rows.get(user.pk) or DeliverySettings(user=user) for user in users}
+
+
+def school_zone(user: User) -> str:
+    """Return the time zone of ``user``'s first school ("" if none)."""
+    from core.roster.access import orgs_of
+
+    return orgs_of(user).values_list("time_zone", flat=True).first() or ""
