@@ -15,3 +15,10 @@ ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 MEDIA_ROOT = VAR_DIR / "test-media"  # noqa: F405
 HUB_POLL_SECONDS = 0.0  # tests that need the log poll turn it on themselves
 MESSAGE_KEYS = ["MT1kFVjWzn9hbrZbQQyhH6xFzU5rxT7TeU2XtTxzO1c="]  # a test-only key
+# Delivery: the local RFC 8030 endpoint of the tests is http://127.0.0.1:<port>;
+# pushes go out at once (tests that check "already seen" set a grace).
+PUSH_ALLOWED_HOSTS = ["127.0.0.1"]
+PUSH_ALLOW_HTTP = True
+DELIVERY_SEEN_GRACE = 0.0
+PUSH_TIMEOUT = 2.0
+EMAIL_TIMEOUT = 2.0

@@ -163,7 +163,8 @@ def _enqueue_delivery(event: HubEvent, rows: list[Event]) -> None:
         tasks.plan_event.enqueue([row.pk for row in rows])
     withdrawn = event.withdraws()
     if withdrawn:
-        tasks.withdraw.enqueue(*withdrawn)
+        user_id, tag = withdrawn
+        tasks.withdraw.enqueue(user_id, [tag])
 
 
 def positions(names: Iterable[str]) -> dict[str, tuple[str, int]]:

@@ -40,6 +40,18 @@ def test_compose_runs_postgres_redis_two_asgi_processes_proxy_and_scheduler():
     ]
 
 
+def test_compose_runs_task_workers_that_reach_the_smtp_relay():
+    services = load_compose()["services"]
+    workers = [name for name in services if name.startswith("worker-")]
+    assert len(workers) >= 2
+    for name in workers:
+        assert services[name]["command"][:3] == ["python", "manage.py", "db_worker"]
+        env = services[name]["environment"]
+        assert env["DATABASE_URL"].startswith("postgres://")
+        assert env["EMAIL_HOST"].startswith("${EMAIL_HOST:?")
+        assert "SITE_URL" in env and "VAPID_CONTACT" in env
+
+
 def test_proxy_balances_websockets_over_every_asgi_process():
     conf = (ROOT / "deploy" / "nginx.conf").read_text()
     services = load_compose()["services"]

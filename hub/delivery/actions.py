@@ -172,3 +172,18 @@ def unsubscribe_email(user_id: int, scope: str) -> int:
             )
             changed += 1
     return changed
+
+
+def save_choices(
+    user: User, *, preferences: dict[str, str], clock: dict
+) -> DeliverySettings:
+    """Store what the settings page sent, all or nothing.
+
+    ``preferences`` is ``{category: choice key}`` (each through
+    :func:`set_preference`), ``clock`` the fields of :func:`save_settings`.
+    Raises :class:`UnknownChoice` (and nothing is stored) for a bad one.
+    """
+    with transaction.atomic():
+        for category, choice_key in preferences.items():
+            set_preference(user, category, choice_key)
+        return save_settings(user, **clock)

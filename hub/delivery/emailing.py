@@ -243,7 +243,9 @@ def send(send_ids: list[int], now: datetime.datetime | None = None) -> dict:
         EmailSend.objects.filter(pk=key).update(**fields)
 
     async def run():
-        async with smtp.SmtpBatchSender.from_settings() as sender:
+        # One mail per group: a dead worker leaves only its in-flight mail
+        # uncertain (see SmtpBatchSender); the rest are safely resent.
+        async with smtp.SmtpBatchSender.from_settings(group_size=1) as sender:
             await sender.send_many(
                 outgoing,
                 before_send=sync_to_async(mark_sending),

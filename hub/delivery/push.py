@@ -160,8 +160,8 @@ def build_payload(message: Mapping, limit: int = PAYLOAD_LIMIT) -> bytes:
     "close", "tags": [...]}``. When too long, ``body`` then ``title`` are cut
     on a character boundary and end with "…"; if that is not enough, the
     largest other members are cut (lists keep their first items) or dropped,
-    ``type`` last. Never raises; only a ``limit`` smaller than ``{"type":…}``
-    itself gives more bytes than asked. RFC 8291 §4 allows 3993 bytes of
+    ``type`` last. Never raises, never returns more than ``limit`` bytes
+    (``limit`` >= 2). RFC 8291 §4 allows 3993 bytes of
     plaintext in the 4096 a push service must accept (RFC 8030 §7.2); the
     default leaves room, :data:`SHRUNK_LIMIT` is for a service answering 413.
     """
@@ -178,7 +178,7 @@ def build_payload(message: Mapping, limit: int = PAYLOAD_LIMIT) -> bytes:
                 return data
     others = [name for name in message if name != "type"]
     others.sort(key=lambda name: len(_dump(message[name])), reverse=True)
-    for name in others + ["type"]:
+    for name in others + [name for name in ("type",) if name in message]:
         value = message[name]
         if isinstance(value, list) and value:
             message[name] = _longest(message, name, value, limit, _cut_list)
@@ -308,7 +308,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -330,13 +330,13 @@ def _outcome(key: Any, status: int, headers: Mapping, body: bytes) -> PushOutcom
     retry_after = parse_retry_after(headers.get("Retry-After"))
     if status == 429:
         reason = "HTTP 429: rate limited by the push service"
-        return PushOutcome(
-            key, "retry", status, reason, retry_after or DEFAULT_RETRY_AFTER
-        )
+        if retry_after is None:
+            retry_after = DEFAULT_RETRY_AFTER
+        return PushOutcome(key, "retry", status, reason, retry_after)
     text = body[:200].decode("utf-8", "replace").strip()
     reason = f"HTTP {status}: {text}" if text else f"HTTP {status}"
     if status >= 500:
-        return PushOutcome(key, "retry", status, reason, retry_after)
+        return PushOutcome(key, "retry", status, reason[:REASON_LENGTH], retry_after)
     if 300 <= status < 400:
         reason = f"HTTP {status}: push services must not redirect"
     return PushOutcome(key, "failed", status, reason[:REASON_LENGTH])

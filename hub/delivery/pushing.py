@@ -95,9 +95,7 @@ def _job(delivery: Delivery, message: dict, urgent: bool) -> push.PushJob:
     )
 
 
-async def _send(jobs: list[push.PushJob]) -> list[push.PushOutcome]:
-    key = await asyncio.to_thread(vapid.current_key)
-    signer = vapid.VapidSigner(key.private_pem, settings.VAPID_CONTACT)
+async def _send(signer, jobs: list[push.PushJob]) -> list[push.PushOutcome]:
     async with push.PushSender(signer, timeout=settings.PUSH_TIMEOUT) as sender:
         return await sender.send_many(jobs)
 
@@ -106,7 +104,9 @@ def send_jobs(jobs: list[push.PushJob]) -> list[push.PushOutcome]:
     """Send ``jobs`` with one pooled session (blocking; runs its own loop)."""
     if not jobs:
         return []
-    return asyncio.run(_send(jobs))
+    key = vapid.current_key()
+    signer = vapid.VapidSigner(key.private_pem, settings.VAPID_CONTACT)
+    return asyncio.run(_send(signer, jobs))
 
 
 def deliver(delivery_ids: list[int], now: datetime.datetime | None = None) -> dict:

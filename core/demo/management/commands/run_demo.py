@@ -1,10 +1,13 @@
 import os
+import subprocess
+import sys
 import threading
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from core.demo.mailbox import start_mailbox
 from core.demo.management.commands.run_scheduler import scheduler_loop
 from core.demo.management.commands.seed_demo import format_accounts
 from core.demo.school import DEMO_WEEK, FLOP_CLASS, build_demo_school, ensure_lesson_now
@@ -13,7 +16,8 @@ from core.demo.school import DEMO_WEEK, FLOP_CLASS, build_demo_school, ensure_le
 class Command(BaseCommand):
     help = (
         "Migrate, build the demo collège, print its accounts and serve the hub "
-        "(HTTP and WebSocket, Daphne) with the scheduler in a thread."
+        "(HTTP and WebSocket, Daphne) with the scheduler in a thread, a task "
+        "worker (push, e-mail) beside it and a local mailbox in var/mail/."
     )
 
     def add_arguments(self, parser):
@@ -33,6 +37,7 @@ class Command(BaseCommand):
             DEMO_WEEK
         )
         base = f"http://{addr}:{port}"
+        mail_dir = settings.VAR_DIR / "mail"
         self.stdout.write(
             f"\nHub ENT, collège de démonstration : {base}/\n\n"
             f"{format_accounts(accounts)}\n\n"
@@ -42,9 +47,27 @@ class Command(BaseCommand):
             "  make demo-after\n"
             f"Cours en cours pour faire l'appel (prof) : {base}/absences/roll-call/{lesson.pk}/\n"
             f"Administration : {base}/admin/\n"
+            f"Réglages des notifications : {base}/settings/notifications/\n"
+            f"Les e-mails (immédiats, résumés de 18 h) arrivent dans {mail_dir}/\n"
         )
         if no_serve:
             return
+        mailbox = None
+        if "EMAIL_HOST" not in os.environ:
+            mailbox = start_mailbox(settings.EMAIL_HOST, settings.EMAIL_PORT, mail_dir)
+        # The task worker runs as its own process, as in production.
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "manage.py",
+                "db_worker",
+                "--queue-name",
+                "*",
+                "--interval",
+                "0.5",
+            ],
+            cwd=settings.BASE_DIR,
+        )
         stop = threading.Event()
         thread = threading.Thread(
             target=scheduler_loop, args=(60.0, stop), name="scheduler", daemon=True
@@ -54,3 +77,7 @@ class Command(BaseCommand):
             call_command("runserver", f"{addr}:{port}", use_reloader=False)
         finally:
             stop.set()
+            worker.terminate()
+            worker.wait(10)
+            if mailbox is not None:
+                mailbox.stop()

@@ -1,0 +1,101 @@
+"""Delivery reads with the permission check inside.
+
+- :func:`members_for_staff` / :func:`get_member_for_staff`: the people whose
+  delivery log a member of school-life staff may read (the members of their
+  own schools); "not found" and "not allowed" are the same ``Http404``.
+- :func:`get_muted_conversation`: a conversation the user may mute.
+- :func:`active_mute`: the mute in force on a key, if any.
+"""
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from core.roster.access import orgs_of
+from core.roster.models import User
+from hub.delivery.models import Mute
+
+CONVERSATION_PREFIX = "conversation:"
+
+
+def is_delivery_staff(user: User) -> bool:
+    """Whether ``user`` may read delivery logs: school-life staff or ``is_staff``."""
+    return user.is_authenticated and (
+        user.role == User.Role.ADMINISTRATOR or user.is_staff
+    )
+
+
+def members_for_staff(staff: User) -> QuerySet[User]:
+    """Return the users of ``staff``'s schools, by name (none for others).
+
+    A member is someone linked to one of the orgs of :func:`orgs_of`
+    ``(staff)``: staff and teachers of the org, pupils of its classes,
+    guardians of those pupils (the same membership as the messaging policy).
+    """
+    if not is_delivery_staff(staff):
+        return User.objects.none()
+    orgs = list(orgs_of(staff).values_list("pk", flat=True))
+    if not orgs:
+        return User.objects.none()
+    return (
+        User.objects.filter(
+            Q(orgs__in=orgs)
+            | Q(enrollments__school_class__org__in=orgs)
+            | Q(children__enrollments__school_class__org__in=orgs)
+        )
+        .distinct()
+        .order_by("last_name", "first_name", "username")
+    )
+
+
+def search_members(staff: User, query: str, limit: int = 20) -> list[User]:
+    """Return up to ``limit`` members of ``staff``'s schools matching ``query``.
+
+    ``query`` is matched (case-insensitive) against the first name, last
+    name, "first last", "last first" and the username.
+    """
+    words = query.split()
+    if not words:
+        return []
+    members = members_for_staff(staff)
+    for word in words[:4]:
+        members = members.filter(
+            Q(first_name__icontains=word)
+            | Q(last_name__icontains=word)
+            | Q(username__icontains=word)
+        )
+    return list(members[:limit])
+
+
+def get_member_for_staff(staff: User, user_id: int) -> User:
+    """Return the user ``user_id`` if ``staff`` may read their log, else raise Http404."""
+    member = members_for_staff(staff).filter(pk=user_id).first()
+    if member is None:
+        raise Http404("no such user")
+    return member
+
+
+def conversation_key(conversation_id: int) -> str:
+    """Return the mute key of a conversation (``conversation:12``)."""
+    return f"{CONVERSATION_PREFIX}{conversation_id}"
+
+
+def get_muted_conversation(user: User, key: str):
+    """Return the conversation named by ``key`` if ``user`` takes part in it.
+
+    ``key`` must be ``conversation:<id>``; anything else, or a conversation
+    the user is not in, raises ``Http404``.
+    """
+    from core.messaging.access import get_conversation_for_user
+
+    if not key.startswith(CONVERSATION_PREFIX):
+        raise Http404("nothing to mute")
+    raw = key.removeprefix(CONVERSATION_PREFIX)
+    if not raw.isdecimal() or len(raw) > 18 or raw.startswith("0"):
+        raise Http404("nothing to mute")
+    return get_conversation_for_user(user, int(raw))
+
+
+def active_mute(user: User, key: str) -> Mute | None:
+    """Return ``user``'s mute of ``key`` still in force, or ``None``."""
+    return Mute.objects.filter(user=user, key=key, until__gt=timezone.now()).first()

@@ -1,0 +1,424 @@
+"""Sending many e-mails over a few persistent SMTP connections (aiosmtplib).
+
+:class:`SmtpBatchSender` keeps up to ``connections`` SMTP sessions open and
+sends a batch over them, one mail at a time per connection, with the
+transaction split into its stages (RFC 5321 §3.3: ``MAIL``, ``RCPT``,
+``DATA``, then the content and its final reply) so that every failure is
+classified by *what the server may already hold*:
+
+- ``"sent"``: the server answered 250 to the end of the content;
+- ``"refused"``: a permanent 5xx to ``MAIL``, every ``RCPT``, ``DATA`` or the
+  content (or an address that cannot be written): do not retry;
+- ``"deferred"``: a 4xx, or the connection failed, timed out or dropped
+  *before* the content was handed over: nothing was accepted, safe to retry;
+- ``"uncertain"``: a timeout or disconnect *after* the content was written,
+  while waiting for the final reply: the server may have accepted it, so the
+  caller must never send it again (at most once).
+
+The mails' ledger (:class:`hub.delivery.models.EmailSend`) lives with the
+caller; the two callbacks of :meth:`SmtpBatchSender.send_many` let it record
+each step durably.
+"""
+
+import asyncio
+import logging
+import re
+import socket
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from typing import Literal
+
+import aiosmtplib
+from aiosmtplib.errors import (
+    SMTPException,
+    SMTPHeloError,
+    SMTPRecipientRefused,
+    SMTPResponseException,
+    SMTPServerDisconnected,
+    SMTPTimeoutError,
+)
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["sent", "refused", "deferred", "uncertain"]
+SENT: Outcome = "sent"
+REFUSED: Outcome = "refused"
+DEFERRED: Outcome = "deferred"
+UNCERTAIN: Outcome = "uncertain"
+
+BeforeSend = Callable[[list[Hashable]], Awaitable[None]]
+OnResult = Callable[[Hashable, Outcome, str], Awaitable[None]]
+
+# Lone CR or LF -> CRLF; a line starting with "." gets another (RFC 5321 §4.5.2).
+_BARE_EOL = re.compile(rb"\r(?!\n)|(?<!\r)\n")
+_LEADING_DOT = re.compile(rb"^\.", re.M)
+_CONNECTION_ERRORS = (SMTPServerDisconnected, SMTPTimeoutError, OSError)
+
+
+@dataclass(slots=True)
+class OutgoingMail:
+    """One mail to hand to SMTP.
+
+    ``key`` is the caller's opaque id (an ``EmailSend`` pk), echoed in the
+    callbacks and the result; ``sender`` the envelope ``MAIL FROM`` address
+    (RFC 5321 reverse-path, bounces go there); ``recipients`` the envelope
+    ``RCPT TO`` addresses; ``message`` an :class:`~email.message.EmailMessage`
+    (serialised with :data:`email.policy.SMTP`) or the RFC 5322 bytes.
+    """
+
+    key: Hashable
+    sender: str
+    recipients: list[str]
+    message: EmailMessage | bytes
+
+    @classmethod
+    def of(cls, key: Hashable, message: EmailMessage) -> "OutgoingMail":
+        """Build one from a composed message: sender from ``From``, recipients
+        from ``To``, ``Cc`` and ``Bcc`` (which is removed from the message)."""
+        recipients = [
+            address.addr_spec
+            for name in ("To", "Cc", "Bcc")
+            for header in message.get_all(name, [])
+            for address in header.addresses
+        ]
+        if "Bcc" in message:
+            del message["Bcc"]
+        sender = message["From"].addresses[0].addr_spec
+        return cls(key=key, sender=sender, recipients=recipients, message=message)
+
+
+def smtp_payload(message: EmailMessage | bytes) -> bytes:
+    """Return the ``DATA`` content of a message: CRLF line ends, leading dots
+    doubled (RFC 5321 §4.5.2), ending with the ``.`` line."""
+    if isinstance(message, EmailMessage):
+        data = message.as_bytes(policy=SMTP_POLICY)
+    else:
+        data = _BARE_EOL.sub(b"\r\n", message)
+    if b"\n." in data or data.startswith(b"."):
+        data = _LEADING_DOT.sub(b"..", data)
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data + b".\r\n"
+
+
+class _Connection:
+    """One SMTP session, reopened on demand; used by one worker at a time."""
+
+    def __init__(self, sender: "SmtpBatchSender") -> None:
+        self.owner = sender
+        self.smtp: aiosmtplib.SMTP | None = None
+        self.dirty = False  # a transaction may be open: RSET before MAIL
+        self.used = False  # has carried a mail since it was opened
+
+    @property
+    def is_open(self) -> bool:
+        return self.smtp is not None and self.smtp.is_connected
+
+    async def open(self) -> aiosmtplib.SMTP:
+        self.close()
+        owner = self.owner
+        smtp = aiosmtplib.SMTP(
+            hostname=owner.host,
+            port=owner.port,
+            username=owner.username or None,
+            password=owner.password or None,
+            use_tls=owner.use_tls,
+            start_tls=owner.start_tls,
+            timeout=owner.timeout,
+            local_hostname=owner.local_hostname,
+        )
+        await smtp.connect()
+        if smtp.is_ehlo_or_helo_needed:
+            try:
+                await smtp.ehlo()
+            except SMTPHeloError:
+                await smtp.helo()
+        owner.connects += 1
+        self.smtp, self.dirty, self.used = smtp, False, False
+        return smtp
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            self.smtp.close()
+            self.smtp = None
+
+    async def quit(self) -> None:
+        if self.is_open:
+            try:
+                await self.smtp.quit(timeout=min(self.owner.timeout, 5.0))
+            except (SMTPException, OSError):
+                pass
+        self.close()
+
+
+class SmtpBatchSender:
+    """Send batches of mails over up to ``connections`` persistent SMTP sessions.
+
+    Use as ``async with SmtpBatchSender.from_settings() as sender: await
+    sender.send_many(mails, before_send, on_result)``. Connections open
+    lazily, are reused across mails and across ``send_many`` calls, and are
+    closed (``QUIT``) on exit. A connection that dropped between two mails
+    is reopened transparently and the mail tried once more (nothing of it was
+    handed over). ``timeout`` (seconds) bounds connecting and each reply.
+    ``use_tls`` is implicit TLS (port 465), ``start_tls`` STARTTLS (587).
+
+    **What the caller can tell after a crash.** Each connection sends its
+    mails strictly one after another, so at most ``connections`` mails are
+    ever in an SMTP transaction at once. A worker takes a group of at most
+    ``group_size`` mails, awaits ``before_send(keys)`` for the group, then
+    sends them one by one and awaits ``on_result(key, outcome, reason)``
+    after each, before starting the next. So, if the process dies at any
+    point:
+
+    - a mail whose key was never passed to a completed ``before_send`` was
+      never handed to SMTP: safe to send again;
+    - a mail whose ``on_result`` completed has that final outcome;
+    - a mail in between (``before_send`` done, no ``on_result``) may have
+      been sent: treat it as ``"uncertain"`` and never resend it. Per
+      connection, at most one of them was really in flight; the others of
+      its group (at most ``group_size - 1``) were not, but nothing durable
+      says which: a smaller ``group_size`` loses fewer mails in a crash and
+      costs more ``before_send`` calls.
+
+    Without a crash, every mail gets exactly one ``on_result`` call and one
+    entry in the returned dict, including those of a group that could not be
+    sent (``"deferred"``, reason "not sent: …"). An exception raised by a
+    callback stops the batch: the other workers finish the mail they hold,
+    report the rest of their group ``"deferred"``, and the first exception is
+    re-raised; mails never passed to ``before_send`` get no callback then
+    (they were never handed over: the caller may send them again).
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        username: str = "",
+        password: str = "",
+        use_tls: bool = False,
+        start_tls: bool = False,
+        timeout: float = 30.0,
+        connections: int = 4,
+        group_size: int = 8,
+        local_hostname: str | None = None,
+    ) -> None:
+        if connections < 1 or group_size < 1:
+            raise ValueError("connections and group_size must be at least 1")
+        self.host, self.port = host, port
+        self.username, self.password = username, password
+        self.use_tls, self.start_tls = use_tls, start_tls
+        self.timeout = timeout
+        self.group_size = group_size
+        self.local_hostname = local_hostname
+        self.connects = 0  # connections opened so far (for tests and stats)
+        self._connections = [_Connection(self) for _ in range(connections)]
+
+    @classmethod
+    def from_settings(cls, **overrides) -> "SmtpBatchSender":
+        """Build one from ``EMAIL_HOST``, ``EMAIL_PORT``, ``EMAIL_HOST_USER``,
+        ``EMAIL_HOST_PASSWORD``, ``EMAIL_USE_TLS``, ``EMAIL_START_TLS``,
+        ``EMAIL_TIMEOUT`` and ``EMAIL_CONNECTIONS``; ``overrides`` win."""
+        from django.conf import settings
+
+        options = {
+            "host": settings.EMAIL_HOST,
+            "port": settings.EMAIL_PORT,
+            "username": settings.EMAIL_HOST_USER,
+            "password": settings.EMAIL_HOST_PASSWORD,
+            "use_tls": settings.EMAIL_USE_TLS,
+            "start_tls": settings.EMAIL_START_TLS,
+            "timeout": settings.EMAIL_TIMEOUT,
+            "connections": settings.EMAIL_CONNECTIONS,
+        }
+        return cls(**(options | overrides))
+
+    async def __aenter__(self) -> "SmtpBatchSender":
+        if self.local_hostname is None:
+            # aiosmtplib would look this up (DNS) on every connect.
+            self.local_hostname = await asyncio.to_thread(socket.getfqdn)
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Say ``QUIT`` on every open connection and close it."""
+        await asyncio.gather(*(c.quit() for c in self._connections))
+
+    async def send_many(
+        self,
+        mails: list[OutgoingMail],
+        before_send: BeforeSend | None = None,
+        on_result: OnResult | None = None,
+    ) -> dict[Hashable, Outcome]:
+        """Send ``mails``; return ``{key: outcome}`` (see the class docstring).
+
+        ``before_send(keys)`` is awaited with the keys of a group (at most
+        ``group_size``) just before the group's first mail is handed to SMTP;
+        ``on_result(key, outcome, reason)`` after each mail (``reason`` is ""
+        when sent, else the server's reply or the error). Keys must be
+        unique within a batch.
+        """
+        queue = deque(mails)
+        results: dict[Hashable, Outcome] = {}
+        batch = _Batch(queue, results, before_send, on_result)
+        workers = [batch.run(connection) for connection in self._connections]
+        await asyncio.gather(*workers)
+        if batch.error is not None:
+            raise batch.error
+        # Left over only if every connection failed to open.
+        while queue:
+            await batch.report(queue.popleft(), DEFERRED, "not sent: no connection")
+        return results
+
+    async def _send_one(self, connection: _Connection, mail: OutgoingMail):
+        """Send one mail on ``connection``; return ``(outcome, reason)``."""
+        try:
+            payload = smtp_payload(mail.message)
+        except (ValueError, UnicodeError) as exc:
+            return REFUSED, f"cannot serialise the message: {exc}"
+        for _attempt in (1, 2):
+            stale = connection.is_open and connection.used
+            outcome = await self._transaction(connection, mail, payload)
+            # A reused connection that turned out dead: the server dropped it
+            # between mails. Nothing was handed over; try once on a new one.
+            if outcome[0] == DEFERRED and stale and not connection.is_open:
+                continue
+            return outcome
+        return outcome
+
+    async def _transaction(self, connection, mail, payload):
+        stage = "connect"
+        try:
+            smtp = connection.smtp
+            if not connection.is_open:
+                smtp = await connection.open()
+            connection.used = True
+            if connection.dirty:
+                stage = "RSET"
+                await smtp.rset()
+                connection.dirty = False
+            stage = "MAIL"
+            connection.dirty = True
+            eight_bit = not payload.isascii() and smtp.supports_extension("8bitmime")
+            options = ["BODY=8BITMIME"] if eight_bit else None
+            await smtp.mail(mail.sender, options=options)
+            stage = "RCPT"
+            refusals = []
+            for recipient in mail.recipients:
+                try:
+                    await smtp.rcpt(recipient)
+                except SMTPRecipientRefused as exc:
+                    refusals.append(exc)
+            if len(refusals) == len(mail.recipients):
+                return _refusal(refusals)
+            stage = "DATA"
+            reply = await smtp.execute_command(b"DATA")
+            if reply.code != 354:
+                return _classify(reply.code, f"DATA: {reply.code} {reply.message}")
+            smtp.protocol.write(payload)  # raises if already disconnected
+            stage = "content"
+            reply = await smtp.protocol.read_response(timeout=self.timeout)
+            connection.dirty = False  # the final reply ends the transaction
+            if reply.code != 250:
+                return _classify(reply.code, f"{reply.code} {reply.message}")
+            if refusals:
+                return SENT, "; ".join(_describe(exc) for exc in refusals)
+            return SENT, ""
+        except SMTPResponseException as exc:
+            reason = f"{stage}: {exc.code} {exc.message}"
+            if stage in ("connect", "RSET"):  # about the session, not the mail
+                connection.close()
+                return DEFERRED, reason
+            if exc.code == 421 or not connection.is_open:  # closing channel
+                connection.close()
+            return _classify(exc.code, reason)
+        except _CONNECTION_ERRORS as exc:
+            connection.close()
+            if stage == "content":
+                return UNCERTAIN, f"no reply after the content: {_error(exc)}"
+            return DEFERRED, f"{stage}: {_error(exc)}"
+        except (ValueError, UnicodeError) as exc:  # an address it cannot write
+            return REFUSED, f"{stage}: {exc}"
+        except BaseException:  # cancelled: the session is in an unknown state
+            connection.close()
+            raise
+
+
+class _Batch:
+    """One ``send_many`` call: the shared queue, results and callbacks."""
+
+    def __init__(self, queue, results, before_send, on_result) -> None:
+        self.queue: deque[OutgoingMail] = queue
+        self.results = results
+        self.before_send = before_send
+        self.on_result = on_result
+        self.error: BaseException | None = None
+
+    async def report(self, mail: OutgoingMail, outcome: Outcome, reason: str):
+        self.results[mail.key] = outcome
+        if outcome != SENT:
+            log.info("mail %s %s: %s", mail.key, outcome, reason)
+        if self.on_result is not None:
+            await self.on_result(mail.key, outcome, reason)
+
+    async def run(self, connection: _Connection) -> None:
+        """Take groups off the queue and send them until it is empty.
+
+        Stops early when the connection cannot be (re)opened (the rest of
+        its group goes back to the queue, for the other connections) or when
+        a callback raised (recorded in ``error`` for ``send_many``).
+        """
+        sender = connection.owner
+        try:
+            while self.queue and self.error is None:
+                size = min(sender.group_size, len(self.queue))
+                group = [self.queue.popleft() for _ in range(size)]
+                if not await self._send_group(sender, connection, group):
+                    return
+        except Exception as exc:
+            if self.error is None:
+                self.error = exc
+
+    async def _send_group(self, sender, connection, group) -> bool:
+        """Send one group; return False if this connection gave up."""
+        if self.before_send is not None:
+            try:
+                await self.before_send([mail.key for mail in group])
+            except Exception:
+                self.queue.extendleft(reversed(group))  # never handed over
+                raise
+        for index, mail in enumerate(group):
+            if self.error is not None:  # another worker's callback failed
+                for rest in group[index:]:
+                    await self.report(rest, DEFERRED, "not sent: batch stopped")
+                return False
+            outcome, reason = await sender._send_one(connection, mail)
+            await self.report(mail, outcome, reason)
+            if outcome == DEFERRED and not connection.is_open:
+                self.queue.extendleft(reversed(group[index + 1 :]))
+                return False
+        return True
+
+
+def _classify(code: int, reason: str) -> tuple[Outcome, str]:
+    return (REFUSED if 500 <= code < 600 else DEFERRED), reason
+
+
+def _refusal(refusals: list[SMTPRecipientRefused]) -> tuple[Outcome, str]:
+    """Every recipient refused: permanent only if every refusal was."""
+    reason = "; ".join(_describe(exc) for exc in refusals)
+    permanent = all(500 <= exc.code < 600 for exc in refusals)
+    return (REFUSED if permanent else DEFERRED), f"RCPT: {reason}"
+
+
+def _describe(exc: SMTPRecipientRefused) -> str:
+    return f"{exc.recipient}: {exc.code} {exc.message}"
+
+
+def _error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
