@@ -11,5 +11,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("absences/", include("core.attendance.urls")),
     path("messages/", include("core.messaging.urls")),
+    path("", include("hub.delivery.urls")),
     path("", include("frontend.urls")),
 ]

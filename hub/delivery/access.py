@@ -5,15 +5,16 @@
   own schools); "not found" and "not allowed" are the same ``Http404``.
 - :func:`get_muted_conversation`: a conversation the user may mute.
 - :func:`active_mute`: the mute in force on a key, if any.
+- :func:`recent_notifications`: a member's delivery log (after the check).
 """
 
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from core.roster.access import orgs_of
 from core.roster.models import User
-from hub.delivery.models import Mute
+from hub.delivery.models import Delivery, Mute, Notification
 
 CONVERSATION_PREFIX = "conversation:"
 
@@ -99,3 +100,22 @@ def get_muted_conversation(user: User, key: str):
 def active_mute(user: User, key: str) -> Mute | None:
     """Return ``user``'s mute of ``key`` still in force, or ``None``."""
     return Mute.objects.filter(user=user, key=key, until__gt=timezone.now()).first()
+
+
+def recent_notifications(member: User, limit: int = 100) -> list[Notification]:
+    """Return ``member``'s last ``limit`` notifications, newest first.
+
+    Each has ``deliveries`` prefetched (oldest first, with their device).
+    The caller has checked it may read ``member`` (:func:`get_member_for_staff`).
+    """
+    deliveries = Prefetch(
+        "deliveries",
+        queryset=Delivery.objects.select_related("subscription").order_by(
+            "created_at", "pk"
+        ),
+    )
+    return list(
+        Notification.objects.filter(user=member)
+        .order_by("-created_at", "-pk")
+        .prefetch_related(deliveries)[:limit]
+    )

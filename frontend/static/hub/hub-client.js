@@ -41,6 +41,8 @@ export class HubClient {
    * baseDelay (ms, 500), maxDelay (ms, 30000), pongTimeout (ms, 10000),
    * WebSocket (constructor), random (() => [0, 1)), timers ({setTimeout,
    * clearTimeout, setInterval, clearInterval}), window (for online/offline),
+   * document (for visibility: events shown in a visible tab are reported
+   * `seen`, so no push goes out for them), seenDelay (ms, 300),
    * navigate ((url) => void).
    */
   constructor(options = {}) {
@@ -69,8 +71,11 @@ export class HubClient {
     this.gapFills = new Set();
     this.frameId = 0;
     this.inFlight = new Map(); // frame id -> the names a follow frame asked for
+    this.unseen = new Map(); // stream -> offsets received, not yet reported seen
+    this.seenTimer = null;
     this.onOnline = () => this.reconnectNow();
     this.onOffline = () => this.goOffline();
+    this.onVisibility = () => this.reportSeen();
     if (options.positions) this.setPositions(options.positions);
   }
 
@@ -140,6 +145,7 @@ export class HubClient {
     const win = this.options.window || globalThis.window;
     win?.addEventListener?.("online", this.onOnline);
     win?.addEventListener?.("offline", this.onOffline);
+    this.doc?.addEventListener?.("visibilitychange", this.onVisibility);
     this.connect();
     return this;
   }
@@ -151,6 +157,7 @@ export class HubClient {
     const win = this.options.window || globalThis.window;
     win?.removeEventListener?.("online", this.onOnline);
     win?.removeEventListener?.("offline", this.onOffline);
+    this.doc?.removeEventListener?.("visibilitychange", this.onVisibility);
     this.clearTimers();
     this.closeSocket(1000);
     this.setState("closed");
@@ -260,6 +267,8 @@ export class HubClient {
   }
 
   clearTimers() {
+    if (this.seenTimer !== null) this.timers.clearTimeout(this.seenTimer);
+    this.seenTimer = null;
     const t = this.timers;
     if (this.reconnectTimer !== null) t.clearTimeout(this.reconnectTimer);
     if (this.pingTimer !== null) t.clearInterval(this.pingTimer);
@@ -434,6 +443,39 @@ export class HubClient {
     this.positions.set(event.stream, { epoch: event.epoch, offset: event.offset });
     this.emit(event.kind, event);
     this.emit("event", event);
+    this.noteShown(event);
+  }
+
+  // Seen: no push for what an open tab already showed ------------------------
+
+  get doc() {
+    return "document" in this.options ? this.options.document : globalThis.document;
+  }
+
+  visible() {
+    return this.doc?.visibilityState === "visible";
+  }
+
+  /** Remember `event`; report it within `seenDelay` ms if the tab is visible. */
+  noteShown(event) {
+    const offsets = this.unseen.get(event.stream) || [];
+    offsets.push(event.offset);
+    this.unseen.set(event.stream, offsets.slice(-500));
+    if (this.visible() && this.seenTimer === null) {
+      this.seenTimer = this.timers.setTimeout(() => {
+        this.seenTimer = null;
+        this.reportSeen();
+      }, this.options.seenDelay ?? 300);
+    }
+  }
+
+  /** Send one `seen` frame per stream for the events shown while visible. */
+  reportSeen() {
+    if (!this.visible() || this.unseen.size === 0) return;
+    for (const [stream, offsets] of this.unseen) {
+      if (!this.send({ type: "seen", stream, offsets })) return; // offline: keep them
+      this.unseen.delete(stream);
+    }
   }
 
   fillGap(stream, known) {

@@ -298,3 +298,53 @@ test("a follow frame refused for one stream is sent again without it", () => {
   assert.deepEqual(retry.streams, { "user:1": { epoch: "u", offset: 1 } });
   assert.equal(client.position("class:2"), null);
 });
+
+function fakeDocument(state) {
+  const doc = new EventTarget();
+  doc.visibilityState = state;
+  doc.show = () => {
+    doc.visibilityState = "visible";
+    doc.dispatchEvent(new Event("visibilitychange"));
+  };
+  return doc;
+}
+
+test("reports events shown in a visible tab as seen, batched per stream", () => {
+  const doc = fakeDocument("visible");
+  const { client, sockets, timers } = setup({ document: doc });
+  client.start();
+  const socket = sockets[0];
+  socket.serverSends(hello);
+  socket.sent.length = 0;
+  socket.serverSends(event("user:1", 1));
+  socket.serverSends(event("user:1", 2));
+  assert.deepEqual(socket.sent, []);
+  timers.advance(300);
+  assert.deepEqual(socket.sent, [{ type: "seen", stream: "user:1", offsets: [1, 2] }]);
+  timers.advance(1000);
+  assert.equal(socket.sent.length, 1);
+});
+
+test("events received in a hidden tab are reported when it becomes visible", () => {
+  const doc = fakeDocument("hidden");
+  const { client, sockets, timers } = setup({ document: doc });
+  client.start();
+  const socket = sockets[0];
+  socket.serverSends(hello);
+  socket.sent.length = 0;
+  socket.serverSends(event("class:2", 1));
+  timers.advance(5000);
+  assert.deepEqual(socket.sent, []); // not seen: the push may go
+  doc.show();
+  assert.deepEqual(socket.sent, [{ type: "seen", stream: "class:2", offsets: [1] }]);
+});
+
+test("with no document (a worker, a test) nothing is reported", () => {
+  const { client, sockets, timers } = setup({ document: null });
+  client.start();
+  sockets[0].serverSends(hello);
+  sockets[0].sent.length = 0;
+  sockets[0].serverSends(event("user:1", 1));
+  timers.advance(1000);
+  assert.deepEqual(sockets[0].sent, []);
+});
