@@ -15,6 +15,9 @@ What it does:
 3. sends them all the naive way: ``await aiosmtplib.send(message,
    hostname=…, port=…)`` once per mail, one after another (a new connection,
    greeting, EHLO, MAIL, RCPT, DATA and QUIT for each mail);
+   With ``--latency-ms``, the server answers EHLO, MAIL, RCPT and the end of
+   DATA that late, as a relay across a network would (the greeting, the
+   ``354`` and QUIT stay immediate, which favours the naive way);
 4. sends them all again with :meth:`SmtpBatchSender.send_many`
    (``--connections`` persistent connections, groups of ``--group-size``).
    Its ``before_send`` and ``on_result`` callbacks are **no-ops**: the cost of
@@ -26,6 +29,7 @@ What it does:
 
 import argparse
 import asyncio
+import collections
 import multiprocessing
 import os
 import random
@@ -52,19 +56,45 @@ TEACHERS = ["Mme Fontaine", "M. Marchal", "Mme Benali", "M. Roussel"]
 
 
 class _CountingHandler:
-    def __init__(self, counter) -> None:
+    """Counts and discards; with ``delay`` > 0, answers EHLO, MAIL, RCPT and
+    the end of DATA that many seconds late (a relay across a network)."""
+
+    def __init__(self, counter, delay: float) -> None:
         self.counter = counter
+        self.delay = delay
+        if delay:
+            self.handle_EHLO = self._slow_ehlo
+            self.handle_MAIL = self._slow_mail
+            self.handle_RCPT = self._slow_rcpt
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
         self.counter.value += 1  # the only writer: no lock needed
         return "250 OK: queued"
 
+    async def _slow_ehlo(self, server, session, envelope, hostname, responses):
+        await asyncio.sleep(self.delay)
+        session.host_name = hostname
+        return responses
 
-def serve(port: int, counter, ready) -> None:
+    async def _slow_mail(self, server, session, envelope, address, options):
+        await asyncio.sleep(self.delay)
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+    async def _slow_rcpt(self, server, session, envelope, address, options):
+        await asyncio.sleep(self.delay)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def serve(port: int, counter, ready, delay: float) -> None:
     """Run an aiosmtpd server on 127.0.0.1:``port`` until terminated."""
     from aiosmtpd.smtp import SMTP
 
-    handler = _CountingHandler(counter)
+    handler = _CountingHandler(counter, delay)
     loop = asyncio.new_event_loop()
     loop.run_until_complete(
         loop.create_server(
@@ -206,18 +236,85 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system) of this process or of ``pid`` (Linux /proc)."""
+    if pid is None:
+        return time.process_time()
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return float("nan")
+
+
+def run(messages, latency_ms: float, naive_count: int, args) -> dict:
+    """Start a server with ``latency_ms``, send both ways, return the figures."""
+    context = multiprocessing.get_context("spawn")
+    counter, ready = context.Value("q", 0, lock=False), context.Event()
+    port = free_port()
+    server = context.Process(
+        target=serve, args=(port, counter, ready, latency_ms / 1000), daemon=True
+    )
+    server.start()
+    figures = {"latency": latency_ms}
+    try:
+        if not ready.wait(30):
+            raise SystemExit("the SMTP server did not start")
+        phases = [
+            ("naive", lambda: send_naive(messages[:naive_count], port), naive_count),
+            (
+                "batch",
+                lambda: send_batch(messages, port, args.connections, args.group_size),
+                len(messages),
+            ),
+        ]
+        for name, coroutine, count in phases:
+            before = counter.value
+            client, served = cpu_seconds(), cpu_seconds(server.pid)
+            outcome = asyncio.run(coroutine())
+            figures[f"{name}_client_us"] = (cpu_seconds() - client) / count * 1e6
+            figures[f"{name}_server_us"] = (
+                (cpu_seconds(server.pid) - served) / count * 1e6
+            )
+            if name == "batch":
+                seconds, results, figures["connects"] = outcome
+                outcomes = collections.Counter(results.values())
+                assert outcomes == {"sent": count}, outcomes
+            else:
+                seconds = outcome
+            assert counter.value - before == count, (counter.value - before, count)
+            figures[f"{name}_count"], figures[f"{name}_seconds"] = count, seconds
+            figures[f"{name}_rate"] = count / seconds
+    finally:
+        server.terminate()
+        server.join(10)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--digests", type=int, default=5000)
     parser.add_argument(
-        "--naive",
+        "--connections",
         type=int,
-        default=None,
-        help="mails sent the naive way (default: all of them)",
+        default=16,
+        help="default 16 (EMAIL_CONNECTIONS defaults to 4)",
     )
-    parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--group-size", type=int, default=8)
+    parser.add_argument(
+        "--latency-ms",
+        default="0,5",
+        help="server reply delays to run with, comma-separated (default 0,5)",
+    )
+    parser.add_argument(
+        "--naive-with-latency",
+        type=int,
+        default=500,
+        help="mails sent the naive way in runs with latency (default 500)",
+    )
     args = parser.parse_args()
+    latencies = [float(value) for value in args.latency_ms.split(",")]
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings")
     os.environ.setdefault("SECRET_KEY", "bench-only-" + os.urandom(16).hex())
@@ -225,60 +322,65 @@ def main() -> None:
     import django
 
     django.setup()
+    from hub.delivery.mail import compose
 
-    context = multiprocessing.get_context("spawn")
-    counter, ready = context.Value("q", 0, lock=False), context.Event()
-    port = free_port()
-    server = context.Process(target=serve, args=(port, counter, ready), daemon=True)
-    server.start()
-    try:
-        if not ready.wait(30):
-            raise SystemExit("the SMTP server did not start")
-        from hub.delivery.mail import compose  # noqa: F401  (warm the templates)
-
-        messages, compose_seconds = compose_digests(args.digests)
-        started = time.perf_counter()
-        sizes = [len(message.as_bytes()) for message in messages]
-        serialise_seconds = time.perf_counter() - started
-
-        naive_messages = messages[: args.naive or len(messages)]
-        naive_seconds = asyncio.run(send_naive(naive_messages, port))
-        naive_count = counter.value
-        assert naive_count == len(naive_messages), (naive_count, len(naive_messages))
-
-        batch_seconds, results, connects = asyncio.run(
-            send_batch(messages, port, args.connections, args.group_size)
-        )
-        batch_count = counter.value - naive_count
-        outcomes = statistics.multimode(results.values())
-        assert set(results.values()) == {"sent"}, outcomes
-        assert batch_count == len(messages), (batch_count, len(messages))
-    finally:
-        server.terminate()
-        server.join(10)
-
-    naive_rate = len(naive_messages) / naive_seconds
-    batch_rate = len(messages) / batch_seconds
+    compose(**sample_arguments())  # loads and inlines the templates
+    messages, compose_seconds = compose_digests(args.digests)
+    started = time.perf_counter()
+    sizes = [len(message.as_bytes()) for message in messages]
+    serialise_seconds = time.perf_counter() - started
     count = len(messages)
+
+    load_before = os.getloadavg()[0]
+    rows = []
+    for latency in latencies:
+        naive_count = count if not latency else min(count, args.naive_with_latency)
+        rows.append(run(messages, latency, naive_count, args))
+
     print(
-        f"\ndigest e-mails: {count} digests, median {statistics.median(sizes)} "
-        f"bytes, aiosmtpd in its own process on 127.0.0.1"
+        f"\ndigest e-mails: {count} digests (median {statistics.median(sizes):.0f} "
+        f"bytes), aiosmtpd in its own process on 127.0.0.1; batch: "
+        f"{args.connections} connections, groups of {args.group_size}, no-op "
+        "callbacks"
     )
     print(
-        f"composition  compose() {compose_seconds / count * 1e6:7.0f} µs/mail, "
-        f"as_bytes() {serialise_seconds / count * 1e6:5.0f} µs/mail "
+        f"load average (1 min) {load_before:.2f} before the sends, "
+        f"{os.getloadavg()[0]:.2f} after, on {os.cpu_count()} CPUs"
+    )
+    print(
+        f"composition: compose() {compose_seconds / count * 1e6:.0f} µs/mail, "
+        f"as_bytes() {serialise_seconds / count * 1e6:.0f} µs/mail "
         f"({count / (compose_seconds + serialise_seconds):.0f} mails/s on one core)"
     )
     print(
-        f"naive        aiosmtplib.send per mail: {len(naive_messages)} mails in "
-        f"{naive_seconds:6.2f} s = {naive_rate:7.0f} mails/s"
+        f"{'reply delay':>11} | {'naive mails/s':>22} | {'batch mails/s':>22} | "
+        f"{'ratio':>6} | CPU µs/mail naive (sender+server), batch"
     )
-    print(
-        f"batch        SmtpBatchSender ({args.connections} connections, groups of "
-        f"{args.group_size}, no-op callbacks, {connects} connects): {count} mails in "
-        f"{batch_seconds:6.2f} s = {batch_rate:7.0f} mails/s"
-    )
-    print(f"ratio        batch / naive = {batch_rate / naive_rate:.1f}x")
+    for row in rows:
+        naive = f"{row['naive_rate']:.0f} ({row['naive_count']} mails)"
+        batch = f"{row['batch_rate']:.0f} ({row['batch_count']} mails)"
+        print(
+            f"{row['latency']:>8g} ms | {naive:>22} | {batch:>22} | "
+            f"{row['batch_rate'] / row['naive_rate']:>5.1f}x | "
+            f"{row['naive_client_us']:.0f}+{row['naive_server_us']:.0f}, "
+            f"{row['batch_client_us']:.0f}+{row['batch_server_us']:.0f}"
+            f" ({row['connects']} connects)"
+        )
+
+
+def sample_arguments() -> dict:
+    from hub.delivery.mail import DigestItem
+
+    now = datetime(2026, 11, 30, 18, 0, tzinfo=PARIS)
+    return {
+        "to_name": "Karine Moreau",
+        "to_address": "karine@example.org",
+        "subject": "Résumé",
+        "intro": "",
+        "items": [DigestItem("Titre", "", SITE + "/", now, "Annonces", "")],
+        "unsubscribe_url": SITE + "/unsubscribe/x/",
+        "settings_url": SITE + "/settings/",
+    }
 
 
 if __name__ == "__main__":

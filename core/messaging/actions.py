@@ -71,12 +71,14 @@ def start_conversation(
     uploads=(),
     ip: str | None = None,
     now: dt.datetime | None = None,
+    silent: bool = False,
 ) -> Conversation:
     """Open a conversation with ``recipients`` and send its first message.
 
     Every recipient must pass :func:`core.messaging.policy.may_write` in
     ``org``. Resending with the same ``idempotency_key`` and content returns
-    the conversation already made. Raises :class:`MessagingError`.
+    the conversation already made. ``silent`` is :func:`send_message`'s, for
+    the first message. Raises :class:`MessagingError`.
     """
     subject = " ".join(subject.split())[:MAX_SUBJECT_CHARS]
     if not subject:
@@ -124,6 +126,7 @@ def start_conversation(
             uploads=uploads,
             ip=ip,
             now=now,
+            silent=silent,
         )
     return conversation
 

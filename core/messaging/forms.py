@@ -38,6 +38,7 @@ class MessageForm(forms.Form):
         required=False, strip=False, max_length=MAX_POSTED_CHARS, widget=forms.Textarea
     )
     idempotency_key = forms.CharField(max_length=64)
+    silent = forms.BooleanField(required=False)
 
     def clean_body(self) -> str:
         # Browsers send line breaks as CRLF: count them as one character.
@@ -143,6 +144,10 @@ class NewConversationForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 8}),
     )
     idempotency_key = forms.CharField(max_length=64, widget=forms.HiddenInput)
+    silent = forms.BooleanField(
+        label=_("Send without notifying tonight (notification at 7 am)"),
+        required=False,
+    )
 
     def __init__(self, *args, user: User, org_id: int, allowed: list[User], **kwargs):
         kwargs.setdefault("initial", {})

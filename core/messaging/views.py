@@ -39,6 +39,7 @@ from core.messaging.models import Conversation, Message, Participant, Report
 from core.messaging.render import render_message
 from core.roster.access import orgs_of
 from core.roster.models import User
+from hub.delivery.access import active_mute, conversation_key
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,11 @@ def parse_id(value) -> int | None:
             return None
         number = int(text)
     return number if 0 < number <= MAX_ID else None
+
+
+def may_send_silently(user: User) -> bool:
+    """Whether ``user`` is offered "send without notifying tonight" (staff, teachers)."""
+    return user.role in policy.STAFF_ROLES
 
 
 def display_name(user: User) -> str:
@@ -457,6 +463,9 @@ def render_conversation(
         "idempotency_key": key or new_key(),
         "error": error,
         "data": data,
+        "may_send_silently": may_send_silently(request.user),
+        "mute_key": conversation_key(conversation.pk),
+        "mute": active_mute(request.user, conversation_key(conversation.pk)),
     }
     return render(request, "messaging/conversation.html", context, status=status)
 
@@ -497,6 +506,7 @@ def new_conversation(request):
                     reply_policy=data["reply_policy"],
                     uploads=request.FILES.getlist("files"),
                     ip=client_ip(request),
+                    silent=data["silent"] and may_send_silently(user),
                 )
             except actions.MessagingError as error:
                 form.add_error(None, str(error))
@@ -506,7 +516,12 @@ def new_conversation(request):
                 return redirect("messaging:conversation", conversation.pk)
         else:
             status = 400
-    context = {"form": form, "orgs": orgs, "org": org}
+    context = {
+        "form": form,
+        "orgs": orgs,
+        "org": org,
+        "may_send_silently": may_send_silently(user),
+    }
     response = render(request, "messaging/new.html", context, status=status)
     if status == 429:
         response["Retry-After"] = "60"
@@ -704,6 +719,7 @@ def send(request, conversation: Conversation):
             idempotency_key=data["idempotency_key"],
             uploads=request.FILES.getlist("files"),
             ip=client_ip(request),
+            silent=data["silent"] and may_send_silently(request.user),
         )
     except actions.MessagingError as error:
         if as_json:

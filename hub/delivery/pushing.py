@@ -92,11 +92,12 @@ def _job(delivery: Delivery, message: dict, urgent: bool) -> push.PushJob:
         ttl=spec.ttl if spec else 3600,
         urgency=urgency,
         topic=push.topic_for(message.get("tag") or ""),
+        vapid_key=delivery.subscription.vapid_public_key,
     )
 
 
-async def _send(signer, jobs: list[push.PushJob]) -> list[push.PushOutcome]:
-    async with push.PushSender(signer, timeout=settings.PUSH_TIMEOUT) as sender:
+async def _send(signers, jobs: list[push.PushJob]) -> list[push.PushOutcome]:
+    async with push.PushSender(signers, timeout=settings.PUSH_TIMEOUT) as sender:
         return await sender.send_many(jobs)
 
 
@@ -104,9 +105,10 @@ def send_jobs(jobs: list[push.PushJob]) -> list[push.PushOutcome]:
     """Send ``jobs`` with one pooled session (blocking; runs its own loop)."""
     if not jobs:
         return []
-    key = vapid.current_key()
-    signer = vapid.VapidSigner(key.private_pem, settings.VAPID_CONTACT)
-    return asyncio.run(_send(signer, jobs))
+    vapid.current_key()  # made on first use
+    # Every active key: each subscription is signed with the key it was made
+    # with (a push service answers 403 to another one).
+    return asyncio.run(_send(vapid.active_signers(), jobs))
 
 
 def deliver(delivery_ids: list[int], now: datetime.datetime | None = None) -> dict:
@@ -297,6 +299,7 @@ def withdraw(
             message={"type": "close", "tags": tags},
             ttl=3600,
             urgency="low",
+            vapid_key=sub.vapid_public_key,
             # The same Topic replaces a "show" push still waiting at the push
             # service (RFC 8030 §5.4): an offline phone never shows it.
             topic=push.topic_for(tags[0]) if len(tags) == 1 else "",

@@ -19,6 +19,7 @@ action (:mod:`hub.delivery.actions`) and responds. JSON errors are
 import json
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
@@ -27,8 +28,9 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
-from django.utils import formats, timezone
+from django.utils import formats, timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -145,7 +147,8 @@ def settings_page(request):
             "key": vapid.public_key(),
             "subscribe": reverse("delivery:subscribe"),
             "unsubscribe": reverse("delivery:unsubscribe_push"),
-            "worker": reverse("delivery:service_worker"),
+            # The worker speaks the language of the page that registered it.
+            "worker": f"{reverse('delivery:service_worker')}?lang={get_language()}",
         },
     }
     return render(request, "delivery/settings.html", context, status=status)
@@ -258,9 +261,7 @@ def mute(request):
         return HttpResponse(_("Choose how long to mute."), status=400)
     key = form.cleaned_data["key"]
     conversation = access.get_muted_conversation(request.user, key)
-    back = safe_next(
-        request, reverse("messaging:conversation", args=[conversation.pk])
-    )
+    back = safe_next(request, reverse("messaging:conversation", args=[conversation.pk]))
     until = form.until(timezone.now(), user_zone(request.user))
     if until is None:
         actions.unmute(request.user, key)
@@ -331,9 +332,9 @@ def delivery_log(request):
                 "school_zone": preferences.school_zone(member) or clock.DEFAULT_ZONE,
                 "devices": list(member.push_subscriptions.order_by("-created_at")),
                 "mutes": list(
-                    Mute.objects.filter(
-                        user=member, until__gt=timezone.now()
-                    ).order_by("until")
+                    Mute.objects.filter(user=member, until__gt=timezone.now()).order_by(
+                        "until"
+                    )
                 ),
                 "statuses": Delivery.Status,
             }
@@ -355,18 +356,22 @@ def choice_label(key: str) -> str:
 def service_worker(request):
     """Serve ``static/hub/sw.js`` at ``/sw.js``, so its scope can be the whole site.
 
-    The few words it shows are prepended in the request's language;
-    ``Cache-Control: no-cache`` makes browsers check for a new version on
-    every update check.
+    The few words it shows are prepended in the language ``?lang=`` names
+    (the settings page registers ``/sw.js?lang=<its language>``), else the
+    request's; ``Cache-Control: no-cache`` makes browsers check for a new
+    version on every update check.
     """
     path = finders.find("hub/sw.js")
     if not path:
         raise Http404("no service worker")
-    config = {
-        "newNotification": _("New notification"),
-        "subscribeUrl": reverse("delivery:subscribe"),
-        "icon": static("hub/favicon.svg"),
-    }
+    wanted = request.GET.get("lang", "")
+    language = wanted if wanted in dict(settings.LANGUAGES) else get_language()
+    with translation.override(language):
+        config = {
+            "newNotification": _("New notification"),
+            "subscribeUrl": reverse("delivery:subscribe"),
+            "icon": static("hub/favicon.svg"),
+        }
     source = Path(path).read_text(encoding="utf-8")
     response = HttpResponse(
         f"self.HUB_SW = {json.dumps(config, ensure_ascii=False)};\n{source}",

@@ -3,6 +3,8 @@
 
 import asyncio
 import email
+import email.header
+import email.utils
 import re
 from datetime import UTC, datetime
 from email.policy import default
@@ -87,6 +89,39 @@ def test_accents_and_emoji_in_name_and_subject_round_trip():
     assert parsed["Subject"] == subject
     (to,) = parsed["To"].addresses
     assert (to.display_name, to.addr_spec) == (name, "karine@example.org")
+
+
+@pytest.mark.parametrize(
+    "name,subject",
+    [
+        ('Moreau, Karine "Kiki" (maman)', "Plain ASCII subject " * 6),
+        ("Ève-Marie d'Aubigné-Lefèvre de la Tour du Pin 🏫" * 2, "Été 🌞 " * 30),
+        ("Jean =?utf-8?q?Faux?=", "=?utf-8?b?U3Bvb2Y=?= 100 % réel"),
+    ],
+)
+def test_long_and_tricky_headers_round_trip(name, subject):
+    message = make(to_name=name, subject=subject)
+    header_block = message.as_bytes().split(b"\r\n\r\n", 1)[0]
+    assert header_block.isascii()
+    assert max(len(line) for line in header_block.split(b"\r\n")) <= 78
+    parsed = received(message)
+    assert parsed["Subject"] == subject.strip()
+    # RFC 2047 §6.2: white space between adjacent encoded-words is ignored.
+    raw_to = dict(message.raw_items())["To"]
+    words = email.header.decode_header(raw_to.replace("\r\n", ""))
+    decoded = str(email.header.make_header(words))
+    assert decoded.endswith(" <karine@example.org>")
+    display = decoded.removesuffix(" <karine@example.org>")
+    assert display == name or email.utils.parseaddr(decoded)[0] == name
+    if len(name.encode()) < 40:  # one encoded-word: Python's parser agrees
+        (to,) = parsed["To"].addresses
+        assert (to.display_name, to.addr_spec) == (name, "karine@example.org")
+
+
+def test_invalid_or_non_ascii_address_is_refused():
+    for address in ["not an address", "a@b@c", "zoé@exemple.fr", ""]:
+        with pytest.raises(ValueError):
+            make(to_address=address)
 
 
 @pytest.mark.parametrize("newline", ["\r\n", "\n", "\r", "\x00", "\u2028"])
@@ -241,9 +276,9 @@ class Ledger:
         self.results: dict = {}
 
     async def before_send(self, keys):
-        assert not set(keys) & set(self.sending)
+        assert not set(keys) & set(self.results)
         self.groups.append(list(keys))
-        self.sending.extend(keys)
+        self.sending.extend(key for key in keys if key not in self.sending)
 
     async def on_result(self, key, outcome, reason):
         assert key in self.sending and key not in self.results
@@ -303,6 +338,18 @@ async def test_refused_recipient_is_refused_and_the_rest_sent(smtp_server):
     assert all(results[n] == "sent" for n in range(10) if n != 3)
     assert len(smtp_server.messages) == 9
     assert smtp_server.connections <= 2  # RSET, not a new connection
+
+
+async def test_one_of_two_recipients_refused_still_sends(smtp_server):
+    smtp_server.faults.refuse = {"gone@example.org"}
+    (one,) = outgoing(1)
+    one.recipients.append("gone@example.org")
+    ledger = Ledger()
+    async with sender_for(smtp_server) as sender:
+        results = await sender.send_many([one], ledger.before_send, ledger.on_result)
+    assert results == {0: "sent"}
+    assert "gone@example.org: 550" in ledger.results[0][1]
+    assert smtp_server.messages[0].rcpt_tos == ["parent0@example.org"]
 
 
 async def test_temporary_failure_is_deferred(smtp_server):
