@@ -57,7 +57,8 @@ _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _UTF8 = 'charset="utf-8"'
 # A constant boundary is safe: "=_" never occurs in quoted-printable text,
 # where every "=" is written "=3D" (RFC 2045 §6.7, RFC 2046 §5.1.1).
-_MULTIPART = 'multipart/alternative; boundary="=_hub-alternative"'
+_BOUNDARY = "=_hub-alternative"
+_MULTIPART = f'multipart/alternative; boundary="{_BOUNDARY}"'
 
 
 @dataclass(slots=True)
@@ -190,7 +191,7 @@ def compose(
     # Headers are encoded here, once, and stored as they are (set_raw): the
     # email package's header registry would parse them, then refold them on
     # every as_bytes(), character by character (~0.5 ms a mail).
-    message = EmailMessage(policy=SMTP)
+    message = _ComposedMessage(policy=SMTP)
     message.set_raw("From", _from_header(settings.DEFAULT_FROM_EMAIL))
     message.set_raw("To", _to_header(to_name, clean_header_text(to_address)))
     message.set_raw("Subject", _encode_text(subject, "Subject"))
@@ -217,6 +218,7 @@ def _text_part(subtype: str, text: str) -> MIMEPart:
     part["Content-Transfer-Encoding"] = _fixed_header(
         "Content-Transfer-Encoding", "quoted-printable"
     )
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     part.set_payload(binascii.b2a_qp(text.encode(), istext=True).decode("ascii"))
     return part
 
@@ -258,10 +260,71 @@ def _from_header(value: str) -> str:
 
 @functools.cache
 def _fixed_header(name: str, value: str):
-    """A parsed header object, reusable in every message (they are immutable)."""
+    """A parsed header object, reusable in every message (they are immutable).
+
+    Its folded form is remembered too: folding is the slow part of writing
+    a message out (see :class:`_ComposedMessage`).
+    """
     message = EmailMessage(policy=SMTP)
     message[name] = value
-    return message[name]
+    header = message[name]
+    _FIXED_FOLDS[id(header)] = (header, SMTP.fold_binary(name, header))
+    return header
+
+
+_FIXED_FOLDS: dict[int, tuple[object, bytes]] = {}
+
+
+class _ComposedMessage(EmailMessage):
+    """What :func:`compose` returns: an ordinary ``EmailMessage`` that writes
+    itself out without the ``email`` generator when it still has the shape
+    ``compose`` gave it (same bytes, about ten times faster: the generator
+    writes a body line by line and refolds every header). Anything else, or
+    another policy, goes the standard way.
+    """
+
+    def as_bytes(self, unixfrom: bool = False, policy=None) -> bytes:
+        if not unixfrom and (policy or self.policy) is SMTP:
+            fast = self._smtp_bytes()
+            if fast is not None:
+                return fast
+        return super().as_bytes(unixfrom, policy)
+
+    def _smtp_bytes(self) -> bytes | None:
+        parts = self.get_payload()
+        if not isinstance(parts, list) or not parts:
+            return None
+        if self.preamble is not None or self.epilogue is not None:
+            return None
+        if self.get_boundary() != _BOUNDARY:
+            return None
+        chunks = [_header_block(self)]
+        for index, part in enumerate(parts):
+            payload = part.get_payload()
+            if not isinstance(payload, str) or "\r" in payload:
+                return None
+            if not payload.isascii():
+                return None
+            chunks.append(b"--" if index == 0 else b"\r\n--")
+            chunks.append(_BOUNDARY.encode() + b"\r\n")
+            chunks.append(_header_block(part))
+            chunks.append(payload.replace("\n", "\r\n").encode("ascii"))
+        chunks.append(b"\r\n--" + _BOUNDARY.encode() + b"--\r\n")
+        return b"".join(chunks)
+
+
+def _header_block(message: EmailMessage) -> bytes:
+    """The header lines and the empty line after them, as the generator
+    writes them (``policy.fold_binary`` of each stored header)."""
+    lines = []
+    for name, value in message.raw_items():
+        fixed = _FIXED_FOLDS.get(id(value))
+        if fixed is not None and fixed[0] is value:
+            lines.append(fixed[1])
+        else:
+            lines.append(SMTP.fold_binary(name, value))
+    lines.append(b"\r\n")
+    return b"".join(lines)
 
 
 def _sections(items: list[DigestItem]) -> dict:

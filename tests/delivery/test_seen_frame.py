@@ -11,7 +11,6 @@ from hub.delivery.models import Notification
 from hub.delivery.planning import plan_event
 from hub.models import Event
 from tests.conftest import make_occurrence
-from tests.hub.conftest import hub_settings, sockets  # noqa: F401 (fixtures)
 from tests.hub.helpers import receive
 
 pytestmark = pytest.mark.django_db(transaction=True)
