@@ -8,10 +8,9 @@
 
 import pytest
 
-from tests.hub.conftest import hub_settings, sockets  # noqa: F401 (fixtures)
-
 from tests.delivery.push_endpoint import PushEndpoint
 from tests.delivery.smtp_server import SmtpTestServer
+from tests.hub.conftest import hub_settings, sockets  # noqa: F401 (fixtures)
 
 
 @pytest.fixture
