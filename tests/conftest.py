@@ -182,3 +182,14 @@ def make_occurrence(
     )
     occurrence.teachers.set(teachers)
     return occurrence
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the real-browser tests last.
+
+    Playwright's sync API keeps its asyncio loop registered as running in the
+    main thread for the whole session (the ``browser`` fixture is
+    session-scoped), and an ``async`` test that comes after it cannot start
+    its own loop ("Runner.run() cannot be called from a running event loop").
+    """
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

@@ -8,7 +8,7 @@ immediate mail (one item) and the digests, in French.
 - Headers follow RFC 5322 and are 7-bit: accents and emoji in the ``To``
   name and the ``Subject`` become RFC 2047 encoded-words (``email.header``),
   folded at 78 columns, once, when the mail is composed (the message's
-  policy is :data:`email.policy.SMTP`). Every user-provided string that
+  policy is :data:`MAIL_POLICY`). Every user-provided string that
   reaches a header has its control characters (CR, LF, TAB, NUL, DEL, C1,
   U+2028/9) replaced by spaces first, so nobody can inject a header
   (``Bcc: …``) through a name or a title.
@@ -57,6 +57,11 @@ _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _UTF8 = 'charset="utf-8"'
 # A constant boundary is safe: "=_" never occurs in quoted-printable text,
 # where every "=" is written "=3D" (RFC 2045 §6.7, RFC 2046 §5.1.1).
+# email.policy.SMTP, except that headers composed here (stored folded, with
+# set_raw) are written as they are: SMTP alone would refold a line longer than
+# 78 columns, and turn a long List-Unsubscribe URL into RFC 2047
+# encoded-words that no mail provider decodes there (RFC 2369 §2).
+MAIL_POLICY = SMTP.clone(refold_source="none")
 _BOUNDARY = "=_hub-alternative"
 _MULTIPART = f'multipart/alternative; boundary="{_BOUNDARY}"'
 
@@ -170,13 +175,17 @@ def compose(
 
     Control characters in ``to_name``, ``to_address`` and ``subject`` become
     spaces. Raises ``ValueError`` for an invalid address or message id, a
-    naive ``when`` or a non-http(s) item URL. The result serialises with
-    ``message.as_bytes()`` (its policy is :data:`email.policy.SMTP`: CRLF,
-    RFC 2047 headers, 7-bit quoted-printable bodies).
+    naive ``when``, a non-http(s) item URL or an unsubscribe URL over 900
+    characters. Serialise the result with ``message.as_bytes()`` (CRLF, 7-bit
+    headers and quoted-printable bodies; :data:`MAIL_POLICY`), not with
+    ``policy=email.policy.SMTP`` nor ``aiosmtplib.send(message)``: they
+    would mangle a ``List-Unsubscribe`` line longer than 78 columns.
     """
     to_name = clean_header_text(to_name)
     subject = clean_header_text(subject)
     unsubscribe_url = clean_header_text(unsubscribe_url)
+    if len(unsubscribe_url) > 900:  # a header line is at most 998 (RFC 5322)
+        raise ValueError("unsubscribe URL too long")
     context = {
         "to_name": to_name,
         "subject": subject,
@@ -191,7 +200,7 @@ def compose(
     # Headers are encoded here, once, and stored as they are (set_raw): the
     # email package's header registry would parse them, then refold them on
     # every as_bytes(), character by character (~0.5 ms a mail).
-    message = _ComposedMessage(policy=SMTP)
+    message = _ComposedMessage(policy=MAIL_POLICY)
     message.set_raw("From", _from_header(settings.DEFAULT_FROM_EMAIL))
     message.set_raw("To", _to_header(to_name, clean_header_text(to_address)))
     message.set_raw("Subject", _encode_text(subject, "Subject"))
@@ -213,7 +222,7 @@ def compose(
 def _text_part(subtype: str, text: str) -> MIMEPart:
     """A UTF-8 quoted-printable text part (``binascii``'s C encoder: the
     ``email`` package's own one is pure Python and ten times slower)."""
-    part = MIMEPart(policy=SMTP)
+    part = MIMEPart(policy=MAIL_POLICY)
     part["Content-Type"] = _fixed_header("Content-Type", f"text/{subtype}; {_UTF8}")
     part["Content-Transfer-Encoding"] = _fixed_header(
         "Content-Transfer-Encoding", "quoted-printable"
@@ -244,17 +253,35 @@ def _to_header(name: str, address: str) -> str:
     if not name:
         return address
     if name.isascii() and "=?" not in name:
-        return formataddr((name, address))
-    words = _encode_text(name, "To")
+        # A phrase or a quoted-string: both may fold at their spaces.
+        words = _wrap(formataddr((name, address)).rpartition(" <")[0], 4)
+    else:
+        words = _encode_text(name, "To")
     last_line = words.rsplit("\r\n", 1)[-1]
     fold = " " if len(last_line) + len(address) + 3 <= 78 else "\r\n "
     return f"{words}{fold}<{address}>"
 
 
+def _wrap(text: str, indent: int, width: int = 78) -> str:
+    """Fold ``text`` at single spaces so that its lines fit in ``width``
+    columns (the first one starts at column ``indent``). Unfolding gives
+    ``text`` back (RFC 5322 §2.2.3); no line is only white space."""
+    lines, line, limit = [], "", width - indent
+    for index, word in enumerate(text.split(" ")):
+        if index == 0:
+            line = word
+        elif word and line.strip() and len(line) + 1 + len(word) > limit:
+            lines.append(line)
+            line, limit = " " + word, width
+        else:
+            line += " " + word
+    return "\r\n".join([*lines, line])
+
+
 @functools.cache
 def _from_header(value: str) -> str:
     """``DEFAULT_FROM_EMAIL`` parsed, encoded and folded once."""
-    folded = _fixed_header("From", value).fold(policy=SMTP)
+    folded = _fixed_header("From", value).fold(policy=MAIL_POLICY)
     return folded.removeprefix("From: ").removesuffix("\r\n")
 
 
@@ -265,10 +292,10 @@ def _fixed_header(name: str, value: str):
     Its folded form is remembered too: folding is the slow part of writing
     a message out (see :class:`_ComposedMessage`).
     """
-    message = EmailMessage(policy=SMTP)
+    message = EmailMessage(policy=MAIL_POLICY)
     message[name] = value
     header = message[name]
-    _FIXED_FOLDS[id(header)] = (header, SMTP.fold_binary(name, header))
+    _FIXED_FOLDS[id(header)] = (header, MAIL_POLICY.fold_binary(name, header))
     return header
 
 
@@ -284,7 +311,7 @@ class _ComposedMessage(EmailMessage):
     """
 
     def as_bytes(self, unixfrom: bool = False, policy=None) -> bytes:
-        if not unixfrom and (policy or self.policy) is SMTP:
+        if not unixfrom and (policy or self.policy) is MAIL_POLICY:
             fast = self._smtp_bytes()
             if fast is not None:
                 return fast
@@ -322,7 +349,7 @@ def _header_block(message: EmailMessage) -> bytes:
         if fixed is not None and fixed[0] is value:
             lines.append(fixed[1])
         else:
-            lines.append(SMTP.fold_binary(name, value))
+            lines.append(MAIL_POLICY.fold_binary(name, value))
     lines.append(b"\r\n")
     return b"".join(lines)
 

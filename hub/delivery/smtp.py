@@ -28,7 +28,6 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
 from typing import Literal
 
 import aiosmtplib
@@ -67,7 +66,8 @@ class OutgoingMail:
     callbacks and the result; ``sender`` the envelope ``MAIL FROM`` address
     (RFC 5321 reverse-path, bounces go there); ``recipients`` the envelope
     ``RCPT TO`` addresses; ``message`` an :class:`~email.message.EmailMessage`
-    (serialised with :data:`email.policy.SMTP`) or the RFC 5322 bytes.
+    (serialised with its own policy, with CRLF line ends) or the RFC 5322
+    bytes.
     """
 
     key: Hashable
@@ -99,7 +99,10 @@ def smtp_payload(message: EmailMessage | bytes) -> bytes:
     expression over 10 kB costs more than the rest of a transaction.
     """
     if isinstance(message, EmailMessage):
-        data = message.as_bytes(policy=SMTP_POLICY)  # CRLF throughout
+        policy = message.policy
+        if policy.linesep != "\r\n":
+            policy = policy.clone(linesep="\r\n")
+        data = message.as_bytes(policy=policy)  # CRLF throughout
     else:
         data = message
         crlf = data.count(b"\r\n")
