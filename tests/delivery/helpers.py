@@ -1,5 +1,7 @@
 """Running the background tasks in a test, as ``manage.py db_worker`` would."""
 
+from unittest import mock
+
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
@@ -17,7 +19,7 @@ def run_tasks() -> int:
     done_before = set(
         DBTaskResult.objects.exclude(status="READY").values_list("pk", flat=True)
     )
-    Worker(
+    worker = Worker(
         queue_names=["*"],
         interval=0,
         batch=True,
@@ -26,7 +28,12 @@ def run_tasks() -> int:
         max_tasks=None,
         worker_id="test-worker",
         excluded_queue_names=[],
-    ).run()
+    )
+    # The worker drops its connection when autocommit is off, which inside a
+    # test's transaction (PostgreSQL) would throw the test's data away.
+    target = "django_tasks_db.management.commands.db_worker.close_old_connections"
+    with mock.patch(target, lambda: None):
+        worker.run()
     ran = DBTaskResult.objects.exclude(status="READY").exclude(pk__in=done_before)
     for result in ran.filter(status="FAILED"):
         raise TaskFailed(f"{result.task_path}: {result.traceback}")
