@@ -6,25 +6,28 @@ One command::
 
 What it does:
 
-1. starts a real SMTP server (aiosmtpd) on a free port in a **separate
-   process** (``multiprocessing``, spawn), so it shares neither the sender's
-   event loop nor its GIL; it counts each accepted message and discards it;
-2. composes ``--digests`` realistic French digests with
+1. composes ``--digests`` realistic French digests with
    :func:`hub.delivery.mail.compose` (3 to 8 items each, about 1 to 3
    children, seeded) and times composition and serialisation per mail;
-3. sends them all the naive way: ``await aiosmtplib.send(message,
-   hostname=…, port=…)`` once per mail, one after another (a new connection,
-   greeting, EHLO, MAIL, RCPT, DATA and QUIT for each mail);
-   With ``--latency-ms``, the server answers EHLO, MAIL, RCPT and the end of
-   DATA that late, as a relay across a network would (the greeting, the
-   ``354`` and QUIT stay immediate, which favours the naive way);
-4. sends them all again with :meth:`SmtpBatchSender.send_many`
-   (``--connections`` persistent connections, groups of ``--group-size``).
-   Its ``before_send`` and ``on_result`` callbacks are **no-ops**: the cost of
+2. for each reply delay of ``--latency-ms`` (default ``0,5``), starts a real
+   SMTP server (aiosmtpd) on a free port in a **separate process**
+   (``multiprocessing``, spawn), so it shares neither the sender's event loop
+   nor its GIL; it counts each accepted message and discards it. With a
+   delay, it answers EHLO, MAIL, RCPT and the end of DATA that late, as a
+   relay across a network would (the greeting, the ``354`` and QUIT stay
+   immediate, which favours the naive way);
+3. sends the naive way: ``await aiosmtplib.send(message, hostname=…,
+   port=…)`` once per mail, one after another (a new connection, greeting,
+   EHLO, MAIL, RCPT, DATA and QUIT for each mail): all the mails without a
+   delay, the first ``--naive-with-latency`` (500) with one;
+4. sends them all with :meth:`SmtpBatchSender.send_many` (``--connections``
+   persistent connections, 16 by default, groups of ``--group-size``). Its
+   ``before_send`` and ``on_result`` callbacks are **no-ops**: the cost of
    the caller's ledger (database writes per group and per mail) is not in
    these figures;
 5. checks the server received every mail of each phase and prints mails per
-   second for both, their ratio, and the composition cost per mail.
+   second for both, their ratio, the CPU time per mail of the sender and of
+   the server process, and the composition cost per mail.
 """
 
 import argparse

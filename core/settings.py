@@ -172,7 +172,7 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_str("EMAIL_USE_TLS", "") == "1"  # implicit TLS (465)
 EMAIL_START_TLS = env_str("EMAIL_START_TLS", "") == "1"  # STARTTLS (587)
 EMAIL_TIMEOUT = float(env_str("EMAIL_TIMEOUT", "30"))
-EMAIL_CONNECTIONS = int(env_str("EMAIL_CONNECTIONS", "4"))
+EMAIL_CONNECTIONS = int(env_str("EMAIL_CONNECTIONS", "8"))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ENT Hub <notifications@localhost>")
 # RFC 8292 "sub": how a push service reaches the operator.
 VAPID_CONTACT = env_str("VAPID_CONTACT", "mailto:admin@localhost")

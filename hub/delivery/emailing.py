@@ -157,7 +157,14 @@ def _prepare(send_ids: list[int], now) -> tuple[list[smtp.OutgoingMail], dict]:
         if not send.message_id:
             send.message_id = _message_id(send)
             EmailSend.objects.filter(pk=pk).update(message_id=send.message_id)
-        message = compose_send(send, by_send.get(pk, []), zone)
+        try:
+            message = compose_send(send, by_send.get(pk, []), zone)
+        except ValueError as error:  # e.g. an address SMTP cannot carry
+            EmailSend.objects.filter(pk=pk).update(
+                state=State.FAILED, lease_until=None, error=str(error)[:500]
+            )
+            _settle_deliveries(by_send.get(pk, []), Status.FAILED, str(error), now)
+            continue
         if message is None or not send.user.email:
             EmailSend.objects.filter(pk=pk).update(state=State.EMPTY, lease_until=None)
             continue

@@ -28,6 +28,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.utils import getaddresses
 from typing import Literal
 
 import aiosmtplib
@@ -78,17 +79,28 @@ class OutgoingMail:
     @classmethod
     def of(cls, key: Hashable, message: EmailMessage) -> "OutgoingMail":
         """Build one from a composed message: sender from ``From``, recipients
-        from ``To``, ``Cc`` and ``Bcc`` (which is removed from the message)."""
-        recipients = [
-            address.addr_spec
-            for name in ("To", "Cc", "Bcc")
-            for header in message.get_all(name, [])
-            for address in header.addresses
-        ]
+        from ``To``, ``Cc`` and ``Bcc`` (which is removed from the message).
+
+        Reads the stored header values without the (slow) header registry.
+        Raises ``ValueError`` if there is no sender or no recipient.
+        """
+        senders, recipients = [], []
+        for name, value in message.raw_items():
+            field = name.lower()
+            if field not in ("from", "to", "cc", "bcc"):
+                continue
+            parsed = getattr(value, "addresses", None)  # a registry header
+            if parsed is not None:
+                specs = [address.addr_spec for address in parsed]
+            else:
+                pairs = getaddresses([value.replace("\r\n", "")])
+                specs = [spec for _, spec in pairs if spec]
+            (senders if field == "from" else recipients).extend(specs)
+        if not senders or not recipients:
+            raise ValueError("a message needs a From and a recipient")
         if "Bcc" in message:
             del message["Bcc"]
-        sender = message["From"].addresses[0].addr_spec
-        return cls(key=key, sender=sender, recipients=recipients, message=message)
+        return cls(key=key, sender=senders[0], recipients=recipients, message=message)
 
 
 def smtp_payload(message: EmailMessage | bytes) -> bytes:
@@ -195,7 +207,8 @@ class SmtpBatchSender:
     **What the caller can tell after a crash.** Each connection sends its
     mails strictly one after another, so at most ``connections`` mails are
     ever in an SMTP transaction at once. A worker takes a group of at most
-    ``group_size`` mails, awaits ``before_send(keys)`` for the group, then
+    ``group_size`` mails (fewer when the batch is small, to use every
+    connection), awaits ``before_send(keys)`` for the group, then
     sends them one by one and awaits ``on_result(key, outcome, reason)``
     after each, before starting the next. So, if the process dies at any
     point:
@@ -215,8 +228,9 @@ class SmtpBatchSender:
     ``before_send`` twice (mark it again: it was not handed over).
 
     Without a crash, every mail gets exactly one ``on_result`` call and one
-    entry in the returned dict, including those of a group that could not be
-    sent (``"deferred"``, reason "not sent: …"). An exception raised by a
+    entry in the returned dict, including those that could not be sent
+    (``"deferred"``, reason "not sent: …"; if no connection could be opened,
+    some of them never went through ``before_send``). An exception raised by a
     callback stops the batch: the other workers finish the mail they hold,
     report the rest of their group ``"deferred"``, and the first exception is
     re-raised; mails never passed to ``before_send`` get no callback then
@@ -409,7 +423,9 @@ class _Batch:
         sender = connection.owner
         try:
             while self.queue and self.error is None:
-                size = min(sender.group_size, len(self.queue))
+                # Small batches are spread over the connections too.
+                share = -(-len(self.queue) // len(sender._connections))
+                size = min(sender.group_size, share)
                 group = [self.queue.popleft() for _ in range(size)]
                 if not await self._send_group(sender, connection, group):
                     return

@@ -108,7 +108,7 @@ class SmtpTestServer:
 
     def __init__(self) -> None:
         self.host = "127.0.0.1"
-        self.port = _free_port()
+        self.port = free_port()
         self.faults = Faults()
         self.messages: list[Received] = []
         self.connections = 0
@@ -139,7 +139,7 @@ class SmtpTestServer:
         return found
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]

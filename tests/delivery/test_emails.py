@@ -269,3 +269,15 @@ def test_one_click_unsubscribe_stops_mails_but_not_pushes(school, mailer, client
     assert not any(c.email or c.digest for c in choices.values())
     assert choices["absence"].push  # pushes stay
     DeliverySettings.objects.get_or_create(user=school.parent)
+
+
+def test_an_address_smtp_cannot_carry_fails_with_its_reason(school, mailer):
+    actions.set_preference(school.parent, "message", "email")
+    school.parent.email = "karïm@exemple.fr"  # no SMTPUTF8 here
+    school.parent.save()
+    start(school, school.teacher, [school.parent])
+    run_tasks()
+    send = EmailSend.objects.get(user=school.parent)
+    assert send.state == "failed" and send.error
+    assert mailer.messages == []
+    assert Delivery.objects.get(user=school.parent, channel="email").status == "failed"
