@@ -6,12 +6,17 @@ log on ``resume`` and forwards doorbells, filling any gap from the log. It
 holds no domain logic.
 
 Frames are handled one at a time (Channels dispatches a consumer's messages
-sequentially), so a doorbell never interleaves with a replay of the same
-socket: positions only move forward, one handler at a time.
+sequentially). Live events arrive another way (:mod:`hub.broadcast`, P4):
+the process's fan-out writes them straight to the socket when they come in
+order and no handler of this socket is running; otherwise it queues them to
+this consumer as a ``hub.doorbell`` message, handled in turn like any other.
+So an event never interleaves with a replay of the same socket: positions
+only move forward.
 """
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import time
@@ -23,6 +28,7 @@ from django.conf import settings
 from hub import ephemeral
 from hub import streams as log
 from hub.access import can_read_stream, readable_streams
+from hub.broadcast import fanout_for_running_loop
 from hub.delivery.actions import mark_seen
 from hub.fanout import session_sockets_group, user_sockets_group
 
@@ -35,6 +41,9 @@ CLOSE_TOO_BIG = 4413
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_SESSION_ENDED = 4403
 CLOSE_TOO_MANY_ERRORS = 4429
+# The socket did not read fast enough: its unsent bytes passed
+# HUB_SEND_BUFFER_BYTES. The client reconnects and resumes from its offsets.
+CLOSE_TOO_SLOW = 4408
 
 MAX_STREAMS_PER_FRAME = 200
 # Protocol errors a socket may make before it is closed with 4429.
@@ -76,6 +85,10 @@ class HubConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.user = self.scope.get("user")
         self.positions: dict[str, list] = {}
+        self.fanout = fanout_for_running_loop()
+        self.queued = 0  # events handed to this consumer's own queue, not yet handled
+        self.later: set[asyncio.Task] = set()
+        self.transport = _transport_of(self.base_send)
         self.errors = 0
         self.closing = False
         self.tokens = float(RATE_BURST)
@@ -108,6 +121,14 @@ class HubConsumer(AsyncWebsocketConsumer):
             }
         )
 
+    async def dispatch(self, message) -> None:
+        """Handle one message; while it runs, live events queue behind it."""
+        self.busy = getattr(self, "busy", 0) + 1
+        try:
+            await super().dispatch(message)
+        finally:
+            self.busy -= 1
+
     async def disconnect(self, code: int) -> None:
         poller = getattr(self, "poller", None)
         if poller is not None:
@@ -124,10 +145,12 @@ class HubConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(
                 self.session_group, self.channel_name
             )
-        for name in list(getattr(self, "positions", {})):
-            await self.channel_layer.group_discard(
-                log.group_name(name), self.channel_name
-            )
+        fanout = getattr(self, "fanout", None)
+        if fanout is not None:
+            for name in list(getattr(self, "positions", {})):
+                fanout.unfollow(self, name)
+        for task in list(getattr(self, "later", ())):
+            task.cancel()
 
     async def close(self, code=None, reason=None) -> None:
         """Close the socket and ignore whatever arrives until it is gone."""
@@ -273,9 +296,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         names = _stream_list(frame.get("streams"))
         for name in names:
             if self.positions.pop(name, None) is not None:
-                await self.channel_layer.group_discard(
-                    log.group_name(name), self.channel_name
-                )
+                self.fanout.unfollow(self, name)
         await self.send_json(
             {"type": "unsubscribed", "id": frame.get("id"), "streams": names}
         )
@@ -342,11 +363,11 @@ class HubConsumer(AsyncWebsocketConsumer):
                 f"no such stream or not allowed: {refused[0][:100]}",
                 streams=[name[:100] for name in refused],
             )
-        # Join the groups before reading positions: a doorbell for an event
-        # committed after the read is then queued for this socket, and one for
-        # an event at or below the position read is ignored as a duplicate.
+        # Follow before reading positions: an event committed after the read
+        # then reaches this socket (queued behind this handler), and one at or
+        # below the position read is ignored as a duplicate.
         for name in wanted:
-            await self.channel_layer.group_add(log.group_name(name), self.channel_name)
+            await self.fanout.follow(self, name)
         current = await database_sync_to_async(log.positions)(list(wanted))
         result = {}
         for name, position in wanted.items():
@@ -417,6 +438,8 @@ class HubConsumer(AsyncWebsocketConsumer):
         :meth:`hub.streams.Envelope.frame`). The channel layer may drop,
         delay or duplicate doorbells; positions make that invisible (P1).
         """
+        if message.get("local"):
+            self.queued -= 1
         event = message["event"]
         name = event["stream"]
         position = self.positions.get(name)
@@ -439,6 +462,76 @@ class HubConsumer(AsyncWebsocketConsumer):
         reason = await self._catch_up(name, offset)
         if reason is not None:
             await self._reset(name, reason)
+
+    # Live events from the process's fan-out (hub.broadcast) ---------------
+
+    async def offer(self, event: dict, text: str) -> None:
+        """Take one live event (``text`` is its frame, already encoded).
+
+        Written at once when it is the next offset of a followed stream and
+        nothing else of this socket is in progress; a duplicate is dropped;
+        anything else (gap, epoch, a replay running) goes through
+        :meth:`hub_doorbell` in this consumer's turn. Closes the socket with
+        :data:`CLOSE_TOO_SLOW` when its unsent bytes pass
+        ``HUB_SEND_BUFFER_BYTES``.
+        """
+        position = self.positions.get(event["stream"])
+        if position is None or self.closing:
+            return
+        epoch, last = position
+        if (
+            self.busy
+            or self.queued
+            or event["epoch"] != epoch
+            or event["offset"] != last + 1
+        ):
+            if event["epoch"] == epoch and event["offset"] <= last:
+                return
+            self.queued += 1
+            self._later(
+                self.channel_layer.send(
+                    self.channel_name,
+                    {"type": "hub.doorbell", "event": event, "local": True},
+                )
+            )
+            return
+        if self._unsent_bytes() > settings.HUB_SEND_BUFFER_BYTES:
+            await self._too_slow()
+            return
+        position[1] = event["offset"]
+        await self.base_send({"type": "websocket.send", "text": text})
+
+    def catch_up_later(self) -> None:
+        """Re-read the log of every followed stream in this consumer's turn
+        (after the fan-out lost its Redis subscription for a while)."""
+        self._later(self.channel_layer.send(self.channel_name, {"type": "hub.poll"}))
+
+    def _later(self, coroutine) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self.later.add(task)
+        task.add_done_callback(self.later.discard)
+
+    def _unsent_bytes(self) -> int:
+        transport = self.transport
+        if transport is None:
+            return 0
+        size = getattr(transport, "get_write_buffer_size", None)
+        if size is not None:  # asyncio transports (uvicorn)
+            return size()
+        # Twisted (Daphne): bytes not yet written to the kernel.
+        buffered = getattr(transport, "dataBuffer", b"")
+        return (
+            len(buffered)
+            - getattr(transport, "offset", 0)
+            + getattr(transport, "_tempDataLen", 0)
+        )
+
+    async def _too_slow(self) -> None:
+        logger.info("closing a socket of user %s: too slow", self.user.pk)
+        self.closing = True
+        for name in list(self.positions):
+            self.fanout.unfollow(self, name)
+        await self.base_send({"type": "websocket.close", "code": CLOSE_TOO_SLOW})
 
     async def _poll_forever(self) -> None:
         """Ask this consumer to look at the log every ``HUB_POLL_SECONDS``.
@@ -479,9 +572,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         dropped = [name for name in names if name not in allowed]
         for name in dropped:
             del self.positions[name]
-            await self.channel_layer.group_discard(
-                log.group_name(name), self.channel_name
-            )
+            self.fanout.unfollow(self, name)
         if dropped:
             await self.send_json(
                 {"type": "unsubscribed", "streams": dropped, "reason": "forbidden"}
@@ -498,6 +589,18 @@ class HubConsumer(AsyncWebsocketConsumer):
             return
         await self.send_json({"type": "bye", "reason": message.get("reason", "")})
         await self.close(code=CLOSE_SESSION_ENDED)
+
+
+def _transport_of(send):
+    """The server's transport behind an ASGI ``send`` (to measure its backlog),
+    or ``None``. Daphne's send is ``partial(handle_reply, protocol)``;
+    uvicorn's a bound method of its protocol."""
+    protocol = (
+        send.args[0]
+        if isinstance(send, functools.partial) and send.args
+        else getattr(send, "__self__", None)
+    )
+    return getattr(protocol, "transport", None)
 
 
 def _is_active(user) -> bool:

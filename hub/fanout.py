@@ -1,14 +1,15 @@
 """Doorbells on the channel layer (ARCHITECTURE.md P1, P4).
 
-After a transaction commits, :func:`ring` sends one message per stream to the
-stream's group. The message carries the event, so a consumer that is up to
-date forwards it without touching the database; a consumer that sees a gap
-reads the missing offsets from the log. A lost or doubled doorbell therefore
-never loses or doubles an event for a client.
+After a transaction commits, :func:`ring` publishes each event once per
+stream through the process-local fan-out (:mod:`hub.broadcast`). The message
+carries the event, so a socket that is up to date forwards it without
+touching the database; a socket that sees a gap reads the missing offsets
+from the log. A lost or doubled doorbell therefore never loses or doubles an
+event for a client.
 
-Messages (``type`` names the consumer handler, ``hub.x`` -> ``hub_x``):
+Control messages go through the channel layer (``type`` names the consumer
+handler, ``hub.x`` -> ``hub_x``):
 
-- ``{"type": "hub.doorbell", "event": <event frame>}`` to ``hub.<scope>.<id>``;
 - ``{"type": "hub.close", "reason": "logout"}`` to ``hub.sockets.<user id>``;
 - ``{"type": "hub.recheck"}`` to ``hub.sockets.<user id>``.
 
@@ -22,7 +23,7 @@ import logging
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from hub.streams import Envelope, group_name
+from hub.streams import Envelope
 
 logger = logging.getLogger(__name__)
 
@@ -33,16 +34,11 @@ def user_sockets_group(user_id: int) -> str:
 
 
 def ring(envelopes: list[Envelope]) -> None:
-    """Send one ``hub.doorbell`` per envelope to its stream's group."""
-    _send_all(
-        [
-            (
-                group_name(envelope.stream),
-                {"type": "hub.doorbell", "event": envelope.frame()},
-            )
-            for envelope in envelopes
-        ]
-    )
+    """Send each envelope's ``event`` frame to the sockets following its
+    stream, in every process (:func:`hub.broadcast.publish`; P4)."""
+    from hub import broadcast
+
+    broadcast.publish([envelope.frame() for envelope in envelopes])
 
 
 def session_sockets_group(session_key: str) -> str:

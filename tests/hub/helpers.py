@@ -42,6 +42,14 @@ def emit(streams: list[str], n: int = 1) -> list:
 aemit = database_sync_to_async(emit)
 
 
+async def ring(frame: dict) -> None:
+    """Send one ``event`` frame through the fan-out, as a commit would
+    (to simulate doubled, late or out-of-order doorbells)."""
+    from hub import broadcast
+
+    await database_sync_to_async(broadcast.publish)([frame])
+
+
 def login(user, password: str | None = None) -> Client:
     """Log ``user`` in with a test client (password ``"pw-" + username``)."""
     client = Client()

@@ -8,14 +8,12 @@ import json
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.contrib.auth.signals import user_logged_out
 from django.test import override_settings
 
 from core.roster.models import GuardianLink, User
 from hub.consumers import MAX_ERRORS, RATE_BURST
 from hub.models import Event, Stream
-from hub.streams import group_name
 from tests.hub.helpers import (
     aemit,
     assert_serving,
@@ -24,6 +22,7 @@ from tests.hub.helpers import (
     receive,
     receive_close,
     request,
+    ring,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -194,10 +193,8 @@ async def test_duplicate_doorbell_is_ignored(school, sockets):
     (envelope,) = await aemit([name])
     assert await events(socket, 1) == [(name, 1, {"n": 1})]
 
-    layer = get_channel_layer()
-    doorbell = {"type": "hub.doorbell", "event": envelope.frame()}
-    await layer.group_send(group_name(name), doorbell)
-    await layer.group_send(group_name(name), doorbell)
+    await ring(envelope.frame())
+    await ring(envelope.frame())
 
     await assert_silent(socket)
     await assert_serving(socket)
@@ -217,9 +214,7 @@ async def test_lost_doorbells_are_filled_from_the_log_in_order(
     (envelope,) = await aemit([name], n=3)
     await assert_silent(socket)
     # Only the doorbell of offset N+2 arrives.
-    await get_channel_layer().group_send(
-        group_name(name), {"type": "hub.doorbell", "event": envelope.frame()}
-    )
+    await ring(envelope.frame())
 
     assert await events(socket, 2) == [(name, 2, {"n": 2}), (name, 3, {"n": 3})]
     await assert_silent(socket)
@@ -269,9 +264,7 @@ async def test_doorbell_of_a_new_epoch_resets_the_stream(school, sockets):
         epoch="rebuilt0001", last_offset=0
     )
     frame = dict(envelope.frame(), epoch="rebuilt0001", offset=1)
-    await get_channel_layer().group_send(
-        group_name(name), {"type": "hub.doorbell", "event": frame}
-    )
+    await ring(frame)
 
     assert await receive(socket) == {
         "type": "reset",
@@ -291,9 +284,7 @@ async def test_stale_doorbell_of_an_old_epoch_is_ignored(school, sockets):
     await events(socket, 1)
 
     frame = dict(envelope.frame(), epoch="gone00000000", offset=2)
-    await get_channel_layer().group_send(
-        group_name(name), {"type": "hub.doorbell", "event": frame}
-    )
+    await ring(frame)
 
     await assert_silent(socket)
 
@@ -311,9 +302,7 @@ async def test_gap_older_than_retention_resets_a_live_socket(
         Event.objects.filter(stream__name=name, offset__lt=3).delete
     )()
 
-    await get_channel_layer().group_send(
-        group_name(name), {"type": "hub.doorbell", "event": envelope.frame()}
-    )
+    await ring(envelope.frame())
 
     reset = await receive(socket)
     assert (reset["type"], reset["reason"], reset["offset"]) == (
@@ -345,9 +334,7 @@ async def test_subscribing_again_keeps_the_position(school, sockets, monkeypatch
 
     # The socket has not sent offset 1 yet: it must not skip it.
     assert (await subscribe(socket, name))[name]["offset"] == 0
-    await get_channel_layer().group_send(
-        group_name(name), {"type": "hub.doorbell", "event": envelope.frame()}
-    )
+    await ring(envelope.frame())
     assert await events(socket, 1) == [(name, 1, {"n": 1})]
 
 

@@ -1,4 +1,4 @@
-"""Doorbells across processes on channels-redis (runs when ``REDIS_URL`` is set).
+"""Events and control messages across processes on Redis (runs when ``REDIS_URL`` is set).
 
 A second layer object built from the same settings stands for another ASGI
 process: what it rings must reach sockets served by this one, once.
@@ -9,8 +9,7 @@ from channels.db import database_sync_to_async
 from channels.layers import channel_layers
 from django.conf import settings
 
-from hub.streams import group_name
-from tests.hub.helpers import aemit, assert_silent, receive, request
+from tests.hub.helpers import aemit, assert_silent, receive, request, ring
 
 pytestmark = [
     pytest.mark.skipif(not settings.REDIS_URL, reason="needs REDIS_URL"),
@@ -39,11 +38,8 @@ async def test_doorbell_from_another_process_reaches_the_socket_once(
     assert reply["type"] == "subscribed"
 
     (envelope,) = await aemit([name], n=1)
-    # The same doorbell rung again by yet another process.
-    await other_process.group_send(
-        group_name(name),
-        {"type": "hub.doorbell", "event": envelope.frame()},
-    )
+    # The same event published again by yet another process.
+    await ring(envelope.frame())
 
     frame = await receive(socket)
     assert (frame["type"], frame["stream"], frame["offset"]) == ("event", name, 1)

@@ -1,20 +1,20 @@
 """The stream log and ``send_event``: offsets, transactions, doorbells, kinds."""
 
 import asyncio
+import json
 import threading
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.db import close_old_connections, connection, transaction
 from pydantic import BaseModel, ValidationError
 
 import hub
+from hub.broadcast import fanout_for_running_loop
 from hub.events import HubEvent, UnknownEventKind
 from hub.models import Event, Stream
 from hub.streams import (
     InvalidStreamName,
-    group_name,
     parse_stream,
     positions,
     read_events,
@@ -30,24 +30,31 @@ def offsets(name: str) -> list[int]:
     )
 
 
+class Listener:
+    """A stand-in socket: records what the process's fan-out offers it."""
+
+    def __init__(self) -> None:
+        self.received: list[dict] = []
+
+    async def offer(self, event: dict, text: str) -> None:
+        assert json.loads(text) == event
+        self.received.append({"type": "hub.doorbell", "event": event})
+
+
 async def listen(*streams: str):
-    """Return a channel of the current layer that joined the streams' groups."""
-    layer = get_channel_layer()
-    channel = await layer.new_channel()
+    """Return this loop's fan-out and a listener following the streams."""
+    fanout = fanout_for_running_loop()
+    listener = Listener()
     for name in streams:
-        await layer.group_add(group_name(name), channel)
-    return layer, channel
+        await fanout.follow(listener, name)
+    return fanout, listener
 
 
-async def doorbells(layer, channel, seconds: float = 0.5) -> list[dict]:
-    """Return the doorbells received on ``channel`` within ``seconds``."""
-    received = []
-    while True:
-        try:
-            async with asyncio.timeout(seconds):
-                received.append(await layer.receive(channel))
-        except TimeoutError:
-            return received
+async def doorbells(fanout, listener, seconds: float = 0.5) -> list[dict]:
+    """Return what ``listener`` was offered within ``seconds``."""
+    await asyncio.sleep(seconds)
+    fanout.unfollow(listener)
+    return listener.received
 
 
 @pytest.mark.django_db

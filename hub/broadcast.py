@@ -1,0 +1,283 @@
+"""Process-local fan-out of stream events (ARCHITECTURE.md P4).
+
+The channel layer gives every socket its own queue and task wake-up per
+event: at 4,000 sockets that costs ~15x the floor (docs/decisions/0002). So
+events take another road to sockets:
+
+- the writer publishes each event **once** per stream on Redis (channel
+  ``<prefix>:s:<stream>``), as the ``event`` frame's JSON text
+  (:func:`publish`, after the transaction commits);
+- each server process holds **one** Redis subscription (:class:`LocalFanout`)
+  for the streams its sockets follow, subscribing when the first local socket
+  follows a stream and unsubscribing after the last leaves;
+- a message is decoded once per process, and the same text is written to
+  every local socket following the stream, from the subscription's task,
+  through each consumer's ASGI ``send`` (:meth:`hub.consumers.HubConsumer.offer`):
+  no per-socket queue, no per-socket task;
+- a socket that cannot take the event in order (a gap, another epoch, a
+  replay in progress) gets it through its own serial handler instead, which
+  reads the log; a socket whose unsent bytes pass ``HUB_SEND_BUFFER_BYTES``
+  is closed with 4408 and resumes from its offsets when it reconnects, so a
+  slow phone cannot grow the server's memory.
+
+When Redis goes away the subscription reconnects by itself (back-off up to
+5 s); once back, every local socket re-reads the log of the streams it
+follows, so nothing written meanwhile is missed (P1). Without Redis (the
+embedded default, one process) events go straight to the process's loops.
+"""
+
+import asyncio
+import json
+import logging
+import threading
+import weakref
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+RECONNECT_MAX_SECONDS = 5.0
+
+
+def channel_prefix() -> str:
+    """The Redis channel prefix: the channel layer's (tests isolate with it)."""
+    config = settings.CHANNEL_LAYERS.get("default", {}).get("CONFIG", {})
+    return f"{config.get('prefix', 'hub')}:s:"
+
+
+_local_lock = threading.Lock()
+_fanouts: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LocalFanout]" = (
+    weakref.WeakKeyDictionary()
+)
+_publisher = None
+
+
+def fanout_for_running_loop() -> "LocalFanout":
+    """Return this event loop's :class:`LocalFanout`, created on first use."""
+    loop = asyncio.get_running_loop()
+    with _local_lock:
+        fanout = _fanouts.get(loop)
+        if fanout is None:
+            fanout = _fanouts[loop] = LocalFanout(loop)
+    return fanout
+
+
+def _redis_publisher():
+    global _publisher
+    if _publisher is None:
+        import redis
+
+        _publisher = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
+        )
+    return _publisher
+
+
+def publish(frames: list[dict]) -> None:
+    """Send ``event`` frames to every process's sockets; never raises.
+
+    Called after the writing transaction committed (from any thread). With
+    Redis: one ``PUBLISH`` per frame, in one pipeline round trip. Without:
+    handed to every event loop of this process. A failure is logged: the
+    events are in the log, and sockets catch up (P1).
+    """
+    if not frames:
+        return
+    texts = [
+        (frame["stream"], json.dumps(frame, separators=(",", ":"), ensure_ascii=False))
+        for frame in frames
+    ]
+    if settings.REDIS_URL:
+        prefix = channel_prefix()
+        try:
+            pipe = _redis_publisher().pipeline(transaction=False)
+            for stream, text in texts:
+                pipe.publish(prefix + stream, text)
+            pipe.execute()
+        except Exception:
+            logger.exception("could not publish %d event(s) on Redis", len(texts))
+        return
+    with _local_lock:
+        fanouts = list(_fanouts.values())
+    for fanout in fanouts:
+        for _stream, text in texts:
+            fanout.dispatch_threadsafe(text)
+
+
+class LocalFanout:
+    """The fan-out of one process (one event loop): followers per stream and,
+    with Redis, the one subscription that feeds them.
+
+    ``followers`` maps a stream name to the set of local consumers following
+    it. Consumers call :meth:`follow` and :meth:`unfollow`; the subscription
+    task calls :meth:`dispatch` for each message.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.followers: dict[str, set] = {}
+        self.redis = settings.REDIS_URL
+        self.prefix = channel_prefix()
+        self.pubsub = None
+        self.subscribed: set[str] = set()  # SUBSCRIBE sent on this connection
+        self.confirmed: set[str] = set()  # ... and confirmed by Redis
+        self.waiting: dict[str, list[asyncio.Future]] = {}
+        self.task: asyncio.Task | None = None
+        self.changed = asyncio.Event()
+        self.connected = False
+        self.delivered = 0
+
+    # Followers -------------------------------------------------------------
+
+    async def follow(self, consumer, name: str, timeout: float = 2.0) -> None:
+        """Deliver ``name``'s events to ``consumer`` from now on.
+
+        With Redis, returns once Redis confirmed the subscription, so an event
+        committed after the caller then reads the stream's position is sure
+        to arrive (or after ``timeout`` seconds if Redis is unreachable: the
+        catch-up after reconnecting covers that case).
+        """
+        self.followers.setdefault(name, set()).add(consumer)
+        if not self.redis or name in self.confirmed:
+            return
+        waiter = self.loop.create_future()
+        self.waiting.setdefault(name, []).append(waiter)
+        self._wake()
+        try:
+            await asyncio.wait_for(waiter, timeout)
+        except TimeoutError:
+            logger.warning("no Redis confirmation for %s; the log will catch up", name)
+
+    def unfollow(self, consumer, name: str | None = None) -> None:
+        """Stop delivering ``name`` (every stream when ``None``) to ``consumer``."""
+        names = [name] if name is not None else list(self.followers)
+        for stream in names:
+            followers = self.followers.get(stream)
+            if followers is None:
+                continue
+            followers.discard(consumer)
+            if not followers:
+                del self.followers[stream]
+                if self.redis:
+                    self._wake()
+
+    # Delivery --------------------------------------------------------------
+
+    async def dispatch(self, text: str) -> int:
+        """Offer one ``event`` frame (JSON text) to the local followers of its
+        stream; return how many were offered. Malformed text is logged.
+
+        Each offer writes straight through the socket's ASGI ``send``, which
+        returns without yielding on Daphne (Twisted buffers the bytes): the
+        whole fan-out runs in this one task.
+        """
+        try:
+            event = json.loads(text)
+            followers = self.followers.get(event["stream"])
+        except (ValueError, KeyError, TypeError):
+            logger.warning("ignored a malformed fan-out message: %r", text[:200])
+            return 0
+        if not followers:
+            return 0
+        for consumer in tuple(followers):
+            try:
+                await consumer.offer(event, text)
+            except Exception:
+                logger.exception("fan-out to one socket failed")
+        self.delivered += len(followers)
+        return len(followers)
+
+    def dispatch_threadsafe(self, text: str) -> None:
+        """:meth:`dispatch` on this fan-out's loop, from any thread."""
+        if self.loop.is_closed():
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(self.dispatch(text), self.loop)
+        except RuntimeError:  # the loop closed meanwhile
+            pass
+
+    # The Redis subscription -------------------------------------------------
+
+    def _wake(self) -> None:
+        if self.task is None or self.task.done():
+            self.task = self.loop.create_task(self._run(), name="hub-fanout")
+        self.changed.set()
+
+    async def _run(self) -> None:
+        """Keep one subscription in step with ``followers``; reconnect on loss."""
+        import redis.asyncio as aioredis
+
+        delay = 0.1
+        while self.followers or self.subscribed:
+            client = aioredis.Redis.from_url(
+                self.redis, socket_connect_timeout=2, health_check_interval=10
+            )
+            pubsub = client.pubsub()
+            try:
+                self.subscribed, self.confirmed = set(), set()
+                await self._sync(pubsub)
+                if self.connected is False and delay > 0.1:
+                    self._catch_up_everyone()
+                self.connected = True
+                delay = 0.1
+                await self._listen(pubsub)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                if self.connected:
+                    logger.warning("Redis subscription lost (%s); reconnecting", error)
+                self.connected = False
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RECONNECT_MAX_SECONDS)
+            finally:
+                self.subscribed, self.confirmed = set(), set()
+                try:
+                    await pubsub.aclose()
+                    await client.aclose()
+                except Exception:
+                    pass
+        self.task = None
+
+    async def _sync(self, pubsub) -> None:
+        wanted = set(self.followers)
+        new = wanted - self.subscribed
+        gone = self.subscribed - wanted
+        if new:
+            await pubsub.subscribe(*(self.prefix + name for name in new))
+        if gone:
+            await pubsub.unsubscribe(*(self.prefix + name for name in gone))
+        self.subscribed = (self.subscribed | new) - gone
+        self.confirmed &= self.subscribed
+
+    async def _listen(self, pubsub) -> None:
+        skip = len(self.prefix)
+        while self.followers or self.subscribed:
+            if self.changed.is_set():
+                self.changed.clear()
+                await self._sync(pubsub)
+                if not self.subscribed:
+                    return
+            message = await pubsub.get_message(timeout=0.2)
+            if message is None:
+                continue
+            channel = message["channel"]
+            if isinstance(channel, bytes):
+                channel = channel.decode()
+            name = channel[skip:]
+            if message["type"] == "subscribe":
+                self.confirmed.add(name)
+                for waiter in self.waiting.pop(name, []):
+                    if not waiter.done():
+                        waiter.set_result(None)
+            elif message["type"] == "message" and name in self.followers:
+                data = message["data"]
+                await self.dispatch(
+                    data.decode("utf-8") if isinstance(data, bytes) else data
+                )
+
+    def _catch_up_everyone(self) -> None:
+        """After an outage: every local socket re-reads its streams' log."""
+        consumers = {c for followers in self.followers.values() for c in followers}
+        logger.info("Redis is back: %d socket(s) catch up from the log", len(consumers))
+        for consumer in consumers:
+            consumer.catch_up_later()
