@@ -1,0 +1,114 @@
+"""The process-local fan-out (hub.broadcast, ARCHITECTURE.md P4): one
+subscription per process, slow sockets closed, Redis outages caught up."""
+
+import asyncio
+
+import pytest
+from django.conf import settings
+
+from hub.broadcast import fanout_for_running_loop
+from hub.consumers import CLOSE_TOO_SLOW, HubConsumer
+from tests.hub.helpers import aemit, assert_silent, receive, receive_close, request
+
+pytestmark = pytest.mark.django_db(transaction=True)
+needs_redis = pytest.mark.skipif(not settings.REDIS_URL, reason="needs REDIS_URL")
+
+
+async def follow(socket, name):
+    reply = await request(socket, {"type": "subscribe", "streams": [name]})
+    assert reply["type"] == "subscribed"
+
+
+async def test_many_sockets_share_one_follower_entry_per_stream(school, sockets):
+    name = f"class:{school.class_4b.pk}"
+    opened = [
+        await sockets(user) for user in (school.pupil, school.pupil2, school.teacher)
+    ]
+    for socket in opened:
+        await follow(socket, name)
+    fanout = fanout_for_running_loop()
+    assert len(fanout.followers[name]) == 3
+    if settings.REDIS_URL:
+        assert fanout.subscribed == {name} or name in fanout.subscribed
+
+    (envelope,) = await aemit([name], n=1)
+    for socket in opened:
+        frame = await receive(socket)
+        assert (frame["stream"], frame["offset"]) == (name, 1)
+    await opened[0].send_json_to({"type": "unsubscribe", "streams": [name]})
+    assert (await receive(opened[0]))["type"] == "unsubscribed"
+    assert len(fanout.followers[name]) == 2
+
+
+async def test_a_socket_that_does_not_read_is_closed_with_4408(
+    school, sockets, monkeypatch
+):
+    name = f"user:{school.pupil.pk}"
+    socket = await sockets(school.pupil)
+    await follow(socket, name)
+    # Its transport holds more unsent bytes than allowed.
+    monkeypatch.setattr(
+        HubConsumer,
+        "_unsent_bytes",
+        lambda self: settings.HUB_SEND_BUFFER_BYTES + 1,
+    )
+    await aemit([name], n=1)
+    assert await receive_close(socket) == ([], CLOSE_TOO_SLOW)
+    assert name not in fanout_for_running_loop().followers
+
+
+async def test_a_slow_socket_does_not_hold_back_the_others(
+    school, sockets, monkeypatch
+):
+    name = f"class:{school.class_4b.pk}"
+    slow = await sockets(school.pupil)
+    fast = await sockets(school.pupil2)
+    await follow(slow, name)
+    await follow(fast, name)
+    slow_user = school.pupil.pk
+    monkeypatch.setattr(
+        HubConsumer,
+        "_unsent_bytes",
+        lambda self: 10**9 if self.user.pk == slow_user else 0,
+    )
+    for n in range(1, 4):
+        await aemit([name], n=n)
+    assert [(await receive(fast))["offset"] for _ in range(3)] == [1, 2, 3]
+    assert await receive_close(slow) == ([], CLOSE_TOO_SLOW)
+
+
+@needs_redis
+async def test_the_subscription_comes_back_after_redis_drops_it(
+    school, sockets, monkeypatch
+):
+    """Redis kills the process's subscription; an event written meanwhile
+    (its publish lost too) still reaches the socket, once, from the log."""
+    import redis.asyncio as aioredis
+
+    name = f"class:{school.class_4b.pk}"
+    socket = await sockets(school.teacher)
+    await follow(socket, name)
+    fanout = fanout_for_running_loop()
+    assert fanout.connected
+
+    monkeypatch.setattr("hub.fanout.ring", lambda envelopes: None)  # publish lost
+    admin = aioredis.Redis.from_url(settings.REDIS_URL)
+    try:
+        killed = await admin.client_kill_filter(_type="pubsub", skipme=True)
+    finally:
+        await admin.aclose()
+    assert killed >= 1
+    await aemit([name], n=1)
+    monkeypatch.undo()
+
+    frame = await receive(socket)
+    assert (frame["type"], frame["stream"], frame["offset"]) == ("event", name, 1)
+    await assert_silent(socket)
+    # And live events flow again through the new subscription.
+    await aemit([name], n=2)
+    assert (await receive(socket))["offset"] == 2
+    for _ in range(50):
+        if fanout.connected:
+            break
+        await asyncio.sleep(0.1)
+    assert fanout.connected
