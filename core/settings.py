@@ -152,6 +152,9 @@ HUB_HEARTBEAT_SECONDS = 25
 # few seconds, so events written by another process (a command) still arrive.
 HUB_POLL_SECONDS = float(env_str("HUB_POLL_SECONDS", "0" if REDIS_URL else "2"))
 HUB_REPLAY_LIMIT = 500
+# On SIGTERM a server process closes its sockets with 4503 (reconnect
+# elsewhere) and waits this long for them to go before exiting (0: no drain).
+HUB_DRAIN_SECONDS = float(env_str("HUB_DRAIN_SECONDS", "10"))
 # A socket whose unsent bytes pass this is closed with 4408 (it resumes).
 HUB_SEND_BUFFER_BYTES = int(env_str("HUB_SEND_BUFFER_BYTES", str(1024 * 1024)))
 HUB_RETENTION_DAYS = int(env_str("HUB_RETENTION_DAYS", "30"))

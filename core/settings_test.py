@@ -22,3 +22,6 @@ PUSH_ALLOW_HTTP = True
 DELIVERY_SEEN_GRACE = 0.0
 PUSH_TIMEOUT = 2.0
 EMAIL_TIMEOUT = 2.0
+# The test process keeps its own SIGTERM handling (servers that tests start
+# may set HUB_DRAIN_SECONDS in their environment to drain as in production).
+HUB_DRAIN_SECONDS = float(os.environ.get("HUB_DRAIN_SECONDS", "0"))

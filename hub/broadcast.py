@@ -59,6 +59,9 @@ def fanout_for_running_loop() -> "LocalFanout":
         fanout = _fanouts.get(loop)
         if fanout is None:
             fanout = _fanouts[loop] = LocalFanout(loop)
+            from hub import lifecycle
+
+            lifecycle.install(loop, fanout.sockets)
     return fanout
 
 
@@ -116,6 +119,7 @@ class LocalFanout:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.followers: dict[str, set] = {}
+        self.connected_sockets: weakref.WeakSet = weakref.WeakSet()
         self.redis = settings.REDIS_URL
         self.prefix = channel_prefix()
         self.pubsub = None
@@ -160,6 +164,10 @@ class LocalFanout:
                 del self.followers[stream]
                 if self.redis:
                     self._wake()
+
+    def sockets(self) -> set:
+        """The consumers of this process (those connected here)."""
+        return set(self.connected_sockets)
 
     # Delivery --------------------------------------------------------------
 

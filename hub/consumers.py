@@ -25,7 +25,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from hub import ephemeral
+from hub import ephemeral, lifecycle
 from hub import streams as log
 from hub.access import can_read_stream, readable_streams
 from hub.broadcast import fanout_for_running_loop
@@ -86,6 +86,13 @@ class HubConsumer(AsyncWebsocketConsumer):
         self.user = self.scope.get("user")
         self.positions: dict[str, list] = {}
         self.fanout = fanout_for_running_loop()
+        self.closed_by_client = False
+        if lifecycle.draining.is_set():
+            # This process is stopping: go to another one.
+            await self.accept()
+            await self.close(code=lifecycle.CLOSE_GOING_AWAY)
+            return
+        self.fanout.connected_sockets.add(self)
         self.queued = 0  # events handed to this consumer's own queue, not yet handled
         self.later: set[asyncio.Task] = set()
         self.transport = _transport_of(self.base_send)
@@ -130,6 +137,7 @@ class HubConsumer(AsyncWebsocketConsumer):
             self.busy -= 1
 
     async def disconnect(self, code: int) -> None:
+        self.closed_by_client = True
         poller = getattr(self, "poller", None)
         if poller is not None:
             poller.cancel()
@@ -582,6 +590,19 @@ class HubConsumer(AsyncWebsocketConsumer):
         """Forward a relayed ephemeral frame (never stored, never replayed)."""
         if not self.closing:
             await self.send_json(message["frame"])
+
+    async def going_away(self) -> None:
+        """This process is stopping: ``bye`` (restart), then close with 4503
+        so the client reconnects at once elsewhere and resumes."""
+        if self.closing:
+            return
+        await self.send_json({"type": "bye", "reason": "restart"})
+        self.closing = True
+        for name in list(self.positions):
+            self.fanout.unfollow(self, name)
+        await self.base_send(
+            {"type": "websocket.close", "code": lifecycle.CLOSE_GOING_AWAY}
+        )
 
     async def hub_close(self, message: dict) -> None:
         """Close this socket: the user logged out or changed password."""

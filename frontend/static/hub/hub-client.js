@@ -20,6 +20,8 @@
 export const CLOSE_UNAUTHENTICATED = 4401;
 export const CLOSE_SESSION_ENDED = 4403;
 export const CLOSE_TOO_BIG = 4413;
+export const CLOSE_TOO_SLOW = 4408; // did not read fast enough: resume
+export const CLOSE_GOING_AWAY = 4503; // that server process is stopping: resume elsewhere
 const CLOSE_NO_PONG = 4000;
 const MAX_STREAMS_PER_FRAME = 200;
 
@@ -217,6 +219,9 @@ export class HubClient {
       this.goToLogin();
       return;
     }
+    // A process going away is not a failure: come back at once (within one
+    // base delay, spread at random so thousands of sockets do not stampede).
+    if (code === CLOSE_GOING_AWAY) this.attempt = 0;
     this.scheduleReconnect();
   }
 

@@ -348,3 +348,19 @@ test("with no document (a worker, a test) nothing is reported", () => {
   timers.advance(1000);
   assert.deepEqual(sockets[0].sent, []);
 });
+
+test("a server going away (4503) is rejoined at once and resumed", () => {
+  const { client, sockets, timers } = setup();
+  client.start();
+  sockets[0].serverSends(hello);
+  sockets[0].serverSends(event("user:1", 3));
+  // Earlier failures had pushed the back-off up.
+  client.attempt = 6;
+  sockets[0].serverCloses(4503);
+  assert.ok(Math.max(...timers.pending()) < 500);
+  timers.advance(500);
+  assert.equal(sockets.length, 2);
+  sockets[1].serverSends(hello);
+  const resume = sockets[1].sent.find((f) => f.type === "resume");
+  assert.deepEqual(resume.streams["user:1"], { epoch: "e1", offset: 3 });
+});

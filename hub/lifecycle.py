@@ -1,0 +1,81 @@
+"""Graceful shutdown of a server process (SIGTERM).
+
+A deploy or a scale-down stops one ASGI process among several. On SIGTERM
+the process does not drop its sockets (clients would see 1006 and back off):
+
+1. it starts **draining**: ``/healthz`` answers 503 (the proxy stops sending
+   it new connections) and a socket that still connects is closed at once
+   with 4503;
+2. every open socket gets ``{"type": "bye", "reason": "restart"}`` and is
+   closed with **4503**, which tells the client to reconnect now (it lands on
+   another process) and ``resume`` from its offsets: no gap, no duplicate;
+3. once the sockets are gone, or after ``HUB_DRAIN_SECONDS``, the server's
+   own SIGTERM handler runs and the process exits.
+
+:func:`install` runs once per process, from the first socket's event loop,
+when ``HUB_DRAIN_SECONDS`` > 0 and in the main thread (not in tests).
+"""
+
+import asyncio
+import logging
+import signal
+import threading
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+CLOSE_GOING_AWAY = 4503
+
+draining = threading.Event()
+_installed = False
+
+
+def install(loop: asyncio.AbstractEventLoop, sockets) -> bool:
+    """Replace SIGTERM's handler with a drain of ``sockets()`` on ``loop``.
+
+    ``sockets`` returns the consumers open in this process. Returns whether
+    it was installed (not twice, not outside the main thread, not when
+    ``HUB_DRAIN_SECONDS`` is 0).
+    """
+    global _installed
+    if _installed or settings.HUB_DRAIN_SECONDS <= 0:
+        return False
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum, frame):
+        if draining.is_set():
+            return
+        draining.set()
+        loop.call_soon_threadsafe(
+            lambda: loop.create_task(_drain(sockets, previous, signum, frame))
+        )
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    _installed = True
+    return True
+
+
+async def _drain(sockets, previous, signum, frame) -> None:
+    open_sockets = list(sockets())
+    logger.info(
+        "SIGTERM: closing %d socket(s) with %d", len(open_sockets), CLOSE_GOING_AWAY
+    )
+    for consumer in open_sockets:
+        try:
+            await consumer.going_away()
+        except Exception:
+            logger.exception("could not close a socket while draining")
+    deadline = asyncio.get_running_loop().time() + settings.HUB_DRAIN_SECONDS
+    while any(not c.closed_by_client for c in open_sockets):
+        if asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.05)
+    logger.info("drained; stopping")
+    if callable(previous):
+        previous(signum, frame)
+    else:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGTERM)
