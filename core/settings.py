@@ -91,7 +91,10 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'hub.sqlite3'}"),
-        conn_max_age=0,
+        # Keep connections (seconds): a socket's handshake makes a few queries,
+        # and a reconnect storm should not open a PostgreSQL connection each.
+        conn_max_age=int(env_str("DB_CONN_MAX_AGE", "60")),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -107,7 +110,12 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # The prefix scopes channels and groups: Redis pub/sub ignores
+            # database numbers, so two hubs on one Redis need their own.
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": env_str("HUB_CHANNEL_PREFIX", "hub"),
+            },
         }
     }
 else:

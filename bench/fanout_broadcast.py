@@ -1,0 +1,868 @@
+"""S2 "broadcast": one event to every open socket of a school, hub vs baselines.
+
+One command::
+
+    .venv/bin/python bench/fanout_broadcast.py --sockets 4000 --events 5
+
+In one run, on the same machine and with the same load generator, it
+measures three servers, one after the other:
+
+- **hub**: one Daphne process of a :class:`scripts.topology.Topology`
+  (PostgreSQL database of its own, Redis with a channel prefix of its own).
+  ``--sockets`` users (pupils and guardians of one school, from
+  :func:`scripts.population.populate`, sessions written directly) each open
+  a socket with their ``sessionid`` cookie and ``Origin``, wait for
+  ``hello``, send ``{"type":"subscribe","id":"s","streams":["org:<id>"]}``
+  and wait for ``subscribed``. The bench process then publishes ``--events``
+  events, ``--interval`` seconds apart, each with
+  ``hub.send_event(["org:<id>"], BenchTick(op="tick", t0=time.time()))``
+  inside ``transaction.atomic()`` (called through ``database_sync_to_async``,
+  as a view would be). Receivers check that each socket's offsets are
+  gap-free and duplicate-free.
+- **raw floor**: ``rawserver.py`` of the shared baselines (asyncio,
+  ``websockets.broadcast``, one Redis subscription), the same number of
+  sockets; one extra socket publishes ``{"publish": t0}``, as ``client.py``
+  does.
+- **plain Channels**: ``labsite.py`` of the shared baselines served by
+  ``daphne`` with ``LAYER=pubsub`` (every socket in one group, one
+  ``group_send`` per event), published the same way.
+
+The baselines are copied to a temporary folder and run unchanged (the shared
+folder is read-only). Receivers are spread over ``--clients`` processes so
+the load generator is not the bottleneck. Latency is publish -> receipt,
+``time.time()`` on both sides (one machine, one clock). Server CPU per
+delivery is the server process's utime + stime (``/proc/<pid>/stat``) from
+just before the first publish to the last receipt, divided by the
+deliveries. Both the bench and the client processes raise ``RLIMIT_NOFILE``
+to the hard limit (the servers inherit it).
+"""
+
+import argparse
+import asyncio
+import collections
+import json
+import math
+import multiprocessing
+import os
+import platform
+import resource
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Literal
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from hub.events import HubEvent  # noqa: E402  (pydantic only: no Django needed)
+
+DEFAULT_BASELINES = ROOT.parent / "shared" / "bench-baselines"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class BenchTick(HubEvent):
+    """The bench's event kind: the publish time on the bench's clock."""
+
+    kind = "bench.tick"
+    notify = False
+    op: Literal["tick"]
+    t0: float
+
+
+# Process measurements --------------------------------------------------------
+
+
+def raise_nofile() -> tuple[int, int]:
+    """Raise the soft limit on open files to the hard limit; return both."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            pass
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """utime + stime of ``pid`` in seconds (0 when it is gone)."""
+    if not pid:
+        return 0.0
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def rss_mb(pid: int | None) -> float:
+    """Resident memory of ``pid`` in MB."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, TypeError):
+        pass
+    return float("nan")
+
+
+def machine_info() -> str:
+    model = ""
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    import websockets
+
+    return (
+        f"{os.cpu_count()} CPUs ({model}), Linux {platform.release()}, "
+        f"Python {platform.python_version()}, websockets {websockets.__version__}, "
+        f"RLIMIT_NOFILE {resource.getrlimit(resource.RLIMIT_NOFILE)[0]}"
+    )
+
+
+def code_revision() -> str:
+    """The commit of the measured code, ``+changes`` when the tree differs."""
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return (rev or "unknown") + (" +changes" if rev and dirty else "")
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def percentile(samples: list[float], p: float) -> float:
+    """Nearest-rank percentile ``p`` (0-100) of sorted ``samples``."""
+    if not samples:
+        return float("nan")
+    return samples[max(0, math.ceil(p / 100 * len(samples)) - 1)]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen, log: Path, seconds=60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(
+                f"server on port {port} exited with {process.returncode}:\n"
+                + log.read_text(errors="replace")[-2000:]
+            )
+        try:
+            with socket.create_connection(("127.0.0.1", port), 0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on port {port} after {seconds} s")
+
+
+# Client processes ------------------------------------------------------------
+
+
+def client_main(conn, spec: dict) -> None:
+    """Entry point of a client process (multiprocessing, spawn)."""
+    raise_nofile()
+    try:
+        asyncio.run(Client(conn, spec).run())
+    except Exception as error:  # report, never hang the parent
+        conn.send({"fatal": f"{type(error).__name__}: {error}"})
+
+
+class Client:
+    """Holds a share of the sockets, records every delivery.
+
+    Messages to the parent: ``{"ready": ...}`` once every socket is open
+    (and subscribed, on the hub), ``{"done": True}`` when every socket got
+    every event, then ``{"result": ...}`` when the parent sends ``"stop"``.
+    """
+
+    def __init__(self, conn, spec: dict) -> None:
+        self.conn = conn
+        self.spec = spec
+        self.hub = spec["mode"] == "hub"
+        self.stream = spec.get("stream")
+        self.samples: list[tuple[float, float]] = []  # (t0, latency s)
+        self.offsets: list[int] = []
+        self.gaps = 0
+        self.duplicates = 0
+        self.resets = 0
+        self.errors = 0
+        self.other_frames = collections.Counter()
+        self.closes = collections.Counter()
+        self.failures = collections.Counter()
+        self.stopping = False
+        self.sent_done = False
+        self.goal = 0
+
+    async def run(self) -> None:
+        from websockets.asyncio.client import connect
+
+        spec = self.spec
+        gate = asyncio.Semaphore(spec["concurrency"])
+        started = time.monotonic()
+
+        async def open_one(cookie):
+            async with gate:
+                try:
+                    ws = await connect(
+                        spec["url"],
+                        origin=spec["origin"],
+                        additional_headers=(
+                            {"Cookie": f"sessionid={cookie}"} if cookie else None
+                        ),
+                        compression=spec["compression"],
+                        proxy=None,
+                        open_timeout=spec["open_timeout"],
+                        ping_interval=None,
+                        close_timeout=2,
+                        max_queue=None,
+                    )
+                except Exception as error:
+                    self.failures[_why(error)] += 1
+                    return None
+                if not self.hub:
+                    return ws, 0
+                try:
+                    hello = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                    if hello.get("type") != "hello":
+                        raise RuntimeError(f"first frame {hello.get('type')}")
+                    await ws.send(
+                        json.dumps(
+                            {"type": "subscribe", "id": "s", "streams": [self.stream]}
+                        )
+                    )
+                    while True:
+                        reply = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                        if reply.get("type") == "subscribed":
+                            return ws, reply["streams"][self.stream]["offset"]
+                        if reply.get("type") == "error":
+                            raise RuntimeError(f"error {reply.get('code')}")
+                except Exception as error:
+                    self.failures[_why(error, ws)] += 1
+                    await ws.close()
+                    return None
+
+        opened = await asyncio.gather(*(open_one(c) for c in spec["cookies"]))
+        sockets = [entry for entry in opened if entry is not None]
+        extensions = ""
+        if sockets:
+            extensions = sockets[0][0].response.headers.get(
+                "Sec-WebSocket-Extensions", ""
+            )
+        self.offsets = [offset for _, offset in sockets]
+        self.goal = len(sockets) * spec["events"]
+        readers = [
+            asyncio.create_task(self.read(index, ws))
+            for index, (ws, _) in enumerate(sockets)
+        ]
+        self.conn.send(
+            {
+                "ready": len(sockets),
+                "failures": dict(self.failures),
+                "seconds": time.monotonic() - started,
+                "extensions": extensions,
+            }
+        )
+        command = await asyncio.to_thread(self.conn.recv)
+        assert command == "stop", command
+        self.stopping = True
+        # Drop the connections without a closing handshake: thousands of
+        # polite closes would only slow the run down.
+        for ws, _ in sockets:
+            ws.transport.abort()
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+        self.conn.send(
+            {
+                "result": {
+                    "samples": self.samples,
+                    "start_offsets": [offset for _, offset in sockets],
+                    "final_offsets": self.offsets,
+                    "gaps": self.gaps,
+                    "duplicates": self.duplicates,
+                    "resets": self.resets,
+                    "errors": self.errors,
+                    "other_frames": dict(self.other_frames),
+                    "closes": dict(self.closes),
+                }
+            }
+        )
+
+    async def read(self, index: int, ws) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            async for raw in ws:
+                received = time.time()
+                frame = json.loads(raw)
+                if self.hub:
+                    kind = frame.get("type")
+                    if kind == "event" and frame.get("stream") == self.stream:
+                        offset, last = frame["offset"], self.offsets[index]
+                        if offset <= last:
+                            self.duplicates += 1
+                            continue
+                        if offset > last + 1:
+                            self.gaps += offset - last - 1
+                        self.offsets[index] = offset
+                        t0 = frame["data"]["t0"]
+                    elif kind == "reset":
+                        self.resets += 1
+                        self.offsets[index] = frame["offset"]
+                        continue
+                    else:
+                        if kind == "error":
+                            self.errors += 1
+                        self.other_frames[kind] += 1
+                        continue
+                else:
+                    t0 = frame.get("t0")
+                    if t0 is None:
+                        self.other_frames["no t0"] += 1
+                        continue
+                self.samples.append((t0, received - t0))
+                if len(self.samples) >= self.goal and not self.sent_done:
+                    self.sent_done = True
+                    self.conn.send({"done": True})
+        except ConnectionClosed:
+            pass
+        finally:
+            if not self.stopping:
+                self.closes[str(ws.close_code)] += 1
+
+
+def _why(error: Exception, ws=None) -> str:
+    code = getattr(ws, "close_code", None) if ws is not None else None
+    if code:
+        return f"closed {code}"
+    status = getattr(getattr(error, "response", None), "status_code", None)
+    if status:
+        return f"HTTP {status}"
+    return type(error).__name__
+
+
+# One scenario ------------------------------------------------------------------
+
+
+async def run_scenario(
+    label: str,
+    *,
+    args,
+    url: str,
+    origin: str,
+    server_pid: int,
+    cookies: list[str | None],
+    mode: str,
+    publish,
+    stream: str | None = None,
+) -> dict:
+    """Open the sockets in client processes, publish, collect; return figures."""
+    context = multiprocessing.get_context("spawn")
+    clients = max(1, min(args.clients, len(cookies)))
+    shares = [cookies[i::clients] for i in range(clients)]
+    processes, pipes = [], []
+    load_before = load_average()
+    print(f"\n== {label}: opening {len(cookies)} sockets", flush=True)
+    for index, share in enumerate(shares):
+        parent_end, child_end = context.Pipe()
+        spec = {
+            "index": index,
+            "url": url,
+            "origin": origin,
+            "cookies": share,
+            "mode": mode,
+            "stream": stream,
+            "events": args.events,
+            "concurrency": args.connect_concurrency,
+            "open_timeout": args.open_timeout,
+            "compression": None if args.no_compression else "deflate",
+        }
+        process = context.Process(
+            target=client_main, args=(child_end, spec), daemon=True
+        )
+        process.start()
+        processes.append(process)
+        pipes.append(parent_end)
+    try:
+        readies = [await _receive(pipe, args.setup_timeout) for pipe in pipes]
+        ready = sum(r["ready"] for r in readies)
+        failures = collections.Counter()
+        for r in readies:
+            failures.update(r["failures"])
+        setup_seconds = max(r["seconds"] for r in readies)
+        print(
+            f"   {ready} open in {setup_seconds:.1f} s"
+            + (f", failures {dict(failures)}" if failures else ""),
+            flush=True,
+        )
+        await asyncio.sleep(args.settle)
+        idle0 = cpu_seconds(server_pid)
+        await asyncio.sleep(1.0)
+        idle_cpu = cpu_seconds(server_pid) - idle0
+        rss = rss_mb(server_pid)
+
+        client_pids = [p.pid for p in processes]
+        published: list[float] = []
+        publish_seconds: list[float] = []
+        cpu0 = cpu_seconds(server_pid)
+        client_cpu0 = sum(cpu_seconds(pid) for pid in client_pids)
+        started = time.monotonic()
+        for n in range(args.events):
+            if n:
+                await asyncio.sleep(args.interval)
+            t0 = time.time()
+            published.append(t0)
+            await publish(t0)
+            publish_seconds.append(time.time() - t0)
+        done: set[int] = set()
+        deadline = time.monotonic() + args.timeout
+        while len(done) < len(pipes) and time.monotonic() < deadline:
+            for index, pipe in enumerate(pipes):
+                if index not in done and pipe.poll():
+                    message = pipe.recv()
+                    if "fatal" in message:
+                        raise SystemExit(f"client {index}: {message['fatal']}")
+                    done.add(index)
+            await asyncio.sleep(0.002)
+        window = time.monotonic() - started
+        cpu = cpu_seconds(server_pid) - cpu0
+        client_cpu = sum(cpu_seconds(pid) for pid in client_pids) - client_cpu0
+        timed_out = len(done) < len(pipes)
+
+        results = []
+        for pipe in pipes:
+            pipe.send("stop")
+        for index, pipe in enumerate(pipes):
+            while True:
+                message = await _receive(pipe, 120)
+                if "result" in message:
+                    results.append(message["result"])
+                    break
+                if "fatal" in message:
+                    raise SystemExit(f"client {index}: {message['fatal']}")
+    finally:
+        for process in processes:
+            process.join(10)
+            if process.is_alive():
+                process.kill()
+
+    known = set(published)
+    latencies = sorted(
+        latency for r in results for t0, latency in r["samples"] if t0 in known
+    )
+    foreign = sum(1 for r in results for t0, _ in r["samples"] if t0 not in known)
+    per_event = collections.defaultdict(float)
+    for r in results:
+        for t0, latency in r["samples"]:
+            if t0 in known:
+                per_event[t0] = max(per_event[t0], latency)
+    deliveries = len(latencies)
+    closes = collections.Counter()
+    other = collections.Counter()
+    for r in results:
+        closes.update(r["closes"])
+        other.update(r["other_frames"])
+    ms = [x * 1000 for x in latencies]
+    full = sorted(v * 1000 for v in per_event.values())
+    figures = {
+        "server": label,
+        "sockets": len(cookies),
+        "open": ready,
+        "connect_failures": dict(failures),
+        "setup_s": round(setup_seconds, 2),
+        "extensions": readies[0]["extensions"] if readies else "",
+        "events": args.events,
+        "deliveries": deliveries,
+        "expected": ready * args.events,
+        "foreign_frames": foreign,
+        "p50_ms": round(percentile(ms, 50), 1),
+        "p90_ms": round(percentile(ms, 90), 1),
+        "p99_ms": round(percentile(ms, 99), 1),
+        "max_ms": round(ms[-1], 1) if ms else None,
+        "all_delivered_p50_ms": round(statistics.median(full), 1) if full else None,
+        "all_delivered_max_ms": round(full[-1], 1) if full else None,
+        "publish_call_ms": round(statistics.median(publish_seconds) * 1000, 2),
+        "window_s": round(window, 2),
+        "timed_out": timed_out,
+        "server_cpu_s": round(cpu, 3),
+        "server_cpu_us_per_delivery": (
+            round(cpu * 1e6 / deliveries, 1) if deliveries else None
+        ),
+        "server_busy_pct": round(100 * cpu / window, 1) if window else None,
+        "server_idle_cpu_pct": round(100 * idle_cpu, 1),
+        "server_rss_mb": round(rss, 1),
+        "client_busy_pct": round(100 * client_cpu / window / len(pipes), 1),
+        "gaps": sum(r["gaps"] for r in results),
+        "duplicates": sum(r["duplicates"] for r in results),
+        "resets": sum(r["resets"] for r in results),
+        "errors": sum(r["errors"] for r in results),
+        "other_frames": dict(other),
+        "closes_during_run": dict(closes),
+        "load_before": load_before,
+        "load_after": load_average(),
+    }
+    if mode == "hub":
+        # Offsets each socket should have reached but did not.
+        figures["missing_offsets"] = sum(
+            max(0, args.events - (final - start))
+            for r in results
+            for start, final in zip(r["start_offsets"], r["final_offsets"], strict=True)
+        )
+    print(
+        f"   {deliveries}/{ready * args.events} delivered, p50 {figures['p50_ms']} ms, "
+        f"p99 {figures['p99_ms']} ms, server CPU "
+        f"{figures['server_cpu_us_per_delivery']} µs/delivery"
+        + (" (TIMED OUT)" if timed_out else ""),
+        flush=True,
+    )
+    return figures
+
+
+async def _receive(pipe, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pipe.poll():
+            message = pipe.recv()
+            if "fatal" in message:
+                raise SystemExit(f"client process failed: {message['fatal']}")
+            return message
+        await asyncio.sleep(0.01)
+    raise SystemExit(f"no answer from a client process in {timeout:.0f} s")
+
+
+# Servers -----------------------------------------------------------------------
+
+
+async def bench_hub(args) -> dict:
+    from scripts.topology import Topology
+
+    with Topology(asgi=1, daphne_args=args.daphne_args) as topo:
+        os.environ.update(topo.env)
+        import django
+
+        django.setup()
+        from channels.db import database_sync_to_async
+        from django.db import transaction
+
+        import hub
+        from scripts.population import populate
+
+        started = time.monotonic()
+        per_class = 25 * (1 + args.guardians)
+        school = await database_sync_to_async(populate)(
+            classes=math.ceil(args.sockets / per_class), guardians=args.guardians
+        )
+        print(
+            f"   population: {len(school.sessions)} users and sessions in "
+            f"{time.monotonic() - started:.1f} s (database {topo.database_url})",
+            flush=True,
+        )
+        stream = f"org:{school.org.pk}"
+
+        def publish_sync(t0: float) -> None:
+            with transaction.atomic():
+                hub.send_event([stream], BenchTick(op="tick", t0=t0))
+
+        publish_async = database_sync_to_async(publish_sync)
+
+        async def publish(t0: float) -> None:
+            await publish_async(t0)
+
+        return await run_scenario(
+            "hub (1 Daphne of a Topology: core.asgi, PostgreSQL, Redis)",
+            args=args,
+            url=topo.ws_urls[0],
+            origin=topo.origins[0],
+            server_pid=topo.pids[0],
+            cookies=school.cookies(args.sockets),
+            mode="hub",
+            stream=stream,
+            publish=publish,
+        )
+
+
+async def bench_baseline(args, name: str, clean_env: dict) -> dict:
+    from websockets.asyncio.client import connect
+
+    folder = Path(tempfile.mkdtemp(prefix="fanout-baseline-"))
+    for file in ("rawserver.py", "labsite.py"):
+        shutil.copy(args.baselines / file, folder / file)
+    port = free_port()
+    env = dict(clean_env)
+    if name == "raw":
+        argv = [sys.executable, "rawserver.py", str(port)]
+        label = "raw floor (rawserver.py: websockets.broadcast + 1 Redis sub)"
+    else:
+        argv = [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            *args.daphne_args,
+            "labsite:application",
+        ]
+        env["LAYER"] = "pubsub"
+        env["PYTHONPATH"] = str(folder)
+        label = "plain Channels (labsite.py on Daphne, LAYER=pubsub)"
+    log = folder / "server.log"
+    with open(log, "wb") as out:
+        server = subprocess.Popen(
+            argv, cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_for_port(port, server, log)
+        url = f"ws://127.0.0.1:{port}/ws/"
+        origin = f"http://127.0.0.1:{port}"
+        publisher = await connect(
+            url, origin=origin, proxy=None, ping_interval=None, max_queue=None
+        )
+
+        async def drain():
+            async for _ in publisher:
+                pass
+
+        drainer = asyncio.create_task(drain())
+
+        async def publish(t0: float) -> None:
+            await publisher.send(json.dumps({"publish": t0}))
+
+        try:
+            return await run_scenario(
+                label,
+                args=args,
+                url=url,
+                origin=origin,
+                server_pid=server.pid,
+                cookies=[None] * args.sockets,
+                mode="plain",
+                publish=publish,
+            )
+        finally:
+            drainer.cancel()
+            publisher.transport.abort()
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(5)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# Report ------------------------------------------------------------------------
+
+COLUMNS = [
+    ("open", lambda f: f"{f['open']}/{f['sockets']}"),
+    ("setup s", lambda f: f"{f['setup_s']}"),
+    ("delivered", lambda f: f"{f['deliveries']}/{f['expected']}"),
+    ("p50 ms", lambda f: f"{f['p50_ms']}"),
+    ("p99 ms", lambda f: f"{f['p99_ms']}"),
+    ("max ms", lambda f: f"{f['max_ms']}"),
+    (
+        "all-in p50/max",
+        lambda f: f"{f['all_delivered_p50_ms']}/{f['all_delivered_max_ms']}",
+    ),
+    ("CPU µs/deliv", lambda f: f"{f['server_cpu_us_per_delivery']}"),
+    ("srv busy %", lambda f: f"{f['server_busy_pct']}"),
+    ("srv idle %", lambda f: f"{f['server_idle_cpu_pct']}"),
+    ("RSS MB", lambda f: f"{f['server_rss_mb']}"),
+    ("clients %", lambda f: f"{f['client_busy_pct']}"),
+]
+
+
+def report(args, results: dict[str, dict]) -> None:
+    """Print the table, the notes of each server and the ratios."""
+    print(
+        f"\nS2 broadcast: {args.sockets} sockets, {args.events} events "
+        f"{args.interval} s apart, {args.clients} client processes"
+    )
+    print(f"machine: {machine_info()}")
+    rows = {name: [cell(fig) for _, cell in COLUMNS] for name, fig in results.items()}
+    widths = [
+        max([len(title)] + [len(cells[i]) for cells in rows.values()]) + 2
+        for i, (title, _) in enumerate(COLUMNS)
+    ]
+    titles = [title for title, _ in COLUMNS]
+    print(
+        f"{'':10}" + "".join(f"{t:>{w}}" for t, w in zip(titles, widths, strict=True))
+    )
+    for name, cells in rows.items():
+        print(
+            f"{name:10}"
+            + "".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True))
+        )
+    print(
+        "  (all-in: time until the last socket had an event, ms; srv busy: server "
+        "CPU over the window; srv idle: server CPU before publishing; clients: "
+        "mean CPU of a client process over the window)"
+    )
+    for name, fig in results.items():
+        notes = [fig["server"], f"load {fig['load_before']} -> {fig['load_after']}"]
+        if fig["connect_failures"]:
+            notes.append(f"connect failures {fig['connect_failures']}")
+        if fig["closes_during_run"]:
+            notes.append(f"closed during the run {fig['closes_during_run']}")
+        if fig["foreign_frames"]:
+            notes.append(f"{fig['foreign_frames']} frames of another publisher")
+        if fig["timed_out"]:
+            notes.append(f"TIMED OUT after {args.timeout:.0f} s")
+        notes.append(f"extensions {fig['extensions'] or 'none'}")
+        if "missing_offsets" in fig:
+            notes.append(
+                f"gaps {fig['gaps']}, duplicates {fig['duplicates']}, "
+                f"missing {fig['missing_offsets']}, resets {fig['resets']}, "
+                f"errors {fig['errors']}, send_event call "
+                f"{fig['publish_call_ms']} ms"
+            )
+        print(f"  {name}: " + "; ".join(notes))
+
+    def ratio(a: str, b: str, key: str) -> str:
+        x, y = results.get(a, {}).get(key), results.get(b, {}).get(key)
+        return f"{x / y:.1f}x" if x and y else "n/a"
+
+    for a, b in (("hub", "raw"), ("channels", "hub")):
+        if a in results and b in results:
+            print(
+                f"{a}/{b}: p50 {ratio(a, b, 'p50_ms')}, p99 {ratio(a, b, 'p99_ms')}, "
+                f"server CPU per delivery {ratio(a, b, 'server_cpu_us_per_delivery')}"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sockets", type=int, default=1000)
+    parser.add_argument("--events", type=int, default=5)
+    parser.add_argument(
+        "--interval", type=float, default=0.5, help="seconds between events (0.5)"
+    )
+    parser.add_argument("--clients", type=int, default=4, help="client processes (4)")
+    parser.add_argument(
+        "--only",
+        default="hub,raw,channels",
+        help="servers to measure, in order (hub,raw,channels)",
+    )
+    parser.add_argument(
+        "--guardians",
+        type=int,
+        default=1,
+        help="guardians per pupil in the hub's population (1)",
+    )
+    parser.add_argument(
+        "--connect-concurrency",
+        type=int,
+        default=25,
+        help="handshakes in flight per client process (25)",
+    )
+    parser.add_argument("--open-timeout", type=float, default=60.0)
+    parser.add_argument(
+        "--setup-timeout", type=float, default=300.0, help="to open every socket"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=60.0, help="to wait for deliveries (60 s)"
+    )
+    parser.add_argument(
+        "--settle", type=float, default=1.0, help="pause after opening (1 s)"
+    )
+    parser.add_argument(
+        "--no-compression",
+        action="store_true",
+        help="do not offer permessage-deflate (the default offers it, as browsers do)",
+    )
+    parser.add_argument(
+        "--daphne-arg",
+        dest="daphne_args",
+        action="append",
+        default=[],
+        help="extra Daphne argument for the hub and labsite (repeatable)",
+    )
+    parser.add_argument(
+        "--baselines",
+        type=Path,
+        default=Path(os.environ.get("BENCH_BASELINES", DEFAULT_BASELINES)),
+        help=f"folder of rawserver.py and labsite.py ({DEFAULT_BASELINES})",
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    order = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = set(order) - {"hub", "raw", "channels"}
+    if unknown:
+        parser.error(f"unknown server(s): {', '.join(sorted(unknown))}")
+
+    soft, hard = raise_nofile()
+    need = args.sockets + 200
+    if soft < need:
+        print(f"warning: RLIMIT_NOFILE {soft} < {need}: servers will run out of files")
+    print(f"machine: {machine_info()}; load average {load_average()}")
+    print(f"code: {ROOT} at {code_revision()}")
+    clean_env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH")
+    }
+    started = time.monotonic()
+    results: dict[str, dict] = {}
+
+    async def run_all():
+        for name in order:
+            if name == "hub":
+                results[name] = await bench_hub(args)
+            else:
+                results[name] = await bench_baseline(args, name, clean_env)
+
+    asyncio.run(run_all())
+    report(args, results)
+    print(f"total run time {time.monotonic() - started:.0f} s")
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "args": {
+                        k: str(v) if isinstance(v, Path) else v
+                        for k, v in vars(args).items()
+                    },
+                    "machine": machine_info(),
+                    "code": code_revision(),
+                    "run": secrets.token_hex(4),
+                    "results": results,
+                },
+                indent=2,
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
