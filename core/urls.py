@@ -14,3 +14,5 @@ urlpatterns = [
     path("", include("hub.delivery.urls")),
     path("", include("frontend.urls")),
 ]
+
+handler500 = "core.errors.server_error"

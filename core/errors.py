@@ -1,0 +1,55 @@
+"""The server-error page, which tells a database outage apart.
+
+When PostgreSQL is briefly unreachable (failover, network cut), a request
+fails with ``OperationalError``/``InterfaceError`` before or inside its
+transaction. The transaction is rolled back by the server, so nothing is
+half-stored; the writer gets **503** with ``Retry-After: 5`` and a message
+saying to try again (JSON ``{"error": "database_unavailable"}`` for the
+pages' scripts), not a bare 500. Retrying a write is safe: writes that
+matter carry an idempotency key (messaging) or are idempotent (roll call).
+"""
+
+import sys
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
+
+RETRY_AFTER_SECONDS = 5
+
+
+def server_error(request):
+    """``handler500``: 503 for a database outage, 500 otherwise (no details).
+
+    Reads the exception being handled (``sys.exc_info()``), as Django calls
+    it from inside its exception handling.
+    """
+    error = sys.exc_info()[1]
+    outage = isinstance(error, (OperationalError, InterfaceError))
+    status = 503 if outage else 500
+    message = (
+        _(
+            "The service is briefly unavailable; nothing was saved. Try again in a few seconds."
+        )
+        if outage
+        else _("Server error: the team has been told.")
+    )
+    if (
+        "application/json" in request.headers.get("Accept", "")
+        or "/api/" in request.path
+    ):
+        response = JsonResponse(
+            {
+                "error": "database_unavailable" if outage else "server_error",
+                "message": message,
+            },
+            status=status,
+        )
+    else:
+        response = HttpResponse(
+            f"<!doctype html><meta charset=utf-8><title>{status}</title><p>{message}</p>",
+            status=status,
+        )
+    if outage:
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
