@@ -186,7 +186,7 @@ EMAIL_USE_TLS = env_str("EMAIL_USE_TLS", "") == "1"  # implicit TLS (465)
 EMAIL_START_TLS = env_str("EMAIL_START_TLS", "") == "1"  # STARTTLS (587)
 EMAIL_TIMEOUT = float(env_str("EMAIL_TIMEOUT", "30"))
 EMAIL_CONNECTIONS = int(env_str("EMAIL_CONNECTIONS", "8"))
-DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ENT Hub <notifications@localhost>")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Hub ENT <notifications@localhost>")
 # RFC 8292 "sub": how a push service reaches the operator.
 VAPID_CONTACT = env_str("VAPID_CONTACT", "mailto:admin@localhost")
 # Push endpoints are URLs a browser hands us: only these hosts (and their
@@ -216,5 +216,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        # Django adds its own console handler in DEBUG: one line, not two.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

@@ -1,13 +1,14 @@
 """Start the topology of ``compose.yaml`` from local processes.
 
-N Daphne processes on consecutive ports sharing one PostgreSQL database and
-one Redis, plus optionally the task worker and the scheduler: what
+N ASGI processes (Daphne, or uvicorn as ``compose.yaml`` runs them:
+``--server``) on consecutive ports sharing one PostgreSQL database and one Redis, plus optionally the task worker and the scheduler: what
 ``docker compose up`` runs, without containers or nginx, so benchmarks and
 fault tests can measure it and stop or restart one process at will.
 
 As a command (Ctrl-C or SIGTERM stops everything)::
 
     .venv/bin/python scripts/topology.py --asgi 2 --port 8200
+    .venv/bin/python scripts/topology.py --asgi 2 --server uvicorn
     .venv/bin/python scripts/topology.py --asgi 3 --worker --scheduler --keep \\
         --database hub_topo_dev --print-env
 
@@ -15,10 +16,10 @@ As a context manager (``scripts`` is importable from the repository root)::
 
     from scripts.topology import Topology
 
-    with Topology(asgi=2) as topo:
+    with Topology(asgi=2) as topo:  # Topology(asgi=2, server="uvicorn")
         topo.urls          # ["http://127.0.0.1:20417", "http://127.0.0.1:20418"]
         topo.ws_urls       # ["ws://127.0.0.1:20417/ws/", ...]
-        topo.pids          # Daphne process ids (None for a stopped one)
+        topo.pids          # ASGI process ids (None for a stopped one)
         topo.database_url  # postgres://postgres@127.0.0.1:5432/hub_topo_1a2b3c4d
         topo.env           # the variables the processes got (for django.setup())
         topo.stop_process(1)   # SIGTERM, then SIGKILL after stop_timeout
@@ -47,9 +48,12 @@ What it does, in order:
    ``--static`` (the command does it by default, so pages have their CSS).
 4. **Processes**, each in its own process group, output to
    ``<log dir>/<name>.log``:
-   ``daphne -b 127.0.0.1 -p PORT core.asgi:application`` per ASGI process
-   (``asgi-1``, ``asgi-2``, ... on ``--port``, ``--port`` + 1, ...; free ports
-   when no port is given), ``manage.py db_worker --queue-name '*'``
+   per ASGI process (``asgi-1``, ``asgi-2``, ... on ``--port``, ``--port`` + 1,
+   ...; free ports when no port is given), with ``--server daphne`` (the
+   default) ``daphne -b 127.0.0.1 -p PORT core.asgi:application``, with
+   ``--server uvicorn`` ``uvicorn core.asgi:application --host 127.0.0.1
+   --port PORT`` and :data:`UVICORN_OPTIONS` (those of ``compose.yaml``);
+   ``server_args`` (``--server-arg``) appends options, ``manage.py db_worker --queue-name '*'``
    (``--worker``) and ``manage.py run_scheduler`` (``--scheduler``).
    Environment: ``DEBUG=0``, a random ``SECRET_KEY``, a new Fernet key in
    ``MESSAGE_KEYS``, ``ALLOWED_HOSTS=127.0.0.1,localhost``,
@@ -101,6 +105,11 @@ HOST = "127.0.0.1"
 # Ports tried when none is given: below Linux's ephemeral range (32768+), so a
 # client socket never holds the port a restarted process needs.
 AUTO_PORTS = (20000, 32000)
+SERVERS = ("daphne", "uvicorn")
+# uvicorn as compose.yaml runs it (docs/decisions/0003): the sans-I/O
+# `websockets` protocol (never blocks on close), no lifespan (Channels'
+# router has no lifespan app), no access log (Daphne logs none either).
+UVICORN_OPTIONS = ("--ws", "websockets-sansio", "--lifespan", "off", "--no-access-log")
 
 try:
     _prctl = ctypes.CDLL(None, use_errno=True).prctl
@@ -191,8 +200,40 @@ def _is_postgres(url: str | None) -> bool:
     return bool(url) and urllib.parse.urlsplit(url).scheme.startswith("postgres")
 
 
+def server_argv(
+    server: str, port: int, extra: tuple[str, ...] | list[str] = ()
+) -> list[str]:
+    """The command serving ``core.asgi:application`` on ``HOST:port``."""
+    if server == "daphne":
+        return [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            HOST,
+            "-p",
+            str(port),
+            *extra,
+            "core.asgi:application",
+        ]
+    if server == "uvicorn":
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "core.asgi:application",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            *UVICORN_OPTIONS,
+            *extra,
+        ]
+    raise ValueError(f"server must be one of {SERVERS}, not {server!r}")
+
+
 class Topology:
-    """N Daphne processes, the worker and the scheduler on one database and Redis.
+    """N ASGI processes (Daphne or uvicorn), the worker and the scheduler on one database and Redis.
 
     Use as a context manager (``with Topology(asgi=2) as topo:``) or call
     :meth:`start` and :meth:`stop`. See the module docstring.
@@ -214,6 +255,8 @@ class Topology:
         migrate: bool = True,
         collectstatic: bool = False,
         env: dict[str, str] | None = None,
+        server: str = "daphne",
+        server_args: tuple[str, ...] | list[str] = (),
         daphne_args: tuple[str, ...] | list[str] = (),
         log_dir: str | Path | None = None,
         startup_timeout: float = 60.0,
@@ -221,6 +264,8 @@ class Topology:
     ) -> None:
         if asgi < 1:
             raise ValueError("asgi must be at least 1")
+        if server not in SERVERS:
+            raise ValueError(f"server must be one of {SERVERS}, not {server!r}")
         self.asgi = asgi
         self.base_port = port
         self.database_name = database
@@ -241,7 +286,11 @@ class Topology:
         self.run_migrate = migrate
         self.run_collectstatic = collectstatic
         self.extra_env = dict(env or {})
-        self.daphne_args = list(daphne_args)
+        self.server = server
+        # daphne_args: the older name, for Daphne only.
+        self.server_args = list(server_args) + (
+            list(daphne_args) if server == "daphne" else []
+        )
         self.given_log_dir = Path(log_dir) if log_dir else None
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
@@ -338,17 +387,7 @@ class Topology:
         for index, port in enumerate(self.ports):
             process = Process(
                 name=f"asgi-{index + 1}",
-                argv=[
-                    sys.executable,
-                    "-m",
-                    "daphne",
-                    "-b",
-                    HOST,
-                    "-p",
-                    str(port),
-                    *self.daphne_args,
-                    "core.asgi:application",
-                ],
+                argv=server_argv(self.server, port, self.server_args),
                 log_path=self.log_dir / f"asgi-{index + 1}.log",
                 port=port,
             )
@@ -598,10 +637,26 @@ def _healthy(port: int) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Start N Daphne processes (+ worker, scheduler) on a new "
+        description="Start N ASGI processes (+ worker, scheduler) on a new "
         "PostgreSQL database and Redis, as compose.yaml does; Ctrl-C stops them.",
     )
-    parser.add_argument("--asgi", type=int, default=2, help="Daphne processes (2)")
+    parser.add_argument("--asgi", type=int, default=2, help="ASGI processes (2)")
+    parser.add_argument(
+        "--server",
+        choices=SERVERS,
+        default="daphne",
+        help="ASGI server (daphne); uvicorn runs with "
+        + " ".join(UVICORN_OPTIONS)
+        + ", as compose.yaml",
+    )
+    parser.add_argument(
+        "--server-arg",
+        dest="server_args",
+        action="append",
+        default=[],
+        help="extra option for the server, e.g. --server-arg=--ws-per-message-"
+        "deflate=false (repeatable)",
+    )
     parser.add_argument(
         "--port", type=int, default=8200, help="first port (8200); 0: free ports"
     )
@@ -648,11 +703,16 @@ def main(argv: list[str] | None = None) -> int:
         keep=args.keep,
         collectstatic=not args.no_static,
         stop_timeout=args.stop_timeout,
+        server=args.server,
+        server_args=args.server_args,
     )
     started = time.monotonic()
     try:
         with topo:
-            print(f"topology up in {time.monotonic() - started:.1f} s")
+            print(
+                f"topology up in {time.monotonic() - started:.1f} s "
+                f"({topo.server}: {shlex.join(topo.asgi_processes[0].argv[1:])})"
+            )
             for process in topo.processes:
                 where = f"http://{HOST}:{process.port}" if process.port else ""
                 print(f"  {process.name:10} pid {process.pid:<8} {where}")

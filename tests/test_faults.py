@@ -13,7 +13,6 @@ tests/test_topology.py, whose helpers it uses.
 
 import asyncio
 import contextlib
-import copy
 import json
 import shutil
 import socket
@@ -23,21 +22,19 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 
 import pytest
 from channels.db import database_sync_to_async
 
 from core.messaging.models import Message
 from hub.models import Event
-from scripts.topology import Topology
 from tests.test_topology import (
-    REDIS_URL,
     Socket,
     _database_url,
     aemit,
     pytestmark,  # noqa: F401 (the same skips and marks)
     session_of,
+    start_topology,
 )
 
 
@@ -140,29 +137,6 @@ class Relay:
         self.listener.close()
 
 
-def start_topology(settings, redis_url: str, database_url: str) -> Topology:
-    prefix = f"faults{uuid.uuid4().hex[:10]}"
-    layers = copy.deepcopy(settings.CHANNEL_LAYERS)
-    layers["default"]["CONFIG"] = {"hosts": [redis_url], "prefix": prefix}
-    settings.CHANNEL_LAYERS = layers
-    settings.REDIS_URL = redis_url
-    topo = Topology(
-        asgi=1,
-        database_url=database_url,
-        migrate=False,
-        redis_url=redis_url,
-        channel_prefix=prefix,
-        env={
-            "SECRET_KEY": settings.SECRET_KEY,
-            "MESSAGE_KEYS": ",".join(settings.MESSAGE_KEYS),
-            "LOG_LEVEL": "WARNING",
-        },
-        startup_timeout=30,
-        stop_timeout=5,
-    )
-    return topo.start()
-
-
 @pytest.fixture
 def fresh_publisher(monkeypatch):
     """This process publishes to the test's Redis (a new client)."""
@@ -176,7 +150,9 @@ async def test_a_redis_outage_of_10_seconds_loses_nothing(
 ):
     redis = RedisServer(tmp_path)
     redis.start()
-    topo = await asyncio.to_thread(start_topology, settings, redis.url, _database_url())
+    topo = await asyncio.to_thread(
+        start_topology, settings, asgi=1, redis_url=redis.url
+    )
     try:
         name = f"org:{school.org.pk}"
         client = Socket(topo, 0, await session_of(school.pupil))
@@ -239,7 +215,7 @@ async def test_a_database_cut_fails_the_write_clearly_and_stores_nothing(
     url = _database_url().replace(":5432/", f":{relay.port}/")
     if f":{relay.port}/" not in url:  # no explicit port in the test DB URL
         url = url.replace("@127.0.0.1/", f"@127.0.0.1:{relay.port}/")
-    topo = await asyncio.to_thread(start_topology, settings, REDIS_URL, url)
+    topo = await asyncio.to_thread(start_topology, settings, asgi=1, database_url=url)
     try:
         cookie = await session_of(school.parent)
         endpoint = f"{topo.urls[0]}/messages/{conversation.pk}/api/messages/"

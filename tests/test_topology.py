@@ -75,18 +75,22 @@ def _database_url() -> str:
     return f"postgres://{auth}@{host}{port}/{db['NAME']}"
 
 
-@pytest.fixture
-def topology(transactional_db, settings):
-    """Two Daphne processes serving the test database; stopped afterwards."""
+def start_topology(
+    settings, *, asgi: int = 2, redis_url: str = REDIS_URL, database_url: str = ""
+) -> Topology:
+    """Start ``asgi`` Daphne processes serving the test database (or
+    ``database_url``) on ``redis_url``, with a channel prefix this process
+    shares (so what it rings reaches their sockets and no other run's)."""
     prefix = f"topotest{uuid.uuid4().hex[:10]}"
     layers = copy.deepcopy(settings.CHANNEL_LAYERS)
-    layers["default"].setdefault("CONFIG", {})["prefix"] = prefix
-    settings.CHANNEL_LAYERS = layers  # this process rings with that prefix
+    layers["default"]["CONFIG"] = {"hosts": [redis_url], "prefix": prefix}
+    settings.CHANNEL_LAYERS = layers
+    settings.REDIS_URL = redis_url
     topo = Topology(
-        asgi=2,
-        database_url=_database_url(),
+        asgi=asgi,
+        database_url=database_url or _database_url(),
         migrate=False,
-        redis_url=REDIS_URL,
+        redis_url=redis_url,
         channel_prefix=prefix,
         env={
             "SECRET_KEY": settings.SECRET_KEY,
@@ -96,7 +100,13 @@ def topology(transactional_db, settings):
         startup_timeout=30,
         stop_timeout=5,
     )
-    topo.start()
+    return topo.start()
+
+
+@pytest.fixture
+def topology(transactional_db, settings):
+    """Two Daphne processes serving the test database; stopped afterwards."""
+    topo = start_topology(settings)
     try:
         yield topo
     finally:

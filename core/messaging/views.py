@@ -868,7 +868,7 @@ def api_read(request, conversation_id: int):
     if raw is None and request.content_type == "application/json":
         try:
             raw = json.loads(request.body or b"{}").get("message_id")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             raw = None
     wanted = parse_id(raw)
     if wanted is None:

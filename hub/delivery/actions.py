@@ -21,6 +21,17 @@ from hub.delivery.models import (
     PushSubscription,
 )
 
+# The fields of DeliverySettings a user may change.
+SETTINGS_FIELDS = (
+    "time_zone",
+    "quiet_enabled",
+    "quiet_start",
+    "quiet_end",
+    "quiet_weekends",
+    "digest_hour",
+    "weekly_day",
+)
+
 
 class UnknownChoice(ValueError):
     """Raised for a category or a choice the settings page does not offer."""
@@ -55,17 +66,9 @@ def save_settings(user: User, **fields) -> DeliverySettings:
     """
     from zoneinfo import available_timezones
 
-    allowed = {
-        "time_zone",
-        "quiet_enabled",
-        "quiet_start",
-        "quiet_end",
-        "quiet_weekends",
-        "digest_hour",
-        "weekly_day",
-    }
-    if set(fields) - allowed:
-        raise UnknownChoice(", ".join(sorted(set(fields) - allowed)))
+    unknown = set(fields) - set(SETTINGS_FIELDS)
+    if unknown:
+        raise UnknownChoice(", ".join(sorted(unknown)))
     zone = fields.get("time_zone")
     if zone and zone not in available_timezones():
         raise UnknownChoice(zone)

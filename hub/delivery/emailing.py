@@ -20,7 +20,7 @@ from email.utils import parseaddr
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -72,18 +72,13 @@ def _subject(send: EmailSend, items: list[Notification]) -> str:
     return _("Your week at school: %(count)s new items") % {"count": len(items)}
 
 
-def _intro(send: EmailSend, user: User) -> str:
+def _intro(send: EmailSend) -> str:
     kind = send.period.split(":", 1)[0]
-    name = user.first_name or user.get_username()
     if kind == "now":
-        return _("Hello %(name)s, here is a new notification.") % {"name": name}
+        return _("Here is a new notification.")
     if kind == "daily":
-        return _("Hello %(name)s, here is what you have not read yet today.") % {
-            "name": name
-        }
-    return _("Hello %(name)s, here is what you have not read yet this week.") % {
-        "name": name
-    }
+        return _("Here is what you have not read yet today.")
+    return _("Here is what you have not read yet this week.")
 
 
 def compose_send(
@@ -114,7 +109,7 @@ def compose_send(
             to_name=user.get_full_name() or user.get_username(),
             to_address=user.email,
             subject=_subject(send, items),
-            intro=_intro(send, user),
+            intro=_intro(send),
             items=digest_items,
             unsubscribe_url=_absolute(reverse("delivery:unsubscribe", args=[token])),
             settings_url=_absolute(reverse("delivery:settings")),
@@ -185,6 +180,7 @@ def _settle_deliveries(rows: list[Delivery], status: str, reason: str, now) -> N
         status=status,
         reason=reason[:300],
         updated_at=now,
+        attempts=F("attempts") + 1,
         sent_at=now if status == Status.SENT else None,
     )
 

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from hub.delivery.actions import SETTINGS_FIELDS
 from hub.delivery.categories import CHOICES, Category, Choice, choice_key
 from hub.delivery.models import DeliverySettings
 
@@ -141,6 +142,16 @@ class SettingsForm(forms.Form):
             )
         return zone
 
+    def clean(self) -> dict:
+        data = super().clean()
+        start, end = data.get("quiet_start"), data.get("quiet_end")
+        if data.get("quiet_enabled") and start is not None and start == end:
+            raise forms.ValidationError(
+                _("Quiet hours must start and end at different times."),
+                code="empty_quiet_hours",
+            )
+        return data
+
     def preferences(self) -> dict[str, str]:
         """Return ``{category: choice key}`` of the categories the user changed."""
         changed = {}
@@ -153,18 +164,7 @@ class SettingsForm(forms.Form):
 
     def clock(self) -> dict:
         """Return the fields of :func:`hub.delivery.actions.save_settings`."""
-        return {
-            name: self.cleaned_data[name]
-            for name in (
-                "time_zone",
-                "quiet_enabled",
-                "quiet_start",
-                "quiet_end",
-                "quiet_weekends",
-                "digest_hour",
-                "weekly_day",
-            )
-        }
+        return {name: self.cleaned_data[name] for name in SETTINGS_FIELDS}
 
 
 class MuteForm(forms.Form):

@@ -67,8 +67,7 @@ def validate_subscription(
     """
     if not isinstance(info, Mapping):
         raise InvalidSubscription("a subscription must be a JSON object")
-    endpoint = info.get("endpoint")
-    _check_endpoint(endpoint, allowed_hosts, allow_http)
+    endpoint = _check_endpoint(info.get("endpoint"), allowed_hosts, allow_http)
     keys = info.get("keys")
     if not isinstance(keys, Mapping):
         raise InvalidSubscription("the subscription has no keys object")
@@ -90,7 +89,11 @@ def validate_subscription(
     }
 
 
-def _check_endpoint(endpoint: Any, allowed_hosts: Sequence[str], allow_http: bool):
+def _check_endpoint(
+    endpoint: Any, allowed_hosts: Sequence[str], allow_http: bool
+) -> str:
+    """Return the endpoint normalised (scheme and host lower case, no
+    trailing dot), so one browser is one row; raise :class:`InvalidSubscription`."""
     if not isinstance(endpoint, str) or not endpoint:
         raise InvalidSubscription("the subscription has no endpoint")
     if len(endpoint) > MAX_ENDPOINT:
@@ -114,6 +117,12 @@ def _check_endpoint(endpoint: Any, allowed_hosts: Sequence[str], allow_http: boo
         raise InvalidSubscription(
             f"the endpoint host {host!r} is not an allowed push service"
         )
+    # Push services listen on 443: another port of an allowed host is not one
+    # (http:// endpoints, tests only, keep theirs).
+    if scheme == "https" and parts.port not in (None, 443):
+        raise InvalidSubscription("the endpoint must use the default https port")
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    return parts._replace(scheme=scheme, netloc=netloc).geturl()
 
 
 def _host_allowed(host: str, allowed_hosts: Sequence[str]) -> bool:

@@ -24,7 +24,9 @@ from hub.delivery.models import Delivery, Notification, PushSubscription
 from hub.models import ReadCursor
 
 Status = Delivery.Status
-MAX_ATTEMPTS = 8
+# Full-jitter back-off from 30 s capped at 1 h: twelve attempts span about
+# three hours on average, within the TTL of the kinds that matter (24 h).
+MAX_ATTEMPTS = 12
 
 
 def unseen(notifications: list[Notification]) -> set[int]:
@@ -192,9 +194,10 @@ def record(row: Delivery, outcome: push.PushOutcome, now: datetime.datetime) -> 
             Status.FAILED,
             _("gave up after %(n)s attempts: %(why)s") % {"n": attempts, "why": reason},
             attempts=attempts,
+            next_attempt_at=None,
         )
     else:
-        _finish(row, Status.FAILED, reason, attempts=attempts)
+        _finish(row, Status.FAILED, reason, attempts=attempts, next_attempt_at=None)
 
 
 def release_held(now: datetime.datetime | None = None) -> int:
@@ -247,14 +250,31 @@ def release_held(now: datetime.datetime | None = None) -> int:
         groups[first.pk] = group
     for outcome in send_jobs(jobs):
         group = groups[outcome.key]
+        if len(group) == 1:
+            record(group[0], outcome, now)
+            continue
+        delay = outcome.retry_after
+        if delay is None:
+            delay = push.backoff(max(row.attempts for row in group) + 1)
         for row in group:
-            if len(group) > 1 and outcome.result == "sent":
+            attempts = row.attempts + 1
+            if outcome.result == "sent":
                 _finish(
                     row,
                     Status.SENT,
                     _("in the summary after quiet hours"),
-                    attempts=row.attempts + 1,
+                    attempts=attempts,
                     sent_at=now,
+                )
+            elif outcome.result == "retry" and attempts < MAX_ATTEMPTS:
+                # Held again, all together: the retry is still one summary.
+                _finish(
+                    row,
+                    Status.HELD,
+                    _("summary after quiet hours, will retry: %(why)s")
+                    % {"why": outcome.reason},
+                    attempts=attempts,
+                    next_attempt_at=now + datetime.timedelta(seconds=delay),
                 )
             else:
                 record(row, outcome, now)

@@ -86,7 +86,7 @@ def read_json(request) -> tuple[object, JsonResponse | None]:
         return None, json_error("too_large", 413, "the body is over 4 KB")
     try:
         return json.loads(body or b"null"), None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None, json_error("invalid", 400, "the body is not JSON")
 
 
@@ -302,7 +302,13 @@ def delivery_log(request):
         raise Http404("no such page")
     form = UserSearchForm(request.GET)
     if not form.is_valid():
-        raise Http404("no such user")
+        # A search too long or a malformed id: say so on the page.
+        return render(
+            request,
+            "delivery/log.html",
+            {"form": form, "query": "", "found": [], "member": None},
+            status=400,
+        )
     query = " ".join(form.cleaned_data["q"].split())
     member_id = form.cleaned_data["user"]
     context = {

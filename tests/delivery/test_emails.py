@@ -58,7 +58,7 @@ def test_an_immediate_mail_for_a_message(school, mailer):
     (received,) = mailer.messages
     message = received.message
     assert received.rcpt_tos == ["karim@example.org"]
-    assert message["Subject"] == "Nouveau message de Alice Martin"
+    assert message["Subject"] == "Nouveau message : Alice Martin"
     assert "Karim Dubois" in message["To"]
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert "/delivery/unsubscribe/" in message["List-Unsubscribe"]
@@ -113,7 +113,7 @@ def test_the_evening_digest_goes_once_grouped_by_child(school, mailer):
     text = digest.message.get_body(("plain",)).get_content()
     assert "Léa Dubois" in text
     assert text.count("Cours annulé") == 2
-    assert digest.message["Subject"].startswith("Votre journée")
+    assert digest.message["Subject"] == "Votre journée : 2 nouveautés"
     with time_machine.travel(EVENING + dt.timedelta(hours=2), tick=False):
         assert emailing.schedule_digests() == []
         run_tasks()

@@ -202,7 +202,7 @@ def test_list_unsubscribe_and_other_headers():
     assert parsed["Auto-Submitted"] == "auto-generated"
     assert parsed["Content-Language"] == "fr"
     assert parsed["Message-ID"] == message_id
-    assert parsed["From"] == "ENT Hub <notifications@localhost>"
+    assert parsed["From"] == "Hub ENT <notifications@localhost>"
     assert parsed["Date"].datetime.tzinfo is not None
 
 

@@ -319,3 +319,34 @@ def test_a_busy_push_service_is_retried_with_back_off_then_succeeds(
     delivery.refresh_from_db()
     assert delivery.status == "sent" and delivery.attempts == 3
     assert [r.status for r in push_endpoint.received("karim-phone")] == [503, 429, 201]
+
+
+def test_a_morning_summary_that_fails_is_retried_as_one_summary(school, push_endpoint):
+    from core.timetable.actions import change_occurrence
+
+    subscribe(school.pupil, push_endpoint, "lea-phone")
+    push_endpoint.answer("lea-phone", 503, 201)
+    evening = dt.datetime(2026, 1, 19, 21, 30, tzinfo=PARIS)
+    with time_machine.travel(evening, tick=False):
+        for hours in (12, 13):
+            occurrence = make_occurrence(
+                school.class_4b, evening + dt.timedelta(hours=hours)
+            )
+            change_occurrence(
+                occurrence=occurrence, actor=school.cpe, reason="", room="C3"
+            )
+        run_tasks()
+    morning = dt.datetime(2026, 1, 20, 7, 0, tzinfo=PARIS)
+    with time_machine.travel(morning, tick=False):
+        assert pushing.release_held() == 2
+    held = list(Delivery.objects.filter(user=school.pupil, channel="push"))
+    assert {d.status for d in held} == {"held"}
+    assert len({d.next_attempt_at for d in held}) == 1
+    with time_machine.travel(held[0].next_attempt_at, tick=False):
+        assert pushing.release_held() == 2
+    first, second = push_endpoint.received("lea-phone")
+    assert (first.status, second.status) == (503, 201)
+    assert second.payload["title"].startswith("2 ")
+    assert {
+        d.status for d in Delivery.objects.filter(user=school.pupil, channel="push")
+    } == {"sent"}

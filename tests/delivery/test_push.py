@@ -568,3 +568,27 @@ def test_rotate_command_prints_the_new_key(capsys):
     output = capsys.readouterr().out
     assert vapid.public_key() in output
     assert "re-subscribes" in output
+
+
+def test_an_endpoint_is_normalised_so_one_browser_is_one_device():
+    clean = validate_subscription(
+        {
+            "endpoint": "https://FCM.GOOGLEAPIS.COM./fcm/send/abc",
+            "keys": new_subscription("https://x")[0]["keys"],
+        },
+        allowed_hosts=["fcm.googleapis.com"],
+        allow_http=False,
+    )
+    assert clean["endpoint"] == "https://fcm.googleapis.com/fcm/send/abc"
+
+
+def test_another_port_of_an_allowed_push_service_is_refused():
+    with pytest.raises(InvalidSubscription, match="port"):
+        validate_subscription(
+            {
+                "endpoint": "https://fcm.googleapis.com:8443/fcm/send/abc",
+                "keys": new_subscription("https://x")[0]["keys"],
+            },
+            allowed_hosts=["fcm.googleapis.com"],
+            allow_http=False,
+        )

@@ -712,3 +712,23 @@ def test_the_admin_lists_deliveries_read_only(school):
     assert add.status_code == 403
     assert client.get("/admin/delivery/pushsubscription/").status_code == 200
     assert client.get("/admin/delivery/emailsend/").status_code == 200
+
+
+def test_quiet_hours_that_start_when_they_end_are_refused(school):
+    client = login(school.parent)
+
+    response = client.post(
+        SETTINGS_URL,
+        settings_data(school.parent, quiet_start="07:00", quiet_end="07:00"),
+    )
+
+    assert response.status_code == 400
+    assert "doivent commencer et finir" in response.content.decode()
+    assert not DeliverySettings.objects.filter(user=school.parent).exists()
+
+
+def test_a_search_too_long_in_the_delivery_log_is_a_form_error(school):
+    response = login(school.cpe).get(LOG_URL, {"q": "x" * 101})
+
+    assert response.status_code == 400
+    assert "100" in response.content.decode()

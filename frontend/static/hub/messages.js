@@ -10,21 +10,13 @@
 // Everything else the script writes goes through textContent.
 
 import { hub } from "./hub-client.js";
+import { readJson } from "./page-data.js";
 
 const TYPING_SHOWN_MS = 4000;
 const TYPING_EVERY_MS = 2000;
 const MAX_FILES = 5;
 const MAX_CHARS = 10000;
 
-function readJson(id, fallback) {
-  const node = document.getElementById(id);
-  if (!node) return fallback;
-  try {
-    return JSON.parse(node.textContent);
-  } catch {
-    return fallback;
-  }
-}
 
 const config = readJson("hub-config", {});
 const me = Number(config.user);

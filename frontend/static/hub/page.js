@@ -6,16 +6,8 @@
 
 import { bumpUnread, setUnread } from "./badge.js";
 import { hub } from "./hub-client.js";
+import { readJson } from "./page-data.js";
 
-function readJson(id, fallback) {
-  const node = document.getElementById(id);
-  if (!node) return fallback;
-  try {
-    return JSON.parse(node.textContent);
-  } catch {
-    return fallback;
-  }
-}
 
 const _ = (text) => (typeof globalThis.gettext === "function" ? globalThis.gettext(text) : text);
 

@@ -11,6 +11,8 @@
 //   again silently (permission is already granted); if the service worker
 //   re-subscribed by itself and could not tell the server, it tells it now.
 
+import { readJson } from "./page-data.js";
+
 const _ = (text) => (typeof globalThis.gettext === "function" ? globalThis.gettext(text) : text);
 
 const STATES = {
@@ -23,15 +25,6 @@ const STATES = {
   failed: () => _("Turning notifications on did not work. Try again later."),
 };
 
-function readJson(id, fallback) {
-  const node = document.getElementById(id);
-  if (!node) return fallback;
-  try {
-    return JSON.parse(node.textContent);
-  } catch {
-    return fallback;
-  }
-}
 
 const config = readJson("push-config", {});
 const hubConfig = readJson("hub-config", {});
