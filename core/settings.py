@@ -91,12 +91,24 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'hub.sqlite3'}"),
-        # Keep connections (seconds): a socket's handshake makes a few queries,
-        # and a reconnect storm should not open a PostgreSQL connection each.
-        conn_max_age=int(env_str("DB_CONN_MAX_AGE", "60")),
-        conn_health_checks=True,
+        conn_max_age=0,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Under ASGI each request runs in a thread of its own, so persistent
+    # connections would pile up one per request; a pool (psycopg_pool, Django
+    # 5.1+) hands connections back after each request and keeps a few open
+    # for socket handshakes and reconnect storms.
+    DATABASES["default"]["OPTIONS"] = {
+        "pool": {
+            "min_size": 2,
+            "max_size": int(env_str("DB_POOL_SIZE", "20")),
+            "timeout": 10,
+        }
+    }
+    # The pool checks a connection before lending it: one broken while idle
+    # (failover, network cut) is replaced before a request gets it.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while a command (import_ical) writes.
     DATABASES["default"]["OPTIONS"] = {

@@ -25,5 +25,3 @@ EMAIL_TIMEOUT = 2.0
 # The test process keeps its own SIGTERM handling (servers that tests start
 # may set HUB_DRAIN_SECONDS in their environment to drain as in production).
 HUB_DRAIN_SECONDS = float(os.environ.get("HUB_DRAIN_SECONDS", "0"))
-# Tests drop their database at the end: no connection may linger in a thread.
-DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

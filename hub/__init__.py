@@ -1,6 +1,7 @@
 """The realtime layer: streams with offsets, the consumer, fan-out.
 
-Domain actions call :func:`send_event`, and nothing else of the hub writes.
+Domain actions call :func:`send_event` (and :func:`lock_streams` before
+sending several events), and nothing else of the hub writes.
 """
 
 
@@ -13,3 +14,13 @@ def send_event(streams, event):
     from hub import streams as _streams
 
     return _streams.send_event(streams, event)
+
+
+def lock_streams(names):
+    """Lock ``names`` in a fixed order before sending several events.
+
+    See :func:`hub.streams.lock_streams`.
+    """
+    from hub import streams as _streams
+
+    _streams.lock_streams(names)

@@ -167,6 +167,33 @@ def _enqueue_delivery(event: HubEvent, rows: list[Event]) -> None:
         tasks.withdraw.enqueue(user_id, [tag])
 
 
+def lock_streams(names: Iterable[str]) -> None:
+    """Lock the rows of ``names`` now, in name order, until the transaction ends.
+
+    An action that sends several events (a roll call: one per absent pupil,
+    each to the pupil, the guardians and the school's CPE) calls this first
+    with every stream it will write: two such actions then take their locks
+    in the same order and cannot deadlock. Streams never written are created.
+    Must run inside the action's ``transaction.atomic``.
+    """
+    names = sorted(set(names))
+    for name in names:
+        parse_stream(name)
+    missing = set(names) - set(
+        Stream.objects.filter(name__in=names).values_list("name", flat=True)
+    )
+    if missing:
+        Stream.objects.bulk_create(
+            [Stream(name=name) for name in sorted(missing)], ignore_conflicts=True
+        )
+    list(
+        Stream.objects.filter(name__in=names)
+        .order_by("name")
+        .select_for_update()
+        .values_list("pk", flat=True)
+    )
+
+
 def positions(names: Iterable[str]) -> dict[str, tuple[str, int]]:
     """Return ``{name: (epoch, last_offset)}`` of each stream, as committed.
 

@@ -78,6 +78,16 @@ def take_roll_call(
         roll_call.save()
         existing = {r.student_id: r for r in roll_call.records.all()}
         staff = list(school_life_staff(occurrence.school_class.org_id))
+        # Every stream this roll call will write, locked first in one order
+        # (two roll calls of a school share the CPE's stream: no deadlock).
+        changing = [
+            pk
+            for pk, (status, minutes) in cleaned.items()
+            if _changes(existing.get(pk), status, minutes)
+        ]
+        hub.lock_streams(
+            [name for pk in changing for name in _concerned(pupils[pk], staff)]
+        )
         for pk, (status, minutes) in cleaned.items():
             record = existing.get(pk)
             before = (
@@ -236,6 +246,12 @@ def _record_op(before: str, after: str, changed: bool) -> str | None:
     if after == Status.PRESENT:
         return "cleared"
     return "recorded" if before == Status.PRESENT else "updated"
+
+
+def _changes(record: AttendanceRecord | None, status: str, minutes) -> bool:
+    """Whether marking ``status`` over ``record`` emits an event."""
+    before = (record.status, record.minutes_late) if record else (Status.PRESENT, None)
+    return bool(_record_op(before[0], status, before != (status, minutes)))
 
 
 def _concerned(student: User, staff: list[User]) -> list[str]:

@@ -261,3 +261,18 @@ def test_doorbell_rings_only_after_the_commit(monkeypatch):
 
     # Called once, outside the block, when the event is visible to others.
     assert rung == [([1], False, 1)]
+
+
+@pytest.mark.django_db
+def test_lock_streams_creates_and_locks_in_name_order():
+    from hub.streams import lock_streams
+
+    with transaction.atomic():
+        lock_streams(["user:9", "class:3", "user:10", "user:9"])
+    assert sorted(Stream.objects.values_list("name", flat=True)) == [
+        "class:3",
+        "user:10",
+        "user:9",
+    ]
+    with pytest.raises(InvalidStreamName):
+        lock_streams(["nope"])
