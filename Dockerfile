@@ -10,4 +10,8 @@ COPY manage.py ./
 RUN pip install --no-cache-dir . && mkdir -p /var/lib/hub \
     && SECRET_KEY=build python manage.py collectstatic --noinput
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "--proxy-headers", "core.asgi:application"]
+# The ASGI server of compose.yaml's asgi-N services (docs/decisions/0003).
+CMD ["uvicorn", "core.asgi:application", "--host=0.0.0.0", "--port=8000", \
+     "--ws=websockets-sansio", "--ws-per-message-deflate=false", "--lifespan=off", \
+     "--no-access-log", "--timeout-graceful-shutdown=5", "--proxy-headers", \
+     "--forwarded-allow-ips=*"]

@@ -3,12 +3,19 @@
 One command::
 
     .venv/bin/python bench/fanout_broadcast.py --sockets 4000 --events 5
+    .venv/bin/python bench/fanout_broadcast.py --sockets 4000 --server both
 
 In one run, on the same machine and with the same load generator, it
-measures three servers, one after the other:
+measures the servers one after the other:
 
-- **hub**: one Daphne process of a :class:`scripts.topology.Topology`
-  (PostgreSQL database of its own, Redis with a channel prefix of its own).
+- **hub**: one ASGI process of a :class:`scripts.topology.Topology`
+  (PostgreSQL database of its own, Redis with a channel prefix of its own),
+  on the server(s) of ``--server``: ``daphne`` (the default), ``uvicorn``
+  (with the options of ``compose.yaml``, :data:`scripts.topology.UVICORN_OPTIONS`,
+  plus any ``--uvicorn-arg``), ``uvicorn-deflate`` (the same with
+  permessage-deflate on, ``--ws-per-message-deflate true``), ``both`` (daphne
+  then uvicorn), or a comma-separated list. Every hub server serves the same database, population
+  and sessions, one after the other (the previous one is stopped first).
   ``--sockets`` users (pupils and guardians of one school, from
   :func:`scripts.population.populate`, sessions written directly) each open
   a socket with their ``sessionid`` cookie and ``Origin``, wait for
@@ -563,10 +570,40 @@ async def _receive(pipe, timeout: float) -> dict:
 # Servers -----------------------------------------------------------------------
 
 
-async def bench_hub(args) -> dict:
+HUB_SERVERS = ("daphne", "uvicorn", "uvicorn-deflate")
+
+
+def hub_servers(value: str) -> list[str]:
+    """``--server``'s value as a list of :data:`HUB_SERVERS`."""
+    names = []
+    for name in value.split(","):
+        name = name.strip()
+        for one in ("daphne", "uvicorn") if name == "both" else (name,):
+            if one not in HUB_SERVERS:
+                raise ValueError(one)
+            if one not in names:
+                names.append(one)
+    return names
+
+
+def hub_server(args, name: str) -> tuple[str, list[str]]:
+    """The Topology server and its extra options for hub server ``name``."""
+    if name == "daphne":
+        return "daphne", list(args.daphne_args)
+    extra = list(args.uvicorn_args)
+    if name == "uvicorn-deflate":
+        extra += ["--ws-per-message-deflate", "true"]
+    return "uvicorn", extra
+
+
+async def bench_hubs(args) -> dict[str, dict]:
+    """Measure the hub on each server of ``--server``; one population for all."""
     from scripts.topology import Topology
 
-    with Topology(asgi=1, daphne_args=args.daphne_args) as topo:
+    names = hub_servers(args.server)
+    server, extra = hub_server(args, names[0])
+    results = {}
+    with Topology(asgi=1, server=server, server_args=extra) as topo:
         os.environ.update(topo.env)
         import django
 
@@ -598,17 +635,43 @@ async def bench_hub(args) -> dict:
         async def publish(t0: float) -> None:
             await publish_async(t0)
 
-        return await run_scenario(
-            "hub (1 Daphne of a Topology: core.asgi, PostgreSQL, Redis)",
-            args=args,
-            url=topo.ws_urls[0],
-            origin=topo.origins[0],
-            server_pid=topo.pids[0],
-            cookies=school.cookies(args.sockets),
-            mode="hub",
-            stream=stream,
-            publish=publish,
-        )
+        async def measure(name: str, on: Topology) -> dict:
+            argv = on.asgi_processes[0].argv
+            command = " ".join(argv[argv.index("-m") + 1 :])
+            return await run_scenario(
+                f"hub on {name} (1 process of a Topology: {command}; "
+                "PostgreSQL, Redis)",
+                args=args,
+                url=on.ws_urls[0],
+                origin=on.origins[0],
+                server_pid=on.pids[0],
+                cookies=school.cookies(args.sockets),
+                mode="hub",
+                stream=stream,
+                publish=publish,
+            )
+
+        results[f"hub-{names[0]}"] = await measure(names[0], topo)
+        for name in names[1:]:
+            topo.stop_process(0)  # one hub server at a time
+            server, extra = hub_server(args, name)
+            # The same database, Redis prefix and signing key: the sessions
+            # made above are valid on it.
+            with Topology(
+                asgi=1,
+                server=server,
+                server_args=extra,
+                database_url=topo.database_url,
+                migrate=False,
+                redis_url=topo.redis_url,
+                channel_prefix=topo.channel_prefix,
+                env={
+                    "SECRET_KEY": topo.env["SECRET_KEY"],
+                    "MESSAGE_KEYS": topo.env["MESSAGE_KEYS"],
+                },
+            ) as other:
+                results[f"hub-{name}"] = await measure(name, other)
+    return results
 
 
 async def bench_baseline(args, name: str, clean_env: dict) -> dict:
@@ -717,12 +780,14 @@ def report(args, results: dict[str, dict]) -> None:
         for i, (title, _) in enumerate(COLUMNS)
     ]
     titles = [title for title, _ in COLUMNS]
+    first = max(len(name) for name in rows) + 1
     print(
-        f"{'':10}" + "".join(f"{t:>{w}}" for t, w in zip(titles, widths, strict=True))
+        f"{'':{first}}"
+        + "".join(f"{t:>{w}}" for t, w in zip(titles, widths, strict=True))
     )
     for name, cells in rows.items():
         print(
-            f"{name:10}"
+            f"{name:{first}}"
             + "".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True))
         )
     print(
@@ -754,12 +819,33 @@ def report(args, results: dict[str, dict]) -> None:
         x, y = results.get(a, {}).get(key), results.get(b, {}).get(key)
         return f"{x / y:.1f}x" if x and y else "n/a"
 
-    for a, b in (("hub", "raw"), ("channels", "hub")):
+    hubs = [name for name in results if name.startswith("hub")]
+    pairs = [(hub, "raw") for hub in hubs] + [("channels", hub) for hub in hubs]
+    for a, b in pairs:
         if a in results and b in results:
             print(
                 f"{a}/{b}: p50 {ratio(a, b, 'p50_ms')}, p99 {ratio(a, b, 'p99_ms')}, "
                 f"server CPU per delivery {ratio(a, b, 'server_cpu_us_per_delivery')}"
             )
+    # The targets of docs/decisions/0003: CPU per delivery <= 1.5x raw and
+    # >= 10x better than plain Channels, p99 <= 1.5x raw.
+    cpu, p99 = "server_cpu_us_per_delivery", "p99_ms"
+    for hub in hubs:
+        fig, raw, chan = results[hub], results.get("raw"), results.get("channels")
+        checks = []
+        if raw and raw.get(cpu) and fig.get(cpu):
+            x = fig[cpu] / raw[cpu]
+            checks.append(f"CPU {x:.2f}x raw ({'ok' if x <= 1.5 else 'MISSED'})")
+        if chan and chan.get(cpu) and fig.get(cpu):
+            x = chan[cpu] / fig[cpu]
+            checks.append(
+                f"{x:.1f}x better than Channels ({'ok' if x >= 10 else 'MISSED'})"
+            )
+        if raw and raw.get(p99) and fig.get(p99):
+            x = fig[p99] / raw[p99]
+            checks.append(f"p99 {x:.2f}x raw ({'ok' if x <= 1.5 else 'MISSED'})")
+        if checks:
+            print(f"{hub} targets: " + ", ".join(checks))
 
 
 def main() -> None:
@@ -773,7 +859,22 @@ def main() -> None:
     parser.add_argument(
         "--only",
         default="hub,raw,channels",
-        help="servers to measure, in order (hub,raw,channels)",
+        help="servers to measure, in order (hub,raw,channels); hub is every "
+        "server of --server",
+    )
+    parser.add_argument(
+        "--server",
+        default="daphne",
+        help="ASGI server(s) of the hub: daphne, uvicorn, uvicorn-deflate, both "
+        "(= daphne,uvicorn) or a comma-separated list (daphne)",
+    )
+    parser.add_argument(
+        "--uvicorn-arg",
+        dest="uvicorn_args",
+        action="append",
+        default=[],
+        help="extra uvicorn option for the hub, e.g. --uvicorn-arg=--ws=websockets "
+        "(repeatable)",
     )
     parser.add_argument(
         "--guardians",
@@ -807,7 +908,7 @@ def main() -> None:
         dest="daphne_args",
         action="append",
         default=[],
-        help="extra Daphne argument for the hub and labsite (repeatable)",
+        help="extra Daphne argument for the hub on Daphne and labsite (repeatable)",
     )
     parser.add_argument(
         "--baselines",
@@ -821,6 +922,10 @@ def main() -> None:
     unknown = set(order) - {"hub", "raw", "channels"}
     if unknown:
         parser.error(f"unknown server(s): {', '.join(sorted(unknown))}")
+    try:
+        hub_servers(args.server)
+    except ValueError as error:
+        parser.error(f"unknown --server {error}: {', '.join(HUB_SERVERS)} or both")
 
     soft, hard = raise_nofile()
     need = args.sockets + 200
@@ -839,7 +944,7 @@ def main() -> None:
     async def run_all():
         for name in order:
             if name == "hub":
-                results[name] = await bench_hub(args)
+                results.update(await bench_hubs(args))
             else:
                 results[name] = await bench_baseline(args, name, clean_env)
 

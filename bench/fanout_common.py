@@ -62,6 +62,7 @@ __all__ = [
     "Sampler",
     "code_revision",
     "cpu_seconds",
+    "env_pairs",
     "hub_topology",
     "load_average",
     "machine_info",
@@ -138,8 +139,16 @@ def nofile_limits(pid: int) -> str:
 
 
 @contextlib.asynccontextmanager
-async def hub_topology(asgi: int, users: int, *, env: dict | None = None, guardians=1):
-    """Start ``asgi`` Daphne processes, set Django up against them, populate.
+async def hub_topology(
+    asgi: int,
+    users: int,
+    *,
+    env: dict | None = None,
+    server: str = "daphne",
+    guardians: int = 1,
+):
+    """Start ``asgi`` ASGI processes (``server``: ``daphne`` or ``uvicorn``),
+    set Django up against them, populate.
 
     Yields ``(topo, school)``: :class:`scripts.topology.Topology` and
     :class:`scripts.population.Population` of at least ``users`` users
@@ -148,7 +157,8 @@ async def hub_topology(asgi: int, users: int, *, env: dict | None = None, guardi
     """
     from scripts.topology import Topology
 
-    with Topology(asgi=asgi, env=env or {}) as topo:
+    topo = Topology(asgi=asgi, env=env or {}, server=server).start()
+    try:
         os.environ.update(topo.env)
         import django
 
@@ -169,6 +179,26 @@ async def hub_topology(asgi: int, users: int, *, env: dict | None = None, guardi
             flush=True,
         )
         yield topo, school
+    finally:
+        try:
+            topo.stop()
+        except Exception as error:  # keep the figures of a finished run
+            print(
+                f"warning: stopping the topology failed ({error}); database "
+                f"{topo.database_name} may be left behind",
+                flush=True,
+            )
+
+
+def env_pairs(pairs: list[str]) -> dict[str, str]:
+    """``["NAME=VALUE", ...]`` (the benches' ``--env``) as a dict."""
+    env = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--env wants NAME=VALUE, not {pair!r}")
+        env[name] = value
+    return env
 
 
 def user_streams(school) -> dict[int, list[str]]:
@@ -226,6 +256,7 @@ class Tab:
         "paused",
         "tcp_closed_at",
         "tcp_state",
+        "avoid",
     )
 
     def __init__(self, index: int, cookie: str) -> None:
@@ -243,6 +274,7 @@ class Tab:
         self.paused = False
         self.tcp_closed_at = None
         self.tcp_state = None
+        self.avoid = None  # the process that closed this socket with 4503
 
 
 class Tabs:
@@ -250,12 +282,15 @@ class Tabs:
 
     ``spec`` keys: ``urls`` and ``origins`` (one per server process),
     ``cookies``, ``start`` (index of the URL to open first), ``concurrency``
-    (handshakes in flight while opening), ``open_timeout``, ``compression``
+    (handshakes in flight while opening), ``open_retries`` (a socket that
+    fails to open tries again, up to this many times), ``open_timeout``,
+    ``compression``
     (``"deflate"`` or ``None``), ``reconnect`` (reconnect and ``resume``
     after a close), ``base_delay`` (a 4503 reconnects after a random delay
     under it, as ``hub-client.js``), ``slow`` (these sockets announce an
     Ethernet MSS and a tiny receive buffer, then stop reading when told),
-    ``rcvbuf``.
+    ``rcvbuf``, ``streams`` (subscribe to these rather than every stream
+    ``hello`` lists), ``latencies`` (record publish -> receipt).
 
     Parent -> child: ``"status"``, ``"pause"`` (slow sockets stop reading),
     ``"resume-reading"``, ``"stop"``. Child -> parent: ``{"ready": ...}``
@@ -279,6 +314,7 @@ class Tabs:
         self.failures = collections.Counter()
         self.other = collections.Counter()
         self.open_now = 0
+        self.open_retries = 0
         self.opened_gate = asyncio.Semaphore(spec.get("concurrency", 25))
         self.reconnect_gate = (
             asyncio.Semaphore(spec["reconnect_concurrency"])
@@ -298,6 +334,7 @@ class Tabs:
             {
                 "ready": sum(opened),
                 "failures": dict(self.failures),
+                "retries": self.open_retries,
                 "seconds": time.monotonic() - started,
             }
         )
@@ -373,6 +410,13 @@ class Tabs:
         tab.url_index = spec.get("start", 0)
         async with self.opened_gate:
             ok = await self.session(tab, first=True)
+            tries = 0
+            while not ok and tries < spec.get("open_retries", 0):
+                # A page that failed to connect tries again (back-off, jitter).
+                tries += 1
+                self.open_retries += 1
+                await asyncio.sleep(random.uniform(0, min(10.0, 0.5 * 2**tries)))
+                ok = await self.session(tab, first=True)
         first.set_result(ok)
         if not ok or not spec.get("reconnect"):
             await self.read(tab)
@@ -394,7 +438,12 @@ class Tabs:
             else:
                 wait = random.uniform(0, min(30.0, delay_base * 2**failures_in_row))
             await asyncio.sleep(wait)
-            tab.url_index = (tab.url_index + 1) % len(spec["urls"])
+            # A proxy sends the new connection to another process than the
+            # one that said 4503 (not to one that refuses connections).
+            if code == 4503:
+                tab.avoid = tab.url_index
+            others = [i for i in range(len(spec["urls"])) if i != tab.avoid]
+            tab.url_index = others[tab.attempts % len(others)] if others else 0
             tab.attempts += 1
             gate = self.reconnect_gate or contextlib.nullcontext()
             async with gate:
@@ -446,8 +495,9 @@ class Tabs:
             hello = json.loads(await asyncio.wait_for(ws.recv(), 60))
             if hello.get("type") != "hello":
                 raise RuntimeError(f"first frame {hello.get('type')}")
+            wanted_streams = spec.get("streams") or hello["streams"]
             if first:
-                request = {"type": "subscribe", "id": "s", "streams": hello["streams"]}
+                request = {"type": "subscribe", "id": "s", "streams": wanted_streams}
                 reply_type = "subscribed"
             else:
                 wanted = {
@@ -459,7 +509,7 @@ class Tabs:
                         if name in tab.positions
                         else None
                     )
-                    for name in hello["streams"]
+                    for name in wanted_streams
                 }
                 request = {"type": "resume", "id": "r", "streams": wanted}
                 reply_type = "resumed"
@@ -616,7 +666,13 @@ class Fleet:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             while pipe.poll():
-                message = pipe.recv()
+                try:
+                    message = pipe.recv()
+                except EOFError:
+                    raise SystemExit(
+                        f"client process {index} died (exit code "
+                        f"{self.processes[index].exitcode})"
+                    ) from None
                 if "fatal" in message:
                     raise SystemExit(f"client process {index}: {message['fatal']}")
                 if key in message:
@@ -641,6 +697,7 @@ class Fleet:
         return {
             "open": sum(m["ready"] for m in readies),
             "failures": dict(failures),
+            "retries": sum(m.get("retries", 0) for m in readies),
             "seconds": max(m["seconds"] for m in readies),
         }
 

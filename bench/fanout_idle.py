@@ -43,6 +43,7 @@ from fanout_common import (
     Fleet,
     code_revision,
     cpu_seconds,
+    env_pairs,
     hub_topology,
     load_average,
     machine_info,
@@ -83,7 +84,12 @@ async def measure(label: str, args, pid: int, open_fleet) -> dict:
         open_cpu = cpu_seconds(pid) - cpu0
         print(
             f"   {opened['open']}/{args.sockets} open in {open_seconds:.1f} s"
-            + (f", failures {opened['failures']}" if opened["failures"] else ""),
+            + (
+                f", failed attempts {opened['failures']} "
+                f"({opened.get('retries', 0)} retried)"
+                if opened["failures"]
+                else ""
+            ),
             flush=True,
         )
         await asyncio.sleep(args.settle)
@@ -111,6 +117,7 @@ async def measure(label: str, args, pid: int, open_fleet) -> dict:
         "open": count,
         "still_open": still,
         "failures": opened["failures"],
+        "retries": opened.get("retries", 0),
         "closes": closes,
         "open_s": round(open_seconds, 1),
         "open_per_s": round(count / open_seconds, 1) if open_seconds else None,
@@ -135,7 +142,10 @@ async def measure(label: str, args, pid: int, open_fleet) -> dict:
 
 
 async def bench_hub(args) -> dict:
-    async with hub_topology(1, args.sockets + args.warmup) as (topo, school):
+    env = env_pairs(args.env)
+    async with hub_topology(
+        1, args.sockets + args.warmup, env=env, server=args.server
+    ) as (topo, school):
         cookies = school.cookies(args.sockets + args.warmup)
         pid = topo.pids[0]
 
@@ -146,6 +156,7 @@ async def bench_hub(args) -> dict:
                     "origins": topo.origins,
                     "cookies": share,
                     "concurrency": args.connect_concurrency,
+                    "open_retries": args.open_retries,
                     "open_timeout": args.open_timeout,
                     "compression": None if args.no_compression else "deflate",
                 }
@@ -154,7 +165,8 @@ async def bench_hub(args) -> dict:
             return Fleet(tabs_main, specs)
 
         return await measure(
-            "hub: 1 Daphne of a Topology, each socket subscribed to user + class + org",
+            f"hub: 1 {args.server} process of a Topology, each socket subscribed "
+            "to user + class + org",
             args,
             pid,
             open_fleet,
@@ -230,7 +242,7 @@ def report(args, results: dict[str, dict]) -> None:
     for name, f in results.items():
         notes = [f["server"], f"open files {f['open_files']} (limit {f['nofile']})"]
         if f["failures"]:
-            notes.append(f"connect failures {f['failures']}")
+            notes.append(f"failed attempts {f['failures']} ({f['retries']} retried)")
         if f["closes"]:
             notes.append(f"closed while idle {f['closes']}")
         if f["still_open"] is not None:
@@ -266,8 +278,14 @@ def main() -> None:
     parser.add_argument(
         "--connect-concurrency",
         type=int,
-        default=25,
-        help="handshakes in flight per client process (25)",
+        default=10,
+        help="handshakes in flight per client process (10)",
+    )
+    parser.add_argument(
+        "--open-retries",
+        type=int,
+        default=5,
+        help="a hub socket that fails to open tries again up to this often (5)",
     )
     parser.add_argument("--open-timeout", type=float, default=60.0)
     parser.add_argument("--setup-timeout", type=float, default=300.0)
@@ -280,6 +298,19 @@ def main() -> None:
         "--baselines",
         type=Path,
         default=Path(os.environ.get("BENCH_BASELINES", DEFAULT_BASELINES)),
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for the hub's process (repeatable)",
+    )
+    parser.add_argument(
+        "--server",
+        choices=("daphne", "uvicorn"),
+        default="daphne",
+        help="the hub's ASGI server (scripts/topology.py --server; daphne)",
     )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()

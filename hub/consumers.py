@@ -96,6 +96,13 @@ class HubConsumer(AsyncWebsocketConsumer):
         self.queued = 0  # events handed to this consumer's own queue, not yet handled
         self.later: set[asyncio.Task] = set()
         self.transport = _transport_of(self.base_send)
+        if hasattr(self.transport, "set_write_buffer_limits"):
+            # asyncio servers (uvicorn) make `send` wait while the transport
+            # holds more than its high-water mark (64 KiB by default): above
+            # our own bound, so the fan-out never waits on one socket.
+            self.transport.set_write_buffer_limits(
+                high=2 * settings.HUB_SEND_BUFFER_BYTES
+            )
         self.errors = 0
         self.closing = False
         self.tokens = float(RATE_BURST)
@@ -539,7 +546,9 @@ class HubConsumer(AsyncWebsocketConsumer):
         self.closing = True
         for name in list(self.positions):
             self.fanout.unfollow(self, name)
-        await self.base_send({"type": "websocket.close", "code": CLOSE_TOO_SLOW})
+        # In a task of its own: on an asyncio server the close waits until the
+        # transport's buffer drains, and the fan-out must not wait for that.
+        self._later(self.base_send({"type": "websocket.close", "code": CLOSE_TOO_SLOW}))
 
     async def _poll_forever(self) -> None:
         """Ask this consumer to look at the log every ``HUB_POLL_SECONDS``.
@@ -615,13 +624,20 @@ class HubConsumer(AsyncWebsocketConsumer):
 def _transport_of(send):
     """The server's transport behind an ASGI ``send`` (to measure its backlog),
     or ``None``. Daphne's send is ``partial(handle_reply, protocol)``;
-    uvicorn's a bound method of its protocol."""
-    protocol = (
-        send.args[0]
-        if isinstance(send, functools.partial) and send.args
-        else getattr(send, "__self__", None)
-    )
-    return getattr(protocol, "transport", None)
+    uvicorn's a bound method of its protocol. Channels' session middleware
+    wraps either (``InstanceSessionWrapper.send``, the server's in
+    ``real_send``)."""
+    for _ in range(8):
+        if isinstance(send, functools.partial) and send.args:
+            return getattr(send.args[0], "transport", None)
+        owner = getattr(send, "__self__", None)
+        if owner is None:
+            return None
+        transport = getattr(owner, "transport", None)
+        if transport is not None:
+            return transport
+        send = getattr(owner, "real_send", None)
+    return None
 
 
 def _is_active(user) -> bool:

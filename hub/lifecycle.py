@@ -10,7 +10,9 @@ the process does not drop its sockets (clients would see 1006 and back off):
    closed with **4503**, which tells the client to reconnect now (it lands on
    another process) and ``resume`` from its offsets: no gap, no duplicate;
 3. once the sockets are gone, or after ``HUB_DRAIN_SECONDS``, the server's
-   own SIGTERM handler runs and the process exits.
+   own SIGTERM handler runs and the process exits. Each socket is told in a
+   task of its own, so a client that stopped reading (whose send waits, on
+   uvicorn) delays nobody.
 
 :func:`install` runs once per process, from the first socket's event loop,
 when ``HUB_DRAIN_SECONDS`` > 0 and in the main thread (not in tests).
@@ -59,23 +61,32 @@ def install(loop: asyncio.AbstractEventLoop, sockets) -> bool:
 
 
 async def _drain(sockets, previous, signum, frame) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.HUB_DRAIN_SECONDS
     open_sockets = list(sockets())
     logger.info(
         "SIGTERM: closing %d socket(s) with %d", len(open_sockets), CLOSE_GOING_AWAY
     )
-    for consumer in open_sockets:
-        try:
-            await consumer.going_away()
-        except Exception:
-            logger.exception("could not close a socket while draining")
-    deadline = asyncio.get_running_loop().time() + settings.HUB_DRAIN_SECONDS
+    # One task per socket: on an asyncio server (uvicorn) a send waits while
+    # the client does not read, and such a socket must keep neither the
+    # others from being told nor the process from stopping on time.
+    telling = [loop.create_task(_going_away(c)) for c in open_sockets]
     while any(not c.closed_by_client for c in open_sockets):
-        if asyncio.get_running_loop().time() > deadline:
+        if loop.time() > deadline:
             break
         await asyncio.sleep(0.05)
+    for task in telling:
+        task.cancel()
     logger.info("drained; stopping")
     if callable(previous):
         previous(signum, frame)
     else:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.raise_signal(signal.SIGTERM)
+
+
+async def _going_away(consumer) -> None:
+    try:
+        await consumer.going_away()
+    except Exception:
+        logger.exception("could not close a socket while draining")

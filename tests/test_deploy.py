@@ -1,5 +1,6 @@
 """The production files: compose.yaml, nginx config, settings defaults."""
 
+import json
 from pathlib import Path
 
 import yaml
@@ -38,6 +39,50 @@ def test_compose_runs_postgres_redis_two_asgi_processes_proxy_and_scheduler():
         "manage.py",
         "run_scheduler",
     ]
+
+
+def _options(argv: list[str]) -> dict[str, str | bool]:
+    """``--name value``, ``--name=value`` and ``--flag`` as a dict."""
+    options, rest = {}, list(argv)
+    while rest:
+        token = rest.pop(0)
+        name, equals, value = token.partition("=")
+        if equals:
+            options[name] = value
+        elif rest and not rest[0].startswith("--"):
+            options[name] = rest.pop(0)
+        else:
+            options[name] = True
+    return options
+
+
+def test_asgi_processes_run_uvicorn_with_the_measured_options():
+    """docs/decisions/0003: uvicorn in production, with the options the
+    topology (and so the benches) run it with; the image's default command is
+    the same; a stop leaves time for the hub's drain."""
+    from core import settings as production
+    from scripts.topology import UVICORN_OPTIONS
+
+    services = load_compose()["services"]
+    asgi = [name for name in services if name.startswith("asgi-")]
+    assert asgi
+    for name in asgi:
+        command = services[name]["command"]
+        assert command[:2] == ["uvicorn", "core.asgi:application"], name
+        options = _options(command[2:])
+        assert options["--host"] == "0.0.0.0" and options["--port"] == "8000"
+        assert options["--proxy-headers"] is True
+        assert options["--forwarded-allow-ips"] == "*"
+        assert _options(list(UVICORN_OPTIONS)).items() <= options.items(), name
+        assert options["--ws-per-message-deflate"] == "false"
+        grace = float(services[name]["stop_grace_period"].removesuffix("s"))
+        drain = production.HUB_DRAIN_SECONDS + float(
+            options["--timeout-graceful-shutdown"]
+        )
+        assert grace > drain, name
+    dockerfile = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    cmd = next(line for line in dockerfile.splitlines() if line.startswith("CMD "))
+    assert json.loads(cmd.removeprefix("CMD ")) == services["asgi-1"]["command"]
 
 
 def test_compose_runs_task_workers_that_reach_the_smtp_relay():

@@ -112,3 +112,34 @@ async def test_the_subscription_comes_back_after_redis_drops_it(
             break
         await asyncio.sleep(0.1)
     assert fanout.connected
+
+
+def test_the_transport_is_found_behind_channels_session_wrapper():
+    """Channels' session middleware wraps the server's ``send``
+    (``InstanceSessionWrapper.send`` over ``real_send``): the backlog bound
+    must still see the server's transport, on Daphne and on uvicorn."""
+    import functools
+
+    from hub.consumers import _transport_of
+
+    class Protocol:
+        transport = object()
+
+        async def handle_reply(self, message):  # Daphne: partial(handle_reply, p)
+            pass
+
+        async def asgi_send(self, message):  # uvicorn: a bound method
+            pass
+
+    class Wrapper:
+        def __init__(self, real_send):
+            self.real_send = real_send
+
+        async def send(self, message):
+            await self.real_send(message)
+
+    protocol = Protocol()
+    daphne = functools.partial(Protocol.handle_reply, protocol)
+    assert _transport_of(Wrapper(daphne).send) is protocol.transport
+    assert _transport_of(Wrapper(protocol.asgi_send).send) is protocol.transport
+    assert _transport_of(lambda message: None) is None

@@ -1,0 +1,382 @@
+"""S5 "reconnect storm": SIGTERM a hub process holding N sockets.
+
+One command::
+
+    .venv/bin/python bench/fanout_reconnect.py --sockets 4000
+
+A :class:`scripts.topology.Topology` of two Daphne processes (PostgreSQL,
+Redis). ``--sockets`` users (pupils and guardians) each open a socket on
+process 1 as a page does (``hello``, ``subscribe`` to every stream ``hello``
+lists: their user stream, a class, the org). The bench publishes all along
+(``hub.send_event`` in a transaction): ``--rate`` writes a second, each to a
+random class and two random users of the population, plus one event on the
+org stream every ``--org-every`` seconds.
+
+After ``--warm`` seconds it sends SIGTERM to process 1
+(``Topology.stop_process``): the hub drains (``hub/lifecycle.py``), every
+socket gets ``bye`` (``restart``) and close code 4503. Each client then
+behaves as ``hub-client.js``: after 4503 it waits a random delay under
+``--base-delay`` (0.5 s), connects to the other process, and sends
+``resume`` with its last ``{epoch, offset}`` per stream; a failed attempt
+retries with exponential back-off and full jitter, alternating processes.
+
+Measured: the time from SIGTERM until the last socket got ``resumed``
+(target: all within 15 s), its distribution, attempts and failures, and for
+every socket and stream the offsets seen across both connections: gaps,
+duplicates, and at the end whether each socket reached every stream's last
+offset in the database (``missing``). Also the surviving process's CPU
+during the storm and the drain time of the stopped one.
+"""
+
+import argparse
+import asyncio
+import collections
+import json
+import random
+import time
+from pathlib import Path
+
+from fanout_common import (
+    ROOT,
+    BenchEvent,
+    Fleet,
+    code_revision,
+    cpu_seconds,
+    env_pairs,
+    hub_topology,
+    load_average,
+    machine_info,
+    percentile,
+    raise_nofile,
+    rss_mb,
+    shares,
+    summary_ms,
+    tabs_main,
+    user_streams,
+)
+
+
+def spread(values: list[float]) -> dict:
+    values = sorted(values)
+    if not values:
+        return {}
+    return {
+        "p50": round(percentile(values, 50), 2),
+        "p90": round(percentile(values, 90), 2),
+        "p99": round(percentile(values, 99), 2),
+        "max": round(values[-1], 2),
+    }
+
+
+async def bench(args) -> dict:
+    env = {"HUB_DRAIN_SECONDS": str(args.drain_seconds), **env_pairs(args.env)}
+    async with hub_topology(2, args.sockets, env=env, server=args.server) as (
+        topo,
+        school,
+    ):
+        from channels.db import database_sync_to_async
+        from django.db import transaction
+
+        import hub
+        from hub import streams as log
+
+        users = school.users[: args.sockets]
+        cookies = [school.cookie(pk) for pk in users]
+        followed = await database_sync_to_async(user_streams)(school)
+        classes = sorted({followed[pk][1] for pk in users})
+        org = f"org:{school.org.pk}"
+        all_streams = sorted({name for pk in users for name in followed[pk]})
+        rng = random.Random(args.seed)
+
+        def write(names: list[str], t0: float, n: int) -> None:
+            with transaction.atomic():
+                hub.send_event(names, BenchEvent(op="tick", t0=t0, n=n))
+
+        awrite = database_sync_to_async(write)
+        stop_publishing = asyncio.Event()
+        written = collections.Counter()
+
+        async def publisher() -> None:
+            n = 0
+            next_org = time.monotonic()
+            while not stop_publishing.is_set():
+                began = time.monotonic()
+                n += 1
+                names = [rng.choice(classes)]
+                names += [f"user:{pk}" for pk in rng.sample(users, 2)]
+                if began >= next_org:
+                    names.append(org)
+                    next_org += args.org_every
+                await awrite(names, time.time(), n)
+                written["writes"] += 1
+                written["events"] += len(names)
+                await asyncio.sleep(
+                    max(0.0, 1 / args.rate - (time.monotonic() - began))
+                )
+
+        print(f"\n== opening {len(cookies)} sockets on process 1", flush=True)
+        fleet = Fleet(
+            tabs_main,
+            [
+                {
+                    "urls": topo.ws_urls,
+                    "origins": topo.origins,
+                    "cookies": share,
+                    "start": 0,
+                    "concurrency": args.connect_concurrency,
+                    "open_retries": 5,
+                    "open_timeout": args.open_timeout,
+                    "compression": None if args.no_compression else "deflate",
+                    "reconnect": True,
+                    "base_delay": args.base_delay,
+                    "reconnect_concurrency": args.reconnect_concurrency,
+                    "latencies": True,
+                }
+                for share in shares(cookies, args.clients)
+            ],
+        )
+        try:
+            opened = await fleet.ready(args.setup_timeout)
+            print(
+                f"   {opened['open']} open in {opened['seconds']:.1f} s"
+                + (f", failures {opened['failures']}" if opened["failures"] else ""),
+                flush=True,
+            )
+            publishing = asyncio.create_task(publisher())
+            await asyncio.sleep(args.warm)
+            survivor = topo.pids[1]
+            cpu0 = cpu_seconds(survivor)
+            t_term = time.time()
+            print(
+                f"   SIGTERM to process 1 (pid {topo.pids[0]}); process 2 (pid "
+                f"{survivor}) takes the sockets",
+                flush=True,
+            )
+            stopping = asyncio.create_task(
+                asyncio.to_thread(topo.stop_process, 0, timeout=args.drain_seconds + 10)
+            )
+            stopped_at = None
+            resumed = 0
+            progress = []
+            while time.time() - t_term < args.storm_timeout:
+                await asyncio.sleep(0.5)
+                if stopped_at is None and stopping.done():
+                    stopped_at = time.time()
+                statuses = await fleet.ask("status", "status")
+                resumed = sum(s["status"]["resumed"] for s in statuses)
+                now_open = sum(s["status"]["open"] for s in statuses)
+                progress.append((round(time.time() - t_term, 1), resumed, now_open))
+                if len(progress) % 4 == 0:
+                    print(
+                        f"   +{progress[-1][0]} s: {resumed} resumed, {now_open} open",
+                        flush=True,
+                    )
+                if resumed >= opened["open"]:
+                    break
+            t_done = time.time()
+            storm_cpu = cpu_seconds(survivor) - cpu0
+            await asyncio.sleep(args.after)
+            stop_publishing.set()
+            await publishing
+            exit_code = await stopping
+            if stopped_at is None:
+                stopped_at = time.time()
+            await asyncio.sleep(args.settle)
+            ends = await database_sync_to_async(log.positions)(all_streams)
+            survivor_rss = rss_mb(survivor)
+            results = [m["result"] for m in await fleet.ask("stop", "result", 120)]
+        finally:
+            fleet.close()
+
+    tabs = [tab for r in results for tab in r["tabs"]]
+    closed = [t for t in tabs if t["closed_at"] is not None]
+    back = [t for t in closed if t["resumed_at"] is not None]
+    missing = ahead = 0
+    for tab in tabs:
+        for name, (epoch, offset) in tab["positions"].items():
+            end_epoch, end = ends[name]
+            if epoch != end_epoch:
+                missing += 1
+            elif offset < end:
+                missing += end - offset
+            elif offset > end:
+                ahead += offset - end
+    totals = collections.Counter()
+    failures = collections.Counter()
+    closes = collections.Counter()
+    latencies = []
+    for r in results:
+        for key in ("gaps", "duplicates", "resets", "errors", "early", "events"):
+            totals[key] += r[key]
+        failures.update(r["failures"])
+        closes.update(r["closes"])
+        latencies.extend(r["latencies"])
+    storm = t_done - t_term
+    return {
+        "sockets": args.sockets,
+        "open": opened["open"],
+        "open_s": round(opened["seconds"], 1),
+        "open_failures": opened["failures"],
+        "closed": len(closed),
+        "first_close_codes": dict(
+            collections.Counter(str(t["close_code"]) for t in closed)
+        ),
+        "bye": dict(collections.Counter(str(t["bye"]) for t in closed)),
+        "resumed": len(back),
+        "all_resumed_s": (
+            round(max(t["resumed_at"] for t in back) - t_term, 2)
+            if back and len(back) == len(tabs)
+            else None
+        ),
+        "storm_window_s": round(storm, 2),
+        "resumed_after_sigterm_s": spread([t["resumed_at"] - t_term for t in back]),
+        "closed_after_sigterm_s": spread([t["closed_at"] - t_term for t in closed]),
+        "close_to_resumed_s": spread([t["resumed_at"] - t["closed_at"] for t in back]),
+        "attempts": sum(t["attempts"] for t in tabs),
+        "sockets_with_retries": sum(1 for t in tabs if t["attempts"] > 1),
+        "max_attempts": max((t["attempts"] for t in tabs), default=0),
+        "reconnect_failures": dict(failures),
+        "closes_seen": dict(closes),
+        "replayed_events": sum(t["replayed"] for t in tabs),
+        "gaps": totals["gaps"],
+        "duplicates": totals["duplicates"],
+        "resets": totals["resets"],
+        "errors": totals["errors"],
+        "early": totals["early"],
+        "missing": missing,
+        "ahead": ahead,
+        "events_received": totals["events"],
+        "writes": written["writes"],
+        "events_written": written["events"],
+        "latency_ms": summary_ms(latencies),
+        "survivor_cpu_pct": round(100 * storm_cpu / storm, 1) if storm else None,
+        "survivor_cpu_ms_per_resume": (
+            round(storm_cpu * 1000 / len(back), 2) if back else None
+        ),
+        "survivor_rss_mb": round(survivor_rss, 1),
+        "stopped_process_exit": exit_code,
+        "stopped_process_gone_s": round(stopped_at - t_term, 1),
+        "progress": progress,
+    }
+
+
+def report(args, f: dict) -> None:
+    print(
+        f"\nS5 reconnect storm: {f['open']}/{f['sockets']} sockets on process 1 of "
+        f"2 (opened in {f['open_s']} s), SIGTERM after {args.warm} s of "
+        f"publishing; {args.clients} client processes"
+    )
+    print(f"machine: {machine_info()}")
+    verdict = (
+        "meets"
+        if f["all_resumed_s"] is not None and f["all_resumed_s"] <= 15
+        else "misses"
+    )
+    print(
+        f"all resumed: {f['all_resumed_s']} s after SIGTERM "
+        f"({f['resumed']}/{f['closed']} closed sockets resumed; target <= 15 s: "
+        f"{verdict})"
+    )
+    print(f"  closed after SIGTERM (s): {f['closed_after_sigterm_s']}")
+    print(f"  resumed after SIGTERM (s): {f['resumed_after_sigterm_s']}")
+    print(f"  close -> resumed per socket (s): {f['close_to_resumed_s']}")
+    print(
+        f"  first close codes {f['first_close_codes']}, bye {f['bye']}; "
+        f"reconnect attempts {f['attempts']} ({f['sockets_with_retries']} sockets "
+        f"needed more than one, at most {f['max_attempts']}); failures "
+        f"{f['reconnect_failures'] or 'none'}"
+    )
+    print(
+        f"gaps {f['gaps']}, duplicates {f['duplicates']}, missing at the end "
+        f"{f['missing']}, ahead {f['ahead']}, resets {f['resets']}, errors "
+        f"{f['errors']}; {f['replayed_events']} events replayed on resume; "
+        f"{f['events_received']} events received; {f['writes']} writes "
+        f"({f['events_written']} stream events) published"
+    )
+    print(f"  publish -> receipt over the run (ms): {f['latency_ms']}")
+    print(
+        f"surviving process: CPU {f['survivor_cpu_pct']} % over the storm "
+        f"({f['survivor_cpu_ms_per_resume']} ms per resumed socket), RSS "
+        f"{f['survivor_rss_mb']} MB; stopped process exited with "
+        f"{f['stopped_process_exit']} {f['stopped_process_gone_s']} s after SIGTERM"
+    )
+    print(f"  progress (s after SIGTERM, resumed, open): {f['progress'][::4]}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sockets", type=int, default=4000)
+    parser.add_argument("--clients", type=int, default=4, help="client processes (4)")
+    parser.add_argument("--rate", type=float, default=10.0, help="writes/s (10)")
+    parser.add_argument(
+        "--org-every", type=float, default=2.0, help="s between org events (2)"
+    )
+    parser.add_argument("--warm", type=float, default=3.0, help="s before SIGTERM")
+    parser.add_argument(
+        "--after", type=float, default=3.0, help="s of publishing after the storm"
+    )
+    parser.add_argument(
+        "--settle", type=float, default=3.0, help="s before reading the ends (3)"
+    )
+    parser.add_argument("--storm-timeout", type=float, default=180.0)
+    parser.add_argument(
+        "--drain-seconds", type=float, default=10.0, help="HUB_DRAIN_SECONDS (10)"
+    )
+    parser.add_argument("--base-delay", type=float, default=0.5)
+    parser.add_argument(
+        "--reconnect-concurrency",
+        type=int,
+        default=0,
+        help="reconnections in flight per client process (0: no limit, as browsers)",
+    )
+    parser.add_argument(
+        "--connect-concurrency",
+        type=int,
+        default=10,
+        help="handshakes in flight per client process while opening (10)",
+    )
+    parser.add_argument("--open-timeout", type=float, default=30.0)
+    parser.add_argument("--setup-timeout", type=float, default=300.0)
+    parser.add_argument("--no-compression", action="store_true")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for the hub's processes (repeatable)",
+    )
+    parser.add_argument(
+        "--server",
+        choices=("daphne", "uvicorn"),
+        default="daphne",
+        help="the hub's ASGI server (scripts/topology.py --server; daphne)",
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+
+    soft, hard = raise_nofile()
+    if soft < args.sockets + 200:
+        print(f"warning: open files limit {soft} (hard {hard}) < {args.sockets + 200}")
+    print(f"machine: {machine_info()}; load average {load_average()}")
+    print(f"code: {ROOT} at {code_revision()}")
+    started = time.monotonic()
+    figures = asyncio.run(bench(args))
+    report(args, figures)
+    print(f"total run time {time.monotonic() - started:.0f} s")
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "args": {k: str(v) for k, v in vars(args).items()},
+                    "machine": machine_info(),
+                    "code": code_revision(),
+                    "results": figures,
+                },
+                indent=2,
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
