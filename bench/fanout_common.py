@@ -28,8 +28,10 @@ import multiprocessing
 import os
 import random
 import re
+import shutil
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -146,6 +148,8 @@ async def hub_topology(
     env: dict | None = None,
     server: str = "daphne",
     guardians: int = 1,
+    log_dir: str | Path | None = None,
+    redis_url: str | None = None,
 ):
     """Start ``asgi`` ASGI processes (``server``: ``daphne`` or ``uvicorn``),
     set Django up against them, populate.
@@ -153,11 +157,27 @@ async def hub_topology(
     Yields ``(topo, school)``: :class:`scripts.topology.Topology` and
     :class:`scripts.population.Population` of at least ``users`` users
     (pupils and guardians interleaved). This process can then write events
-    with ``hub.send_event`` into the same database and Redis prefix.
+    with ``hub.send_event`` into the same database and Redis prefix. The
+    servers' logs go to ``log_dir`` (kept) or to the topology's temporary
+    folder (removed). Redis is ``redis_url``, or by default a private
+    ``redis-server`` started for the run (:func:`private_redis`).
     """
     from scripts.topology import Topology
 
-    topo = Topology(asgi=asgi, env=env or {}, server=server).start()
+    private = None
+    if redis_url is None:
+        private, redis_url = private_redis()
+    try:
+        topo = Topology(
+            asgi=asgi,
+            env=env or {},
+            server=server,
+            log_dir=log_dir,
+            redis_url=redis_url,
+        ).start()
+    except BaseException:
+        stop_process(private)
+        raise
     try:
         os.environ.update(topo.env)
         import django
@@ -188,6 +208,56 @@ async def hub_topology(
                 f"{topo.database_name} may be left behind",
                 flush=True,
             )
+        stop_process(private)
+
+
+def private_redis() -> tuple[subprocess.Popen, str]:
+    """Start a Redis of the bench's own on a free port; return it and its URL.
+
+    The shared Redis is also used by test runs, and a test that kills every
+    pub/sub client (``CLIENT KILL TYPE pubsub``) would cut the hub's
+    subscriptions in the middle of a measurement.
+    """
+    port = s2.free_port()
+    process = subprocess.Popen(
+        [
+            shutil.which("redis-server") or "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--maxclients",
+            "20000",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"redis-server exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), 0.5):
+                return process, f"redis://127.0.0.1:{port}/0"
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise SystemExit("redis-server did not start in 10 s")
+
+
+def stop_process(process: subprocess.Popen | None) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
 
 
 def env_pairs(pairs: list[str]) -> dict[str, str]:

@@ -144,7 +144,11 @@ async def measure(label: str, args, pid: int, open_fleet) -> dict:
 async def bench_hub(args) -> dict:
     env = env_pairs(args.env)
     async with hub_topology(
-        1, args.sockets + args.warmup, env=env, server=args.server
+        1,
+        args.sockets + args.warmup,
+        env=env,
+        server=args.server,
+        redis_url=args.redis,
     ) as (topo, school):
         cookies = school.cookies(args.sockets + args.warmup)
         pid = topo.pids[0]
@@ -305,6 +309,10 @@ def main() -> None:
         default=[],
         metavar="NAME=VALUE",
         help="extra environment for the hub's process (repeatable)",
+    )
+    parser.add_argument(
+        "--redis",
+        help="the hub's Redis (default: a private redis-server for the run)",
     )
     parser.add_argument(
         "--server",

@@ -70,7 +70,14 @@ def spread(values: list[float]) -> dict:
 
 async def bench(args) -> dict:
     env = {"HUB_DRAIN_SECONDS": str(args.drain_seconds), **env_pairs(args.env)}
-    async with hub_topology(2, args.sockets, env=env, server=args.server) as (
+    async with hub_topology(
+        2,
+        args.sockets,
+        env=env,
+        server=args.server,
+        log_dir=args.log_dir,
+        redis_url=args.redis,
+    ) as (
         topo,
         school,
     ):
@@ -88,9 +95,13 @@ async def bench(args) -> dict:
         all_streams = sorted({name for pk in users for name in followed[pk]})
         rng = random.Random(args.seed)
 
+        published: dict[tuple[str, int], float] = {}  # (stream, offset) -> t0
+
         def write(names: list[str], t0: float, n: int) -> None:
             with transaction.atomic():
-                hub.send_event(names, BenchEvent(op="tick", t0=t0, n=n))
+                envelopes = hub.send_event(names, BenchEvent(op="tick", t0=t0, n=n))
+            for envelope in envelopes:
+                published[(envelope.stream, envelope.offset)] = t0
 
         awrite = database_sync_to_async(write)
         stop_publishing = asyncio.Event()
@@ -181,7 +192,19 @@ async def bench(args) -> dict:
             exit_code = await stopping
             if stopped_at is None:
                 stopped_at = time.time()
-            await asyncio.sleep(args.settle)
+            # Let deliveries finish: until no socket received anything for
+            # --settle seconds (at most --settle-timeout).
+            quiet_since, last_events = time.monotonic(), -1
+            settle_deadline = time.monotonic() + args.settle_timeout
+            while time.monotonic() < settle_deadline:
+                statuses = await fleet.ask("status", "status")
+                received = sum(s["status"]["events"] for s in statuses)
+                if received != last_events:
+                    quiet_since, last_events = time.monotonic(), received
+                elif time.monotonic() - quiet_since >= args.settle:
+                    break
+                await asyncio.sleep(0.5)
+            settled_s = time.time() - t_done
             ends = await database_sync_to_async(log.positions)(all_streams)
             survivor_rss = rss_mb(survivor)
             results = [m["result"] for m in await fleet.ask("stop", "result", 120)]
@@ -192,13 +215,30 @@ async def bench(args) -> dict:
     closed = [t for t in tabs if t["closed_at"] is not None]
     back = [t for t in closed if t["resumed_at"] is not None]
     missing = ahead = 0
+    missing_by_kind = collections.Counter()
+    missing_examples = []
     for tab in tabs:
         for name, (epoch, offset) in tab["positions"].items():
             end_epoch, end = ends[name]
-            if epoch != end_epoch:
-                missing += 1
-            elif offset < end:
-                missing += end - offset
+            behind = 1 if epoch != end_epoch else max(0, end - offset)
+            if behind:
+                missing += behind
+                missing_by_kind[name.split(":")[0]] += behind
+                if len(missing_examples) < 10:
+                    when = [
+                        round(published[(name, o)] - t_term, 1)
+                        for o in range(offset + 1, end + 1)
+                        if (name, o) in published
+                    ]
+                    resumed = (
+                        round(tab["resumed_at"] - t_term, 1)
+                        if tab["resumed_at"]
+                        else None
+                    )
+                    missing_examples.append(
+                        f"{name} at {offset}/{end}: published at {when} s, socket "
+                        f"resumed on process {tab['url_index'] + 1} at {resumed} s"
+                    )
             elif offset > end:
                 ahead += offset - end
     totals = collections.Counter()
@@ -244,6 +284,8 @@ async def bench(args) -> dict:
         "errors": totals["errors"],
         "early": totals["early"],
         "missing": missing,
+        "missing_by_kind": dict(missing_by_kind),
+        "missing_examples": missing_examples,
         "ahead": ahead,
         "events_received": totals["events"],
         "writes": written["writes"],
@@ -257,6 +299,7 @@ async def bench(args) -> dict:
         "stopped_process_exit": exit_code,
         "stopped_process_gone_s": round(stopped_at - t_term, 1),
         "progress": progress,
+        "settled_after_storm_s": round(settled_s, 1),
     }
 
 
@@ -288,11 +331,17 @@ def report(args, f: dict) -> None:
     )
     print(
         f"gaps {f['gaps']}, duplicates {f['duplicates']}, missing at the end "
+        f"({f['settled_after_storm_s']} s after all resumed, deliveries quiet) "
         f"{f['missing']}, ahead {f['ahead']}, resets {f['resets']}, errors "
         f"{f['errors']}; {f['replayed_events']} events replayed on resume; "
         f"{f['events_received']} events received; {f['writes']} writes "
         f"({f['events_written']} stream events) published"
     )
+    if f["missing"]:
+        print(
+            f"  missing by stream kind {f['missing_by_kind']}, e.g. "
+            f"{f['missing_examples']}"
+        )
     print(f"  publish -> receipt over the run (ms): {f['latency_ms']}")
     print(
         f"surviving process: CPU {f['survivor_cpu_pct']} % over the storm "
@@ -316,8 +365,13 @@ def main() -> None:
         "--after", type=float, default=3.0, help="s of publishing after the storm"
     )
     parser.add_argument(
-        "--settle", type=float, default=3.0, help="s before reading the ends (3)"
+        "--settle",
+        type=float,
+        default=3.0,
+        help="after publishing stops, read the ends once nothing arrived for "
+        "this long (3 s)",
     )
+    parser.add_argument("--settle-timeout", type=float, default=60.0)
     parser.add_argument("--storm-timeout", type=float, default=180.0)
     parser.add_argument(
         "--drain-seconds", type=float, default=10.0, help="HUB_DRAIN_SECONDS (10)"
@@ -345,6 +399,13 @@ def main() -> None:
         default=[],
         metavar="NAME=VALUE",
         help="extra environment for the hub's processes (repeatable)",
+    )
+    parser.add_argument(
+        "--log-dir", type=Path, help="keep the hub processes' logs in this folder"
+    )
+    parser.add_argument(
+        "--redis",
+        help="the hub's Redis (default: a private redis-server for the run)",
     )
     parser.add_argument(
         "--server",

@@ -65,6 +65,8 @@ from fanout_common import (
 )
 
 TOO_SLOW = re.compile(r"closing a socket of user (\d+): too slow")
+# Also worth seeing in the server's log during a phase.
+WATCHED = TOO_SLOW.pattern + r"|Redis|catch up|Traceback|Error|WARNING"
 
 
 def kernel_backlog(port: int) -> dict:
@@ -124,7 +126,7 @@ async def phase(name: str, args, topo, school, publish, stream: str) -> dict:
             + (f", failures {opened['failures']}" if opened["failures"] else ""),
             flush=True,
         )
-        watch = LogWatch(topo.log_dir / "asgi-1.log", TOO_SLOW.pattern)
+        watch = LogWatch(topo.log_dir / "asgi-1.log", WATCHED)
         sampler = Sampler(pid).start()
         backlog = {}
         started_at = {}
@@ -174,6 +176,7 @@ async def phase(name: str, args, topo, school, publish, stream: str) -> dict:
         for at, line in lines
         if (match := TOO_SLOW.search(line))
     ]
+    other_lines = [line for _, line in lines if not TOO_SLOW.search(line)]
     tcp_closed = sorted(
         round(t["tcp_closed_at"] - t_first, 1)
         for t in slow_result["tabs"]
@@ -205,6 +208,8 @@ async def phase(name: str, args, topo, school, publish, stream: str) -> dict:
             "rss_end_mb": round(rss[-1], 1),
             "rss_series": series,
             "kernel_backlog": backlog,
+            "server_log": other_lines[:10],
+            "server_log_lines": len(other_lines),
         }
     )
     print(
@@ -222,7 +227,14 @@ async def bench(args) -> dict[str, dict]:
     env = env_pairs(args.env)
     if args.send_buffer:
         env["HUB_SEND_BUFFER_BYTES"] = str(args.send_buffer)
-    async with hub_topology(1, args.sockets, env=env, server=args.server) as (
+    async with hub_topology(
+        1,
+        args.sockets,
+        env=env,
+        server=args.server,
+        log_dir=args.log_dir,
+        redis_url=args.redis,
+    ) as (
         topo,
         school,
     ):
@@ -289,6 +301,11 @@ def report(args, results: dict[str, dict]) -> None:
             f"{f['closes_during_run'] or 'none'}; load {f['load_before']} -> "
             f"{f['load_after']}; RSS every 2 s (s, MB) {f['rss_series']}"
         )
+        if f["server_log_lines"]:
+            print(
+                f"  {name}: {f['server_log_lines']} notable server log line(s), "
+                f"first: {f['server_log']}"
+            )
         if f["slow_sockets"]:
             print(
                 f"  {name}: of {f['slow_sockets']} slow sockets: 4408 decided for "
@@ -354,6 +371,13 @@ def main() -> None:
         default=[],
         metavar="NAME=VALUE",
         help="extra environment for the hub's processes (repeatable)",
+    )
+    parser.add_argument(
+        "--log-dir", type=Path, help="keep the hub processes' logs in this folder"
+    )
+    parser.add_argument(
+        "--redis",
+        help="the hub's Redis (default: a private redis-server for the run)",
     )
     parser.add_argument(
         "--server",
