@@ -363,9 +363,9 @@ class Tabs:
     ``hello`` lists), ``latencies`` (record publish -> receipt).
 
     Parent -> child: ``"status"``, ``"pause"`` (slow sockets stop reading),
-    ``"resume-reading"``, ``"stop"``. Child -> parent: ``{"ready": ...}``
-    once every socket is open and subscribed, ``{"status": ...}``,
-    ``{"result": ...}`` after ``"stop"``.
+    ``"stop"``. Child -> parent: ``{"ready": ...}`` once every socket is open
+    and subscribed, ``{"status": ...}``, ``{"paused": n}``, ``{"result": ...}``
+    after ``"stop"``.
     """
 
     def __init__(self, conn, spec: dict) -> None:

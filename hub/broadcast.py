@@ -122,6 +122,8 @@ class LocalFanout:
         self.connected_sockets: weakref.WeakSet = weakref.WeakSet()
         self.redis = settings.REDIS_URL
         self.prefix = channel_prefix()
+        # Named, so an operator (or a test) can find this subscription.
+        self.client_name = self.prefix.replace(":", "-") + "fanout"
         self.pubsub = None
         self.subscribed: set[str] = set()  # SUBSCRIBE sent on this connection
         self.confirmed: set[str] = set()  # ... and confirmed by Redis
@@ -218,7 +220,10 @@ class LocalFanout:
         delay = 0.1
         while self.followers or self.subscribed:
             client = aioredis.Redis.from_url(
-                self.redis, socket_connect_timeout=2, health_check_interval=10
+                self.redis,
+                socket_connect_timeout=2,
+                health_check_interval=10,
+                client_name=self.client_name,
             )
             pubsub = client.pubsub()
             try:

@@ -490,17 +490,21 @@ class HubConsumer(AsyncWebsocketConsumer):
         :data:`CLOSE_TOO_SLOW` when its unsent bytes pass
         ``HUB_SEND_BUFFER_BYTES``.
         """
-        position = self.positions.get(event["stream"])
-        if position is None or self.closing:
+        if self.closing:
             return
-        epoch, last = position
-        if (
-            self.busy
-            or self.queued
-            or event["epoch"] != epoch
-            or event["offset"] != last + 1
-        ):
-            if event["epoch"] == epoch and event["offset"] <= last:
+        position = self.positions.get(event["stream"])
+        # While a handler runs (a subscribe or resume is setting positions
+        # one stream at a time) the event waits its turn, even for a stream
+        # with no position yet: dropping it here would lose it.
+        busy = self.busy or self.queued
+        if position is None and not busy:
+            return
+        if busy or event["epoch"] != position[0] or event["offset"] != position[1] + 1:
+            if (
+                position
+                and event["epoch"] == position[0]
+                and event["offset"] <= position[1]
+            ):
                 return
             self.queued += 1
             self._later(

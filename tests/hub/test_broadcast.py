@@ -94,7 +94,13 @@ async def test_the_subscription_comes_back_after_redis_drops_it(
     monkeypatch.setattr("hub.fanout.ring", lambda envelopes: None)  # publish lost
     admin = aioredis.Redis.from_url(settings.REDIS_URL)
     try:
-        killed = await admin.client_kill_filter(_type="pubsub", skipme=True)
+        # Only this process's subscription: others share this Redis.
+        ours = [
+            c["id"]
+            for c in await admin.client_list(_type="pubsub")
+            if c.get("name") == fanout.client_name
+        ]
+        killed = sum([await admin.client_kill_filter(_id=i) for i in ours])
     finally:
         await admin.aclose()
     assert killed >= 1
