@@ -850,3 +850,32 @@ class Sampler:
                 await self.task
         self.samples.append((time.time(), rss_mb(self.pid), cpu_seconds(self.pid)))
         return self.samples
+
+
+def run_bench_main(args, bench, report) -> None:
+    """Run ``bench(args)`` and ``report(args, results)`` with the machine and code
+    printed first, the run time after, and the figures in ``--json`` if given.
+
+    ``args`` needs ``sockets`` and ``json``; ``bench`` is an async function.
+    """
+    soft, hard = raise_nofile()
+    if soft < args.sockets + 200:
+        print(f"warning: open files limit {soft} (hard {hard}) < {args.sockets + 200}")
+    print(f"machine: {machine_info()}; load average {load_average()}")
+    print(f"code: {ROOT} at {code_revision()}")
+    started = time.monotonic()
+    results = asyncio.run(bench(args))
+    report(args, results)
+    print(f"total run time {time.monotonic() - started:.0f} s")
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "args": {k: str(v) for k, v in vars(args).items()},
+                    "machine": machine_info(),
+                    "code": code_revision(),
+                    "results": results,
+                },
+                indent=2,
+            )
+        )

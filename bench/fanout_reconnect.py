@@ -31,24 +31,20 @@ during the storm and the drain time of the stopped one.
 import argparse
 import asyncio
 import collections
-import json
 import random
 import time
 from pathlib import Path
 
 from fanout_common import (
-    ROOT,
     BenchEvent,
     Fleet,
-    code_revision,
     cpu_seconds,
     env_pairs,
     hub_topology,
-    load_average,
     machine_info,
     percentile,
-    raise_nofile,
     rss_mb,
+    run_bench_main,
     shares,
     summary_ms,
     tabs_main,
@@ -416,27 +412,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
 
-    soft, hard = raise_nofile()
-    if soft < args.sockets + 200:
-        print(f"warning: open files limit {soft} (hard {hard}) < {args.sockets + 200}")
-    print(f"machine: {machine_info()}; load average {load_average()}")
-    print(f"code: {ROOT} at {code_revision()}")
-    started = time.monotonic()
-    figures = asyncio.run(bench(args))
-    report(args, figures)
-    print(f"total run time {time.monotonic() - started:.0f} s")
-    if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "args": {k: str(v) for k, v in vars(args).items()},
-                    "machine": machine_info(),
-                    "code": code_revision(),
-                    "results": figures,
-                },
-                indent=2,
-            )
-        )
+    run_bench_main(args, bench, report)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,6 @@ say so when quoting figures).
 
 import argparse
 import asyncio
-import json
 import os
 import re
 import subprocess
@@ -49,17 +48,14 @@ import time
 from pathlib import Path
 
 from fanout_common import (
-    ROOT,
     BenchEvent,
     Fleet,
     LogWatch,
     Sampler,
-    code_revision,
     env_pairs,
     hub_topology,
-    load_average,
     machine_info,
-    raise_nofile,
+    run_bench_main,
     s2,
     tabs_main,
 )
@@ -388,27 +384,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
 
-    soft, hard = raise_nofile()
-    if soft < args.sockets + 200:
-        print(f"warning: open files limit {soft} (hard {hard}) < {args.sockets + 200}")
-    print(f"machine: {machine_info()}; load average {load_average()}")
-    print(f"code: {ROOT} at {code_revision()}")
-    started = time.monotonic()
-    results = asyncio.run(bench(args))
-    report(args, results)
-    print(f"total run time {time.monotonic() - started:.0f} s")
-    if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "args": {k: str(v) for k, v in vars(args).items()},
-                    "machine": machine_info(),
-                    "code": code_revision(),
-                    "results": results,
-                },
-                indent=2,
-            )
-        )
+    run_bench_main(args, bench, report)
 
 
 if __name__ == "__main__":
