@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import F
 
 from hub.events import HubEvent, UnknownEventKind, event_class
 from hub.models import Event, Stream
@@ -126,29 +125,63 @@ def send_event(streams: Iterable[str], event: HubEvent) -> list[Envelope]:
         parse_stream(name)
     names = sorted(set(names))
     payload = event.payload()
-    envelopes, rows = [], []
+    rows, epochs = [], []
     for name in names:
-        Stream.objects.get_or_create(name=name)
         # The UPDATE takes the row lock until commit: offsets are gap-free under
         # concurrency, and commit in offset order (so a reader that sees offset
         # n also sees every offset below it).
-        Stream.objects.filter(name=name).update(last_offset=F("last_offset") + 1)
-        stream = Stream.objects.get(name=name)
-        row = Event.objects.create(
-            stream=stream,
-            offset=stream.last_offset,
+        stream_id, epoch, offset = _advance(connection, name)
+        rows.append(
+            Event(
+                stream_id=stream_id,
+                offset=offset,
+                kind=kind,
+                op=event.op,
+                payload=payload,
+            )
+        )
+        epochs.append(epoch)
+    Event.objects.bulk_create(rows)
+    envelopes = [
+        Envelope(
+            stream=name,
+            epoch=epoch,
+            offset=row.offset,
             kind=kind,
             op=event.op,
-            payload=payload,
+            data=payload,
+            ts=row.created_at.isoformat(),
         )
-        envelopes.append(_envelope(stream, row))
-        rows.append(row)
+        for name, epoch, row in zip(names, epochs, rows, strict=True)
+    ]
     if envelopes:
         # Registered in the innermost atomic block: a rolled-back savepoint
         # drops its doorbells with its rows.
         transaction.on_commit(lambda: fanout.ring(envelopes))
         _enqueue_delivery(event, rows)
     return envelopes
+
+
+def _advance(connection, name: str) -> tuple[int, str, int]:
+    """Take the next offset of stream ``name``; return ``(pk, epoch, offset)``.
+
+    One ``UPDATE … RETURNING`` (PostgreSQL, SQLite 3.35+): the row stays
+    locked until the transaction ends. A stream never written is created
+    first (concurrent creators: the loser's insert is ignored).
+    """
+    table = connection.ops.quote_name(Stream._meta.db_table)
+    sql = (
+        f"UPDATE {table} SET last_offset = last_offset + 1 "
+        "WHERE name = %s RETURNING id, epoch, last_offset"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [name])
+        row = cursor.fetchone()
+        if row is None:
+            Stream.objects.bulk_create([Stream(name=name)], ignore_conflicts=True)
+            cursor.execute(sql, [name])
+            row = cursor.fetchone()
+    return row[0], row[1], row[2]
 
 
 def _enqueue_delivery(event: HubEvent, rows: list[Event]) -> None:

@@ -21,7 +21,7 @@ from core.attendance.events import (
 )
 from core.attendance.models import AttendanceRecord, Excuse, MissingRollCall, RollCall
 from core.roster.access import school_life_staff, students_of_class
-from core.roster.models import Enrollment, User
+from core.roster.models import Enrollment, GuardianLink, User
 from core.timetable.models import Occurrence
 from hub.streams import user_stream
 
@@ -77,17 +77,7 @@ def take_roll_call(
         roll_call.taken_by = teacher
         roll_call.save()
         existing = {r.student_id: r for r in roll_call.records.all()}
-        staff = list(school_life_staff(occurrence.school_class.org_id))
-        # Every stream this roll call will write, locked first in one order
-        # (two roll calls of a school share the CPE's stream: no deadlock).
-        changing = [
-            pk
-            for pk, (status, minutes) in cleaned.items()
-            if _changes(existing.get(pk), status, minutes)
-        ]
-        hub.lock_streams(
-            [name for pk in changing for name in _concerned(pupils[pk], staff)]
-        )
+        created, changed = [], []
         for pk, (status, minutes) in cleaned.items():
             record = existing.get(pk)
             before = (
@@ -96,18 +86,36 @@ def take_roll_call(
                 else (Status.PRESENT, None)
             )
             if record is None:
-                record = AttendanceRecord.objects.create(
+                record = AttendanceRecord(
                     roll_call=roll_call,
                     student_id=pk,
                     status=status,
                     minutes_late=minutes,
                 )
+                created.append(record)
             elif before != (status, minutes):
                 record.status, record.minutes_late = status, minutes
                 record.save(update_fields=["status", "minutes_late", "recorded_at"])
             op = _record_op(before[0], status, before != (status, minutes))
             if op:
-                _emit_record(record, pupils[pk], op, staff)
+                changed.append((record, op))
+        AttendanceRecord.objects.bulk_create(created)
+        lesson = lesson_ref(occurrence)
+        _announce(
+            [
+                AttendanceRecorded(
+                    op=op,
+                    record_id=record.pk,
+                    student_id=record.student_id,
+                    student_name=pupils[record.student_id].get_full_name(),
+                    org_id=occurrence.school_class.org_id,
+                    status=record.status,
+                    minutes_late=record.minutes_late,
+                    lesson=lesson,
+                )
+                for record, op in changed
+            ]
+        )
     return roll_call
 
 
@@ -254,47 +262,60 @@ def _changes(record: AttendanceRecord | None, status: str, minutes) -> bool:
     return bool(_record_op(before[0], status, before != (status, minutes)))
 
 
-def _concerned(student: User, staff: list[User]) -> list[str]:
-    guardians = student.guardians.filter(is_active=True).values_list("pk", flat=True)
-    return [user_stream(pk) for pk in [student.pk, *guardians, *(s.pk for s in staff)]]
+def _announce(events: list, actor: User | None = None) -> None:
+    """Send attendance events to each pupil and guardians, then to the school-life staff.
 
-
-def _emit_record(
-    record: AttendanceRecord, student: User, op: str, staff: list[User]
-) -> None:
-    occurrence = record.roll_call.occurrence
-    hub.send_event(
-        _concerned(student, staff),
-        AttendanceRecorded(
-            op=op,
-            record_id=record.pk,
-            student_id=student.pk,
-            student_name=student.get_full_name(),
-            org_id=occurrence.school_class.org_id,
-            status=record.status,
-            minutes_late=record.minutes_late,
-            lesson=lesson_ref(occurrence),
-        ),
-    )
+    ``events`` are :class:`AttendanceRecorded` or :class:`ExcuseChanged` of
+    one org; ``actor`` (who took the step) is left out. Locks are taken in
+    one order by every attendance action, so two of them never deadlock: the
+    attendance rows (the caller's), the families' streams in name order, and
+    last the staff's streams. A school's staff streams are written by every
+    roll call of the school (the hot rows, bench S3): taken last, they are
+    held only for the end of the transaction.
+    """
+    if not events:
+        return
+    skip = {user_stream(actor.pk)} if actor else set()
+    guardians: dict[int, list[int]] = {}
+    for guardian_id, student_id in GuardianLink.objects.filter(
+        student_id__in={e.student_id for e in events}, guardian__is_active=True
+    ).values_list("guardian_id", "student_id"):
+        guardians.setdefault(student_id, []).append(guardian_id)
+    families = [
+        {user_stream(pk) for pk in [e.student_id, *guardians.get(e.student_id, [])]}
+        - skip
+        for e in events
+    ]
+    hub.lock_streams(set().union(*families))
+    for event, family in zip(events, families, strict=True):
+        hub.send_event(family, event)
+    staff = {
+        user_stream(pk)
+        for pk in school_life_staff(events[0].org_id).values_list("pk", flat=True)
+    } - skip
+    for event, family in zip(events, families, strict=True):
+        if staff - family:
+            hub.send_event(staff - family, event)
 
 
 def _emit_excuse(excuse: Excuse, op: str, actor: User) -> None:
     """Tell the pupil, guardians and staff, but not the one who acted."""
     record = excuse.record
     occurrence = record.roll_call.occurrence
-    staff = list(school_life_staff(occurrence.school_class.org_id))
-    hub.send_event(
-        [s for s in _concerned(record.student, staff) if s != user_stream(actor.pk)],
-        ExcuseChanged(
-            op=op,
-            excuse_id=excuse.pk,
-            record_id=record.pk,
-            student_id=record.student_id,
-            student_name=record.student.get_full_name(),
-            org_id=occurrence.school_class.org_id,
-            reason=excuse.reason,
-            status=excuse.status,
-            note=excuse.review_note,
-            lesson=lesson_ref(occurrence),
-        ),
+    _announce(
+        [
+            ExcuseChanged(
+                op=op,
+                excuse_id=excuse.pk,
+                record_id=record.pk,
+                student_id=record.student_id,
+                student_name=record.student.get_full_name(),
+                org_id=occurrence.school_class.org_id,
+                reason=excuse.reason,
+                status=excuse.status,
+                note=excuse.review_note,
+                lesson=lesson_ref(occurrence),
+            )
+        ],
+        actor,
     )

@@ -203,3 +203,48 @@ def test_old_lessons_are_not_flagged(school):
         teachers=[school.teacher],
     )
     assert flag_missing_roll_calls() == 0
+
+
+def test_roll_call_takes_the_school_life_streams_last(school, lesson):
+    """Bench S3: every roll call of a school writes the CPE's stream; its row lock
+    is taken after the families' (and so held only for the end of the transaction)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        take_roll_call(
+            occurrence=lesson,
+            teacher=school.teacher,
+            marks={
+                school.pupil.pk: ("absent", None),
+                school.pupil2.pk: ("late", 10),
+            },
+            now=NOW,
+        )
+    cpe = f"'user:{school.cpe.pk}'"
+    family = {f"'user:{u.pk}'" for u in (school.pupil, school.pupil2, school.parent)}
+    touching = [
+        q["sql"]
+        for q in queries.captured_queries
+        if "hub_stream" in q["sql"]
+        and ("UPDATE" in q["sql"] or "FOR UPDATE" in q["sql"])
+    ]
+    first_cpe = next(i for i, sql in enumerate(touching) if cpe in sql)
+    assert any(name in sql for sql in touching[:first_cpe] for name in family)
+    assert not any(name in sql for sql in touching[first_cpe:] for name in family)
+
+
+def test_staff_member_who_is_a_guardian_gets_the_absence_once(school, lesson):
+    from core.roster.models import GuardianLink
+
+    GuardianLink.objects.create(guardian=school.cpe, student=school.pupil)
+    with capture_events() as events:
+        take_roll_call(
+            occurrence=lesson,
+            teacher=school.teacher,
+            marks={school.pupil.pk: ("absent", None)},
+            now=NOW,
+        )
+    assert streams_of(events) == sorted(
+        f"user:{u.pk}" for u in (school.pupil, school.parent, school.cpe)
+    )
