@@ -6,4 +6,6 @@ class HubConfig(AppConfig):
     verbose_name = "Hub"
 
     def ready(self) -> None:
-        from hub import signals  # noqa: F401
+        from hub import gcwatch, signals  # noqa: F401
+
+        gcwatch.install()

@@ -1,6 +1,6 @@
 """The one WebSocket consumer of the hub (``/ws/``); protocol in docs/protocol.md.
 
-It authenticates from the session (``AuthMiddlewareStack``), lets a socket
+It authenticates from the session (:mod:`hub.auth`), lets a socket
 subscribe only to streams its user may read, replays missed events from the
 log on ``resume`` and forwards doorbells, filling any gap from the log. It
 holds no domain logic.
@@ -21,7 +21,6 @@ import json
 import logging
 import time
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -29,6 +28,7 @@ from hub import ephemeral, lifecycle
 from hub import streams as log
 from hub.access import can_read_stream, readable_streams
 from hub.broadcast import fanout_for_running_loop
+from hub.db import off_loop
 from hub.delivery.actions import mark_seen
 from hub.fanout import session_sockets_group, user_sockets_group
 
@@ -85,6 +85,7 @@ class HubConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.user = self.scope.get("user")
         self.positions: dict[str, list] = {}
+        self.readable: set[str] = set()
         self.fanout = fanout_for_running_loop()
         self.closed_by_client = False
         if lifecycle.draining.is_set():
@@ -125,11 +126,16 @@ class HubConsumer(AsyncWebsocketConsumer):
         await self.accept()
         if settings.HUB_POLL_SECONDS > 0:
             self.poller = asyncio.create_task(self._poll_forever())
+        readable = await off_loop(readable_streams)(self.user)
+        # Subscriptions are checked against this (a name missing from it is
+        # checked in the database: access granted since); a change of the
+        # user's memberships refreshes it (hub_recheck).
+        self.readable = set(readable)
         await self.send_json(
             {
                 "type": "hello",
                 "user": self.user.pk,
-                "streams": await database_sync_to_async(readable_streams)(self.user),
+                "streams": readable,
                 "heartbeat": settings.HUB_HEARTBEAT_SECONDS,
                 "max_frame": settings.HUB_MAX_FRAME_BYTES,
             }
@@ -327,7 +333,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         if name not in self.positions or not isinstance(offsets, list):
             raise ProtocolError("bad_seen", "seen needs a followed stream and offsets")
         clean = [o for o in offsets[:500] if isinstance(o, int) and o > 0]
-        await database_sync_to_async(mark_seen)(self.user, name, clean)
+        await off_loop(mark_seen)(self.user, name, clean)
 
     async def on_ephemeral(self, frame: dict) -> None:
         """Relay an ephemeral frame (``typing``) through its domain handler.
@@ -337,7 +343,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         """
         handler = ephemeral.handler_for(frame["type"])
         try:
-            relay = await database_sync_to_async(handler)(self.user, frame)
+            relay = await off_loop(handler)(self.user, frame)
         except ephemeral.EphemeralRefused as error:
             raise ProtocolError("forbidden", str(error) or "not allowed") from None
         now = time.monotonic()
@@ -370,7 +376,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         to replay and ``reset`` frames come before the reply, whose
         ``streams`` gives each stream's position after it.
         """
-        allowed = await database_sync_to_async(_allowed)(self.user, list(wanted))
+        allowed = await self._allowed(list(wanted))
         refused = [name for name in wanted if name not in allowed]
         if refused:
             raise ProtocolError(
@@ -383,10 +389,15 @@ class HubConsumer(AsyncWebsocketConsumer):
         # below the position read is ignored as a duplicate.
         for name in wanted:
             await self.fanout.follow(self, name)
-        current = await database_sync_to_async(log.positions)(list(wanted))
+        # One hop: positions, and the first events of each replay.
+        current = await off_loop(log.read_after)(
+            {name: (p or {}).get("offset") for name, p in wanted.items()},
+            settings.HUB_REPLAY_LIMIT,
+            REPLAY_BATCH,
+        )
         result = {}
         for name, position in wanted.items():
-            epoch, last = current[name]
+            epoch, last, missed = current[name]
             held = self.positions.get(name)
             if position is None:
                 if held is None or held[0] != epoch:
@@ -395,30 +406,43 @@ class HubConsumer(AsyncWebsocketConsumer):
                 reason = _reset_reason(position, epoch, last)
                 if reason is None:
                     self.positions[name] = [epoch, position["offset"]]
-                    reason = await self._catch_up(name, last)
+                    reason = await self._catch_up(name, last, missed)
                 if reason is not None:
                     await self._reset(name, reason)
             epoch, offset = self.positions[name]
             result[name] = {"epoch": epoch, "offset": offset}
         await self.send_json({"type": reply_type, "id": frame_id, "streams": result})
 
-    async def _catch_up(self, name: str, upto: int) -> str | None:
+    async def _allowed(self, names: list[str]) -> set[str]:
+        """The streams of ``names`` this socket's user may read (P3)."""
+        unknown = [name for name in names if name not in self.readable]
+        allowed = {name for name in names if name in self.readable}
+        if unknown:
+            allowed |= await off_loop(_may_read)(self.user, unknown)
+        return allowed
+
+    async def _catch_up(
+        self, name: str, upto: int, read: list[log.Envelope] = ()
+    ) -> str | None:
         """Send the events of ``name`` from this socket's position to ``upto``.
 
-        Returns ``None`` once the socket is at ``upto``, or the reason to reset
-        instead: ``too_far_behind`` (more than ``HUB_REPLAY_LIMIT`` events),
-        ``retention`` (an offset in between was pruned), ``epoch`` (the log
-        belongs to another epoch). The caller sends the ``reset``.
+        ``read``: the first events after the position, when the caller
+        already has them (:func:`hub.streams.read_after`); the rest is read
+        from the log in batches. Returns ``None`` once the socket is at
+        ``upto``, or the reason to reset instead: ``too_far_behind`` (more
+        than ``HUB_REPLAY_LIMIT`` events), ``retention`` (an offset in between
+        was pruned), ``epoch`` (the log belongs to another epoch). The caller
+        sends the ``reset``.
         """
         epoch, after = self.positions[name]
         if upto - after > settings.HUB_REPLAY_LIMIT:
             return "too_far_behind"
+        batch = list(read)
         while after < upto:
-            batch = await database_sync_to_async(log.read_events)(
-                name, after, upto, REPLAY_BATCH
-            )
             if not batch:
-                return "retention"
+                batch = await off_loop(log.read_events)(name, after, upto, REPLAY_BATCH)
+                if not batch:
+                    return "retention"
             for envelope in batch:
                 if envelope.epoch != epoch:
                     return "epoch"
@@ -427,11 +451,12 @@ class HubConsumer(AsyncWebsocketConsumer):
                 await self.send_json(envelope.frame())
                 after = envelope.offset
                 self.positions[name] = [epoch, after]
+            batch = []
         return None
 
     async def _reset(self, name: str, reason: str) -> None:
         """Move the socket to the stream's current end and send ``reset``."""
-        current = await database_sync_to_async(log.positions)([name])
+        current = await off_loop(log.positions)([name])
         epoch, last = current[name]
         self.positions[name] = [epoch, last]
         await self.send_json(
@@ -462,7 +487,7 @@ class HubConsumer(AsyncWebsocketConsumer):
             return
         epoch, last = position
         if event["epoch"] != epoch:
-            current = await database_sync_to_async(log.positions)([name])
+            current = await off_loop(log.positions)([name])
             if current[name][0] != epoch:
                 await self._reset(name, "epoch")
             # Otherwise a stale doorbell from before the socket's epoch.
@@ -570,7 +595,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         """Catch up every followed stream whose log moved past this socket."""
         if not self.positions or self.closing:
             return
-        current = await database_sync_to_async(log.positions)(list(self.positions))
+        current = await off_loop(log.positions)(list(self.positions))
         for name, (epoch, last) in current.items():
             position = self.positions.get(name)
             if position is None or last <= position[1] and epoch == position[0]:
@@ -589,7 +614,8 @@ class HubConsumer(AsyncWebsocketConsumer):
         names = list(self.positions)
         if not names or self.closing:
             return
-        allowed = await database_sync_to_async(_allowed)(self.user, names)
+        self.readable = set(await off_loop(readable_streams)(self.user))
+        allowed = await self._allowed(names)
         dropped = [name for name in names if name not in allowed]
         for name in dropped:
             del self.positions[name]
@@ -661,7 +687,7 @@ def _stream_list(value) -> list[str]:
     return list(dict.fromkeys(value))
 
 
-def _allowed(user, names: list[str]) -> set[str]:
+def _may_read(user, names: list[str]) -> set[str]:
     return {name for name in names if can_read_stream(user, name)}
 
 

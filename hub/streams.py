@@ -233,22 +233,60 @@ def positions(names: Iterable[str]) -> dict[str, tuple[str, int]]:
     Creates the streams never written (offset 0), so the epoch a client is
     given stays the stream's epoch once events arrive. Names must be valid.
     """
+    return {name: (epoch, last) for name, (_pk, epoch, last) in _rows(names).items()}
+
+
+def _rows(names: Iterable[str]) -> dict[str, tuple[int, str, int]]:
+    """``{name: (pk, epoch, last_offset)}``, creating the streams never written."""
     names = list(names)
+    fields = ("name", "pk", "epoch", "last_offset")
     result = {
-        row["name"]: (row["epoch"], row["last_offset"])
-        for row in Stream.objects.filter(name__in=names).values(
-            "name", "epoch", "last_offset"
-        )
+        row[0]: row[1:]
+        for row in Stream.objects.filter(name__in=names).values_list(*fields)
     }
     missing = [name for name in names if name not in result]
     if missing:
         Stream.objects.bulk_create(
             [Stream(name=name) for name in missing], ignore_conflicts=True
         )
-        for row in Stream.objects.filter(name__in=missing).values(
-            "name", "epoch", "last_offset"
-        ):
-            result[row["name"]] = (row["epoch"], row["last_offset"])
+        for row in Stream.objects.filter(name__in=missing).values_list(*fields):
+            result[row[0]] = row[1:]
+    return result
+
+
+def read_after(
+    held: dict[str, int | None], behind: int, limit: int
+) -> dict[str, tuple[str, int, list[Envelope]]]:
+    """Positions of streams and what a reader missed, in one database hop.
+
+    ``held`` maps a stream name to the offset a reader holds, or ``None``.
+    Returns ``{name: (epoch, last_offset, events)}``: ``events`` are the first
+    ``limit`` events after the held offset (in offset order, of the current
+    epoch), read only when the reader is 1 to ``behind`` events behind;
+    otherwise ``[]``. Used by ``resume`` (docs/protocol.md) so a reconnecting
+    socket costs one hop, not one per stream. Names must be valid.
+    """
+    result = {}
+    for name, (pk, epoch, last) in _rows(held).items():
+        after = held[name]
+        events: list[Envelope] = []
+        if after is not None and 0 < last - after <= behind:
+            rows = Event.objects.filter(
+                stream_id=pk, offset__gt=after, offset__lte=last
+            ).order_by("offset")[:limit]
+            events = [
+                Envelope(
+                    name,
+                    epoch,
+                    row.offset,
+                    row.kind,
+                    row.op,
+                    row.payload,
+                    row.created_at.isoformat(),
+                )
+                for row in rows
+            ]
+        result[name] = (epoch, last, events)
     return result
 
 
