@@ -177,6 +177,8 @@ HUB_REPLAY_LIMIT = 500
 HUB_DRAIN_SECONDS = float(env_str("HUB_DRAIN_SECONDS", "10"))
 # A socket whose unsent bytes pass this is closed with 4408 (it resumes).
 HUB_SEND_BUFFER_BYTES = int(env_str("HUB_SEND_BUFFER_BYTES", str(1024 * 1024)))
+# Threads running the sockets' database work with PostgreSQL (hub/db.py).
+HUB_DB_THREADS = int(env_str("HUB_DB_THREADS", "4"))
 # Garbage collections at least this long are logged (hub/gcwatch.py); 0: off.
 HUB_GC_LOG_MS = float(env_str("HUB_GC_LOG_MS", "100"))
 HUB_RETENTION_DAYS = int(env_str("HUB_RETENTION_DAYS", "30"))

@@ -25,3 +25,5 @@ EMAIL_TIMEOUT = 2.0
 # The test process keeps its own SIGTERM handling (servers that tests start
 # may set HUB_DRAIN_SECONDS in their environment to drain as in production).
 HUB_DRAIN_SECONDS = float(os.environ.get("HUB_DRAIN_SECONDS", "0"))
+# The test run's own collections (a big heap) are not the hub's to report.
+HUB_GC_LOG_MS = float(os.environ.get("HUB_GC_LOG_MS", "0"))

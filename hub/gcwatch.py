@@ -9,6 +9,7 @@ spike in a benchmark or in production can be told apart from a slow query.
 
 import gc
 import logging
+import sys
 import time
 
 from django.conf import settings
@@ -24,7 +25,8 @@ def _on_collection(phase: str, info: dict) -> None:
     if not _started:
         return
     ms = (time.perf_counter() - _started.pop()) * 1000
-    if ms >= settings.HUB_GC_LOG_MS:
+    limit = settings.HUB_GC_LOG_MS
+    if 0 < limit <= ms and not sys.is_finalizing():
         logger.warning(
             "garbage collection of generation %d took %.0f ms (%d objects freed)",
             info["generation"],

@@ -810,3 +810,66 @@ async def test_saving_a_user_without_account_changes_keeps_sockets(school, socke
     await rename()
 
     await assert_serving(socket)
+
+
+async def test_after_losing_access_subscribing_again_is_forbidden(school, sockets):
+    """The streams computed for hello are refreshed when memberships change."""
+    socket = await sockets(school.parent)
+    lost = f"class:{school.other_class.pk}"
+    await subscribe(socket, lost)
+    await database_sync_to_async(
+        GuardianLink.objects.filter(
+            guardian=school.parent, student=school.other_child
+        ).delete
+    )()
+    assert (await receive(socket))["type"] == "unsubscribed"
+
+    reply = await request(socket, {"type": "subscribe", "id": "s", "streams": [lost]})
+    assert reply["type"] == "error" and reply["code"] == "forbidden", reply
+
+
+async def test_access_granted_after_hello_lets_the_socket_subscribe(school, sockets):
+    """A stream missing from hello's list is checked in the database."""
+    socket = await sockets(school.other_parent)
+    name = f"class:{school.other_class.pk}"
+    reply = await request(socket, {"type": "subscribe", "id": "s", "streams": [name]})
+    assert reply["type"] == "error" and reply["code"] == "forbidden", reply
+
+    await database_sync_to_async(GuardianLink.objects.create)(
+        guardian=school.other_parent, student=school.other_child
+    )
+
+    assert name in await subscribe(socket, name)
+
+
+async def test_resume_of_several_streams_replays_each_from_its_own_offset(
+    school, sockets
+):
+    klass, own = f"class:{school.class_4b.pk}", user_stream(school.teacher)
+    for n in range(1, 4):
+        await aemit([klass, own], n=n)
+    await aemit([own], n=4)
+    epochs = {name: await epoch_of(name) for name in (klass, own)}
+    socket = await sockets(school.teacher)
+
+    await socket.send_json_to(
+        {
+            "type": "resume",
+            "id": "r",
+            "streams": {
+                klass: {"epoch": epochs[klass], "offset": 2},
+                own: {"epoch": epochs[own], "offset": 1},
+            },
+        }
+    )
+
+    assert await events(socket, 4) == [
+        (klass, 3, {"n": 3}),
+        (own, 2, {"n": 2}),
+        (own, 3, {"n": 3}),
+        (own, 4, {"n": 4}),
+    ]
+    assert (await receive(socket))["streams"] == {
+        klass: {"epoch": epochs[klass], "offset": 3},
+        own: {"epoch": epochs[own], "offset": 4},
+    }

@@ -1,12 +1,14 @@
 import gc
 import logging
 
+import pytest
+
 from hub import gcwatch
 
 
 def test_a_long_collection_is_logged(settings, caplog):
     settings.HUB_GC_LOG_MS = 0.000001
-    gcwatch.install()  # already on: the app installed it (HUB_GC_LOG_MS 100 by default)
+    gcwatch.install()  # off in the test settings (the test run's own collections)
     assert gcwatch._on_collection in gc.callbacks
     with caplog.at_level(logging.WARNING, logger="hub.gcwatch"):
         gc.collect()
@@ -16,8 +18,11 @@ def test_a_long_collection_is_logged(settings, caplog):
     )
 
 
-def test_short_collections_are_not_logged(settings, caplog):
-    settings.HUB_GC_LOG_MS = 60_000
+@pytest.mark.parametrize("limit", [60_000, 0])
+def test_short_collections_or_a_watch_turned_off_log_nothing(settings, caplog, limit):
+    settings.HUB_GC_LOG_MS = 0.000001
+    gcwatch.install()
+    settings.HUB_GC_LOG_MS = limit
     with caplog.at_level(logging.WARNING, logger="hub.gcwatch"):
         gc.collect()
     assert not caplog.records

@@ -17,6 +17,7 @@ from hub.streams import (
     InvalidStreamName,
     parse_stream,
     positions,
+    read_after,
     read_events,
 )
 from tests.hub.helpers import Ping, aemit, emit
@@ -276,3 +277,27 @@ def test_lock_streams_creates_and_locks_in_name_order():
     ]
     with pytest.raises(InvalidStreamName):
         lock_streams(["nope"])
+
+
+@pytest.mark.django_db
+def test_read_after_gives_positions_and_only_the_replays_within_reach():
+    for n in range(1, 5):
+        emit(["class:1"], n=n)
+    emit(["class:2"], n=1)
+
+    got = read_after(
+        {"class:1": 2, "class:2": None, "class:3": 0, "org:1": None}, 5, 10
+    )
+
+    epoch = Stream.objects.get(name="class:1").epoch
+    assert got["class:1"][:2] == (epoch, 4)
+    assert [(e.offset, e.data) for e in got["class:1"][2]] == [
+        (3, {"n": 3}),
+        (4, {"n": 4}),
+    ]
+    assert got["class:2"][1:] == (1, [])  # no offset held: from now on
+    assert got["class:3"][1:] == (0, [])  # never written: created empty
+    assert got["org:1"][1:] == (0, [])
+    assert read_after({"class:1": 0}, 3, 10)["class:1"][2] == []  # too far behind
+    assert read_after({"class:1": 4}, 3, 10)["class:1"][2] == []  # at the end
+    assert [e.offset for e in read_after({"class:1": 0}, 5, 2)["class:1"][2]] == [1, 2]
