@@ -38,11 +38,18 @@ def can_read_stream(user: User, name: str) -> bool:
 
 
 def readable_streams(user: User) -> list[str]:
-    """Return every stream ``user`` may read, personal stream first."""
-    names = [user_stream(user.pk)]
-    names += [class_stream(pk) for pk in classes_of(user).values_list("pk", flat=True)]
-    names += [org_stream(pk) for pk in orgs_of(user).values_list("pk", flat=True)]
-    return names
+    """Return every stream ``user`` may read, personal stream first.
+
+    The same answer as :func:`can_read_stream` for each name, in two queries
+    (it runs on every socket's ``hello``: bench S5).
+    """
+    classes = list(classes_of(user).values_list("pk", "org_id"))
+    orgs = set(user.orgs.values_list("pk", flat=True)) | {org for _, org in classes}
+    return (
+        [user_stream(user.pk)]
+        + [class_stream(pk) for pk, _ in classes]
+        + [org_stream(pk) for pk in sorted(orgs)]
+    )
 
 
 def readers_of(name: str) -> list[User]:
