@@ -595,13 +595,18 @@ class HubConsumer(AsyncWebsocketConsumer):
         """Catch up every followed stream whose log moved past this socket."""
         if not self.positions or self.closing:
             return
-        current = await off_loop(log.positions)(list(self.positions))
-        for name, (epoch, last) in current.items():
+        # One hop: positions and the first events each stream missed.
+        current = await off_loop(log.read_after)(
+            {name: offset for name, (_epoch, offset) in self.positions.items()},
+            settings.HUB_REPLAY_LIMIT,
+            REPLAY_BATCH,
+        )
+        for name, (epoch, last, missed) in current.items():
             position = self.positions.get(name)
             if position is None or last <= position[1] and epoch == position[0]:
                 continue
             reason = "epoch" if epoch != position[0] else None
-            reason = reason or await self._catch_up(name, last)
+            reason = reason or await self._catch_up(name, last, missed)
             if reason is not None:
                 await self._reset(name, reason)
 
