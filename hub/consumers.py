@@ -16,6 +16,7 @@ only move forward.
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import json
 import logging
@@ -94,8 +95,8 @@ class HubConsumer(AsyncWebsocketConsumer):
             await self.close(code=lifecycle.CLOSE_GOING_AWAY)
             return
         self.fanout.connected_sockets.add(self)
-        self.queued = 0  # events handed to this consumer's own queue, not yet handled
         self.later: set[asyncio.Task] = set()
+        self.context = contextvars.copy_context()
         self.transport = _transport_of(self.base_send)
         if hasattr(self.transport, "set_write_buffer_limits"):
             # asyncio servers (uvicorn) make `send` wait while the transport
@@ -141,13 +142,51 @@ class HubConsumer(AsyncWebsocketConsumer):
             }
         )
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.busy = 0  # messages being handled or waiting for their turn
+        self.queued = 0  # local messages (_queue) not yet handled
+        self.turn = asyncio.Lock()  # one message at a time, in arrival order
+
     async def dispatch(self, message) -> None:
-        """Handle one message; while it runs, live events queue behind it."""
-        self.busy = getattr(self, "busy", 0) + 1
+        """Handle one message; while it runs, live events queue behind it.
+
+        Messages from the client and the channel layer (Channels' loop) and
+        local ones (:meth:`_queue`) take turns, first come first served.
+        """
+        self.busy += 1
         try:
-            await super().dispatch(message)
+            async with self.turn:
+                await super().dispatch(message)
         finally:
             self.busy -= 1
+
+    def _queue(self, message: dict) -> None:
+        """Handle ``message`` in this consumer's turn, after what is queued.
+
+        In process: no channel-layer round trip (with Redis, one PUBLISH per
+        message), which a burst of events to busy sockets, or every socket
+        catching up after a Redis outage, would multiply.
+        """
+        self.queued += 1
+        # In a copy of the consumer's own context: offer() may run in a task
+        # started from a thread that was inside sync_to_async (the embedded
+        # fan-out), whose context would make this consumer's database calls
+        # refuse to run ("would deadlock").
+        context = self.context.run(contextvars.copy_context)
+        task = asyncio.get_running_loop().create_task(
+            self._handle_queued(message), context=context
+        )
+        self.later.add(task)
+        task.add_done_callback(self.later.discard)
+
+    async def _handle_queued(self, message: dict) -> None:
+        try:
+            await self.dispatch(message)
+        except Exception:
+            logger.exception("a queued %s failed", message.get("type"))
+        finally:
+            self.queued -= 1
 
     async def disconnect(self, code: int) -> None:
         self.closed_by_client = True
@@ -478,8 +517,6 @@ class HubConsumer(AsyncWebsocketConsumer):
         :meth:`hub.streams.Envelope.frame`). The channel layer may drop,
         delay or duplicate doorbells; positions make that invisible (P1).
         """
-        if message.get("local"):
-            self.queued -= 1
         event = message["event"]
         name = event["stream"]
         position = self.positions.get(name)
@@ -531,13 +568,7 @@ class HubConsumer(AsyncWebsocketConsumer):
                 and event["offset"] <= position[1]
             ):
                 return
-            self.queued += 1
-            self._later(
-                self.channel_layer.send(
-                    self.channel_name,
-                    {"type": "hub.doorbell", "event": event, "local": True},
-                )
-            )
+            self._queue({"type": "hub.doorbell", "event": event})
             return
         if self._unsent_bytes() > settings.HUB_SEND_BUFFER_BYTES:
             await self._too_slow()
@@ -548,7 +579,7 @@ class HubConsumer(AsyncWebsocketConsumer):
     def catch_up_later(self) -> None:
         """Re-read the log of every followed stream in this consumer's turn
         (after the fan-out lost its Redis subscription for a while)."""
-        self._later(self.channel_layer.send(self.channel_name, {"type": "hub.poll"}))
+        self._queue({"type": "hub.poll"})
 
     def _later(self, coroutine) -> None:
         task = asyncio.ensure_future(coroutine)
