@@ -943,9 +943,12 @@ async def bench(args) -> dict:
     return analyse(args, run)
 
 
-# The hub's log lines worth counting: the last line of a traceback, and
-# PostgreSQL's refusals.
-ERROR_LINE = r"^\S*(Error|Exception)\b|FATAL|Internal Server Error"
+# The hub's log lines worth counting: the last line of a traceback,
+# PostgreSQL's refusals, and garbage collections long enough to stall the
+# event loop (hub/gcwatch.py).
+ERROR_LINE = (
+    r"^\S*(Error|Exception)\b|FATAL|Internal Server Error|garbage collection of"
+)
 
 
 @dataclass

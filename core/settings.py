@@ -181,6 +181,9 @@ HUB_SEND_BUFFER_BYTES = int(env_str("HUB_SEND_BUFFER_BYTES", str(1024 * 1024)))
 HUB_DB_THREADS = int(env_str("HUB_DB_THREADS", "4"))
 # Garbage collections at least this long are logged (hub/gcwatch.py); 0: off.
 HUB_GC_LOG_MS = float(env_str("HUB_GC_LOG_MS", "100"))
+# Allocations between two collections of generation 0 (hub/gcwatch.py;
+# CPython's default is 700); 0 keeps the default.
+HUB_GC_THRESHOLD = int(env_str("HUB_GC_THRESHOLD", "50000"))
 HUB_RETENTION_DAYS = int(env_str("HUB_RETENTION_DAYS", "30"))
 
 # The week the timetable opens on when none is asked for (ISO date; "" = today).

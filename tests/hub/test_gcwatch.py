@@ -26,3 +26,15 @@ def test_short_collections_or_a_watch_turned_off_log_nothing(settings, caplog, l
     with caplog.at_level(logging.WARNING, logger="hub.gcwatch"):
         gc.collect()
     assert not caplog.records
+
+
+def test_settle_freezes_what_is_loaded_and_raises_the_young_threshold(settings):
+    before = gc.get_threshold()
+    settings.HUB_GC_THRESHOLD = 12345
+    try:
+        gcwatch.settle()
+        assert gc.get_freeze_count() > 10_000  # Django, the project, the tests
+        assert gc.get_threshold() == (12345, before[1], before[2])
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
