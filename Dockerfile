@@ -12,6 +12,6 @@ RUN pip install --no-cache-dir . && mkdir -p /var/lib/hub \
 EXPOSE 8000
 # The ASGI server of compose.yaml's asgi-N services (docs/decisions/0003).
 CMD ["uvicorn", "core.asgi:application", "--host=0.0.0.0", "--port=8000", \
-     "--ws=websockets-sansio", "--ws-per-message-deflate=false", "--lifespan=off", \
-     "--no-access-log", "--timeout-graceful-shutdown=5", "--proxy-headers", \
-     "--forwarded-allow-ips=*"]
+     "--ws=hub.uvicorn_ws:SlimWebSocketProtocol", "--ws-per-message-deflate=false", \
+     "--lifespan=off", "--no-access-log", "--timeout-graceful-shutdown=5", \
+     "--proxy-headers", "--forwarded-allow-ips=*"]

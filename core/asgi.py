@@ -1,8 +1,8 @@
 """ASGI entry point: Django for HTTP, the hub consumer for ``/ws/``.
 
-The WebSocket stack checks the Origin header against ``ALLOWED_HOSTS``
-(``AllowedHostsOriginValidator``) and authenticates from the session cookie (Channels' auth stack, the lookup
-off the loop: :mod:`hub.auth`).
+WebSockets go through one application (:class:`hub.auth.SocketApp`,
+decision 0005): the Origin check against ``ALLOWED_HOSTS`` (Channels' rules),
+the route, then the session cookie's user, looked up off the loop.
 """
 
 import os
@@ -12,17 +12,20 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from channels.routing import ProtocolTypeRouter  # noqa: E402
 
-from hub.auth import SocketAuthStack  # noqa: E402
-from hub.routing import websocket_urlpatterns  # noqa: E402
+from hub.auth import SocketApp  # noqa: E402
+from hub.routing import websocket_routes  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            SocketAuthStack(URLRouter(websocket_urlpatterns))
-        ),
+        "websocket": SocketApp(websocket_routes),
     }
 )
+
+# Everything the server needs is loaded: keep it out of the garbage
+# collector's full passes (hub/gcwatch.py).
+from hub import gcwatch  # noqa: E402
+
+gcwatch.settle()

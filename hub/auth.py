@@ -1,20 +1,93 @@
-"""Session authentication of sockets: Channels' ``AuthMiddlewareStack``, with
-the session and user lookup on :func:`hub.db.off_loop` (decision 0004)."""
+"""The WebSocket side of the ASGI application, in one step (decision 0005).
 
-from channels.auth import AuthMiddleware, get_user
-from channels.sessions import CookieMiddleware, SessionMiddleware
+What Channels does with five nested middlewares (``AllowedHostsOriginValidator``,
+``CookieMiddleware``, ``SessionMiddleware``, ``AuthMiddleware``, ``URLRouter``),
+each with its own copy of the scope and its own coroutine frame that live as
+long as the socket, :class:`SocketApp` does in one call:
+
+1. the Origin check of Channels' ``AllowedHostsOriginValidator`` (its
+   ``valid_origin``, against ``ALLOWED_HOSTS`` as they were when the
+   application was built): a missing or foreign Origin is refused at the
+   handshake (close before accept: HTTP 403), as Channels' ``WebsocketDenier``
+   does;
+2. the route (:data:`hub.routing.websocket_routes`): an unknown path is refused
+   the same way;
+3. the session cookie, the session and the user, in one hop on
+   :func:`hub.db.off_loop` (decision 0004), with Django's own checks
+   (Channels' ``get_user``: the backend, the session hash);
+4. the consumer, with a slim scope: ``type``, ``path``, ``user`` and
+   ``session_key`` (``None`` when there is no valid session). The headers and
+   the session object are not kept for the socket's lifetime.
+
+An anonymous or inactive user is not refused here: the consumer accepts then
+closes with 4401, so the browser sees a code it can act on.
+"""
+
+from importlib import import_module
+from urllib.parse import urlparse
+
+from channels.auth import get_user
+from channels.security.websocket import AllowedHostsOriginValidator
+from django.conf import settings
+from django.http import parse_cookie
 
 from hub.db import off_loop
 
 
-class SocketAuthMiddleware(AuthMiddleware):
-    """Channels' ``AuthMiddleware``; ``scope["user"]`` is resolved off the loop
-    on the shared pool of threads instead of Channels' one thread."""
+def load_user(session_key: str | None):
+    """Return ``(user, session key)`` for a session cookie's value (sync,
+    database work): ``AnonymousUser`` and ``None`` for no, an unknown or an
+    expired session."""
+    from django.contrib.auth.models import AnonymousUser
 
-    async def resolve_scope(self, scope):
-        scope["user"]._wrapped = await off_loop(get_user.func)(scope)
+    if not session_key:
+        return AnonymousUser(), None
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    user = get_user.func({"session": session})
+    # Loading an unknown key (or flushing a session whose hash no longer
+    # matches) leaves it without one.
+    return user, session.session_key if user.is_authenticated else None
 
 
-def SocketAuthStack(inner):  # noqa: N802 (named as Channels' AuthMiddlewareStack)
-    """Cookies, session, then the user: ``scope["session"]`` and ``scope["user"]``."""
-    return CookieMiddleware(SessionMiddleware(SocketAuthMiddleware(inner)))
+class SocketApp:
+    """ASGI application for every WebSocket connection of the hub."""
+
+    def __init__(self, routes: dict[str, type]) -> None:
+        """``routes`` maps a path (``"/ws/"``) to a consumer class."""
+        self.routes = routes
+        # Only for its valid_origin(): the same rules as Channels', with
+        # ALLOWED_HOSTS read now, as AllowedHostsOriginValidator does.
+        self.origins = AllowedHostsOriginValidator(None)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "websocket":
+            raise ValueError(f"SocketApp serves WebSockets, not {scope['type']!r}")
+        origin = cookie = None
+        for name, value in scope.get("headers", ()):
+            if name == b"origin":
+                try:
+                    origin = urlparse(value.decode("latin1"))
+                except (UnicodeDecodeError, ValueError):
+                    origin = None
+            elif name == b"cookie":
+                cookie = value.decode("latin1")
+        path = scope.get("path", "")
+        root = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        consumer_class = self.routes.get(path)
+        if consumer_class is None or not self.origins.valid_origin(origin):
+            await _deny(receive, send)
+            return
+        key = parse_cookie(cookie).get(settings.SESSION_COOKIE_NAME) if cookie else None
+        user, key = await off_loop(load_user)(key)
+        slim = {"type": "websocket", "path": path, "user": user, "session_key": key}
+        del scope, cookie, origin
+        await consumer_class()(slim, receive, send)
+
+
+async def _deny(receive, send) -> None:
+    """Refuse the handshake: close before accepting (the server answers 403)."""
+    message = await receive()
+    if message["type"] == "websocket.connect":
+        await send({"type": "websocket.close"})

@@ -1,4 +1,4 @@
-"""Process-local fan-out of stream events (ARCHITECTURE.md P4).
+"""Process-local fan-out of stream events and control messages (ARCHITECTURE.md P4).
 
 The channel layer gives every socket its own queue and task wake-up per
 event: at 4,000 sockets that costs ~15x the floor (docs/decisions/0002). So
@@ -20,13 +20,26 @@ events take another road to sockets:
   is closed with 4408 and resumes from its offsets when it reconnects, so a
   slow phone cannot grow the server's memory.
 
+Control messages (close a user's or a session's sockets, ``hub.recheck``,
+ephemeral relays such as typing) take the same road, not the channel layer
+(docs/decisions/0005): a sender publishes ``{"target": "user:<id>" |
+"session:<key>", "message": {...}}`` on the one channel ``<prefix>:control``
+(:func:`publish_control`, :meth:`LocalFanout.send_control`); the same
+subscription listens to it while the process has an authenticated socket,
+and hands the message to each local consumer of the target through
+:meth:`hub.consumers.HubConsumer._queue`, in that consumer's turn. Like the
+pub/sub layer before it, delivery is best effort: a message sent while Redis
+is away is lost (and logged).
+
 When Redis goes away the subscription reconnects by itself (back-off up to
 5 s); once back, every local socket re-reads the log of the streams it
 follows, so nothing written meanwhile is missed (P1). Without Redis (the
-embedded default, one process) events go straight to the process's loops.
+embedded default, one process) events and control messages go straight to
+the process's loops.
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -39,10 +52,30 @@ logger = logging.getLogger(__name__)
 RECONNECT_MAX_SECONDS = 5.0
 
 
-def channel_prefix() -> str:
-    """The Redis channel prefix: the channel layer's (tests isolate with it)."""
+def _base_prefix() -> str:
     config = settings.CHANNEL_LAYERS.get("default", {}).get("CONFIG", {})
-    return f"{config.get('prefix', 'hub')}:s:"
+    return config.get("prefix", "hub")
+
+
+def channel_prefix() -> str:
+    """The Redis channel prefix of streams: ``<prefix>:s:``, with the channel
+    layer's configured prefix (tests isolate with it)."""
+    return f"{_base_prefix()}:s:"
+
+
+def control_channel() -> str:
+    """The one Redis channel of control messages: ``<prefix>:control``."""
+    return f"{_base_prefix()}:control"
+
+
+def user_target(user_id: int) -> str:
+    """The control target of every socket of one user."""
+    return f"user:{user_id}"
+
+
+def session_target(session_key: str) -> str:
+    """The control target of the sockets opened with one session (a device)."""
+    return f"session:{session_key}"
 
 
 _local_lock = threading.Lock()
@@ -100,11 +133,51 @@ def publish(frames: list[dict]) -> None:
         except Exception:
             logger.exception("could not publish %d event(s) on Redis", len(texts))
         return
-    with _local_lock:
-        fanouts = list(_fanouts.values())
-    for fanout in fanouts:
+    for fanout in _local_fanouts():
         for _stream, text in texts:
             fanout.dispatch_threadsafe(text)
+
+
+def publish_control(messages: list[tuple[str, dict]]) -> None:
+    """Hand control messages to the sockets of their targets in every process;
+    never raises.
+
+    ``messages`` are ``(target, message)`` pairs: ``target`` is
+    :func:`user_target` or :func:`session_target`, ``message`` a
+    consumer message (``{"type": "hub.close", "reason": "logout"}``, handled
+    by ``hub_close``). Called from sync code, any thread. With Redis: one
+    ``PUBLISH`` each on :func:`control_channel`, in one pipeline round trip;
+    without: handed to every event loop of this process. A failure is logged:
+    delivery is best effort, as it was on the channel layer.
+    """
+    if not messages:
+        return
+    if settings.REDIS_URL:
+        channel = control_channel()
+        try:
+            pipe = _redis_publisher().pipeline(transaction=False)
+            for target, message in messages:
+                pipe.publish(channel, _control_text(target, message))
+            pipe.execute()
+        except Exception:
+            logger.exception("could not publish %d control message(s)", len(messages))
+        return
+    for fanout in _local_fanouts():
+        for target, message in messages:
+            fanout.control_threadsafe(target, message)
+
+
+def _control_text(target: str, message: dict) -> str:
+    return json.dumps(
+        {"target": target, "message": message},
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+def _local_fanouts() -> list["LocalFanout"]:
+    with _local_lock:
+        return list(_fanouts.values())
 
 
 class LocalFanout:
@@ -114,6 +187,12 @@ class LocalFanout:
     ``followers`` maps a stream name to the set of local consumers following
     it. Consumers call :meth:`follow` and :meth:`unfollow`; the subscription
     task calls :meth:`dispatch` for each message.
+
+    ``addressed`` maps a control target (``user:<id>``, ``session:<key>``)
+    to the list of local consumers it reaches. Consumers call :meth:`join`
+    once authenticated and :meth:`leave` when they go; with Redis the
+    subscription listens to :func:`control_channel` while any consumer
+    is joined, and calls :meth:`deliver_control` for each message.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -124,10 +203,16 @@ class LocalFanout:
         self.prefix = channel_prefix()
         # Named, so an operator (or a test) can find this subscription.
         self.client_name = self.prefix.replace(":", "-") + "fanout"
+        self.control = control_channel()
+        self.addressed: dict[str, list] = {}
         self.pubsub = None
         self.subscribed: set[str] = set()  # SUBSCRIBE sent on this connection
         self.confirmed: set[str] = set()  # ... and confirmed by Redis
         self.waiting: dict[str, list[asyncio.Future]] = {}
+        # The same three for the control channel.
+        self.control_subscribed = False
+        self.control_confirmed = False
+        self.control_waiting: list[asyncio.Future] = []
         self.task: asyncio.Task | None = None
         self.changed = asyncio.Event()
         self.connected = False
@@ -170,6 +255,91 @@ class LocalFanout:
     def sockets(self) -> set:
         """The consumers of this process (those connected here)."""
         return set(self.connected_sockets)
+
+    # Control targets -------------------------------------------------------
+
+    async def join(self, consumer, targets: list[str], timeout: float = 2.0) -> None:
+        """Deliver control messages to ``targets`` to ``consumer`` from now on.
+
+        With Redis, returns once Redis confirmed the control subscription (at
+        once after the process's first socket), so a logout that commits
+        after the socket's handshake reaches it; after ``timeout`` seconds
+        when Redis is unreachable (the message may then be lost: best effort).
+        """
+        for target in targets:
+            self.addressed.setdefault(target, []).append(consumer)
+        if not self.redis or self.control_confirmed:
+            return
+        waiter = self.loop.create_future()
+        self.control_waiting.append(waiter)
+        self._wake()
+        try:
+            await asyncio.wait_for(waiter, timeout)
+        except TimeoutError:
+            logger.warning("no Redis confirmation for the control channel")
+
+    def leave(self, consumer, targets: list[str]) -> None:
+        """Stop delivering control messages of ``targets`` to ``consumer``."""
+        for target in targets:
+            consumers = self.addressed.get(target)
+            if consumers is None:
+                continue
+            with contextlib.suppress(ValueError):
+                consumers.remove(consumer)
+            if not consumers:
+                del self.addressed[target]
+        if self.redis and not self.addressed:
+            self._wake()
+
+    def deliver_control(self, target: str, message: dict) -> int:
+        """Queue ``message`` to each local consumer of ``target``, in its turn;
+        return how many. Runs on this fan-out's loop."""
+        consumers = self.addressed.get(target)
+        if not consumers:
+            return 0
+        for consumer in tuple(consumers):
+            try:
+                consumer._queue(dict(message))
+            except Exception:
+                logger.exception("control message to one socket failed")
+        return len(consumers)
+
+    def control_threadsafe(self, target: str, message: dict) -> None:
+        """:meth:`deliver_control` on this fan-out's loop, from any thread."""
+        if self.loop.is_closed():
+            return
+        try:
+            self.loop.call_soon_threadsafe(self.deliver_control, target, message)
+        except RuntimeError:  # the loop closed meanwhile
+            pass
+
+    async def send_control(self, messages: list[tuple[str, dict]]) -> None:
+        """:func:`publish_control` from this loop, without blocking it; never
+        raises. Without Redis, this process's fan-outs are all there is."""
+        if not messages:
+            return
+        if not self.redis:
+            for fanout in _local_fanouts():
+                for target, message in messages:
+                    if fanout is self:
+                        self.deliver_control(target, message)
+                    else:
+                        fanout.control_threadsafe(target, message)
+            return
+        # The blocking client's pipeline, on a thread: an unreachable Redis
+        # (2 s timeouts) must not stall this loop's sockets.
+        await self.loop.run_in_executor(None, publish_control, messages)
+
+    def _on_control(self, data) -> None:
+        try:
+            control = json.loads(data)
+            target, message = control["target"], control["message"]
+            if not isinstance(target, str) or not isinstance(message.get("type"), str):
+                raise TypeError
+        except (ValueError, KeyError, TypeError, AttributeError):
+            logger.warning("ignored a malformed control message: %r", data[:200])
+            return
+        self.deliver_control(target, message)
 
     # Delivery --------------------------------------------------------------
 
@@ -218,7 +388,7 @@ class LocalFanout:
         import redis.asyncio as aioredis
 
         delay = 0.1
-        while self.followers or self.subscribed:
+        while self._wanted():
             client = aioredis.Redis.from_url(
                 self.redis,
                 socket_connect_timeout=2,
@@ -227,7 +397,7 @@ class LocalFanout:
             )
             pubsub = client.pubsub()
             try:
-                self.subscribed, self.confirmed = set(), set()
+                self._forget_subscriptions()
                 await self._sync(pubsub)
                 if self.connected is False and delay > 0.1:
                     self._catch_up_everyone()
@@ -243,7 +413,7 @@ class LocalFanout:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RECONNECT_MAX_SECONDS)
             finally:
-                self.subscribed, self.confirmed = set(), set()
+                self._forget_subscriptions()
                 try:
                     await pubsub.aclose()
                     await client.aclose()
@@ -251,7 +421,27 @@ class LocalFanout:
                     pass
         self.task = None
 
+    def _wanted(self) -> bool:
+        """Whether the subscription has anything to listen to or to undo."""
+        return bool(
+            self.followers
+            or self.subscribed
+            or self.addressed
+            or self.control_subscribed
+        )
+
+    def _forget_subscriptions(self) -> None:
+        self.subscribed, self.confirmed = set(), set()
+        self.control_subscribed = self.control_confirmed = False
+
     async def _sync(self, pubsub) -> None:
+        control = bool(self.addressed)
+        if control and not self.control_subscribed:
+            await pubsub.subscribe(self.control)
+            self.control_subscribed = True
+        elif not control and self.control_subscribed:
+            await pubsub.unsubscribe(self.control)
+            self.control_subscribed = self.control_confirmed = False
         wanted = set(self.followers)
         new = wanted - self.subscribed
         gone = self.subscribed - wanted
@@ -264,11 +454,11 @@ class LocalFanout:
 
     async def _listen(self, pubsub) -> None:
         skip = len(self.prefix)
-        while self.followers or self.subscribed:
+        while self._wanted():
             if self.changed.is_set():
                 self.changed.clear()
                 await self._sync(pubsub)
-                if not self.subscribed:
+                if not self.subscribed and not self.control_subscribed:
                     return
             message = await pubsub.get_message(timeout=0.2)
             if message is None:
@@ -276,6 +466,9 @@ class LocalFanout:
             channel = message["channel"]
             if isinstance(channel, bytes):
                 channel = channel.decode()
+            if channel == self.control:
+                self._control_message(message)
+                continue
             name = channel[skip:]
             if message["type"] == "subscribe":
                 self.confirmed.add(name)
@@ -287,6 +480,17 @@ class LocalFanout:
                 await self.dispatch(
                     data.decode("utf-8") if isinstance(data, bytes) else data
                 )
+
+    def _control_message(self, message: dict) -> None:
+        if message["type"] == "subscribe":
+            self.control_confirmed = self.control_subscribed
+            waiting, self.control_waiting = self.control_waiting, []
+            for waiter in waiting:
+                if not waiter.done():
+                    waiter.set_result(None)
+        elif message["type"] == "message":
+            data = message["data"]
+            self._on_control(data.decode("utf-8") if isinstance(data, bytes) else data)
 
     def _catch_up_everyone(self) -> None:
         """After an outage: every local socket re-reads its streams' log."""

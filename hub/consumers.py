@@ -1,17 +1,24 @@
 """The one WebSocket consumer of the hub (``/ws/``); protocol in docs/protocol.md.
 
-It authenticates from the session (:mod:`hub.auth`), lets a socket
-subscribe only to streams its user may read, replays missed events from the
-log on ``resume`` and forwards doorbells, filling any gap from the log. It
-holds no domain logic.
+It gets its user from :class:`hub.auth.SocketApp` (session cookie), lets a
+socket subscribe only to streams its user may read, replays missed events
+from the log on ``resume`` and forwards doorbells, filling any gap from the
+log. It holds no domain logic.
 
-Frames are handled one at a time (Channels dispatches a consumer's messages
-sequentially). Live events arrive another way (:mod:`hub.broadcast`, P4):
-the process's fan-out writes them straight to the socket when they come in
-order and no handler of this socket is running; otherwise it queues them to
-this consumer as a ``hub.doorbell`` message, handled in turn like any other.
-So an event never interleaves with a replay of the same socket: positions
-only move forward.
+It is a Channels consumer (handlers, ``accept``, ``send``, ``close``) without
+a channel-layer channel (decision 0005): it reads only the ASGI ``receive``.
+Everything else reaches it through the process's fan-out (:mod:`hub.broadcast`):
+
+- live events (P4) are written straight to the socket when they come in
+  order and no handler of this socket is running; otherwise they are queued
+  to this consumer as a ``hub.doorbell`` message;
+- control messages (``hub.close``, ``hub.recheck``, ``hub.ephemeral``), sent
+  to the user's or the session's sockets, and the log poll (``hub.poll``)
+  are queued the same way (:meth:`HubConsumer._queue`).
+
+Client frames and queued messages are handled one at a time, in arrival
+order (one lock per consumer). So an event never interleaves with a replay
+of the same socket: positions only move forward.
 """
 
 import asyncio
@@ -22,16 +29,16 @@ import json
 import logging
 import time
 
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from hub import ephemeral, lifecycle
 from hub import streams as log
 from hub.access import can_read_stream, readable_streams
-from hub.broadcast import fanout_for_running_loop
+from hub.broadcast import fanout_for_running_loop, session_target, user_target
 from hub.db import off_loop
 from hub.delivery.actions import mark_seen
-from hub.fanout import session_sockets_group, user_sockets_group
 
 logger = logging.getLogger(__name__)
 
@@ -83,19 +90,54 @@ class HubConsumer(AsyncWebsocketConsumer):
     before the event is sent, so the client sees every offset once, in order.
     """
 
+    # Class-level defaults, replaced per socket only when they change (an
+    # idle socket is mostly these; bench S1).
+    groups = ()  # Channels' per-socket group list: none (no channel layer)
+    channel_layer = None
+    channel_name = None
+    fanout = None
+    poller = None
+    later = None  # tasks of this socket in flight (set), made on first use
+    relayed_at = None  # ephemeral throttle: subject -> time, on first use
+    targets = ()  # control targets this socket has joined
+    readable = frozenset()
+    closed_by_client = False
+    closing = False
+    errors = 0
+    tokens = float(RATE_BURST)  # rate limit bucket (_take_token)
+    busy = 0  # messages being handled or waiting for their turn
+    queued = 0  # local messages (_queue) not yet handled
+    transport = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        """Serve one socket: dispatch each ASGI message from ``receive`` in turn.
+
+        Channels' own loop would also open a channel-layer channel and read it
+        in a second task (``await_many_dispatch``); nothing comes that way
+        here (decision 0005), so the socket costs one task.
+        """
+        self.scope = scope
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
+        finally:
+            # Also when the server cancels us or a handler failed: the fan-out
+            # must not keep this socket.
+            self._leave()
+
     async def connect(self) -> None:
         self.user = self.scope.get("user")
         self.positions: dict[str, list] = {}
-        self.readable: set[str] = set()
         self.fanout = fanout_for_running_loop()
-        self.closed_by_client = False
         if lifecycle.draining.is_set():
             # This process is stopping: go to another one.
             await self.accept()
             await self.close(code=lifecycle.CLOSE_GOING_AWAY)
             return
         self.fanout.connected_sockets.add(self)
-        self.later: set[asyncio.Task] = set()
         self.context = contextvars.copy_context()
         self.transport = _transport_of(self.base_send)
         if hasattr(self.transport, "set_write_buffer_limits"):
@@ -105,10 +147,6 @@ class HubConsumer(AsyncWebsocketConsumer):
             self.transport.set_write_buffer_limits(
                 high=2 * settings.HUB_SEND_BUFFER_BYTES
             )
-        self.errors = 0
-        self.closing = False
-        self.tokens = float(RATE_BURST)
-        self.relayed_at: dict[str, float] = {}
         self.refilled_at = time.monotonic()
         if not _is_active(self.user):
             # Accept then close, so the browser sees a close code it can act on
@@ -116,14 +154,14 @@ class HubConsumer(AsyncWebsocketConsumer):
             await self.accept()
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        await self.channel_layer.group_add(
-            user_sockets_group(self.user.pk), self.channel_name
-        )
-        self.session_group = None
-        session_key = getattr(self.scope.get("session"), "session_key", None)
+        # Control messages for this user (password change, recheck, typing)
+        # and this session (its logout), from any process.
+        targets = [user_target(self.user.pk)]
+        session_key = self.scope.get("session_key")
         if session_key:
-            self.session_group = session_sockets_group(session_key)
-            await self.channel_layer.group_add(self.session_group, self.channel_name)
+            targets.append(session_target(session_key))
+        self.targets = targets
+        await self.fanout.join(self, targets)
         await self.accept()
         if settings.HUB_POLL_SECONDS > 0:
             self.poller = asyncio.create_task(self._poll_forever())
@@ -144,15 +182,13 @@ class HubConsumer(AsyncWebsocketConsumer):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.busy = 0  # messages being handled or waiting for their turn
-        self.queued = 0  # local messages (_queue) not yet handled
         self.turn = asyncio.Lock()  # one message at a time, in arrival order
 
     async def dispatch(self, message) -> None:
         """Handle one message; while it runs, live events queue behind it.
 
-        Messages from the client and the channel layer (Channels' loop) and
-        local ones (:meth:`_queue`) take turns, first come first served.
+        Messages from the client (:meth:`__call__`) and local ones
+        (:meth:`_queue`) take turns, first come first served.
         """
         self.busy += 1
         try:
@@ -166,7 +202,8 @@ class HubConsumer(AsyncWebsocketConsumer):
 
         In process: no channel-layer round trip (with Redis, one PUBLISH per
         message), which a burst of events to busy sockets, or every socket
-        catching up after a Redis outage, would multiply.
+        catching up after a Redis outage, would multiply. The fan-out hands
+        control messages here too (:meth:`hub.broadcast.LocalFanout.deliver_control`).
         """
         self.queued += 1
         # In a copy of the consumer's own context: offer() may run in a task
@@ -177,8 +214,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         task = asyncio.get_running_loop().create_task(
             self._handle_queued(message), context=context
         )
-        self.later.add(task)
-        task.add_done_callback(self.later.discard)
+        self._keep(task)
 
     async def _handle_queued(self, message: dict) -> None:
         try:
@@ -190,27 +226,28 @@ class HubConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         self.closed_by_client = True
-        poller = getattr(self, "poller", None)
+        poller = self.poller
         if poller is not None:
             poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await poller
-        user = getattr(self, "user", None)
-        if not _is_active(user):
-            return
-        await self.channel_layer.group_discard(
-            user_sockets_group(user.pk), self.channel_name
-        )
-        if getattr(self, "session_group", None):
-            await self.channel_layer.group_discard(
-                self.session_group, self.channel_name
-            )
-        fanout = getattr(self, "fanout", None)
+        self._leave()
+
+    def _leave(self) -> None:
+        """Forget this socket in the fan-out and stop its tasks (idempotent)."""
+        if self.poller is not None:
+            self.poller.cancel()
+        fanout = self.fanout
         if fanout is not None:
-            for name in list(getattr(self, "positions", {})):
+            fanout.leave(self, self.targets)
+            self.targets = ()
+            for name in list(getattr(self, "positions", ())):
                 fanout.unfollow(self, name)
-        for task in list(getattr(self, "later", ())):
-            task.cancel()
+            fanout.connected_sockets.discard(self)
+        current = asyncio.current_task()
+        for task in list(self.later or ()):
+            if task is not current:
+                task.cancel()
 
     async def close(self, code=None, reason=None) -> None:
         """Close the socket and ignore whatever arrives until it is gone."""
@@ -388,14 +425,17 @@ class HubConsumer(AsyncWebsocketConsumer):
         now = time.monotonic()
         throttle_key = f"{frame['type']}:{relay.key}"
         if (
-            now - self.relayed_at.get(throttle_key, -EPHEMERAL_INTERVAL)
+            now - (self.relayed_at or {}).get(throttle_key, -EPHEMERAL_INTERVAL)
             < EPHEMERAL_INTERVAL
         ):
             return
+        if self.relayed_at is None:
+            self.relayed_at = {}
         self.relayed_at[throttle_key] = now
         message = {"type": "hub.ephemeral", "frame": relay.frame}
-        for user_id in relay.user_ids:
-            await self.channel_layer.group_send(user_sockets_group(user_id), message)
+        await self.fanout.send_control(
+            [(user_target(user_id), message) for user_id in relay.user_ids]
+        )
 
     HANDLERS = {
         "ping": on_ping,
@@ -508,14 +548,14 @@ class HubConsumer(AsyncWebsocketConsumer):
             }
         )
 
-    # Messages from the channel layer --------------------------------------
+    # Messages queued to this consumer (_queue) -----------------------------
 
     async def hub_doorbell(self, message: dict) -> None:
         """Forward an event once, filling any gap from the log first.
 
         ``message["event"]`` is the ``event`` frame (see
-        :meth:`hub.streams.Envelope.frame`). The channel layer may drop,
-        delay or duplicate doorbells; positions make that invisible (P1).
+        :meth:`hub.streams.Envelope.frame`). Redis may drop, delay or
+        duplicate doorbells; positions make that invisible (P1).
         """
         event = message["event"]
         name = event["stream"]
@@ -582,7 +622,12 @@ class HubConsumer(AsyncWebsocketConsumer):
         self._queue({"type": "hub.poll"})
 
     def _later(self, coroutine) -> None:
-        task = asyncio.ensure_future(coroutine)
+        self._keep(asyncio.ensure_future(coroutine))
+
+    def _keep(self, task: asyncio.Task) -> None:
+        """Hold ``task`` until it is done (cancelled if the socket goes)."""
+        if self.later is None:
+            self.later = set()
         self.later.add(task)
         task.add_done_callback(self.later.discard)
 
@@ -613,14 +658,15 @@ class HubConsumer(AsyncWebsocketConsumer):
     async def _poll_forever(self) -> None:
         """Ask this consumer to look at the log every ``HUB_POLL_SECONDS``.
 
-        Only with the in-memory channel layer (one process): events written
-        by another process (``manage.py import_ical``) ring no doorbell here,
-        so the log itself is the doorbell. The check is queued as a message
-        to this consumer, so it never runs beside another handler.
+        Only without Redis (the embedded default, one process): events
+        written by another process (``manage.py import_ical``) ring no
+        doorbell here, so the log itself is the doorbell. The check is queued
+        to this consumer (:meth:`_queue`), so it never runs beside another
+        handler.
         """
         while True:
             await asyncio.sleep(settings.HUB_POLL_SECONDS)
-            await self.channel_layer.send(self.channel_name, {"type": "hub.poll"})
+            self._queue({"type": "hub.poll"})
 
     async def hub_poll(self, message: dict) -> None:
         """Catch up every followed stream whose log moved past this socket."""
@@ -690,9 +736,10 @@ class HubConsumer(AsyncWebsocketConsumer):
 def _transport_of(send):
     """The server's transport behind an ASGI ``send`` (to measure its backlog),
     or ``None``. Daphne's send is ``partial(handle_reply, protocol)``;
-    uvicorn's a bound method of its protocol. Channels' session middleware
-    wraps either (``InstanceSessionWrapper.send``, the server's in
-    ``real_send``)."""
+    uvicorn's a bound method of its protocol. A wrapper such as Channels'
+    session middleware (``InstanceSessionWrapper.send``, the server's in
+    ``real_send``; no longer in the hub's stack, decision 0005) is looked
+    through."""
     for _ in range(8):
         if isinstance(send, functools.partial) and send.args:
             return getattr(send.args[0], "transport", None)

@@ -1,7 +1,8 @@
-"""WebSocket routes: one endpoint, one consumer."""
+"""WebSocket routes: one endpoint, one consumer (served by :class:`hub.auth.SocketApp`).
 
-from django.urls import path
+Paths are matched exactly, as ``URLRouter`` matched ``path("ws/", ...)``.
+"""
 
 from hub.consumers import HubConsumer
 
-websocket_urlpatterns = [path("ws/", HubConsumer.as_asgi())]
+websocket_routes = {"/ws/": HubConsumer}

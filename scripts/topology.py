@@ -108,13 +108,14 @@ AUTO_PORTS = (20000, 32000)
 SERVERS = ("daphne", "uvicorn")
 # uvicorn as compose.yaml runs it (docs/decisions/0003): the sans-I/O
 # `websockets` protocol (uvicorn's default; its older `--ws websockets` is
-# deprecated and waits for the client's answer when closing), no
+# deprecated and waits for the client's answer when closing) in the hub's
+# lighter subclass (hub/uvicorn_ws.py: less memory per idle socket), no
 # permessage-deflate (CPU and memory per socket; Daphne never compressed),
 # no lifespan (Channels' router has none), no access log (Daphne keeps none),
 # and 5 s at most for what is still open once the hub has drained (SIGTERM).
 UVICORN_OPTIONS = (
     "--ws",
-    "websockets-sansio",
+    "hub.uvicorn_ws:SlimWebSocketProtocol",
     "--ws-per-message-deflate",
     "false",
     "--lifespan",

@@ -75,6 +75,7 @@ def test_asgi_processes_run_uvicorn_with_the_measured_options():
         assert options["--forwarded-allow-ips"] == "*"
         assert _options(list(UVICORN_OPTIONS)).items() <= options.items(), name
         assert options["--ws-per-message-deflate"] == "false"
+        assert options["--ws"] == "hub.uvicorn_ws:SlimWebSocketProtocol", name
         grace = float(services[name]["stop_grace_period"].removesuffix("s"))
         drain = production.HUB_DRAIN_SECONDS + float(
             options["--timeout-graceful-shutdown"]
@@ -83,6 +84,23 @@ def test_asgi_processes_run_uvicorn_with_the_measured_options():
     dockerfile = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
     cmd = next(line for line in dockerfile.splitlines() if line.startswith("CMD "))
     assert json.loads(cmd.removeprefix("CMD ")) == services["asgi-1"]["command"]
+
+
+def test_the_asgi_processes_websocket_protocol_is_importable_from_the_image():
+    """`--ws module:Class` is imported by uvicorn from its working directory
+    (the image's WORKDIR, where the Dockerfile copies `hub/`); it must stay a
+    subclass of uvicorn's sans-I/O protocol (hub/uvicorn_ws.py)."""
+    from uvicorn.importer import import_from_string
+    from uvicorn.protocols.websockets.websockets_sansio_impl import (
+        WebSocketsSansIOProtocol,
+    )
+
+    command = load_compose()["services"]["asgi-1"]["command"]
+    module, _, name = _options(command[2:])["--ws"].partition(":")
+    assert issubclass(import_from_string(f"{module}:{name}"), WebSocketsSansIOProtocol)
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    package = module.split(".")[0]
+    assert f"COPY {package} {package}" in dockerfile
 
 
 def test_compose_runs_task_workers_that_reach_the_smtp_relay():

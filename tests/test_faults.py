@@ -183,6 +183,11 @@ async def test_a_redis_outage_of_10_seconds_loses_nothing(
         await asyncio.to_thread(redis.stop)
 
 
+def _lower(headers) -> dict:
+    """Header names are case-insensitive (uvicorn sends them in lower case)."""
+    return {name.lower(): value for name, value in headers.items()}
+
+
 def post_json(url: str, cookie: str, data: dict) -> tuple[int, dict, dict]:
     token = "c" * 32
     request = urllib.request.Request(
@@ -198,9 +203,9 @@ def post_json(url: str, cookie: str, data: dict) -> tuple[int, dict, dict]:
     )
     try:
         with urllib.request.urlopen(request, timeout=15) as response:
-            return response.status, dict(response.headers), json.load(response)
+            return response.status, _lower(response.headers), json.load(response)
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), json.load(error)
+        return error.code, _lower(error.headers), json.load(error)
 
 
 async def test_a_database_cut_fails_the_write_clearly_and_stores_nothing(
@@ -229,7 +234,7 @@ async def test_a_database_cut_fails_the_write_clearly_and_stores_nothing(
         )
         assert status == 503
         assert body["error"] == "database_unavailable"
-        assert headers.get("Retry-After") == "5"
+        assert headers.get("retry-after") == "5"
         assert await database_sync_to_async(Message.objects.count)() == before
         assert await database_sync_to_async(Event.objects.count)() == events
 

@@ -1,6 +1,6 @@
 """Two real ASGI processes on one PostgreSQL database and one Redis.
 
-SLOW (about 10 s: it starts Daphne processes with ``scripts.topology``), and
+SLOW (about 10 s: it starts uvicorn and Daphne processes with ``scripts.topology``), and
 only on the PostgreSQL + Redis pass of the suite (``DATABASE_URL`` a postgres
 URL and ``REDIS_URL`` set, as ``.ci/run``'s second pass); skipped otherwise.
 Deselect with ``-k 'not test_topology'``.
@@ -76,11 +76,17 @@ def _database_url() -> str:
 
 
 def start_topology(
-    settings, *, asgi: int = 2, redis_url: str = REDIS_URL, database_url: str = ""
+    settings,
+    *,
+    asgi: int = 2,
+    redis_url: str = REDIS_URL,
+    database_url: str = "",
+    server: str = "uvicorn",
 ) -> Topology:
-    """Start ``asgi`` Daphne processes serving the test database (or
-    ``database_url``) on ``redis_url``, with a channel prefix this process
-    shares (so what it rings reaches their sockets and no other run's)."""
+    """Start ``asgi`` processes on ``server`` (uvicorn as in production, or
+    Daphne as in development) serving the test database (or ``database_url``)
+    on ``redis_url``, with a channel prefix this process shares (so what it
+    rings reaches their sockets and no other run's)."""
     prefix = f"topotest{uuid.uuid4().hex[:10]}"
     layers = copy.deepcopy(settings.CHANNEL_LAYERS)
     layers["default"]["CONFIG"] = {"hosts": [redis_url], "prefix": prefix}
@@ -88,6 +94,7 @@ def start_topology(
     settings.REDIS_URL = redis_url
     topo = Topology(
         asgi=asgi,
+        server=server,
         database_url=database_url or _database_url(),
         migrate=False,
         redis_url=redis_url,
@@ -103,10 +110,11 @@ def start_topology(
     return topo.start()
 
 
-@pytest.fixture
-def topology(transactional_db, settings):
-    """Two Daphne processes serving the test database; stopped afterwards."""
-    topo = start_topology(settings)
+@pytest.fixture(params=["uvicorn", "daphne"])
+def topology(transactional_db, settings, request):
+    """Two processes serving the test database, on uvicorn (production) and
+    on Daphne (``make run``); stopped afterwards."""
+    topo = start_topology(settings, server=request.param)
     try:
         yield topo
     finally:

@@ -1,8 +1,8 @@
-"""Fixtures of the hub tests: settings that do not depend on DEBUG, an isolated
-channel layer per test, and ``sockets`` (connect personas, close at the end).
+"""Fixtures of the hub tests: settings that do not depend on DEBUG, isolated
+Redis channels per test, and ``sockets`` (connect personas, close at the end).
 
-The suite runs twice in CI: SQLite + in-memory layer, and PostgreSQL +
-channels-redis (``DATABASE_URL``, ``REDIS_URL``). Nothing here reads a layer's
+The suite runs twice in CI: SQLite without Redis, and PostgreSQL + Redis
+(``DATABASE_URL``, ``REDIS_URL``). Nothing here reads the fan-out's
 internals, so both pass.
 """
 
@@ -18,14 +18,15 @@ ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 
 @pytest.fixture(autouse=True)
 def hub_settings(settings):
-    """Allow the test origins and give every test a fresh, isolated layer.
+    """Allow the test origins and give every test its own Redis channels.
 
-    ``AllowedHostsOriginValidator`` copies ``ALLOWED_HOSTS`` when
-    ``core.asgi`` is imported, so the list that the Origin check uses is
+    The Origin check (:class:`hub.auth.SocketApp`, Channels' rules) reads
+    ``ALLOWED_HOSTS`` when ``core.asgi`` is imported, so the list it uses is
     ``core.settings_test``'s (the same three hosts); setting it here keeps
     Django's own host checks in step. On Redis every test gets its own
-    prefix, so concurrent runs (and earlier tests) never ring each other's
-    doorbells; a new ``CHANNEL_LAYERS`` also makes Channels build a new layer.
+    prefix (``CHANNEL_LAYERS``' prefix names the fan-out's channels), so
+    concurrent runs (and earlier tests) never ring each other's doorbells or
+    close each other's sockets.
     """
     settings.ALLOWED_HOSTS = ALLOWED_HOSTS
     layers = copy.deepcopy(settings.CHANNEL_LAYERS)

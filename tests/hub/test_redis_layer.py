@@ -1,12 +1,12 @@
 """Events and control messages across processes on Redis (runs when ``REDIS_URL`` is set).
 
-A second layer object built from the same settings stands for another ASGI
-process: what it rings must reach sockets served by this one, once.
+A second Redis publisher stands for another ASGI process: what it publishes
+must reach sockets served by this one, once.
 """
 
 import pytest
+import redis
 from channels.db import database_sync_to_async
-from channels.layers import channel_layers
 from django.conf import settings
 
 from tests.hub.helpers import aemit, assert_silent, receive, request, ring
@@ -19,14 +19,22 @@ pytestmark = [
 
 @pytest.fixture
 def other_process(monkeypatch):
-    """Make commits ring through another layer object, as another process would."""
-    layer = channel_layers.make_backend("default")
-    monkeypatch.setattr("hub.fanout.get_channel_layer", lambda: layer)
-    return layer
+    """Make commits publish through another Redis connection, as another
+    process would."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    monkeypatch.setattr("hub.broadcast._publisher", client)
+    yield client
+    client.close()
 
 
-async def test_layer_is_channels_redis():
-    assert "channels_redis" in settings.CHANNEL_LAYERS["default"]["BACKEND"]
+async def test_fanout_and_control_channel_are_on_redis(school, sockets):
+    from hub.broadcast import fanout_for_running_loop
+
+    await sockets(school.teacher)
+    fanout = fanout_for_running_loop()
+    assert fanout.redis == settings.REDIS_URL
+    assert fanout.control_confirmed
+    assert fanout.control.endswith(":control")
 
 
 async def test_doorbell_from_another_process_reaches_the_socket_once(

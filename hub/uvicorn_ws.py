@@ -1,0 +1,247 @@
+"""uvicorn's sans-I/O WebSocket protocol, lighter per idle socket.
+
+Production runs ``uvicorn --ws hub.uvicorn_ws:SlimWebSocketProtocol``
+(``compose.yaml``, ``Dockerfile``, ``scripts/topology.py``'s
+``UVICORN_OPTIONS``; docs/decisions/0003). uvicorn's ``Config`` imports a
+``--ws`` value that is not one of its own names (``auto``, ``websockets``,
+``websockets-sansio``, ...) as ``module:attribute``.
+
+:class:`SlimWebSocketProtocol` is uvicorn's ``WebSocketsSansIOProtocol``
+(``--ws websockets-sansio``) with two changes, found with tracemalloc on one
+uvicorn process holding idle authenticated hub sockets (bench S1: about
+42 kB per socket, against 15.4 kB for the raw ``websockets`` floor):
+
+1. **Lighter queue and event.** uvicorn gives each socket an
+   ``asyncio.Queue`` for ``receive()`` (four deques, about 3.3 kB) and an
+   ``asyncio.Event`` ``writable`` for backpressure (a deque, about 0.9 kB).
+   :class:`SlimQueue` is a list with a read index and a future only while
+   ``receive()`` waits; :class:`SlimEvent` keeps its waiters' futures only
+   while someone waits. Together: 3.6 kB less per socket.
+2. **Nothing of the handshake is kept after an accept.** uvicorn keeps the
+   handshake's ``Request`` and ``Response`` (headers included) on the
+   protocol for the socket's lifetime, and the scope's ``headers`` list.
+   Once the accepted handshake's response is written (uvicorn then starts
+   the keepalive: the hook is ``start_keepalive``, not ``send``, which
+   every message goes through), :class:`SlimWebSocketProtocol` drops
+   ``request`` and ``response`` and empties ``scope["headers"]`` (in place:
+   every copy of the scope made by middleware shares that list).
+   3.0 kB less per socket. The app still sees every header until it
+   accepts (the hub checks the Origin and reads the session cookie during
+   the handshake, and no header after it).
+
+Everything else is uvicorn's: framing, ``receive()`` order (messages in the
+order uvicorn queues them, read paused while one is queued), close
+handling, keepalive pings, ``pause_writing``/``resume_writing`` waking
+``send``. The protocol object is still ``send``'s ``__self__`` with its
+``transport`` (``hub.consumers._transport_of``).
+
+Written against uvicorn 0.54.0 (websockets 17.4); ``pyproject.toml`` pins
+``uvicorn>=0.54,<0.55``. The subclass only replaces ``queue`` and
+``writable`` if uvicorn made them an ``asyncio.Queue`` and an
+``asyncio.Event``, and only drops what it finds, so a uvicorn that changes
+these internals gets its own behaviour back rather than a broken socket;
+``tests/test_uvicorn_ws.py`` runs the same behaviour checks on uvicorn's
+class and on this one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import (
+    WebSocketsSansIOProtocol,
+)
+from websockets.protocol import State
+
+__all__ = ["SlimEvent", "SlimQueue", "SlimWebSocketProtocol"]
+
+WRITTEN_FOR_UVICORN = "0.54.0"
+
+
+class SlimQueue:
+    """What uvicorn uses of ``asyncio.Queue`` (unbounded), without its deques.
+
+    FIFO; ``get()`` waits on a future created only while the queue is empty.
+    Built for one reader (the app's ``receive()``); more readers are served
+    in turn as by ``asyncio.Queue`` (each item goes to one of them, the
+    earliest waiting first).
+    """
+
+    __slots__ = ("_items", "_head", "_getter", "_more_getters")
+
+    def __init__(self) -> None:
+        self._items: list[Any] = []
+        self._head = 0  # index of the next item in _items
+        self._getter: asyncio.Future[None] | None = None  # earliest waiting get()
+        self._more_getters: list[asyncio.Future[None]] | None = None
+
+    def qsize(self) -> int:
+        return len(self._items) - self._head
+
+    def empty(self) -> bool:
+        return self._head >= len(self._items)
+
+    def full(self) -> bool:
+        return False
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        self._wake_next()
+
+    async def put(self, item: Any) -> None:
+        self.put_nowait(item)
+
+    def get_nowait(self) -> Any:
+        if self.empty():
+            raise asyncio.QueueEmpty
+        items, head = self._items, self._head
+        item = items[head]
+        if head + 1 >= len(items):
+            items.clear()  # frees the list's array, too
+            self._head = 0
+        else:
+            items[head] = None
+            self._head = head + 1
+        return item
+
+    async def get(self) -> Any:
+        while self.empty():
+            getter = asyncio.get_running_loop().create_future()
+            if self._getter is None:
+                self._getter = getter
+            elif self._more_getters is None:
+                self._more_getters = [getter]
+            else:
+                self._more_getters.append(getter)
+            try:
+                await getter
+            except BaseException:
+                getter.cancel()  # in case it is not done yet
+                self._forget(getter)
+                if not self.empty() and not getter.cancelled():
+                    # Woken for an item, then cancelled: pass the item on.
+                    self._wake_next()
+                raise
+        return self.get_nowait()
+
+    def _wake_next(self) -> None:
+        while self._getter is not None:
+            getter = self._getter
+            self._forget(getter)
+            if not getter.done():
+                getter.set_result(None)
+                return
+
+    def _forget(self, getter: asyncio.Future[None]) -> None:
+        if self._getter is getter:
+            more = self._more_getters
+            self._getter = more.pop(0) if more else None
+            if more is not None and not more:
+                self._more_getters = None
+        elif self._more_getters is not None:
+            try:
+                self._more_getters.remove(getter)
+            except ValueError:
+                pass
+            if not self._more_getters:
+                self._more_getters = None
+
+
+class SlimEvent:
+    """``asyncio.Event`` without its deque: futures only while someone waits.
+
+    Same semantics: ``set()`` wakes every waiter, and a woken ``wait()``
+    returns ``True`` even if ``clear()`` came before it ran.
+    """
+
+    __slots__ = ("_value", "_waiters")
+
+    def __init__(self) -> None:
+        self._value = False
+        self._waiters: list[asyncio.Future[bool]] | None = None
+
+    def is_set(self) -> bool:
+        return self._value
+
+    def set(self) -> None:
+        if not self._value:
+            self._value = True
+            waiters, self._waiters = self._waiters, None
+            for waiter in waiters or ():
+                if not waiter.done():
+                    waiter.set_result(True)
+
+    def clear(self) -> None:
+        self._value = False
+
+    async def wait(self) -> bool:
+        if self._value:
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = [waiter]
+        else:
+            self._waiters.append(waiter)
+        try:
+            await waiter
+            return True
+        finally:
+            waiters = self._waiters
+            if waiters is not None:
+                try:
+                    waiters.remove(waiter)
+                except ValueError:
+                    pass
+                if not waiters:
+                    self._waiters = None
+
+
+class SlimWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's ``WebSocketsSansIOProtocol`` with a lighter receive queue and
+    ``writable`` event, keeping nothing of the handshake once accepted (see
+    the module's docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Replace only what is still uvicorn 0.54's: an empty asyncio.Queue,
+        # and an asyncio.Event (set: the transport is writable).
+        queue = getattr(self, "queue", None)
+        if type(queue) is asyncio.Queue and queue.empty():
+            self.queue = SlimQueue()  # type: ignore[assignment]
+        writable = getattr(self, "writable", None)
+        if type(writable) is asyncio.Event:
+            slim = SlimEvent()
+            if writable.is_set():
+                slim.set()
+            self.writable = slim  # type: ignore[assignment]
+
+    def start_keepalive(self) -> None:
+        # uvicorn 0.54 calls this once, from send(), right after writing the
+        # accepted handshake's response: the end of the handshake. (A hook
+        # here rather than around send(), which every delivery goes through:
+        # wrapping it would cost ~0.2 us per message.)
+        super().start_keepalive()
+        conn = getattr(self, "conn", None)
+        if (
+            self.handshake_complete
+            and not self.close_sent
+            and getattr(conn, "state", None) is State.OPEN
+        ):
+            self._drop_handshake()
+
+    def _drop_handshake(self) -> None:
+        # uvicorn 0.54 reads `request`/`response` only in handle_connect and
+        # while answering the handshake (send() before handshake_complete);
+        # the websockets connection is OPEN once the response is written.
+        if getattr(self, "request", None) is not None:
+            self.request = None  # type: ignore[assignment]
+        if getattr(self, "response", None) is not None:
+            self.response = None  # type: ignore[assignment]
+        scope = getattr(self, "scope", None)
+        if isinstance(scope, dict):
+            headers = scope.get("headers")
+            if isinstance(headers, list):
+                headers.clear()
+            elif headers:
+                scope["headers"] = []
