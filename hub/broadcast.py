@@ -125,17 +125,23 @@ def publish(frames: list[dict]) -> None:
     ]
     if settings.REDIS_URL:
         prefix = channel_prefix()
-        try:
-            pipe = _redis_publisher().pipeline(transaction=False)
-            for stream, text in texts:
-                pipe.publish(prefix + stream, text)
-            pipe.execute()
-        except Exception:
-            logger.exception("could not publish %d event(s) on Redis", len(texts))
+        _publish_on_redis([(prefix + stream, text) for stream, text in texts], "event")
         return
     for fanout in _local_fanouts():
         for _stream, text in texts:
             fanout.dispatch_threadsafe(text)
+
+
+def _publish_on_redis(items: list[tuple[str, str]], what: str) -> None:
+    """``PUBLISH`` each ``(channel, text)`` in one pipeline round trip; a
+    failure is logged (``what``: the kind of message), never raised."""
+    try:
+        pipe = _redis_publisher().pipeline(transaction=False)
+        for channel, text in items:
+            pipe.publish(channel, text)
+        pipe.execute()
+    except Exception:
+        logger.exception("could not publish %d %s(s) on Redis", len(items), what)
 
 
 def publish_control(messages: list[tuple[str, dict]]) -> None:
@@ -154,13 +160,10 @@ def publish_control(messages: list[tuple[str, dict]]) -> None:
         return
     if settings.REDIS_URL:
         channel = control_channel()
-        try:
-            pipe = _redis_publisher().pipeline(transaction=False)
-            for target, message in messages:
-                pipe.publish(channel, _control_text(target, message))
-            pipe.execute()
-        except Exception:
-            logger.exception("could not publish %d control message(s)", len(messages))
+        _publish_on_redis(
+            [(channel, _control_text(target, m)) for target, m in messages],
+            "control message",
+        )
         return
     for fanout in _local_fanouts():
         for target, message in messages:
