@@ -133,8 +133,10 @@ class HubConsumer(AsyncWebsocketConsumer):
         self.positions: dict[str, list] = {}
         self.fanout = fanout_for_running_loop()
         if lifecycle.draining.is_set():
-            # This process is stopping: go to another one.
+            # This process is stopping: go to another one (as the sockets
+            # already open are told: bye, then 4503).
             await self.accept()
+            await self.send_json({"type": "bye", "reason": "restart"})
             await self.close(code=lifecycle.CLOSE_GOING_AWAY)
             return
         self.fanout.connected_sockets.add(self)

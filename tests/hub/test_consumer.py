@@ -89,6 +89,20 @@ async def test_no_session_is_closed_with_4401(school, sockets):
     assert await receive_close(socket) == ([], 4401)
 
 
+async def test_connecting_while_the_process_drains_gets_bye_then_4503(school, sockets):
+    from hub import lifecycle
+
+    lifecycle.draining.set()
+    try:
+        socket = await sockets(school.parent, expect_hello=False)
+        frames, code = await receive_close(socket)
+    finally:
+        lifecycle.draining.clear()
+    assert frames[0]["type"] == "websocket.send"
+    assert json.loads(frames[0]["text"]) == {"type": "bye", "reason": "restart"}
+    assert code == 4503
+
+
 async def test_unknown_session_is_closed_with_4401(school, sockets):
     socket = await sockets(None, cookie="not-a-session", expect_hello=False)
 

@@ -22,6 +22,7 @@ export const CLOSE_SESSION_ENDED = 4403;
 export const CLOSE_TOO_BIG = 4413;
 export const CLOSE_TOO_SLOW = 4408; // did not read fast enough: resume
 export const CLOSE_GOING_AWAY = 4503; // that server process is stopping: resume elsewhere
+export const CLOSE_SERVICE_RESTART = 1012; // RFC 6455 §7.4 registry: the server restarts
 const CLOSE_NO_PONG = 4000;
 const MAX_STREAMS_PER_FRAME = 200;
 
@@ -221,7 +222,7 @@ export class HubClient {
     }
     // A process going away is not a failure: come back at once (within one
     // base delay, spread at random so thousands of sockets do not stampede).
-    if (code === CLOSE_GOING_AWAY) this.attempt = 0;
+    if (code === CLOSE_GOING_AWAY || code === CLOSE_SERVICE_RESTART) this.attempt = 0;
     this.scheduleReconnect();
   }
 

@@ -349,14 +349,14 @@ test("with no document (a worker, a test) nothing is reported", () => {
   assert.deepEqual(sockets[0].sent, []);
 });
 
-test("a server going away (4503) is rejoined at once and resumed", () => {
+for (const code of [4503, 1012]) test(`a server going away (${code}) is rejoined at once and resumed`, () => {
   const { client, sockets, timers } = setup();
   client.start();
   sockets[0].serverSends(hello);
   sockets[0].serverSends(event("user:1", 3));
   // Earlier failures had pushed the back-off up.
   client.attempt = 6;
-  sockets[0].serverCloses(4503);
+  sockets[0].serverCloses(code);
   assert.ok(Math.max(...timers.pending()) < 500);
   timers.advance(500);
   assert.equal(sockets.length, 2);
