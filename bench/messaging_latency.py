@@ -67,7 +67,7 @@ BODY = (
 
 
 def lift_limits_and_isolate() -> None:
-    """Lift the send rate limit; give the channel layer this run's prefix.
+    """Lift the send rate limit; give the hub's Redis channels this run's prefix.
 
     Called after ``django.setup()`` in every process of the bench, never in
     the hub itself.
@@ -79,9 +79,8 @@ def lift_limits_and_isolate() -> None:
     actions.SEND_BURST = 10**9
     actions.SEND_RATE_PER_SECOND = 10.0**9
     prefix = os.environ.get("BENCH_CHANNEL_PREFIX")
-    layer = settings.CHANNEL_LAYERS["default"]
-    if prefix and "channels_redis" in layer["BACKEND"]:
-        layer.setdefault("CONFIG", {})["prefix"] = prefix
+    if prefix:
+        settings.HUB_CHANNEL_PREFIX = prefix
 
 
 def serve(port: int) -> None:

@@ -1,8 +1,8 @@
 """Settings of the school hub, read from the environment.
 
-Zero configuration gives the embedded default: SQLite under ``var/`` and the
-in-memory channel layer, one process. ``DATABASE_URL`` switches to PostgreSQL,
-``REDIS_URL`` to channels-redis. Defaults are safe for production (DEBUG off,
+Zero configuration gives the embedded default: SQLite under ``var/``, one
+process handing events to its sockets in memory. ``DATABASE_URL`` switches to
+PostgreSQL, ``REDIS_URL`` to Redis pub/sub between processes. Defaults are safe for production (DEBUG off,
 no hosts allowed, no secret key); ``manage.py run_demo`` sets what a local demo
 needs. Every variable is listed in the README.
 """
@@ -117,21 +117,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
 
+# Redis carries events and control messages between processes (pub/sub,
+# hub/broadcast.py); without it, one process hands them over in memory. The
+# sockets use no Channels channel layer (decision 0005).
 REDIS_URL = env_str("REDIS_URL")
-if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            # The prefix scopes channels and groups: Redis pub/sub ignores
-            # database numbers, so two hubs on one Redis need their own.
-            "CONFIG": {
-                "hosts": [REDIS_URL],
-                "prefix": env_str("HUB_CHANNEL_PREFIX", "hub"),
-            },
-        }
-    }
-else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# Prefix of the hub's Redis channels: pub/sub ignores database numbers, so two
+# hubs on one Redis need their own.
+HUB_CHANNEL_PREFIX = env_str("HUB_CHANNEL_PREFIX", "hub")
 
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",

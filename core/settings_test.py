@@ -1,6 +1,6 @@
 """Settings for the test suite: the real settings with a throwaway secret.
 
-Everything else (database, channel layer) still comes from the environment, so
+Everything else (database, Redis) still comes from the environment, so
 the same suite runs on the embedded default and on PostgreSQL + Redis.
 """
 

@@ -53,8 +53,7 @@ RECONNECT_MAX_SECONDS = 5.0
 
 
 def _base_prefix() -> str:
-    config = settings.CHANNEL_LAYERS.get("default", {}).get("CONFIG", {})
-    return config.get("prefix", "hub")
+    return settings.HUB_CHANNEL_PREFIX
 
 
 def channel_prefix() -> str:

@@ -15,7 +15,6 @@ Clients are the ``websockets`` library, speaking the public protocol only
 """
 
 import asyncio
-import copy
 import json
 import os
 import urllib.parse
@@ -88,9 +87,7 @@ def start_topology(
     on ``redis_url``, with a channel prefix this process shares (so what it
     rings reaches their sockets and no other run's)."""
     prefix = f"topotest{uuid.uuid4().hex[:10]}"
-    layers = copy.deepcopy(settings.CHANNEL_LAYERS)
-    layers["default"]["CONFIG"] = {"hosts": [redis_url], "prefix": prefix}
-    settings.CHANNEL_LAYERS = layers
+    settings.HUB_CHANNEL_PREFIX = prefix
     settings.REDIS_URL = redis_url
     topo = Topology(
         asgi=asgi,

@@ -188,7 +188,7 @@ def private_redis(var_dir: Path):
         pytest.fail(
             "Browser tests need redis-server (or REDIS_URL): events written by "
             "management commands run in another process than the server, and the "
-            "in-memory channel layer cannot carry their doorbells across processes."
+            "in-memory fan-out cannot carry their doorbells across processes."
         )
     port = free_port()
     log = open(var_dir / "redis.log", "w")  # noqa: SIM115

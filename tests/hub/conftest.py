@@ -6,7 +6,6 @@ The suite runs twice in CI: SQLite without Redis, and PostgreSQL + Redis
 internals, so both pass.
 """
 
-import copy
 import uuid
 
 import pytest
@@ -24,16 +23,12 @@ def hub_settings(settings):
     ``ALLOWED_HOSTS`` when ``core.asgi`` is imported, so the list it uses is
     ``core.settings_test``'s (the same three hosts); setting it here keeps
     Django's own host checks in step. On Redis every test gets its own
-    prefix (``CHANNEL_LAYERS``' prefix names the fan-out's channels), so
+    ``HUB_CHANNEL_PREFIX`` (it names the fan-out's channels), so
     concurrent runs (and earlier tests) never ring each other's doorbells or
     close each other's sockets.
     """
     settings.ALLOWED_HOSTS = ALLOWED_HOSTS
-    layers = copy.deepcopy(settings.CHANNEL_LAYERS)
-    if "channels_redis" in layers["default"]["BACKEND"]:
-        config = layers["default"].setdefault("CONFIG", {})
-        config["prefix"] = f"hubtest-{uuid.uuid4().hex[:12]}"
-    settings.CHANNEL_LAYERS = layers
+    settings.HUB_CHANNEL_PREFIX = f"hubtest-{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture

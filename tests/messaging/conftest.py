@@ -1,5 +1,5 @@
 """Fixtures of the messaging tests: files in a private media folder, and the
-hub's isolated channel layer and ``sockets`` for the consumer tests.
+hub's isolated Redis channels and ``sockets`` for the consumer tests.
 
 The personas are the school's of ``tests/conftest.py``: teacher Alice (4e B),
 guardian Karim (Léa in 4e B, Inès in the other school's 5e C), guardian
