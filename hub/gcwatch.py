@@ -24,6 +24,7 @@ from django.conf import settings
 
 logger = logging.getLogger(__name__)
 _started: list[float] = []
+_asked = False
 
 
 def _on_collection(phase: str, info: dict) -> None:
@@ -34,7 +35,7 @@ def _on_collection(phase: str, info: dict) -> None:
         return
     ms = (time.perf_counter() - _started.pop()) * 1000
     limit = settings.HUB_GC_LOG_MS
-    if 0 < limit <= ms and not sys.is_finalizing():
+    if 0 < limit <= ms and not _asked and not sys.is_finalizing():
         logger.warning(
             "garbage collection of generation %d took %.0f ms (%d objects freed)",
             info["generation"],
@@ -58,7 +59,12 @@ def settle() -> None:
     frozen objects are never collected: only what lives as long as the
     process (code, settings, URL patterns) may be loaded before it.
     """
-    gc.collect()
+    global _asked
+    _asked = True  # this collection is asked for, not a stall: not logged
+    try:
+        gc.collect()
+    finally:
+        _asked = False
     gc.freeze()
     threshold = settings.HUB_GC_THRESHOLD
     if threshold > 0:
