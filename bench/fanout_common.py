@@ -852,6 +852,34 @@ class Sampler:
         return self.samples
 
 
+def add_hub_arguments(parser, *, log_dir: bool = True) -> None:
+    """Add the options every scenario bench gives its hub topology:
+    ``--env``, ``--log-dir`` (when ``log_dir``), ``--redis``, ``--server``
+    and ``--json``."""
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for the hub's processes (repeatable)",
+    )
+    if log_dir:
+        parser.add_argument(
+            "--log-dir", type=Path, help="keep the hub processes' logs in this folder"
+        )
+    parser.add_argument(
+        "--redis",
+        help="the hub's Redis (default: a private redis-server for the run)",
+    )
+    parser.add_argument(
+        "--server",
+        choices=("daphne", "uvicorn"),
+        default="daphne",
+        help="the hub's ASGI server (scripts/topology.py --server; daphne)",
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+
+
 def run_bench_main(args, bench, report) -> None:
     """Run ``bench(args)`` and ``report(args, results)`` with the machine and code
     printed first, the run time after, and the figures in ``--json`` if given.

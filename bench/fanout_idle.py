@@ -41,6 +41,7 @@ from pathlib import Path
 from fanout_common import (
     ROOT,
     Fleet,
+    add_hub_arguments,
     code_revision,
     cpu_seconds,
     env_pairs,
@@ -303,24 +304,7 @@ def main() -> None:
         type=Path,
         default=Path(os.environ.get("BENCH_BASELINES", DEFAULT_BASELINES)),
     )
-    parser.add_argument(
-        "--env",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="extra environment for the hub's process (repeatable)",
-    )
-    parser.add_argument(
-        "--redis",
-        help="the hub's Redis (default: a private redis-server for the run)",
-    )
-    parser.add_argument(
-        "--server",
-        choices=("daphne", "uvicorn"),
-        default="daphne",
-        help="the hub's ASGI server (scripts/topology.py --server; daphne)",
-    )
-    parser.add_argument("--json", type=Path, help="also write the figures here")
+    add_hub_arguments(parser, log_dir=False)
     args = parser.parse_args()
     order = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(order) - {"hub", "raw", "raw-deflate"}

@@ -33,11 +33,11 @@ import asyncio
 import collections
 import random
 import time
-from pathlib import Path
 
 from fanout_common import (
     BenchEvent,
     Fleet,
+    add_hub_arguments,
     cpu_seconds,
     env_pairs,
     hub_topology,
@@ -389,27 +389,7 @@ def main() -> None:
     parser.add_argument("--setup-timeout", type=float, default=300.0)
     parser.add_argument("--no-compression", action="store_true")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument(
-        "--env",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="extra environment for the hub's processes (repeatable)",
-    )
-    parser.add_argument(
-        "--log-dir", type=Path, help="keep the hub processes' logs in this folder"
-    )
-    parser.add_argument(
-        "--redis",
-        help="the hub's Redis (default: a private redis-server for the run)",
-    )
-    parser.add_argument(
-        "--server",
-        choices=("daphne", "uvicorn"),
-        default="daphne",
-        help="the hub's ASGI server (scripts/topology.py --server; daphne)",
-    )
-    parser.add_argument("--json", type=Path, help="also write the figures here")
+    add_hub_arguments(parser)
     args = parser.parse_args()
 
     run_bench_main(args, bench, report)

@@ -45,13 +45,13 @@ import os
 import re
 import subprocess
 import time
-from pathlib import Path
 
 from fanout_common import (
     BenchEvent,
     Fleet,
     LogWatch,
     Sampler,
+    add_hub_arguments,
     env_pairs,
     hub_topology,
     machine_info,
@@ -361,27 +361,7 @@ def main() -> None:
     )
     parser.add_argument("--settle", type=float, default=1.0)
     parser.add_argument("--no-compression", action="store_true")
-    parser.add_argument(
-        "--env",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="extra environment for the hub's processes (repeatable)",
-    )
-    parser.add_argument(
-        "--log-dir", type=Path, help="keep the hub processes' logs in this folder"
-    )
-    parser.add_argument(
-        "--redis",
-        help="the hub's Redis (default: a private redis-server for the run)",
-    )
-    parser.add_argument(
-        "--server",
-        choices=("daphne", "uvicorn"),
-        default="daphne",
-        help="the hub's ASGI server (scripts/topology.py --server; daphne)",
-    )
-    parser.add_argument("--json", type=Path, help="also write the figures here")
+    add_hub_arguments(parser)
     args = parser.parse_args()
 
     run_bench_main(args, bench, report)

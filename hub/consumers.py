@@ -695,12 +695,12 @@ class HubConsumer(AsyncWebsocketConsumer):
         Sent when the user's memberships change (see :mod:`hub.signals`);
         the client gets ``unsubscribed`` with ``reason: "forbidden"``.
         """
-        names = list(self.positions)
-        if not names or self.closing:
+        if self.closing:
             return
+        # Refreshed even when nothing is followed yet: later subscriptions
+        # are checked against it.
         self.readable = set(await off_loop(readable_streams)(self.user))
-        allowed = await self._allowed(names)
-        dropped = [name for name in names if name not in allowed]
+        dropped = [name for name in self.positions if name not in self.readable]
         for name in dropped:
             del self.positions[name]
             self.fanout.unfollow(self, name)

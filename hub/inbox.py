@@ -13,7 +13,7 @@ from django.db.models import Q
 from hub.access import readable_streams
 from hub.events import notifying_kinds
 from hub.models import Event, ReadCursor, Stream
-from hub.streams import Envelope
+from hub.streams import Envelope, envelope
 
 
 def _streams(user, names: list[str] | None = None) -> list[Stream]:
@@ -74,15 +74,7 @@ def recent(user, limit: int = 50) -> list[Envelope]:
         stream_id__in=streams, kind__in=notifying_kinds()
     ).order_by("-created_at", "-pk")[:limit]
     return [
-        Envelope(
-            stream=streams[row.stream_id].name,
-            epoch=streams[row.stream_id].epoch,
-            offset=row.offset,
-            kind=row.kind,
-            op=row.op,
-            data=row.payload,
-            ts=row.created_at.isoformat(),
-        )
+        envelope(streams[row.stream_id].name, streams[row.stream_id].epoch, row)
         for row in rows
     ]
 

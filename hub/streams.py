@@ -80,10 +80,11 @@ class Envelope:
         }
 
 
-def _envelope(stream: Stream, event: Event) -> Envelope:
+def envelope(name: str, epoch: str, event: Event) -> Envelope:
+    """The :class:`Envelope` of ``event``, a row of the stream ``name``."""
     return Envelope(
-        stream=stream.name,
-        epoch=stream.epoch,
+        stream=name,
+        epoch=epoch,
         offset=event.offset,
         kind=event.kind,
         op=event.op,
@@ -143,15 +144,7 @@ def send_event(streams: Iterable[str], event: HubEvent) -> list[Envelope]:
         epochs.append(epoch)
     Event.objects.bulk_create(rows)
     envelopes = [
-        Envelope(
-            stream=name,
-            epoch=epoch,
-            offset=row.offset,
-            kind=kind,
-            op=event.op,
-            data=payload,
-            ts=row.created_at.isoformat(),
-        )
+        envelope(name, epoch, row)
         for name, epoch, row in zip(names, epochs, rows, strict=True)
     ]
     if envelopes:
@@ -274,18 +267,7 @@ def read_after(
             rows = Event.objects.filter(
                 stream_id=pk, offset__gt=after, offset__lte=last
             ).order_by("offset")[:limit]
-            events = [
-                Envelope(
-                    name,
-                    epoch,
-                    row.offset,
-                    row.kind,
-                    row.op,
-                    row.payload,
-                    row.created_at.isoformat(),
-                )
-                for row in rows
-            ]
+            events = [envelope(name, epoch, row) for row in rows]
         result[name] = (epoch, last, events)
     return result
 
@@ -305,4 +287,7 @@ def read_events(
     rows = Event.objects.filter(stream=stream, offset__gt=after)
     if upto is not None:
         rows = rows.filter(offset__lte=upto)
-    return [_envelope(stream, row) for row in rows.order_by("offset")[:limit]]
+    return [
+        envelope(stream.name, stream.epoch, row)
+        for row in rows.order_by("offset")[:limit]
+    ]

@@ -887,3 +887,21 @@ async def test_resume_of_several_streams_replays_each_from_its_own_offset(
         klass: {"epoch": epochs[klass], "offset": 3},
         own: {"epoch": epochs[own], "offset": 4},
     }
+
+
+async def test_losing_access_before_subscribing_is_seen_by_a_later_subscribe(
+    school, sockets
+):
+    """The streams computed for hello are refreshed even when nothing is followed."""
+    socket = await sockets(school.parent)
+    lost = f"class:{school.other_class.pk}"
+    assert lost in socket.hello["streams"]
+    await database_sync_to_async(
+        GuardianLink.objects.filter(
+            guardian=school.parent, student=school.other_child
+        ).delete
+    )()
+    await assert_serving(socket)  # the recheck was handled before this ping
+
+    reply = await request(socket, {"type": "subscribe", "id": "s", "streams": [lost]})
+    assert reply["type"] == "error" and reply["code"] == "forbidden", reply
