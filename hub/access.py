@@ -7,8 +7,12 @@ its classes, guardians of those students). "Not found" and "not allowed" give
 the same answer, so a socket cannot probe for ids.
 """
 
+import functools
+
+from django.db import connection
+
 from core.roster.access import classes_of, orgs_of
-from core.roster.models import User
+from core.roster.models import Enrollment, GuardianLink, SchoolClass, User
 from hub.streams import (
     InvalidStreamName,
     class_stream,
@@ -38,17 +42,58 @@ def can_read_stream(user: User, name: str) -> bool:
 
 
 def readable_streams(user: User) -> list[str]:
-    """Return every stream ``user`` may read, personal stream first.
+    """Return every stream ``user`` may read: ``user:<id>`` first, then its
+    classes' streams by class title, then its orgs' streams by id.
 
-    The same answer as :func:`can_read_stream` for each name, in two queries
-    (it runs on every socket's ``hello``: bench S5).
+    The same answer as :func:`can_read_stream` for each name (and as
+    :func:`core.roster.access.classes_of` and ``orgs_of``), in one plain SQL
+    statement: every socket's ``hello`` runs it, and the ORM's own work was
+    ten times the query's (2.1 ms against 0.2 ms of CPU, bench S5's
+    reconnect storm).
     """
-    classes = list(classes_of(user).values_list("pk", "org_id"))
-    orgs = set(user.orgs.values_list("pk", flat=True)) | {org for _, org in classes}
+    with connection.cursor() as cursor:
+        cursor.execute(_readable_sql(user.role), [user.pk, user.pk])
+        rows = cursor.fetchall()
+    classes = sorted((title, pk) for pk, _org, title in rows if pk is not None)
+    orgs = sorted({org for _pk, org, _title in rows})
     return (
         [user_stream(user.pk)]
-        + [class_stream(pk) for pk, _ in classes]
-        + [org_stream(pk) for pk in sorted(orgs)]
+        + [class_stream(pk) for _title, pk in classes]
+        + [org_stream(pk) for pk in orgs]
+    )
+
+
+@functools.cache
+def _readable_sql(role: str) -> str:
+    """The statement of :func:`readable_streams` for users of ``role``.
+
+    Rows ``(class id, org id, class title)`` for the classes of
+    ``classes_of`` (students and teachers: their enrollments; guardians: their
+    children's; school-life staff: every class of their orgs), then
+    ``(NULL, org id, NULL)`` for the orgs the user is linked to. Parameters:
+    the user's id, twice.
+    """
+    classes = SchoolClass._meta.db_table
+    enrollments = Enrollment._meta.db_table
+    links = GuardianLink._meta.db_table
+    user_orgs = User.orgs.through._meta.db_table
+    if role == User.Role.GUARDIAN:
+        member_of = (
+            f"SELECT e.school_class_id FROM {enrollments} e"
+            f" JOIN {links} l ON l.student_id = e.user_id WHERE l.guardian_id = %s"
+        )
+    elif role == User.Role.ADMINISTRATOR:
+        member_of = (
+            f"SELECT k.id FROM {classes} k"
+            f" JOIN {user_orgs} m ON m.org_id = k.org_id WHERE m.user_id = %s"
+        )
+    else:
+        member_of = (
+            f"SELECT e.school_class_id FROM {enrollments} e WHERE e.user_id = %s"
+        )
+    return (
+        f"SELECT c.id, c.org_id, c.title FROM {classes} c WHERE c.id IN ({member_of})"
+        f" UNION ALL SELECT NULL, o.org_id, NULL FROM {user_orgs} o WHERE o.user_id = %s"
     )
 
 

@@ -114,3 +114,25 @@ def test_guardian_loses_the_class_when_the_link_goes(school):
     assert not can_read_stream(school.parent, f"class:{school.other_class.pk}")
     assert not can_read_stream(school.parent, f"org:{school.other_org.pk}")
     assert can_read_stream(school.parent, f"class:{school.class_4b.pk}")
+
+
+@pytest.mark.django_db
+def test_readable_streams_agrees_with_the_roster_rules_for_every_user(school):
+    # readable_streams is plain SQL (bench S5); classes_of and orgs_of are the
+    # rules. A staff member also enrolled as a teacher takes both paths.
+    from core.roster.access import classes_of, orgs_of
+    from core.roster.models import Enrollment, User
+
+    Enrollment.objects.create(
+        user=school.cpe, school_class=school.other_class, role="teacher"
+    )
+    school.teacher.orgs.add(school.other_org)
+    for user in User.objects.all():
+        expected = [f"user:{user.pk}"]
+        expected += [f"class:{c.pk}" for c in classes_of(user).order_by("title", "pk")]
+        expected += [
+            f"org:{pk}"
+            for pk in orgs_of(user).order_by("pk").values_list("pk", flat=True)
+        ]
+
+        assert readable_streams(user) == expected, user.username

@@ -301,3 +301,22 @@ def test_read_after_gives_positions_and_only_the_replays_within_reach():
     assert read_after({"class:1": 0}, 3, 10)["class:1"][2] == []  # too far behind
     assert read_after({"class:1": 4}, 3, 10)["class:1"][2] == []  # at the end
     assert [e.offset for e in read_after({"class:1": 0}, 5, 2)["class:1"][2]] == [1, 2]
+
+
+@pytest.mark.django_db
+def test_read_after_reads_several_streams_in_one_query_as_the_log_gives_them(
+    django_assert_num_queries,
+):
+    for n in range(1, 6):
+        emit(["class:1", "user:7"], n=n)
+    emit(["org:1"], n=1)
+    Event.objects.filter(stream__name="user:7", offset=3).delete()  # pruned
+
+    with django_assert_num_queries(2):  # positions, then every replay
+        got = read_after({"class:1": 1, "user:7": 1, "org:1": 0}, 10, 3)
+
+    # Same envelopes (ts included) as the log's ORM reader gives.
+    assert got["class:1"][2] == read_events("class:1", 1, 4)
+    assert [e.offset for e in got["class:1"][2]] == [2, 3, 4]  # limit 3
+    assert [e.offset for e in got["user:7"][2]] == [2, 4]  # the caller resets
+    assert got["org:1"][2] == read_events("org:1", 0)
