@@ -4,12 +4,14 @@ Each test opens sockets as the conftest personas, emits ``test.ping`` events
 in committed transactions (the doorbell rings on commit) and reads frames.
 """
 
+import datetime
 import json
 
 import pytest
 from channels.db import database_sync_to_async
 from django.contrib.auth.signals import user_logged_out
 from django.test import override_settings
+from django.utils import timezone
 
 from core.roster.models import GuardianLink, User
 from hub.consumers import MAX_ERRORS, RATE_BURST
@@ -107,6 +109,34 @@ async def test_unknown_session_is_closed_with_4401(school, sockets):
     socket = await sockets(None, cookie="not-a-session", expect_hello=False)
 
     assert await receive_close(socket) == ([], 4401)
+
+
+async def test_expired_session_is_closed_with_4401(school, sockets):
+    from django.contrib.sessions.models import Session
+
+    socket = await connect_as(school.pupil)
+    await socket.disconnect()
+    await database_sync_to_async(
+        Session.objects.filter(session_key=socket.cookie).update
+    )(expire_date=timezone.now() - datetime.timedelta(seconds=1))
+
+    again = await sockets(None, cookie=socket.cookie, expect_hello=False)
+
+    assert await receive_close(again) == ([], 4401)
+
+
+async def test_tampered_session_data_is_closed_with_4401(school, sockets):
+    from django.contrib.sessions.models import Session
+
+    socket = await connect_as(school.pupil)
+    await socket.disconnect()
+    await database_sync_to_async(
+        Session.objects.filter(session_key=socket.cookie).update
+    )(session_data="eyJfYXV0aF91c2VyX2lkIjoiMSJ9:forged:signature")
+
+    again = await sockets(None, cookie=socket.cookie, expect_hello=False)
+
+    assert await receive_close(again) == ([], 4401)
 
 
 async def test_inactive_user_is_closed_with_4401(school, sockets):
