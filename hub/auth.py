@@ -12,15 +12,15 @@ long as the socket, :class:`SocketApp` does in one call:
    does;
 2. the route (:data:`hub.routing.websocket_routes`): an unknown path is refused
    the same way;
-3. the session cookie, the session and the user, in one hop on
-   :func:`hub.db.off_loop` (decision 0004), with Django's own checks
-   (Channels' ``get_user``: the backend, the session hash);
-4. the consumer, with a slim scope: ``type``, ``path``, ``user`` and
-   ``session_key`` (``None`` when there is no valid session). The headers and
-   the session object are not kept for the socket's lifetime.
+3. the consumer, with a slim scope: ``type``, ``path`` and ``session_cookie``
+   (the session cookie's value, or ``None``). The headers are not kept for the
+   socket's lifetime.
 
-An anonymous or inactive user is not refused here: the consumer accepts then
-closes with 4401, so the browser sees a code it can act on.
+The consumer accepts the socket, then loads the session and the user in one
+hop with :func:`load_user` (Django's checks: the backend, the session hash):
+an anonymous or inactive user is closed with 4401, a code the browser can act
+on. Accepting first keeps a reconnect storm's handshakes from timing out
+while sessions load (decision 0004).
 """
 
 import functools
@@ -33,8 +33,6 @@ from django.conf import settings
 from django.db import connection
 from django.http import parse_cookie
 from django.utils import timezone
-
-from hub.db import off_loop
 
 
 def load_user(session_key: str | None):
@@ -129,8 +127,7 @@ class SocketApp:
             await _deny(receive, send)
             return
         key = parse_cookie(cookie).get(settings.SESSION_COOKIE_NAME) if cookie else None
-        user, key = await off_loop(load_user)(key)
-        slim = {"type": "websocket", "path": path, "user": user, "session_key": key}
+        slim = {"type": "websocket", "path": path, "session_cookie": key}
         del scope, cookie, origin
         await consumer_class()(slim, receive, send)
 

@@ -36,6 +36,7 @@ from django.conf import settings
 from hub import ephemeral, lifecycle
 from hub import streams as log
 from hub.access import can_read_stream, readable_streams
+from hub.auth import load_user
 from hub.broadcast import fanout_for_running_loop, session_target, user_target
 from hub.db import off_loop
 from hub.delivery.actions import mark_seen
@@ -129,7 +130,15 @@ class HubConsumer(AsyncWebsocketConsumer):
             self._leave()
 
     async def connect(self) -> None:
-        self.user = self.scope.get("user")
+        """Accept, load the user (4401 without one), then send ``hello``.
+
+        The socket is accepted before its session is read: in a reconnect
+        storm the handshake answers at once, and the session waits its turn
+        behind the calls of sockets already in (:func:`hub.db.off_loop`
+        ``admission``), so sockets finish one after the other instead of all
+        at the end (bench S5).
+        """
+        self.user = None
         self.positions: dict[str, list] = {}
         self.fanout = fanout_for_running_loop()
         if lifecycle.draining.is_set():
@@ -150,21 +159,22 @@ class HubConsumer(AsyncWebsocketConsumer):
                 high=2 * settings.HUB_SEND_BUFFER_BYTES
             )
         self.refilled_at = time.monotonic()
+        await self.accept()
+        self.user, session_key = await off_loop(load_user, admission=True)(
+            self.scope.pop("session_cookie", None)
+        )
         if not _is_active(self.user):
-            # Accept then close, so the browser sees a close code it can act on
-            # (a rejected handshake only shows 1006).
-            await self.accept()
+            # Closed after the accept, so the browser sees a close code it can
+            # act on (a rejected handshake only shows 1006).
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         # Control messages for this user (password change, recheck, typing)
         # and this session (its logout), from any process.
         targets = [user_target(self.user.pk)]
-        session_key = self.scope.get("session_key")
         if session_key:
             targets.append(session_target(session_key))
         self.targets = targets
         await self.fanout.join(self, targets)
-        await self.accept()
         if settings.HUB_POLL_SECONDS > 0:
             self.poller = asyncio.create_task(self._poll_forever())
         readable = await off_loop(readable_streams)(self.user)

@@ -1,5 +1,6 @@
 """Database work of sockets, off the event loop (decision 0004)."""
 
+import itertools
 import queue
 import threading
 from concurrent.futures import Executor, Future
@@ -16,19 +17,27 @@ _threads: "SocketThreads | None" = None
 _threads_lock = threading.Lock()
 
 
-def off_loop(func):
+def off_loop(func, admission: bool = False):
     """Wrap ``func`` (sync, database work) into a coroutine function.
 
     With a server database (PostgreSQL, through its connection pool) the
     calls run on this process's ``HUB_DB_THREADS`` :class:`SocketThreads`, so
     the handshakes and resumes of a reconnect storm overlap their queries
-    (bench S5). With SQLite they run on Channels' one thread
-    (``thread_sensitive``, stale connections closed before and after each
-    call), as SQLite has one writer at a time.
+    (bench S5). ``admission``: the call admits a new socket (its session);
+    it waits behind the calls of sockets already admitted, so that under a
+    storm sockets get through one after the other rather than all at the end.
+    With SQLite they run on Channels' one thread (``thread_sensitive``, stale
+    connections closed before and after each call), as SQLite has one writer
+    at a time.
     """
     if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         return database_sync_to_async(func)
-    return _KeepConnection(func, thread_sensitive=False, executor=socket_threads())
+    threads = socket_threads()
+    return _KeepConnection(
+        func,
+        thread_sensitive=False,
+        executor=threads.admissions if admission else threads,
+    )
 
 
 def socket_threads() -> "SocketThreads":
@@ -56,35 +65,43 @@ class _KeepConnection(SyncToAsync):
 class SocketThreads(Executor):
     """``count`` daemon threads for sockets' database calls.
 
+    Calls are served first come first served, except that those submitted to
+    :attr:`admissions` (new sockets' sessions) wait while any other call is
+    waiting.
+
     A thread keeps its database connection from one call to the next while
     calls keep coming, and hands it back to the pool (Django's
     ``close_old_connections``) once it has had nothing to do for
     :data:`IDLE_RELEASE_SECONDS`. During a reconnect storm a call then costs
-    no pool checkout and no health-check round trip (about 0.3 ms of CPU a
-    call here, three calls a socket: bench S5); at rest no thread holds a
-    connection, so a stale one is never used and nothing keeps the database
-    busy (a test database can be dropped).
+    no pool checkout and no health-check round trip (bench S5); at rest no
+    thread holds a connection, so a stale one is never used and nothing
+    keeps the database busy (a test database can be dropped).
     """
 
     def __init__(self, count: int) -> None:
-        self.calls: queue.SimpleQueue = queue.SimpleQueue()
+        self.calls: queue.PriorityQueue = queue.PriorityQueue()
+        self.numbers = itertools.count()
+        self.admissions = _Admissions(self)
         for number in range(count):
             threading.Thread(
                 target=self._serve, name=f"hub-db-{number}", daemon=True
             ).start()
 
     def submit(self, fn, /, *args, **kwargs) -> Future:
+        return self._submit(0, fn, args, kwargs)
+
+    def _submit(self, rank: int, fn, args, kwargs) -> Future:
         future: Future = Future()
-        self.calls.put((future, fn, args, kwargs))
+        self.calls.put((rank, next(self.numbers), (future, fn, args, kwargs)))
         return future
 
     def _serve(self) -> None:
         while True:
             try:
-                call = self.calls.get(timeout=IDLE_RELEASE_SECONDS)
+                _rank, _number, call = self.calls.get(timeout=IDLE_RELEASE_SECONDS)
             except queue.Empty:
                 close_old_connections()
-                call = self.calls.get()
+                _rank, _number, call = self.calls.get()
             future, fn, args, kwargs = call
             if not future.set_running_or_notify_cancel():
                 continue
@@ -95,3 +112,13 @@ class SocketThreads(Executor):
             else:
                 future.set_result(result)
             del future, fn, args, kwargs, call
+
+
+class _Admissions(Executor):
+    """The low-priority door of a :class:`SocketThreads`."""
+
+    def __init__(self, threads: SocketThreads) -> None:
+        self.threads = threads
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        return self.threads._submit(1, fn, args, kwargs)

@@ -56,3 +56,31 @@ async def test_a_failed_call_gives_its_connection_back_and_the_next_works(postgr
         await call(broken, thread_sensitive=False, executor=threads)()
     assert not await call(held, thread_sensitive=False, executor=threads)()
     assert (await call(backend_pid, thread_sensitive=False, executor=threads)())[1]
+
+
+def test_calls_of_sockets_already_in_go_before_new_sockets_sessions():
+    threads = SocketThreads(1)
+    started, release, order = threading.Event(), threading.Event(), []
+
+    def block():
+        started.set()
+        release.wait(5)
+
+    threads.submit(block)
+    assert started.wait(5)
+    done = [
+        threads.admissions.submit(order.append, "new socket 1"),
+        threads.submit(order.append, "resume of a socket in"),
+        threads.admissions.submit(order.append, "new socket 2"),
+        threads.submit(order.append, "hello of a socket in"),
+    ]
+    release.set()
+    for future in done:
+        future.result(5)
+
+    assert order == [
+        "resume of a socket in",
+        "hello of a socket in",
+        "new socket 1",
+        "new socket 2",
+    ]
