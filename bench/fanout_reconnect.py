@@ -26,30 +26,61 @@ every socket and stream the offsets seen across both connections: gaps,
 duplicates, and at the end whether each socket reached every stream's last
 offset in the database (``missing``). Also the surviving process's CPU
 during the storm and the drain time of the stopped one.
+
+**The floor** (``--servers``, both by default, the hub first): the same storm
+against two processes of ``reconnect_floor.py``, asyncio + ``websockets``
+with one Redis subscription and the streams' logs in memory, no Django and
+no database: what Python itself costs for these handshakes, ``hello``,
+``resume`` replays and live events on this machine. Same clients, rates,
+delays, sockets and user -> streams mapping (the floor's ``hello`` lists the
+streams of the population's users, from a file the bench writes). In floor
+mode the bench numbers each stream's offsets itself and PUBLISHes each
+``event`` frame to the floor's channel instead of ``hub.send_event``, and
+``missing`` is checked against those counters. With both, the report ends
+with the ratios hub / floor: time until all resumed, and the survivor's CPU
+per resumed socket.
 """
 
 import argparse
 import asyncio
 import collections
+import contextlib
+import dataclasses
+import datetime
+import json
 import random
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from fanout_common import (
+    BENCH,
     BenchEvent,
     Fleet,
     add_hub_arguments,
     cpu_seconds,
     env_pairs,
     hub_topology,
+    load_average,
     machine_info,
     percentile,
+    private_redis,
     rss_mb,
     run_bench_main,
+    s2,
     shares,
+    stop_process,
     summary_ms,
     tabs_main,
     user_streams,
 )
+
+SERVERS = ("hub", "floor")
 
 
 def spread(values: list[float]) -> dict:
@@ -64,10 +95,182 @@ def spread(values: list[float]) -> dict:
     }
 
 
+@dataclasses.dataclass
+class Pages:
+    """The population's pages: the same for the hub and the floor."""
+
+    users: list[int]
+    cookies: list[str]
+    followed: dict[int, list[str]]  # user -> streams (user, class, org)
+    org: str
+
+    @property
+    def classes(self) -> list[str]:
+        return sorted({self.followed[pk][1] for pk in self.users})
+
+    @property
+    def streams(self) -> list[str]:
+        return sorted({name for pk in self.users for name in self.followed[pk]})
+
+
+@dataclasses.dataclass
+class Target:
+    """Two server processes under the storm and how the bench writes to them."""
+
+    name: str
+    ws_urls: list[str]
+    origins: list[str]
+    pids: Callable[[], list[int | None]]
+    # SIGTERM to process 1, blocking until it exits; returns its exit status.
+    stop_first: Callable[[float], int | None]
+    # Publish one write; returns the (stream, offset) it appended.
+    write: Callable[[list[str], float, int], Awaitable[list[tuple[str, int]]]]
+    # {stream: (epoch, last offset)} once publishing stopped.
+    ends: Callable[[list[str]], Awaitable[dict]]
+
+
+def hub_target(topo) -> Target:
+    """The hub's processes: events written with ``hub.send_event``."""
+    from channels.db import database_sync_to_async
+    from django.db import transaction
+
+    import hub
+    from hub import streams as log
+
+    def write(names: list[str], t0: float, n: int) -> list[tuple[str, int]]:
+        with transaction.atomic():
+            envelopes = hub.send_event(names, BenchEvent(op="tick", t0=t0, n=n))
+        return [(envelope.stream, envelope.offset) for envelope in envelopes]
+
+    return Target(
+        name="hub",
+        ws_urls=topo.ws_urls,
+        origins=topo.origins,
+        pids=lambda: topo.pids,
+        stop_first=lambda timeout: topo.stop_process(0, timeout=timeout),
+        write=database_sync_to_async(write),
+        ends=database_sync_to_async(log.positions),
+    )
+
+
+@contextlib.asynccontextmanager
+async def floor_target(args, pages: Pages):
+    """Two ``reconnect_floor.py`` processes on one Redis channel; the bench
+    numbers the offsets and PUBLISHes each ``event`` frame there."""
+    import redis.asyncio as aioredis
+
+    folder = Path(tempfile.mkdtemp(prefix="s5-floor-"))
+    log_dir = Path(args.log_dir) if args.log_dir else folder
+    log_dir.mkdir(parents=True, exist_ok=True)
+    private, redis_url = (None, args.redis) if args.redis else private_redis()
+    channel = f"s5floor{secrets.token_hex(4)}"
+    epoch = secrets.token_hex(6)  # every stream's, as opaque as the hub's
+    users_file = folder / "users.json"
+    users_file.write_text(
+        json.dumps(
+            {
+                cookie: [pk, pages.followed[pk]]
+                for pk, cookie in zip(pages.users, pages.cookies, strict=True)
+            }
+        )
+    )
+    ports = []
+    while len(ports) < 2:
+        port = s2.free_port()
+        if port not in ports:
+            ports.append(port)
+    processes: list[subprocess.Popen] = []
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        for index, port in enumerate(ports):
+            log = log_dir / f"floor-{index + 1}.log"
+            with open(log, "wb") as out:
+                processes.append(
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            str(BENCH / "reconnect_floor.py"),
+                            "--port",
+                            str(port),
+                            "--users",
+                            str(users_file),
+                            "--redis",
+                            redis_url,
+                            "--channel",
+                            channel,
+                            "--epoch",
+                            epoch,
+                            "--drain-seconds",
+                            str(args.drain_seconds),
+                        ],
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+            # It subscribes before it listens.
+            await asyncio.to_thread(s2.wait_for_port, port, processes[-1], log)
+        counters: collections.Counter = collections.Counter()
+
+        async def write(names: list[str], t0: float, n: int) -> list[tuple[str, int]]:
+            data = BenchEvent(op="tick", t0=t0, n=n).payload()
+            ts = datetime.datetime.now(datetime.UTC).isoformat()
+            written = []
+            async with client.pipeline(transaction=False) as pipe:
+                for name in sorted(set(names)):
+                    counters[name] += 1
+                    frame = {
+                        "type": "event",
+                        "stream": name,
+                        "epoch": epoch,
+                        "offset": counters[name],
+                        "kind": BenchEvent.kind,
+                        "op": "tick",
+                        "data": data,
+                        "ts": ts,
+                    }
+                    pipe.publish(
+                        channel,
+                        json.dumps(frame, separators=(",", ":"), ensure_ascii=False),
+                    )
+                    written.append((name, counters[name]))
+                await pipe.execute()
+            return written
+
+        async def ends(names: list[str]) -> dict:
+            return {name: (epoch, counters[name]) for name in names}
+
+        def stop_first(timeout: float) -> int | None:
+            stop_process(processes[0])  # SIGTERM; the floor drains then exits
+            return processes[0].returncode
+
+        print(
+            f"   floor: reconnect_floor.py on ports {ports}, Redis {redis_url}, "
+            f"logs {log_dir}",
+            flush=True,
+        )
+        yield Target(
+            name="floor",
+            ws_urls=[f"ws://127.0.0.1:{port}/ws/" for port in ports],
+            origins=[f"http://127.0.0.1:{port}" for port in ports],
+            pids=lambda: [p.pid if p.poll() is None else None for p in processes],
+            stop_first=stop_first,
+            write=write,
+            ends=ends,
+        )
+    finally:
+        for process in processes:
+            stop_process(process)
+        await client.aclose()
+        stop_process(private)
+        if not args.log_dir:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 async def bench(args) -> dict:
     env = {"HUB_DRAIN_SECONDS": str(args.drain_seconds), **env_pairs(args.env)}
+    results = {}
     async with hub_topology(
-        2,
+        2 if "hub" in args.servers else 1,
         args.sockets,
         env=env,
         server=args.server,
@@ -78,139 +281,146 @@ async def bench(args) -> dict:
         school,
     ):
         from channels.db import database_sync_to_async
-        from django.db import transaction
-
-        import hub
-        from hub import streams as log
 
         users = school.users[: args.sockets]
-        cookies = [school.cookie(pk) for pk in users]
         followed = await database_sync_to_async(user_streams)(school)
-        classes = sorted({followed[pk][1] for pk in users})
-        org = f"org:{school.org.pk}"
-        all_streams = sorted({name for pk in users for name in followed[pk]})
-        rng = random.Random(args.seed)
-
-        published: dict[tuple[str, int], float] = {}  # (stream, offset) -> t0
-
-        def write(names: list[str], t0: float, n: int) -> None:
-            with transaction.atomic():
-                envelopes = hub.send_event(names, BenchEvent(op="tick", t0=t0, n=n))
-            for envelope in envelopes:
-                published[(envelope.stream, envelope.offset)] = t0
-
-        awrite = database_sync_to_async(write)
-        stop_publishing = asyncio.Event()
-        written = collections.Counter()
-
-        async def publisher() -> None:
-            n = 0
-            next_org = time.monotonic()
-            while not stop_publishing.is_set():
-                began = time.monotonic()
-                n += 1
-                names = [rng.choice(classes)]
-                names += [f"user:{pk}" for pk in rng.sample(users, 2)]
-                if began >= next_org:
-                    names.append(org)
-                    next_org += args.org_every
-                await awrite(names, time.time(), n)
-                written["writes"] += 1
-                written["events"] += len(names)
-                await asyncio.sleep(
-                    max(0.0, 1 / args.rate - (time.monotonic() - began))
-                )
-
-        print(f"\n== opening {len(cookies)} sockets on process 1", flush=True)
-        fleet = Fleet(
-            tabs_main,
-            [
-                {
-                    "urls": topo.ws_urls,
-                    "origins": topo.origins,
-                    "cookies": share,
-                    "start": 0,
-                    "concurrency": args.connect_concurrency,
-                    "open_retries": 5,
-                    "open_timeout": args.open_timeout,
-                    "compression": None if args.no_compression else "deflate",
-                    "reconnect": True,
-                    "base_delay": args.base_delay,
-                    "reconnect_concurrency": args.reconnect_concurrency,
-                    "latencies": True,
-                }
-                for share in shares(cookies, args.clients)
-            ],
+        pages = Pages(
+            users=users,
+            cookies=[school.cookie(pk) for pk in users],
+            followed={pk: followed[pk] for pk in users},
+            org=f"org:{school.org.pk}",
         )
-        try:
-            opened = await fleet.ready(args.setup_timeout)
-            print(
-                f"   {opened['open']} open in {opened['seconds']:.1f} s"
-                + (f", failures {opened['failures']}" if opened["failures"] else ""),
-                flush=True,
-            )
-            publishing = asyncio.create_task(publisher())
-            await asyncio.sleep(args.warm)
-            survivor = topo.pids[1]
-            cpu0 = cpu_seconds(survivor)
-            t_term = time.time()
-            print(
-                f"   SIGTERM to process 1 (pid {topo.pids[0]}); process 2 (pid "
-                f"{survivor}) takes the sockets",
-                flush=True,
-            )
-            stopping = asyncio.create_task(
-                asyncio.to_thread(topo.stop_process, 0, timeout=args.drain_seconds + 10)
-            )
-            stopped_at = None
-            resumed = 0
-            progress = []
-            while time.time() - t_term < args.storm_timeout:
-                await asyncio.sleep(0.5)
-                if stopped_at is None and stopping.done():
-                    stopped_at = time.time()
-                statuses = await fleet.ask("status", "status")
-                resumed = sum(s["status"]["resumed"] for s in statuses)
-                now_open = sum(s["status"]["open"] for s in statuses)
-                progress.append((round(time.time() - t_term, 1), resumed, now_open))
-                if len(progress) % 4 == 0:
-                    print(
-                        f"   +{progress[-1][0]} s: {resumed} resumed, {now_open} open",
-                        flush=True,
-                    )
-                if resumed >= opened["open"]:
-                    break
-            t_done = time.time()
-            storm_cpu = cpu_seconds(survivor) - cpu0
-            await asyncio.sleep(args.after)
-            stop_publishing.set()
-            await publishing
-            exit_code = await stopping
-            if stopped_at is None:
+        if "hub" in args.servers:
+            results["hub"] = await storm(args, hub_target(topo), pages)
+    if "floor" in args.servers:
+        async with floor_target(args, pages) as target:
+            results["floor"] = await storm(args, target, pages)
+    return results
+
+
+async def storm(args, target: Target, pages: Pages) -> dict:
+    """Open the sockets on process 1, publish, SIGTERM process 1, measure."""
+    users, cookies = pages.users, pages.cookies
+    classes, org, all_streams = pages.classes, pages.org, pages.streams
+    rng = random.Random(args.seed)
+    load = load_average()
+
+    published: dict[tuple[str, int], float] = {}  # (stream, offset) -> t0
+    stop_publishing = asyncio.Event()
+    written = collections.Counter()
+
+    async def publisher() -> None:
+        n = 0
+        next_org = time.monotonic()
+        while not stop_publishing.is_set():
+            began = time.monotonic()
+            n += 1
+            names = [rng.choice(classes)]
+            names += [f"user:{pk}" for pk in rng.sample(users, 2)]
+            if began >= next_org:
+                names.append(org)
+                next_org += args.org_every
+            t0 = time.time()
+            for key in await target.write(names, t0, n):
+                published[key] = t0
+            written["writes"] += 1
+            written["events"] += len(names)
+            await asyncio.sleep(max(0.0, 1 / args.rate - (time.monotonic() - began)))
+
+    print(
+        f"\n== {target.name}: opening {len(cookies)} sockets on process 1 "
+        f"(load average {load})",
+        flush=True,
+    )
+    fleet = Fleet(
+        tabs_main,
+        [
+            {
+                "urls": target.ws_urls,
+                "origins": target.origins,
+                "cookies": share,
+                "start": 0,
+                "concurrency": args.connect_concurrency,
+                "open_retries": 5,
+                "open_timeout": args.open_timeout,
+                "compression": None if args.no_compression else "deflate",
+                "reconnect": True,
+                "base_delay": args.base_delay,
+                "reconnect_concurrency": args.reconnect_concurrency,
+                "latencies": True,
+            }
+            for share in shares(cookies, args.clients)
+        ],
+    )
+    try:
+        opened = await fleet.ready(args.setup_timeout)
+        print(
+            f"   {opened['open']} open in {opened['seconds']:.1f} s"
+            + (f", failures {opened['failures']}" if opened["failures"] else ""),
+            flush=True,
+        )
+        publishing = asyncio.create_task(publisher())
+        await asyncio.sleep(args.warm)
+        first, survivor = target.pids()
+        cpu0 = cpu_seconds(survivor)
+        t_term = time.time()
+        print(
+            f"   SIGTERM to process 1 (pid {first}); process 2 (pid "
+            f"{survivor}) takes the sockets",
+            flush=True,
+        )
+        stopping = asyncio.create_task(
+            asyncio.to_thread(target.stop_first, args.drain_seconds + 10)
+        )
+        stopped_at = None
+        resumed = 0
+        progress = []
+        while time.time() - t_term < args.storm_timeout:
+            await asyncio.sleep(0.5)
+            if stopped_at is None and stopping.done():
                 stopped_at = time.time()
-            # Let deliveries finish: until no socket received anything for
-            # --settle seconds (at most --settle-timeout).
-            quiet_since, last_events = time.monotonic(), -1
-            settle_deadline = time.monotonic() + args.settle_timeout
-            while time.monotonic() < settle_deadline:
-                statuses = await fleet.ask("status", "status")
-                received = sum(s["status"]["events"] for s in statuses)
-                if received != last_events:
-                    quiet_since, last_events = time.monotonic(), received
-                elif time.monotonic() - quiet_since >= args.settle:
-                    break
-                await asyncio.sleep(0.5)
-            settled_s = time.time() - t_done
-            ends = await database_sync_to_async(log.positions)(all_streams)
-            survivor_rss = rss_mb(survivor)
-            results = [m["result"] for m in await fleet.ask("stop", "result", 120)]
-        finally:
-            fleet.close()
+            statuses = await fleet.ask("status", "status")
+            resumed = sum(s["status"]["resumed"] for s in statuses)
+            now_open = sum(s["status"]["open"] for s in statuses)
+            progress.append((round(time.time() - t_term, 1), resumed, now_open))
+            if len(progress) % 4 == 0:
+                print(
+                    f"   +{progress[-1][0]} s: {resumed} resumed, {now_open} open",
+                    flush=True,
+                )
+            if resumed >= opened["open"]:
+                break
+        t_done = time.time()
+        storm_cpu = cpu_seconds(survivor) - cpu0
+        await asyncio.sleep(args.after)
+        stop_publishing.set()
+        await publishing
+        exit_code = await stopping
+        if stopped_at is None:
+            stopped_at = time.time()
+        # Let deliveries finish: until no socket received anything for
+        # --settle seconds (at most --settle-timeout).
+        quiet_since, last_events = time.monotonic(), -1
+        settle_deadline = time.monotonic() + args.settle_timeout
+        while time.monotonic() < settle_deadline:
+            statuses = await fleet.ask("status", "status")
+            received = sum(s["status"]["events"] for s in statuses)
+            if received != last_events:
+                quiet_since, last_events = time.monotonic(), received
+            elif time.monotonic() - quiet_since >= args.settle:
+                break
+            await asyncio.sleep(0.5)
+        settled_s = time.time() - t_done
+        ends = await target.ends(all_streams)
+        survivor_rss = rss_mb(survivor)
+        results = [m["result"] for m in await fleet.ask("stop", "result", 120)]
+    finally:
+        fleet.close()
 
     tabs = [tab for r in results for tab in r["tabs"]]
     closed = [t for t in tabs if t["closed_at"] is not None]
     back = [t for t in closed if t["resumed_at"] is not None]
-    missing = ahead = 0
+    missing = ahead = missing_unresumed = 0
     missing_by_kind = collections.Counter()
     missing_examples = []
     for tab in tabs:
@@ -220,6 +430,8 @@ async def bench(args) -> dict:
             if behind:
                 missing += behind
                 missing_by_kind[name.split(":")[0]] += behind
+                if tab["closed_at"] is not None and tab["resumed_at"] is None:
+                    missing_unresumed += behind
                 if len(missing_examples) < 10:
                     when = [
                         round(published[(name, o)] - t_term, 1)
@@ -231,6 +443,8 @@ async def bench(args) -> dict:
                         if tab["resumed_at"]
                         else None
                     )
+                    if len(when) > 6:
+                        when = [*when[:3], "...", *when[-2:]]
                     missing_examples.append(
                         f"{name} at {offset}/{end}: published at {when} s, socket "
                         f"resumed on process {tab['url_index'] + 1} at {resumed} s"
@@ -249,6 +463,8 @@ async def bench(args) -> dict:
         latencies.extend(r["latencies"])
     storm = t_done - t_term
     return {
+        "server": target.name,
+        "load_average": load,
         "sockets": args.sockets,
         "open": opened["open"],
         "open_s": round(opened["seconds"], 1),
@@ -280,6 +496,7 @@ async def bench(args) -> dict:
         "errors": totals["errors"],
         "early": totals["early"],
         "missing": missing,
+        "missing_on_sockets_not_resumed": missing_unresumed,
         "missing_by_kind": dict(missing_by_kind),
         "missing_examples": missing_examples,
         "ahead": ahead,
@@ -299,11 +516,59 @@ async def bench(args) -> dict:
     }
 
 
-def report(args, f: dict) -> None:
+def report(args, results: dict[str, dict]) -> None:
+    for f in results.values():
+        report_one(args, f)
+    if len(results) < 2:
+        return
+    hub, floor = results["hub"], results["floor"]
+
+    def done(f: dict) -> tuple[float, str]:
+        # A storm that did not finish: its window is a lower bound.
+        if f["all_resumed_s"] is not None:
+            return f["all_resumed_s"], f"{f['all_resumed_s']} s"
+        return f["storm_window_s"], (
+            f"> {f['storm_window_s']} s ({f['resumed']}/{f['open']} resumed)"
+        )
+
+    (hub_s, hub_text), (floor_s, floor_text) = done(hub), done(floor)
+    hub_done, floor_done = (
+        hub["all_resumed_s"] is not None,
+        floor["all_resumed_s"] is not None,
+    )
+    bound = {
+        (True, True): "",
+        (False, True): "> ",
+        (True, False): "< ",
+        (False, False): "~ ",
+    }[hub_done, floor_done]
+    hub_cpu, floor_cpu = (
+        hub["survivor_cpu_ms_per_resume"],
+        floor["survivor_cpu_ms_per_resume"],
+    )
     print(
-        f"\nS5 reconnect storm: {f['open']}/{f['sockets']} sockets on process 1 of "
-        f"2 (opened in {f['open_s']} s), SIGTERM after {args.warm} s of "
-        f"publishing; {args.clients} client processes"
+        f"\nS5 hub / floor at {args.sockets} sockets ({args.server} hub):\n"
+        f"  all resumed after SIGTERM: hub {hub_text}, floor {floor_text}: "
+        f"{bound}{hub_s / floor_s:.1f}x\n"
+        f"  survivor CPU per resumed socket: hub {hub_cpu} ms, floor {floor_cpu} ms"
+        + (f": {hub_cpu / floor_cpu:.1f}x" if hub_cpu and floor_cpu else "")
+        + f"\n  gaps / duplicates / missing: hub {hub['gaps']} / {hub['duplicates']}"
+        f" / {hub['missing']}, floor {floor['gaps']} / {floor['duplicates']} / "
+        f"{floor['missing']}"
+    )
+
+
+def report_one(args, f: dict) -> None:
+    what = (
+        f"hub ({args.server})"
+        if f["server"] == "hub"
+        else "floor (reconnect_floor.py: asyncio + websockets, logs in memory)"
+    )
+    print(
+        f"\nS5 reconnect storm, {what}: {f['open']}/{f['sockets']} sockets on "
+        f"process 1 of 2 (opened in {f['open_s']} s), SIGTERM after {args.warm} s "
+        f"of publishing; {args.clients} client processes; load average before "
+        f"{f['load_average']}"
     )
     print(f"machine: {machine_info()}")
     verdict = (
@@ -312,8 +577,12 @@ def report(args, f: dict) -> None:
         else "misses"
     )
     print(
-        f"all resumed: {f['all_resumed_s']} s after SIGTERM "
-        f"({f['resumed']}/{f['closed']} closed sockets resumed; target <= 15 s: "
+        (
+            f"all resumed: {f['all_resumed_s']} s after SIGTERM "
+            if f["all_resumed_s"] is not None
+            else f"all resumed: not within {f['storm_window_s']} s after SIGTERM "
+        )
+        + f"({f['resumed']}/{f['closed']} closed sockets resumed; target <= 15 s: "
         f"{verdict})"
     )
     print(f"  closed after SIGTERM (s): {f['closed_after_sigterm_s']}")
@@ -335,8 +604,9 @@ def report(args, f: dict) -> None:
     )
     if f["missing"]:
         print(
-            f"  missing by stream kind {f['missing_by_kind']}, e.g. "
-            f"{f['missing_examples']}"
+            f"  missing by stream kind {f['missing_by_kind']}, of which "
+            f"{f['missing_on_sockets_not_resumed']} on sockets that never resumed; "
+            f"e.g. {f['missing_examples']}"
         )
     print(f"  publish -> receipt over the run (ms): {f['latency_ms']}")
     print(
@@ -389,8 +659,18 @@ def main() -> None:
     parser.add_argument("--setup-timeout", type=float, default=300.0)
     parser.add_argument("--no-compression", action="store_true")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--servers",
+        default="hub,floor",
+        help="what to storm, in this order of names: hub, floor, or hub,floor "
+        "(default: both, then the ratios)",
+    )
     add_hub_arguments(parser)
     args = parser.parse_args()
+    given = [name.strip() for name in args.servers.split(",") if name.strip()]
+    if not given or set(given) - set(SERVERS):
+        parser.error(f"--servers: names among {', '.join(SERVERS)}, not {given}")
+    args.servers = [name for name in SERVERS if name in given]
 
     run_bench_main(args, bench, report)
 
