@@ -111,28 +111,22 @@ async def test_unknown_session_is_closed_with_4401(school, sockets):
     assert await receive_close(socket) == ([], 4401)
 
 
-async def test_expired_session_is_closed_with_4401(school, sockets):
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"expire_date": timezone.now() - datetime.timedelta(seconds=1)},
+        {"session_data": "eyJfYXV0aF91c2VyX2lkIjoiMSJ9:forged:signature"},
+    ],
+    ids=["expired", "tampered"],
+)
+async def test_expired_or_tampered_session_is_closed_with_4401(school, sockets, change):
     from django.contrib.sessions.models import Session
 
     socket = await connect_as(school.pupil)
     await socket.disconnect()
     await database_sync_to_async(
         Session.objects.filter(session_key=socket.cookie).update
-    )(expire_date=timezone.now() - datetime.timedelta(seconds=1))
-
-    again = await sockets(None, cookie=socket.cookie, expect_hello=False)
-
-    assert await receive_close(again) == ([], 4401)
-
-
-async def test_tampered_session_data_is_closed_with_4401(school, sockets):
-    from django.contrib.sessions.models import Session
-
-    socket = await connect_as(school.pupil)
-    await socket.disconnect()
-    await database_sync_to_async(
-        Session.objects.filter(session_key=socket.cookie).update
-    )(session_data="eyJfYXV0aF91c2VyX2lkIjoiMSJ9:forged:signature")
+    )(**change)
 
     again = await sockets(None, cookie=socket.cookie, expect_hello=False)
 
