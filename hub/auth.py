@@ -30,6 +30,7 @@ from urllib.parse import urlparse
 from channels.auth import get_user
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.conf import settings
+from django.contrib.sessions.backends.base import VALID_KEY_CHARS
 from django.db import connection
 from django.http import parse_cookie
 from django.utils import timezone
@@ -46,13 +47,24 @@ def load_user(session_key: str | None):
     """
     from django.contrib.auth.models import AnonymousUser
 
-    if not session_key:
+    if not session_key or not is_session_key(session_key):
         return AnonymousUser(), None
     session = session_store()(session_key)
     user = get_user.func({"session": session})
     # Loading an unknown key (or flushing a session whose hash no longer
     # matches) leaves it without one.
     return user, session.session_key if user.is_authenticated else None
+
+
+def is_session_key(value: str) -> bool:
+    """Whether a cookie's ``value`` can be a session key: 8 to 64 of the
+    characters Django makes keys of (``VALID_KEY_CHARS``). Anything else (a
+    NUL byte, which PostgreSQL refuses in a query, an 8 KB string) is no
+    session, without a query."""
+    return 8 <= len(value) <= 64 and set(value) <= _KEY_CHARS
+
+
+_KEY_CHARS = frozenset(VALID_KEY_CHARS)
 
 
 @functools.cache

@@ -36,7 +36,7 @@ from django.conf import settings
 from hub import ephemeral, lifecycle
 from hub import streams as log
 from hub.access import can_read_stream, readable_streams
-from hub.auth import load_user
+from hub.auth import is_session_key, load_user
 from hub.broadcast import fanout_for_running_loop, session_target, user_target
 from hub.db import off_loop
 from hub.delivery.actions import mark_seen
@@ -160,21 +160,23 @@ class HubConsumer(AsyncWebsocketConsumer):
             )
         self.refilled_at = time.monotonic()
         await self.accept()
-        self.user, session_key = await off_loop(load_user, admission=True)(
-            self.scope.pop("session_cookie", None)
-        )
+        cookie = self.scope.pop("session_cookie", None)
+        if cookie and is_session_key(cookie):
+            # This session's control messages (its logout) from any process,
+            # joined before the session is read: a logout that commits after
+            # the read still reaches this socket.
+            self.targets = [session_target(cookie)]
+            await self.fanout.join(self, self.targets)
+        self.user, session_key = await off_loop(load_user, admission=True)(cookie)
         if not _is_active(self.user):
             # Closed after the accept, so the browser sees a close code it can
             # act on (a rejected handshake only shows 1006).
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        # Control messages for this user (password change, recheck, typing)
-        # and this session (its logout), from any process.
-        targets = [user_target(self.user.pk)]
-        if session_key:
-            targets.append(session_target(session_key))
-        self.targets = targets
-        await self.fanout.join(self, targets)
+        # Control messages for this user (password change, recheck, typing).
+        target = user_target(self.user.pk)
+        self.targets = [*self.targets, target]
+        await self.fanout.join(self, [target])
         if settings.HUB_POLL_SECONDS > 0:
             self.poller = asyncio.create_task(self._poll_forever())
         readable = await off_loop(readable_streams)(self.user)

@@ -787,6 +787,42 @@ async def test_logout_closes_the_sockets_of_that_session_only(school, sockets):
     assert await receive_close(again) == ([], 4401)
 
 
+async def test_a_logout_while_the_session_loads_still_closes_the_socket(
+    school, sockets, monkeypatch
+):
+    # Found by a fresh-user trial: the socket joined its session's control
+    # target only after reading the session, so a logout in between was lost.
+    import hub.consumers
+    from hub.auth import load_user
+
+    phone = await sockets(school.parent)
+
+    def load_then_log_out(cookie):
+        loaded = load_user(cookie)
+        phone.client.logout()  # commits and publishes after the read
+        return loaded
+
+    monkeypatch.setattr(hub.consumers, "load_user", load_then_log_out)
+    tab = await sockets(None, cookie=phone.cookie, expect_hello=False)
+
+    frames, code = await receive_close(tab)
+    assert code == 4403
+    assert {"type": "bye", "reason": "logout"} in [
+        json.loads(f["text"]) for f in frames
+    ]
+
+
+@pytest.mark.parametrize(
+    "cookie", ['"\\000abcdefghijklmnop"', "a" * 5000, "short", "ab%00cdefghij"]
+)
+async def test_a_cookie_that_cannot_be_a_session_key_is_closed_with_4401(
+    school, sockets, cookie
+):
+    socket = await sockets(None, cookie=cookie, expect_hello=False)
+
+    assert await receive_close(socket) == ([], 4401)
+
+
 async def test_user_logged_out_signal_without_a_session_closes_nothing(school, sockets):
     socket = await sockets(school.cpe)
 
