@@ -771,6 +771,14 @@ class Fleet:
             "seconds": max(m["seconds"] for m in readies),
         }
 
+    @staticmethod
+    def opened_line(opened: dict) -> str:
+        """``N open in S s[, failures {...}]`` for what :meth:`ready` returned."""
+        failures = opened["failures"]
+        return f"   {opened['open']} open in {opened['seconds']:.1f} s" + (
+            f", failures {failures}" if failures else ""
+        )
+
     def close(self) -> None:
         for process in self.processes:
             process.join(10)

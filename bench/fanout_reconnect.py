@@ -354,11 +354,7 @@ async def storm(args, target: Target, pages: Pages) -> dict:
     )
     try:
         opened = await fleet.ready(args.setup_timeout)
-        print(
-            f"   {opened['open']} open in {opened['seconds']:.1f} s"
-            + (f", failures {opened['failures']}" if opened["failures"] else ""),
-            flush=True,
-        )
+        print(Fleet.opened_line(opened), flush=True)
         publishing = asyncio.create_task(publisher())
         await asyncio.sleep(args.warm)
         first, survivor = target.pids()

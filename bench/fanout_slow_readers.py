@@ -117,11 +117,7 @@ async def phase(name: str, args, topo, school, publish, stream: str) -> dict:
     watch = sampler = None
     try:
         opened = await slow.ready(args.setup_timeout)
-        print(
-            f"   {opened['open']} open"
-            + (f", failures {opened['failures']}" if opened["failures"] else ""),
-            flush=True,
-        )
+        print(Fleet.opened_line(opened), flush=True)
         watch = LogWatch(topo.log_dir / "asgi-1.log", WATCHED)
         sampler = Sampler(pid).start()
         backlog = {}

@@ -823,9 +823,7 @@ async def bench(args) -> dict:
         try:
             opened = await fleet.ready(args.setup_timeout)
             print(
-                f"   {opened['open']} open in {opened['seconds']:.1f} s"
-                + (f", failures {opened['failures']}" if opened["failures"] else "")
-                + f"; load average {load_average()}",
+                f"{Fleet.opened_line(opened)}; load average {load_average()}",
                 flush=True,
             )
             await asyncio.sleep(args.settle)

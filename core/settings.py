@@ -2,9 +2,10 @@
 
 Zero configuration gives the embedded default: SQLite under ``var/``, one
 process handing events to its sockets in memory. ``DATABASE_URL`` switches to
-PostgreSQL, ``REDIS_URL`` to Redis pub/sub between processes. Defaults are safe for production (DEBUG off,
-no hosts allowed, no secret key); ``manage.py run_demo`` sets what a local demo
-needs. Every variable is listed in the README.
+PostgreSQL, ``REDIS_URL`` to Redis pub/sub between processes. Defaults are
+safe for production (DEBUG off, no hosts allowed, no secret key);
+``manage.py run_demo`` sets what a local demo needs. Every variable is listed
+in the README.
 """
 
 from pathlib import Path

@@ -52,19 +52,15 @@ logger = logging.getLogger(__name__)
 RECONNECT_MAX_SECONDS = 5.0
 
 
-def _base_prefix() -> str:
-    return settings.HUB_CHANNEL_PREFIX
-
-
 def channel_prefix() -> str:
-    """The Redis channel prefix of streams: ``<prefix>:s:``, with the channel
-    layer's configured prefix (tests isolate with it)."""
-    return f"{_base_prefix()}:s:"
+    """The Redis channel prefix of streams: ``<HUB_CHANNEL_PREFIX>:s:`` (tests
+    isolate with it)."""
+    return f"{settings.HUB_CHANNEL_PREFIX}:s:"
 
 
 def control_channel() -> str:
-    """The one Redis channel of control messages: ``<prefix>:control``."""
-    return f"{_base_prefix()}:control"
+    """The one Redis channel of control messages: ``<HUB_CHANNEL_PREFIX>:control``."""
+    return f"{settings.HUB_CHANNEL_PREFIX}:control"
 
 
 def user_target(user_id: int) -> str:
@@ -318,15 +314,8 @@ class LocalFanout:
     async def send_control(self, messages: list[tuple[str, dict]]) -> None:
         """:func:`publish_control` from this loop, without blocking it; never
         raises. Without Redis, this process's fan-outs are all there is."""
-        if not messages:
-            return
         if not self.redis:
-            for fanout in _local_fanouts():
-                for target, message in messages:
-                    if fanout is self:
-                        self.deliver_control(target, message)
-                    else:
-                        fanout.control_threadsafe(target, message)
+            publish_control(messages)  # this process's loops, this one included
             return
         # The blocking client's pipeline, on a thread: an unreachable Redis
         # (2 s timeouts) must not stall this loop's sockets.

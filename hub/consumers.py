@@ -1,6 +1,7 @@
 """The one WebSocket consumer of the hub (``/ws/``); protocol in docs/protocol.md.
 
-It gets its user from :class:`hub.auth.SocketApp` (session cookie), lets a
+It is served by :class:`hub.auth.SocketApp` (Origin, route), accepts, loads
+its user from the session cookie (:func:`hub.auth.load_user`), lets a
 socket subscribe only to streams its user may read, replays missed events
 from the log on ``resume`` and forwards doorbells, filling any gap from the
 log. It holds no domain logic.

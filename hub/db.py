@@ -1,5 +1,6 @@
 """Database work of sockets, off the event loop (decision 0004)."""
 
+import functools
 import itertools
 import queue
 import threading
@@ -17,8 +18,10 @@ _threads: "SocketThreads | None" = None
 _threads_lock = threading.Lock()
 
 
+@functools.cache
 def off_loop(func, admission: bool = False):
-    """Wrap ``func`` (sync, database work) into a coroutine function.
+    """Wrap ``func`` (sync, database work) into a coroutine function (one
+    wrapper per function, made on first use).
 
     With a server database (PostgreSQL, through its connection pool) the
     calls run on this process's ``HUB_DB_THREADS`` :class:`SocketThreads`, so

@@ -4,8 +4,8 @@ Stream names are ``user:<id>``, ``class:<id>`` and ``org:<id>``. Domain
 actions call :func:`send_event` inside their transaction; the event gets the
 next offset of each stream and becomes visible when the transaction commits,
 at which point one doorbell per stream rings through the process fan-out
-(:mod:`hub.fanout`, :mod:`hub.broadcast`). If the transaction rolls back, neither the event nor the
-doorbell exists.
+(:mod:`hub.fanout`, :mod:`hub.broadcast`). If the transaction rolls back,
+neither the event nor the doorbell exists.
 """
 
 import json

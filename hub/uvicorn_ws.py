@@ -47,6 +47,7 @@ class and on this one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import (
@@ -68,13 +69,12 @@ class SlimQueue:
     earliest waiting first).
     """
 
-    __slots__ = ("_items", "_head", "_getter", "_more_getters")
+    __slots__ = ("_items", "_head", "_getters")
 
     def __init__(self) -> None:
         self._items: list[Any] = []
         self._head = 0  # index of the next item in _items
-        self._getter: asyncio.Future[None] | None = None  # earliest waiting get()
-        self._more_getters: list[asyncio.Future[None]] | None = None
+        self._getters: list[asyncio.Future[None]] | None = None  # waiting get()s
 
     def qsize(self) -> int:
         return len(self._items) - self._head
@@ -108,17 +108,12 @@ class SlimQueue:
     async def get(self) -> Any:
         while self.empty():
             getter = asyncio.get_running_loop().create_future()
-            if self._getter is None:
-                self._getter = getter
-            elif self._more_getters is None:
-                self._more_getters = [getter]
-            else:
-                self._more_getters.append(getter)
+            self._getters = _with(self._getters, getter)
             try:
                 await getter
             except BaseException:
                 getter.cancel()  # in case it is not done yet
-                self._forget(getter)
+                self._getters = _without(self._getters, getter)
                 if not self.empty() and not getter.cancelled():
                     # Woken for an item, then cancelled: pass the item on.
                     self._wake_next()
@@ -126,26 +121,30 @@ class SlimQueue:
         return self.get_nowait()
 
     def _wake_next(self) -> None:
-        while self._getter is not None:
-            getter = self._getter
-            self._forget(getter)
+        while self._getters:
+            getter = self._getters[0]
+            self._getters = _without(self._getters, getter)
             if not getter.done():
                 getter.set_result(None)
                 return
 
-    def _forget(self, getter: asyncio.Future[None]) -> None:
-        if self._getter is getter:
-            more = self._more_getters
-            self._getter = more.pop(0) if more else None
-            if more is not None and not more:
-                self._more_getters = None
-        elif self._more_getters is not None:
-            try:
-                self._more_getters.remove(getter)
-            except ValueError:
-                pass
-            if not self._more_getters:
-                self._more_getters = None
+
+def _with(waiters: list | None, waiter) -> list:
+    """``waiters`` (a list made on first use) with ``waiter`` appended."""
+    if waiters is None:
+        return [waiter]
+    waiters.append(waiter)
+    return waiters
+
+
+def _without(waiters: list | None, waiter) -> list | None:
+    """``waiters`` without ``waiter``; ``None`` once empty (no list kept)."""
+    if waiters is not None:
+        with contextlib.suppress(ValueError):
+            waiters.remove(waiter)
+        if not waiters:
+            return None
+    return waiters
 
 
 class SlimEvent:
@@ -179,22 +178,12 @@ class SlimEvent:
         if self._value:
             return True
         waiter = asyncio.get_running_loop().create_future()
-        if self._waiters is None:
-            self._waiters = [waiter]
-        else:
-            self._waiters.append(waiter)
+        self._waiters = _with(self._waiters, waiter)
         try:
             await waiter
             return True
         finally:
-            waiters = self._waiters
-            if waiters is not None:
-                try:
-                    waiters.remove(waiter)
-                except ValueError:
-                    pass
-                if not waiters:
-                    self._waiters = None
+            self._waiters = _without(self._waiters, waiter)
 
 
 class SlimWebSocketProtocol(WebSocketsSansIOProtocol):

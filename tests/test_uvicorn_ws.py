@@ -402,7 +402,7 @@ async def test_slim_queue_is_fifo_and_wakes_its_reader():
     queue.put_nowait(2)
     assert await reader == 1
     assert queue.qsize() == 1 and await queue.get() == 2
-    assert queue.empty() and queue._items == [] and queue._getter is None
+    assert queue.empty() and queue._items == [] and queue._getters is None
     with pytest.raises(asyncio.QueueEmpty):
         queue.get_nowait()
     for n in range(1000):
@@ -428,7 +428,7 @@ async def test_slim_queue_cancelled_reader_hands_items_on():
     queue.put_nowait("b")
     third.cancel()
     assert await fourth == "b"
-    assert queue._getter is None and queue._more_getters is None
+    assert queue._getters is None
 
 
 async def test_slim_event_wakes_every_waiter_and_forgets_them():

@@ -24,18 +24,23 @@ def lesson(school):
     )
 
 
+def mark_pupil_absent(school, lesson):
+    """The teacher's roll call of ``lesson``: ``school.pupil`` absent."""
+    return take_roll_call(
+        occurrence=lesson,
+        teacher=school.teacher,
+        marks={school.pupil.pk: ("absent", None)},
+        now=NOW,
+    )
+
+
 def streams_of(envelopes):
     return sorted(e.stream for e in envelopes)
 
 
 def test_absence_reaches_pupil_guardian_and_cpe_only(school, lesson):
     with capture_events() as events:
-        take_roll_call(
-            occurrence=lesson,
-            teacher=school.teacher,
-            marks={school.pupil.pk: ("absent", None)},
-            now=NOW,
-        )
+        mark_pupil_absent(school, lesson)
     assert {e.kind for e in events} == {"attendance.record"}
     assert streams_of(events) == sorted(
         f"user:{u.pk}" for u in (school.pupil, school.parent, school.cpe)
@@ -54,12 +59,7 @@ def test_present_pupils_emit_nothing(school, lesson):
 
 
 def test_correction_emits_updated_then_cleared(school, lesson):
-    take_roll_call(
-        occurrence=lesson,
-        teacher=school.teacher,
-        marks={school.pupil.pk: ("absent", None)},
-        now=NOW,
-    )
+    mark_pupil_absent(school, lesson)
     with capture_events() as events:
         take_roll_call(
             occurrence=lesson,
@@ -127,12 +127,7 @@ def test_excuse_flow_emits_each_step_to_the_family_and_cpe(
     school, lesson, settings, tmp_path
 ):
     settings.MEDIA_ROOT = tmp_path
-    take_roll_call(
-        occurrence=lesson,
-        teacher=school.teacher,
-        marks={school.pupil.pk: ("absent", None)},
-        now=NOW,
-    )
+    mark_pupil_absent(school, lesson)
     record = AttendanceRecord.objects.get(student=school.pupil)
     with capture_events() as events:
         excuse = submit_excuse(
@@ -239,12 +234,7 @@ def test_staff_member_who_is_a_guardian_gets_the_absence_once(school, lesson):
 
     GuardianLink.objects.create(guardian=school.cpe, student=school.pupil)
     with capture_events() as events:
-        take_roll_call(
-            occurrence=lesson,
-            teacher=school.teacher,
-            marks={school.pupil.pk: ("absent", None)},
-            now=NOW,
-        )
+        mark_pupil_absent(school, lesson)
     assert streams_of(events) == sorted(
         f"user:{u.pk}" for u in (school.pupil, school.parent, school.cpe)
     )
