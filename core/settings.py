@@ -230,6 +230,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.channels.server": {"level": "WARNING"},
+        # uvicorn's "connection open/closed", one line per socket
+        # (hub/uvicorn_ws.py): INFO shows them.
+        "hub.connections": {"level": "WARNING"},
         # Django adds its own console handler in DEBUG: one line, not two.
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },

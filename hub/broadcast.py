@@ -45,6 +45,11 @@ import logging
 import threading
 import weakref
 
+# Imported with the module, not on the first socket: a survivor of a
+# reconnect storm spent a second importing it while every socket waited for
+# the subscription (bench S5).
+import redis
+import redis.asyncio as aioredis
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
@@ -96,8 +101,6 @@ def fanout_for_running_loop() -> "LocalFanout":
 def _redis_publisher():
     global _publisher
     if _publisher is None:
-        import redis
-
         _publisher = redis.Redis.from_url(
             settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
         )
@@ -376,8 +379,6 @@ class LocalFanout:
 
     async def _run(self) -> None:
         """Keep one subscription in step with ``followers``; reconnect on loss."""
-        import redis.asyncio as aioredis
-
         delay = 0.1
         while self._wanted():
             client = aioredis.Redis.from_url(

@@ -28,6 +28,12 @@ uvicorn process holding idle authenticated hub sockets (bench S1: about
    3.0 kB less per socket. The app still sees every header until it
    accepts (the hub checks the Origin and reads the session cookie during
    the handshake, and no header after it).
+3. **Connection lines on their own logger.** The sans-I/O protocol of
+   ``websockets`` logs "connection open" and "connection closed" at INFO for
+   every socket, through uvicorn's ``uvicorn.error``: 10,000 lines in a
+   reconnect storm, 4 % of its samples (bench S5). It logs through
+   :data:`CONNECTION_LOGGER` (``hub.connections``) instead, which the
+   settings' ``LOGGING`` keeps at WARNING (errors still show).
 
 Everything else is uvicorn's: framing, ``receive()`` order (messages in the
 order uvicorn queues them, read paused while one is queued), close
@@ -48,6 +54,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import (
@@ -58,6 +65,9 @@ from websockets.protocol import State
 __all__ = ["SlimEvent", "SlimQueue", "SlimWebSocketProtocol"]
 
 WRITTEN_FOR_UVICORN = "0.54.0"
+
+# The per-connection lines of the websockets protocol (see 3. above).
+CONNECTION_LOGGER = logging.getLogger("hub.connections")
 
 
 class SlimQueue:
@@ -193,6 +203,10 @@ class SlimWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        conn = getattr(self, "conn", None)
+        if conn is not None and hasattr(conn, "logger"):
+            conn.logger = CONNECTION_LOGGER
+            conn.debug = CONNECTION_LOGGER.isEnabledFor(logging.DEBUG)
         # Replace only what is still uvicorn 0.54's: an empty asyncio.Queue,
         # and an asyncio.Event (set: the transport is writable).
         queue = getattr(self, "queue", None)

@@ -450,3 +450,20 @@ async def test_slim_event_wakes_every_waiter_and_forgets_them():
 async def _set_then_wait(event):
     event.set()
     return await event.wait()
+
+
+async def test_slim_logs_connections_on_its_own_quiet_logger(app, caplog):
+    import logging
+
+    from hub.uvicorn_ws import CONNECTION_LOGGER
+
+    # The settings' LOGGING keeps one line per socket out of the logs.
+    assert not CONNECTION_LOGGER.isEnabledFor(logging.INFO)
+    with caplog.at_level(logging.INFO, logger="hub.connections"):
+        async with serve(SlimWebSocketProtocol, app) as (_, url):
+            async with connect(url + "/echo") as ws:
+                await ws.send("hello")
+                assert await ws.recv() == "hello"
+                assert app.seen["echo"]["protocol"].conn.logger is CONNECTION_LOGGER
+    lines = [(r.name, r.getMessage()) for r in caplog.records]
+    assert ("hub.connections", "connection open") in lines
