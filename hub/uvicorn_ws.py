@@ -28,12 +28,15 @@ uvicorn process holding idle authenticated hub sockets (bench S1: about
    3.0 kB less per socket. The app still sees every header until it
    accepts (the hub checks the Origin and reads the session cookie during
    the handshake, and no header after it).
-3. **Connection lines on their own logger.** The sans-I/O protocol of
-   ``websockets`` logs "connection open" and "connection closed" at INFO for
-   every socket, through uvicorn's ``uvicorn.error``: 10,000 lines in a
-   reconnect storm, 4 % of its samples (bench S5). It logs through
-   :data:`CONNECTION_LOGGER` (``hub.connections``) instead, which the
-   settings' ``LOGGING`` keeps at WARNING (errors still show).
+3. **Connection lines on their own logger.** uvicorn logs
+   ``"WebSocket /ws/" [accepted]`` and the sans-I/O protocol of
+   ``websockets`` "connection open" and "connection closed", at INFO for
+   every socket, through ``uvicorn.error`` (``--no-access-log`` does not
+   cover them): 20,000 lines in a reconnect storm of 10,000 sockets, 4 % of
+   its samples (bench S5). Both log through :data:`CONNECTION_LOGGER`
+   (``hub.connections``) instead, which the settings' ``LOGGING`` keeps at
+   WARNING: errors (an exception in the application, an invalid frame) still
+   show.
 
 Everything else is uvicorn's: framing, ``receive()`` order (messages in the
 order uvicorn queues them, read paused while one is queued), close
@@ -203,6 +206,9 @@ class SlimWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # uvicorn's own lines ('"WebSocket /ws/" [accepted]', errors) and
+        # those of the websockets protocol it drives.
+        self.logger = CONNECTION_LOGGER
         conn = getattr(self, "conn", None)
         if conn is not None and hasattr(conn, "logger"):
             conn.logger = CONNECTION_LOGGER

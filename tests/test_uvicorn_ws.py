@@ -467,3 +467,7 @@ async def test_slim_logs_connections_on_its_own_quiet_logger(app, caplog):
                 assert app.seen["echo"]["protocol"].conn.logger is CONNECTION_LOGGER
     lines = [(r.name, r.getMessage()) for r in caplog.records]
     assert ("hub.connections", "connection open") in lines
+    assert any(
+        name == "hub.connections" and '"WebSocket /echo" [accepted]' in message
+        for name, message in lines
+    )
