@@ -209,6 +209,12 @@ class LocalFanout:
         self.pubsub = None
         self.subscribed: set[str] = set()  # SUBSCRIBE sent on this connection
         self.confirmed: set[str] = set()  # ... and confirmed by Redis
+        # Streams whose followers came or went since the last _sync: it looks
+        # at those only (not at every stream: O(streams) per new socket made
+        # a reconnect storm of 10,000 sockets quadratic), unless the
+        # connection is new (resync).
+        self.touched: set[str] = set()
+        self.resync = True
         self.waiting: dict[str, list[asyncio.Future]] = {}
         # The same three for the control channel.
         self.control_subscribed = False
@@ -234,6 +240,7 @@ class LocalFanout:
             return
         waiter = self.loop.create_future()
         self.waiting.setdefault(name, []).append(waiter)
+        self.touched.add(name)
         self._wake()
         try:
             await asyncio.wait_for(waiter, timeout)
@@ -251,6 +258,7 @@ class LocalFanout:
             if not followers:
                 del self.followers[stream]
                 if self.redis:
+                    self.touched.add(stream)
                     self._wake()
 
     def sockets(self) -> set:
@@ -425,6 +433,7 @@ class LocalFanout:
     def _forget_subscriptions(self) -> None:
         self.subscribed, self.confirmed = set(), set()
         self.control_subscribed = self.control_confirmed = False
+        self.resync = True
 
     async def _sync(self, pubsub) -> None:
         control = bool(self.addressed)
@@ -434,15 +443,22 @@ class LocalFanout:
         elif not control and self.control_subscribed:
             await pubsub.unsubscribe(self.control)
             self.control_subscribed = self.control_confirmed = False
-        wanted = set(self.followers)
-        new = wanted - self.subscribed
-        gone = self.subscribed - wanted
+        touched, self.touched = self.touched, set()
+        if self.resync:  # a new connection: every stream followed
+            self.resync = False
+            touched = set(self.followers)
+        followers, subscribed = self.followers, self.subscribed
+        new = [name for name in touched if name in followers and name not in subscribed]
+        gone = [
+            name for name in touched if name not in followers and name in subscribed
+        ]
         if new:
             await pubsub.subscribe(*(self.prefix + name for name in new))
         if gone:
             await pubsub.unsubscribe(*(self.prefix + name for name in gone))
-        self.subscribed = (self.subscribed | new) - gone
-        self.confirmed &= self.subscribed
+        self.subscribed.update(new)
+        self.subscribed.difference_update(gone)
+        self.confirmed.difference_update(gone)
 
     async def _listen(self, pubsub) -> None:
         skip = len(self.prefix)
@@ -463,7 +479,8 @@ class LocalFanout:
                 continue
             name = channel[skip:]
             if message["type"] == "subscribe":
-                self.confirmed.add(name)
+                if name in self.subscribed:  # not unsubscribed since
+                    self.confirmed.add(name)
                 for waiter in self.waiting.pop(name, []):
                     if not waiter.done():
                         waiter.set_result(None)

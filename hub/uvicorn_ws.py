@@ -38,6 +38,14 @@ uvicorn process holding idle authenticated hub sockets (bench S1: about
    WARNING: errors (an exception in the application, an invalid frame) still
    show.
 
+4. **Several frames, one write.** :meth:`SlimWebSocketProtocol.send_texts`
+   frames a list of texts (and a close frame after them) and writes them to
+   the transport at once: one ``write`` system call where uvicorn's ``send``
+   makes one per message. On loopback each write costs the sender the whole
+   TCP path to the receiver (8.7 % of a reconnect storm's samples at 2,000
+   sockets were that line of ``send``); a ``resume`` replaying 17 events is
+   now one write instead of 18 (decision 0003, addendum).
+
 Everything else is uvicorn's: framing, ``receive()`` order (messages in the
 order uvicorn queues them, read paused while one is queued), close
 handling, keepalive pings, ``pause_writing``/``resume_writing`` waking
@@ -60,9 +68,11 @@ import contextlib
 import logging
 from typing import Any
 
+from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import (
     WebSocketsSansIOProtocol,
 )
+from websockets.exceptions import InvalidState
 from websockets.protocol import State
 
 __all__ = ["SlimEvent", "SlimQueue", "SlimWebSocketProtocol"]
@@ -224,6 +234,43 @@ class SlimWebSocketProtocol(WebSocketsSansIOProtocol):
             if writable.is_set():
                 slim.set()
             self.writable = slim  # type: ignore[assignment]
+
+    async def send_texts(self, texts: list[str], close_code: int | None = None) -> None:
+        """Send ``texts`` as text frames, in order, then a close frame with
+        ``close_code`` (RFC 6455 §5.5.1) when it is given: one transport write.
+
+        The same as ``send({"type": "websocket.send", "text": t})`` for each
+        text and ``send({"type": "websocket.close", "code": close_code})``,
+        with the same checks: it waits while the transport is not writable,
+        raises uvicorn's ``ClientDisconnected`` once the client is gone, and on
+        a socket that is not open (handshake not answered, close already
+        sent) does exactly what those ``send`` calls do, one by one.
+        Nothing to send (no text, no close) writes nothing.
+        """
+        if not texts and close_code is None:
+            return
+        await self.writable.wait()
+        if (
+            self.disconnected
+            or not self.handshake_complete
+            or self.close_sent
+            or self.initial_response is not None
+        ):
+            for text in texts:
+                await self.send({"type": "websocket.send", "text": text})
+        else:
+            try:
+                for text in texts:
+                    self.conn.send_text(text.encode())
+            except InvalidState:
+                raise ClientDisconnected() from None
+            if close_code is None:
+                self.transport.write(b"".join(self.conn.data_to_send()))
+                return
+            # The close branch of send() writes what data_to_send() holds:
+            # these frames, then the close frame.
+        if close_code is not None:
+            await self.send({"type": "websocket.close", "code": close_code})
 
     def start_keepalive(self) -> None:
         # uvicorn 0.54 calls this once, from send(), right after writing the

@@ -120,6 +120,25 @@ class App:
         await send({"type": "websocket.close"})
         seen["messages"].append(await receive())
 
+    async def batch(self, scope, receive, send, seen):
+        # SlimWebSocketProtocol.send_texts: frames, then frames and a close.
+        await self._accept(scope, receive, send, seen)
+        protocol = send.__self__
+        writes = seen["writes"] = []
+        write = protocol.transport.write
+        protocol.transport.write = lambda data: (writes.append(data), write(data))
+        await receive()  # the client's "go"
+        await protocol.send_texts(["one", "two", "trois é"])
+        await protocol.send_texts([])
+        await protocol.send_texts(["bye"], 4503)
+        # After the close: what uvicorn's send does (raises), for both.
+        for texts, code in ((["late"], None), ([], 1000)):
+            try:
+                await protocol.send_texts(texts, code)
+            except RuntimeError as error:
+                seen.setdefault("after_close", []).append(str(error))
+        await self._until_disconnect(receive, seen)
+
     async def idle(self, scope, receive, send, seen):
         await self._accept(scope, receive, send, seen)
         await self._until_disconnect(receive, seen)
@@ -391,6 +410,35 @@ async def test_slim_keeps_nothing_of_the_handshake_once_accepted(app, ping_inter
 
             assert _transport_of(protocol.send) is protocol.transport
     assert app.seen["echo"]["headers"][b"cookie"] == b"a=b"
+
+
+async def test_slim_send_texts_writes_frames_and_a_close_at_once(app):
+    async with serve(SlimWebSocketProtocol, app) as (_, url):
+        async with connect(url + "/batch") as ws:
+            await ws.send("go")
+            received = [await ws.recv() for _ in range(4)]
+            with pytest.raises(ConnectionClosed) as closed:
+                await ws.recv()
+        await _wait_for(lambda: app.seen["batch"].get("finished"))
+    assert received == ["one", "two", "trois é", "bye"]
+    assert closed.value.rcvd.code == 4503
+    seen = app.seen["batch"]
+    # One write for the three frames, nothing for none, one for bye + close.
+    assert len(seen["writes"]) == 2
+    assert seen["writes"][1].endswith(b"\x88\x02\x11\x97")  # close frame, 4503
+    assert len(seen["after_close"]) == 2
+    assert all("after sending 'websocket.close'" in e for e in seen["after_close"])
+
+
+async def test_slim_send_texts_to_a_gone_client_raises_client_disconnected(app):
+    from uvicorn.protocols.utils import ClientDisconnected
+
+    async with serve(SlimWebSocketProtocol, app) as (_, url):
+        async with connect(url + "/idle"):
+            await _wait_for(lambda: "protocol" in app.seen.get("idle", {}))
+        await _wait_for(lambda: app.seen["idle"].get("finished"))
+        with pytest.raises(ClientDisconnected):
+            await app.seen["idle"]["protocol"].send_texts(["late"])
 
 
 async def test_slim_queue_is_fifo_and_wakes_its_reader():

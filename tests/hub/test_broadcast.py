@@ -2,6 +2,7 @@
 subscription per process, slow sockets closed, Redis outages caught up."""
 
 import asyncio
+import contextlib
 
 import pytest
 from django.conf import settings
@@ -149,3 +150,71 @@ def test_the_transport_is_found_behind_channels_session_wrapper():
     assert _transport_of(Wrapper(daphne).send) is protocol.transport
     assert _transport_of(Wrapper(protocol.asgi_send).send) is protocol.transport
     assert _transport_of(lambda message: None) is None
+
+
+@needs_redis
+async def test_the_subscription_follows_many_comings_and_goings(monkeypatch):
+    """``_sync`` looks only at the streams touched since it last ran: after
+    many follows and unfollows (some undone before a sync), Redis holds
+    exactly the followed streams; after the connection is killed, the new one
+    subscribes to all of them again."""
+    import redis.asyncio as aioredis
+
+    from hub.broadcast import LocalFanout
+
+    fanout = LocalFanout(asyncio.get_running_loop())
+    fanout.prefix = f"{fanout.prefix}sync-{id(fanout)}:"
+    fanout.client_name = fanout.prefix.replace(":", "-")
+
+    class Page:
+        caught_up = 0
+
+        def catch_up_later(self):  # after a reconnection
+            self.caught_up += 1
+
+    pages = [Page() for _ in range(3)]
+    admin = aioredis.Redis.from_url(settings.REDIS_URL)
+
+    async def in_redis() -> set[str]:
+        channels = await admin.pubsub_channels(fanout.prefix + "*")
+        return {c.decode()[len(fanout.prefix) :] for c in channels}
+
+    async def settled(expected: set[str]) -> None:
+        for _ in range(100):
+            if await in_redis() == expected and fanout.confirmed == expected:
+                break
+            await asyncio.sleep(0.05)
+        assert fanout.subscribed == expected
+        assert fanout.confirmed == expected
+        assert await in_redis() == expected
+
+    try:
+        names = [f"user:{n}" for n in range(60)]
+        await asyncio.gather(*(fanout.follow(pages[0], n) for n in names))
+        await asyncio.gather(*(fanout.follow(pages[1], n) for n in names[:10]))
+        await settled(set(names))
+        for name in names[:30]:  # page 1 still follows the first ten
+            fanout.unfollow(pages[0], name)
+        fanout.unfollow(pages[1])
+        # Followed again before the fan-out syncs: never unsubscribed.
+        await fanout.follow(pages[2], names[5])
+        await settled({names[5], *names[30:]})
+
+        killed = 0
+        for client in await admin.client_list(_type="pubsub"):
+            if client.get("name") == fanout.client_name:
+                killed += await admin.client_kill_filter(_id=client["id"])
+        assert killed == 1
+        await fanout.follow(pages[2], "user:new")  # the first sync after it
+        await settled({names[5], "user:new", *names[30:]})
+        assert [page.caught_up for page in pages] == [1, 0, 1]
+
+        fanout.unfollow(pages[0])
+        fanout.unfollow(pages[2])
+        await settled(set())
+    finally:
+        if fanout.task is not None:
+            fanout.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await fanout.task
+        await admin.aclose()

@@ -1,0 +1,108 @@
+"""The consumer on production's server: uvicorn with ``SlimWebSocketProtocol``.
+
+A real uvicorn server in the test's event loop serves ``core.asgi.application``;
+a ``websockets`` client logs in with a session cookie as a page does. Frames
+the consumer sends together (a replay and its ``resumed``, ``bye`` and the
+close) reach the client in order and leave in one transport write
+(``SlimWebSocketProtocol.send_texts``, decision 0003's addendum).
+"""
+
+import asyncio
+import json
+
+import pytest
+from channels.db import database_sync_to_async
+from django.conf import settings
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from core.asgi import application
+from hub import lifecycle
+from hub.broadcast import fanout_for_running_loop
+from tests.hub.helpers import ORIGIN, TIMEOUT, aemit, login
+from tests.test_uvicorn_ws import serve
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class WriteRecorder:
+    """The hub's ASGI application, recording every write of each socket's
+    transport (uvicorn's ``send`` is a method of the socket's protocol)."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "websocket":
+            transport = send.__self__.transport
+            write = transport.write
+
+            def recording_write(data: bytes) -> None:
+                self.writes.append(data)
+                write(data)
+
+            transport.write = recording_write
+        await application(scope, receive, send)
+
+
+async def recv(socket) -> str:
+    return await asyncio.wait_for(socket.recv(), TIMEOUT)
+
+
+async def open_page(url: str, user):
+    """A page's socket as ``user``: session cookie and Origin; hello read."""
+    client = await database_sync_to_async(login)(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    socket = await connect(
+        url + "/ws/",
+        origin=ORIGIN.decode(),
+        additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"},
+        open_timeout=TIMEOUT,
+    )
+    hello = json.loads(await recv(socket))
+    assert hello["type"] == "hello", hello
+    return socket
+
+
+async def test_a_replay_and_its_reply_leave_in_one_write(school):
+    name = f"class:{school.class_4b.pk}"
+    envelopes = [(await aemit([name], n=n))[0] for n in range(1, 6)]
+    recorder = WriteRecorder()
+    async with serve("hub.uvicorn_ws:SlimWebSocketProtocol", recorder) as (_, url):
+        socket = await open_page(url, school.teacher)
+        async with socket:
+            before = len(recorder.writes)
+            position = {"epoch": envelopes[0].epoch, "offset": 1}
+            await socket.send(
+                json.dumps({"type": "resume", "id": "r", "streams": {name: position}})
+            )
+            frames = [json.loads(await recv(socket)) for _ in range(5)]
+            assert [(f["type"], f.get("offset")) for f in frames] == [
+                ("event", 2),
+                ("event", 3),
+                ("event", 4),
+                ("event", 5),
+                ("resumed", None),
+            ]
+            assert frames[-1]["streams"][name]["offset"] == 5
+            # Four events and the reply: one write.
+            assert len(recorder.writes) == before + 1
+            assert recorder.writes[-1].count(b'"type":"event"') == 4
+
+
+async def test_bye_and_the_close_leave_in_one_write(school):
+    recorder = WriteRecorder()
+    async with serve("hub.uvicorn_ws:SlimWebSocketProtocol", recorder) as (_, url):
+        socket = await open_page(url, school.parent)
+        async with socket:
+            before = len(recorder.writes)
+            (consumer,) = fanout_for_running_loop().sockets()
+            await consumer.going_away()
+            assert json.loads(await recv(socket)) == {
+                "type": "bye",
+                "reason": "restart",
+            }
+            with pytest.raises(ConnectionClosed) as closed:
+                await recv(socket)
+            assert closed.value.rcvd.code == lifecycle.CLOSE_GOING_AWAY
+            assert len(recorder.writes) == before + 1
