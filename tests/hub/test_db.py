@@ -7,7 +7,6 @@ import pytest
 from django.db import DatabaseError, connection
 
 from hub.db import IDLE_RELEASE_SECONDS, SocketThreads
-from hub.db import _KeepConnection as call
 
 
 def backend_pid():
@@ -32,8 +31,8 @@ async def test_a_busy_thread_keeps_its_connection_and_an_idle_one_gives_it_back(
     postgres,
 ):
     threads = SocketThreads(1)
-    run = call(backend_pid, thread_sensitive=False, executor=threads)
-    is_held = call(held, thread_sensitive=False, executor=threads)
+    run = threads.calling(backend_pid)
+    is_held = threads.calling(held)
 
     first, second = await run(), await run()
 
@@ -53,9 +52,9 @@ async def test_a_failed_call_gives_its_connection_back_and_the_next_works(postgr
             cursor.execute("SELECT * FROM no_such_table")
 
     with pytest.raises(DatabaseError):
-        await call(broken, thread_sensitive=False, executor=threads)()
-    assert not await call(held, thread_sensitive=False, executor=threads)()
-    assert (await call(backend_pid, thread_sensitive=False, executor=threads)())[1]
+        await threads.calling(broken)()
+    assert not await threads.calling(held)()
+    assert (await threads.calling(backend_pid)())[1]
 
 
 def test_calls_of_sockets_already_in_go_before_new_sockets_sessions():
@@ -84,3 +83,37 @@ def test_calls_of_sockets_already_in_go_before_new_sockets_sessions():
         "new socket 1",
         "new socket 2",
     ]
+
+
+async def test_calling_runs_in_the_callers_context_and_hands_back_errors():
+    import asyncio
+    import contextvars
+
+    threads = SocketThreads(1)
+    school = contextvars.ContextVar("school")
+    school.set("Collège Victor Hugo")
+
+    def seen(prefix, *, suffix):
+        return f"{prefix}{school.get()}{suffix}", threading.current_thread().name
+
+    assert await threads.calling(seen)("« ", suffix=" »") == (
+        "« Collège Victor Hugo »",
+        "hub-db-0",
+    )
+
+    def fails():
+        raise LookupError("no such stream")
+
+    with pytest.raises(LookupError, match="no such stream"):
+        await threads.calling(fails)()
+
+    # A call still queued when its socket goes (task cancelled) never runs.
+    started, release, ran = threading.Event(), threading.Event(), []
+    threads.submit(lambda: (started.set(), release.wait(5)))
+    assert started.wait(5)
+    waiting = asyncio.ensure_future(threads.calling(ran.append)("late"))
+    await asyncio.sleep(0.05)
+    waiting.cancel()
+    release.set()
+    await threads.calling(ran.append)("next")
+    assert ran == ["next"]
