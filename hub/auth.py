@@ -5,11 +5,13 @@ What Channels does with five nested middlewares (``AllowedHostsOriginValidator``
 each with its own copy of the scope and its own coroutine frame that live as
 long as the socket, :class:`SocketApp` does in one call:
 
-1. the Origin check of Channels' ``AllowedHostsOriginValidator`` (its
-   ``valid_origin``, against ``ALLOWED_HOSTS`` as they were when the
-   application was built): a missing or foreign Origin is refused at the
-   handshake (close before accept: HTTP 403), as Channels' ``WebsocketDenier``
-   does;
+1. the Origin check (:meth:`SocketApp.origin_allowed`): Channels'
+   ``AllowedHostsOriginValidator`` (the Origin's host in ``ALLOWED_HOSTS``)
+   and Django's CSRF rule for an Origin (the page's own ``host:port``, or
+   one of ``CSRF_TRUSTED_ORIGINS``), so a page served from another port of
+   the same host is refused too. A missing or foreign Origin is refused at
+   the handshake (close before accept: HTTP 403), as Channels'
+   ``WebsocketDenier`` does;
 2. the route (:data:`hub.routing.websocket_routes`): an unknown path is refused
    the same way;
 3. the consumer, with a slim scope: ``type``, ``path`` and ``session_cookie``
@@ -25,7 +27,7 @@ while sessions load (decision 0004).
 
 import functools
 from importlib import import_module
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.conf import settings
@@ -42,6 +44,8 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Manager
 from django.http import parse_cookie
+from django.http.request import is_same_domain
+from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
@@ -223,34 +227,79 @@ class SocketApp:
     def __init__(self, routes: dict[str, type]) -> None:
         """``routes`` maps a path (``"/ws/"``) to a consumer class."""
         self.routes = routes
-        # Only for its valid_origin(): the same rules as Channels', with
-        # ALLOWED_HOSTS read now, as AllowedHostsOriginValidator does.
-        self.origins = AllowedHostsOriginValidator(None)
+
+    def origin_allowed(self, origin: str | None, host: str | None) -> bool:
+        """Whether a page of ``origin`` (the handshake's ``Origin`` header)
+        may open a socket on ``host`` (its ``Host`` header).
+
+        Both checks must pass: Channels' ``AllowedHostsOriginValidator`` (the
+        Origin's host name matches ``ALLOWED_HOSTS``; it ignores the port) and
+        the rule of Django's CSRF Origin check
+        (``CsrfViewMiddleware._origin_verified``): the Origin is the page's
+        own (its ``host:port`` is the ``Host`` the browser sent), or listed in
+        ``CSRF_TRUSTED_ORIGINS`` (exactly, or under a ``https://*.domain``
+        entry). Unlike Django's, the same-origin test compares ``host:port``
+        and not the scheme: behind a TLS proxy the socket's scheme need not
+        say ``wss``. A deployment whose login form passes Django's CSRF check
+        therefore passes this one.
+        """
+        if not origin:
+            return False
+        try:
+            parsed = urlsplit(origin)
+            parsed.port  # noqa: B018 (raises ValueError for a bad port)
+        except ValueError:
+            return False
+        hosts, csrf = _origin_rules(
+            tuple(settings.ALLOWED_HOSTS),
+            tuple(settings.CSRF_TRUSTED_ORIGINS),
+            settings.DEBUG,
+        )
+        if not hosts.valid_origin(parsed):
+            return False
+        if host and parsed.netloc.lower() == host.lower():
+            return True
+        if origin in csrf.allowed_origins_exact:
+            return True
+        return any(
+            is_same_domain(parsed.netloc, pattern)
+            for pattern in csrf.allowed_origin_subdomains.get(parsed.scheme, ())
+        )
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "websocket":
             raise ValueError(f"SocketApp serves WebSockets, not {scope['type']!r}")
-        origin = cookie = None
+        origin = cookie = host = None
         for name, value in scope.get("headers", ()):
             if name == b"origin":
-                try:
-                    origin = urlparse(value.decode("latin1"))
-                except (UnicodeDecodeError, ValueError):
-                    origin = None
+                origin = value.decode("latin1")
             elif name == b"cookie":
                 cookie = value.decode("latin1")
+            elif name == b"host":
+                host = value.decode("latin1")
         path = scope.get("path", "")
         root = scope.get("root_path", "")
         if root and path.startswith(root):
             path = path[len(root) :]
         consumer_class = self.routes.get(path)
-        if consumer_class is None or not self.origins.valid_origin(origin):
+        if consumer_class is None or not self.origin_allowed(origin, host):
             await _deny(receive, send)
             return
         key = parse_cookie(cookie).get(settings.SESSION_COOKIE_NAME) if cookie else None
         slim = {"type": "websocket", "path": path, "session_cookie": key}
-        del scope, cookie, origin
+        del scope, cookie, origin, host
         await consumer_class()(slim, receive, send)
+
+
+@functools.lru_cache(maxsize=4)
+def _origin_rules(allowed_hosts: tuple, trusted_origins: tuple, debug: bool):
+    """Channels' validator (for its ``valid_origin``) and Django's CSRF
+    middleware (for its parsed ``CSRF_TRUSTED_ORIGINS``), built once per
+    value of the settings they read."""
+    return (
+        AllowedHostsOriginValidator(None),
+        CsrfViewMiddleware(lambda request: None),
+    )
 
 
 async def _deny(receive, send) -> None:

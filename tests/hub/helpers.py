@@ -17,6 +17,7 @@ from core.asgi import application
 from hub.events import HubEvent
 
 ORIGIN = b"http://127.0.0.1:8000"
+HOST = b"127.0.0.1:8000"  # the Host a browser on ORIGIN sends
 # Generous: on Redis a doorbell takes a network round trip, and a receive that
 # times out cancels the consumer.
 TIMEOUT = 5
@@ -65,6 +66,7 @@ async def connect_as(
     origin: bytes | None = ORIGIN,
     cookie: str | None = None,
     expect_hello: bool = True,
+    host: bytes | None = HOST,
 ) -> WebsocketCommunicator:
     """Open a socket on ``/ws/`` as ``user`` (``None``: no session).
 
@@ -77,7 +79,7 @@ async def connect_as(
     if user is not None and cookie is None:
         client = await database_sync_to_async(login)(user)
         cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    headers = []
+    headers = [(b"host", host)] if host is not None else []
     if origin is not None:
         headers.append((b"origin", origin))
     if cookie is not None:

@@ -152,6 +152,54 @@ async def test_foreign_origin_is_rejected_at_handshake(school, sockets):
     assert socket.accepted is False
 
 
+@pytest.mark.parametrize(
+    "origin, host",
+    [
+        (b"http://127.0.0.1:8000", b"127.0.0.1:8000"),  # the page's own
+        (b"http://LOCALHOST:8000", b"localhost:8000"),
+        (b"https://ent.example.fr", b"hub:8000"),  # CSRF_TRUSTED_ORIGINS
+        (b"https://lycee.ent.example.fr", b"hub:8000"),  # https://*.ent.example.fr
+    ],
+)
+@override_settings(
+    ALLOWED_HOSTS=["127.0.0.1", "localhost", ".ent.example.fr"],
+    CSRF_TRUSTED_ORIGINS=["https://ent.example.fr", "https://*.ent.example.fr"],
+)
+async def test_an_origin_of_the_page_or_a_trusted_one_is_accepted(school, origin, host):
+    from hub.auth import SocketApp
+
+    socket = await connect_as(school.parent, origin=origin, host=host)
+    await socket.disconnect()
+    assert SocketApp({}).origin_allowed(origin.decode(), host.decode())
+
+
+@pytest.mark.parametrize(
+    "origin, host",
+    [
+        # Another port of the same host: another origin (another site).
+        (b"http://127.0.0.1:9999", b"127.0.0.1:8000"),
+        (b"http://127.0.0.1", b"127.0.0.1:8000"),
+        # Same as Host, but not a host this site serves.
+        (b"http://evil.example:8000", b"evil.example:8000"),
+        (b"http://ent.example.fr", b"hub:8000"),  # trusted only over https
+        (b"https://ent.example.fr.evil.example", b"hub:8000"),
+        (b"http://127.0.0.1:99999", b"127.0.0.1:99999"),  # not a port
+        (b"null", b"127.0.0.1:8000"),
+        (b"http://127.0.0.1:8000", None),  # no Host: not the page's own
+    ],
+)
+@override_settings(
+    ALLOWED_HOSTS=["127.0.0.1", "localhost", ".ent.example.fr"],
+    CSRF_TRUSTED_ORIGINS=["https://ent.example.fr", "https://*.ent.example.fr"],
+)
+async def test_an_origin_of_another_site_is_rejected_at_handshake(
+    school, sockets, origin, host
+):
+    socket = await sockets(school.parent, origin=origin, host=host, expect_hello=False)
+
+    assert socket.accepted is False
+
+
 async def test_missing_origin_is_rejected_at_handshake(school, sockets):
     socket = await sockets(school.parent, origin=None, expect_hello=False)
 
