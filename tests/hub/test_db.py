@@ -87,6 +87,7 @@ def test_calls_of_sockets_already_in_go_before_new_sockets_sessions():
 
 async def test_calling_runs_in_the_callers_context_and_hands_back_errors():
     import asyncio
+    import contextlib
     import contextvars
 
     threads = SocketThreads(1)
@@ -114,6 +115,9 @@ async def test_calling_runs_in_the_callers_context_and_hands_back_errors():
     waiting = asyncio.ensure_future(threads.calling(ran.append)("late"))
     await asyncio.sleep(0.05)
     waiting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await waiting
+    await asyncio.sleep(0.01)  # the cancellation reaches the thread's queue
     release.set()
     await threads.calling(ran.append)("next")
     assert ran == ["next"]
