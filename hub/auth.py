@@ -81,7 +81,7 @@ def session_user(session):
     Django's ``ModelBackend`` lookup the user row is read by
     :func:`user_by_pk` in plain SQL instead of the ORM's
     ``_default_manager.get(pk=...)`` (120 against 390 us of CPU per socket on
-    PostgreSQL: bench S5, decision 0004's addendum); ``user_can_authenticate``
+    PostgreSQL: bench S5, decision 0004's second addendum); ``user_can_authenticate``
     (an inactive user) is still the backend's. Another backend's own
     ``get_user`` is called as Channels does.
     """

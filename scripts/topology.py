@@ -37,8 +37,8 @@ What it does, in order:
    ``Topology(database_url=...)`` uses an existing database as it is (the
    tests pass their own test database).
 2. **Redis.** ``--redis`` (default ``REDIS_URL``, else
-   ``redis://127.0.0.1:6379/0``) and a channel-layer prefix of its own
-   (``--prefix``, default ``topo<random>``), given to the processes as
+   ``redis://127.0.0.1:6379/0``) and a prefix of its own for the hub's Redis
+   channels (``--prefix``, default ``topo<random>``), given to the processes as
    ``HUB_CHANNEL_PREFIX``. Redis pub/sub ignores database numbers, so
    the prefix is what keeps two topologies on one Redis apart. Processes that
    ring doorbells into this topology (a bench calling ``hub.send_event``) must
@@ -685,7 +685,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--redis", help=f"REDIS_URL (default: env, else {DEFAULT_REDIS})"
     )
-    parser.add_argument("--prefix", help="channel-layer prefix (default: random)")
+    parser.add_argument(
+        "--prefix",
+        help="prefix of the hub's Redis pub/sub channels, HUB_CHANNEL_PREFIX "
+        "(default: random)",
+    )
     parser.add_argument(
         "--keep", action="store_true", help="keep the database and logs on exit"
     )
@@ -732,7 +736,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {process.name:10} pid {process.pid:<8} {where}")
             fate = "kept" if topo.keep or not topo.created_database else "dropped"
             print(f"  DATABASE_URL={topo.database_url}  ({fate} on exit)")
-            print(f"  REDIS_URL={topo.redis_url}  channel prefix {topo.channel_prefix}")
+            print(
+                f"  REDIS_URL={topo.redis_url}  Redis channel prefix {topo.channel_prefix}"
+            )
             print(f"  logs: {topo.log_dir}  (open files limit {topo.nofile})")
             if args.print_env:
                 for name, value in topo.env.items():
