@@ -39,6 +39,7 @@ the process's loops.
 """
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -55,6 +56,13 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 RECONNECT_MAX_SECONDS = 5.0
+# Control messages that change what a socket may do (its close, its readable
+# streams) are kept this long (seconds), at most RECENT_CONTROL_MAX of them,
+# for sockets joining a target late (LocalFanout.join's ``since``). Longer
+# than a session may wait for its database call in a reconnect storm.
+RECENT_CONTROL_SECONDS = 120.0
+RECENT_CONTROL_MAX = 20_000
+LASTING_CONTROL = frozenset({"hub.close", "hub.recheck"})
 
 
 def channel_prefix() -> str:
@@ -206,6 +214,10 @@ class LocalFanout:
         self.client_name = self.prefix.replace(":", "-") + "fanout"
         self.control = control_channel()
         self.addressed: dict[str, list] = {}
+        # LASTING_CONTROL messages delivered lately: target -> [(time, message)]
+        # and their order (loop.time(), target), oldest first, for pruning.
+        self.recent: dict[str, list[tuple[float, dict]]] = {}
+        self.recent_order: collections.deque = collections.deque()
         self.pubsub = None
         self.subscribed: set[str] = set()  # SUBSCRIBE sent on this connection
         self.confirmed: set[str] = set()  # ... and confirmed by Redis
@@ -267,16 +279,33 @@ class LocalFanout:
 
     # Control targets -------------------------------------------------------
 
-    async def join(self, consumer, targets: list[str], timeout: float = 2.0) -> None:
+    async def join(
+        self,
+        consumer,
+        targets: list[str],
+        timeout: float = 2.0,
+        since: float | None = None,
+    ) -> None:
         """Deliver control messages to ``targets`` to ``consumer`` from now on.
 
         With Redis, returns once Redis confirmed the control subscription (at
         once after the process's first socket), so a logout that commits
         after the socket's handshake reaches it; after ``timeout`` seconds
         when Redis is unreachable (the message may then be lost: best effort).
+
+        ``since`` (this loop's ``time()``, seconds): also queue to
+        ``consumer`` the ``hub.close`` and ``hub.recheck`` messages of
+        ``targets`` that this process received since then (kept for
+        :data:`RECENT_CONTROL_SECONDS`). A socket that read its user before
+        knowing the user's target passes the time the read started: a
+        password change or deactivation committed in between still closes it.
         """
         for target in targets:
             self.addressed.setdefault(target, []).append(consumer)
+            if since is not None:
+                for received, message in self.recent.get(target, ()):
+                    if received >= since:
+                        consumer._queue(dict(message))
         if not self.redis or self.control_confirmed:
             return
         waiter = self.loop.create_future()
@@ -302,7 +331,10 @@ class LocalFanout:
 
     def deliver_control(self, target: str, message: dict) -> int:
         """Queue ``message`` to each local consumer of ``target``, in its turn;
-        return how many. Runs on this fan-out's loop."""
+        return how many. Runs on this fan-out's loop. ``hub.close`` and
+        ``hub.recheck`` are also kept a while for late joiners (:meth:`join`)."""
+        if message.get("type") in LASTING_CONTROL:
+            self._remember(target, message)
         consumers = self.addressed.get(target)
         if not consumers:
             return 0
@@ -312,6 +344,21 @@ class LocalFanout:
             except Exception:
                 logger.exception("control message to one socket failed")
         return len(consumers)
+
+    def _remember(self, target: str, message: dict) -> None:
+        now = self.loop.time()
+        self.recent.setdefault(target, []).append((now, message))
+        self.recent_order.append((now, target))
+        order = self.recent_order
+        while order and (
+            order[0][0] < now - RECENT_CONTROL_SECONDS
+            or len(order) > RECENT_CONTROL_MAX
+        ):
+            _, oldest = order.popleft()
+            kept = self.recent[oldest]
+            del kept[0]  # the oldest of its target: appended in time order
+            if not kept:
+                del self.recent[oldest]
 
     def control_threadsafe(self, target: str, message: dict) -> None:
         """:meth:`deliver_control` on this fan-out's loop, from any thread."""

@@ -172,16 +172,19 @@ class HubConsumer(AsyncWebsocketConsumer):
             # the read still reaches this socket.
             self.targets = [session_target(cookie)]
             await self.fanout.join(self, self.targets)
+        loading_since = asyncio.get_running_loop().time()
         self.user, session_key = await off_loop(load_user, admission=True)(cookie)
         if not _is_active(self.user):
             # Closed after the accept, so the browser sees a close code it can
             # act on (a rejected handshake only shows 1006).
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        # Control messages for this user (password change, recheck, typing).
+        # Control messages for this user (password change, recheck, typing),
+        # with those that came while the user was read: a password change
+        # committed after the read still closes this socket.
         target = user_target(self.user.pk)
         self.targets = [*self.targets, target]
-        await self.fanout.join(self, [target])
+        await self.fanout.join(self, [target], since=loading_since)
         if settings.HUB_POLL_SECONDS > 0:
             self.poller = asyncio.create_task(self._poll_forever())
         readable = await off_loop(readable_streams)(self.user)

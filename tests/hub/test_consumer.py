@@ -860,6 +860,36 @@ async def test_a_logout_while_the_session_loads_still_closes_the_socket(
     ]
 
 
+@pytest.mark.parametrize("change", ["password", "deactivation"])
+async def test_an_account_change_while_the_user_loads_still_closes_the_socket(
+    school, sockets, monkeypatch, change
+):
+    # The socket joins its user's control target after reading the user: a
+    # password change or deactivation committed in between was lost.
+    import hub.consumers
+    from hub.auth import load_user
+
+    phone = await sockets(school.teacher)
+
+    def load_then_change(cookie):
+        loaded = load_user(cookie)
+        user = User.objects.get(pk=school.teacher.pk)
+        if change == "password":
+            user.set_password("a new and long password")
+        else:
+            user.is_active = False
+        user.save()  # commits and publishes after the read
+        return loaded
+
+    monkeypatch.setattr(hub.consumers, "load_user", load_then_change)
+    tab = await sockets(None, cookie=phone.cookie, expect_hello=False)
+
+    frames, code = await receive_close(tab)
+    assert code == 4403
+    assert json.loads(frames[-1]["text"])["type"] == "bye"
+    assert (await receive_close(phone))[1] == 4403  # the socket already open
+
+
 @pytest.mark.parametrize(
     "cookie", ['"\\000abcdefghijklmnop"', "a" * 5000, "short", "ab%00cdefghij"]
 )

@@ -225,3 +225,39 @@ async def test_typing_while_redis_is_down_keeps_the_sender_serving(
         await assert_silent(karim)  # lost, as a pub/sub message is
     else:
         assert (await receive(karim))["type"] == "typing"
+
+
+async def test_a_late_joiner_gets_the_lasting_messages_since_its_read(
+    monkeypatch, settings
+):
+    """``join(since=...)``: ``hub.close`` and ``hub.recheck`` received since
+    then are queued to the joining socket; typing and older messages are not;
+    the memory is bounded in time and in count."""
+    monkeypatch.setattr(broadcast, "RECENT_CONTROL_MAX", 3)
+    settings.REDIS_URL = ""
+    local = broadcast.LocalFanout(asyncio.get_running_loop())
+    target = user_target(7)
+    local.deliver_control(target, {"type": "hub.close", "reason": "before the read"})
+    since = local.loop.time()
+    local.deliver_control(target, {"type": "hub.close", "reason": "password_changed"})
+    local.deliver_control(target, {"type": "hub.ephemeral", "frame": {}})
+    local.deliver_control(user_target(8), {"type": "hub.recheck"})
+
+    late = Recorder()
+    await local.join(late, [target], since=since)
+    assert late.messages == [{"type": "hub.close", "reason": "password_changed"}]
+    on_time = Recorder()
+    await local.join(on_time, [target])  # no since: from now on only
+    assert on_time.messages == []
+
+    # At most RECENT_CONTROL_MAX kept: the oldest go first.
+    for n in range(3):
+        local.deliver_control(user_target(9), {"type": "hub.recheck", "n": n})
+    assert sum(len(kept) for kept in local.recent.values()) == 3
+    assert user_target(8) not in local.recent
+    assert [m["n"] for _, m in local.recent[user_target(9)]] == [0, 1, 2]
+    # And none older than RECENT_CONTROL_SECONDS.
+    monkeypatch.setattr(broadcast, "RECENT_CONTROL_SECONDS", 0.0)
+    await asyncio.sleep(0.01)
+    local.deliver_control(user_target(10), {"type": "hub.recheck"})
+    assert list(local.recent) == [user_target(10)]
