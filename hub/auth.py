@@ -7,9 +7,9 @@ long as the socket, :class:`SocketApp` does in one call:
 
 1. the Origin check (:meth:`SocketApp.origin_allowed`): Channels'
    ``AllowedHostsOriginValidator`` (the Origin's host in ``ALLOWED_HOSTS``)
-   and Django's CSRF rule for an Origin (the page's own ``host:port``, or
-   one of ``CSRF_TRUSTED_ORIGINS``), so a page served from another port of
-   the same host is refused too. A missing or foreign Origin is refused at
+   and Django's CSRF rule for an Origin (the page's own scheme, host and
+   port, or one of ``CSRF_TRUSTED_ORIGINS``), so a page served from another
+   port or scheme of the same host is refused too. A missing or foreign Origin is refused at
    the handshake (close before accept: HTTP 403), as Channels'
    ``WebsocketDenier`` does;
 2. the route (:data:`hub.routing.websocket_routes`): an unknown path is refused
@@ -228,20 +228,25 @@ class SocketApp:
         """``routes`` maps a path (``"/ws/"``) to a consumer class."""
         self.routes = routes
 
-    def origin_allowed(self, origin: str | None, host: str | None) -> bool:
+    def origin_allowed(
+        self, origin: str | None, host: str | None, secure: bool = False
+    ) -> bool:
         """Whether a page of ``origin`` (the handshake's ``Origin`` header)
-        may open a socket on ``host`` (its ``Host`` header).
+        may open a socket on ``host`` (its ``Host`` header); ``secure``: the
+        socket came over TLS (the scope's scheme is ``wss``: uvicorn's
+        ``--proxy-headers`` take it from the proxy's ``X-Forwarded-Proto``,
+        as Django's HTTP requests on the same server do).
 
         Both checks must pass: Channels' ``AllowedHostsOriginValidator`` (the
         Origin's host name matches ``ALLOWED_HOSTS``; it ignores the port) and
         the rule of Django's CSRF Origin check
-        (``CsrfViewMiddleware._origin_verified``): the Origin is the page's
-        own (its ``host:port`` is the ``Host`` the browser sent), or listed in
+        (``CsrfViewMiddleware._origin_verified``): the Origin is exactly the
+        page's own, ``http(s)://`` + ``Host`` (case aside), or listed in
         ``CSRF_TRUSTED_ORIGINS`` (exactly, or under a ``https://*.domain``
-        entry). Unlike Django's, the same-origin test compares ``host:port``
-        and not the scheme: behind a TLS proxy the socket's scheme need not
-        say ``wss``. A deployment whose login form passes Django's CSRF check
-        therefore passes this one.
+        entry). A deployment whose login form passes Django's CSRF check
+        therefore passes this one; a proxy must pass the ``Host`` with its
+        port (nginx's ``$http_host``), or list the site's origin in
+        ``CSRF_TRUSTED_ORIGINS``.
         """
         if not origin:
             return False
@@ -257,7 +262,8 @@ class SocketApp:
         )
         if not hosts.valid_origin(parsed):
             return False
-        if host and parsed.netloc.lower() == host.lower():
+        own = f"{'https' if secure else 'http'}://{host}"
+        if host and origin.lower() == own.lower():
             return True
         if origin in csrf.allowed_origins_exact:
             return True
@@ -282,7 +288,8 @@ class SocketApp:
         if root and path.startswith(root):
             path = path[len(root) :]
         consumer_class = self.routes.get(path)
-        if consumer_class is None or not self.origin_allowed(origin, host):
+        secure = scope.get("scheme") in ("wss", "https")
+        if consumer_class is None or not self.origin_allowed(origin, host, secure):
             await _deny(receive, send)
             return
         key = parse_cookie(cookie).get(settings.SESSION_COOKIE_NAME) if cookie else None

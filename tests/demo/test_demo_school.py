@@ -79,3 +79,16 @@ def test_demo_after_applies_one_cancellation_and_six_moves(demo):
         f"class:{SchoolClass.objects.get(org__uai=DEMO_UAI, title='3e A').pk}"
     }
     assert "cancelled 1" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_seed_demo_prints_the_accounts_and_a_lesson_to_take_a_roll_call_of():
+    # Found by a fresh-user trial: on a topology seeded with seed_demo, no
+    # lesson had begun, so no roll call could be taken.
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+
+    lesson = Occurrence.objects.get(lesson__uid__startswith="4eb-now-")
+    assert lesson.start <= timezone.now() < lesson.end
+    assert "prof" in out.getvalue()
+    assert f"/absences/roll-call/{lesson.pk}/" in out.getvalue()

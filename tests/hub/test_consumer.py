@@ -157,6 +157,7 @@ async def test_foreign_origin_is_rejected_at_handshake(school, sockets):
     [
         (b"http://127.0.0.1:8000", b"127.0.0.1:8000"),  # the page's own
         (b"http://LOCALHOST:8000", b"localhost:8000"),
+        (b"http://localhost", b"localhost"),  # port 80
         (b"https://ent.example.fr", b"hub:8000"),  # CSRF_TRUSTED_ORIGINS
         (b"https://lycee.ent.example.fr", b"hub:8000"),  # https://*.ent.example.fr
     ],
@@ -176,9 +177,14 @@ async def test_an_origin_of_the_page_or_a_trusted_one_is_accepted(school, origin
 @pytest.mark.parametrize(
     "origin, host",
     [
-        # Another port of the same host: another origin (another site).
+        # Another port or scheme of the same host: another origin (another
+        # site), also when a proxy sends the Host without its port.
         (b"http://127.0.0.1:9999", b"127.0.0.1:8000"),
         (b"http://127.0.0.1", b"127.0.0.1:8000"),
+        (b"https://localhost", b"localhost"),  # port 443, socket not over TLS
+        (b"ws://127.0.0.1:8000", b"127.0.0.1:8000"),
+        (b"chrome-extension://127.0.0.1:8000", b"127.0.0.1:8000"),
+        (b"http://127.0.0.1:8000/", b"127.0.0.1:8000"),  # not an origin's form
         # Same as Host, but not a host this site serves.
         (b"http://evil.example:8000", b"evil.example:8000"),
         (b"http://ent.example.fr", b"hub:8000"),  # trusted only over https
@@ -198,6 +204,19 @@ async def test_an_origin_of_another_site_is_rejected_at_handshake(
     socket = await sockets(school.parent, origin=origin, host=host, expect_hello=False)
 
     assert socket.accepted is False
+
+
+@override_settings(ALLOWED_HOSTS=[".ent.example.fr"], CSRF_TRUSTED_ORIGINS=[])
+def test_over_tls_the_pages_own_origin_is_https():
+    # A TLS site behind a proxy: uvicorn's --proxy-headers make the scope's
+    # scheme "wss" from X-Forwarded-Proto; a plain-http page is another site.
+    from hub.auth import SocketApp
+
+    allowed = SocketApp({}).origin_allowed
+    assert allowed("https://ent.example.fr", "ent.example.fr", secure=True)
+    assert not allowed("http://ent.example.fr", "ent.example.fr", secure=True)
+    assert not allowed("https://ent.example.fr", "ent.example.fr", secure=False)
+    assert allowed("http://ent.example.fr", "ent.example.fr", secure=False)
 
 
 async def test_missing_origin_is_rejected_at_handshake(school, sockets):

@@ -1,17 +1,24 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from core.demo.school import PASSWORD, build_demo_school
+from core.demo.school import PASSWORD, build_demo_school, ensure_lesson_now
 
 
 class Command(BaseCommand):
-    help = "Create the demo collège (idempotent) and print its accounts."
+    help = (
+        "Create the demo collège (idempotent) with a lesson that has just begun, "
+        "and print its accounts and that lesson's roll-call path."
+    )
 
     def handle(self, *args, **options):
         try:
             accounts = build_demo_school()
         except FileNotFoundError as error:
             raise CommandError(str(error)) from error
+        lesson = ensure_lesson_now()
         self.stdout.write(format_accounts(accounts))
+        self.stdout.write(
+            f"Cours en cours pour faire l'appel (prof) : /absences/roll-call/{lesson.pk}/"
+        )
 
 
 def format_accounts(accounts) -> str:
