@@ -44,7 +44,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Manager
 from django.http import parse_cookie
-from django.http.request import is_same_domain
+from django.http.request import is_same_domain, split_domain_port
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -243,10 +243,15 @@ class SocketApp:
         (``CsrfViewMiddleware._origin_verified``): the Origin is exactly the
         page's own, ``http(s)://`` + ``Host`` (case aside), or listed in
         ``CSRF_TRUSTED_ORIGINS`` (exactly, or under a ``https://*.domain``
-        entry). A deployment whose login form passes Django's CSRF check
-        therefore passes this one; a proxy must pass the ``Host`` with its
-        port (nginx's ``$http_host``), or list the site's origin in
-        ``CSRF_TRUSTED_ORIGINS``.
+        entry). One difference, because the socket has no CSRF token behind
+        its Origin check: a ``Host`` without a port makes the page's own
+        origin only if it is also ``SITE_URL``'s. A proxy that drops the port
+        from ``Host`` (nginx's ``$host``) would otherwise let a page on port
+        80 or 443 of the same host in (found by a fresh-user trial); the site
+        on a default port (``https://ent.example.fr``, its ``SITE_URL``) is
+        served as before, and a site elsewhere lists its origin in
+        ``CSRF_TRUSTED_ORIGINS`` or has its proxy pass the ``Host`` with its
+        port (nginx's ``$http_host``, as ``deploy/nginx.conf``).
         """
         if not origin:
             return False
@@ -262,9 +267,10 @@ class SocketApp:
         )
         if not hosts.valid_origin(parsed):
             return False
-        own = f"{'https' if secure else 'http'}://{host}"
-        if host and origin.lower() == own.lower():
-            return True
+        own = f"{'https' if secure else 'http'}://{host}".lower()
+        if host and origin.lower() == own:
+            if split_domain_port(host)[1] or own == _site_origin(settings.SITE_URL):
+                return True
         if origin in csrf.allowed_origins_exact:
             return True
         return any(
@@ -276,12 +282,15 @@ class SocketApp:
         if scope["type"] != "websocket":
             raise ValueError(f"SocketApp serves WebSockets, not {scope['type']!r}")
         origin = cookie = host = None
+        repeated = False  # a second Origin or Host: no browser sends one
         for name, value in scope.get("headers", ()):
             if name == b"origin":
+                repeated = repeated or origin is not None
                 origin = value.decode("latin1")
             elif name == b"cookie":
                 cookie = value.decode("latin1")
             elif name == b"host":
+                repeated = repeated or host is not None
                 host = value.decode("latin1")
         path = scope.get("path", "")
         root = scope.get("root_path", "")
@@ -289,13 +298,24 @@ class SocketApp:
             path = path[len(root) :]
         consumer_class = self.routes.get(path)
         secure = scope.get("scheme") in ("wss", "https")
-        if consumer_class is None or not self.origin_allowed(origin, host, secure):
+        if (
+            consumer_class is None
+            or repeated
+            or not self.origin_allowed(origin, host, secure)
+        ):
             await _deny(receive, send)
             return
         key = parse_cookie(cookie).get(settings.SESSION_COOKIE_NAME) if cookie else None
         slim = {"type": "websocket", "path": path, "session_cookie": key}
         del scope, cookie, origin, host
         await consumer_class()(slim, receive, send)
+
+
+@functools.lru_cache(maxsize=4)
+def _site_origin(site_url: str) -> str:
+    """``scheme://host[:port]`` of ``SITE_URL``, lower case."""
+    parts = urlsplit(site_url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 @functools.lru_cache(maxsize=4)

@@ -157,7 +157,7 @@ async def test_foreign_origin_is_rejected_at_handshake(school, sockets):
     [
         (b"http://127.0.0.1:8000", b"127.0.0.1:8000"),  # the page's own
         (b"http://LOCALHOST:8000", b"localhost:8000"),
-        (b"http://localhost", b"localhost"),  # port 80
+        (b"http://localhost", b"localhost"),  # port 80, the SITE_URL
         (b"https://ent.example.fr", b"hub:8000"),  # CSRF_TRUSTED_ORIGINS
         (b"https://lycee.ent.example.fr", b"hub:8000"),  # https://*.ent.example.fr
     ],
@@ -165,6 +165,7 @@ async def test_foreign_origin_is_rejected_at_handshake(school, sockets):
 @override_settings(
     ALLOWED_HOSTS=["127.0.0.1", "localhost", ".ent.example.fr"],
     CSRF_TRUSTED_ORIGINS=["https://ent.example.fr", "https://*.ent.example.fr"],
+    SITE_URL="http://localhost",
 )
 async def test_an_origin_of_the_page_or_a_trusted_one_is_accepted(school, origin, host):
     from hub.auth import SocketApp
@@ -182,6 +183,8 @@ async def test_an_origin_of_the_page_or_a_trusted_one_is_accepted(school, origin
         (b"http://127.0.0.1:9999", b"127.0.0.1:8000"),
         (b"http://127.0.0.1", b"127.0.0.1:8000"),
         (b"https://localhost", b"localhost"),  # port 443, socket not over TLS
+        # A proxy that drops the port from Host: port 80 is not SITE_URL's.
+        (b"http://localhost", b"localhost"),
         (b"ws://127.0.0.1:8000", b"127.0.0.1:8000"),
         (b"chrome-extension://127.0.0.1:8000", b"127.0.0.1:8000"),
         (b"http://127.0.0.1:8000/", b"127.0.0.1:8000"),  # not an origin's form
@@ -206,7 +209,11 @@ async def test_an_origin_of_another_site_is_rejected_at_handshake(
     assert socket.accepted is False
 
 
-@override_settings(ALLOWED_HOSTS=[".ent.example.fr"], CSRF_TRUSTED_ORIGINS=[])
+@override_settings(
+    ALLOWED_HOSTS=[".ent.example.fr"],
+    CSRF_TRUSTED_ORIGINS=[],
+    SITE_URL="https://ent.example.fr/",
+)
 def test_over_tls_the_pages_own_origin_is_https():
     # A TLS site behind a proxy: uvicorn's --proxy-headers make the scope's
     # scheme "wss" from X-Forwarded-Proto; a plain-http page is another site.
@@ -216,7 +223,34 @@ def test_over_tls_the_pages_own_origin_is_https():
     assert allowed("https://ent.example.fr", "ent.example.fr", secure=True)
     assert not allowed("http://ent.example.fr", "ent.example.fr", secure=True)
     assert not allowed("https://ent.example.fr", "ent.example.fr", secure=False)
-    assert allowed("http://ent.example.fr", "ent.example.fr", secure=False)
+    # A port-less Host makes the page's own origin only if it is SITE_URL's.
+    assert not allowed("http://ent.example.fr", "ent.example.fr", secure=False)
+    assert not allowed("https://lycee.ent.example.fr", "lycee.ent.example.fr", True)
+    assert allowed("http://ent.example.fr:8080", "ent.example.fr:8080")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [(b"host", b"127.0.0.1:9999"), (b"host", b"127.0.0.1:8000")],
+        [(b"origin", b"http://127.0.0.1:9999"), (b"origin", b"http://127.0.0.1:8000")],
+    ],
+    ids=["two-hosts", "two-origins"],
+)
+async def test_a_repeated_host_or_origin_is_rejected_at_handshake(school, headers):
+    from channels.testing import WebsocketCommunicator
+
+    from core.asgi import application
+
+    base = [(b"host", b"127.0.0.1:8000"), (b"origin", b"http://127.0.0.1:8000")]
+    names = {name for name, _ in headers}
+    communicator = WebsocketCommunicator(
+        application,
+        "/ws/",
+        headers=[h for h in base if h[0] not in names] + headers,
+    )
+    accepted, _ = await communicator.connect(timeout=5)
+    assert accepted is False
 
 
 async def test_missing_origin_is_rejected_at_handshake(school, sockets):
