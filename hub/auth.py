@@ -49,6 +49,8 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
+from hub.rows import columns, converted
+
 
 def load_user(session_key: str | None):
     """Return ``(user, session key)`` for a session cookie's value (sync,
@@ -127,46 +129,33 @@ def user_by_pk(user_id):
     (sync, one plain SQL query on the default database).
 
     What ``_default_manager.get(pk=user_id)`` returns (every concrete field,
-    values converted by the backend's and the fields' converters as the ORM
-    does, ``Model.from_db``), without building a query each time.
+    values converted as the ORM does: :func:`hub.rows.converted`,
+    ``Model.from_db``), without building a query each time.
     """
-    sql, names, converters = _user_query(connection.vendor)
+    model = get_user_model()
+    sql, names, attnames = _user_query(connection.vendor)
     with connection.cursor() as cursor:
-        cursor.execute(
-            sql, [get_user_model()._meta.pk.get_db_prep_value(user_id, connection)]
-        )
+        cursor.execute(sql, [model._meta.pk.get_db_prep_value(user_id, connection)])
         row = cursor.fetchone()
     if row is None:
         return None
-    values = list(row)
-    for index, expression, functions in converters:
-        for convert in functions:
-            values[index] = convert(values[index], expression, connection)
-    return get_user_model().from_db(connection.alias, names, values)
+    (values,) = converted(model, names, [row])
+    return model.from_db(connection.alias, attnames, values)
 
 
 @functools.cache
-def _user_query(vendor: str) -> tuple[str, list[str], list]:
-    """SQL, attribute names and converters of :func:`user_by_pk` for the
+def _user_query(vendor: str) -> tuple[str, tuple[str, ...], list[str]]:
+    """SQL, field names and attribute names of :func:`user_by_pk` on the
     default connection (whose ``vendor`` keys the cache)."""
     model = get_user_model()
-    table = model._meta.db_table
     fields = model._meta.concrete_fields
+    names = tuple(field.name for field in fields)
     quote = connection.ops.quote_name
-    sql = "SELECT {} FROM {} WHERE {} = %s".format(
-        ", ".join(quote(field.column) for field in fields),
-        quote(table),
-        quote(model._meta.pk.column),
+    sql = (
+        f"SELECT {columns(model, names)} FROM {quote(model._meta.db_table)}"
+        f" WHERE {quote(model._meta.pk.column)} = %s"
     )
-    converters = []
-    for index, field in enumerate(fields):
-        expression = field.get_col(table)
-        functions = connection.ops.get_db_converters(
-            expression
-        ) + expression.get_db_converters(connection)
-        if functions:
-            converters.append((index, expression, functions))
-    return sql, [field.attname for field in fields], converters
+    return sql, names, [field.attname for field in fields]
 
 
 def is_session_key(value: str) -> bool:

@@ -51,9 +51,9 @@ def socket_threads() -> "SocketThreads":
 class SocketThreads(Executor):
     """``count`` daemon threads for sockets' database calls.
 
-    Calls are served first come first served, except that those submitted to
-    :attr:`admissions` (new sockets' sessions) wait while any other call is
-    waiting.
+    Calls are served first come first served, except that admissions (new
+    sockets' sessions: :meth:`admit`, ``calling(admission=True)``) wait while
+    any other call is waiting.
 
     A thread keeps its database connection from one call to the next while
     calls keep coming, and hands it back to the pool (Django's
@@ -68,7 +68,6 @@ class SocketThreads(Executor):
     def __init__(self, count: int) -> None:
         self.calls: queue.PriorityQueue = queue.PriorityQueue()
         self.numbers = itertools.count()
-        self.admissions = _Admissions(self)
         for number in range(count):
             threading.Thread(
                 target=self._serve, name=f"hub-db-{number}", daemon=True
@@ -77,13 +76,17 @@ class SocketThreads(Executor):
     def submit(self, fn, /, *args, **kwargs) -> Future:
         return self._submit(0, fn, args, kwargs)
 
+    def admit(self, fn, /, *args, **kwargs) -> Future:
+        """:meth:`submit` through the low-priority door of admissions."""
+        return self._submit(1, fn, args, kwargs)
+
     def calling(self, func, admission: bool = False):
         """``func`` (sync) as a coroutine function whose calls run here, in a
         copy of the caller's context (``contextvars``), as asgiref's
         ``SyncToAsync`` would run them, without its machinery (the
         thread-sensitive mode, the loop bookkeeping for ``async_to_sync``
         inside the call), which doubled the CPU of a call: 120 against 60 us
-        per call on this machine. ``admission``: through :attr:`admissions`.
+        per call on this machine. ``admission``: as :meth:`admit`.
         Cancelling the awaiting task cancels a call not started yet; one
         already running finishes and its result is dropped.
         """
@@ -120,13 +123,3 @@ class SocketThreads(Executor):
             else:
                 future.set_result(result)
             del future, fn, args, kwargs, call
-
-
-class _Admissions(Executor):
-    """The low-priority door of a :class:`SocketThreads`."""
-
-    def __init__(self, threads: SocketThreads) -> None:
-        self.threads = threads
-
-    def submit(self, fn, /, *args, **kwargs) -> Future:
-        return self.threads._submit(1, fn, args, kwargs)

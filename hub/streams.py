@@ -8,16 +8,15 @@ at which point one doorbell per stream rings through the process fan-out
 neither the event nor the doorbell exists.
 """
 
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.utils import timezone
 
 from hub.events import HubEvent, UnknownEventKind, event_class
 from hub.models import Event, Stream
+from hub.rows import columns, converted
 
 # ``fullmatch``, not ``$``: "user:5\n" must not pass as "user:5" (it would name
 # another stream row and an invalid channel-layer group).
@@ -292,8 +291,9 @@ def read_after(
 def _select_events(ranges: dict[int, tuple]) -> list[tuple]:
     """Rows ``(stream pk, offset, kind, op, data, ts)`` of the events with
     ``after < offset <= upto`` for each ``pk: (name, epoch, after, upto)`` of
-    ``ranges``, by stream then offset, in one plain SQL query (``data``
-    decoded, ``ts`` in ISO 8601 as :func:`envelope` gives it)."""
+    ``ranges``, by stream then offset, in one plain SQL query (values
+    converted as the ORM does, :func:`hub.rows.converted`; ``ts`` in ISO
+    8601 as :func:`envelope` gives it)."""
     if not ranges:
         return []
     connection = transaction.get_connection()
@@ -307,21 +307,21 @@ def _select_events(ranges: dict[int, tuple]) -> list[tuple]:
     ]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT stream_id, {offset}, kind, op, payload, created_at"
+            f"SELECT {columns(Event, _EVENT_FIELDS)}"
             f" FROM {quote(Event._meta.db_table)} WHERE {where}"
             f" ORDER BY stream_id, {offset}",
             params,
         )
-        rows = cursor.fetchall()
-    result = []
-    for pk, number, kind, op, payload, created in rows:
-        if timezone.is_naive(created):
-            # SQLite stores UTC without an offset; PostgreSQL gives it.
-            created = timezone.make_aware(created, connection.timezone)
-        if isinstance(payload, str):
-            payload = json.loads(payload)
-        result.append((pk, number, kind, op, payload, created.isoformat()))
-    return result
+        found = cursor.fetchall()
+    return [
+        (pk, number, kind, op, payload, created.isoformat())
+        for pk, number, kind, op, payload, created in converted(
+            Event, _EVENT_FIELDS, found
+        )
+    ]
+
+
+_EVENT_FIELDS = ("stream", "offset", "kind", "op", "payload", "created_at")
 
 
 def read_events(

@@ -68,9 +68,9 @@ def test_calls_of_sockets_already_in_go_before_new_sockets_sessions():
     threads.submit(block)
     assert started.wait(5)
     done = [
-        threads.admissions.submit(order.append, "new socket 1"),
+        threads.admit(order.append, "new socket 1"),
         threads.submit(order.append, "resume of a socket in"),
-        threads.admissions.submit(order.append, "new socket 2"),
+        threads.admit(order.append, "new socket 2"),
         threads.submit(order.append, "hello of a socket in"),
     ]
     release.set()
