@@ -218,11 +218,6 @@ PUSH_TIMEOUT = float(env_str("PUSH_TIMEOUT", "10"))
 # A push waits this long for an open tab to report the item as seen.
 DELIVERY_SEEN_GRACE = float(env_str("DELIVERY_SEEN_GRACE", "5"))
 
-# Where the real data files beside the repository live (demo and tests).
-SHARED_DATA_DIR = Path(
-    env_str("SHARED_DATA_DIR", str(BASE_DIR.parent / "shared" / "data"))
-)
-
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -12,7 +12,6 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
@@ -28,7 +27,7 @@ from core.roster.models import (
     User,
 )
 from core.timetable.actions import import_feed
-from core.timetable.holidays import load_holidays
+from core.timetable.holidays import HOLIDAYS_CSV, load_holidays
 from core.timetable.models import Lesson, Occurrence
 
 DEMO_UAI = "0679999E"  # valid RNE check letter, no real school has it
@@ -95,18 +94,13 @@ class Account:
     description: str
 
 
-def data_file(name: str) -> Path:
-    """Return the path of a real data file beside the repository (``shared/data``).
+DATA_DIR = Path(__file__).resolve().parent / "data"
 
-    Raises ``FileNotFoundError`` with the setting to change when it is missing.
-    """
-    path = Path(settings.SHARED_DATA_DIR) / name
-    if not path.exists():
-        raise FileNotFoundError(
-            f"{path} is missing: set SHARED_DATA_DIR to the folder holding "
-            "opendata/ and ical/ (the shared/data folder beside the repository)."
-        )
-    return path
+
+def data_file(name: str) -> Path:
+    """Return the path of a real data file the demo ships (``core/demo/data``;
+    provenance in its ``PROVENANCE.md``)."""
+    return DATA_DIR / name
 
 
 def school_year_of(day: dt.date) -> tuple[dt.date, dt.date]:
@@ -145,7 +139,7 @@ def demo_accounts() -> list[Account]:
 @transaction.atomic
 def _build(today: dt.date) -> None:
     rng = random.Random(2026)
-    load_holidays(data_file("opendata/jours_feries_metropole.csv"))
+    load_holidays(HOLIDAYS_CSV)
     org = Org.objects.create(name="Collège des Tilleuls", uai=DEMO_UAI)
     past = AcademicSession.objects.create(
         org=org,
@@ -245,7 +239,7 @@ def _build(today: dt.date) -> None:
 
     import_feed(
         school_class=flop_class,
-        data=data_file(f"ical/{FLOP_BEFORE}").read_bytes(),
+        data=data_file(FLOP_BEFORE).read_bytes(),
         name=FLOP_BEFORE,
     )
     for school_class, lessons in [(class_4b, WEEK_4B), (class_5c, WEEK_5C)]:

@@ -14,6 +14,8 @@ from django.db import transaction
 
 from core.timetable.models import Holiday
 
+# The Etalab file the hub ships (provenance in core/timetable/data/PROVENANCE.md).
+HOLIDAYS_CSV = Path(__file__).resolve().parent / "data" / "jours_feries_metropole.csv"
 _COLUMNS = {"date", "zone", "nom_jour_ferie"}
 _NAME_MAX = Holiday._meta.get_field("name").max_length
 _ZONE_MAX = Holiday._meta.get_field("zone").max_length

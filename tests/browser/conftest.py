@@ -120,11 +120,8 @@ class LiveHub:
         return self.manage("shell", "--no-imports", "-c", code).stdout
 
     def data_file(self, relative: str) -> Path:
-        """Return a file of the shared data directory (``ical/...``)."""
-        shared = Path(
-            self.env.get("SHARED_DATA_DIR") or REPO.parent / "shared" / "data"
-        )
-        return shared / relative
+        """Return a file of the tests' data (``tests/data/ical/...``)."""
+        return REPO / "tests" / "data" / relative
 
     def log_tail(self, chars: int = 4000) -> str:
         """Return the end of the server's log (for failure messages)."""

@@ -4,10 +4,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
-ICAL_DIR = Path(settings.SHARED_DATA_DIR) / "ical"
-HOLIDAYS_CSV = Path(settings.SHARED_DATA_DIR) / "opendata/jours_feries_metropole.csv"
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"  # provenance: PROVENANCE.md
+ICAL_DIR = DATA_DIR / "ical"
+HOLIDAYS_CSV = DATA_DIR / "opendata/jours_feries_metropole.csv"
 FLOP_BEFORE = ICAL_DIR / "flopedt_iut-blagnac_RT-BUT1-1C_2025-12-14T1822Z_before.ics"
 FLOP_AFTER = ICAL_DIR / "flopedt_iut-blagnac_RT-BUT1-1C_2025-12-15T0629Z_after.ics"
 FLOP_UID = "https://flopedt.iut-blagnac.fr"

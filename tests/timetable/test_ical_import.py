@@ -492,7 +492,7 @@ def test_load_holidays_twice_updates_instead_of_duplicating(db, tmp_path):
     assert Holiday.objects.count() == 285
 
 
-def test_load_holidays_command_reads_the_shared_file_by_default(db):
+def test_load_holidays_command_reads_the_shipped_file_by_default(db):
     out = StringIO()
     call_command("load_holidays", stdout=out)
     assert "285 public holidays" in out.getvalue()

@@ -13,7 +13,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         call_command(
             "import_ical",
-            str(data_file(f"ical/{FLOP_AFTER}")),
+            str(data_file(FLOP_AFTER)),
             "--class",
             FLOP_CLASS,
             "--org",

@@ -2,26 +2,22 @@
 
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from core.timetable.holidays import load_holidays
+from core.timetable.holidays import HOLIDAYS_CSV, load_holidays
 
 
 class Command(BaseCommand):
     help = (
         "Load public holidays from the Etalab CSV (date,annee,zone,nom_jour_ferie); "
-        "default: SHARED_DATA_DIR/opendata/jours_feries_metropole.csv."
+        "default: the file the hub ships (core/timetable/data)."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("path", nargs="?", help="CSV file to read")
 
     def handle(self, *args, **options):
-        path = Path(
-            options["path"]
-            or settings.SHARED_DATA_DIR / "opendata/jours_feries_metropole.csv"
-        )
+        path = Path(options["path"] or HOLIDAYS_CSV)
         try:
             count = load_holidays(path)
         except (OSError, ValueError) as error:
