@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, fields
+import unicodedata
+from dataclasses import dataclass, field, fields
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
@@ -22,7 +23,13 @@ import hub
 from core.roster.models import Org, SchoolClass, User
 from core.timetable.events import FeedImported, OccurrenceChanged, OccurrenceData
 from core.timetable.holidays import holiday_dates
-from core.timetable.ical_import import ParsedLesson, ParsedOccurrence, parse_calendar
+from core.timetable.ical_import import (
+    ImportWarning,
+    ParsedCalendar,
+    ParsedLesson,
+    ParsedOccurrence,
+    parse_calendar,
+)
 from core.timetable.models import Feed, Lesson, Occurrence, OccurrenceChange
 from hub.streams import class_stream
 
@@ -55,6 +62,9 @@ class ImportResult:
     ``subject_changed`` when only its subject changed. ``unchanged``: matched
     and identical. ``skipped_holidays``: occurrences on a public holiday, not
     stored. ``skipped_all_day``: all-day VEVENTs of the file, not lessons.
+    ``rejected``: VEVENTs of the file left out (an end before the start):
+    their stored occurrences are left as they were. ``warnings``: what the
+    file had that was skipped or rejected, with its line (not a count).
     """
 
     feed_id: int
@@ -70,6 +80,8 @@ class ImportResult:
     unchanged: int = 0
     skipped_holidays: int = 0
     skipped_all_day: int = 0
+    rejected: int = 0
+    warnings: list[ImportWarning] = field(default_factory=list)
 
     @property
     def changed(self) -> int:
@@ -77,9 +89,12 @@ class ImportResult:
         return sum(getattr(self, name) for name in _CHANGE_COUNTS)
 
     def as_dict(self) -> dict[str, int]:
-        """Return the counts (and ``changed``) by name."""
-        counts = {f.name: getattr(self, f.name) for f in fields(self)}
+        """Return the counts (and ``changed``, and how many ``warnings``)."""
+        counts = {
+            f.name: getattr(self, f.name) for f in fields(self) if f.name != "warnings"
+        }
         counts["changed"] = self.changed
+        counts["warnings"] = len(self.warnings)
         return counts
 
 
@@ -218,6 +233,8 @@ def import_feed(
             first_import=not existing,
             skipped_holidays=skipped,
             skipped_all_day=parsed.skipped_all_day,
+            rejected=parsed.rejected,
+            warnings=list(parsed.warnings),
         )
         if not existing:
             _create_all(school_class, lessons, wanted, directory, result)
@@ -229,6 +246,7 @@ def import_feed(
                 existing,
                 directory,
                 result,
+                parsed=parsed,
                 window=(start, end),
                 reason=reason,
                 actor=actor,
@@ -335,24 +353,53 @@ def _upsert_lessons(
     return lessons
 
 
+def _name_key(text: str) -> str:
+    """Return ``text`` as names are compared: case, accents, hyphens aside.
+
+    ``"LE GALL Jean-Noël"`` and ``"jean noel le gall"`` give the same words;
+    the order of the words still counts (see :func:`_teacher_directory`).
+    """
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[-'’.]", " ", bare).casefold().split())
+
+
 def _teacher_directory(org: Org) -> dict[str, list[User]]:
-    """Return the org's users by case-folded ``timetable_code``."""
+    """Return the org's teachers by the names exports give them.
+
+    Keys (see :func:`_name_key`) are each user's ``timetable_code`` (flop!EDT
+    initials, EDT codes) and, for teachers, their full name both ways round,
+    ``"NOM Prénom"`` (ADE) and ``"Prénom NOM"``. A code links every user who
+    has it; a full name that two teachers of the org share links neither.
+    """
     users = (
         User.objects.filter(Q(orgs=org) | Q(enrollments__school_class__org=org))
-        .exclude(timetable_code="")
+        .filter(~Q(timetable_code="") | Q(role=User.Role.TEACHER))
         .distinct()
         .order_by("pk")
     )
     directory: dict[str, list[User]] = {}
+    by_name: dict[str, list[User]] = {}
     for user in users:
-        directory.setdefault(user.timetable_code.strip().casefold(), []).append(user)
+        code = _name_key(user.timetable_code)
+        if code:
+            directory.setdefault(code, []).append(user)
+        if user.role != User.Role.TEACHER:
+            continue
+        first, last = user.first_name.strip(), user.last_name.strip()
+        if first and last:
+            for name in {_name_key(f"{last} {first}"), _name_key(f"{first} {last}")}:
+                by_name.setdefault(name, []).append(user)
+    for name, found in by_name.items():
+        if len(found) == 1 and name not in directory:
+            directory[name] = found
     return directory
 
 
 def _resolve(codes, directory: dict[str, list[User]]) -> list[User]:
     found: dict[int, User] = {}
     for code in codes:
-        for user in directory.get(code.strip().casefold(), ()):
+        for user in directory.get(_name_key(code), ()):
             found.setdefault(user.pk, user)
     return list(found.values())
 
@@ -409,17 +456,57 @@ def _apply_difference(
     directory,
     result: ImportResult,
     *,
+    parsed: ParsedCalendar,
     window: tuple[dt.datetime, dt.datetime],
     reason: str,
     actor: User | None,
 ) -> None:
-    """Re-import: add, update and cancel occurrences; one event each."""
-    for key, parsed in wanted.items():
+    """Re-import: add, update and cancel occurrences; one event each.
+
+    Occurrences of events the file rejected are left alone. An occurrence
+    gone with its UID and one that appeared for the same start and subject
+    are one lesson whose UID the exporter regenerated: the stored row takes
+    the new UID and is updated (see :func:`_regenerated_uids`).
+    """
+    start, end = window
+    gone = {
+        key: occurrence
+        for key, occurrence in existing.items()
+        if key not in wanted
+        and start <= occurrence.start < end
+        and not parsed.is_rejected(*key)
+    }
+    renamed = _regenerated_uids(
+        gone,
+        {key: p for key, p in wanted.items() if key not in existing},
+        parsed,
+    )
+    emptied: set[int] = set()
+    for key, parsed_occurrence in wanted.items():
         occurrence = existing.get(key)
-        teachers = _resolve(parsed.teacher_codes, directory)
+        teachers = _resolve(parsed_occurrence.teacher_codes, directory)
+        if occurrence is None and key in renamed:
+            occurrence = gone.pop(renamed[key])
+            emptied.add(occurrence.lesson_id)
+            occurrence.lesson = lessons[parsed_occurrence.uid]
+            occurrence.recurrence_key = parsed_occurrence.recurrence_key
+            occurrence.school_class = school_class
+            kinds = _apply_change(
+                occurrence,
+                _Target.of(parsed_occurrence),
+                reason=reason,
+                actor=actor,
+                teachers=teachers,
+            )
+            if not kinds:  # the UID alone changed: nothing to announce
+                occurrence.save(update_fields=["lesson", "recurrence_key"])
+            _count(result, kinds)
+            continue
         if occurrence is None:
-            occurrence = _new_occurrence(school_class, lessons[parsed.uid], parsed)
-            if parsed.cancelled:
+            occurrence = _new_occurrence(
+                school_class, lessons[parsed_occurrence.uid], parsed_occurrence
+            )
+            if parsed_occurrence.cancelled:
                 # Appears already cancelled: store it, nothing to announce.
                 occurrence.save()
                 occurrence.teachers.set(teachers)
@@ -435,21 +522,18 @@ def _apply_difference(
         occurrence.school_class = school_class  # with its org: no query per event
         kinds = _apply_change(
             occurrence,
-            _Target.of(parsed),
+            _Target.of(parsed_occurrence),
             reason=reason,
             actor=actor,
             teachers=teachers,
         )
         _count(result, kinds)
-    start, end = window
-    for key, occurrence in existing.items():
-        if key in wanted or not start <= occurrence.start < end:
-            continue  # still there, or outside what this import looked at
+    for occurrence in gone.values():
         if occurrence.status == CANCELLED_STATUS:
             result.unchanged += 1
             continue
         occurrence.school_class = school_class
-        gone = _Target(
+        cancelled = _Target(
             start=occurrence.start,
             end=occurrence.end,
             subject=occurrence.subject,
@@ -457,7 +541,48 @@ def _apply_difference(
             teacher_names=occurrence.teacher_names,
             status=CANCELLED_STATUS,
         )
-        _count(result, _apply_change(occurrence, gone, reason=reason, actor=actor))
+        _count(result, _apply_change(occurrence, cancelled, reason=reason, actor=actor))
+    # The lessons of the old UIDs, once all their rows took new ones.
+    Lesson.objects.filter(pk__in=emptied, occurrences__isnull=True).delete()
+
+
+def _regenerated_uids(
+    gone: dict[tuple[str, str], Occurrence],
+    appeared: dict[tuple[str, str], ParsedOccurrence],
+    parsed: ParsedCalendar,
+) -> dict[tuple[str, str], tuple[str, str]]:
+    """Pair new occurrences with stored ones whose UID left the file.
+
+    Some exporters give every event a new UID at each export. A stored
+    occurrence whose UID is no longer in the file and a new one of the same
+    class (the feed is the class's), same start and same subject are the same
+    lesson. Among several with the same start and subject, identical ones
+    pair first, then a last one on each side; others stay a cancellation and
+    an addition (which group's lesson changed room cannot be told). Returns
+    ``{new key: stored key}``.
+    """
+    slots: dict[tuple[dt.datetime, str], list[tuple[str, str]]] = {}
+    for key, occurrence in gone.items():
+        if key[0] not in parsed.lessons:
+            slots.setdefault((occurrence.start, occurrence.subject), []).append(key)
+    candidates: dict[tuple[dt.datetime, str], list[tuple[str, str]]] = {}
+    for key, parsed_occurrence in appeared.items():
+        slot = (parsed_occurrence.start, parsed_occurrence.subject)
+        if slot in slots:
+            candidates.setdefault(slot, []).append(key)
+    pairs: dict[tuple[str, str], tuple[str, str]] = {}
+    for slot, new_keys in candidates.items():
+        old_keys = slots[slot]
+        for new_key in list(new_keys):
+            target = _Target.of(appeared[new_key])
+            same = next((k for k in old_keys if not _kinds(gone[k], target)), None)
+            if same is not None:
+                pairs[new_key] = same
+                old_keys.remove(same)
+                new_keys.remove(new_key)
+        if len(new_keys) == 1 and len(old_keys) == 1:
+            pairs[new_keys[0]] = old_keys[0]
+    return pairs
 
 
 def _count(result: ImportResult, kinds: list[str]) -> None:

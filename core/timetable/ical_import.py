@@ -47,6 +47,7 @@ import icalendar
 import recurring_ical_events
 import x_wr_timezone
 from icalendar.prop import vRecur
+from recurring_ical_events.adapters.event import EventAdapter
 
 UTC = dt.UTC
 
@@ -74,9 +75,18 @@ _NEWLINE = re.compile(r"\r\n|\r|\n")
 # Internal markers copied along with each component through the expansion.
 _LINE_MARK = "X-SCHOOL-HUB-LINE"
 _ROLE_MARK = "X-SCHOOL-HUB-ROLE"
+_REJECTED_MARK = "X-SCHOOL-HUB-REJECTED"
+# On a RECURRENCE-ID;RANGE=THISANDFUTURE override: its own start (UTC) and
+# how far it moves later instances (seconds), to give those back their key.
+_SHIFT_START_MARK = "X-SCHOOL-HUB-SHIFT-START"
+_SHIFT_MARK = "X-SCHOOL-HUB-SHIFT"
 
 _FLOP_TEACHER = re.compile(r"^\s*Enseignant\S*\s*:\s*(?P<codes>.*?)\s*$", re.M | re.I)
 _NO_TEACHER = {"", "none", "x", "-"}
+# ADE (Adesoft) ends DESCRIPTION with the export time, in French or English.
+_ADE_EXPORTED = re.compile(r"^\((?:Export[ée]\s+le|Exported)\s*:", re.I)
+# Two to five words of letters, joined by spaces, hyphens or apostrophes.
+_PERSON_NAME = re.compile(r"[^\W\d_]+(?:(?:[ '’-]|\. ?)[^\W\d_]+){1,4}\.?")
 _SUMMARY_SUFFIX = re.compile(r"^(?P<subject>.*\S)\s+-\s+(?P<code>\S+)\s*$", re.DOTALL)
 
 
@@ -92,6 +102,23 @@ class IcalImportError(ValueError):
         self.message = message
         self.line = line
         super().__init__(f"line {line}: {message}")
+
+
+@dataclass(frozen=True, slots=True)
+class ImportWarning:
+    """Something of the file left out without refusing the whole file.
+
+    ``line`` is the 1-based physical line (for an event, the line of the
+    property at fault); ``uid`` names the event when there is one.
+    ``str(warning)`` is ``"line N: message"``.
+    """
+
+    line: int
+    message: str
+    uid: str = ""
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,11 +168,24 @@ class ParsedCalendar:
     ``occurrences`` are sorted by start, unique by ``(uid, recurrence_key)``;
     ``lessons`` holds one entry per UID that has occurrences in the window.
     ``skipped_all_day`` counts all-day VEVENTs left out (not occurrences).
+    ``warnings`` lists what was skipped or rejected, in file order.
+    ``rejected`` counts the VEVENTs rejected (an end before the start); their
+    instances are left out and must be left alone by a re-import: every
+    instance of ``rejected_uids`` (a rejected master or single event), and the
+    ``(uid, recurrence_key)`` pairs of ``rejected_keys`` (a rejected override).
     """
 
     lessons: dict[str, ParsedLesson] = field(default_factory=dict)
     occurrences: list[ParsedOccurrence] = field(default_factory=list)
     skipped_all_day: int = 0
+    warnings: list[ImportWarning] = field(default_factory=list)
+    rejected: int = 0
+    rejected_uids: set[str] = field(default_factory=set)
+    rejected_keys: set[tuple[str, str]] = field(default_factory=set)
+
+    def is_rejected(self, uid: str, recurrence_key: str) -> bool:
+        """Whether the instance ``(uid, recurrence_key)`` was rejected."""
+        return uid in self.rejected_uids or (uid, recurrence_key) in self.rejected_keys
 
 
 @dataclass(slots=True)
@@ -167,6 +207,8 @@ class _Layout:
     calendar_properties: dict[str, int]
     bare: bool
     last_line: int
+    skipped: set[int] = field(default_factory=set)
+    warnings: list[ImportWarning] = field(default_factory=list)
 
 
 def parse_calendar(
@@ -197,7 +239,7 @@ def parse_calendar(
     if len(events) != len(layout.events):  # never seen; keep lines usable anyway
         layout.events = [_EventLines(begin=1) for _ in events]
 
-    result = ParsedCalendar()
+    result = ParsedCalendar(warnings=list(layout.warnings))
     series_uids: set[str] = set()
     rrules: dict[str, str] = {}
     kept = []
@@ -210,6 +252,24 @@ def parse_calendar(
         event["UID"] = uid
         event[_LINE_MARK] = str(lines.begin)
         is_override = "RECURRENCE-ID" in event
+        problem = _ends_before_start(event, default_tz)
+        if problem:
+            # Reported and left out; the expansion sees it end at its start
+            # (so it still stands in for its instance) and drops it after.
+            name, message = problem
+            result.warnings.append(
+                ImportWarning(
+                    line=lines.of(name),
+                    message=f"event {uid!r} rejected: {message}",
+                    uid=uid,
+                )
+            )
+            result.rejected += 1
+            event.pop("DURATION", None)
+            event["DTEND"] = event["DTSTART"]
+            event[_REJECTED_MARK] = "1"
+            if not is_override:
+                result.rejected_uids.add(uid)
         event[_ROLE_MARK] = "override" if is_override else "master"
         if not is_override and ("RRULE" in event or "RDATE" in event):
             series_uids.add(uid)
@@ -222,6 +282,7 @@ def parse_calendar(
     ] + kept
 
     calendar = _resolve_floating_times(calendar, layout, default_tz)
+    _mark_future_shifts(calendar)
     components = _expand(calendar, start, end, layout)
 
     found: dict[tuple[str, str], tuple[int, ParsedOccurrence]] = {}
@@ -229,6 +290,11 @@ def parse_calendar(
     for component in components:
         occurrence = _occurrence(component, series_uids, default_tz)
         if not start <= occurrence.start < end:
+            continue
+        if occurrence.uid in result.rejected_uids:
+            continue
+        if _REJECTED_MARK in component:
+            result.rejected_keys.add((occurrence.uid, occurrence.recurrence_key))
             continue
         key = (occurrence.uid, occurrence.recurrence_key)
         rank = _sequence(component)
@@ -248,6 +314,52 @@ def parse_calendar(
     for uid, component in sources.items():
         result.lessons[uid] = _lesson(uid, component, rrules.get(uid, ""))
     return result
+
+
+def _ends_before_start(event, default_tz: str) -> tuple[str, str] | None:
+    """Return (property, message) when the event ends before it starts."""
+    begin = event["DTSTART"].dt
+    if "DTEND" in event:
+        finish = event["DTEND"].dt
+        if not isinstance(finish, dt.datetime):
+            return None  # a DATE end on a timed start: icalendar reads it as is
+        zone = ZoneInfo(default_tz)
+        if (finish.tzinfo is None) != (begin.tzinfo is None):
+            begin, finish = (
+                m if m.tzinfo else m.replace(tzinfo=zone) for m in (begin, finish)
+            )
+        if finish < begin:
+            return (
+                "DTEND",
+                f"DTEND {finish:%Y-%m-%d %H:%M} is before DTSTART {begin:%Y-%m-%d %H:%M}",
+            )
+    elif "DURATION" in event:
+        duration = event["DURATION"].dt
+        if isinstance(duration, dt.timedelta) and duration < dt.timedelta(0):
+            return (
+                "DURATION",
+                f"negative DURATION {event['DURATION'].to_ical().decode()}",
+            )
+    return None
+
+
+def _mark_future_shifts(calendar) -> None:
+    """Mark each RANGE=THISANDFUTURE override with the shift it applies.
+
+    ``recurring-ical-events`` moves the later instances and gives them the
+    override's properties (RFC 5545 §3.8.4.4), but leaves on them the
+    override's RECURRENCE-ID (its issue #222): the marks let
+    :func:`_occurrence` give each instance its own recurrence key back.
+    """
+    for component in calendar.walk("VEVENT"):
+        rid = component.get("RECURRENCE-ID")
+        if rid is None or str(rid.params.get("RANGE", "")).upper() != "THISANDFUTURE":
+            continue
+        shift = EventAdapter(component).move_recurrences_by
+        component[_SHIFT_MARK] = str(int(shift.total_seconds()))
+        component[_SHIFT_START_MARK] = recurrence_key(
+            _utc(component["DTSTART"].dt, "UTC")
+        )
 
 
 def _near(moment: dt.datetime, start: dt.datetime, end: dt.datetime) -> bool:
@@ -281,9 +393,15 @@ def _scan(text: str) -> _Layout:
     Catches what ``icalendar`` silently tolerates: binary data, lines that are
     not content lines (§3.1), components never closed (a truncated download)
     or closed in the wrong order.
+
+    Tolerates, with a warning each, what real exports add around the
+    calendar: any line after ``END:VCALENDAR`` that opens no component (a
+    second ``END:VCALENDAR``, a proxy's trailer) and a property outside any
+    component (``X-...`` before ``BEGIN:VCALENDAR``). Those lines are left
+    out of what ``icalendar`` reads (``_Layout.skipped``).
     """
     physical = _NEWLINE.split(text)
-    logical: list[tuple[int, str]] = []
+    logical: list[tuple[int, int, str]] = []  # first line, last line, text
     for number, line in enumerate(physical, start=1):
         bad = _CONTROL.search(line)
         if bad:
@@ -294,27 +412,38 @@ def _scan(text: str) -> _Layout:
         if line[:1] in (" ", "\t"):
             if not logical:
                 raise IcalImportError("continuation line at start of file", line=number)
-            first, previous = logical[-1]
-            logical[-1] = (first, previous + line[1:])
+            first, _, previous = logical[-1]
+            logical[-1] = (first, number, previous + line[1:])
         else:
-            logical.append((number, line))
+            logical.append((number, number, line))
 
     stack: list[tuple[str, int]] = []
     top: list[tuple[str, int]] = []
     events: list[_EventLines] = []
     calendar_properties: dict[str, int] = {}
+    skipped: set[int] = set()
+    warnings: list[ImportWarning] = []
+    calendar_closed = False  # END:VCALENDAR seen at the top level
     last_line = 1
-    for number, line in logical:
+
+    def skip(first: int, last: int, message: str) -> None:
+        skipped.update(range(first, last + 1))
+        warnings.append(ImportWarning(line=first, message=message))
+
+    for number, last, line in logical:
         if not line.strip():
             continue
-        last_line = number
         match = _CONTENT_LINE.fullmatch(line)
+        shown = line if len(line) <= 60 else line[:57] + "..."
+        name = match["name"].upper() if match else ""
+        if calendar_closed and not stack and name != "BEGIN":
+            skip(number, last, f"line after END:VCALENDAR ignored: {shown!r}")
+            continue
+        last_line = number
         if not match:
-            shown = line if len(line) <= 60 else line[:57] + "..."
             raise IcalImportError(
                 f"not an iCalendar content line: {shown!r}", line=number
             )
-        name = match["name"].upper()
         value = match["value"].strip().upper()
         if name == "BEGIN":
             if not re.fullmatch(r"[A-Z0-9-]+", value):
@@ -338,8 +467,9 @@ def _scan(text: str) -> _Layout:
                     line=number,
                 )
             stack.pop()
+            calendar_closed = calendar_closed or (not stack and value == "VCALENDAR")
         elif not stack:
-            raise IcalImportError(f"{name} outside any component", line=number)
+            skip(number, last, f"property {name} outside any component ignored")
         elif stack[-1][0] == "VEVENT":
             events[-1].properties.setdefault(name, number)
         elif stack[-1][0] == "VCALENDAR":
@@ -369,11 +499,19 @@ def _scan(text: str) -> _Layout:
         calendar_properties=calendar_properties,
         bare="VCALENDAR" not in names,
         last_line=last_line,
+        skipped=skipped,
+        warnings=warnings,
     )
 
 
 def _parse(text: str, layout: _Layout) -> icalendar.Calendar:
     """Parse with ``icalendar``; wrap bare components in a VCALENDAR."""
+    if layout.skipped:
+        text = "\r\n".join(
+            line
+            for number, line in enumerate(_NEWLINE.split(text), start=1)
+            if number not in layout.skipped
+        )
     try:
         components = icalendar.Component.from_ical(text, multiple=True)
     except (ValueError, KeyError, IndexError) as error:
@@ -456,22 +594,33 @@ def _resolve_floating_times(
 ) -> icalendar.Calendar:
     """Give floating times a zone: X-WR-TIMEZONE, else the feed's zone.
 
-    ``recurring_ical_events.of`` applies ``X-WR-TIMEZONE`` itself (through the
-    ``x-wr-timezone`` package, which also moves UTC times into that zone, same
-    instant); we only check the name, and apply ``default_tz`` when absent.
+    The ``x-wr-timezone`` package does it (and moves UTC times into the
+    ``X-WR-TIMEZONE`` zone, same instant); we check the name first. It drops
+    the ``RANGE`` parameter of RECURRENCE-ID (it rebuilds the value from its
+    date-time alone), which we put back.
     """
     name = str(calendar.get("X-WR-TIMEZONE", "")).strip().strip('"')
     if name:
         try:
-            ZoneInfo(name)
+            zone = ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
             raise IcalImportError(
                 f"X-WR-TIMEZONE: unknown time zone {name!r}",
                 line=layout.calendar_properties.get("X-WR-TIMEZONE", 1),
             ) from None
         calendar["X-WR-TIMEZONE"] = name
-        return calendar
-    return x_wr_timezone.to_standard(calendar, timezone=ZoneInfo(default_tz))
+    else:
+        zone = ZoneInfo(default_tz)
+    ranges = [
+        str(rid.params.get("RANGE", "")) if rid is not None else ""
+        for rid in (event.get("RECURRENCE-ID") for event in calendar.walk("VEVENT"))
+    ]
+    calendar = x_wr_timezone.to_standard(calendar, timezone=zone)
+    for event, range_ in zip(calendar.walk("VEVENT"), ranges, strict=True):
+        rid = event.get("RECURRENCE-ID")
+        if range_ and rid is not None and "RANGE" not in rid.params:
+            rid.params["RANGE"] = range_
+    return calendar
 
 
 def _expand(calendar, start, end, layout: _Layout) -> list:
@@ -522,6 +671,14 @@ def _occurrence(component, series_uids: set[str], default_tz: str) -> ParsedOccu
     key = ""
     if role == "override" or uid in series_uids:
         rid = component["RECURRENCE-ID"].dt
+        if _SHIFT_MARK in component and recurrence_key(start) != str(
+            component[_SHIFT_START_MARK]
+        ):
+            # A later instance moved by a THISANDFUTURE override: it carries
+            # the override's RECURRENCE-ID; its own is its start less the shift
+            # (the same wall-clock arithmetic the expansion did).
+            shift = dt.timedelta(seconds=int(str(component[_SHIFT_MARK])))
+            rid = component["DTSTART"].dt - shift
         if isinstance(rid, dt.datetime):
             key = recurrence_key(_utc(rid, default_tz))
         else:  # a DATE RECURRENCE-ID on a timed series: rare, keep it distinct
@@ -531,7 +688,7 @@ def _occurrence(component, series_uids: set[str], default_tz: str) -> ParsedOccu
         uid=uid,
         recurrence_key=key,
         start=start,
-        end=max(start, end),
+        end=end,
         subject=_subject(component, codes, flop),
         room=_text(component, "LOCATION"),
         teacher_codes=codes,
@@ -572,6 +729,9 @@ def _teachers(component) -> tuple[tuple[str, ...], bool]:
     if match:
         codes = [c for c in re.split(r"[,/;]\s*|\s+", match["codes"]) if c]
         return tuple(c for c in codes if c.lower() not in _NO_TEACHER), True
+    ade = _ade_teachers(description)
+    if ade is not None:
+        return ade, False
     names: list[str] = []
     for name in ("ORGANIZER", "ATTENDEE"):
         values = component.get(name)
@@ -580,6 +740,29 @@ def _teachers(component) -> tuple[tuple[str, ...], bool]:
             if cn and cn not in names:
                 names.append(cn)
     return tuple(names), False
+
+
+def _ade_teachers(description: str) -> tuple[str, ...] | None:
+    """Return the teacher names of an ADE DESCRIPTION, or ``None`` if not ADE.
+
+    ADE lists the event's resources one a line, groups first, then teachers,
+    and ends with ``(Exporté le:09/06/2016 17:50)``. The teachers are the
+    trailing run of lines shaped like a name (words of letters: ``DUPONT
+    Jean``, ``Jean-Pierre LE GALL``), never the first line, which is a group
+    (an export is a group's timetable). A group named like a person after
+    another group would be taken for a teacher: such a name links no one.
+    """
+    lines = [" ".join(line.split()) for line in description.splitlines()]
+    lines = [line for line in lines if line]
+    if not lines or not _ADE_EXPORTED.match(lines[-1]):
+        return None
+    resources = lines[:-1]
+    names: list[str] = []
+    for line in reversed(resources[1:]):
+        if not _PERSON_NAME.fullmatch(line):
+            break
+        names.insert(0, line)
+    return tuple(names)
 
 
 def _subject(component, codes: tuple[str, ...], flop: bool) -> str:

@@ -2,7 +2,9 @@
 
 Reads an iCalendar export (RFC 5545) into the class's feed: the first import
 creates its lessons, a later one applies the difference as timetable changes
-(see :func:`core.timetable.actions.import_feed`).
+(see :func:`core.timetable.actions.import_feed`). What the file had that was
+skipped (a line after ``END:VCALENDAR``) or rejected (an event ending before
+it starts) is printed on stderr, one line each, with its line number.
 """
 
 import datetime as dt
@@ -83,6 +85,12 @@ class Command(BaseCommand):
         except ValueError as error:
             raise CommandError(str(error)) from error
         elapsed = time.perf_counter() - started
+        for warning in result.warnings:
+            self.stderr.write(
+                self.style.WARNING(
+                    f"{path.name}: line {warning.line}: {warning.message}"
+                )
+            )
         counts = ", ".join(
             f"{name} {value}"
             for name, value in result.as_dict().items()
