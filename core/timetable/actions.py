@@ -24,7 +24,7 @@ from core.roster.models import Org, SchoolClass, User
 from core.timetable.events import FeedImported, OccurrenceChanged, OccurrenceData
 from core.timetable.holidays import holiday_dates
 from core.timetable.ical_import import (
-    ImportWarning,
+    IcalWarning,
     ParsedCalendar,
     ParsedLesson,
     ParsedOccurrence,
@@ -81,7 +81,7 @@ class ImportResult:
     skipped_holidays: int = 0
     skipped_all_day: int = 0
     rejected: int = 0
-    warnings: list[ImportWarning] = field(default_factory=list)
+    warnings: list[IcalWarning] = field(default_factory=list)
 
     @property
     def changed(self) -> int:

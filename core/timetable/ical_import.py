@@ -16,7 +16,18 @@ What real exports do, and what we do with it:
   §3.8.5.1) are expanded with ``recurring-ical-events`` over a window; an
   instance overridden by a ``VEVENT`` with ``RECURRENCE-ID`` (§3.8.4.4) takes
   the override, wherever it stands in the file.
+- ``RECURRENCE-ID;RANGE=THISANDFUTURE`` (§3.8.4.4, §3.2.13) moves the
+  instance and every later one by the same offset, with the override's
+  properties (room, summary): ``recurring-ical-events`` does it; we give each
+  moved instance back its own recurrence key, which it leaves out.
 - ``STATUS:CANCELLED`` (§3.8.1.11) marks an occurrence as cancelled.
+- An event that ends before it starts (``DTEND`` < ``DTSTART``, a negative
+  ``DURATION``) is rejected: left out and reported (:class:`IcalWarning`
+  with its UID and line), never swapped. A rejected override leaves its
+  instance out rather than let the master's time stand in for it.
+- A line after ``END:VCALENDAR`` or a property outside any component is
+  skipped with a warning; a component outside the calendar (its lessons would
+  be lost) or a line that is not iCalendar inside it still refuses the file.
 - ``DTEND`` may be missing: ``DURATION`` (§3.8.2.5) is used, else the event
   ends when it starts (§3.6.1).
 - All-day events (``DTSTART;VALUE=DATE``) are exam periods, holidays or
@@ -27,10 +38,13 @@ What real exports do, and what we do with it:
 Teachers: flop!EDT writes their initials in ``DESCRIPTION``
 (``Enseignant·e : OM``; ``None`` means no teacher) and repeats them at the end
 of ``SUMMARY`` (``R114 Examen - OM``, ``- x`` when there is none), which is
-stripped from the subject. Other exports name teachers in the ``CN``
-parameter of ``ORGANIZER`` and ``ATTENDEE`` (§3.2.2), if at all.
+stripped from the subject. ADE lists groups then teachers' full names in
+``DESCRIPTION``, one a line, before ``(Exporté le:…)``. Other exports name
+teachers in the ``CN`` parameter of ``ORGANIZER`` and ``ATTENDEE`` (§3.2.2),
+if at all.
 
-A file that cannot be read raises :class:`IcalImportError` naming the line.
+A file that cannot be read raises :class:`IcalImportError` naming the line;
+what is skipped or rejected is listed in :attr:`ParsedCalendar.warnings`.
 """
 
 from __future__ import annotations
@@ -105,7 +119,7 @@ class IcalImportError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class ImportWarning:
+class IcalWarning:
     """Something of the file left out without refusing the whole file.
 
     ``line`` is the 1-based physical line (for an event, the line of the
@@ -178,7 +192,7 @@ class ParsedCalendar:
     lessons: dict[str, ParsedLesson] = field(default_factory=dict)
     occurrences: list[ParsedOccurrence] = field(default_factory=list)
     skipped_all_day: int = 0
-    warnings: list[ImportWarning] = field(default_factory=list)
+    warnings: list[IcalWarning] = field(default_factory=list)
     rejected: int = 0
     rejected_uids: set[str] = field(default_factory=set)
     rejected_keys: set[tuple[str, str]] = field(default_factory=set)
@@ -208,7 +222,7 @@ class _Layout:
     bare: bool
     last_line: int
     skipped: set[int] = field(default_factory=set)
-    warnings: list[ImportWarning] = field(default_factory=list)
+    warnings: list[IcalWarning] = field(default_factory=list)
 
 
 def parse_calendar(
@@ -258,7 +272,7 @@ def parse_calendar(
             # (so it still stands in for its instance) and drops it after.
             name, message = problem
             result.warnings.append(
-                ImportWarning(
+                IcalWarning(
                     line=lines.of(name),
                     message=f"event {uid!r} rejected: {message}",
                     uid=uid,
@@ -422,13 +436,13 @@ def _scan(text: str) -> _Layout:
     events: list[_EventLines] = []
     calendar_properties: dict[str, int] = {}
     skipped: set[int] = set()
-    warnings: list[ImportWarning] = []
+    warnings: list[IcalWarning] = []
     calendar_closed = False  # END:VCALENDAR seen at the top level
     last_line = 1
 
     def skip(first: int, last: int, message: str) -> None:
         skipped.update(range(first, last + 1))
-        warnings.append(ImportWarning(line=first, message=message))
+        warnings.append(IcalWarning(line=first, message=message))
 
     for number, last, line in logical:
         if not line.strip():
