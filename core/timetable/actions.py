@@ -482,6 +482,7 @@ def _apply_difference(
         parsed,
     )
     emptied: set[int] = set()
+    rekeyed: list[Occurrence] = []
     for key, parsed_occurrence in wanted.items():
         occurrence = existing.get(key)
         teachers = _resolve(parsed_occurrence.teacher_codes, directory)
@@ -499,7 +500,7 @@ def _apply_difference(
                 teachers=teachers,
             )
             if not kinds:  # the UID alone changed: nothing to announce
-                occurrence.save(update_fields=["lesson", "recurrence_key"])
+                rekeyed.append(occurrence)
             _count(result, kinds)
             continue
         if occurrence is None:
@@ -542,6 +543,9 @@ def _apply_difference(
             status=CANCELLED_STATUS,
         )
         _count(result, _apply_change(occurrence, cancelled, reason=reason, actor=actor))
+    Occurrence.objects.bulk_update(
+        rekeyed, ["lesson", "recurrence_key"], batch_size=500
+    )
     # The lessons of the old UIDs, once all their rows took new ones.
     Lesson.objects.filter(pk__in=emptied, occurrences__isnull=True).delete()
 
