@@ -369,6 +369,7 @@ def _mark_future_shifts(calendar) -> None:
         rid = component.get("RECURRENCE-ID")
         if rid is None or str(rid.params.get("RANGE", "")).upper() != "THISANDFUTURE":
             continue
+        rid.params["RANGE"] = "THISANDFUTURE"  # the library compares it as is
         shift = EventAdapter(component).move_recurrences_by
         component[_SHIFT_MARK] = str(int(shift.total_seconds()))
         component[_SHIFT_START_MARK] = recurrence_key(

@@ -132,9 +132,12 @@ def test_thisandfuture_reimport_sends_each_shifted_lesson_as_moved(school):
 
 
 def test_thisandfuture_with_floating_times_and_x_wr_timezone():
+    # x-wr-timezone drops the RANGE parameter: it must come back (any case).
     floating = calendar(
         WEEKLY.replace(";TZID=Europe/Paris", ""),
-        FROM_THIRD_ON.replace(";TZID=Europe/Paris", ""),
+        FROM_THIRD_ON.replace(";TZID=Europe/Paris", "").replace(
+            "THISANDFUTURE", "ThisAndFuture"
+        ),
         header="X-WR-TIMEZONE:Europe/Paris",
     )
     parsed = parse(floating)
@@ -581,6 +584,9 @@ def test_real_flop_pair_with_regenerated_uids_gives_the_exact_changes(school):
     (room,) = [e for e in events if e.op == "room_changed"]
     assert room.data["changes"] == ["room_changed"]
     assert room.data["occurrence"]["id"] == stored[FLOP_UID + "551011"].pk
+    change = OccurrenceChange.objects.get(occurrence=stored[FLOP_UID + "551011"])
+    assert (change.kinds, change.reason) == (["room_changed"], "flop 15/12")
+    assert (change.before["room"], change.after["room"]) == ("E008", "E010")
     assert (
         room.data["occurrence"]["room"],
         room.data["occurrence"]["previous_room"],
@@ -606,3 +612,27 @@ def test_real_flop_pair_with_regenerated_uids_gives_the_exact_changes(school):
         again = import_bytes(school.class_4b, after)
     assert events == [] and again.changed == 0
     assert Feed.objects.count() == 1
+
+
+def test_uids_alone_regenerated_change_nothing_in_few_queries(
+    school, django_assert_max_num_queries
+):
+    import_bytes(school.class_4b, FLOP_BEFORE.read_bytes())
+    rows = list(Occurrence.objects.values_list("pk", "start", "room", "status"))
+    with capture_events() as events, django_assert_max_num_queries(25):
+        result = import_bytes(school.class_4b, regenerated(FLOP_BEFORE.read_bytes()))
+    assert events == [] and result.changed == 0 and result.unchanged == len(rows)
+    assert list(Occurrence.objects.values_list("pk", "start", "room", "status")) == rows
+    assert not OccurrenceChange.objects.exists()
+    assert not Lesson.objects.filter(uid__startswith=FLOP_UID).exists()
+
+
+def test_a_backwards_thisandfuture_override_leaves_every_later_instance_out():
+    backwards = FROM_THIRD_ON.replace(
+        "DTEND;TZID=Europe/Paris:20251020T120000",
+        "DTEND;TZID=Europe/Paris:20251020T100000",
+    )
+    parsed = parse(calendar(WEEKLY, backwards))
+    assert [o.recurrence_key for o in parsed.occurrences] == keys_of(MONDAYS[:2])
+    assert parsed.rejected_keys == {("fr-4b", key) for key in keys_of(MONDAYS[2:])}
+    assert parsed.rejected == 1 and len(parsed.warnings) == 1
