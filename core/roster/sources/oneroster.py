@@ -366,6 +366,7 @@ class _Parser:
         self.version = "1.1"
         self.orgs: dict[str, OrgRecord] = {}
         self.org_types: dict[str, str] = {}
+        self.identifiers: dict[str, str] = {}
         self.uais: set[str] = set()
         self.sessions: dict[str, SessionRecord] = {}
         self.courses: set[str] = set()
@@ -549,18 +550,16 @@ class _Parser:
             if sid in self.orgs:
                 self.reject(file.display, line, "org", f"sourcedId « {sid} » en double")
                 continue
-            uai = self.uai_for(sid, cols.get(row, "identifier"), file.display, line)
-            if uai is None:
-                continue
             org = OrgRecord(
                 sourced_id=sid,
-                name=cols.get(row, "name") or uai,
-                uai=uai,
+                name=cols.get(row, "name"),
+                uai="",  # given by keep_orgs, to the orgs kept
                 active=self._active(cols, row),
                 line=line,
                 file=file.display,
             )
             self.orgs[sid] = org
+            self.identifiers[sid] = cols.get(row, "identifier")
             self.org_types[sid] = cols.get(row, "type").lower()
 
     def uai_for(self, sid: str, identifier: str, file: str, line: int) -> str | None:
@@ -948,6 +947,11 @@ class _Parser:
                         f"{org.file}:{org.line}: « {org.name} » est de type « {kind} » : "
                         "importé comme établissement (des classes ou du personnel y sont)"
                     )
+                uai = self.uai_for(sid, self.identifiers[sid], org.file, org.line)
+                if uai is None:
+                    continue
+                org.uai = uai
+                org.name = org.name or uai
                 self.roster.orgs.append(org)
             else:
                 self.warn(
