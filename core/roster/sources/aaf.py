@@ -166,6 +166,12 @@ _STAFF_ROLE_ATTRS = (
     "ENTPersonProfils",
 )
 _STAFF_ORG_ATTRS = ("ENTPersonStructRattach", "ENTPersonFonctions")
+_TEACHING_ATTRS = (
+    "ENTAuxEnsClasses",
+    "ENTAuxEnsClassesMatieres",
+    "ENTAuxEnsGroupes",
+    "ENTAuxEnsGroupesMatieres",
+)
 _TEACHER_PROFILES = {"National_3", "National_ENS", "ENS", "Teacher"}
 
 
@@ -236,7 +242,7 @@ class _Pupil:
 class _Staff:
     person: PersonRecord
     emit: bool  # False: a modify of classes only
-    structures: list[str]
+    op: str
     classes: list[str] | None  # "struct$code[$subject]"
     groups: list[str] | None
     file: str
@@ -446,8 +452,16 @@ class _Reader:
         person = self.person(request, Role.ADMINISTRATOR)
         if person is None:
             return
+        teaching = any(name in attrs for name in _TEACHING_ATTRS)
         if request.op != "deleteRequest":
-            if _is_teacher(attrs):
+            if request.op == "modifyRequest" and not any(
+                name in attrs for name in _STAFF_ROLE_ATTRS
+            ):
+                # The role is unsaid (and left alone): one who is given
+                # classes teaches them.
+                if teaching:
+                    person.role = Role.TEACHER
+            elif _is_teacher(attrs):
                 person.role = Role.TEACHER
             structures = list(attrs.get("ENTPersonStructRattach", []))
             for function in attrs.get("ENTPersonFonctions", []):
@@ -462,14 +476,12 @@ class _Reader:
                 if any(name in attrs for name in _STAFF_ORG_ATTRS):
                     extra.append("orgs")
                 person.partial = tuple(sorted({*person.partial, *extra}))
-        else:
-            structures = []
         classes = groups = None
-        if any(n in attrs for n in ("ENTAuxEnsClasses", "ENTAuxEnsClassesMatieres")):
+        if any(n in attrs for n in _TEACHING_ATTRS[:2]):
             classes = attrs.get("ENTAuxEnsClasses", []) + attrs.get(
                 "ENTAuxEnsClassesMatieres", []
             )
-        if any(n in attrs for n in ("ENTAuxEnsGroupes", "ENTAuxEnsGroupesMatieres")):
+        if any(n in attrs for n in _TEACHING_ATTRS[2:]):
             groups = attrs.get("ENTAuxEnsGroupes", []) + attrs.get(
                 "ENTAuxEnsGroupesMatieres", []
             )
@@ -477,7 +489,7 @@ class _Reader:
             _Staff(
                 person,
                 _emits(request, person),
-                structures,
+                request.op,
                 classes,
                 groups,
                 request.file,
@@ -646,9 +658,9 @@ class _Reader:
         skipped_staff_classes = 0
         for member in self.staff:
             person = member.person
-            if person.active and (not person.partial or "orgs" in person.partial):
+            if member.op == "addRequest" or "orgs" in person.partial:
                 kept = tuple(s for s in person.orgs if structure_ok(s))
-                if not kept and not person.partial:
+                if not kept and member.op == "addRequest":
                     self.reject(
                         member.file,
                         member.line,

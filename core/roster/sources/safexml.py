@@ -184,6 +184,7 @@ def iter_elements(
         consumed = 0
         checked_doctype = False
         chunk = head
+        following = handle.read(chunk_size)
         while True:
             if chunk:
                 if single_byte and _UTF8_PAIR.search(chunk):
@@ -192,10 +193,10 @@ def iter_elements(
                         "mais contient de l'UTF-8 ; ré-exportez-le dans un seul "
                         "encodage."
                     )
-                _feed(parser, chunk, name)
+                _feed(parser, chunk, name, last=not following)
                 consumed += len(chunk)
             else:
-                _close(parser, name)
+                _feed(parser, None, name, last=True)
             for _event, element in parser.read_events():
                 if not checked_doctype:
                     _check_docinfo(element, name)
@@ -210,21 +211,20 @@ def iter_elements(
                 break
             if progress is not None:
                 progress(consumed)
-            chunk = handle.read(chunk_size)
+            chunk, following = following, following and handle.read(chunk_size)
 
 
-def _feed(parser: etree.XMLPullParser, chunk: bytes, name: str) -> None:
+def _feed(
+    parser: etree.XMLPullParser, chunk: bytes | None, name: str, *, last: bool
+) -> None:
+    """Feed a chunk (``None``: close); ``last`` when the file ends with it."""
     try:
-        parser.feed(chunk)
+        if chunk is None:
+            parser.close()
+        else:
+            parser.feed(chunk)
     except etree.XMLSyntaxError as error:
-        raise UnreadableFile(_syntax_message(name, error)) from None
-
-
-def _close(parser: etree.XMLPullParser, name: str) -> None:
-    try:
-        parser.close()
-    except etree.XMLSyntaxError as error:
-        raise UnreadableFile(_syntax_message(name, error)) from None
+        raise UnreadableFile(_syntax_message(name, error, last=last)) from None
 
 
 def _check_docinfo(element: etree._Element, name: str) -> None:
@@ -239,19 +239,16 @@ def _check_docinfo(element: etree._Element, name: str) -> None:
         )
 
 
-def _syntax_message(name: str, error: etree.XMLSyntaxError) -> str:
+def _syntax_message(name: str, error: etree.XMLSyntaxError, *, last: bool) -> str:
     text = str(error.msg or error)
     lowered = text.lower()
     if "encoding" in lowered or "utf-8" in lowered or "input conversion" in lowered:
         why = "encodage incorrect ou non déclaré"
     elif "entit" in lowered or "amplification" in lowered:
         why = "entités XML refusées"
-    elif (
-        "premature end" in lowered
-        or "end of data" in lowered
-        or "not closed" in lowered
-    ):
-        why = "fichier tronqué"
+    elif last:
+        # An error in the file's last bytes is what a cut download gives.
+        why = "fichier tronqué ou XML mal formé"
     else:
         why = "XML mal formé"
     line = error.lineno
