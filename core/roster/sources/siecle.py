@@ -39,7 +39,7 @@ import csv
 import datetime as dt
 import itertools
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -59,6 +59,7 @@ from core.roster.records import (
     Source,
     UnreadableFile,
 )
+from core.roster.sources.safexml import iter_elements
 from core.roster.sources.textfiles import (
     known_names,
     map_columns,
@@ -214,47 +215,6 @@ def _children(element: etree._Element) -> dict[str, str]:
         if isinstance(child.tag, str) and child.tag not in values:
             values[child.tag] = (child.text or "").strip()
     return values
-
-
-def iter_elements(
-    path: Path,
-    tags: Iterable[str],
-    *,
-    name: str = "",
-    progress: Callable[[int], None] | None = None,
-) -> Iterator[etree._Element]:
-    """Stream the elements ``tags`` of ``path``, each cleared once used.
-
-    Stand-in for :func:`core.roster.sources.safexml.iter_elements` (same
-    signature) until that helper is merged: no DTD, no entities, no network.
-    """
-    name = name or path.name
-    try:
-        with path.open("rb") as fp:
-            head = fp.read(HEAD_SIZE)
-    except OSError as exc:
-        raise UnreadableFile(f"{name} : fichier illisible ({exc})") from exc
-    if re.search(rb"<!DOCTYPE[^>]*\[", head, re.IGNORECASE) or b"<!ENTITY" in head:
-        raise UnreadableFile(f"{name} : XML refusé (DOCTYPE avec entités déclarées)")
-    try:
-        context = etree.iterparse(
-            str(path),
-            events=("end",),
-            tag=list(tags),
-            load_dtd=False,
-            resolve_entities=False,
-            no_network=True,
-            huge_tree=False,
-        )
-        for _, element in context:
-            yield element
-            element.clear(keep_tail=True)
-            while element.getprevious() is not None:
-                del element.getparent()[0]
-    except etree.XMLSyntaxError as exc:
-        raise UnreadableFile(f"{name} : XML illisible ({exc})") from exc
-    except OSError as exc:
-        raise UnreadableFile(f"{name} : fichier illisible ({exc})") from exc
 
 
 class _Parser:
