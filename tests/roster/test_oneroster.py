@@ -560,3 +560,49 @@ def test_progress_of_a_zip_ends_at_the_zip_size(tmp_path):
     parse(archive, progress=seen.append)
 
     assert seen == sorted(seen) and seen[-1] == archive.stat().st_size
+
+
+def test_enrollment_of_a_user_who_left_is_inactive(tmp_path):
+    folder = copy_set(QUIRKS_12, tmp_path)
+    users = folder / "users.csv"
+    users.write_text(
+        users.read_text(encoding="utf-8-sig").replace(
+            "S-1,active,", "S-1,tobedeleted,"
+        ),
+        encoding="utf-8",
+    )
+
+    roster = parse(folder)
+
+    assert not by_id(roster.enrollments)["E-1"].active
+    assert not roster.guardian_links[0].active
+
+
+def test_class_naming_a_session_missing_from_a_bulk_set_is_kept_without_it(tmp_path):
+    folder = copy_set(QUIRKS_12, tmp_path)
+    classes = folder / "classes.csv"
+    classes.write_text(
+        classes.read_text(encoding="utf-8-sig").replace(
+            "ORG-A,SY-2026", "ORG-A,SY-GONE"
+        ),
+        encoding="utf-8",
+    )
+
+    roster = parse(folder)
+
+    assert by_id(roster.classes)["CLS-A"].session == ""
+    assert any("sessions absentes du fichier" in w for w in roster.warnings)
+
+
+def test_windows_1252_file_from_a_spreadsheet_is_read(tmp_path):
+    folder = copy_set(QUIRKS_12, tmp_path)
+    orgs = folder / "orgs.csv"
+    orgs.write_bytes(
+        orgs.read_text(encoding="utf-8-sig")
+        .replace("Collège A", "Collège Œuvre")
+        .encode("cp1252")
+    )
+
+    roster = parse(folder)
+
+    assert roster.orgs[0].name == "Collège Œuvre"

@@ -378,6 +378,7 @@ class _Parser:
         self.raw_roles: dict[str, str] = {}
         self.agents: list[tuple[str, str, str, int]] = []  # from, to, file, line
         self.course_misses = 0
+        self.session_misses = 0
         self.org_misses = 0
 
     # --- helpers ----------------------------------------------------------------
@@ -464,6 +465,11 @@ class _Parser:
             self.warn(
                 f"{self.course_misses} classe(s) renvoient à un cours absent du fichier : "
                 "importées sans cours"
+            )
+        if self.session_misses:
+            self.warn(
+                f"{self.session_misses} classe(s) renvoient à des sessions absentes du "
+                "fichier : rattachées à l'année scolaire en cours"
             )
         if self.org_misses:
             self.warn(
@@ -699,8 +705,11 @@ class _Parser:
                 course = ""
             terms = _split(cols.get(row, "termSourcedIds"))
             session = next((t for t in terms if t in self.sessions), "")
-            if not session and terms and self.delta:
-                session = terms[0]  # in the hub already, perhaps
+            if not session and terms:
+                if self.delta:
+                    session = terms[0]  # in the hub already, perhaps
+                else:
+                    self.session_misses += 1
             record = ClassRecord(
                 sourced_id=sid,
                 org=org,
@@ -846,10 +855,12 @@ class _Parser:
                     )
                     continue
             end = _date(cols.get(row, "endDate"))
+            person = self.people.get(user)
             active = (
                 self._active(cols, row)
                 and (end is None or end >= self.today)
                 and (school_class is None or school_class.active)
+                and (person is None or person.active)
             )
             self.roster.enrollments.append(
                 EnrollmentRecord(

@@ -156,6 +156,8 @@ CSV_COLUMNS = known_names(
 
 def recognises(name: str, head: bytes) -> bool:
     """A ``BEE_ELEVES`` or ``BEE_RESPONSABLES`` XML, or a pupils' CSV export."""
+    if head.startswith(b"PK"):
+        return False  # a zip, even one that stores an export uncompressed
     if ROOT_RE.search(head[:HEAD_SIZE]):
         return True
     if not name.lower().endswith((".csv", ".txt")):
