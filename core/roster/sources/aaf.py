@@ -59,6 +59,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from sys import intern
 
 from core.roster.records import (
     ClassRecord,
@@ -233,7 +234,6 @@ class _Pupil:
     groups: list[str] | None
     relations: list[str] | None  # ENTElevePersRelEleve values
     old_style: tuple[list[str], list[str], list[str]] | None  # autorité, père, mère
-    subjects: list[tuple[str, str]]  # (code, label)
     file: str
     line: int
 
@@ -258,6 +258,8 @@ class _Reader:
     guardians: dict[str, PersonRecord] = field(default_factory=dict)
     staff: list[_Staff] = field(default_factory=list)
     subjects: dict[str, str] = field(default_factory=dict)
+    # (school, subject code) -> (label, file, line) of the first pupil
+    followed: dict[tuple[str, str], tuple[str, str, int]] = field(default_factory=dict)
     mef_count: int = 0
     seen_kinds: set[str] = field(default_factory=set)
     unnamed: list[str] = field(default_factory=list)
@@ -423,20 +425,23 @@ class _Reader:
             )
         codes = attrs.get("ENTEleveCodeEnseignements", [])
         labels = attrs.get("ENTEleveEnseignements", [])
+        school = intern(_first(attrs, "ENTPersonStructRattach"))
+        for index, code in enumerate(codes):
+            # Subjects followed in a school: one entry per school and code,
+            # not a list per pupil (memory).
+            if (school, code) not in self.followed:
+                label = labels[index] if index < len(labels) else ""
+                self.followed[school, code] = (label, request.file, request.line)
         self.pupils.append(
             _Pupil(
                 person_id=person.sourced_id,
                 # A modify carrying no person field changes memberships only.
                 person=person if _emits(request, person) else None,
-                school=_first(attrs, "ENTPersonStructRattach"),
-                classes=attrs.get("ENTEleveClasses"),
-                groups=attrs.get("ENTEleveGroupes"),
+                school=school,
+                classes=_interned(attrs.get("ENTEleveClasses")),
+                groups=_interned(attrs.get("ENTEleveGroupes")),
                 relations=attrs.get("ENTElevePersRelEleve"),
                 old_style=old_style,
-                subjects=[
-                    (code, labels[index] if index < len(labels) else "")
-                    for index, code in enumerate(codes)
-                ],
                 file=request.file,
                 line=request.line,
             )
@@ -615,9 +620,6 @@ class _Reader:
                 person_id, pupil.classes, False, Role.STUDENT, pupil.file, pupil.line
             )
             enroll(person_id, pupil.groups, True, Role.STUDENT, pupil.file, pupil.line)
-            if pupil.school and structure_ok(pupil.school):
-                for code, label in pupil.subjects:
-                    course(pupil.school, code, label, pupil.file, pupil.line)
             for guardian_id, relationship in self.legal_guardians(pupil, person_id):
                 if guardian_id == person_id:
                     continue
@@ -640,6 +642,10 @@ class _Reader:
                         file=pupil.file,
                     )
                 )
+
+        for (school, code), (label, file, line) in self.followed.items():
+            if school and structure_ok(school):
+                course(school, code, label, file, line)
 
         # Guardians: in a complete import, only those some pupil links to.
         orphans = 0
@@ -802,6 +808,11 @@ def _request(element, file: str) -> _Request | None:
 
 def _no_id(element) -> str:
     return f"{element.tag} sans identifiant : ignoré"
+
+
+def _interned(values: list[str] | None) -> list[str] | None:
+    """Share the strings many records repeat (class codes)."""
+    return None if values is None else [intern(value) for value in values]
 
 
 def _first(attrs: dict[str, list[str]], name: str) -> str:
