@@ -425,6 +425,19 @@ def test_modify_request_in_a_complete_file_is_rejected(tmp_path):
     )
 
 
+def test_a_record_stated_twice_in_a_complete_set_is_rejected_once(tmp_path):
+    copy = tmp_path / "FULL_ENTTSSERVICES_Complet_20130117_EtabEducNat_0001.xml"
+    shutil.copy(ETAB, copy)
+    roster = aaf.parse([ETAB, copy])
+    assert len(roster.orgs) == 10
+    assert len(reasons(roster, "org")) == 10
+    assert reasons(roster, "org")[0] == (
+        copy.name,
+        6,
+        f"52000 déjà décrit ({ETAB.name}:6) : doublon ignoré",
+    )
+
+
 def test_a_truncated_part_refuses_the_whole_import(tmp_path):
     cut = tmp_path / ELEVE.name
     content = ELEVE.read_bytes()

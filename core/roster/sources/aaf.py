@@ -167,6 +167,7 @@ _STAFF_ROLE_ATTRS = (
     "ENTPersonProfils",
 )
 _STAFF_ORG_ATTRS = ("ENTPersonStructRattach", "ENTPersonFonctions")
+_UNIQUE = frozenset({"EtabEducNat", "Eleve", "PersRelEleve", "PersEducNat"})
 _TEACHING_ATTRS = (
     "ENTAuxEnsClasses",
     "ENTAuxEnsClassesMatieres",
@@ -262,6 +263,7 @@ class _Reader:
     followed: dict[tuple[str, str], tuple[str, str, int]] = field(default_factory=dict)
     mef_count: int = 0
     seen_kinds: set[str] = field(default_factory=set)
+    first_seen: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
     unnamed: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -301,6 +303,26 @@ class _Reader:
                 "modifyRequest dans un fichier complet : ignoré",
             )
             return
+        if self.mode is Mode.COMPLETE and category in _UNIQUE:
+            # A complete set states each object once; a second statement
+            # (two parts overlapping) is refused rather than silently merged.
+            attrs = request.attrs
+            key = (
+                category,
+                _first(attrs, "ENTPersonJointure")
+                or _first(attrs, "ENTStructureJointure")
+                or request.identifier,
+            )
+            first = self.first_seen.get(key)
+            if first is not None:
+                self.reject(
+                    request.file,
+                    request.line,
+                    "org" if category == "EtabEducNat" else "person",
+                    f"{key[1]} déjà décrit ({first[0]}:{first[1]}) : doublon ignoré",
+                )
+                return
+            self.first_seen[key] = (request.file, request.line)
         if category == "EtabEducNat":
             self.structure(request)
         elif category == "Eleve":
@@ -784,11 +806,16 @@ def _request(element, file: str) -> _Request | None:
             for attr in part:
                 name = attr.get("name")
                 if name in _WANTED:
-                    attrs[name] = [
-                        text
-                        for text in ((value.text or "").strip() for value in attr)
-                        if text
-                    ]
+                    # The hot loop of a big feed: plain statements, no
+                    # nested generators. Empty values (<value/>) are dropped.
+                    values = []
+                    for value in attr:
+                        text = value.text
+                        if text:
+                            text = text.strip()
+                            if text:
+                                values.append(text)
+                    attrs[name] = values
         elif tag == "identifier":
             for child in part:
                 identifier = (child.text or "").strip()
