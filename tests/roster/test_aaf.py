@@ -451,3 +451,37 @@ def test_progress_counts_bytes_across_all_files(full):
     aaf.parse(FULL_SET, progress=seen.append)
     assert seen == sorted(seen)
     assert seen[-1] == sum(path.stat().st_size for path in FULL_SET)
+
+
+def test_delta_modify_emptying_a_name_or_missing_a_school_uai_is_rejected(tmp_path):
+    path = tmp_path / "X_Delta_20260903_Eleve_0000.xml"
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<ficAlimMENESR>\n'
+        '<modifyRequest><operationalAttributes><attr name="categoriePersonne">'
+        "<value>Eleve</value></attr></operationalAttributes>"
+        "<identifier><id>5000001</id></identifier><modifications>"
+        '<modification name="sn" operation="replace"><value/></modification>'
+        "</modifications></modifyRequest>\n"
+        '<modifyRequest><operationalAttributes><attr name="categorieStructure">'
+        "<value>EtabEducNat</value></attr></operationalAttributes>"
+        "<identifier><id>91001</id></identifier><modifications>"
+        '<modification name="ENTStructureNomCourant" operation="replace">'
+        "<value>NOUVEAU NOM</value></modification>"
+        "</modifications></modifyRequest>\n</ficAlimMENESR>\n",
+        encoding="utf-8",
+    )
+    roster = aaf.parse([path])
+    assert roster.people == [] and roster.orgs == []
+    assert reasons(roster) == [
+        (
+            path.name,
+            3,
+            "personne 5000001 : la modification vide le nom ou le prénom ; ignorée",
+        ),
+        (
+            path.name,
+            4,
+            "structure 91001 : modification sans UAI ; ignorée (le prochain export "
+            "complet la reprendra)",
+        ),
+    ]

@@ -154,7 +154,6 @@ _WANTED = frozenset(
 # Record field set by each person attribute (for a partial modifyRequest).
 _PERSON_FIELDS = {
     "sn": "family_name",
-    "ENTPersonNomPatro": "family_name",
     "givenName": "given_name",
     "mail": "email",
     "ENTEleveINE": "national_id",
@@ -357,6 +356,15 @@ class _Reader:
         uai = (
             _first(attrs, "ENTStructureUAI") or _first(attrs, "ENTEtablissementUAI")
         ).upper()
+        if not uai and request.op == "modifyRequest":
+            self.reject(
+                request.file,
+                request.line,
+                "org",
+                f"structure {sourced_id} : modification sans UAI ; ignorée (le "
+                "prochain export complet la reprendra)",
+            )
+            return
         if not _UAI.match(uai):
             self.reject(
                 request.file,
@@ -400,6 +408,18 @@ class _Reader:
                     {_PERSON_FIELDS[name] for name in attrs if name in _PERSON_FIELDS}
                 )
             )
+            family_name = _first(attrs, "sn")
+            if ("family_name" in partial and not family_name) or (
+                "given_name" in partial and not given_name
+            ):
+                self.reject(
+                    request.file,
+                    request.line,
+                    "person",
+                    f"personne {sourced_id} : la modification vide le nom ou le "
+                    "prénom ; ignorée",
+                )
+                return None
         elif not family_name or not given_name:
             self.reject(
                 request.file,
