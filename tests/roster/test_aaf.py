@@ -395,6 +395,9 @@ def test_delta_teacher_classes_replaced(delta):
     assert enrollments_of(delta, "7000001") == [("91001$3A", Role.TEACHER)]
     assert ("7000001", "homeroom") in delta.restated
     assert "7000001" not in {p.sourced_id for p in delta.people}
+    # Subject 020700 is not described by the delta: no course whose title
+    # would be the bare code.
+    assert delta.courses == []
 
 
 # Sets and files -----------------------------------------------------------------

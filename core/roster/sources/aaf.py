@@ -602,7 +602,12 @@ class _Reader:
         def course(structure: str, code: str, label: str, file: str, line: int) -> None:
             sourced_id = f"{structure}${code}"
             if sourced_id not in courses:
-                title = self.subjects.get(code) or label or code
+                title = self.subjects.get(code) or label
+                if not title and not complete:
+                    # A delta naming a subject it does not describe: the hub
+                    # holds its title; the code must not overwrite it.
+                    return
+                title = title or code
                 courses[sourced_id] = CourseRecord(
                     sourced_id, structure, title, code=code, line=line, file=file
                 )
