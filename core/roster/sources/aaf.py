@@ -38,7 +38,8 @@ resolved:
   (``<structure>$<subject code>``) for each subject taught or followed
   there (teachers' ``...Matieres``, pupils' ``ENTEleveCodeEnseignements``),
   titled from ``MatiereEducNat`` (else the pupil file's label, else the
-  code). Unused subjects make no course;
+  code; a delta makes no course it cannot title, the hub has it). Unused
+  subjects make no course;
 - ``MefEducNat`` has nothing the hub keeps: it is read and counted in a
   warning.
 
@@ -49,8 +50,11 @@ who is no pupil's legal guardian is left out. In a ``Delta`` import a
 reference may name what the hub already holds: it is kept for the sync to
 resolve. A ``deleteRequest`` gives a record with ``active=False``; a
 ``modifyRequest`` a record setting only the modified fields
-(``PersonRecord.partial``) and the memberships it restates in full
-(``Roster.restated``). A file name saying neither ``Complet`` nor ``Delta``
+(``PersonRecord.partial``; a staff member's ``role`` and ``orgs`` only
+when the attributes deciding them are modified) and the memberships it
+restates in full (``Roster.restated``); a modify that would empty a name,
+or change a school without giving its UAI, is rejected. In a complete set
+an object stated twice (overlapping parts) is rejected the second time. A file name saying neither ``Complet`` nor ``Delta``
 is read as a delta, the mode that ends nothing unsaid.
 """
 
