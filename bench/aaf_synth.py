@@ -23,10 +23,10 @@ and double size, each in its own subprocess (wall time, peak RSS from
 Figures of 2026-12-06 (2 shared cores, lxml 6.0.2 / libxml2 2.14.6; wall
 time is 2-3x the CPU time on that busy machine)::
 
-    size    pupils  stream only           parse (Roster built)
-    42 MB   10,000  CPU 1.1 s,  45 MiB    CPU 1.9 s, 75 MiB
-    84 MB   20,000  CPU 1.6 s,  46 MiB    CPU 3.8 s, 107 MiB
-    167 MB  40,000  CPU 4.0 s,  46 MiB    CPU 8.9 s, 168 MiB
+    size    pupils  stream only          parse (Roster built)
+    42 MB   10,000  CPU 0.8 s, 45 MiB    CPU 2.4 s (wall 4.7 s), 76 MiB
+    84 MB   20,000  CPU 1.9 s, 46 MiB    CPU 3.7 s (wall 7.3 s), 109 MiB
+    167 MB  40,000  CPU 3.9 s, 46 MiB    CPU 8.5 s (wall 16.1 s), 174 MiB
 
 Reading is flat in file size; what grows is the roster itself (about
 0.6 KiB per record: people, enrollments, guardian links).

@@ -266,7 +266,10 @@ class _Reader:
     followed: dict[tuple[str, str], tuple[str, str, int]] = field(default_factory=dict)
     mef_count: int = 0
     seen_kinds: set[str] = field(default_factory=set)
-    first_seen: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
+    # category -> identifier -> where first stated, packed as
+    # file index << 32 | line (one int per record, not two tuples)
+    first_seen: dict[str, dict[str, int]] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
     unnamed: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -278,6 +281,7 @@ class _Reader:
         self, path: Path, offset: int, progress: Callable[[int], None] | None
     ) -> None:
         name = path.name
+        self.files.append(name)
         if not _NAME.search(name):
             self.unnamed.append(name)
         report = None
@@ -310,22 +314,23 @@ class _Reader:
             # A complete set states each object once; a second statement
             # (two parts overlapping) is refused rather than silently merged.
             attrs = request.attrs
-            key = (
-                category,
+            identifier = (
                 _first(attrs, "ENTPersonJointure")
                 or _first(attrs, "ENTStructureJointure")
-                or request.identifier,
+                or request.identifier
             )
-            first = self.first_seen.get(key)
+            seen = self.first_seen.setdefault(category, {})
+            first = seen.get(identifier)
             if first is not None:
+                where = f"{self.files[first >> 32]}:{first & 0xFFFFFFFF}"
                 self.reject(
                     request.file,
                     request.line,
                     "org" if category == "EtabEducNat" else "person",
-                    f"{key[1]} déjà décrit ({first[0]}:{first[1]}) : doublon ignoré",
+                    f"{identifier} déjà décrit ({where}) : doublon ignoré",
                 )
                 return
-            self.first_seen[key] = (request.file, request.line)
+            seen[identifier] = (len(self.files) - 1) << 32 | request.line
         if category == "EtabEducNat":
             self.structure(request)
         elif category == "Eleve":
