@@ -20,8 +20,10 @@ from core.roster.access import children_of, classes_of
 from core.roster.models import Enrollment, SchoolClass, User
 from core.timetable.access import get_class_for_user, week_for_user
 from core.timetable.actions import occurrence_data
+from core.timetable.feed import feed_token_for, has_feed
 from core.timetable.models import Occurrence
 from core.timetable.school_calendar import week_days_off
+from core.timetable.views import feed_url
 from hub import inbox
 
 NOTIFICATION_LIMIT = 50
@@ -228,6 +230,7 @@ def timetable(request):
             "monday": monday,
             "prev_week": monday - dt.timedelta(days=7),
             "next_week": monday + dt.timedelta(days=7),
+            "feed_url": feed_url(feed_token_for(user)) if has_feed(user) else "",
             "initial": {
                 "class_id": school_class.pk if school_class else None,
                 "class_title": school_class.title if school_class else "",
