@@ -6,9 +6,12 @@ nothing (wrong, rotated, a deactivated user's, a role without a feed) gets
 the same 404, and is not written to the log.
 """
 
+import gzip
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import Http404, HttpResponse, HttpResponseNotFound
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -28,6 +31,9 @@ from core.timetable.feed import (
 )
 
 CACHE_CONTROL = "private, no-cache"
+# How long a rendered feed is kept (gzipped) in the cache; its key holds the
+# version, so a change never serves a stale one.
+RENDERED_TTL = 24 * 3600
 
 
 def _not_found() -> HttpResponse:
@@ -41,7 +47,8 @@ def _not_found() -> HttpResponse:
 @require_safe
 def calendar_feed(request, token: str):
     """Return the calendar of the token's user, or 304 if ``If-None-Match``
-    holds its current version (strong ETag, computed without rendering)."""
+    holds its current version (strong ETag, computed without rendering).
+    A version's body is rendered once, then served from the cache."""
     user = user_for_token(token)
     if user is None:
         return _not_found()
@@ -54,7 +61,8 @@ def calendar_feed(request, token: str):
         unchanged["Cache-Control"] = CACHE_CONTROL
         return unchanged
     response = HttpResponse(
-        render_feed(user, sources, window), content_type="text/calendar; charset=utf-8"
+        _rendered(user, sources, window, etag),
+        content_type="text/calendar; charset=utf-8",
     )
     response["ETag"] = etag
     response["Cache-Control"] = CACHE_CONTROL
@@ -62,6 +70,22 @@ def calendar_feed(request, token: str):
     response["X-Robots-Tag"] = "noindex"
     response["Referrer-Policy"] = "no-referrer"
     return response
+
+
+def _rendered(user, sources, window, etag: str) -> bytes:
+    """Return the feed, rendered once per version.
+
+    Calendar apps poll, many without ``If-None-Match``: the body of a version
+    is kept in the cache, gzipped (a school year, 300 kB, is 12 kB so).
+    """
+    version = etag.strip('"')
+    key = f"calendar-feed:{user.pk}:{version}"
+    packed = cache.get(key)
+    if packed is not None:
+        return gzip.decompress(packed)
+    body = render_feed(user, sources, window)
+    cache.set(key, gzip.compress(body, compresslevel=6), RENDERED_TTL)
+    return body
 
 
 @require_POST

@@ -13,6 +13,7 @@ import icalendar
 import pytest
 import time_machine
 import vobject
+from django.core.cache import cache
 
 from core.audit.models import AuditEntry
 from core.roster.models import EndedMembership, GuardianLink
@@ -41,6 +42,13 @@ def frozen():
 @pytest.fixture(autouse=True)
 def site(settings):
     settings.SITE_URL = "https://ent.example.fr"
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    # Rendered feeds are cached by version; ids restart in each test's
+    # rolled-back database, so a version may come back with other rows.
+    cache.clear()
 
 
 def url_of(user) -> str:
@@ -250,6 +258,7 @@ def test_uids_and_body_are_unchanged_across_exports(school, client):
     make_occurrence(school.class_4b, paris(2025, 10, 6, 8))
     make_occurrence(school.class_4b, paris(2025, 10, 6, 9))
     first = fetch(client, school.pupil)
+    cache.clear()  # rendered again, not served from the cache
     with time_machine.travel(NOW + dt.timedelta(hours=3), tick=False):
         second = fetch(client, school.pupil)
     assert first.content == second.content
@@ -294,6 +303,19 @@ def test_the_next_day_gives_a_new_etag(school, client):
     etag = fetch(client, school.pupil)["ETag"]
     with time_machine.travel(NOW + dt.timedelta(days=1), tick=False):
         assert fetch(client, school.pupil, if_none_match=etag).status_code == 200
+
+
+def test_a_version_is_rendered_once_then_served_from_the_cache(
+    school, client, monkeypatch
+):
+    make_occurrence(school.class_4b, paris(2025, 10, 6, 8))
+    first = fetch(client, school.pupil)
+
+    def boom(*args, **kwargs):
+        raise AssertionError("rendered again")
+
+    monkeypatch.setattr(views, "render_feed", boom)
+    assert fetch(client, school.pupil).content == first.content
 
 
 # Tokens.
