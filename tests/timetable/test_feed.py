@@ -338,6 +338,14 @@ def test_a_wrong_token_is_404_and_not_logged(school, client, caplog, token):
     assert token not in caplog.text
 
 
+def test_the_proxy_does_not_log_feed_urls():
+    from pathlib import Path
+
+    conf = (Path(__file__).resolve().parents[2] / "deploy/nginx.conf").read_text()
+    block = re.search(r"location /calendar/ \{(.*?)\}", conf, re.S)
+    assert block and "access_log off;" in block.group(1)
+
+
 def test_the_token_is_not_stored(school):
     token = feed_token_for(school.pupil)
     row = FeedToken.objects.get(user=school.pupil)
