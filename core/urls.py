@@ -9,6 +9,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("calendar/", include("core.timetable.urls")),
     path("absences/", include("core.attendance.urls")),
     path("messages/", include("core.messaging.urls")),
     path("", include("hub.delivery.urls")),

@@ -20,7 +20,10 @@ from core.roster.access import children_of, classes_of
 from core.roster.models import Enrollment, SchoolClass, User
 from core.timetable.access import get_class_for_user, week_for_user
 from core.timetable.actions import occurrence_data
+from core.timetable.feed import feed_token_for, has_feed
 from core.timetable.models import Occurrence
+from core.timetable.school_calendar import week_days_off
+from core.timetable.views import feed_url
 from hub import inbox
 
 NOTIFICATION_LIMIT = 50
@@ -227,11 +230,15 @@ def timetable(request):
             "monday": monday,
             "prev_week": monday - dt.timedelta(days=7),
             "next_week": monday + dt.timedelta(days=7),
+            "feed_url": feed_url(feed_token_for(user)) if has_feed(user) else "",
             "initial": {
                 "class_id": school_class.pk if school_class else None,
                 "class_title": school_class.title if school_class else "",
                 "week": monday.isoformat(),
                 "occurrences": occurrences,
+                "holidays": week_days_off(school_class.org, monday)
+                if school_class
+                else {},
             },
         },
     )
@@ -261,7 +268,10 @@ def json_error(code: str, status: int, message: str = "") -> JsonResponse:
 @require_GET
 @login_required
 def api_timetable(request, class_id: int):
-    """Return ``{"class_id", "week", "occurrences": [OccurrenceData...]}``.
+    """Return ``{"class_id", "week", "occurrences": [OccurrenceData...], "holidays"}``.
+
+    ``holidays`` maps the week's days off (public and school holidays of the
+    class's org) to their name, ``{"YYYY-MM-DD": name}``.
 
     ``?week=`` is any ISO date (its Monday is used); absent means the class's
     default week. Errors are JSON: 404 ``{"error": "not_found"}`` for a class
@@ -277,13 +287,18 @@ def api_timetable(request, class_id: int):
             "week must be an ISO date (YYYY-MM-DD), years 1900-2200",
         )
     try:
-        if monday is None:
-            monday = default_week(get_class_for_user(request.user, class_id))
+        school_class = get_class_for_user(request.user, class_id)
+        monday = monday or default_week(school_class)
         occurrences = week_data(request.user, class_id, monday)
     except Http404:
         return json_error("not_found", 404)
     return JsonResponse(
-        {"class_id": class_id, "week": monday.isoformat(), "occurrences": occurrences}
+        {
+            "class_id": class_id,
+            "week": monday.isoformat(),
+            "occurrences": occurrences,
+            "holidays": week_days_off(school_class.org, monday),
+        }
     )
 
 

@@ -31,6 +31,7 @@ from core.timetable.ical_import import (
     parse_calendar,
 )
 from core.timetable.models import Feed, Lesson, Occurrence, OccurrenceChange
+from core.timetable.school_calendar import school_holiday_dates
 from hub.streams import class_stream
 
 ADDED = OccurrenceChange.Kind.ADDED.value
@@ -167,7 +168,8 @@ def import_feed(
     ``actor`` go into each change recorded; ``now`` is the import time.
     Occurrences are expanded over ``window`` (first and last day, inclusive,
     in the org's time zone), by default the class's academic session; those
-    on a public holiday (``Holiday``) are skipped.
+    on a public holiday (``Holiday``) or on a school holiday of the org
+    (``SchoolHoliday``, its academy and zone) are skipped.
 
     The first import of a class (its feed has no occurrence yet) creates its
     feed, lessons and occurrences and sends one ``FeedImported``. A later
@@ -210,7 +212,9 @@ def import_feed(
             school_class=school_class,
             defaults={"name": name[:200], "time_zone": org.time_zone},
         )
-        holidays = holiday_dates(first_day, last_day)
+        holidays = holiday_dates(first_day, last_day) | school_holiday_dates(
+            org, first_day, last_day
+        )
         wanted: dict[tuple[str, str], ParsedOccurrence] = {}
         skipped = 0
         for occurrence in parsed.occurrences:

@@ -6,7 +6,15 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.timetable.actions import change_occurrence
-from core.timetable.models import Feed, Holiday, Lesson, Occurrence, OccurrenceChange
+from core.timetable.models import (
+    Feed,
+    FeedToken,
+    Holiday,
+    Lesson,
+    Occurrence,
+    OccurrenceChange,
+    SchoolHoliday,
+)
 
 
 @admin.register(Holiday)
@@ -15,6 +23,37 @@ class HolidayAdmin(admin.ModelAdmin):
     list_filter = ["zone"]
     search_fields = ["name"]
     date_hierarchy = "date"
+
+
+@admin.register(SchoolHoliday)
+class SchoolHolidayAdmin(admin.ModelAdmin):
+    """Loaded by ``manage.py load_school_calendar``; correctable by hand."""
+
+    list_display = [
+        "name",
+        "school_year",
+        "zone",
+        "academy",
+        "start_date",
+        "end_date",
+        "lessons_resume",
+    ]
+    list_filter = ["zone", "school_year"]
+    search_fields = ["name", "academy", "zone"]
+    date_hierarchy = "start_date"
+
+
+@admin.register(FeedToken)
+class FeedTokenAdmin(admin.ModelAdmin):
+    """Who has a calendar link; staff may delete one (its URL stops working)."""
+
+    list_display = ["user", "created_at"]
+    search_fields = ["user__username", "user__last_name"]
+    fields = ["user", "created_at"]
+    readonly_fields = ["user", "created_at"]
+
+    def has_add_permission(self, request):
+        return False
 
 
 @admin.register(Feed)

@@ -7,7 +7,9 @@ a ``Lesson`` (UID, RRULE, subject, room, teachers); each dated instance is an
 non-recurring event). A change to one occurrence (cancelled, moved, room
 changed, teacher replaced) is recorded as an ``OccurrenceChange`` with a reason,
 and the occurrence keeps its previous time and room so pages can show them.
-``Holiday`` rows are public holidays: no lesson takes place on them.
+``Holiday`` rows are public holidays and ``SchoolHoliday`` rows the school
+holidays of each zone and academy: no lesson takes place on them. A
+``FeedToken`` is the secret of a user's iCalendar subscription URL.
 """
 
 from django.conf import settings
@@ -32,6 +34,68 @@ class Holiday(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {self.name}"
+
+
+class SchoolHoliday(models.Model):
+    """A school holiday of one academy (the ministry's ``fr-en-calendrier-scolaire``).
+
+    ``start_date`` to ``end_date`` (inclusive) are the days without lessons.
+    The ministry gives the day lessons stop (holidays begin "après la classe"
+    of that day) and the day they resume, kept as ``lessons_stop`` and
+    ``lessons_resume``: "Toussaint 2019-10-19 to 2019-11-04" has no lessons
+    from the 20th to the 3rd (``core.timetable.school_calendar``).
+    """
+
+    name = models.CharField(_("name"), max_length=100)
+    zone = models.CharField(_("zone"), max_length=50, help_text=_("e.g. Zone B"))
+    academy = models.CharField(_("academy"), max_length=100)
+    school_year = models.CharField(_("school year"), max_length=20)
+    population = models.CharField(_("population"), max_length=50, blank=True)
+    start_date = models.DateField(_("first day without lessons"))
+    end_date = models.DateField(_("last day without lessons"))
+    lessons_stop = models.DateField(_("lessons stop after"))
+    lessons_resume = models.DateField(_("lessons resume on"))
+
+    class Meta:
+        ordering = ["start_date", "zone", "academy"]
+        verbose_name = _("school holiday")
+        verbose_name_plural = _("school holidays")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["zone", "academy", "name", "school_year"],
+                name="unique_school_holiday",
+            )
+        ]
+        indexes = [models.Index(fields=["end_date", "start_date"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.school_year} ({self.academy}, {self.zone})"
+
+
+class FeedToken(models.Model):
+    """The secret of one user's iCalendar subscription URL.
+
+    The token is never stored: it is ``HMAC(SECRET_KEY, user id + salt)``
+    (:func:`core.timetable.feed.token_of`), so the page can show the URL
+    again, and only its SHA-256 ``digest`` is looked up. Rotating draws a
+    new ``salt``: the old URL stops working at once.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="calendar_feed_token",
+    )
+    salt = models.CharField(max_length=64)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(_("created at"))
+
+    class Meta:
+        verbose_name = _("calendar subscription link")
+        verbose_name_plural = _("calendar subscription links")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.created_at:%Y-%m-%d})"
 
 
 class Feed(models.Model):

@@ -145,6 +145,7 @@ export class WeekView {
     this.classId = initial.class_id;
     this.monday = initial.week;
     this.occurrences = new Map();
+    this.holidays = initial.holidays || {};
     this.flashing = new Map();
     this.loading = null;
     this.pending = [];
@@ -190,6 +191,7 @@ export class WeekView {
       const pending = this.pending;
       this.loading = null;
       this.pending = [];
+      this.holidays = body.holidays || {};
       this.load(body.occurrences);
       for (const event of pending) this.apply(event, { announce: false });
     } catch (error) {
@@ -247,6 +249,10 @@ export class WeekView {
           list.append(item);
         }
         column.append(list);
+      } else if (this.holidays[day]) {
+        // A public or school holiday of the class's school: named, no lesson.
+        column.classList.add("day--holiday");
+        column.append(el("p", "day__empty day__holiday", this.holidays[day]));
       } else {
         column.append(el("p", "day__empty", _("No lesson")));
       }
