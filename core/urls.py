@@ -11,6 +11,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("absences/", include("core.attendance.urls")),
     path("messages/", include("core.messaging.urls")),
+    path("", include("core.accounts.urls")),
     path("", include("hub.delivery.urls")),
     path("", include("frontend.urls")),
 ]
