@@ -129,6 +129,7 @@ def issue_code(
             user=user,
             code_hash=codes.digest(plain),
             channel=channel,
+            created_at=now,
             expires_at=now + dt.timedelta(days=days),
             issued_by=issued_by,
         )

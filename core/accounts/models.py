@@ -9,6 +9,7 @@ long to guess online under the rate limit.
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -32,7 +33,7 @@ class ActivationCode(models.Model):
     )
     code_hash = models.CharField(max_length=64)
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
     expires_at = models.DateTimeField(_("expires at"))
     used_at = models.DateTimeField(_("used at"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
