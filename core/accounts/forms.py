@@ -1,6 +1,7 @@
 """Forms of the activation, password-reset and password-change pages."""
 
 import logging
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -52,7 +53,7 @@ class ResetForm(PasswordResetForm):
     """Django's reset form, its e-mail sent by :mod:`core.accounts.mail`.
 
     The link is absolute on ``SITE_URL`` (not the request's Host header, which
-    a client chooses). Users with no usable password (not yet activated) get
+    a client chooses) and carries the token in its fragment. Users with no usable password (not yet activated) get
     nothing, as in Django: they need an activation code.
     """
 
@@ -66,13 +67,13 @@ class ResetForm(PasswordResetForm):
         html_email_template_name=None,
     ):
         user = context["user"]
-        path = reverse(
-            "accounts:password_reset_confirm",
-            kwargs={"uidb64": context["uid"], "token": context["token"]},
-        )
+        # The token rides in the fragment, which no server or proxy log sees
+        # (views.password_reset_link).
+        fragment = urlencode({"uid": context["uid"], "token": context["token"]})
+        path = reverse("accounts:password_reset_link")
         message = mail.password_reset_message(
             user=user,
-            link=f"{settings.SITE_URL}{path}",
+            link=f"{settings.SITE_URL}{path}#{fragment}",
             valid_hours=settings.PASSWORD_RESET_TIMEOUT // 3600,
         )
         try:

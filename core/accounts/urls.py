@@ -19,6 +19,11 @@ urlpatterns = [
         name="password_reset_done",
     ),
     path(
+        "mot-de-passe/nouveau/",
+        views.password_reset_link,
+        name="password_reset_link",
+    ),
+    path(
         "mot-de-passe/nouveau/<uidb64>/<token>/",
         views.PasswordResetConfirmView.as_view(),
         name="password_reset_confirm",

@@ -24,6 +24,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -33,6 +34,10 @@ from core.accounts import actions, throttle
 from core.accounts.forms import ActivationCodeForm, ActivationForm, ResetForm
 from core.accounts.models import ActivationCode
 from core.audit import log as audit
+
+# The login page's link (frontend/templates/registration/login.html) is this
+# app's: its words live in this app's catalogue.
+LOGIN_PAGE_STRINGS = [gettext_noop("Forgot your password?")]
 
 SESSION_KEY = "_accounts_activation"
 STEP_SECONDS = 30 * 60  # step 2 must follow step 1 within this time
@@ -144,6 +149,32 @@ class PasswordResetView(auth_views.PasswordResetView):
     form_class = ResetForm
     template_name = "accounts/password_reset_form.html"
     success_url = reverse_lazy("accounts:password_reset_done")
+
+
+@never_cache
+@sensitive_post_parameters("token")
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def password_reset_link(request):
+    """The reset e-mail's link, its token in the fragment (never sent, never
+    logged by a proxy): the page's script POSTs it here, and a valid token
+    goes into the session, as Django's ``PasswordResetConfirmView`` keeps it,
+    before the redirect to that view's form (URL without the token)."""
+    if request.method == "POST":
+        confirm = PasswordResetConfirmView()
+        user = confirm.get_user(request.POST.get("uid", ""))
+        token = request.POST.get("token", "")
+        if user is not None and confirm.token_generator.check_token(user, token):
+            request.session[auth_views.INTERNAL_RESET_SESSION_TOKEN] = token
+            return redirect(
+                "accounts:password_reset_confirm",
+                uidb64=request.POST["uid"],
+                token=confirm.reset_url_token,
+            )
+        return render(
+            request, "accounts/password_reset_confirm.html", {"validlink": False}
+        )
+    return render(request, "accounts/password_reset_link.html")
 
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):

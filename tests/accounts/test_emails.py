@@ -139,13 +139,18 @@ def test_reset_link_by_email_sets_a_new_password(client, school, mailer):
     )
     assert "« karim »" in text
     link = LINK.findall(text)[0]
-    assert link.startswith("https://ent.example.org/mot-de-passe/nouveau/")
-    path = urlsplit(link).path
-    token = path.rstrip("/").rsplit("/", 1)[1]
-    # Django's pattern: the token moves to the session, the URL loses it.
-    hop = client.get(path)
+    assert html.escape(link) in markup
+    # The token rides in the fragment: the page's script POSTs it.
+    path, fragment = urlsplit(link).path, parse_qs(urlsplit(link).fragment)
+    assert path == "/mot-de-passe/nouveau/"
+    uid, token = fragment["uid"][0], fragment["token"][0]
+    assert token not in path
+    page = client.get(path)
+    assert "accounts/reset-link.js" in page.content.decode()
+    # Django's pattern from here: the token moves to the session.
+    hop = client.post(path, {"uid": uid, "token": token})
     assert hop.status_code == 302 and token not in hop["Location"]
-    assert hop["Location"].endswith("/set-password/")
+    assert hop["Location"] == f"/mot-de-passe/nouveau/{uid}/set-password/"
     form = client.get(hop["Location"])
     assert 'name="new_password1"' in form.content.decode()
     done = client.post(
@@ -157,7 +162,7 @@ def test_reset_link_by_email_sets_a_new_password(client, school, mailer):
     assert User.objects.get(pk=school.parent.pk).check_password("Nouveau-2026!")
     assert AuditEntry.objects.filter(action="account.password_reset").count() == 1
     # Single use.
-    again = client.get(path)
+    again = client.post(path, {"uid": uid, "token": token})
     assert again.status_code == 200
     assert "Ce lien ne fonctionne plus" in html.unescape(again.content.decode())
 
@@ -172,17 +177,40 @@ def test_reset_of_unknown_or_not_activated_address_sends_nothing_same_page(
     assert mailer.messages == []
 
 
+def reset_link(mailer) -> tuple[str, str, str]:
+    """Return (path, uid, token) of the last reset e-mail's link."""
+    text = mailer.messages[-1].message.get_body(("plain",)).get_content()
+    link = urlsplit(LINK.findall(text)[0])
+    fragment = parse_qs(link.fragment)
+    return link.path, fragment["uid"][0], fragment["token"][0]
+
+
+def test_reset_link_with_a_wrong_token_says_so(client, school, mailer):
+    school.parent.email = "karim@example.org"
+    school.parent.save()
+    ask_reset(client, "karim@example.org")
+    path, uid, token = reset_link(mailer)
+    for data in [
+        {"uid": uid, "token": token[:-1] + "x"},
+        {"uid": "zz", "token": token},
+        {},
+    ]:
+        page = client.post(path, data)
+        assert page.status_code == 200
+        assert "Ce lien ne fonctionne plus" in html.unescape(page.content.decode())
+
+
 def test_reset_never_logs_the_token(client, school, mailer):
     school.parent.email = "karim@example.org"
     school.parent.save()
     with capture_all_logs() as lines:
         ask_reset(client, "karim@example.org")
-        text, _ = parts(mailer.messages[0])
-        path = urlsplit(LINK.findall(text)[0]).path
-        hop = client.get(path)
+        path, uid, token = reset_link(mailer)
+        client.get(path)
+        hop = client.post(path, {"uid": uid, "token": token})
         client.post(
             hop["Location"],
             {"new_password1": "Nouveau-2026!", "new_password2": "Nouveau-2026!"},
         )
-    token = path.rstrip("/").rsplit("/", 1)[1]
+    assert User.objects.get(pk=school.parent.pk).check_password("Nouveau-2026!")
     assert token not in "\n".join(lines)

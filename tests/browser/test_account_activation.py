@@ -172,3 +172,40 @@ def test_pupil_opens_the_qr_link_with_login_and_code_filled_in(
         )
     finally:
         context.close()
+
+
+@pytest.mark.browser
+def test_reset_link_with_token_in_fragment_leads_to_new_password(
+    browser, live_hub, screens_dir
+):
+    # The link of the reset e-mail, made as ResetForm makes it.
+    out = live_hub.shell(
+        "from urllib.parse import urlencode\n"
+        "from django.contrib.auth.tokens import default_token_generator as g\n"
+        "from django.utils.encoding import force_bytes\n"
+        "from django.utils.http import urlsafe_base64_encode\n"
+        "from tests.conftest import make_user\n"
+        "u = make_user('oubli', 'guardian', 'Odile', 'Oubli')\n"
+        "print(urlencode({'uid': urlsafe_base64_encode(force_bytes(u.pk)),"
+        " 'token': g.make_token(u)}))"
+    )
+    context = phone(browser, live_hub)
+    page = context.new_page()
+    try:
+        page.goto("/mot-de-passe/nouveau/#" + out.strip())
+        expect(page).to_have_url(
+            re.compile(r"/mot-de-passe/nouveau/[^/]+/set-password/$")
+        )
+        page.get_by_label("Nouveau mot de passe", exact=True).fill("Souvenir-2026!")
+        page.get_by_label("Confirmation du nouveau mot de passe").fill("Souvenir-2026!")
+        fits(page)
+        page.screenshot(path=str(screens_dir / "password-reset-360.png"))
+        page.get_by_role("button", name="Modifier mon mot de passe").click()
+        expect(page).to_have_url(re.compile(r"/mot-de-passe/nouveau/termine/$"))
+        page.get_by_role("link", name="Se connecter").click()
+        page.fill("#id_username", "oubli")
+        page.fill("#id_password", "Souvenir-2026!")
+        page.click("form.form button[type=submit]")
+        expect(page.locator("h1")).to_contain_text("Bonjour Odile")
+    finally:
+        context.close()
