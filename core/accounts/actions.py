@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode
 
 from django.conf import settings
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.urls import reverse
@@ -42,7 +43,7 @@ class CodeNoLongerValid(Exception):
 
 def not_activated(users: QuerySet[User]) -> QuerySet[User]:
     """Keep the active users who have never set a password (unusable one)."""
-    return users.filter(is_active=True, password__startswith="!")
+    return users.filter(is_active=True, password__startswith=UNUSABLE_PASSWORD_PREFIX)
 
 
 def users_of(*, org: Org, school_class: SchoolClass | None = None) -> QuerySet[User]:
@@ -83,13 +84,24 @@ def activation_link(user: User, code: str) -> str:
     return f"{settings.SITE_URL}{reverse('accounts:activate')}#{fragment}"
 
 
+def find_user(login: str) -> User | None:
+    """Return the active user of ``login``: exact, else the one case-blind match."""
+    active = User.objects.filter(is_active=True)
+    login = login.strip()
+    user = active.filter(username=login).first()
+    if user is None:
+        matches = list(active.filter(username__iexact=login)[:2])
+        user = matches[0] if len(matches) == 1 else None
+    return user
+
+
 def check_code(*, login: str, code: str) -> ActivationCode | None:
     """Return the live code of ``login`` that ``code`` matches, or None.
 
     Unknown login, malformed, wrong, spent, revoked and expired codes all
     give None, after the same work (one hash, one comparison at least).
     """
-    user = User.objects.filter(username=login.strip()).first()
+    user = find_user(login)
     candidates = list(live_codes(user)) if user is not None else []
     typed = codes.digest(code)
     found = None

@@ -79,6 +79,24 @@ def test_code_is_accepted_in_any_case_with_spaces_or_without_dashes(client, impo
     assert step1(client, "karim", typed).status_code == 302
 
 
+def test_login_may_be_typed_in_capitals(client, imported):
+    assert step1(client, " Karim ", issue(imported.parent)).status_code == 302
+
+
+def test_deactivated_account_cannot_activate(client, imported):
+    code = issue(imported.pupil)
+    User.objects.filter(pk=imported.pupil.pk).update(is_active=False)
+    assert WRONG in text(step1(client, "lea", code))
+
+
+def test_account_deactivated_between_the_steps_cannot_finish(client, imported):
+    code = issue(imported.pupil)
+    step1(client, "lea", code)
+    User.objects.filter(pk=imported.pupil.pk).update(is_active=False)
+    response = client.get("/activer/mot-de-passe/")
+    assert response.status_code == 302 and response["Location"] == "/activer/"
+
+
 def test_known_email_is_prefilled_on_step_two(client, imported):
     code = issue(imported.parent)
     step1(client, "karim", code)
