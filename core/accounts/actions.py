@@ -207,13 +207,14 @@ def print_letters(
     pending = {u.pk: u for u in not_activated(users).order_by("pk")}
     if not pending:
         return b"", 0
+    families = _Families(pending)
     letters = []
     with transaction.atomic():
-        for user in _family_order(pending):
+        for user in families.in_family_order():
             row, plain = issue_code(
                 user=user, channel=ActivationCode.Channel.LETTER, issued_by=issued_by
             )
-            letters.append(_letter(user, plain, row.expires_at))
+            letters.append(families.letter(user, plain, row.expires_at))
     return render_letters(letters), len(letters)
 
 
@@ -275,98 +276,125 @@ def send_activation_emails(
 # Letters ---------------------------------------------------------------------
 
 
-def _pupil_classes(pupil: User) -> list[SchoolClass]:
-    return list(
-        SchoolClass.objects.filter(
-            enrollments__user=pupil, enrollments__role=Enrollment.Role.STUDENT
+def _chunks(ids: list[int], size: int = 500):
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+class _Families:
+    """The roster around the users who get letters, read in a few queries.
+
+    ``children[guardian]``: their children (by first name); ``guardians[pupil]``:
+    their guardians' ids; ``classes[pupil]``: their classes, homerooms first.
+    """
+
+    def __init__(self, pending: dict[int, User]) -> None:
+        self.pending = pending
+        self.children: dict[int, list[User]] = {}
+        self.guardians: dict[int, list[int]] = {}
+        self.classes: dict[int, list[SchoolClass]] = {}
+        ids = sorted(pending)
+        links = []
+        for chunk in _chunks(ids):
+            links += GuardianLink.objects.filter(
+                Q(guardian_id__in=chunk) | Q(student_id__in=chunk)
+            ).select_related("student")
+        seen = set()
+        for link in sorted(
+            links, key=lambda k: (k.student.first_name, k.student.last_name, k.pk)
+        ):
+            if link.pk in seen:
+                continue
+            seen.add(link.pk)
+            self.children.setdefault(link.guardian_id, []).append(link.student)
+            self.guardians.setdefault(link.student_id, []).append(link.guardian_id)
+        pupils = sorted(
+            {u.pk for u in pending.values() if u.role == User.Role.STUDENT}
+            | {c.pk for kids in self.children.values() for c in kids}
         )
-        .select_related("org")
-        .order_by("class_type", "title")
-        .distinct()
-    )
+        for chunk in _chunks(pupils):
+            for enrollment in (
+                Enrollment.objects.filter(
+                    user_id__in=chunk, role=Enrollment.Role.STUDENT
+                )
+                .select_related("school_class__org")
+                .order_by("school_class__class_type", "school_class__title")
+            ):
+                self.classes.setdefault(enrollment.user_id, []).append(
+                    enrollment.school_class
+                )
 
+    def pupils_of(self, user: User) -> list[User]:
+        if user.role == User.Role.GUARDIAN:
+            return self.children.get(user.pk, [])
+        return [user] if user.role == User.Role.STUDENT else []
 
-def _children(guardian: User) -> list[User]:
-    return list(
-        User.objects.filter(guardians=guardian).order_by("first_name", "last_name")
-    )
+    def orgs_of(self, user: User) -> list[Org]:
+        orgs: dict[int, Org] = {}
+        for pupil in self.pupils_of(user):
+            for school_class in self.classes.get(pupil.pk, []):
+                orgs.setdefault(school_class.org_id, school_class.org)
+        if user.role not in (User.Role.GUARDIAN, User.Role.STUDENT):
+            for org in user.orgs.all():
+                orgs.setdefault(org.pk, org)
+        return list(orgs.values())
+
+    def pupil(self, pupil: User) -> Pupil:
+        return Pupil(
+            name=pupil.get_full_name() or pupil.username,
+            classes=[
+                f"{c.title} ({c.org.name})" for c in self.classes.get(pupil.pk, [])
+            ],
+        )
+
+    def letter(self, user: User, code: str, expires_at: dt.datetime) -> Letter:
+        return Letter(
+            school=", ".join(o.name for o in self.orgs_of(user)) or "Hub ENT",
+            name=user.get_full_name() or user.username,
+            role=user.role,
+            login=user.get_username(),
+            code=code,
+            expires_on=timezone.localtime(expires_at).date(),
+            site=settings.SITE_URL,
+            path=reverse("accounts:activate"),
+            link=activation_link(user, code),
+            children=[self.pupil(p) for p in self.pupils_of(user)],
+        )
+
+    def in_family_order(self) -> list[User]:
+        """Order users family by family: a pupil's guardians, then the pupil.
+
+        Pupils go by class, last and first name; a guardian of several comes
+        with the first; then guardians whose children get no letter, then
+        anyone else.
+        """
+        pending = self.pending
+
+        def by_class(pupil: User):
+            classes = self.classes.get(pupil.pk, [])
+            first = classes[0].title if classes else ""
+            return (first, pupil.last_name, pupil.first_name, pupil.pk)
+
+        pupils = sorted(
+            (u for u in pending.values() if u.role == User.Role.STUDENT), key=by_class
+        )
+        others = sorted(
+            {c.pk: c for kids in self.children.values() for c in kids}.values(),
+            key=by_class,
+        )
+        done: set[int] = set()
+        ordered: list[User] = []
+        for pupil in [*pupils, *others]:
+            for guardian_id in self.guardians.get(pupil.pk, []):
+                if guardian_id in pending and guardian_id not in done:
+                    done.add(guardian_id)
+                    ordered.append(pending[guardian_id])
+            if pupil.pk in pending and pupil.pk not in done:
+                done.add(pupil.pk)
+                ordered.append(pending[pupil.pk])
+        ordered += [u for pk, u in sorted(pending.items()) if pk not in done]
+        return ordered
 
 
 def _orgs_of(user: User) -> list[Org]:
-    pupils = _children(user) if user.role == User.Role.GUARDIAN else [user]
-    orgs = {}
-    for pupil in pupils:
-        for school_class in _pupil_classes(pupil):
-            orgs.setdefault(school_class.org_id, school_class.org)
-    for org in user.orgs.all():
-        orgs.setdefault(org.pk, org)
-    return list(orgs.values())
-
-
-def _pupil(pupil: User) -> Pupil:
-    classes = _pupil_classes(pupil)
-    return Pupil(
-        name=pupil.get_full_name() or pupil.username,
-        classes=[f"{c.title} ({c.org.name})" for c in classes],
-    )
-
-
-def _letter(user: User, code: str, expires_at: dt.datetime) -> Letter:
-    if user.role == User.Role.GUARDIAN:
-        children = [_pupil(child) for child in _children(user)]
-    elif user.role == User.Role.STUDENT:
-        children = [_pupil(user)]
-    else:
-        children = []
-    return Letter(
-        school=", ".join(o.name for o in _orgs_of(user)) or "Hub ENT",
-        name=user.get_full_name() or user.username,
-        role=user.role,
-        login=user.get_username(),
-        code=code,
-        expires_on=timezone.localtime(expires_at).date(),
-        site=settings.SITE_URL,
-        path=reverse("accounts:activate"),
-        link=activation_link(user, code),
-        children=children,
-    )
-
-
-def _family_order(pending: dict[int, User]) -> list[User]:
-    """Order users family by family: a pupil's guardians, then the pupil.
-
-    Pupils go by class and name; a guardian of several comes with the first.
-    """
-    pupils = sorted(
-        (u for u in pending.values() if u.role == User.Role.STUDENT),
-        key=lambda u: (
-            min((c.title for c in _pupil_classes(u)), default=""),
-            u.last_name,
-            u.first_name,
-            u.pk,
-        ),
-    )
-    done: set[int] = set()
-    ordered: list[User] = []
-    pupil_ids = [p.pk for p in pupils]
-    # Also pupils not pending: their pending guardians come in their place.
-    family_pupils = pupil_ids + [
-        link.student_id
-        for link in GuardianLink.objects.filter(guardian_id__in=pending).order_by(
-            "student__last_name", "student__first_name"
-        )
-    ]
-    for pupil_id in family_pupils:
-        for guardian_id in GuardianLink.objects.filter(student_id=pupil_id).values_list(
-            "guardian_id", flat=True
-        ):
-            if guardian_id in pending and guardian_id not in done:
-                done.add(guardian_id)
-                ordered.append(pending[guardian_id])
-        if pupil_id in pending and pupil_id not in done:
-            done.add(pupil_id)
-            ordered.append(pending[pupil_id])
-    for user in pending.values():  # staff, or guardians with no child
-        if user.pk not in done:
-            ordered.append(user)
-    return ordered
+    return _Families({user.pk: user}).orgs_of(user)

@@ -12,13 +12,13 @@ Plain data in (:class:`Letter`), bytes out: no query and no code issuing here
 """
 
 import datetime as dt
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import segno
 from django.utils import formats, translation
 from fpdf import FPDF
+from PIL import Image
 
 FONTS = Path(__file__).resolve().parent / "fonts"
 FONT = "DejaVu"
@@ -57,11 +57,22 @@ def _french_date(day: dt.date) -> str:
         return formats.date_format(day, "j F Y")
 
 
-def _qr_png(link: str) -> io.BytesIO:
-    buffer = io.BytesIO()
-    segno.make(link, error="m", micro=False).save(buffer, kind="png", scale=8, border=4)
-    buffer.seek(0)
-    return buffer
+def _qr_image(link: str, scale: int = 8) -> Image.Image:
+    """Return the QR code of ``link`` as a black-and-white image.
+
+    segno encodes; Pillow draws (segno's own PNG writer, in pure Python,
+    took most of a page's time), with the standard 4-module quiet zone.
+    """
+    qr = segno.make(link, error="m", micro=False)
+    border = 4
+    size = len(qr.matrix) + 2 * border
+    image = Image.new("1", (size, size), 1)
+    pixels = image.load()
+    for y, row in enumerate(qr.matrix):
+        for x, dark in enumerate(row):
+            if dark:
+                pixels[x + border, y + border] = 0
+    return image.resize((size * scale, size * scale), Image.Resampling.NEAREST)
 
 
 class _LetterPdf(FPDF):
@@ -74,13 +85,47 @@ class _LetterPdf(FPDF):
         self.set_title("Lettres d'activation Hub ENT")
         self.set_creator("Hub ENT")
         self.set_lang("fr")
+        self._wrapped: dict[tuple, list[str]] = {}
+
+    def paragraph(
+        self,
+        text: str,
+        *,
+        width: float,
+        height: float,
+        size: float = 11,
+        bold: bool = False,
+        color=TEXT,
+        x: float | None = None,
+    ) -> None:
+        """Write ``text`` left-aligned in lines of ``width`` mm from ``x``.
+
+        Line breaks are computed once per text, style and width (most text
+        is the same on every page): fpdf2's line breaking is most of the
+        time a page takes.
+        """
+        style = "B" if bold else ""
+        self.set_font(FONT, style, size)
+        self.set_text_color(*color)
+        key = (text, style, size, width)
+        lines = self._wrapped.get(key)
+        if lines is None:
+            lines = self.multi_cell(
+                width, height, text, align="L", dry_run=True, output="LINES"
+            )
+            self._wrapped[key] = lines
+        left = self.l_margin if x is None else x
+        for line in lines:
+            self.set_x(left)
+            self.cell(width, height, line, new_x="LMARGIN", new_y="NEXT")
 
     def write_line(
         self, text: str, *, size: float = 11, bold: bool = False, color=TEXT, gap=1.5
     ):
-        self.set_font(FONT, "B" if bold else "", size)
-        self.set_text_color(*color)
-        self.multi_cell(0, size * 0.45, text, align="L", new_x="LMARGIN", new_y="NEXT")
+        width = self.w - self.l_margin - self.r_margin
+        self.paragraph(
+            text, width=width, height=size * 0.45, size=size, bold=bold, color=color
+        )
         self.ln(gap)
 
 
@@ -107,16 +152,12 @@ def _page(pdf: _LetterPdf, letter: Letter) -> None:
     if letter.role == "guardian":
         for pupil in letter.children:
             classes = ", ".join(pupil.classes) or "aucune classe pour l'instant"
-            pdf.set_x(pdf.l_margin + 5)
-            pdf.set_font(FONT, "B", 11)
-            pdf.set_text_color(*TEXT)
-            pdf.multi_cell(
-                width - 5,
-                5,
+            pdf.paragraph(
                 f"• {pupil.name} : {classes}",
-                align="L",
-                new_x="LMARGIN",
-                new_y="NEXT",
+                width=width - 5,
+                height=5,
+                bold=True,
+                x=pdf.l_margin + 5,
             )
             pdf.ln(1)
     elif letter.role == "student" and letter.children:
@@ -133,7 +174,7 @@ def _page(pdf: _LetterPdf, letter: Letter) -> None:
     pdf.set_line_width(0.6)
     pdf.rect(pdf.l_margin, top, width, box_height, round_corners=True)
     pdf.image(
-        _qr_png(letter.link),
+        _qr_image(letter.link),
         x=pdf.l_margin + width - qr_size - 6,
         y=top + (box_height - qr_size) / 2,
         w=qr_size,
@@ -143,10 +184,15 @@ def _page(pdf: _LetterPdf, letter: Letter) -> None:
     left = pdf.l_margin + 6
 
     def line(height: float, text: str, *, size: float, bold=False, color=TEXT):
-        pdf.set_x(left)
-        pdf.set_font(FONT, "B" if bold else "", size)
-        pdf.set_text_color(*color)
-        pdf.multi_cell(inner, height, text, align="L", new_x="LMARGIN", new_y="NEXT")
+        pdf.paragraph(
+            text,
+            width=inner,
+            height=height,
+            size=size,
+            bold=bold,
+            color=color,
+            x=left,
+        )
 
     pdf.set_y(top + 7)
     line(6, "Identifiant", size=11, color=GREY)
@@ -177,9 +223,7 @@ def _page(pdf: _LetterPdf, letter: Letter) -> None:
         pdf.set_font(FONT, "B", 11)
         pdf.set_text_color(*BLUE)
         pdf.cell(8, 5.5, f"{number}.")
-        pdf.set_font(FONT, "", 11)
-        pdf.set_text_color(*TEXT)
-        pdf.multi_cell(width - 8, 5.5, step, align="L", new_x="LMARGIN", new_y="NEXT")
+        pdf.paragraph(step, width=width - 8, height=5.5, x=pdf.l_margin + 8)
         pdf.ln(2)
     pdf.ln(4)
     pdf.write_line(

@@ -132,3 +132,21 @@ def test_codes_admin_shows_no_hash_and_cannot_add(staff_client, imported):
     detail = staff_client.get(f"/admin/accounts/activationcode/{row.pk}/change/")
     assert row.code_hash not in detail.content.decode()
     assert staff_client.get("/admin/accounts/activationcode/add/").status_code == 403
+
+
+def test_too_many_letters_at_once_are_refused_with_advice(
+    staff_client, imported, monkeypatch
+):
+    monkeypatch.setattr("core.accounts.admin.ADMIN_LETTER_LIMIT", 2)
+    response = run_action(
+        staff_client,
+        "/admin/roster/org/",
+        "print_activation_letters",
+        [imported.org.pk],
+        confirmed=True,
+    )
+    assert response.status_code == 302
+    page = html.unescape(staff_client.get(response["Location"]).content.decode())
+    assert "Plus de 2 lettres à la fois" in page
+    assert "make_activation_letters" in page
+    assert not ActivationCode.objects.exists()
