@@ -38,6 +38,10 @@ class CodeNoLongerValid(Exception):
     """The code was spent, revoked or expired between check and use."""
 
 
+class MailServerUnavailable(Exception):
+    """The SMTP server could not be reached: no code was issued."""
+
+
 # Reads ----------------------------------------------------------------------
 
 
@@ -61,6 +65,14 @@ def users_of(*, org: Org, school_class: SchoolClass | None = None) -> QuerySet[U
             pk__in=GuardianLink.objects.filter(student__in=pupils).values("guardian_id")
         )
     )
+
+
+def without_live_code(users: QuerySet[User]) -> QuerySet[User]:
+    """Leave out the users who hold a code that still works."""
+    live = ActivationCode.objects.filter(
+        used_at=None, revoked_at=None, expires_at__gt=timezone.now()
+    )
+    return users.exclude(pk__in=live.values("user_id"))
 
 
 def live_codes(user: User, now: dt.datetime | None = None) -> QuerySet[ActivationCode]:
@@ -196,15 +208,20 @@ def activate_account(
 
 
 def print_letters(
-    *, users: QuerySet[User], issued_by: User | None = None
+    *, users: QuerySet[User], issued_by: User | None = None, reissue: bool = False
 ) -> tuple[bytes, int]:
     """Issue a letter code to each user of ``users`` not yet activated and
     return ``(pdf, pages)``: one page per guardian and per pupil, a family's
     pages together.
 
-    Issuing revokes the codes of earlier letters and e-mails of those users.
+    Users who hold a code that still works are left out, unless ``reissue``:
+    a new code revokes the old one, and a guardian of pupils in two classes
+    printed one after the other would otherwise find the first letter void.
     """
-    pending = {u.pk: u for u in not_activated(users).order_by("pk")}
+    candidates = not_activated(users)
+    if not reissue:
+        candidates = without_live_code(candidates)
+    pending = {u.pk: u for u in candidates.order_by("pk")}
     if not pending:
         return b"", 0
     families = _Families(pending)
@@ -224,26 +241,38 @@ class SendReport:
 
     sent: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # no address, or activated
+    # No address, activated already, or holding a live code.
+    skipped: list[str] = field(default_factory=list)
 
 
 def send_activation_emails(
-    *, users: QuerySet[User], issued_by: User | None = None
+    *, users: QuerySet[User], issued_by: User | None = None, reissue: bool = False
 ) -> SendReport:
     """E-mail an activation link and code to each user of ``users`` with an
     address and not yet activated, over one SMTP connection.
 
-    A mail the server refuses gets its code revoked (nobody can use it).
+    As for letters, users holding a code that still works are skipped unless
+    ``reissue``. A mail the server refuses gets its code revoked (nobody can
+    use it). Raises :class:`MailServerUnavailable` (and issues nothing) when
+    the server cannot be reached.
     """
     report = SendReport()
-    pending = set(not_activated(users).exclude(email="").values_list("pk", flat=True))
+    candidates = not_activated(users).exclude(email="")
+    if not reissue:
+        candidates = without_live_code(candidates)
+    pending = set(candidates.values_list("pk", flat=True))
     for user in users.order_by("username"):
         if user.pk not in pending:
             report.skipped.append(user.username)
     targets = list(User.objects.filter(pk__in=pending).order_by("username"))
     if not targets:
         return report
-    with mail.connection() as connection:
+    connection = mail.connection()
+    try:
+        connection.open()
+    except OSError as error:  # smtplib's errors are OSErrors too
+        raise MailServerUnavailable(type(error).__name__) from error
+    with connection:
         for user in targets:
             row, plain = issue_code(
                 user=user, channel=ActivationCode.Channel.EMAIL, issued_by=issued_by

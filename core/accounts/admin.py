@@ -81,6 +81,7 @@ def _confirm(modeladmin, request, queryset, *, action: str, title: str, warning:
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         "pending": pending.count(),
         "with_email": pending.exclude(Q(email="")).count(),
+        "holding": pending.count() - actions.without_live_code(pending).count(),
         "total": users.count(),
     }
     return TemplateResponse(request, "accounts/admin/confirm.html", context)
@@ -94,14 +95,12 @@ def print_activation_letters(modeladmin, request, queryset):
         queryset,
         action="print_activation_letters",
         title=_("Print the activation letters"),
-        warning=_(
-            "Each account not activated yet gets a new code: the codes of "
-            "letters and e-mails sent before stop working."
-        ),
+        warning=_("Each account not activated yet gets a letter with a new code."),
     )
     if page is not None:
         return page
     users = _users(queryset)
+    reissue = request.POST.get("reissue") == "on"
     if actions.not_activated(users).count() > ADMIN_LETTER_LIMIT:
         modeladmin.message_user(
             request,
@@ -114,11 +113,16 @@ def print_activation_letters(modeladmin, request, queryset):
             messages.ERROR,
         )
         return None
-    pdf, pages = actions.print_letters(users=users, issued_by=request.user)
+    pdf, pages = actions.print_letters(
+        users=users, issued_by=request.user, reissue=reissue
+    )
     if not pages:
         modeladmin.message_user(
             request,
-            _("None of the selected accounts is waiting for activation."),
+            _(
+                "None of the selected accounts is waiting for a letter (not "
+                "activated and without a valid code)."
+            ),
             messages.WARNING,
         )
         return None
@@ -140,21 +144,29 @@ def send_activation_emails(modeladmin, request, queryset):
         title=_("Send the activation e-mails"),
         warning=_(
             "Each account not activated yet that has an e-mail address gets "
-            "a new code by e-mail, valid 3 days: the codes of letters and "
-            "e-mails sent before stop working."
+            "a new code by e-mail, valid 3 days."
         ),
     )
     if page is not None:
         return page
-    report = actions.send_activation_emails(
-        users=_users(queryset), issued_by=request.user
-    )
+    try:
+        report = actions.send_activation_emails(
+            users=_users(queryset),
+            issued_by=request.user,
+            reissue=request.POST.get("reissue") == "on",
+        )
+    except actions.MailServerUnavailable:
+        modeladmin.message_user(
+            request,
+            _("The mail server does not answer: no code was issued."),
+            messages.ERROR,
+        )
+        return None
     modeladmin.message_user(
         request,
         _(
             "Activation e-mails: %(sent)d sent, %(failed)d failed, %(skipped)d "
-            "skipped (no address or already active). Their earlier codes no "
-            "longer work."
+            "skipped (no address, already active or holding a valid code)."
         )
         % {
             "sent": len(report.sent),

@@ -19,10 +19,12 @@ def staff_client(client, imported):
     return client
 
 
-def run_action(client, url, action, ids, confirmed=False):
+def run_action(client, url, action, ids, confirmed=False, reissue=False):
     data = {"action": action, "_selected_action": [str(i) for i in ids]}
     if confirmed:
         data["confirmed"] = "yes"
+    if reissue:
+        data["reissue"] = "on"
     return client.post(url, data)
 
 
@@ -34,9 +36,9 @@ def test_print_action_asks_confirmation_first(staff_client, imported):
     assert page.status_code == 200
     text = html.unescape(page.content.decode())
     assert "2 comptes sur 3 attendent leur activation" in text
-    assert (
-        "les codes des lettres et e-mails envoyés avant ne fonctionneront plus" in text
-    )
+    assert "reçoit une lettre avec un nouveau code" in text
+    assert "0 d'entre eux ont déjà un code qui fonctionne" in text
+    assert 'name="reissue"' in text
     assert not ActivationCode.objects.exists()
 
 
@@ -84,7 +86,7 @@ def test_print_action_with_nobody_pending_says_so(staff_client, imported):
     )
     assert response.status_code == 302
     page = staff_client.get(response["Location"]).content.decode()
-    assert "Aucun des comptes sélectionnés n" in html.unescape(page)
+    assert "Aucun des comptes sélectionnés n'attend de lettre" in html.unescape(page)
 
 
 def test_email_action_on_a_school_sends_and_reports(staff_client, imported, mailer):
@@ -98,6 +100,7 @@ def test_email_action_on_a_school_sends_and_reports(staff_client, imported, mail
     assert response.status_code == 302
     page = html.unescape(staff_client.get(response["Location"]).content.decode())
     assert "E-mails d'activation : 1 envoyés, 0 en échec" in page
+    assert "avec un code valide" in page
     assert [m.rcpt_tos for m in mailer.messages] == [["karim.dubois@example.org"]]
 
 
@@ -149,4 +152,22 @@ def test_too_many_letters_at_once_are_refused_with_advice(
     page = html.unescape(staff_client.get(response["Location"]).content.decode())
     assert "Plus de 2 lettres à la fois" in page
     assert "make_activation_letters" in page
+    assert not ActivationCode.objects.exists()
+
+
+def test_email_action_with_the_mail_server_down_issues_nothing(
+    staff_client, imported, settings
+):
+    from tests.delivery.smtp_server import free_port
+
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()
+    response = run_action(
+        staff_client,
+        "/admin/roster/user/",
+        "send_activation_emails",
+        [imported.parent.pk],
+        confirmed=True,
+    )
+    page = html.unescape(staff_client.get(response["Location"]).content.decode())
+    assert "Le serveur d'e-mails ne répond pas : aucun code n'a été émis." in page
     assert not ActivationCode.objects.exists()

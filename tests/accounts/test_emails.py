@@ -80,10 +80,32 @@ def test_emailed_code_activates_the_account_once(client, imported, mailer):
     assert entry.detail["channel"] == "email"
 
 
-def test_email_revokes_the_letter_code(imported, mailer):
+def test_holder_of_a_letter_code_gets_no_email_unless_reissued(imported, mailer):
     letter_code = actions.issue_code(user=imported.parent, channel="letter")[1]
-    actions.send_activation_emails(users=User.objects.filter(pk=imported.parent.pk))
+    karim = User.objects.filter(pk=imported.parent.pk)
+    report = actions.send_activation_emails(users=karim)
+    assert report.skipped == ["karim"] and mailer.messages == []
+    assert actions.check_code(login="karim", code=letter_code) is not None
+    report = actions.send_activation_emails(users=karim, reissue=True)
+    assert report.sent == ["karim"]
     assert actions.check_code(login="karim", code=letter_code) is None
+
+
+def test_command_refuses_when_the_mail_server_is_down(imported, settings):
+    from django.core.management import CommandError
+
+    from core.accounts.models import ActivationCode
+    from tests.delivery.smtp_server import free_port
+
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()
+    try:
+        call_command("send_activation_emails", "--org", "0350001A")
+    except CommandError as error:
+        assert "ne répond pas" in str(error)
+        assert "aucun code n'a été émis" in str(error)
+    else:
+        raise AssertionError("CommandError expected")
+    assert not ActivationCode.objects.exists()
 
 
 def test_refused_address_is_reported_and_its_code_revoked(imported, mailer):

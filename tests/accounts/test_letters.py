@@ -98,10 +98,36 @@ def test_printed_codes_are_stored_only_as_hashes(letters):
         assert all(code not in h and code.replace("-", "") not in h for h in stored)
 
 
-def test_printing_again_issues_new_codes_and_old_ones_stop_working(letters):
+def test_printing_again_leaves_out_holders_of_a_live_code(letters):
+    school, pdf, _ = letters
+    assert actions.print_letters(users=actions.users_of(org=school.org)) == (b"", 0)
+    old = CODE.findall(pages_of(pdf)[0])[0]
+    assert actions.check_code(login="karim", code=old) is not None
+
+
+def test_sibling_classes_printed_one_after_the_other_give_one_letter(imported):
+    # Karim's Léa is in 4e B; give him a child in 3e A too.
+    from core.roster.models import GuardianLink
+
+    GuardianLink.objects.create(guardian=imported.parent, student=imported.pupil3)
+    first, _ = actions.print_letters(
+        users=actions.users_of(org=imported.org, school_class=imported.class_4b)
+    )
+    second, _ = actions.print_letters(
+        users=actions.users_of(org=imported.org, school_class=imported.class_3a)
+    )
+    assert "Karim Dubois" in pages_of(first)[0]
+    assert second == b""  # Chloé is active, Karim has his letter
+    code = CODE.findall(pages_of(first)[0])[0]
+    assert actions.check_code(login="karim", code=code) is not None
+
+
+def test_reissue_prints_new_codes_and_old_ones_stop_working(letters):
     school, pdf, _ = letters
     old = CODE.findall(pages_of(pdf)[0])[0]
-    again, _ = actions.print_letters(users=User.objects.filter(pk=school.parent.pk))
+    again, _ = actions.print_letters(
+        users=User.objects.filter(pk=school.parent.pk), reissue=True
+    )
     new = CODE.findall(pages_of(again)[0])[0]
     assert new != old
     assert actions.check_code(login="karim", code=old) is None
@@ -144,7 +170,30 @@ def test_command_writes_letters_of_one_class(imported, tmp_path):
         "Sophie Petit",
     ]
     assert "3 lettre(s)" in stdout.getvalue()
-    assert "ne fonctionnent plus" in stdout.getvalue()
+    # Again: everyone holds a live code now.
+    stdout = io.StringIO()
+    call_command(
+        "make_activation_letters",
+        "--org",
+        "0350001A",
+        "--class",
+        "4e B",
+        str(out),
+        stdout=stdout,
+    )
+    assert "Aucun compte n'attend de lettre" in stdout.getvalue()
+    stdout = io.StringIO()
+    call_command(
+        "make_activation_letters",
+        "--org",
+        "0350001A",
+        "--class",
+        "4e B",
+        "--reissue",
+        str(out),
+        stdout=stdout,
+    )
+    assert "3 lettre(s)" in stdout.getvalue()
 
 
 def test_command_refuses_unknown_school_or_class(imported, tmp_path):

@@ -31,23 +31,33 @@ class Command(BaseCommand):
     help = (
         "Imprime les lettres d'activation (PDF, une page par parent et par "
         "élève) des comptes pas encore activés d'un établissement ou d'une "
-        "classe. Chaque lettre porte un NOUVEAU code : les codes envoyés "
-        "avant ne fonctionnent plus."
+        "classe. Chaque lettre porte un NOUVEAU code ; les comptes qui ont "
+        "déjà un code valide sont laissés de côté, sauf avec --reissue (leur "
+        "code précédent ne fonctionne alors plus)."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--org", required=True, help="UAI de l'établissement")
         parser.add_argument("--class", dest="school_class", help="classe, ex. « 4e B »")
+        parser.add_argument(
+            "--reissue",
+            action="store_true",
+            help="aussi pour les comptes qui ont déjà un code valide (il ne "
+            "fonctionnera plus)",
+        )
         parser.add_argument("out", help="fichier PDF à écrire")
 
-    def handle(self, *args, org, school_class, out, **options):
+    def handle(self, *args, org, school_class, out, reissue, **options):
         users = select(org, school_class)
         out_path = Path(out)
         if not out_path.parent.is_dir():
             raise CommandError(f"Le dossier de « {out} » n'existe pas.")
-        pdf, pages = actions.print_letters(users=users)
+        pdf, pages = actions.print_letters(users=users, reissue=reissue)
         if not pages:
-            self.stdout.write("Aucun compte n'attend d'activation : aucune lettre.")
+            self.stdout.write(
+                "Aucun compte n'attend de lettre (pas encore activé et sans code "
+                "valide ; --reissue pour remplacer les codes valides)."
+            )
             return
         out_path.write_bytes(pdf)
         self.stdout.write(
