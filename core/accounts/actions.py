@@ -51,20 +51,19 @@ def not_activated(users: QuerySet[User]) -> QuerySet[User]:
 
 
 def users_of(*, org: Org, school_class: SchoolClass | None = None) -> QuerySet[User]:
-    """Return the pupils of ``org`` (or of one class) and their guardians."""
+    """Return the people of ``org`` (or of one class): pupils, their
+    guardians and teachers; for the whole org its staff too."""
     classes = SchoolClass.objects.filter(org=org)
     if school_class is not None:
         classes = classes.filter(pk=school_class.pk)
-    pupils = User.objects.filter(
-        enrollments__school_class__in=classes,
-        enrollments__role=Enrollment.Role.STUDENT,
+    members = Enrollment.objects.filter(school_class__in=classes)
+    pupils = members.filter(role=Enrollment.Role.STUDENT).values("user_id")
+    people = Q(pk__in=members.values("user_id")) | Q(
+        pk__in=GuardianLink.objects.filter(student__in=pupils).values("guardian_id")
     )
-    return User.objects.filter(
-        Q(pk__in=pupils.values("pk"))
-        | Q(
-            pk__in=GuardianLink.objects.filter(student__in=pupils).values("guardian_id")
-        )
-    )
+    if school_class is None:
+        people |= Q(pk__in=User.orgs.through.objects.filter(org=org).values("user_id"))
+    return User.objects.filter(people)
 
 
 def without_live_code(users: QuerySet[User]) -> QuerySet[User]:
@@ -365,6 +364,8 @@ class _Families:
                 orgs.setdefault(school_class.org_id, school_class.org)
         if user.role not in (User.Role.GUARDIAN, User.Role.STUDENT):
             for org in user.orgs.all():
+                orgs.setdefault(org.pk, org)
+            for org in Org.objects.filter(classes__enrollments__user=user).distinct():
                 orgs.setdefault(org.pk, org)
         return list(orgs.values())
 

@@ -148,7 +148,12 @@ def _page(pdf: _LetterPdf, letter: Letter) -> None:
             gap=2,
         )
     else:
-        pdf.write_line("Votre compte Hub ENT est prêt à être activé.", gap=2)
+        pdf.write_line(
+            "Votre compte Hub ENT vous donne accès, en direct, à votre emploi "
+            "du temps, à l'appel, aux absences et aux messages de "
+            "l'établissement.",
+            gap=2,
+        )
     if letter.role == "guardian":
         for pupil in letter.children:
             classes = ", ".join(pupil.classes) or "aucune classe pour l'instant"

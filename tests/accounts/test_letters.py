@@ -211,3 +211,22 @@ def test_command_refuses_unknown_school_or_class(imported, tmp_path):
             str(tmp_path / "x.pdf"),
         )
     assert not ActivationCode.objects.exists()
+
+
+def test_org_letters_include_its_teachers_and_staff_class_letters_its_teachers(
+    imported,
+):
+    for user in (imported.teacher, imported.cpe, imported.outsider):
+        user.set_unusable_password()
+        user.save()
+    pdf, _ = actions.print_letters(
+        users=actions.users_of(org=imported.org, school_class=imported.class_4b)
+    )
+    names = [p.split("À l'attention de ")[1].split("\n")[0] for p in pages_of(pdf)]
+    assert "Alice Martin" in names and "Paul Girard" not in names
+    alice = pages_of(pdf)[names.index("Alice Martin")]
+    assert "Collège Victor Hugo" in alice and "à l'appel" in " ".join(alice.split())
+    pdf, _ = actions.print_letters(users=actions.users_of(org=imported.org))
+    names = [p.split("À l'attention de ")[1].split("\n")[0] for p in pages_of(pdf)]
+    assert names == ["Paul Girard"]  # the others hold live codes now
+    assert "Oscar Lenoir" not in names  # a teacher of the other school
