@@ -1,9 +1,11 @@
 """Lock out code guessing: wrong tries counted per client IP and per login.
 
 Django's cache holds the counters (``cache.add`` then ``cache.incr``), each
-for ``WINDOW`` seconds from its first wrong try. Once either counter reaches
-``LIMIT``, every try of that IP or that login is refused until the window
-ends, right code or not. Logins are hashed in the keys (a cache is not the
+for ``WINDOW`` seconds from its first wrong try. Once a login has had
+``LIMIT`` wrong tries, or an address ``IP_LIMIT``, every try of that login or
+from that address is refused until the window ends, right code or not. An
+address gets more tries than a login: a school's Wi-Fi on an activation
+evening puts every family behind one address. Logins are hashed in the keys (a cache is not the
 place for personal data). With several server processes the cache must be
 shared (Redis) for the limit to hold across them; with the default
 per-process cache each process counts on its own.
@@ -13,7 +15,8 @@ import hashlib
 
 from django.core.cache import cache
 
-LIMIT = 10
+LIMIT = 10  # wrong tries per login
+IP_LIMIT = 50  # wrong tries per client address
 WINDOW = 15 * 60  # seconds
 
 
@@ -28,7 +31,9 @@ def _keys(ip: str | None, login: str) -> list[str]:
 def is_locked(ip: str | None, login: str) -> bool:
     """Tell whether this IP or this login has used up its wrong tries."""
     counts = cache.get_many(_keys(ip, login))
-    return any(count >= LIMIT for count in counts.values())
+    return any(
+        count >= (IP_LIMIT if ":ip:" in key else LIMIT) for key, count in counts.items()
+    )
 
 
 def count_wrong_try(ip: str | None, login: str) -> None:

@@ -239,8 +239,17 @@ def test_ten_wrong_codes_lock_the_login_even_for_the_right_code(client, imported
     )
 
 
-def test_ten_wrong_tries_lock_the_address_for_every_login(client, imported):
-    for n in range(throttle.LIMIT):
+def test_families_behind_one_address_keep_trying_past_one_logins_limit(
+    client, imported
+):
+    for n in range(throttle.LIMIT + 5):
+        step1(client, f"famille{n}", "ABCD-EFGH-JK", REMOTE_ADDR="10.8.8.8")
+    response = step1(client, "karim", issue(imported.parent), REMOTE_ADDR="10.8.8.8")
+    assert response.status_code == 302
+
+
+def test_wrong_tries_from_one_address_lock_it_for_every_login(client, imported):
+    for n in range(throttle.IP_LIMIT):
         step1(client, f"personne{n}", "ABCD-EFGH-JK", REMOTE_ADDR="10.9.9.9")
     response = step1(client, "karim", issue(imported.parent), REMOTE_ADDR="10.9.9.9")
     assert LOCKED in text(response)
