@@ -92,6 +92,9 @@ def test_guardian_types_the_letters_code_and_sees_her_children(
     page.on("pageerror", lambda error: errors.append(str(error)))
     try:
         page.goto("/login/")
+        expect(page.locator("#forgot-password")).to_have_text("Mot de passe oublié ?")
+        fits(page)
+        page.screenshot(path=str(screens_dir / "login-links-360.png"))
         page.click("#activate-link")
         expect(page).to_have_url(re.compile(r"/activer/$"))
         expect(page.get_by_role("heading", name="Activer mon compte")).to_be_visible()
