@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "core.attendance",
     "core.messaging",
     "core.audit",
+    "core.accounts",
     "core.demo",
     "frontend",
 ]
@@ -228,6 +229,8 @@ LOGGING = {
         # uvicorn's "connection open/closed", one line per socket
         # (hub/uvicorn_ws.py): INFO shows them.
         "hub.connections": {"level": "WARNING"},
+        # fpdf2's font subsetting (activation letters) logs each glyph at INFO.
+        "fontTools": {"level": "WARNING"},
         # Django adds its own console handler in DEBUG: one line, not two.
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
