@@ -24,12 +24,15 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
+# Apps that keep their own catalogue (core/<app>/locale); the rest goes to frontend's.
+APP_LOCALES := core/messaging core/accounts core/timetable
+
 # Translations: the .po files are the source; `make messages` extracts new
 # strings into them (fill the empty msgstr) and compiles the .mo files.
 messages: $(STAMP)
-	DEBUG=1 $(BIN)/python manage.py makemessages -l fr --no-wrap --ignore=.venv --ignore=var --ignore=tests --ignore=core/messaging
+	DEBUG=1 $(BIN)/python manage.py makemessages -l fr --no-wrap --ignore=.venv --ignore=var --ignore=tests $(foreach app,$(APP_LOCALES),--ignore=$(app))
 	DEBUG=1 $(BIN)/python manage.py makemessages -d djangojs -l fr --no-wrap --ignore=.venv --ignore=var --ignore=tests
-	cd core/messaging && DEBUG=1 ../../$(BIN)/python ../../manage.py makemessages -l fr --no-wrap
+	for app in $(APP_LOCALES); do (cd $$app && DEBUG=1 $(CURDIR)/$(BIN)/python $(CURDIR)/manage.py makemessages -l fr --no-wrap) || exit 1; done
 	DEBUG=1 $(BIN)/python manage.py compilemessages --ignore=.venv --ignore=var
 
 clean:
