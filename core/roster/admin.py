@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 
 from core.roster.models import (
@@ -10,6 +11,7 @@ from core.roster.models import (
     Enrollment,
     GuardianLink,
     Org,
+    RosterImport,
     SchoolClass,
     User,
 )
@@ -76,3 +78,62 @@ class GuardianLinkAdmin(admin.ModelAdmin):
     list_display = ["guardian", "student", "relationship"]
     search_fields = ["guardian__last_name", "student__last_name"]
     autocomplete_fields = ["guardian", "student"]
+
+
+@admin.register(RosterImport)
+class RosterImportAdmin(admin.ModelAdmin):
+    """Past roster imports, and the way to the upload page.
+
+    Imports are not edited here: "add" is the upload page and an import's
+    "change" page is its live report (both in :mod:`core.roster.views`,
+    mounted by :meth:`get_urls`). Staff who may add imports see the list of
+    their own; superusers and staff with ``view_rosterimport`` see every
+    import (:func:`core.roster.views.visible_imports`).
+    """
+
+    change_list_template = "roster/rosterimport_change_list.html"
+    list_display = ["__str__", "created_by", "files", "dry_run", "status"]
+    list_filter = ["status", "dry_run", "source"]
+    date_hierarchy = "created_at"
+
+    def get_urls(self):
+        from core.roster.urls import admin_urlpatterns
+
+        return admin_urlpatterns(self.admin_site) + super().get_urls()
+
+    @admin.display(description=_("files"))
+    def files(self, obj: RosterImport) -> str:
+        names = obj.file_names or []
+        shown = ", ".join(names[:3])
+        return shown + (f" (+{len(names) - 3})" if len(names) > 3 else "")
+
+    def get_queryset(self, request):
+        from core.roster.views import visible_imports
+
+        return visible_imports(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        from core.roster.views import can_upload
+
+        if super().has_view_permission(request, obj):
+            return True
+        return can_upload(request.user) and (
+            obj is None or obj.created_by_id == request.user.pk
+        )
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return redirect("admin:roster_rosterimport_upload")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        try:
+            import_id = int(object_id)
+        except ValueError:
+            import_id = 0
+        return redirect("admin:roster_rosterimport_detail", import_id=import_id)
+
+
+# The admin's home page offers the upload to those who may use it.
+admin.site.index_template = "roster/admin_index.html"
