@@ -231,6 +231,10 @@ def import_page(
             ),
             "login_url": reverse(f"{admin_site.name}:login"),
             "status_labels": dict(RosterImport.Status.choices),
+            "phase_labels": {
+                "reading": _("Reading the files"),
+                "applying": _("Applying the changes"),
+            },
             "mine": roster_import.created_by_id == request.user.pk,
         },
     }

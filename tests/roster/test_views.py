@@ -258,6 +258,23 @@ def test_a_storage_failure_leaves_no_import_and_no_file(
     assert_nothing_started(storage_dir)
 
 
+def test_the_upload_handler_stops_reading_past_the_limit(rf):
+    from core.roster.uploads import Limits, QuotaUploadHandler
+
+    files = [
+        csv_file("a.csv", b"a" * 500),
+        csv_file("big.csv", b"b" * 5000),
+        csv_file("c.csv"),
+    ]
+    request = rf.post("/", {"dry_run": "on", "files": files})
+    quota = QuotaUploadHandler(request, limits=Limits(1000, 10_000, 5))
+    request.upload_handlers.insert(0, quota)
+    received = request.FILES.getlist("files")
+    assert quota.problem.startswith("Le fichier « big.csv » dépasse 1000")
+    assert [file.name for file in received] == ["a.csv"]  # nothing after
+    assert request.POST["dry_run"] == "on"  # fields before the files arrive
+
+
 # Who sees an import ------------------------------------------------------------
 
 

@@ -22,12 +22,8 @@ function current() {
   return box?.querySelector(".roster-live")?.dataset.status || "";
 }
 
-function number(value) {
-  return new Intl.NumberFormat(document.documentElement.lang || undefined).format(value);
-}
-
 /** Show `status`, `progress` out of `total` without asking the server. */
-export function showProgress({ status, progress, total }) {
+export function showProgress({ status, progress, total, summary }) {
   if (!box || FINISHED.has(current())) return;
   const live = box.querySelector(".roster-live");
   const label = box.querySelector("#roster-import-status");
@@ -44,9 +40,8 @@ export function showProgress({ status, progress, total }) {
     bar.value = Math.min(progress, total);
     const percent = Math.min(100, Math.floor((progress * 100) / total));
     bar.textContent = `${percent} %`;
-    if (text) {
-      text.textContent = `${percent} % (${number(Math.min(progress, total))} / ${number(total)})`;
-    }
+    const phase = config.phase_labels?.[summary?.phase];
+    if (text) text.textContent = phase ? `${phase} · ${percent} %` : `${percent} %`;
   }
 }
 

@@ -1,0 +1,163 @@
+"""An IT lead uploads a real AAF roster in the admin and watches it import.
+
+The live hub serves pages but runs no task worker, so the test starts
+one (``manage.py db_worker``, as ``make run`` does) against the hub's
+database, once the import's page is open and waiting. The import's page follows the admin's
+``user:<id>`` stream: the progress bar moves and the report appears
+without a reload, and the people of the file exist afterwards.
+"""
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.browser.conftest import REPO, stop
+
+AAF_SET = [
+    "aaf/FULL_ENTTSSERVICES_Complet_20130117_EtabEducNat_0000.xml",
+    "aaf/FULL_ENTTSSERVICES_Complet_20130117_MatiereEducNat_0000.xml",
+    "aaf/FULL_ENTTSSERVICES_Complet_20130117_Eleve_0001.xml",
+    "aaf/clean-FULL_ENTTSSERVICES_Complet_20130117_PersRelEleve_0000.xml",
+    "aaf/clean-FULL_ENTTSSERVICES_Complet_20130117_PersRelEleve_0034.xml",
+]
+
+# Records, on the page, every state the live part of the import goes through
+# (status and progress bar), so the test can tell it moved without a reload.
+WATCH = """() => {
+  window.__sameDocument = true;
+  window.__states = [];
+  const box = document.getElementById("roster-import-state");
+  const note = () => {
+    const bar = box.querySelector("progress");
+    const live = box.querySelector(".roster-live");
+    window.__states.push({
+      status: live ? live.dataset.status : "",
+      value: bar && bar.hasAttribute("value") ? bar.value : null,
+      max: bar ? bar.max : null,
+    });
+  };
+  note();
+  new MutationObserver(note).observe(box, {
+    subtree: true, childList: true, attributes: true, characterData: true,
+  });
+}"""
+
+
+@pytest.fixture
+def task_worker(live_hub):
+    """Return ``start()``, which runs ``manage.py db_worker`` on the live
+    hub's database (as ``make run`` does) until the test ends."""
+    started = []
+    log = open(live_hub.var_dir / "worker.log", "a")  # noqa: SIM115
+
+    def start() -> subprocess.Popen:
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "manage.py",
+                "db_worker",
+                "--queue-name",
+                "default",
+                "--interval",
+                "0.2",
+            ],
+            cwd=REPO,
+            env=live_hub.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        started.append(worker)
+        return worker
+
+    try:
+        yield start
+    finally:
+        for worker in started:
+            stop(worker)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def it_lead(live_hub) -> str:
+    """A staff member who may add roster imports; returns the username."""
+    live_hub.shell(
+        "from django.contrib.auth.models import Permission\n"
+        "from tests.conftest import make_user\n"
+        "user = make_user('it.lead', 'administrator', 'Nora', 'Lambert')\n"
+        "user.is_staff = True\n"
+        "user.save()\n"
+        "user.user_permissions.add(Permission.objects.get("
+        "content_type__app_label='roster', codename='add_rosterimport'))\n"
+    )
+    return "it.lead"
+
+
+def count_aaf_people(live_hub) -> int:
+    return int(
+        live_hub.shell(
+            "from core.roster.models import User\n"
+            "print(User.objects.filter(source='aaf').count())"
+        ).strip()
+    )
+
+
+@pytest.mark.browser
+def test_it_lead_uploads_an_aaf_roster_and_watches_it_import_live(
+    page, login, live_hub, task_worker, it_lead, screens_dir
+):
+    assert count_aaf_people(live_hub) == 0
+    login(page, it_lead)
+
+    # The admin's home leads to the upload page.
+    page.goto("/admin/")
+    page.get_by_role("link", name="Importer un annuaire").first.click()
+    page.wait_for_url("**/admin/roster/rosterimport/upload/")
+    assert page.get_by_role("heading", name="Importer un annuaire").is_visible()
+    page.set_input_files("#id_files", [str(live_hub.data_file(f)) for f in AAF_SET])
+    page.set_viewport_size({"width": 360, "height": 800})
+    page.screenshot(path=str(screens_dir / "roster-upload-360.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+    with page.expect_navigation():
+        page.get_by_role("button", name="Lancer l’import").click()
+    assert "/report/" in page.url
+    status = page.locator("#roster-import-status")
+    assert status.get_attribute("data-status") == "queued"
+    page.get_by_text("En attente d’un processus de tâches").wait_for()
+    page.set_viewport_size({"width": 360, "height": 800})
+    page.screenshot(path=str(screens_dir / "roster-queued-360.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+    # Only now a worker takes the task: the page, already open and
+    # subscribed, must follow the import from start to end by itself.
+    page.evaluate(WATCH)
+    page.wait_for_function("window.rosterImportPage?.hub.state === 'connected'")
+    task_worker()
+
+    page.wait_for_selector("#roster-import-status[data-status=done]", timeout=120_000)
+    assert page.evaluate("window.__sameDocument") is True  # no reload
+    states = page.evaluate("window.__states")
+    statuses = [state["status"] for state in states]
+    assert statuses[0] == "queued" and statuses[-1] == "done"
+    assert "running" in statuses, states
+    moving = [s["value"] for s in states if s["status"] == "running" and s["value"]]
+    assert moving, states  # the bar moved before the end
+    bar = page.locator("#roster-import-progress")
+    assert bar.get_attribute("value") == bar.get_attribute("max")
+
+    # The report came with the last event: counts per kind.
+    counts = page.locator("#roster-counts")
+    assert counts.is_visible()
+    people = counts.locator("tr[data-kind=person] td").first
+    assert int(people.inner_text().replace("\u202f", "").replace(" ", "")) > 0
+    assert not page.js_errors, page.js_errors
+    page.screenshot(path=str(screens_dir / "roster-import-1280.png"), full_page=True)
+    page.set_viewport_size({"width": 360, "height": 800})
+    page.screenshot(path=str(screens_dir / "roster-import-360.png"), full_page=True)
+
+    # The people of the file exist now, and a reload shows the same report.
+    assert count_aaf_people(live_hub) > 0
+    page.reload()
+    assert page.locator("#roster-import-status").get_attribute("data-status") == "done"
+    assert page.locator("#roster-counts").is_visible()
