@@ -3,6 +3,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.shortcuts import redirect
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from core.roster.models import (
@@ -92,7 +94,7 @@ class RosterImportAdmin(admin.ModelAdmin):
     """
 
     change_list_template = "roster/rosterimport_change_list.html"
-    list_display = ["__str__", "created_by", "files", "dry_run", "status"]
+    list_display = ["started", "started_by", "status", "dry_run", "source", "files"]
     list_filter = ["status", "dry_run", "source"]
     date_hierarchy = "created_at"
 
@@ -100,6 +102,14 @@ class RosterImportAdmin(admin.ModelAdmin):
         from core.roster.urls import admin_urlpatterns
 
         return admin_urlpatterns(self.admin_site) + super().get_urls()
+
+    @admin.display(description=_("Started at"), ordering="created_at")
+    def started(self, obj: RosterImport) -> str:
+        return date_format(localtime(obj.created_at), "SHORT_DATETIME_FORMAT")
+
+    @admin.display(description=_("Started by"), ordering="created_by__last_name")
+    def started_by(self, obj: RosterImport) -> str:
+        return str(obj.created_by or "—")
 
     @admin.display(description=_("files"))
     def files(self, obj: RosterImport) -> str:
