@@ -35,8 +35,8 @@ def run_roster_import(import_id: int, names: list[str]) -> dict:
     A file that cannot be read (:class:`~core.roster.records.UnreadableFile`)
     fails the import with the pipeline's French message. Any other exception
     fails it too, with a generic message; the log gets the exception's class
-    and stack but not its text, which could quote a row of the file (a
-    pupil's name). The task itself never raises, so django-tasks does not
+    and where it was raised (file, line, function of each frame) but not its
+    text, which could quote a row of the file (a pupil's name). The task itself never raises, so django-tasks does not
     store that text either. The files are removed in every case (see
     :mod:`core.roster.uploads` for why).
     """
@@ -58,10 +58,13 @@ def run_roster_import(import_id: int, names: list[str]) -> dict:
             fail(roster_import, str(error))
         except Exception as error:
             logger.error(
-                "Roster import %s failed: %s\n%s",
+                "Roster import %s failed: %s at %s",
                 import_id,
                 type(error).__qualname__,
-                "".join(traceback.format_tb(error.__traceback__)),
+                " < ".join(
+                    f"{Path(frame.filename).name}:{frame.lineno} ({frame.name})"
+                    for frame in reversed(traceback.extract_tb(error.__traceback__))
+                ),
             )
             fail(
                 roster_import,
@@ -84,9 +87,10 @@ def local_paths(storage: Storage, names: list[str]) -> Iterator[list[Path]]:
     temporary folder, removed afterwards."""
     try:
         paths = [Path(storage.path(name)) for name in names]
-    except NotImplementedError:
-        paths = None
-    if paths is not None:
+    except NotImplementedError:  # a remote storage
+        paths = []
+    # InMemoryStorage has path() but no file there: copy what is not on disk.
+    if paths and all(path.is_file() for path in paths):
         yield paths
         return
     with tempfile.TemporaryDirectory(prefix="roster-import-") as folder:
@@ -101,13 +105,18 @@ def local_paths(storage: Storage, names: list[str]) -> Iterator[list[Path]]:
 
 def fail(roster_import: RosterImport, message: str) -> None:
     """Mark ``roster_import`` failed with ``message`` and tell its admin's
-    page, unless the pipeline already did."""
+    page, unless the pipeline already did with that message.
+
+    The pipeline marks an unexpected error failed with the exception's
+    ``repr``; the task replaces it with its own sentence, which quotes no
+    row of the file (others than the admin may read the import).
+    """
     from core.roster.events import RosterImportProgress
     from hub import send_event
 
     with transaction.atomic():
         current = RosterImport.objects.select_for_update().get(pk=roster_import.pk)
-        if current.status == RosterImport.Status.FAILED:
+        if current.status == RosterImport.Status.FAILED and current.error == message:
             return
         current.status = RosterImport.Status.FAILED
         current.error = message
