@@ -28,13 +28,13 @@ from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from core.roster.models import RosterImport
 from core.roster.uploads import Limits, QuotaUploadHandler, start_import
 
-REJECTIONS_PER_PAGE = 100
+REJECTIONS_PER_PAGE = 50
 
 KIND_LABELS = {
     "org": gettext_lazy("Schools"),
@@ -44,6 +44,16 @@ KIND_LABELS = {
     "person": gettext_lazy("People"),
     "enrollment": gettext_lazy("Enrollments"),
     "guardian_link": gettext_lazy("Guardian links"),
+}
+# One rejected row's kind, as the report lists them.
+KIND_SINGULAR = {
+    "org": pgettext_lazy("rejected row", "school"),
+    "session": pgettext_lazy("rejected row", "academic session"),
+    "course": pgettext_lazy("rejected row", "course"),
+    "class": pgettext_lazy("rejected row", "class"),
+    "person": pgettext_lazy("rejected row", "person"),
+    "enrollment": pgettext_lazy("rejected row", "enrollment"),
+    "guardian_link": pgettext_lazy("rejected row", "guardian link"),
 }
 COUNT_COLUMNS = ("created", "updated", "deactivated", "unchanged", "rejected")
 
@@ -279,6 +289,10 @@ def state_context(
         ),
         "counts": count_rows(report),
         "rejections": page,
+        "rejection_rows": [
+            {**row, "kind_label": KIND_SINGULAR.get(row.get("kind"), row.get("kind"))}
+            for row in page.object_list
+        ],
         "rejection_count": len(rejections),
         "remaining": len(rejections) - (page.end_index() if rejections else 0),
         "warnings": list(report.get("warnings") or []),

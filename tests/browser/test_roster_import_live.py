@@ -152,9 +152,11 @@ def test_it_lead_uploads_an_aaf_roster_and_watches_it_import_live(
     people = counts.locator("tr[data-kind=person] td").first
     assert int(people.inner_text().replace("\u202f", "").replace(" ", "")) > 0
     assert not page.js_errors, page.js_errors
-    page.screenshot(path=str(screens_dir / "roster-import-1280.png"), full_page=True)
+    page.screenshot(path=str(screens_dir / "roster-import-1280.png"))
     page.set_viewport_size({"width": 360, "height": 800})
-    page.screenshot(path=str(screens_dir / "roster-import-360.png"), full_page=True)
+    page.screenshot(path=str(screens_dir / "roster-import-360.png"))
+    page.locator("#rejections").scroll_into_view_if_needed()
+    page.screenshot(path=str(screens_dir / "roster-import-rejections-360.png"))
 
     # The people of the file exist now, and a reload shows the same report.
     assert count_aaf_people(live_hub) > 0
