@@ -32,7 +32,13 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from core.roster.models import RosterImport
-from core.roster.uploads import Limits, QuotaUploadHandler, start_import
+from core.roster.uploads import (
+    Limits,
+    QuotaUploadHandler,
+    start_import,
+    stored_name,
+    upload_storage,
+)
 
 REJECTIONS_PER_PAGE = 50
 
@@ -133,9 +139,6 @@ class UploadForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.limits = limits
         self.problem = problem
-        self.fields["files"].widget.attrs["data-max-file-bytes"] = limits.file_bytes
-        self.fields["files"].widget.attrs["data-max-total-bytes"] = limits.total_bytes
-        self.fields["files"].widget.attrs["data-max-files"] = limits.files
 
     def clean_files(self) -> list:
         files = self.cleaned_data["files"]
@@ -149,17 +152,20 @@ class UploadForm(forms.Form):
             raise ValidationError(self.limits.too_many_files(), code="too_many")
         errors = []
         seen = set()
+        storage = upload_storage()
         for file in files:
             if not file.size:
                 errors.append(_("The file “%(name)s” is empty.") % {"name": file.name})
             elif file.size > self.limits.file_bytes:
                 errors.append(self.limits.file_too_big(file.name))
-            if file.name.lower() in seen:
+            # Compared as stored (see uploads.stored_name), whatever the case.
+            name = stored_name(file, storage).lower()
+            if name in seen:
                 errors.append(
                     _("Two files are named “%(name)s”: send each file once.")
                     % {"name": file.name}
                 )
-            seen.add(file.name.lower())
+            seen.add(name)
         if sum(file.size for file in files) > self.limits.total_bytes:
             errors.append(self.limits.total_too_big())
         if errors:

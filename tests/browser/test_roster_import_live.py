@@ -9,6 +9,7 @@ without a reload, and the people of the file exist afterwards.
 
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -133,9 +134,11 @@ def test_it_lead_uploads_an_aaf_roster_and_watches_it_import_live(
     # subscribed, must follow the import from start to end by itself.
     page.evaluate(WATCH)
     page.wait_for_function("window.rosterImportPage?.hub.state === 'connected'")
+    started = time.monotonic()
     task_worker()
 
     page.wait_for_selector("#roster-import-status[data-status=done]", timeout=120_000)
+    elapsed = time.monotonic() - started
     assert page.evaluate("window.__sameDocument") is True  # no reload
     states = page.evaluate("window.__states")
     statuses = [state["status"] for state in states]
@@ -143,6 +146,10 @@ def test_it_lead_uploads_an_aaf_roster_and_watches_it_import_live(
     assert "running" in statuses, states
     moving = [s["value"] for s in states if s["status"] == "running" and s["value"]]
     assert moving, states  # the bar moved before the end
+    print(
+        f"\nroster import live: done {elapsed:.1f} s after the worker started, "
+        f"{len(states)} page states, bar values while running: {moving}"
+    )
     bar = page.locator("#roster-import-progress")
     assert bar.get_attribute("value") == bar.get_attribute("max")
 

@@ -233,6 +233,25 @@ def test_two_files_of_the_same_name_are_refused(client, it_lead, storage_dir):
     assert_nothing_started(storage_dir)
 
 
+def test_names_that_are_the_same_once_stored_are_refused(client, it_lead, storage_dir):
+    client.force_login(it_lead)
+    response = client.post(
+        UPLOAD_URL,
+        {"files": [csv_file("eleves 2026.csv"), csv_file("eleves_2026.csv")]},
+    )
+    assert "Deux fichiers s’appellent « eleves_2026.csv »" in response.content.decode()
+    assert_nothing_started(storage_dir)
+
+
+def test_a_file_name_cannot_leave_the_imports_folder(client, it_lead, storage_dir):
+    client.force_login(it_lead)
+    response = client.post(UPLOAD_URL, {"files": [csv_file("../../../evil.csv")]})
+    assert response.status_code == 302
+    [path] = stored_files(storage_dir)
+    assert path.name == "evil.csv"
+    assert path.parent.parent == storage_dir / "roster-imports"
+
+
 def test_a_storage_failure_leaves_no_import_and_no_file(
     client, it_lead, storage_dir, monkeypatch
 ):
