@@ -38,9 +38,13 @@ from core.roster.records import (
 )
 from core.roster.report import ImportReport
 from tests.conftest import capture_events
-from tests.hub.conftest import hub_settings, sockets  # noqa: F401 (fixtures)
+from tests.hub import conftest as hub_fixtures
 
 pytestmark = pytest.mark.django_db
+
+# The hub tests' fixtures, for the tests with open sockets.
+hub_settings = hub_fixtures.hub_settings
+sockets = hub_fixtures.sockets
 
 FILE = "ENT_0359999X_Complet_Eleve_0000.xml"
 UAI = "0359999X"
