@@ -128,6 +128,10 @@ class PersonRecord:
     active: bool = True
     line: int = 0
     file: str = ""
+    # A delta that changes some attributes only (AAF ``modifyRequest``):
+    # the names of the fields above this record sets; the sync leaves the
+    # others as the hub holds them. Empty: the record sets every field.
+    partial: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -198,3 +202,10 @@ class Roster:
     guardian_links: list[GuardianLinkRecord] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Delta only: memberships the roster restates in full, as
+    # ``(person sourced_id, kind)`` with kind "homeroom" or "scheduled" (the
+    # person's enrollments in classes of that type) or "guardian" (a
+    # student's guardian links). The sync ends that person's memberships of
+    # that kind from this source that the roster does not list (an AAF
+    # ``modifyRequest`` replacing ``ENTEleveClasses`` moves a pupil).
+    restated: list[tuple[str, str]] = field(default_factory=list)
