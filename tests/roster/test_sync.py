@@ -783,3 +783,79 @@ async def test_a_family_with_children_in_two_schools_keeps_the_other_school(
             guardian=school.parent, student=school.other_child
         ).exists()
     )()
+
+
+# Deltas that restate (AAF modifyRequest) ------------------------------------------------
+
+
+def test_a_delta_restating_a_pupils_classes_moves_them():
+    """An AAF modifyRequest lists the pupil's classes in full: the one it
+    no longer lists ends, with one ended and one added event."""
+    run(college())
+    lea = user("E1")
+    delta = Roster(
+        source=Source.AAF,
+        mode=Mode.DELTA,
+        enrollments=[enrol("E1", "C4B")],
+        restated=[("E1", "homeroom")],
+    )
+    with capture_events() as events:
+        report = run(delta)
+    assert list(
+        Enrollment.objects.filter(user=lea).values_list(
+            "school_class__sourced_id", flat=True
+        )
+    ) == ["C4B"]
+    assert sorted(e.op for e in events if e.stream == f"user:{lea.pk}") == [
+        "added",
+        "ended",
+    ]
+    assert counts(report, "enrollment")["deactivated"] == 1
+
+
+def test_a_delta_restating_a_pupils_guardians_ends_the_missing_link():
+    roster = college(
+        guardian_links=[link("R1", "E1"), link("R2", "E1"), link("R2", "E2")]
+    )
+    run(roster)
+    delta = Roster(
+        source=Source.AAF,
+        mode=Mode.DELTA,
+        guardian_links=[link("R1", "E1")],
+        restated=[("E1", "guardian")],
+    )
+    run(delta)
+    assert set(
+        GuardianLink.objects.values_list("guardian__sourced_id", "student__sourced_id")
+    ) == {("R1", "E1"), ("R2", "E2")}
+
+
+def test_a_partial_record_changes_only_the_fields_it_names():
+    run(college())
+    delta = Roster(
+        source=Source.AAF,
+        mode=Mode.DELTA,
+        people=[
+            person("R1", "guardian", "", "", email="nouveau@x.fr", partial=("email",))
+        ],
+    )
+    report = run(delta)
+    marc = user("R1")
+    assert (marc.first_name, marc.last_name, marc.email) == (
+        "Marc",
+        "Martin",
+        "nouveau@x.fr",
+    )
+    assert marc.is_active
+    assert counts(report, "person")["updated"] == 1
+
+
+def test_a_partial_record_of_someone_unknown_without_a_name_is_rejected():
+    delta = Roster(
+        source=Source.AAF,
+        mode=Mode.DELTA,
+        people=[person("R9", "guardian", "", "", email="x@x.fr", partial=("email",))],
+    )
+    report = run(delta)
+    assert [r.kind for r in report.rejections] == ["person"]
+    assert not User.objects.exists()
