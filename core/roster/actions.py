@@ -129,7 +129,7 @@ def write_group(plan: Plan, group: Group, *, roster_import=None) -> None:
                 org_id=ids["org", r.org],
                 session_id=ids["session", plan.class_session[r.sourced_id]],
                 course_id=ids.get(("course", r.course)) if r.course else None,
-                title=r.title[:200],
+                title=plan.class_title[r.sourced_id],
                 class_type=r.class_type,
                 source=source,
                 sourced_id=r.sourced_id,
@@ -144,7 +144,7 @@ def write_group(plan: Plan, group: Group, *, roster_import=None) -> None:
         for pk, r in group.classes_changed:
             update = {
                 "org_id": ids["org", r.org],
-                "title": r.title[:200],
+                "title": plan.class_title[r.sourced_id],
                 "class_type": r.class_type,
                 "course_id": ids.get(("course", r.course)) if r.course else None,
                 "source": source,

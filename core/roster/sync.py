@@ -153,6 +153,7 @@ class Plan:
     class_titles: dict[int, str]
     existing_users: set[int]
     class_session: dict[str, str]
+    class_title: dict[str, str]
     report: ImportReport
     today: dt.date
     created_users: set[int] = field(default_factory=set)
@@ -191,6 +192,7 @@ class _Planner:
         self.home: dict[str, str] = {}  # person sid -> org sid of their group
         self.default_session: dict[str, str] = {}  # org sid -> session sid
         self.class_session: dict[str, str] = {}  # class sid -> session sid or ""
+        self.class_title: dict[str, str] = {}  # class sid -> title in the hub
         self.ended_enrollments: set[int] = set()
         self.ended_links: set[int] = set()
         self.ended_people: set[int] = set()
@@ -228,8 +230,8 @@ class _Planner:
         self.sessions()
         self.courses()
         self.classes()
-        self.people_records = self.valid_people()
         people = self.load_people()
+        self.people_records = self.valid_people(people)
         self.enrollments(people)
         self.links(people)
         self.people(people)
@@ -248,6 +250,7 @@ class _Planner:
             class_titles=self.class_titles,
             existing_users={row["pk"] for row in people.values()},
             class_session=self.class_session,
+            class_title=self.class_title,
             report=self.report,
             today=self.today,
         )
@@ -430,6 +433,7 @@ class _Planner:
                     )
                 )
                 self.listed["session"].add(sid)
+                self.report.add("session", "created")
             self.default_session[org] = sid
 
     def courses(self) -> None:
@@ -499,6 +503,17 @@ class _Planner:
         ):
             titles[row["org_id"], row["session_id"], row["title"]] = row
             self.class_titles.setdefault(row["pk"], row["title"])
+        # A class and a group may share a code (AAF): the group's title gets
+        # " (groupe)" (then " (groupe 2)", …), the same at every import.
+        slots = defaultdict(list)
+        for r in records:
+            if r.active:
+                slots[r.org, r.session, r.title].append(r)
+        for (_, _, title), same in slots.items():
+            same.sort(key=lambda r: (r.class_type != "homeroom", r.sourced_id))
+            for n, r in enumerate(same):
+                suffix = "" if n == 0 else " (groupe)" if n == 1 else f" (groupe {n})"
+                self.class_title[r.sourced_id] = title[: 200 - len(suffix)] + suffix
         planned_titles = set()
         for r in records:
             org = self.org_of(r, "class")
@@ -521,6 +536,7 @@ class _Planner:
                 self.reject(r, "class", f"matière inconnue : {r.course}")
                 self.listed["class"].discard(r.sourced_id)
                 continue
+            title = self.class_title[r.sourced_id]
             org_pk = self.ids.get(("org", org))
             session_pk = self.ids.get(("session", session))
             course_pk = self.ids.get(("course", r.course)) if r.course else None
@@ -528,16 +544,14 @@ class _Planner:
             if row is not None and not r.session:
                 session_pk = row["session_id"]  # keep its year
                 self.class_session[r.sourced_id] = ""
-            slot = (org, session_pk or session, r.title)
-            taken = titles.get((org_pk, session_pk, r.title))
+            slot = (org, session_pk or session, title)
+            taken = titles.get((org_pk, session_pk, title))
             if slot in planned_titles or (
                 taken is not None
                 and taken["sourced_id"] != r.sourced_id
                 and (taken["source"] or row is not None)
             ):
-                self.reject(
-                    r, "class", f"une autre classe s'appelle déjà « {r.title} »"
-                )
+                self.reject(r, "class", f"une autre classe s'appelle déjà « {title} »")
                 self.listed["class"].discard(r.sourced_id)
                 continue
             planned_titles.add(slot)
@@ -552,14 +566,14 @@ class _Planner:
                 self.report.add("class", "created")
                 continue
             if (
-                row["title"] != r.title
+                row["title"] != title
                 or row["class_type"] != r.class_type
                 or row["course_id"] != course_pk
                 or (r.session and row["session_id"] != session_pk)
                 or row["org_id"] != org_pk
             ):
                 group.classes_changed.append((row["pk"], r))
-                self.class_titles[row["pk"]] = r.title
+                self.class_titles[row["pk"]] = title
                 self.report.add("class", "updated")
             else:
                 self.report.add("class", "unchanged")
@@ -745,6 +759,31 @@ class _Planner:
                         self.group(self.class_org.get(closed[row["school_class_id"]])),
                         row,
                     )
+        restated = {
+            (people[sid]["pk"], kind)
+            for sid, kind in self.roster.restated
+            if kind in ("homeroom", "scheduled") and sid in people
+        }
+        if restated:
+            # A delta restating a person's classes (AAF modifyRequest): the
+            # ones of that type it no longer lists have ended.
+            listed = {sid for sid, r in keyed if r.active}
+            for row in _values(
+                Enrollment.objects.filter(source=self.source),
+                "user_id",
+                {pk for pk, _ in restated},
+                *_ENROLLMENT_FIELDS,
+                "school_class__class_type",
+                "school_class__org_id",
+            ):
+                if (
+                    (row["user_id"], row["school_class__class_type"]) in restated
+                    and row["pk"] not in kept
+                    and row["sourced_id"] not in listed
+                ):
+                    self.known_orgs({row["school_class__org_id"]})
+                    org = self.org_sid[row["school_class__org_id"]]
+                    self.end_enrollment(self.group(org), row)
         # A class whose memberships all end is counted once as deactivated.
         ended_classes = {
             m.other_id for g in self.groups.values() for m in g.enrollments_end
@@ -918,6 +957,25 @@ class _Planner:
                     self.end_link(
                         self.group(org_sid.get(scope_students[row["student_id"]])), row
                     )
+        restated = {
+            people[sid]["pk"]
+            for sid, kind in self.roster.restated
+            if kind == "guardian" and sid in people
+        }
+        if restated:
+            # A delta restating a pupil's guardians: the links it no longer
+            # lists have ended.
+            listed = {sid for sid, r in keyed if r.active}
+            sid_of = {row["pk"]: sid for sid, row in people.items()}
+            for row in _values(
+                GuardianLink.objects.filter(source=self.source),
+                "student_id",
+                restated,
+                *_LINK_FIELDS,
+            ):
+                if row["pk"] not in kept and row["sourced_id"] not in listed:
+                    org = self.home.get(sid_of.get(row["student_id"], ""))
+                    self.end_link(self.group(org), row)
 
     def end_link(self, group: Group, row: dict, count: bool = True) -> None:
         if row["pk"] in self.ended_links:
@@ -937,12 +995,27 @@ class _Planner:
         if count:
             self.report.add("guardian_link", "deactivated")
 
-    def valid_people(self) -> list[PersonRecord]:
-        """The person records kept: the first of each id, with a known role."""
+    def valid_people(self, people: dict[str, dict]) -> list[PersonRecord]:
+        """The person records kept: the first of each id, with a known role;
+        a partial record (a delta's modification) of someone the hub does
+        not hold must name them."""
         kept = []
         for r in self.unique(self.roster.people, "person", "personne"):
             if r.role not in User.Role.values:
                 self.reject(r, "person", f"rôle inconnu : {r.role}")
+                self.listed["person"].discard(r.sourced_id)
+                continue
+            if (
+                r.partial
+                and r.active
+                and r.sourced_id not in people
+                and not (r.given_name and r.family_name)
+            ):
+                self.reject(
+                    r,
+                    "person",
+                    f"modification de {r.sourced_id}, inconnu du hub, sans nom ni prénom",
+                )
                 self.listed["person"].discard(r.sourced_id)
                 continue
             kept.append(r)
@@ -962,6 +1035,8 @@ class _Planner:
         for r in self.people_records:
             row = people.get(r.sourced_id)
             orgs = []
+            # A partial record sets only the fields it names (AAF modifyRequest).
+            sets = set(r.partial) if r.partial and row is not None else None
             if r.role in (User.Role.TEACHER, User.Role.ADMINISTRATOR):
                 # Only staff are staff of an org (a pupil's orgs come from
                 # their classes: listing them here would give staff access).
@@ -983,7 +1058,7 @@ class _Planner:
                     self.listed_pks.add(row["pk"])
                     self.report.add("person", "unchanged")  # until deactivated
                 continue
-            for org in orgs:
+            for org in orgs if sets is None or "orgs" in sets else ():
                 pk = self.ids.get(("org", org))
                 if pk is None or row is None or pk not in staff[row["pk"]]:
                     self.group(org).staff_add.append((r.sourced_id, org))
@@ -996,10 +1071,11 @@ class _Planner:
                 continue
             self.listed_pks.add(row["pk"])
             gone = set()
-            if self.complete:
-                gone = (staff[row["pk"]] & roster_orgs) - {
-                    self.ids.get(("org", o)) for o in orgs
-                }
+            wanted = {self.ids.get(("org", o)) for o in orgs}
+            if self.complete and (sets is None or "orgs" in sets):
+                gone = (staff[row["pk"]] & roster_orgs) - wanted
+            elif sets is not None and "orgs" in sets:
+                gone = staff[row["pk"]] - wanted  # restated in full
             for org_pk in sorted(gone):
                 group.staff_remove.append((row["pk"], org_pk))
                 self.lose[row["pk"]] += 1
@@ -1015,6 +1091,10 @@ class _Planner:
             ):
                 if value:  # the file's blank never erases what the hub knows
                     update[name] = value
+            if sets is not None:
+                update = {k: v for k, v in update.items() if _RECORD_FIELD[k] in sets}
+                if "email" in sets and not r.email:
+                    update["email"] = ""  # a modification may erase
             update = {k: v for k, v in update.items() if row[k] != v}
             if not row["is_active"] and self.gain[row["pk"]] > 0:
                 update["is_active"] = True  # back
@@ -1158,6 +1238,15 @@ def username_base(given: str, family: str) -> str:
     return (".".join(parts) or "utilisateur")[:140]
 
 
+# User field -> the PersonRecord field it comes from (``partial``).
+_RECORD_FIELD = {
+    "first_name": "given_name",
+    "last_name": "family_name",
+    "role": "role",
+    "email": "email",
+    "national_id": "national_id",
+    "timetable_code": "timetable_code",
+}
 _ENROLLMENT_FIELDS = (
     "pk",
     "source",

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -404,3 +405,31 @@ def test_school_year_ends_on_the_first_saturday_from_the_fourth_of_july():
     assert siecle._school_year_end(2024) == dt.date(2024, 7, 6)
     assert siecle._school_year_end(2025) == dt.date(2025, 7, 5)
     assert siecle._school_year_end(2026) == dt.date(2026, 7, 4)
+
+
+def test_csv_dates_in_iso_form_are_read_and_bad_ones_reported(tmp_path):
+    path = tmp_path / "0350001A_eleves.csv"
+    path.write_text(
+        "INE;Nom;Prénom;Date de naissance;Division\n"
+        "1234567890A;Roux;Jade;2013-03-12;5e A\n"
+        "1234567890B;Roux;Léo;31/02/2013;5e A\n",
+        encoding="utf-8",
+    )
+
+    roster = parse(path)
+
+    jade, leo = roster.people
+    assert jade.birth_date == dt.date(2013, 3, 12)
+    assert leo.birth_date is None
+    assert f"{path.name}:3: date de naissance « 31/02/2013 » illisible, ignorée" in (
+        roster.warnings
+    )
+
+
+def test_a_zip_is_never_taken_for_a_siecle_export(tmp_path):
+    path = tmp_path / "eleves.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        zf.write(PUPILS_XML, PUPILS_XML.name)
+
+    assert b"<BEE_ELEVES" in path.read_bytes()
+    assert not siecle.recognises(path.name, head(path))

@@ -38,8 +38,13 @@ from core.roster.records import (
 )
 from core.roster.report import ImportReport
 from tests.conftest import capture_events
+from tests.hub import conftest as hub_fixtures
 
 pytestmark = pytest.mark.django_db
+
+# The hub tests' fixtures, for the tests with open sockets.
+hub_settings = hub_fixtures.hub_settings
+sockets = hub_fixtures.sockets
 
 FILE = "ENT_0359999X_Complet_Eleve_0000.xml"
 UAI = "0359999X"
@@ -617,3 +622,240 @@ def test_dry_plan_writes_nothing():
 def test_audit_is_not_written_by_the_sync_alone():
     run(college())
     assert not AuditEntry.objects.filter(action="roster.imported").exists()
+
+
+# Open sockets ---------------------------------------------------------------------------
+
+
+def tag_school(school) -> dict:
+    """Give the personas' school AAF source ids, as if it had been imported;
+    return the complete roster of ``school.org`` that matches it."""
+    from core.roster.models import Org as OrgModel
+
+    OrgModel.objects.filter(pk=school.org.pk).update(source="aaf", sourced_id="ORG1")
+    AcademicSession.objects.filter(pk=school.session.pk).update(
+        source="aaf", sourced_id="Y1"
+    )
+    for cls, sid in ((school.class_4b, "C4B"), (school.class_3a, "C3A")):
+        SchoolClass.objects.filter(pk=cls.pk).update(source="aaf", sourced_id=sid)
+    people = {
+        "T1": school.teacher,
+        "E1": school.pupil,
+        "E2": school.pupil2,
+        "E3": school.pupil3,
+        "R1": school.parent,
+        "R2": school.other_parent,
+        "P1": school.cpe,
+    }
+    for sid, who in people.items():
+        User.objects.filter(pk=who.pk).update(source="aaf", sourced_id=sid)
+    sid_of = {who.pk: sid for sid, who in people.items()}
+    class_sid = {school.class_4b.pk: "C4B", school.class_3a.pk: "C3A"}
+    for e in Enrollment.objects.filter(school_class__org=school.org):
+        Enrollment.objects.filter(pk=e.pk).update(
+            source="aaf",
+            sourced_id=f"{sid_of[e.user_id]}|{class_sid[e.school_class_id]}|{e.role}",
+        )
+    for g in GuardianLink.objects.filter(student__in=[school.pupil, school.pupil2]):
+        GuardianLink.objects.filter(pk=g.pk).update(
+            source="aaf", sourced_id=f"{sid_of[g.guardian_id]}|{sid_of[g.student_id]}"
+        )
+    roster = Roster(
+        source=Source.AAF,
+        mode=Mode.COMPLETE,
+        orgs=[org(uai=school.org.uai, name=school.org.name)],
+        sessions=[
+            SessionRecord(
+                "Y1",
+                "ORG1",
+                school.session.title,
+                "schoolYear",
+                school.session.start_date,
+                school.session.end_date,
+            )
+        ],
+        classes=[klass("C4B", "4e B"), klass("C3A", "3e A")],
+        people=[
+            person(
+                sid,
+                who.role,
+                who.first_name,
+                who.last_name,
+                orgs=("ORG1",) if who.role in ("teacher", "administrator") else (),
+                timetable_code=who.timetable_code,
+            )
+            for sid, who in people.items()
+        ],
+        enrollments=[
+            enrol("T1", "C4B", "teacher"),
+            enrol("E1", "C4B"),
+            enrol("E2", "C4B"),
+            enrol("E3", "C3A"),
+        ],
+        guardian_links=[link("R1", "E1", "père"), link("R2", "E2", "mère")],
+    )
+    return roster
+
+
+def test_the_tagged_school_reimports_unchanged(school):
+    roster = tag_school(school)
+    with capture_events() as events:
+        report = run(roster)
+    assert events == [] and not report.changed, report.lines()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_guardian_whose_link_ended_loses_the_childs_class_at_once(
+    school, sockets
+):
+    from channels.db import database_sync_to_async
+
+    from tests.hub.helpers import aemit, assert_silent, receive, request
+
+    roster = await database_sync_to_async(tag_school)(school)
+    socket = await sockets(school.parent)
+    lost, kept = f"class:{school.class_4b.pk}", f"class:{school.other_class.pk}"
+    reply = await request(
+        socket, {"type": "subscribe", "id": "s", "streams": [lost, kept]}
+    )
+    assert reply["type"] == "subscribed", reply
+    delta = Roster(
+        source=Source.AAF,
+        mode=Mode.DELTA,
+        guardian_links=[link("R1", "E1", "père", active=False)],
+    )
+    del roster
+
+    await database_sync_to_async(run)(delta)
+
+    assert await receive(socket) == {
+        "type": "unsubscribed",
+        "streams": [lost],
+        "reason": "forbidden",
+    }
+    await aemit([lost, kept])
+    frame = await receive(socket)
+    assert (frame["type"], frame["stream"]) == ("event", kept)
+    await assert_silent(socket)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_family_with_children_in_two_schools_keeps_the_other_school(
+    school, sockets
+):
+    """School A's complete file no longer lists Léa: her class and her link
+    to Karim end, her account closes; Karim keeps Inès's school (B)."""
+    from channels.db import database_sync_to_async
+
+    from tests.hub.helpers import aemit, assert_silent, receive, receive_close, request
+
+    roster = await database_sync_to_async(tag_school)(school)
+    roster.people = [p for p in roster.people if p.sourced_id != "E1"]
+    roster.enrollments = [e for e in roster.enrollments if e.person != "E1"]
+    roster.guardian_links = [g for g in roster.guardian_links if g.student != "E1"]
+    parent = await sockets(school.parent)
+    pupil = await sockets(school.pupil)
+    lost, kept = f"class:{school.class_4b.pk}", f"class:{school.other_class.pk}"
+    reply = await request(
+        parent, {"type": "subscribe", "id": "s", "streams": [lost, kept]}
+    )
+    assert reply["type"] == "subscribed", reply
+
+    await database_sync_to_async(run)(roster)
+
+    assert await receive(parent) == {
+        "type": "unsubscribed",
+        "streams": [lost],
+        "reason": "forbidden",
+    }
+    frames, code = await receive_close(pupil)
+    assert code == 4403, frames
+    await aemit([lost, kept])
+    frame = await receive(parent)
+    assert (frame["type"], frame["stream"]) == ("event", kept)
+    await assert_silent(parent)
+    inactive = await database_sync_to_async(
+        lambda: User.objects.get(pk=school.pupil.pk).is_active
+    )()
+    assert inactive is False
+    assert await database_sync_to_async(
+        lambda: GuardianLink.objects.filter(
+            guardian=school.parent, student=school.other_child
+        ).exists()
+    )()
+
+
+# Deltas that restate (AAF modifyRequest) ------------------------------------------------
+
+
+def test_a_delta_restating_a_pupils_classes_moves_them():
+    """An AAF modifyRequest lists the pupil's classes in full: the one it
+    no longer lists ends, with one ended and one added event."""
+    run(college())
+    lea = user("E1")
+    delta = Roster(
+        source=Source.AAF,
+        mode=Mode.DELTA,
+        enrollments=[enrol("E1", "C4B")],
+        restated=[("E1", "homeroom")],
+    )
+    with capture_events() as events:
+        report = run(delta)
+    assert list(
+        Enrollment.objects.filter(user=lea).values_list(
+            "school_class__sourced_id", flat=True
+        )
+    ) == ["C4B"]
+    assert sorted(e.op for e in events if e.stream == f"user:{lea.pk}") == [
+        "added",
+        "ended",
+    ]
+    assert counts(report, "enrollment")["deactivated"] == 1
+
+
+def test_a_delta_restating_a_pupils_guardians_ends_the_missing_link():
+    roster = college(
+        guardian_links=[link("R1", "E1"), link("R2", "E1"), link("R2", "E2")]
+    )
+    run(roster)
+    delta = Roster(
+        source=Source.AAF,
+        mode=Mode.DELTA,
+        guardian_links=[link("R1", "E1")],
+        restated=[("E1", "guardian")],
+    )
+    run(delta)
+    assert set(
+        GuardianLink.objects.values_list("guardian__sourced_id", "student__sourced_id")
+    ) == {("R1", "E1"), ("R2", "E2")}
+
+
+def test_a_partial_record_changes_only_the_fields_it_names():
+    run(college())
+    delta = Roster(
+        source=Source.AAF,
+        mode=Mode.DELTA,
+        people=[
+            person("R1", "guardian", "", "", email="nouveau@x.fr", partial=("email",))
+        ],
+    )
+    report = run(delta)
+    marc = user("R1")
+    assert (marc.first_name, marc.last_name, marc.email) == (
+        "Marc",
+        "Martin",
+        "nouveau@x.fr",
+    )
+    assert marc.is_active
+    assert counts(report, "person")["updated"] == 1
+
+
+def test_a_partial_record_of_someone_unknown_without_a_name_is_rejected():
+    delta = Roster(
+        source=Source.AAF,
+        mode=Mode.DELTA,
+        people=[person("R9", "guardian", "", "", email="x@x.fr", partial=("email",))],
+    )
+    report = run(delta)
+    assert [r.kind for r in report.rejections] == ["person"]
+    assert not User.objects.exists()

@@ -38,7 +38,8 @@ resolved:
   (``<structure>$<subject code>``) for each subject taught or followed
   there (teachers' ``...Matieres``, pupils' ``ENTEleveCodeEnseignements``),
   titled from ``MatiereEducNat`` (else the pupil file's label, else the
-  code). Unused subjects make no course;
+  code; a delta makes no course it cannot title, the hub has it). Unused
+  subjects make no course;
 - ``MefEducNat`` has nothing the hub keeps: it is read and counted in a
   warning.
 
@@ -49,8 +50,11 @@ who is no pupil's legal guardian is left out. In a ``Delta`` import a
 reference may name what the hub already holds: it is kept for the sync to
 resolve. A ``deleteRequest`` gives a record with ``active=False``; a
 ``modifyRequest`` a record setting only the modified fields
-(``PersonRecord.partial``) and the memberships it restates in full
-(``Roster.restated``). A file name saying neither ``Complet`` nor ``Delta``
+(``PersonRecord.partial``; a staff member's ``role`` and ``orgs`` only
+when the attributes deciding them are modified) and the memberships it
+restates in full (``Roster.restated``); a modify that would empty a name,
+or change a school without giving its UAI, is rejected. In a complete set
+an object stated twice (overlapping parts) is rejected the second time. A file name saying neither ``Complet`` nor ``Delta``
 is read as a delta, the mode that ends nothing unsaid.
 """
 
@@ -59,6 +63,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from sys import intern
 
 from core.roster.records import (
     ClassRecord,
@@ -153,7 +158,6 @@ _WANTED = frozenset(
 # Record field set by each person attribute (for a partial modifyRequest).
 _PERSON_FIELDS = {
     "sn": "family_name",
-    "ENTPersonNomPatro": "family_name",
     "givenName": "given_name",
     "mail": "email",
     "ENTEleveINE": "national_id",
@@ -166,6 +170,7 @@ _STAFF_ROLE_ATTRS = (
     "ENTPersonProfils",
 )
 _STAFF_ORG_ATTRS = ("ENTPersonStructRattach", "ENTPersonFonctions")
+_UNIQUE = frozenset({"EtabEducNat", "Eleve", "PersRelEleve", "PersEducNat"})
 _TEACHING_ATTRS = (
     "ENTAuxEnsClasses",
     "ENTAuxEnsClassesMatieres",
@@ -233,7 +238,6 @@ class _Pupil:
     groups: list[str] | None
     relations: list[str] | None  # ENTElevePersRelEleve values
     old_style: tuple[list[str], list[str], list[str]] | None  # autorité, père, mère
-    subjects: list[tuple[str, str]]  # (code, label)
     file: str
     line: int
 
@@ -258,8 +262,14 @@ class _Reader:
     guardians: dict[str, PersonRecord] = field(default_factory=dict)
     staff: list[_Staff] = field(default_factory=list)
     subjects: dict[str, str] = field(default_factory=dict)
+    # (school, subject code) -> (label, file, line) of the first pupil
+    followed: dict[tuple[str, str], tuple[str, str, int]] = field(default_factory=dict)
     mef_count: int = 0
     seen_kinds: set[str] = field(default_factory=set)
+    # category -> identifier -> where first stated, packed as
+    # file index << 32 | line (one int per record, not two tuples)
+    first_seen: dict[str, dict[str, int]] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
     unnamed: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -271,6 +281,7 @@ class _Reader:
         self, path: Path, offset: int, progress: Callable[[int], None] | None
     ) -> None:
         name = path.name
+        self.files.append(name)
         if not _NAME.search(name):
             self.unnamed.append(name)
         report = None
@@ -299,6 +310,27 @@ class _Reader:
                 "modifyRequest dans un fichier complet : ignoré",
             )
             return
+        if self.mode is Mode.COMPLETE and category in _UNIQUE:
+            # A complete set states each object once; a second statement
+            # (two parts overlapping) is refused rather than silently merged.
+            attrs = request.attrs
+            identifier = (
+                _first(attrs, "ENTPersonJointure")
+                or _first(attrs, "ENTStructureJointure")
+                or request.identifier
+            )
+            seen = self.first_seen.setdefault(category, {})
+            first = seen.get(identifier)
+            if first is not None:
+                where = f"{self.files[first >> 32]}:{first & 0xFFFFFFFF}"
+                self.reject(
+                    request.file,
+                    request.line,
+                    "org" if category == "EtabEducNat" else "person",
+                    f"{identifier} déjà décrit ({where}) : doublon ignoré",
+                )
+                return
+            seen[identifier] = (len(self.files) - 1) << 32 | request.line
         if category == "EtabEducNat":
             self.structure(request)
         elif category == "Eleve":
@@ -333,6 +365,15 @@ class _Reader:
         uai = (
             _first(attrs, "ENTStructureUAI") or _first(attrs, "ENTEtablissementUAI")
         ).upper()
+        if not uai and request.op == "modifyRequest":
+            self.reject(
+                request.file,
+                request.line,
+                "org",
+                f"structure {sourced_id} : modification sans UAI ; ignorée (le "
+                "prochain export complet la reprendra)",
+            )
+            return
         if not _UAI.match(uai):
             self.reject(
                 request.file,
@@ -376,6 +417,18 @@ class _Reader:
                     {_PERSON_FIELDS[name] for name in attrs if name in _PERSON_FIELDS}
                 )
             )
+            family_name = _first(attrs, "sn")
+            if ("family_name" in partial and not family_name) or (
+                "given_name" in partial and not given_name
+            ):
+                self.reject(
+                    request.file,
+                    request.line,
+                    "person",
+                    f"personne {sourced_id} : la modification vide le nom ou le "
+                    "prénom ; ignorée",
+                )
+                return None
         elif not family_name or not given_name:
             self.reject(
                 request.file,
@@ -423,20 +476,23 @@ class _Reader:
             )
         codes = attrs.get("ENTEleveCodeEnseignements", [])
         labels = attrs.get("ENTEleveEnseignements", [])
+        school = intern(_first(attrs, "ENTPersonStructRattach"))
+        for index, code in enumerate(codes):
+            # Subjects followed in a school: one entry per school and code,
+            # not a list per pupil (memory).
+            if (school, code) not in self.followed:
+                label = labels[index] if index < len(labels) else ""
+                self.followed[school, code] = (label, request.file, request.line)
         self.pupils.append(
             _Pupil(
                 person_id=person.sourced_id,
                 # A modify carrying no person field changes memberships only.
                 person=person if _emits(request, person) else None,
-                school=_first(attrs, "ENTPersonStructRattach"),
-                classes=attrs.get("ENTEleveClasses"),
-                groups=attrs.get("ENTEleveGroupes"),
+                school=school,
+                classes=_interned(attrs.get("ENTEleveClasses")),
+                groups=_interned(attrs.get("ENTEleveGroupes")),
                 relations=attrs.get("ENTElevePersRelEleve"),
                 old_style=old_style,
-                subjects=[
-                    (code, labels[index] if index < len(labels) else "")
-                    for index, code in enumerate(codes)
-                ],
                 file=request.file,
                 line=request.line,
             )
@@ -555,7 +611,12 @@ class _Reader:
         def course(structure: str, code: str, label: str, file: str, line: int) -> None:
             sourced_id = f"{structure}${code}"
             if sourced_id not in courses:
-                title = self.subjects.get(code) or label or code
+                title = self.subjects.get(code) or label
+                if not title and not complete:
+                    # A delta naming a subject it does not describe: the hub
+                    # holds its title; the code must not overwrite it.
+                    return
+                title = title or code
                 courses[sourced_id] = CourseRecord(
                     sourced_id, structure, title, code=code, line=line, file=file
                 )
@@ -615,9 +676,6 @@ class _Reader:
                 person_id, pupil.classes, False, Role.STUDENT, pupil.file, pupil.line
             )
             enroll(person_id, pupil.groups, True, Role.STUDENT, pupil.file, pupil.line)
-            if pupil.school and structure_ok(pupil.school):
-                for code, label in pupil.subjects:
-                    course(pupil.school, code, label, pupil.file, pupil.line)
             for guardian_id, relationship in self.legal_guardians(pupil, person_id):
                 if guardian_id == person_id:
                     continue
@@ -640,6 +698,10 @@ class _Reader:
                         file=pupil.file,
                     )
                 )
+
+        for (school, code), (label, file, line) in self.followed.items():
+            if school and structure_ok(school):
+                course(school, code, label, file, line)
 
         # Guardians: in a complete import, only those some pupil links to.
         orphans = 0
@@ -778,11 +840,16 @@ def _request(element, file: str) -> _Request | None:
             for attr in part:
                 name = attr.get("name")
                 if name in _WANTED:
-                    attrs[name] = [
-                        text
-                        for text in ((value.text or "").strip() for value in attr)
-                        if text
-                    ]
+                    # The hot loop of a big feed: plain statements, no
+                    # nested generators. Empty values (<value/>) are dropped.
+                    values = []
+                    for value in attr:
+                        text = value.text
+                        if text:
+                            text = text.strip()
+                            if text:
+                                values.append(text)
+                    attrs[name] = values
         elif tag == "identifier":
             for child in part:
                 identifier = (child.text or "").strip()
@@ -802,6 +869,11 @@ def _request(element, file: str) -> _Request | None:
 
 def _no_id(element) -> str:
     return f"{element.tag} sans identifiant : ignoré"
+
+
+def _interned(values: list[str] | None) -> list[str] | None:
+    """Share the strings many records repeat (class codes)."""
+    return None if values is None else [intern(value) for value in values]
 
 
 def _first(attrs: dict[str, list[str]], name: str) -> str:

@@ -300,6 +300,7 @@ class _File:
     display: str  # the name rejections and warnings give
     opener: Opener
     size: int  # bytes it stands for in the progress total
+    unpacked: int  # bytes read from it (larger than size when zipped)
 
 
 def _collect(paths: list[Path]) -> tuple[dict[str, _File], int, SafeZip | None]:
@@ -319,6 +320,7 @@ def _collect(paths: list[Path]) -> tuple[dict[str, _File], int, SafeZip | None]:
                 f"{archive.name}/{info.filename}",
                 archive.opener(info),
                 size * info.compress_size // declared,
+                info.file_size,
             )
             for name, info in members.items()
         }
@@ -332,7 +334,7 @@ def _collect(paths: list[Path]) -> tuple[dict[str, _File], int, SafeZip | None]:
             size = path.stat().st_size
         except OSError as exc:
             raise UnreadableFile(f"{path.name} : fichier illisible ({exc})") from exc
-        files[key] = _File(path.name, _opener(path), size)
+        files[key] = _File(path.name, _opener(path), size, size)
     return files, sum(f.size for f in files.values()), None
 
 
@@ -378,6 +380,7 @@ class _Parser:
         self.raw_roles: dict[str, str] = {}
         self.agents: list[tuple[str, str, str, int]] = []  # from, to, file, line
         self.course_misses = 0
+        self.session_misses = 0
         self.org_misses = 0
 
     # --- helpers ----------------------------------------------------------------
@@ -415,7 +418,7 @@ class _Parser:
                 if (
                     kind == "users"
                     and self.version == "1.1"
-                    and "roles" not in self.files
+                    and "roles.csv" not in self.files
                 ):
                     required.append("role")
                 missing = [c for c in required if c not in cols]
@@ -429,7 +432,8 @@ class _Parser:
                         continue
                     yield reader.line_num, row, cols
                     if self.progress and n % PROGRESS_EVERY == 0:
-                        self.progress(self.done + min(src.raw.tell(), file.size))
+                        read = src.raw.tell() * file.size // max(file.unpacked, 1)
+                        self.progress(self.done + min(read, file.size))
             except csv.Error as exc:
                 raise UnreadableFile(
                     f"{file.display} : CSV illisible ligne {reader.line_num} ({exc})"
@@ -440,9 +444,9 @@ class _Parser:
                 ) from exc
         finally:
             src.close()
-        self.done += file.size
-        if self.progress:
-            self.progress(self.done)
+            self.done += file.size
+            if self.progress:
+                self.progress(self.done)
 
     # --- the run ------------------------------------------------------------------
 
@@ -464,6 +468,11 @@ class _Parser:
             self.warn(
                 f"{self.course_misses} classe(s) renvoient à un cours absent du fichier : "
                 "importées sans cours"
+            )
+        if self.session_misses:
+            self.warn(
+                f"{self.session_misses} classe(s) renvoient à des sessions absentes du "
+                "fichier : rattachées à l'année scolaire en cours"
             )
         if self.org_misses:
             self.warn(
@@ -528,10 +537,11 @@ class _Parser:
             )
         self.roster.mode = Mode.DELTA if kinds == {"delta"} else Mode.COMPLETE
         for key, f in self.files.items():
-            kind = CANONICAL.get(key.removesuffix(".csv"))
+            stem = key.removesuffix(".csv")
+            kind = CANONICAL.get(stem, stem)
             if key == "manifest.csv":
                 continue
-            if kind is None or kind not in modes:
+            if kind not in modes:
                 self.warn(f"{f.display} : absent du manifeste, ignoré")
                 self.done += f.size
             elif kind not in IMPORTED:
@@ -699,8 +709,11 @@ class _Parser:
                 course = ""
             terms = _split(cols.get(row, "termSourcedIds"))
             session = next((t for t in terms if t in self.sessions), "")
-            if not session and terms and self.delta:
-                session = terms[0]  # in the hub already, perhaps
+            if not session and terms:
+                if self.delta:
+                    session = terms[0]  # in the hub already, perhaps
+                else:
+                    self.session_misses += 1
             record = ClassRecord(
                 sourced_id=sid,
                 org=org,
@@ -846,10 +859,12 @@ class _Parser:
                     )
                     continue
             end = _date(cols.get(row, "endDate"))
+            person = self.people.get(user)
             active = (
                 self._active(cols, row)
                 and (end is None or end >= self.today)
                 and (school_class is None or school_class.active)
+                and (person is None or person.active)
             )
             self.roster.enrollments.append(
                 EnrollmentRecord(

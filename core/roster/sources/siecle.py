@@ -39,7 +39,7 @@ import csv
 import datetime as dt
 import itertools
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -59,6 +59,7 @@ from core.roster.records import (
     Source,
     UnreadableFile,
 )
+from core.roster.sources.safexml import iter_elements
 from core.roster.sources.textfiles import (
     known_names,
     map_columns,
@@ -73,6 +74,8 @@ UAI_IN_NAME = re.compile(r"(?<![0-9A-Za-z])(\d{7}[A-Za-z])(?![0-9A-Za-z])")
 INE_RE = re.compile(r"^(?=.{11}$)\d{9,10}[A-Z]{1,2}$")
 ROOT_RE = re.compile(rb"<(BEE_ELEVES|BEE_RESPONSABLES)[\s>/]")
 PROGRESS_EVERY = 2000
+_DATE_FR = re.compile(r"^\s*(?P<d>\d{1,2})/(?P<m>\d{1,2})/(?P<y>\d{4})\s*$")
+_DATE_ISO = re.compile(r"^\s*(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})\s*$")
 
 # SIECLE's nomenclature of CODE_PARENTE.
 RELATIONSHIPS = {
@@ -153,6 +156,8 @@ CSV_COLUMNS = known_names(
 
 def recognises(name: str, head: bytes) -> bool:
     """A ``BEE_ELEVES`` or ``BEE_RESPONSABLES`` XML, or a pupils' CSV export."""
+    if head.startswith(b"PK"):
+        return False  # a zip, even one that stores an export uncompressed
     if ROOT_RE.search(head[:HEAD_SIZE]):
         return True
     if not name.lower().endswith((".csv", ".txt")):
@@ -189,13 +194,15 @@ def _school_year_end(year: int) -> dt.date:
 
 
 def _french_date(value: str) -> dt.date | None:
-    value = value.strip()
-    for fmt in ("%d/%m/%Y", "%Y-%m-%d"):
-        try:
-            return dt.datetime.strptime(value, fmt).date()
-        except ValueError:
-            continue
-    return None
+    """``31/12/1994`` (SIECLE) or ``1994-12-31``; ``None`` if neither."""
+    match = _DATE_FR.match(value) or _DATE_ISO.match(value)
+    if match is None:
+        return None
+    day, month, year = match.group("d", "m", "y")
+    try:
+        return dt.date(int(year), int(month), int(day))
+    except ValueError:
+        return None
 
 
 def _text(element: etree._Element, tag: str) -> str:
@@ -203,41 +210,13 @@ def _text(element: etree._Element, tag: str) -> str:
     return (child.text or "").strip() if child is not None else ""
 
 
-def iter_elements(
-    path: Path,
-    tags: Iterable[str],
-    *,
-    name: str = "",
-    progress: Callable[[int], None] | None = None,
-) -> Iterator[etree._Element]:
-    """Stream the elements ``tags`` of ``path``, each cleared once used.
-
-    Stand-in for :func:`core.roster.sources.safexml.iter_elements` (same
-    signature) until that helper is merged: no DTD, no entities, no network.
-    """
-    name = name or path.name
-    head = path.read_bytes()[:HEAD_SIZE] if path.exists() else b""
-    if re.search(rb"<!DOCTYPE[^>]*\[", head, re.IGNORECASE) or b"<!ENTITY" in head:
-        raise UnreadableFile(f"{name} : XML refusé (DOCTYPE avec entités déclarées)")
-    try:
-        context = etree.iterparse(
-            str(path),
-            events=("end",),
-            tag=list(tags),
-            load_dtd=False,
-            resolve_entities=False,
-            no_network=True,
-            huge_tree=False,
-        )
-        for _, element in context:
-            yield element
-            element.clear(keep_tail=True)
-            while element.getprevious() is not None:
-                del element.getparent()[0]
-    except etree.XMLSyntaxError as exc:
-        raise UnreadableFile(f"{name} : XML illisible ({exc})") from exc
-    except OSError as exc:
-        raise UnreadableFile(f"{name} : fichier illisible ({exc})") from exc
+def _children(element: etree._Element) -> dict[str, str]:
+    """``{tag: stripped text}`` of the element's children (the first of each tag)."""
+    values: dict[str, str] = {}
+    for child in element:
+        if isinstance(child.tag, str) and child.tag not in values:
+            values[child.tag] = (child.text or "").strip()
+    return values
 
 
 class _Parser:
@@ -468,15 +447,17 @@ class _Parser:
                 )
             local_id = (element.get("ELEVE_ID") or _text(element, "ELEVE_ID")).strip()
             if element.tag == "ELEVE":
+                values = _children(element)
+                get = values.get
                 self.pupil(
                     uai=uai,
                     local_id=local_id,
-                    national_id=_text(element, "ID_NATIONAL").upper(),
-                    family=_text(element, "NOM_DE_FAMILLE") or _text(element, "NOM"),
-                    usage=_text(element, "NOM_USAGE"),
-                    given=_text(element, "PRENOM"),
-                    birth=_text(element, "DATE_NAISS"),
-                    leave=_text(element, "DATE_SORTIE"),
+                    national_id=get("ID_NATIONAL", "").upper(),
+                    family=get("NOM_DE_FAMILLE") or get("NOM", ""),
+                    usage=get("NOM_USAGE", ""),
+                    given=get("PRENOM", ""),
+                    birth=get("DATE_NAISS", ""),
+                    leave=get("DATE_SORTIE", ""),
                     file=file,
                     line=line,
                 )
@@ -491,8 +472,9 @@ class _Parser:
                 )
                 continue
             for structure in element.iterfind("STRUCTURE"):
-                code = _text(structure, "CODE_STRUCTURE")
-                kind = _text(structure, "TYPE_STRUCTURE").upper()
+                values = _children(structure)
+                code = values.get("CODE_STRUCTURE", "")
+                kind = values.get("TYPE_STRUCTURE", "").upper()
                 if not code or kind not in ("D", "G"):
                     self.reject(
                         file,
@@ -624,22 +606,24 @@ class _Parser:
                 if not pid:
                     self.reject(file, line, "person", "PERSONNE_ID vide")
                     continue
+                values = _children(element)
                 people[pid] = (
-                    _text(element, "NOM_DE_FAMILLE") or _text(element, "NOM"),
-                    _text(element, "PRENOM"),
-                    _text(element, "COURRIEL") or _text(element, "MEL"),
+                    values.get("NOM_DE_FAMILLE") or values.get("NOM", ""),
+                    values.get("PRENOM", ""),
+                    values.get("COURRIEL") or values.get("MEL", ""),
                     line,
                 )
             else:
-                legal = _text(element, "RESP_LEGAL")
-                if not legal and _text(element, "NIVEAU_RESPONSABILITE") == "1":
+                values = _children(element)
+                legal = values.get("RESP_LEGAL", "")
+                if not legal and values.get("NIVEAU_RESPONSABILITE") == "1":
                     legal = "1"
                 links.append(
                     (
-                        _text(element, "ELEVE_ID"),
-                        _text(element, "PERSONNE_ID"),
+                        values.get("ELEVE_ID", ""),
+                        values.get("PERSONNE_ID", ""),
                         legal,
-                        _text(element, "CODE_PARENTE"),
+                        values.get("CODE_PARENTE", ""),
                         line,
                     )
                 )

@@ -237,7 +237,7 @@ class SafeZip:
     Entries are found by their base name, case-insensitively (``Users.csv``).
     """
 
-    def __init__(self, path: Path, *, max_total_size: int = MAX_TOTAL_SIZE) -> None:
+    def __init__(self, path: Path, *, max_total_size: int | None = None) -> None:
         self.path = path
         self.name = path.name
         try:
@@ -248,7 +248,7 @@ class SafeZip:
                 f"{self.name} : archive zip illisible ({exc})"
             ) from exc
         try:
-            self.members = self._check(infos, max_total_size)
+            self.members = self._check(infos, max_total_size or MAX_TOTAL_SIZE)
         except UnreadableFile:
             self.zip.close()
             raise
