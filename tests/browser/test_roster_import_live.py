@@ -170,3 +170,30 @@ def test_it_lead_uploads_an_aaf_roster_and_watches_it_import_live(
     page.reload()
     assert page.locator("#roster-import-status").get_attribute("data-status") == "done"
     assert page.locator("#roster-counts").is_visible()
+
+
+@pytest.mark.browser
+def test_an_unreadable_file_fails_live_with_its_reason(
+    page, login, live_hub, task_worker, it_lead, screens_dir, tmp_path
+):
+    notes = tmp_path / "compte-rendu.txt"
+    notes.write_text("Conseil de classe du 3e trimestre\n", encoding="utf-8")
+    login(page, it_lead)
+    page.goto("/admin/roster/rosterimport/upload/")
+    page.check("#id_dry_run")
+    page.set_input_files("#id_files", str(notes))
+    with page.expect_navigation():
+        page.get_by_role("button", name="Lancer l’import").click()
+    page.evaluate(WATCH)
+    page.wait_for_function("window.rosterImportPage?.hub.state === 'connected'")
+    task_worker()
+
+    page.wait_for_selector("#roster-import-status[data-status=failed]", timeout=60_000)
+    assert page.evaluate("window.__sameDocument") is True
+    assert page.get_by_role("heading", name="L’import a échoué").is_visible()
+    error = page.locator("#roster-import-error").inner_text()
+    assert "compte-rendu.txt" in error and "format non reconnu" in error
+    assert "Simulation" in page.locator("dl.roster-facts").inner_text()
+    assert not page.js_errors, page.js_errors
+    page.set_viewport_size({"width": 360, "height": 800})
+    page.screenshot(path=str(screens_dir / "roster-import-failed-360.png"))
