@@ -115,7 +115,11 @@ def fail(roster_import: RosterImport, message: str) -> None:
     from hub import send_event
 
     with transaction.atomic():
-        current = RosterImport.objects.select_for_update().get(pk=roster_import.pk)
+        current = (
+            RosterImport.objects.select_for_update().filter(pk=roster_import.pk).first()
+        )
+        if current is None:  # deleted meanwhile
+            return
         if current.status == RosterImport.Status.FAILED and current.error == message:
             return
         current.status = RosterImport.Status.FAILED
