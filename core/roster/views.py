@@ -201,7 +201,8 @@ def _upload(request, admin_site, limits, quota) -> HttpResponse:
                 dry_run=form.cleaned_data["dry_run"],
             )
             return redirect(
-                "admin:roster_rosterimport_detail", import_id=roster_import.pk
+                f"{admin_site.name}:roster_rosterimport_detail",
+                import_id=roster_import.pk,
             )
     else:
         form = UploadForm(limits=limits)
