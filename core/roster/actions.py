@@ -40,7 +40,15 @@ from core.roster.models import (
     SchoolClass,
     User,
 )
-from core.roster.sync import Group, Member, NewMember, Plan, Staff, _chunks
+from core.roster.sync import (
+    Group,
+    Member,
+    NewMember,
+    Plan,
+    Staff,
+    _chunks,
+    where_in,
+)
 from hub.fanout import close_user_sockets, recheck_user_sockets
 from hub.streams import user_stream
 
@@ -189,7 +197,7 @@ def write_group(plan: Plan, group: Group, *, roster_import=None) -> None:
             by_org[org_id].append(user_id)
         for org_id, users in by_org.items():
             for chunk in _chunks(users):
-                Staff.objects.filter(org_id=org_id, user_id__in=chunk).delete()
+                where_in(Staff.objects.filter(org_id=org_id), "user_id", chunk).delete()
 
         # Memberships: the ended ones move to history before the new ones
         # are inserted (a moved membership keeps its source id).
@@ -265,7 +273,7 @@ def write_group(plan: Plan, group: Group, *, roster_import=None) -> None:
         ]
         GuardianLink.objects.bulk_create(links, batch_size=BATCH)
         for chunk in _chunks(group.deactivate):
-            User.objects.filter(pk__in=chunk).update(is_active=False)
+            where_in(User.objects.all(), "pk", chunk).update(is_active=False)
 
         _announce(plan, group, enrollments, links)
 
@@ -288,8 +296,8 @@ def _announce(
     pupils = {u for u, _, role, _ in changes if role == Enrollment.Role.STUDENT}
     guardians: dict[int, set[int]] = defaultdict(set)
     for chunk in _chunks(pupils):
-        for guardian, pupil in GuardianLink.objects.filter(
-            student_id__in=chunk
+        for guardian, pupil in where_in(
+            GuardianLink.objects.all(), "student_id", chunk
         ).values_list("guardian_id", "student_id"):
             if guardian not in new:
                 guardians[pupil].add(guardian)
@@ -320,7 +328,7 @@ def _announce(
     names = dict(
         (pk, f"{first} {last}".strip())
         for chunk in _chunks({c[1] for c in link_changes})
-        for pk, first, last in User.objects.filter(pk__in=chunk).values_list(
+        for pk, first, last in where_in(User.objects.all(), "pk", chunk).values_list(
             "pk", "first_name", "last_name"
         )
     )
