@@ -197,3 +197,63 @@ def test_an_unreadable_file_fails_live_with_its_reason(
     assert not page.js_errors, page.js_errors
     page.set_viewport_size({"width": 360, "height": 800})
     page.screenshot(path=str(screens_dir / "roster-import-failed-360.png"))
+
+
+@pytest.mark.browser
+def test_a_refused_upload_shows_its_errors_in_the_page(
+    page, login, live_hub, it_lead, tmp_path
+):
+    empty = tmp_path / "users.csv"
+    empty.write_bytes(b"")
+    login(page, it_lead)
+    page.goto("/admin/roster/rosterimport/upload/")
+    page.evaluate("window.__sameDocument = true")
+    page.set_input_files("#id_files", str(empty))
+    page.get_by_role("button", name="Lancer l’import").click()
+    page.get_by_text("Le fichier « users.csv » est vide.").wait_for()
+    assert page.get_by_text("L’import n’a pas démarré").is_visible()
+    assert page.evaluate("window.__sameDocument") is True  # sent without a reload
+    # The form that came back is sent the same way.
+    page.set_input_files("#id_files", [])
+    page.get_by_role("button", name="Lancer l’import").click()
+    page.get_by_text("Choisissez au moins un fichier à importer.").wait_for()
+    assert page.evaluate("window.__sameDocument") is True
+    assert "/upload/" in page.url
+    assert not page.js_errors, page.js_errors
+
+
+@pytest.mark.browser
+def test_the_upload_page_shows_the_bytes_sent(
+    page, login, live_hub, it_lead, screens_dir
+):
+    login(page, it_lead)
+    page.set_viewport_size({"width": 360, "height": 800})
+    page.goto("/admin/roster/rosterimport/upload/")
+    # A slow school line: 300 KiB/s up, so the 1.7 MB file takes seconds.
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {
+            "offline": False,
+            "latency": 20,
+            "downloadThroughput": -1,
+            "uploadThroughput": 300 * 1024,
+        },
+    )
+    page.check("#id_dry_run")
+    page.set_input_files("#id_files", str(live_hub.data_file(AAF_SET[2])))
+    page.get_by_role("button", name="Lancer l’import").click()
+    page.wait_for_function(
+        "(() => { const bar = document.getElementById('roster-upload-progress');"
+        " return bar && !bar.hidden && bar.value > 0 && bar.value < bar.max; })()"
+    )
+    assert page.locator("#roster-upload-percent").inner_text().endswith("%")
+    assert page.get_by_role("button", name="Lancer l’import").is_disabled()
+    page.screenshot(path=str(screens_dir / "roster-uploading-360.png"))
+    page.wait_for_url("**/report/", timeout=60_000)
+    assert page.locator("#roster-import-status").get_attribute("data-status") in (
+        "queued",
+        "running",
+        "done",
+    )
