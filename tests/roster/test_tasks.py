@@ -73,6 +73,55 @@ def test_an_uploaded_oneroster_set_is_imported_and_its_files_removed(
     assert DBTaskResult.objects.get().return_value == {"status": "done"}
 
 
+def zipped_oneroster() -> list[SimpleUploadedFile]:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(ONEROSTER.iterdir()):
+            archive.write(path, path.name)
+    return [SimpleUploadedFile("oneroster.zip", buffer.getvalue())]
+
+
+def data_files(*names: str | Path) -> list[SimpleUploadedFile]:
+    """Uploads of files of ``tests/data`` (or absolute paths)."""
+    return [SimpleUploadedFile(Path(n).name, (DATA / n).read_bytes()) for n in names]
+
+
+# A SIECLE CSV export named with its school's UAI (the SIECLE parser's fixture).
+SIECLE_CSV = (
+    Path(__file__).parent / "fixtures" / "siecle" / "0350001A_eleves_utf8bom.csv"
+)
+
+
+@pytest.mark.parametrize(
+    ("files", "source"),
+    [
+        (zipped_oneroster, "oneroster"),
+        (lambda: data_files(SIECLE_CSV), "siecle"),
+        (
+            lambda: data_files(
+                "aaf/FULL_ENTTSSERVICES_Complet_20130117_EtabEducNat_0000.xml",
+                "aaf/FULL_ENTTSSERVICES_Complet_20130117_Eleve_0001.xml",
+            ),
+            "aaf",
+        ),
+    ],
+    ids=["oneroster-zip", "siecle-csv", "aaf"],
+)
+def test_each_format_uploaded_is_imported(it_lead, storage_dir, files, source):
+    roster_import = start_import(created_by=it_lead, files=files(), dry_run=False)
+    run_tasks()
+    roster_import.refresh_from_db()
+    assert roster_import.status == RosterImport.Status.DONE, roster_import.error
+    assert roster_import.source == source
+    created = roster_import.report["counts"]["person"]["created"]
+    assert created > 0
+    assert User.objects.filter(source=source).count() == created
+    assert stored_files(storage_dir) == []
+
+
 def test_a_dry_run_writes_no_person_but_reports(it_lead, storage_dir):
     before = User.objects.count()
     roster_import = start_import(
