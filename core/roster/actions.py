@@ -362,6 +362,22 @@ def _announce(
         transaction.on_commit(partial(close_user_sockets, pk, "deactivated"))
 
 
+def refresh_statistics() -> None:
+    """Refresh the query planner's statistics of the roster tables (after a
+    bulk import; see ``core.roster.sync.ANALYZE_AFTER``)."""
+    tables = [
+        model._meta.db_table
+        for model in (User, Staff, Enrollment, GuardianLink, SchoolClass)
+    ]
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ANALYZE " + ", ".join(quote(t) for t in tables))
+        elif connection.vendor == "sqlite":
+            for table in tables:
+                cursor.execute(f"ANALYZE {quote(table)}")
+
+
 def record_import(
     *, actor, roster_import_id: int, report_dict: dict, org_ids: list[int]
 ) -> None:

@@ -72,6 +72,11 @@ from core.roster.records import (
 from core.roster.report import ImportReport
 
 Staff = User.orgs.through
+# Rows created by an import past which the planner's statistics are
+# refreshed (a first import multiplies the tables' sizes; until autovacuum
+# comes by, PostgreSQL plans the next import's reads for empty tables: the
+# no-change re-import of a département took 18 s instead of 5).
+ANALYZE_AFTER = 5000
 _ENROLLMENT_ROLES = frozenset(Enrollment.Role.values)
 _USER_ROLES = frozenset(User.Role.values)
 
@@ -626,34 +631,11 @@ class _Planner:
             for r in records
         ]
         users = [row["pk"] for row in people.values()]
-        # Every current enrollment of the people the roster names (matches
-        # by source id and by member + class + role), and in complete mode
-        # every one of this source in the roster's orgs (what may end).
+        # In complete mode every enrollment of this source in the roster's
+        # orgs (what may end); then those of this source the roster names
+        # and that scope missed; then the other sources' enrollments of the
+        # people it names (a hand-made one is taken over, not doubled).
         rows: dict[int, dict] = {}
-        for row in _values(
-            Enrollment.objects.all(),
-            "user_id",
-            users,
-            "pk",
-            "source",
-            "sourced_id",
-            "user_id",
-            "school_class_id",
-            "role",
-        ):
-            rows[row["pk"]] = row
-        for row in _values(
-            Enrollment.objects.filter(source=self.source),
-            "sourced_id",
-            {sid for sid, _ in keyed},
-            "pk",
-            "source",
-            "sourced_id",
-            "user_id",
-            "school_class_id",
-            "role",
-        ):
-            rows[row["pk"]] = row
         if self.complete or self.closed_classes:
             closed = [
                 self.ids[("class", c)]
@@ -665,10 +647,26 @@ class _Planner:
                 scope = scope.filter(school_class__org_id__in=self.roster_orgs)
             else:
                 scope = scope.filter(school_class_id__in=closed)
-            for row in scope.values(
-                "pk", "source", "sourced_id", "user_id", "school_class_id", "role"
-            ).iterator(chunk_size=5000):
+            for row in scope.values(*_ENROLLMENT_FIELDS).iterator(chunk_size=5000):
                 rows[row["pk"]] = row
+        found = {row["sourced_id"] for row in rows.values()}
+        for row in _values(
+            Enrollment.objects.filter(source=self.source),
+            "sourced_id",
+            {sid for sid, _ in keyed} - found,
+            *_ENROLLMENT_FIELDS,
+        ):
+            rows[row["pk"]] = row
+        others = Enrollment.objects.all()
+        if self.complete:  # this source's are in the scope (a delta is small)
+            others = others.exclude(source=self.source)
+        for row in _values(
+            others,
+            "user_id",
+            users,
+            *_ENROLLMENT_FIELDS,
+        ):
+            rows[row["pk"]] = row
         by_sid = {
             row["sourced_id"]: row
             for row in rows.values()
@@ -860,17 +858,6 @@ class _Planner:
             "student_id",
             "relationship",
         )
-        for row in _values(
-            GuardianLink.objects.all(), "student_id", set(students), *fields
-        ):
-            rows[row["pk"]] = row
-        for row in _values(
-            GuardianLink.objects.filter(source=self.source),
-            "sourced_id",
-            {sid for sid, _ in keyed},
-            *fields,
-        ):
-            rows[row["pk"]] = row
         scope_students: dict[int, int] = {}  # pupil pk -> org pk (complete mode)
         if self.complete:
             for student, org in (
@@ -893,6 +880,26 @@ class _Planner:
                 .iterator(chunk_size=5000)
             ):
                 rows[row["pk"]] = row
+        # Then those of this source the roster names that the scope missed,
+        # and the other sources' links of its pupils (taken over, not doubled).
+        found = {row["sourced_id"] for row in rows.values()}
+        for row in _values(
+            GuardianLink.objects.filter(source=self.source),
+            "sourced_id",
+            {sid for sid, _ in keyed} - found,
+            *fields,
+        ):
+            rows[row["pk"]] = row
+        others = GuardianLink.objects.all()
+        if self.complete:
+            others = others.exclude(source=self.source)
+        for row in _values(
+            others,
+            "student_id",
+            set(students),
+            *fields,
+        ):
+            rows[row["pk"]] = row
         by_sid = {
             row["sourced_id"]: row
             for row in rows.values()
@@ -1374,3 +1381,9 @@ def _apply(the_plan: Plan, roster_import, progress) -> None:
         done += group.records
         if progress:
             progress(min(done, total), total)
+    created = sum(
+        len(g.people_new) + len(g.enrollments_new) + len(g.links_new)
+        for g in the_plan.groups
+    )
+    if created >= ANALYZE_AFTER:
+        actions.refresh_statistics()

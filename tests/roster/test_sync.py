@@ -864,3 +864,13 @@ def test_a_partial_record_of_someone_unknown_without_a_name_is_rejected():
     report = run(delta)
     assert [r.kind for r in report.rejections] == ["person"]
     assert not User.objects.exists()
+
+
+def test_a_big_import_refreshes_the_planners_statistics(monkeypatch):
+    monkeypatch.setattr(sync, "ANALYZE_AFTER", 5)
+    with CaptureQueriesContext(connection) as captured:
+        run(college())
+    assert any(q["sql"].startswith("ANALYZE") for q in captured.captured_queries)
+    with CaptureQueriesContext(connection) as captured:
+        run(college())  # nothing created: no refresh
+    assert not any(q["sql"].startswith("ANALYZE") for q in captured.captured_queries)
