@@ -189,6 +189,14 @@ MESSAGE_KEYS = env_list("MESSAGE_KEYS", [])
 # Background work (django-tasks, database backend: `manage.py db_worker`).
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
+# Roster files uploaded in the admin (core/roster/uploads.py): bytes per file,
+# bytes per import, files per import.
+ROSTER_UPLOAD_MAX_BYTES = int(env_str("ROSTER_UPLOAD_MAX_BYTES", str(512 * 1024**2)))
+ROSTER_UPLOAD_MAX_TOTAL_BYTES = int(
+    env_str("ROSTER_UPLOAD_MAX_TOTAL_BYTES", str(1024**3))
+)
+ROSTER_UPLOAD_MAX_FILES = int(env_str("ROSTER_UPLOAD_MAX_FILES", "40"))
+
 # Delivery outside the app (hub/delivery, docs/delivery.md).
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 EMAIL_HOST = env_str("EMAIL_HOST", "127.0.0.1")

@@ -1,0 +1,198 @@
+"""One import run from files: format detection, the RosterImport row, its
+admin's progress events, the audit entry, refusals that write nothing.
+
+Files are the AAF fixtures of ``tests/roster/fixtures/aaf`` (a fictitious
+complete feed and the next day's delta) and the real OneRoster set of
+``tests/data/oneroster``.
+"""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from core.audit.models import AuditEntry
+from core.roster import importing
+from core.roster.importing import run_import
+from core.roster.models import (
+    EndedMembership,
+    Enrollment,
+    GuardianLink,
+    Org,
+    RosterImport,
+    User,
+)
+from core.roster.records import UnreadableFile
+from core.roster.sources import read_roster
+from tests.conftest import capture_events, make_user
+
+pytestmark = pytest.mark.django_db
+
+HERE = Path(__file__).parent
+AAF = HERE / "fixtures" / "aaf"
+COMPLETE = sorted((AAF / "complete").iterdir())
+DELTA = sorted((AAF / "delta").iterdir())
+ONEROSTER = HERE.parent / "data" / "oneroster" / "catalyst-v1p1-full"
+
+
+def database() -> dict:
+    """What a roster import writes, to compare before and after."""
+    return {
+        model.__name__: sorted(model.objects.values_list("pk", flat=True))
+        for model in (Org, User, Enrollment, GuardianLink, EndedMembership)
+    } | {"active": sorted(User.objects.filter(is_active=True).values_list("pk"))}
+
+
+# read_roster ---------------------------------------------------------------------
+
+
+def test_read_roster_dispatches_to_the_parser_that_recognises_the_files():
+    assert str(read_roster(COMPLETE).source) == "aaf"
+    assert str(read_roster(sorted(ONEROSTER.iterdir())).source) == "oneroster"
+
+
+def test_a_mix_of_formats_is_refused_naming_the_files():
+    with pytest.raises(UnreadableFile, match="plusieurs formats") as error:
+        read_roster([COMPLETE[0], ONEROSTER / "users.csv"])
+    assert COMPLETE[0].name in str(error.value)
+    assert "users.csv (OneRoster)" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "vide"),
+        (b"\x00\x01 not a roster at all", "format non reconnu"),
+        (b"<html><body>Bonjour</body></html>", "format non reconnu"),
+    ],
+)
+def test_a_file_no_parser_recognises_is_refused(tmp_path, content, message):
+    path = tmp_path / "export.dat"
+    path.write_bytes(content)
+    with pytest.raises(UnreadableFile, match=message) as error:
+        read_roster([path])
+    assert "export.dat" in str(error.value)
+
+
+def test_a_missing_file_or_a_folder_is_refused(tmp_path):
+    with pytest.raises(UnreadableFile, match="introuvable"):
+        read_roster([tmp_path / "absent.xml"])
+    with pytest.raises(UnreadableFile, match="dossier"):
+        read_roster([tmp_path])
+    with pytest.raises(UnreadableFile, match="Aucun fichier"):
+        read_roster([])
+
+
+# run_import ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin():
+    return make_user("admin", User.Role.ADMINISTRATOR, "Ada", "Min", is_staff=True)
+
+
+def test_run_import_fills_the_roster_import_and_tells_its_admin(admin):
+    job = RosterImport.objects.create(created_by=admin)
+
+    with capture_events() as events:
+        report = run_import(COMPLETE, roster_import=job)
+
+    job.refresh_from_db()
+    assert job.status == RosterImport.Status.DONE
+    assert job.source == "aaf"
+    assert job.file_names == [p.name for p in COMPLETE]
+    assert job.report == report.as_dict()
+    assert job.report["counts"]["person"]["created"] == 12
+    assert job.finished_at is not None
+    assert job.progress == job.total > 0
+    # Only the admin hears of it (a first import tells no one else).
+    assert {e.stream for e in events} == {f"user:{admin.pk}"}
+    assert {e.kind for e in events} == {"roster.import"}
+    assert events[0].op == "progress" and events[0].data["status"] == "running"
+    last = events[-1]
+    assert last.op == "done"
+    assert last.data["summary"] == report.as_dict()["counts"]
+    assert last.data["import_id"] == job.pk
+
+
+def test_progress_events_are_throttled(admin, monkeypatch):
+    monkeypatch.setattr(importing.time, "monotonic", lambda: 1000.0)
+    job = RosterImport.objects.create(created_by=admin)
+    with capture_events() as events:
+        run_import(COMPLETE, roster_import=job)
+    # The start, one progress (the clock never moves), the end.
+    assert [e.op for e in events] == ["progress", "progress", "done"]
+
+
+def test_every_run_is_audited_with_who_what_and_the_counts(admin):
+    job = RosterImport.objects.create(created_by=admin)
+    run_import(COMPLETE, roster_import=job)
+    entry = AuditEntry.objects.get(action="roster.imported")
+    assert (entry.actor_id, entry.target_type, entry.target_id) == (
+        admin.pk,
+        "roster_import",
+        job.pk,
+    )
+    assert entry.detail["source"] == "aaf"
+    assert entry.detail["files"] == [p.name for p in COMPLETE]
+    assert entry.detail["counts"]["person"] == {"created": 12, "rejected": 3}
+    assert entry.detail["rejected"] == 8
+
+
+def test_reimporting_the_same_files_changes_nothing_and_emits_nothing():
+    run_import(COMPLETE)
+    before = database()
+    with capture_events() as events:
+        report = run_import(COMPLETE)
+    assert events == []
+    assert not report.changed
+    assert database() == before
+
+
+def test_the_next_days_delta_moves_a_pupil_and_deactivates_leavers():
+    run_import(COMPLETE)
+    moved = User.objects.get(source="aaf", sourced_id="5000001")
+    left = User.objects.get(source="aaf", sourced_id="5000002")
+
+    report = run_import(DELTA)
+
+    assert list(
+        Enrollment.objects.filter(
+            user=moved, school_class__class_type="homeroom"
+        ).values_list("school_class__title", flat=True)
+    ) == ["3B"]
+    left.refresh_from_db()
+    assert not left.is_active
+    assert EndedMembership.objects.filter(user=left).exists()
+    assert report.counts["person"].deactivated == 3
+    # And once more: nothing.
+    assert not run_import(DELTA).changed
+
+
+def test_a_dry_run_writes_nothing_and_emits_nothing():
+    with capture_events() as events:
+        report = run_import(COMPLETE, dry_run=True)
+    assert report.dry_run and report.counts["person"].created == 12
+    assert events == []
+    assert not User.objects.exists() and not Org.objects.exists()
+    assert not AuditEntry.objects.exists()
+
+
+def test_a_broken_file_fails_the_import_and_writes_nothing(admin, tmp_path):
+    files = []
+    for path in COMPLETE:
+        files.append(tmp_path / path.name)
+        shutil.copy(path, files[-1])
+    pupils = next(p for p in files if "Eleve_0000" in p.name)
+    pupils.write_bytes(pupils.read_bytes()[:-200])  # truncated
+    job = RosterImport.objects.create(created_by=admin)
+
+    with capture_events() as events, pytest.raises(UnreadableFile) as error:
+        run_import(files, roster_import=job)
+
+    assert pupils.name in str(error.value)
+    job.refresh_from_db()
+    assert job.status == RosterImport.Status.FAILED
+    assert pupils.name in job.error
+    assert events[-1].op == "failed"
+    assert not Org.objects.exists() and User.objects.count() == 1
