@@ -135,3 +135,20 @@ def test_accounts_are_hashed_with_argon2_in_production():
 
 def test_healthz_answers_ok(client, db):
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_proxy_lets_a_whole_roster_upload_through():
+    """nginx's body limit for the roster upload page is above the hub's own
+    total (which answers with a clear error), and its default 60 MB is not."""
+    import re
+
+    from django.urls import reverse
+
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    path = reverse("admin:roster_rosterimport_upload")
+    block = conf.split(f"location = {path} {{", 1)[1].split("}", 1)[0]
+    size = re.search(r"client_max_body_size (\d+)m;", block)
+    assert size and int(size.group(1)) * 1024 * 1024 > (
+        settings.ROSTER_UPLOAD_MAX_TOTAL_BYTES
+    )
+    assert "proxy_request_buffering off;" in block
