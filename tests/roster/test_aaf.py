@@ -395,6 +395,9 @@ def test_delta_teacher_classes_replaced(delta):
     assert enrollments_of(delta, "7000001") == [("91001$3A", Role.TEACHER)]
     assert ("7000001", "homeroom") in delta.restated
     assert "7000001" not in {p.sourced_id for p in delta.people}
+    # Subject 020700 is not described by the delta: no course whose title
+    # would be the bare code.
+    assert delta.courses == []
 
 
 # Sets and files -----------------------------------------------------------------
@@ -425,6 +428,19 @@ def test_modify_request_in_a_complete_file_is_rejected(tmp_path):
     )
 
 
+def test_a_record_stated_twice_in_a_complete_set_is_rejected_once(tmp_path):
+    copy = tmp_path / "FULL_ENTTSSERVICES_Complet_20130117_EtabEducNat_0001.xml"
+    shutil.copy(ETAB, copy)
+    roster = aaf.parse([ETAB, copy])
+    assert len(roster.orgs) == 10
+    assert len(reasons(roster, "org")) == 10
+    assert reasons(roster, "org")[0] == (
+        copy.name,
+        6,
+        f"52000 déjà décrit ({ETAB.name}:6) : doublon ignoré",
+    )
+
+
 def test_a_truncated_part_refuses_the_whole_import(tmp_path):
     cut = tmp_path / ELEVE.name
     content = ELEVE.read_bytes()
@@ -438,3 +454,37 @@ def test_progress_counts_bytes_across_all_files(full):
     aaf.parse(FULL_SET, progress=seen.append)
     assert seen == sorted(seen)
     assert seen[-1] == sum(path.stat().st_size for path in FULL_SET)
+
+
+def test_delta_modify_emptying_a_name_or_missing_a_school_uai_is_rejected(tmp_path):
+    path = tmp_path / "X_Delta_20260903_Eleve_0000.xml"
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<ficAlimMENESR>\n'
+        '<modifyRequest><operationalAttributes><attr name="categoriePersonne">'
+        "<value>Eleve</value></attr></operationalAttributes>"
+        "<identifier><id>5000001</id></identifier><modifications>"
+        '<modification name="sn" operation="replace"><value/></modification>'
+        "</modifications></modifyRequest>\n"
+        '<modifyRequest><operationalAttributes><attr name="categorieStructure">'
+        "<value>EtabEducNat</value></attr></operationalAttributes>"
+        "<identifier><id>91001</id></identifier><modifications>"
+        '<modification name="ENTStructureNomCourant" operation="replace">'
+        "<value>NOUVEAU NOM</value></modification>"
+        "</modifications></modifyRequest>\n</ficAlimMENESR>\n",
+        encoding="utf-8",
+    )
+    roster = aaf.parse([path])
+    assert roster.people == [] and roster.orgs == []
+    assert reasons(roster) == [
+        (
+            path.name,
+            3,
+            "personne 5000001 : la modification vide le nom ou le prénom ; ignorée",
+        ),
+        (
+            path.name,
+            4,
+            "structure 91001 : modification sans UAI ; ignorée (le prochain export "
+            "complet la reprendra)",
+        ),
+    ]

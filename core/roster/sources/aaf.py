@@ -38,7 +38,8 @@ resolved:
   (``<structure>$<subject code>``) for each subject taught or followed
   there (teachers' ``...Matieres``, pupils' ``ENTEleveCodeEnseignements``),
   titled from ``MatiereEducNat`` (else the pupil file's label, else the
-  code). Unused subjects make no course;
+  code; a delta makes no course it cannot title, the hub has it). Unused
+  subjects make no course;
 - ``MefEducNat`` has nothing the hub keeps: it is read and counted in a
   warning.
 
@@ -49,8 +50,11 @@ who is no pupil's legal guardian is left out. In a ``Delta`` import a
 reference may name what the hub already holds: it is kept for the sync to
 resolve. A ``deleteRequest`` gives a record with ``active=False``; a
 ``modifyRequest`` a record setting only the modified fields
-(``PersonRecord.partial``) and the memberships it restates in full
-(``Roster.restated``). A file name saying neither ``Complet`` nor ``Delta``
+(``PersonRecord.partial``; a staff member's ``role`` and ``orgs`` only
+when the attributes deciding them are modified) and the memberships it
+restates in full (``Roster.restated``); a modify that would empty a name,
+or change a school without giving its UAI, is rejected. In a complete set
+an object stated twice (overlapping parts) is rejected the second time. A file name saying neither ``Complet`` nor ``Delta``
 is read as a delta, the mode that ends nothing unsaid.
 """
 
@@ -154,7 +158,6 @@ _WANTED = frozenset(
 # Record field set by each person attribute (for a partial modifyRequest).
 _PERSON_FIELDS = {
     "sn": "family_name",
-    "ENTPersonNomPatro": "family_name",
     "givenName": "given_name",
     "mail": "email",
     "ENTEleveINE": "national_id",
@@ -167,6 +170,7 @@ _STAFF_ROLE_ATTRS = (
     "ENTPersonProfils",
 )
 _STAFF_ORG_ATTRS = ("ENTPersonStructRattach", "ENTPersonFonctions")
+_UNIQUE = frozenset({"EtabEducNat", "Eleve", "PersRelEleve", "PersEducNat"})
 _TEACHING_ATTRS = (
     "ENTAuxEnsClasses",
     "ENTAuxEnsClassesMatieres",
@@ -262,6 +266,10 @@ class _Reader:
     followed: dict[tuple[str, str], tuple[str, str, int]] = field(default_factory=dict)
     mef_count: int = 0
     seen_kinds: set[str] = field(default_factory=set)
+    # category -> identifier -> where first stated, packed as
+    # file index << 32 | line (one int per record, not two tuples)
+    first_seen: dict[str, dict[str, int]] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
     unnamed: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -273,6 +281,7 @@ class _Reader:
         self, path: Path, offset: int, progress: Callable[[int], None] | None
     ) -> None:
         name = path.name
+        self.files.append(name)
         if not _NAME.search(name):
             self.unnamed.append(name)
         report = None
@@ -301,6 +310,27 @@ class _Reader:
                 "modifyRequest dans un fichier complet : ignoré",
             )
             return
+        if self.mode is Mode.COMPLETE and category in _UNIQUE:
+            # A complete set states each object once; a second statement
+            # (two parts overlapping) is refused rather than silently merged.
+            attrs = request.attrs
+            identifier = (
+                _first(attrs, "ENTPersonJointure")
+                or _first(attrs, "ENTStructureJointure")
+                or request.identifier
+            )
+            seen = self.first_seen.setdefault(category, {})
+            first = seen.get(identifier)
+            if first is not None:
+                where = f"{self.files[first >> 32]}:{first & 0xFFFFFFFF}"
+                self.reject(
+                    request.file,
+                    request.line,
+                    "org" if category == "EtabEducNat" else "person",
+                    f"{identifier} déjà décrit ({where}) : doublon ignoré",
+                )
+                return
+            seen[identifier] = (len(self.files) - 1) << 32 | request.line
         if category == "EtabEducNat":
             self.structure(request)
         elif category == "Eleve":
@@ -335,6 +365,15 @@ class _Reader:
         uai = (
             _first(attrs, "ENTStructureUAI") or _first(attrs, "ENTEtablissementUAI")
         ).upper()
+        if not uai and request.op == "modifyRequest":
+            self.reject(
+                request.file,
+                request.line,
+                "org",
+                f"structure {sourced_id} : modification sans UAI ; ignorée (le "
+                "prochain export complet la reprendra)",
+            )
+            return
         if not _UAI.match(uai):
             self.reject(
                 request.file,
@@ -378,6 +417,18 @@ class _Reader:
                     {_PERSON_FIELDS[name] for name in attrs if name in _PERSON_FIELDS}
                 )
             )
+            family_name = _first(attrs, "sn")
+            if ("family_name" in partial and not family_name) or (
+                "given_name" in partial and not given_name
+            ):
+                self.reject(
+                    request.file,
+                    request.line,
+                    "person",
+                    f"personne {sourced_id} : la modification vide le nom ou le "
+                    "prénom ; ignorée",
+                )
+                return None
         elif not family_name or not given_name:
             self.reject(
                 request.file,
@@ -560,7 +611,12 @@ class _Reader:
         def course(structure: str, code: str, label: str, file: str, line: int) -> None:
             sourced_id = f"{structure}${code}"
             if sourced_id not in courses:
-                title = self.subjects.get(code) or label or code
+                title = self.subjects.get(code) or label
+                if not title and not complete:
+                    # A delta naming a subject it does not describe: the hub
+                    # holds its title; the code must not overwrite it.
+                    return
+                title = title or code
                 courses[sourced_id] = CourseRecord(
                     sourced_id, structure, title, code=code, line=line, file=file
                 )
@@ -784,11 +840,16 @@ def _request(element, file: str) -> _Request | None:
             for attr in part:
                 name = attr.get("name")
                 if name in _WANTED:
-                    attrs[name] = [
-                        text
-                        for text in ((value.text or "").strip() for value in attr)
-                        if text
-                    ]
+                    # The hot loop of a big feed: plain statements, no
+                    # nested generators. Empty values (<value/>) are dropped.
+                    values = []
+                    for value in attr:
+                        text = value.text
+                        if text:
+                            text = text.strip()
+                            if text:
+                                values.append(text)
+                    attrs[name] = values
         elif tag == "identifier":
             for child in part:
                 identifier = (child.text or "").strip()
