@@ -618,7 +618,6 @@ class _Planner:
         return self.load(
             User,
             refs,
-            "username",
             "first_name",
             "last_name",
             "email",
