@@ -77,6 +77,11 @@ def child(what: str, directory: Path, url: str, naive_orgs: int) -> dict:
     from core.roster.sources import read_roster
 
     paths = sorted(directory.glob("*.xml"))
+    if what == "baseline":  # Django and the import's modules, nothing read
+        from core.roster import actions, importing  # noqa: F401
+
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return {"peak_rss_mib": rss}
     counter = QueryCounter()
     with connection.execute_wrapper(counter):
         started = time.perf_counter()
@@ -359,6 +364,7 @@ def main() -> None:
     name = urlsplit(args.database_url).path.lstrip("/") or "hub_bench_roster"
     scales = [float(s) for s in args.scales.split(",")]
     results = {}
+    baseline = None
     try:
         with tempfile.TemporaryDirectory(prefix="roster-bench-") as tmp:
             for scale in scales:
@@ -366,6 +372,9 @@ def main() -> None:
                 size = generate(directory, scale)
                 print(f"scale {scale}: {size / 2**20:.1f} MiB of AAF XML", flush=True)
                 url = fresh_database(args.database_url, name)
+                if baseline is None:
+                    baseline = run_child("baseline", directory, url)["peak_rss_mib"]
+                    print(f"baseline process (Django set up): {baseline:.0f} MiB")
                 first = run_child("first", directory, url)
                 print(f"  first import: {_line(first)}", flush=True)
                 again = run_child("again", directory, url)
@@ -378,7 +387,7 @@ def main() -> None:
             print(f"  naive row by row: {_line(naive)}", flush=True)
     finally:
         drop_database(args.database_url, name)
-    report(results, naive, scale, args.naive_orgs)
+    report(results, naive, scale, args.naive_orgs, baseline)
 
 
 def _line(r: dict) -> str:
@@ -391,7 +400,9 @@ def _line(r: dict) -> str:
     )
 
 
-def report(results: dict, naive: dict, scale: float, naive_orgs: int) -> None:
+def report(
+    results: dict, naive: dict, scale: float, naive_orgs: int, baseline: float
+) -> None:
     first, again = results[scale]["first"], results[scale]["again"]
     counts = first["counts"]
     print()
@@ -438,10 +449,12 @@ def report(results: dict, naive: dict, scale: float, naive_orgs: int) -> None:
         f"; queries {again['queries']:,} / {first['queries']:,}"
     )
     for s, r in sorted(results.items()):
+        first_rss, again_rss = r["first"]["peak_rss_mib"], r["again"]["peak_rss_mib"]
         print(
             f"  peak RSS at scale {s} ({r['size'] / 2**20:.0f} MiB of XML): "
-            f"first import {r['first']['peak_rss_mib']:.0f} MiB, "
-            f"re-import {r['again']['peak_rss_mib']:.0f} MiB"
+            f"first import {first_rss:.0f} MiB ({first_rss - baseline:+.0f} over "
+            f"the baseline), re-import {again_rss:.0f} MiB "
+            f"({again_rss - baseline:+.0f})"
         )
 
 

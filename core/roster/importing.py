@@ -138,7 +138,14 @@ def run_import(
                     org_ids=org_ids,
                 )
     except Exception as error:
-        message = str(error) if isinstance(error, UnreadableFile) else repr(error)
+        # An unexpected error's text may quote a row (a pupil's name, in an
+        # IntegrityError's detail): the row and the admin's page get its
+        # class only; the caller gets the exception itself.
+        message = (
+            str(error)
+            if isinstance(error, UnreadableFile)
+            else f"Erreur inattendue ({type(error).__name__})."
+        )
         tracker.save(
             "failed",
             summary={"error": message[:500]},

@@ -223,6 +223,10 @@ class _Planner:
         self.ended_links: set[int] = set()
         self.ended_people: set[int] = set()
         self.listed_pks: set[int] = set()
+        # People with a membership after the import that the roster lists
+        # (kept or made), and listed people without one (to check).
+        self.members: set[str] = set()
+        self.unsure: set[int] = set()
 
     # -- helpers ----------------------------------------------------------
 
@@ -614,7 +618,6 @@ class _Planner:
         return self.load(
             User,
             refs,
-            "username",
             "first_name",
             "last_name",
             "email",
@@ -723,6 +726,7 @@ class _Planner:
                 row["role"],
             ) == (user_pk, class_pk, r.role):
                 kept.add(row["pk"])
+                self.members.add(r.person)
                 self.report.add("enrollment", "unchanged")
                 continue
             if row is not None:
@@ -732,6 +736,7 @@ class _Planner:
                 self.report.add("enrollment", "updated")
             elif triple is not None:
                 kept.add(triple["pk"])
+                self.members.add(r.person)
                 if triple["source"] in ("", self.source):
                     # The same membership, made by hand or under an earlier
                     # identifier of this source: it takes this identifier.
@@ -742,6 +747,7 @@ class _Planner:
                 continue
             else:
                 self.report.add("enrollment", "created")
+            self.members.add(r.person)
             group.enrollments_new.append(NewMember(sid, r.person, cls, r.role))
             self.gain[user_pk or r.person] += 1
         if self.complete:
@@ -948,6 +954,7 @@ class _Planner:
                     s_pk,
                 ):
                     kept.add(row["pk"])
+                    self.members.add(r.guardian)
                     if row["relationship"] != r.relationship:
                         group.links_update.append((row["pk"], sid, r.relationship))
                         self.report.add("guardian_link", "updated")
@@ -959,6 +966,7 @@ class _Planner:
                     self.report.add("guardian_link", "updated")
                 elif pair is not None:
                     kept.add(pair["pk"])
+                    self.members.add(r.guardian)
                     if pair["source"] in ("", self.source):
                         group.links_update.append((pair["pk"], sid, r.relationship))
                         self.report.add("guardian_link", "updated")
@@ -967,6 +975,7 @@ class _Planner:
                     continue
                 else:
                     self.report.add("guardian_link", "created")
+                self.members.add(r.guardian)
                 group.links_new.append(
                     NewMember(sid, r.guardian, r.student, r.relationship)
                 )
@@ -1097,6 +1106,8 @@ class _Planner:
                 self.report.add("person", "created")
                 continue
             self.listed_pks.add(row["pk"])
+            if r.sourced_id not in self.members and not orgs:
+                self.unsure.add(row["pk"])
             gone = set()
             wanted = {self.ids.get(("org", o)) for o in orgs}
             if self.complete and (sets is None or "orgs" in sets):
@@ -1171,7 +1182,7 @@ class _Planner:
             ):
                 last.staff_remove.append((user, org))
                 self.lose[user] += 1
-        candidates = {pk for pk, n in self.lose.items() if n} | self.listed_pks
+        candidates = {pk for pk, n in self.lose.items() if n} | self.unsure | gone
         if not candidates:
             return
         counts: Counter = Counter()

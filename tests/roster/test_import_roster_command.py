@@ -88,7 +88,7 @@ def test_an_unreadable_file_is_a_clear_error_and_nothing_is_written(tmp_path):
     with pytest.raises(CommandError) as error:
         import_roster(COMPLETE[0], junk)
     assert str(error.value) == (
-        "Import refusé, rien n'a été écrit. eleves.pdf : format non reconnu "
+        "Import refusé, rien n'a été importé. eleves.pdf : format non reconnu "
         "(ni AAF, ni SIECLE, ni OneRoster)."
     )
     assert not Org.objects.exists()

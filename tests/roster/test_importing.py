@@ -196,3 +196,21 @@ def test_a_broken_file_fails_the_import_and_writes_nothing(admin, tmp_path):
     assert pupils.name in job.error
     assert events[-1].op == "failed"
     assert not Org.objects.exists() and User.objects.count() == 1
+
+
+def test_an_unexpected_error_fails_the_import_without_quoting_rows(admin, monkeypatch):
+    from django.db import IntegrityError
+
+    from core.roster import sync
+
+    def broken(*args, **kwargs):
+        raise IntegrityError("Key (username)=(lea.martin) already exists")
+
+    monkeypatch.setattr(sync, "apply", broken)
+    job = RosterImport.objects.create(created_by=admin)
+    with capture_events() as events, pytest.raises(IntegrityError):
+        run_import(COMPLETE, roster_import=job)
+    job.refresh_from_db()
+    assert job.status == RosterImport.Status.FAILED
+    assert job.error == "Erreur inattendue (IntegrityError)."
+    assert "lea" not in str(events[-1].data)

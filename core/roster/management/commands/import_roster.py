@@ -45,7 +45,9 @@ class Command(BaseCommand):
             for path in files:  # refuse unknown files before recording a run
                 detect(path)
         except UnreadableFile as error:
-            raise CommandError(f"Import refusé, rien n'a été écrit. {error}") from None
+            raise CommandError(
+                f"Import refusé, rien n'a été importé. {error}"
+            ) from None
         roster_import = None
         if not dry_run:
             roster_import = RosterImport.objects.create(
@@ -60,7 +62,9 @@ class Command(BaseCommand):
                 progress=bar.update,
             )
         except UnreadableFile as error:
-            raise CommandError(f"Import refusé, rien n'a été écrit. {error}") from None
+            raise CommandError(
+                f"Import refusé, rien n'a été importé. {error}"
+            ) from None
         finally:
             bar.close()
         for line in report.lines():
