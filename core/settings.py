@@ -196,6 +196,9 @@ ROSTER_UPLOAD_MAX_TOTAL_BYTES = int(
     env_str("ROSTER_UPLOAD_MAX_TOTAL_BYTES", str(1024**3))
 )
 ROSTER_UPLOAD_MAX_FILES = int(env_str("ROSTER_UPLOAD_MAX_FILES", "40"))
+# Days an activation code works (core/accounts): printed letters, e-mails.
+ACCOUNTS_LETTER_CODE_DAYS = int(env_str("ACCOUNTS_LETTER_CODE_DAYS", "30"))
+ACCOUNTS_EMAIL_CODE_DAYS = int(env_str("ACCOUNTS_EMAIL_CODE_DAYS", "3"))
 
 # Delivery outside the app (hub/delivery, docs/delivery.md).
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")

@@ -30,9 +30,6 @@ from core.roster.models import Enrollment, GuardianLink, Org, SchoolClass, User
 
 logger = logging.getLogger(__name__)
 
-LETTER_DAYS = 30
-EMAIL_DAYS = 3
-
 
 class CodeNoLongerValid(Exception):
     """The code was spent, revoked or expired between check and use."""
@@ -140,9 +137,9 @@ def issue_code(
     """
     now = now or timezone.now()
     if channel == ActivationCode.Channel.LETTER:
-        days = getattr(settings, "ACCOUNTS_LETTER_CODE_DAYS", LETTER_DAYS)
+        days = settings.ACCOUNTS_LETTER_CODE_DAYS
     else:
-        days = getattr(settings, "ACCOUNTS_EMAIL_CODE_DAYS", EMAIL_DAYS)
+        days = settings.ACCOUNTS_EMAIL_CODE_DAYS
     plain = codes.new_code()
     with transaction.atomic():
         ActivationCode.objects.filter(user=user, used_at=None, revoked_at=None).update(

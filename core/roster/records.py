@@ -202,6 +202,12 @@ class Roster:
     guardian_links: list[GuardianLinkRecord] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # In ``complete`` mode, the memberships the files are the whole truth
+    # for: ``"enrollment:student"``, ``"enrollment:teacher"``,
+    # ``"guardian_link"``. A SIECLE pupils' export without the guardians'
+    # export, or an AAF set without its PersEducNat files, says nothing
+    # about the memberships it does not carry: those must not end.
+    complete_for: frozenset[str] = frozenset()
     # Delta only: memberships the roster restates in full, as
     # ``(person sourced_id, kind)`` with kind "homeroom" or "scheduled" (the
     # person's enrollments in classes of that type) or "guardian" (a

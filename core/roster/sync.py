@@ -25,10 +25,13 @@ the transaction of its org (a guardian link in its pupil's), which comes no
 earlier, so the person exists when it is written. A person of two schools
 is thus created with the first and joins the second in its own transaction.
 
-**Ending.** In ``complete`` mode the roster is the whole truth for its orgs:
-an enrollment (from the same source) in a class of one of these orgs, a
-guardian link of a pupil enrolled in one of them, or a staff membership of
-one of them, that the roster no longer lists has ended. In ``delta`` mode
+**Ending.** In ``complete`` mode the roster is the whole truth for its orgs
+and for the memberships its files carry (``Roster.complete_for``: an AAF
+set without PersEducNat files says nothing of teachers' classes, a SIECLE
+pupils' export without the guardians' one nothing of guardian links): an
+enrollment (from the same source) of such a role in a class of one of these
+orgs, such a guardian link of a pupil enrolled in one of them, or a staff
+membership of one of them, that the roster no longer lists has ended. In ``delta`` mode
 only records marked ``active=False`` end. An ended enrollment or guardian
 link moves to :class:`~core.roster.models.EndedMembership` (decision 0006);
 a person left with no enrollment, no child and no staff org is deactivated,
@@ -761,6 +764,7 @@ class _Planner:
             for row in rows.values():
                 if (
                     row["source"] == self.source
+                    and f"enrollment:{row['role']}" in self.roster.complete_for
                     and row["pk"] not in kept
                     and row["sourced_id"] not in listed
                     and row["school_class_id"] in class_org_pk
@@ -980,7 +984,7 @@ class _Planner:
                     NewMember(sid, r.guardian, r.student, r.relationship)
                 )
                 self.gain[g_pk or r.guardian] += 1
-        if self.complete:
+        if self.complete and "guardian_link" in self.roster.complete_for:
             listed = {sid for sid, r in keyed if r.active}
             org_sid = self.org_sid
             for row in rows.values():

@@ -214,3 +214,51 @@ def test_an_unexpected_error_fails_the_import_without_quoting_rows(admin, monkey
     assert job.status == RosterImport.Status.FAILED
     assert job.error == "Erreur inattendue (IntegrityError)."
     assert "lea" not in str(events[-1].data)
+
+
+# What a partial complete set leaves alone --------------------------------------
+
+
+SIECLE = HERE / "fixtures" / "siecle"
+
+
+def test_a_siecle_pupils_export_alone_keeps_the_guardian_links():
+    pupils = SIECLE / "ElevesSansAdresses_0350001A_2026.xml"
+    run_import([pupils, SIECLE / "ResponsablesAvecAdresses_0350001A_2026.xml"])
+    links = sorted(GuardianLink.objects.values_list("pk", flat=True))
+    assert links
+    guardians = set(GuardianLink.objects.values_list("guardian_id", flat=True))
+
+    report = run_import([pupils])
+
+    assert sorted(GuardianLink.objects.values_list("pk", flat=True)) == links
+    assert not EndedMembership.objects.exists()
+    assert User.objects.filter(pk__in=guardians, is_active=False).count() == 0
+    assert not report.changed
+
+
+def test_an_aaf_set_without_its_staff_files_keeps_the_teachers_classes():
+    run_import(COMPLETE)
+    teaching = sorted(
+        Enrollment.objects.filter(role="teacher").values_list("pk", flat=True)
+    )
+    assert teaching
+    without_staff = [p for p in COMPLETE if "_PersEducNat_" not in p.name]
+
+    run_import(without_staff)
+
+    assert (
+        sorted(Enrollment.objects.filter(role="teacher").values_list("pk", flat=True))
+        == teaching
+    )
+    assert not EndedMembership.objects.filter(role="teacher").exists()
+
+
+def test_parsers_say_which_memberships_a_complete_set_is_the_truth_for():
+    everything = {"enrollment:student", "enrollment:teacher", "guardian_link"}
+    assert read_roster(COMPLETE).complete_for == everything
+    eleves = [p for p in COMPLETE if "_Eleve_" in p.name]
+    assert read_roster(eleves).complete_for == {"enrollment:student", "guardian_link"}
+    assert read_roster(sorted(ONEROSTER.glob("*.csv"))).complete_for == everything
+    pupils = SIECLE / "ElevesSansAdresses_0350001A_2026.xml"
+    assert read_roster([pupils]).complete_for == {"enrollment:student"}

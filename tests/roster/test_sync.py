@@ -79,11 +79,17 @@ def link(guardian, student, relationship="mère", **kw) -> GuardianLinkRecord:
     return GuardianLinkRecord(guardian, student, relationship, file=FILE, **kw)
 
 
+EVERY_MEMBERSHIP = frozenset(
+    {"enrollment:student", "enrollment:teacher", "guardian_link"}
+)
+
+
 def college(mode=Mode.COMPLETE, **changes) -> Roster:
     """The small collège; ``changes`` replaces whole lists."""
     roster = Roster(
         source=Source.AAF,
         mode=mode,
+        complete_for=EVERY_MEMBERSHIP,
         orgs=[org()],
         sessions=[year()],
         classes=[klass("C4A", "4e A"), klass("C4B", "4e B")],
@@ -378,6 +384,24 @@ def test_an_update_changes_the_fields_and_keeps_what_the_file_leaves_blank():
 # Ending: complete and delta ---------------------------------------------------------
 
 
+def test_complete_files_end_only_the_memberships_they_carry():
+    # A SIECLE pupils' export without the guardians' one, an AAF set without
+    # its PersEducNat files: complete for the pupils' classes only.
+    run(college())
+    roster = college(complete_for=frozenset({"enrollment:student"}))
+    roster.enrollments = [e for e in roster.enrollments if e.role != "teacher"]
+    roster.guardian_links = []
+
+    report = run(roster)
+
+    assert Enrollment.objects.filter(user=user("T1"), role="teacher").exists()
+    assert GuardianLink.objects.count() == 2
+    assert user("R1").is_active and user("T1").is_active
+    assert not EndedMembership.objects.exists()
+    assert counts(report, "enrollment")["deactivated"] == 0
+    assert counts(report, "guardian_link")["deactivated"] == 0
+
+
 def test_complete_mode_ends_what_the_file_no_longer_lists_and_keeps_history():
     run(college())
     lea, marc = user("E1"), user("R1")
@@ -668,6 +692,7 @@ def tag_school(school) -> dict:
     roster = Roster(
         source=Source.AAF,
         mode=Mode.COMPLETE,
+        complete_for=EVERY_MEMBERSHIP,
         orgs=[org(uai=school.org.uai, name=school.org.name)],
         sessions=[
             SessionRecord(

@@ -84,6 +84,7 @@ from core.roster.sources import safexml
 ROOT = "ficAlimMENESR"
 REQUESTS = ("addRequest", "modifyRequest", "deleteRequest")
 _NAME = re.compile(r"_(Complet|Delta)_", re.IGNORECASE)
+_CATEGORY = re.compile(r"_(Eleve|PersEducNat)_\d+\.xml$", re.IGNORECASE)
 _UAI = re.compile(r"^\d{7}[A-Z]$")
 
 # ENTElevePersRelEleve relation types. AAF files up to 2013 (``AAF-VE1301``)
@@ -201,7 +202,18 @@ def parse(
             offset += path.stat().st_size
         except OSError:
             pass
-    return reader.finish()
+    roster = reader.finish()
+    # What a complete set is the whole truth for: the Eleve files carry the
+    # pupils' classes and their guardian links, the PersEducNat files the
+    # teachers' classes (an Eleve-only set must not end a teacher's class).
+    kinds = reader.seen_kinds | {
+        match.group(1) for p in paths if (match := _CATEGORY.search(p.name))
+    }
+    roster.complete_for = frozenset(
+        ({"enrollment:student", "guardian_link"} if "Eleve" in kinds else set())
+        | ({"enrollment:teacher"} if "PersEducNat" in kinds else set())
+    )
+    return roster
 
 
 def _mode(paths: list[Path]) -> Mode:

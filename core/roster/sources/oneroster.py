@@ -536,6 +536,14 @@ class _Parser:
                 "ensemble complet (bulk) ou un ensemble de changements (delta)"
             )
         self.roster.mode = Mode.DELTA if kinds == {"delta"} else Mode.COMPLETE
+        # A bulk enrollments.csv is the whole truth for every class
+        # membership, a bulk users.csv for the guardian links its
+        # agentSourcedIds carry; a file the manifest marks absent says nothing.
+        self.roster.complete_for = frozenset(
+            ({"enrollment:student", "enrollment:teacher"})
+            if modes.get("enrollments") == "bulk"
+            else set()
+        ) | ({"guardian_link"} if modes.get("users") == "bulk" else frozenset())
         for key, f in self.files.items():
             stem = key.removesuffix(".csv")
             kind = CANONICAL.get(stem, stem)

@@ -282,6 +282,13 @@ class _Parser:
             )
         self.roster.orgs = list(self.orgs.values())
         self.roster.classes = list(self.classes.values())
+        # The pupils' export is the whole truth for their divisions and
+        # groups, the guardians' export for the links (without it, the
+        # links the hub holds stay as they are).
+        self.roster.complete_for = frozenset(
+            ({"enrollment:student"} if kinds["eleves"] or kinds["csv"] else set())
+            | ({"guardian_link"} if kinds["responsables"] else set())
+        )
         return self.roster
 
     # --- orgs, sessions, classes ----------------------------------------------------
