@@ -173,6 +173,10 @@ class Rejection:
     line: int
     kind: str  # "person", "class", "enrollment", "guardian_link", "org", …
     reason: str
+    # The person the row was about, when its identifier was read: in
+    # complete mode their memberships stay as they are (a bad row in this
+    # year's file must not end a pupil's classes or a guardian's access).
+    sourced_id: str = ""
 
 
 class UnreadableFile(ValueError):

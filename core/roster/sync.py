@@ -35,14 +35,16 @@ membership of one of them, that the roster no longer lists has ended. In ``delta
 only records marked ``active=False`` end. An ended enrollment or guardian
 link moves to :class:`~core.roster.models.EndedMembership` (decision 0006);
 a person left with no enrollment, no child and no staff org is deactivated,
-never deleted, and one who comes back is reactivated. A rejected row counts
-as absent: in ``complete`` mode what it would have kept ends.
+never deleted, and one who comes back is reactivated. A rejected row loses
+nothing: in ``complete`` mode the memberships of the person it was about
+(``Rejection.sourced_id``) stay as they are.
 
 Events and sockets: see :mod:`core.roster.actions`.
 """
 
 import contextlib
 import datetime as dt
+import functools
 import gc
 import unicodedata
 from collections import Counter, defaultdict
@@ -232,6 +234,16 @@ class _Planner:
         self.unsure: set[int] = set()
 
     # -- helpers ----------------------------------------------------------
+
+    @functools.cached_property
+    def held_users(self) -> set[int]:
+        """The users a rejected row was about: complete mode keeps their
+        memberships as they are (bad input loses nothing)."""
+        sids = {r.sourced_id for r in self.roster.rejections if r.sourced_id}
+        if not sids:
+            return set()
+        users = User.objects.filter(source=self.source)
+        return {pk for (pk,) in _values_list(users, "sourced_id", sids, "pk")}
 
     def reject(self, record, kind: str, reason: str) -> None:
         self.report.reject(Rejection(record.file, record.line, kind, reason))
@@ -765,6 +777,7 @@ class _Planner:
                 if (
                     row["source"] == self.source
                     and f"enrollment:{row['role']}" in self.roster.complete_for
+                    and row["user_id"] not in self.held_users
                     and row["pk"] not in kept
                     and row["sourced_id"] not in listed
                     and row["school_class_id"] in class_org_pk
@@ -993,6 +1006,7 @@ class _Planner:
                     and row["pk"] not in kept
                     and row["sourced_id"] not in listed
                     and row["student_id"] in scope_students
+                    and not {row["student_id"], row["guardian_id"]} & self.held_users
                 ):
                     self.end_link(
                         self.group(org_sid.get(scope_students[row["student_id"]])), row

@@ -402,6 +402,27 @@ def test_complete_files_end_only_the_memberships_they_carry():
     assert counts(report, "guardian_link")["deactivated"] == 0
 
 
+def test_a_rejected_row_keeps_its_persons_memberships_in_complete_mode():
+    # This year's file has Léa's record without a first name: the parser
+    # rejects it (and so her class and her father's link); nothing of hers ends.
+    run(college())
+    roster = college()
+    roster.people = [p for p in roster.people if p.sourced_id != "E1"]
+    roster.enrollments = [e for e in roster.enrollments if e.person != "E1"]
+    roster.guardian_links = [g for g in roster.guardian_links if g.student != "E1"]
+    roster.rejections = [
+        Rejection(FILE, 12, "person", "personne E1 : nom ou prénom manquant", "E1")
+    ]
+
+    report = run(roster)
+
+    assert Enrollment.objects.filter(user=user("E1")).exists()
+    assert GuardianLink.objects.filter(student=user("E1"), guardian=user("R1")).exists()
+    assert user("E1").is_active and user("R1").is_active
+    assert not EndedMembership.objects.exists()
+    assert counts(report, "person")["rejected"] == 1
+
+
 def test_complete_mode_ends_what_the_file_no_longer_lists_and_keeps_history():
     run(college())
     lea, marc = user("E1"), user("R1")

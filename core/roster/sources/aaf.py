@@ -439,6 +439,7 @@ class _Reader:
                     "person",
                     f"personne {sourced_id} : la modification vide le nom ou le "
                     "prénom ; ignorée",
+                    sourced_id,
                 )
                 return None
         elif not family_name or not given_name:
@@ -447,6 +448,7 @@ class _Reader:
                 request.line,
                 "person",
                 f"personne {sourced_id} : nom ou prénom manquant",
+                sourced_id,
             )
             return None
         birth_date = None
@@ -565,8 +567,10 @@ class _Reader:
             )
         )
 
-    def reject(self, file: str, line: int, kind: str, reason: str) -> None:
-        self.roster.rejections.append(Rejection(file, line, kind, reason))
+    def reject(
+        self, file: str, line: int, kind: str, reason: str, sourced_id: str = ""
+    ) -> None:
+        self.roster.rejections.append(Rejection(file, line, kind, reason, sourced_id))
 
     # Resolving -------------------------------------------------------------
 
@@ -669,6 +673,7 @@ class _Reader:
                         "person",
                         f"élève {person_id} : structure de rattachement absente "
                         "(ENTPersonStructRattach)",
+                        person_id,
                     )
                     continue
                 if not structure_ok(pupil.school):
@@ -678,6 +683,7 @@ class _Reader:
                         "person",
                         f"élève {person_id} : structure {pupil.school} absente des "
                         "fichiers EtabEducNat",
+                        person_id,
                     )
                     continue
             if person is not None:
@@ -741,6 +747,7 @@ class _Reader:
                         "person",
                         f"personnel {person.sourced_id} : aucune structure "
                         "présente dans les fichiers EtabEducNat",
+                        person.sourced_id,
                     )
                     continue
                 person.orgs = kept

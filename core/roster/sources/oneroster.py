@@ -389,8 +389,10 @@ class _Parser:
     def delta(self) -> bool:
         return self.roster.mode == Mode.DELTA
 
-    def reject(self, file: str, line: int, kind: str, reason: str) -> None:
-        self.roster.rejections.append(Rejection(file, line, kind, reason))
+    def reject(
+        self, file: str, line: int, kind: str, reason: str, sourced_id: str = ""
+    ) -> None:
+        self.roster.rejections.append(Rejection(file, line, kind, reason, sourced_id))
 
     def warn(self, text: str) -> None:
         self.roster.warnings.append(text)
@@ -771,7 +773,7 @@ class _Parser:
             given, family = cols.get(row, "givenName"), cols.get(row, "familyName")
             if not given and not family:
                 self.reject(
-                    file.display, line, "person", "givenName et familyName vides"
+                    file.display, line, "person", "givenName et familyName vides", sid
                 )
                 continue
             raw_role, orgs = self.role_of(sid, cols, row)
@@ -782,7 +784,7 @@ class _Parser:
                     if raw_role
                     else "aucun rôle (ni colonne role, ni roles.csv)"
                 )
-                self.reject(file.display, line, "person", reason)
+                self.reject(file.display, line, "person", reason, sid)
                 continue
             if role in (Role.STUDENT, Role.GUARDIAN):
                 orgs = []  # they belong through their classes or their children

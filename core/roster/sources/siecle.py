@@ -232,8 +232,10 @@ class _Parser:
         self.pupils: dict[str, PersonRecord] = {}  # sourced_id → record
         self.with_division: set[str] = set()
 
-    def reject(self, file: str, line: int, kind: str, reason: str) -> None:
-        self.roster.rejections.append(Rejection(file, line, kind, reason))
+    def reject(
+        self, file: str, line: int, kind: str, reason: str, sourced_id: str = ""
+    ) -> None:
+        self.roster.rejections.append(Rejection(file, line, kind, reason, sourced_id))
 
     def warn(self, text: str) -> None:
         self.roster.warnings.append(text)
@@ -394,7 +396,11 @@ class _Parser:
         family_name = usage or family
         if not family_name or not given:
             self.reject(
-                file, line, "person", f"élève « {local_id} » sans nom ou sans prénom"
+                file,
+                line,
+                "person",
+                f"élève « {local_id} » sans nom ou sans prénom",
+                sid,
             )
             return None
         birth_date = _french_date(birth) if birth else None
