@@ -262,3 +262,43 @@ def test_parsers_say_which_memberships_a_complete_set_is_the_truth_for():
     assert read_roster(sorted(ONEROSTER.glob("*.csv"))).complete_for == everything
     pupils = SIECLE / "ElevesSansAdresses_0350001A_2026.xml"
     assert read_roster([pupils]).complete_for == {"enrollment:student"}
+
+
+# Every real roster file of tests/data ----------------------------------------
+
+
+REAL = HERE.parent / "data"
+REAL_SETS = {
+    "aaf-2013-full": sorted((REAL / "aaf").glob("*FULL_ENTTSSERVICES_*.xml")),
+    "aaf-2020-ent": sorted((REAL / "aaf").glob("ENT_Complet_*.xml")),
+    "aaf-orphan-guardians": [
+        REAL / "aaf/clean-FULL_ENTTSSERVICES_Complet_20130117_PersRelEleve_0000.xml"
+    ],
+    "siecle-bee-eleves": [
+        REAL / "aaf/siecle-with-two-valid-students-and-school-year.xml"
+    ],
+    "oneroster-1.1-bulk": sorted((REAL / "oneroster/catalyst-v1p1-full").iterdir()),
+    "oneroster-1.2-delta": sorted(
+        (REAL / "oneroster/catalyst-v1p2-delta-gotham").iterdir()
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REAL_SETS))
+def test_every_real_roster_file_imports_with_a_report(name):
+    paths = REAL_SETS[name]
+    assert paths
+    dry = run_import(paths, dry_run=True)
+    report = run_import(paths)
+    assert report.lines() and dry.lines()
+    assert report.as_dict()["counts"] == dry.as_dict()["counts"]
+    again = run_import(paths)
+    assert not again.changed
+
+
+def test_the_real_siecle_csv_alone_is_refused_with_the_reason():
+    # It names no school (no UAI column, none in its name): refused, nothing
+    # written, and the message says what to do.
+    with pytest.raises(UnreadableFile, match="UAI"):
+        run_import([REAL / "aaf/siecle-csv-with-two-valid-students.csv"])
+    assert not User.objects.exists()
