@@ -746,8 +746,25 @@ class HubConsumer(AsyncWebsocketConsumer):
             self._queue({"type": "hub.poll"})
 
     async def hub_poll(self, message: dict) -> None:
-        """Catch up every followed stream whose log moved past this socket."""
-        if not self.positions or self.closing:
+        """Recheck the account, then catch up every followed stream whose log
+        moved past this socket.
+
+        Without Redis, the control messages another process sends (a roster
+        import run by the task worker or ``manage.py import_roster``, a
+        ``changepassword``) reach no socket of this one: the poll itself sees
+        a deactivated account or a changed password (the socket closes as
+        ``hub.close`` would close it) and the streams the user may no longer
+        read (dropped as ``hub.recheck`` would), before it delivers any event
+        of theirs.
+        """
+        if self.closing:
+            return
+        reason, readable = await off_loop(_account_now)(self.user)
+        if reason:
+            await self.hub_close({"reason": reason})
+            return
+        await self._keep_readable(readable)
+        if not self.positions:
             return
         # One hop: positions and the first events each stream missed.
         current = await off_loop(log.read_after)(
@@ -773,9 +790,13 @@ class HubConsumer(AsyncWebsocketConsumer):
         """
         if self.closing:
             return
+        await self._keep_readable(await off_loop(readable_streams)(self.user))
+
+    async def _keep_readable(self, readable: list[str]) -> None:
+        """Follow only streams of ``readable``; tell the client what is dropped."""
         # Refreshed even when nothing is followed yet: later subscriptions
         # are checked against it.
-        self.readable = set(await off_loop(readable_streams)(self.user))
+        self.readable = set(readable)
         dropped = [name for name in self.positions if name not in self.readable]
         for name in dropped:
             del self.positions[name]
@@ -827,6 +848,23 @@ def _transport_of(send):
             return transport
         send = getattr(owner, "real_send", None)
     return None
+
+
+def _account_now(user) -> tuple[str, list[str]]:
+    """Return why ``user``'s sockets must close now (``"deactivated"``,
+    ``"password_changed"``; ``""`` if they may stay) and the streams the
+    user may read now. Two statements (the log poll's recheck)."""
+    row = (
+        type(user)
+        .objects.filter(pk=user.pk)
+        .values_list("is_active", "password")
+        .first()
+    )
+    if row is None or not row[0]:
+        return "deactivated", []
+    if row[1] != user.password:
+        return "password_changed", []
+    return "", readable_streams(user)
 
 
 def _is_active(user) -> bool:

@@ -376,6 +376,54 @@ async def test_log_poll_delivers_events_written_without_a_doorbell_once(
     await assert_serving(socket)
 
 
+async def test_log_poll_drops_a_stream_whose_link_another_process_ended(
+    school, sockets, monkeypatch, settings
+):
+    """The embedded default: a roster import in the task worker ended the
+    link; its control message reaches no socket of this process, the poll
+    sees it before it delivers the class's next event."""
+    settings.HUB_POLL_SECONDS = 0.05
+    socket = await sockets(school.parent)
+    name = f"class:{school.class_4b.pk}"
+    await subscribe(socket, name)
+    without_doorbells(monkeypatch)
+    links = GuardianLink.objects.filter(guardian=school.parent, student=school.pupil)
+    # No signal, as from another process: the rows are gone, nothing told.
+    await database_sync_to_async(links._raw_delete)(links.db)
+    await aemit([name])
+
+    assert await receive(socket) == {
+        "type": "unsubscribed",
+        "streams": [name],
+        "reason": "forbidden",
+    }
+    await assert_silent(socket)
+    await assert_serving(socket)
+
+
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        ({"is_active": False}, "deactivated"),
+        ({"password": "argon2$another"}, "password_changed"),
+    ],
+)
+async def test_log_poll_closes_a_socket_whose_account_another_process_changed(
+    school, sockets, settings, change, reason
+):
+    settings.HUB_POLL_SECONDS = 0.05
+    socket = await sockets(school.parent)
+    await subscribe(socket, user_stream(school.parent))
+    users = User.objects.filter(pk=school.parent.pk)
+    await database_sync_to_async(users.update)(**change)  # update(): no signal
+
+    frames, code = await receive_close(socket)
+    assert [json.loads(f["text"]) for f in frames] == [
+        {"type": "bye", "reason": reason}
+    ]
+    assert code == 4403
+
+
 async def test_replayed_frame_equals_the_live_frame(school, sockets):
     name = user_stream(school.pupil)
     live = await sockets(school.pupil)
