@@ -236,14 +236,26 @@ class _Planner:
     # -- helpers ----------------------------------------------------------
 
     @functools.cached_property
-    def held_users(self) -> set[int]:
-        """The users a rejected row was about: complete mode keeps their
-        memberships as they are (bad input loses nothing)."""
-        sids = {r.sourced_id for r in self.roster.rejections if r.sourced_id}
+    def held(self) -> dict[str, set[int]]:
+        """The users a rejected row was about, by the kind of row: complete
+        mode keeps their memberships as they are (bad input loses nothing).
+        A rejected person keeps all of theirs (``"person"``); a pupil with a
+        rejected guardian link keeps their links (``"guardian_link"``)."""
+        sids = {(r.kind, r.sourced_id) for r in self.roster.rejections if r.sourced_id}
+        held: dict[str, set[int]] = {"person": set(), "guardian_link": set()}
         if not sids:
-            return set()
+            return held
         users = User.objects.filter(source=self.source)
-        return {pk for (pk,) in _values_list(users, "sourced_id", sids, "pk")}
+        pks = dict(
+            _values_list(
+                users, "sourced_id", {sid for _, sid in sids}, "sourced_id", "pk"
+            )
+        )
+        for kind, sid in sids:
+            if sid in pks and kind in held:
+                held[kind].add(pks[sid])
+        held["guardian_link"] |= held["person"]
+        return held
 
     def reject(self, record, kind: str, reason: str) -> None:
         self.report.reject(Rejection(record.file, record.line, kind, reason))
@@ -777,7 +789,7 @@ class _Planner:
                 if (
                     row["source"] == self.source
                     and f"enrollment:{row['role']}" in self.roster.complete_for
-                    and row["user_id"] not in self.held_users
+                    and row["user_id"] not in self.held["person"]
                     and row["pk"] not in kept
                     and row["sourced_id"] not in listed
                     and row["school_class_id"] in class_org_pk
@@ -1006,7 +1018,8 @@ class _Planner:
                     and row["pk"] not in kept
                     and row["sourced_id"] not in listed
                     and row["student_id"] in scope_students
-                    and not {row["student_id"], row["guardian_id"]} & self.held_users
+                    and not {row["student_id"], row["guardian_id"]}
+                    & self.held["guardian_link"]
                 ):
                     self.end_link(
                         self.group(org_sid.get(scope_students[row["student_id"]])), row

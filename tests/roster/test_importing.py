@@ -258,7 +258,7 @@ def test_parsers_say_which_memberships_a_complete_set_is_the_truth_for():
     everything = {"enrollment:student", "enrollment:teacher", "guardian_link"}
     assert read_roster(COMPLETE).complete_for == everything
     eleves = [p for p in COMPLETE if "_Eleve_" in p.name]
-    assert read_roster(eleves).complete_for == {"enrollment:student", "guardian_link"}
+    assert read_roster(eleves).complete_for == {"enrollment:student"}
     assert read_roster(sorted(ONEROSTER.glob("*.csv"))).complete_for == everything
     pupils = SIECLE / "ElevesSansAdresses_0350001A_2026.xml"
     assert read_roster([pupils]).complete_for == {"enrollment:student"}
@@ -302,3 +302,25 @@ def test_the_real_siecle_csv_alone_is_refused_with_the_reason():
     with pytest.raises(UnreadableFile, match="UAI"):
         run_import([REAL / "aaf/siecle-csv-with-two-valid-students.csv"])
     assert not User.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "guardians",
+    [[], ["clean-FULL_ENTTSSERVICES_Complet_20130117_PersRelEleve_0000.xml"]],
+    ids=["without-PersRelEleve", "with-another-PersRelEleve-part"],
+)
+def test_a_real_aaf_set_missing_its_guardians_file_ends_no_link(guardians):
+    # Found by a fresh-user trial: the 2013 feed re-imported without the
+    # PersRelEleve part that holds its pupils' guardians ended all 367 links
+    # and deactivated 359 guardians.
+    full = sorted((REAL / "aaf").glob("FULL_ENTTSSERVICES_Complet_20130117_*.xml"))
+    first = REAL / "aaf/clean-FULL_ENTTSSERVICES_Complet_20130117_PersRelEleve_0034.xml"
+    run_import([*full, first])
+    links = sorted(GuardianLink.objects.values_list("pk", flat=True))
+    assert len(links) == 367
+
+    run_import([*full, *(REAL / "aaf" / name for name in guardians)])
+
+    assert sorted(GuardianLink.objects.values_list("pk", flat=True)) == links
+    assert not EndedMembership.objects.exists()
+    assert not User.objects.filter(role="guardian", is_active=False).exists()

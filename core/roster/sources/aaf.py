@@ -84,7 +84,7 @@ from core.roster.sources import safexml
 ROOT = "ficAlimMENESR"
 REQUESTS = ("addRequest", "modifyRequest", "deleteRequest")
 _NAME = re.compile(r"_(Complet|Delta)_", re.IGNORECASE)
-_CATEGORY = re.compile(r"_(Eleve|PersEducNat)_\d+\.xml$", re.IGNORECASE)
+_CATEGORY = re.compile(r"_(Eleve|PersEducNat|PersRelEleve)_\d+\.xml$", re.IGNORECASE)
 _UAI = re.compile(r"^\d{7}[A-Z]$")
 
 # ENTElevePersRelEleve relation types. AAF files up to 2013 (``AAF-VE1301``)
@@ -204,13 +204,15 @@ def parse(
             pass
     roster = reader.finish()
     # What a complete set is the whole truth for: the Eleve files carry the
-    # pupils' classes and their guardian links, the PersEducNat files the
-    # teachers' classes (an Eleve-only set must not end a teacher's class).
+    # pupils' classes, with the PersRelEleve files their guardian links, the
+    # PersEducNat files the teachers' classes (an Eleve-only set must not end
+    # a teacher's class, nor a set without its guardians' files every link).
     kinds = reader.seen_kinds | {
         match.group(1) for p in paths if (match := _CATEGORY.search(p.name))
     }
     roster.complete_for = frozenset(
-        ({"enrollment:student", "guardian_link"} if "Eleve" in kinds else set())
+        ({"enrollment:student"} if "Eleve" in kinds else set())
+        | ({"guardian_link"} if {"Eleve", "PersRelEleve"} <= kinds else set())
         | ({"enrollment:teacher"} if "PersEducNat" in kinds else set())
     )
     return roster
@@ -704,6 +706,7 @@ class _Reader:
                         "guardian_link",
                         f"responsable {guardian_id} de l'élève {person_id} absent "
                         "des fichiers PersRelEleve",
+                        person_id,
                     )
                     continue
                 linked_guardians.add(guardian_id)
