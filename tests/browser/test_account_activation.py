@@ -212,3 +212,47 @@ def test_reset_link_with_token_in_fragment_leads_to_new_password(
         expect(page.locator("h1")).to_contain_text("Bonjour Odile")
     finally:
         context.close()
+
+
+@pytest.mark.browser
+def test_changing_the_password_keeps_this_page_and_ends_the_other_device(
+    browser, live_hub
+):
+    # Found by a fresh-user trial: this page's own socket got "bye" and the
+    # page went to the login page before the form's answer could show.
+    live_hub.shell(
+        "from tests.conftest import make_user\n"
+        "make_user('changeur', 'guardian', 'Chloé', 'Change')\n"
+    )
+    contexts = [
+        browser.new_context(base_url=live_hub.url, locale="fr-FR") for _ in range(2)
+    ]
+    try:
+        laptop, phone_page = (context.new_page() for context in contexts)
+        for page in (laptop, phone_page):
+            page.goto("/login/")
+            page.fill("#id_username", "changeur")
+            page.fill("#id_password", "pw-changeur")
+            page.click("form.form button[type=submit]")
+            expect(page.locator("h1")).to_contain_text("Bonjour Chloé")
+        phone_page.goto("/timetable/")
+        laptop.goto("/settings/password/")
+        expect(laptop.locator("#hub-status")).to_have_attribute(
+            "data-state", "connected"
+        )
+        laptop.get_by_label("Ancien mot de passe").fill("pw-changeur")
+        laptop.get_by_label("Nouveau mot de passe", exact=True).fill("Autre-mot-2026!")
+        laptop.get_by_label("Confirmation du nouveau mot de passe").fill(
+            "Autre-mot-2026!"
+        )
+        laptop.get_by_role("button", name="Modifier mon mot de passe").click()
+
+        expect(laptop.get_by_text("Votre mot de passe a changé")).to_be_visible()
+        expect(phone_page).to_have_url(re.compile(r"/login/"), timeout=15_000)
+        expect(laptop.locator("#hub-status")).to_have_attribute(
+            "data-state", "connected", timeout=15_000
+        )
+        assert "/login/" not in laptop.url
+    finally:
+        for context in contexts:
+            context.close()

@@ -65,6 +65,7 @@ export class HubClient {
     this.socket = null;
     this.state = "idle";
     this.attempt = 0;
+    this.checkingSession = false; // after a 4403, until the next hello
     this.started = false;
     this.stopped = false;
     this.reconnectTimer = null;
@@ -214,6 +215,17 @@ export class HubClient {
     this.clearTimers();
     this.gapFills.clear();
     this.inFlight.clear();
+    // 4403 ends the sockets of a user whose password changed or who was
+    // deactivated, but the session of this page may live on: the password
+    // was changed from it (Django keeps that session). Reconnect once: the
+    // server answers 4401 if the session is over, and only then the login
+    // page (navigating at once lost the password-change page's own answer).
+    if (code === CLOSE_SESSION_ENDED && !this.checkingSession) {
+      this.checkingSession = true;
+      this.attempt = 0;
+      this.scheduleReconnect();
+      return;
+    }
     if (code === CLOSE_UNAUTHENTICATED || code === CLOSE_SESSION_ENDED) {
       this.stopped = true;
       this.setState("closed");
@@ -352,6 +364,7 @@ export class HubClient {
 
   onHello(frame) {
     this.attempt = 0;
+    this.checkingSession = false;
     this.readable = new Set(Array.isArray(frame.streams) ? frame.streams : []);
     this.startHeartbeat(frame.heartbeat);
     this.setState("connected");

@@ -200,16 +200,44 @@ test("the back-off is capped at 30 s", () => {
   assert.ok(timers.now > 0);
 });
 
-test("4401 and 4403 go to the login page without retrying", () => {
-  for (const code of [4401, 4403]) {
-    const { client, sockets, timers, navigated } = setup({ loginUrl: "/login/" });
-    client.start();
-    sockets[0].serverCloses(code);
-    assert.equal(navigated.length, 1);
-    assert.ok(navigated[0].startsWith("/login/"));
-    assert.deepEqual(timers.pending(), []);
-    assert.equal(client.state, "closed");
-  }
+test("4401 goes to the login page without retrying", () => {
+  const { client, sockets, timers, navigated } = setup({ loginUrl: "/login/" });
+  client.start();
+  sockets[0].serverCloses(4401);
+  assert.equal(navigated.length, 1);
+  assert.ok(navigated[0].startsWith("/login/"));
+  assert.deepEqual(timers.pending(), []);
+  assert.equal(client.state, "closed");
+});
+
+test("4403 checks the session once: 4401 then goes to the login page", () => {
+  const { client, sockets, timers, navigated } = setup({ loginUrl: "/login/" });
+  client.start();
+  sockets[0].serverSends(hello);
+  sockets[0].serverCloses(4403);
+  assert.deepEqual(navigated, []);
+  timers.advance(timers.pending()[0]);
+  assert.equal(sockets.length, 2);
+  sockets[1].serverCloses(4401);
+  assert.equal(navigated.length, 1);
+  assert.ok(navigated[0].startsWith("/login/"));
+  assert.equal(client.state, "closed");
+});
+
+test("4403 on a session that lives on (its own password change) reconnects", () => {
+  const { client, sockets, timers, navigated } = setup({ loginUrl: "/login/" });
+  client.start();
+  sockets[0].serverSends(hello);
+  sockets[0].serverCloses(4403);
+  timers.advance(timers.pending()[0]);
+  sockets[1].serverSends(hello);
+  assert.deepEqual(navigated, []);
+  assert.equal(client.state, "connected");
+  // A later 4403 (say, deactivated) is checked again, not taken as final.
+  sockets[1].serverCloses(4403);
+  timers.advance(timers.pending()[0]);
+  sockets[2].serverCloses(4403);
+  assert.equal(navigated.length, 1);
 });
 
 test("a missing pong closes the socket and reconnects", () => {
