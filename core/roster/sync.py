@@ -184,8 +184,49 @@ def plan(roster: Roster, report: ImportReport | None = None) -> Plan:
     for rejection in roster.rejections:
         report.reject(rejection)
     report.warnings.extend(roster.warnings)
+    adopt_known_pupils(roster)
     with frozen_gc():
         return _Planner(roster, report).run()
+
+
+def adopt_known_pupils(roster: Roster) -> None:
+    """Give a pupil the identifier the hub already knows them by, found by
+    their INE (``national_id``), when the roster calls them otherwise.
+
+    One school's two SIECLE exports key pupils differently (``ELEVE_ID`` in
+    the XML, the INE in the CSV): without this, switching from one to the
+    other made every pupil a new account and deactivated the old one, whose
+    guardians then lost their child. Only pupils of the same source, and an
+    INE held by exactly one of them, are adopted.
+    """
+    ines = {
+        p.national_id: p.sourced_id
+        for p in roster.people
+        if p.role == "student" and p.national_id
+    }
+    if not ines:
+        return
+    known: dict[str, list[str]] = defaultdict(list)
+    users = User.objects.filter(source=str(roster.source), role=User.Role.STUDENT)
+    for sid, ine in _values_list(
+        users, "national_id", ines, "sourced_id", "national_id"
+    ):
+        known[ine].append(sid)
+    listed = {p.sourced_id for p in roster.people}
+    renamed = {
+        ines[ine]: sids[0]
+        for ine, sids in known.items()
+        if len(sids) == 1 and sids[0] != ines[ine] and sids[0] not in listed
+    }
+    if not renamed:
+        return
+    for person in roster.people:
+        person.sourced_id = renamed.get(person.sourced_id, person.sourced_id)
+    for enrollment in roster.enrollments:
+        enrollment.person = renamed.get(enrollment.person, enrollment.person)
+    for link in roster.guardian_links:
+        link.student = renamed.get(link.student, link.student)
+    roster.restated = [(renamed.get(sid, sid), kind) for sid, kind in roster.restated]
 
 
 @contextlib.contextmanager

@@ -324,3 +324,32 @@ def test_a_real_aaf_set_missing_its_guardians_file_ends_no_link(guardians):
     assert sorted(GuardianLink.objects.values_list("pk", flat=True)) == links
     assert not EndedMembership.objects.exists()
     assert not User.objects.filter(role="guardian", is_active=False).exists()
+
+
+def test_a_school_switching_from_siecle_xml_to_csv_keeps_its_pupils():
+    # Found by a fresh-user trial: the CSV keys pupils by INE, the XML by
+    # ELEVE_ID; every pupil became a new account and their guardians lost them.
+    run_import(
+        [
+            SIECLE / "ElevesSansAdresses_0350001A_2026.xml",
+            SIECLE / "ResponsablesAvecAdresses_0350001A_2026.xml",
+        ]
+    )
+    zoe = User.objects.get(national_id="1234567890A")  # Zoé: 4e B in both
+    links = sorted(
+        GuardianLink.objects.filter(student=zoe).values_list("pk", flat=True)
+    )
+    assert links
+
+    run_import([SIECLE / "0350001A_eleves_utf8.csv"])
+
+    assert User.objects.filter(national_id="1234567890A").get() == zoe
+    assert User.objects.filter(national_id="1234567890D").count() == 1  # Hugo
+    zoe.refresh_from_db()
+    assert zoe.is_active and zoe.enrollments.get().school_class.title == "4e B"
+    assert (
+        sorted(GuardianLink.objects.filter(student=zoe).values_list("pk", flat=True))
+        == links
+    )
+    # Noël has no INE in the XML export: nothing says the CSV's Noël is him.
+    assert User.objects.filter(first_name="Noël").count() == 2
