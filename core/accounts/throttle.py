@@ -18,27 +18,49 @@ from django.core.cache import cache
 LIMIT = 10  # wrong tries per login
 IP_LIMIT = 50  # wrong tries per client address
 WINDOW = 15 * 60  # seconds
+# Password reset e-mails: per address asked for, per client address, a window.
+RESET_LIMIT = 3
+RESET_IP_LIMIT = 20
 
 
-def _keys(ip: str | None, login: str) -> list[str]:
+def _keys(ip: str | None, login: str, scope: str = "wrong") -> list[str]:
     login_key = hashlib.sha256(login.strip().lower().encode()).hexdigest()[:32]
-    keys = [f"accounts:wrong:login:{login_key}"]
+    keys = [f"accounts:{scope}:login:{login_key}"]
     if ip:
-        keys.append(f"accounts:wrong:ip:{ip}")
+        keys.append(f"accounts:{scope}:ip:{ip}")
     return keys
 
 
-def is_locked(ip: str | None, login: str) -> bool:
+def is_locked(
+    ip: str | None,
+    login: str,
+    scope: str = "wrong",
+    limits: tuple[int, int] = (LIMIT, IP_LIMIT),
+) -> bool:
     """Tell whether this IP or this login has used up its wrong tries."""
-    counts = cache.get_many(_keys(ip, login))
+    counts = cache.get_many(_keys(ip, login, scope))
+    login_limit, ip_limit = limits
     return any(
-        count >= (IP_LIMIT if ":ip:" in key else LIMIT) for key, count in counts.items()
+        count >= (ip_limit if ":ip:" in key else login_limit)
+        for key, count in counts.items()
     )
 
 
-def count_wrong_try(ip: str | None, login: str) -> None:
+def allow_reset_mail(ip: str | None, email: str) -> bool:
+    """Count a password reset asked for ``email`` from ``ip``; tell whether
+    its e-mail may go (``RESET_LIMIT`` per address, ``RESET_IP_LIMIT`` per
+    client, each per ``WINDOW``): the form must not become a way to flood a
+    family's mailbox."""
+    limits = (RESET_LIMIT, RESET_IP_LIMIT)
+    if is_locked(ip, email, "reset", limits):
+        return False
+    count_wrong_try(ip, email, "reset")
+    return True
+
+
+def count_wrong_try(ip: str | None, login: str, scope: str = "wrong") -> None:
     """Count one wrong try against this IP and this login."""
-    for key in _keys(ip, login):
+    for key in _keys(ip, login, scope):
         if not cache.add(key, 1, WINDOW):
             try:
                 cache.incr(key)

@@ -150,6 +150,14 @@ class PasswordResetView(auth_views.PasswordResetView):
     template_name = "accounts/password_reset_form.html"
     success_url = reverse_lazy("accounts:password_reset_done")
 
+    def form_valid(self, form):
+        """Send the e-mail unless this address or client asked too often;
+        either way the same "sent if the address is known" page."""
+        email = form.cleaned_data["email"]
+        if not throttle.allow_reset_mail(client_ip(self.request), email):
+            return redirect(self.get_success_url())
+        return super().form_valid(form)
+
 
 @never_cache
 @sensitive_post_parameters("token")

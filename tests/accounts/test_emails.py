@@ -199,6 +199,22 @@ def test_reset_of_unknown_or_not_activated_address_sends_nothing_same_page(
     assert mailer.messages == []
 
 
+def test_reset_mails_to_one_address_are_limited_same_page(client, school, mailer):
+    # Found by a fresh-user trial: 15 requests sent 15 e-mails in seconds.
+    from core.accounts import throttle
+
+    school.parent.email = "karim@example.org"
+    school.parent.save()
+    answers = [ask_reset(client, "karim@example.org") for _ in range(10)]
+    assert len({a["Location"] for a in answers}) == 1
+    assert len(mailer.messages) == throttle.RESET_LIMIT
+    # Another family's address from the same client still gets its e-mail.
+    school.other_parent.email = "sophie@example.org"
+    school.other_parent.save()
+    ask_reset(client, "sophie@example.org")
+    assert len(mailer.messages) == throttle.RESET_LIMIT + 1
+
+
 def reset_link(mailer) -> tuple[str, str, str]:
     """Return (path, uid, token) of the last reset e-mail's link."""
     text = mailer.messages[-1].message.get_body(("plain",)).get_content()
