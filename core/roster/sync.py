@@ -74,7 +74,7 @@ from core.roster.records import (
     Roster,
     SessionRecord,
 )
-from core.roster.report import ImportReport
+from core.roster.report import KINDS, ImportReport
 
 Staff = User.orgs.through
 # Rows created by an import past which the planner's statistics are
@@ -260,6 +260,9 @@ class _Planner:
         self.closed_classes: set[str] = set()
         # Memberships each person will gain or lose (for deactivation).
         self.gain: Counter = Counter()  # person sid or user pk -> count
+        # Records the files say have ended that the hub never held (a
+        # leaver's first import): "unchanged", and said so in a warning.
+        self.already_ended: Counter = Counter()
         self.lose: Counter = Counter()  # user pk -> count
         self.home: dict[str, str] = {}  # person sid -> org sid of their group
         self.default_session: dict[str, str] = {}  # org sid -> session sid
@@ -334,6 +337,11 @@ class _Planner:
         self.links(people)
         self.people(people)
         self.end_people()
+        for kind, count in self.already_ended.items():
+            self.report.warnings.append(
+                f"{KINDS[kind]} : {count} terminé(s) selon les fichiers et inconnu(s) "
+                "du hub, comptés « inchangés » (rien n'est créé)"
+            )
         groups = sorted(
             self.groups.values(),
             key=lambda g: (g.org is None, self.org_uai.get(g.org or "", ""), g.org),
@@ -779,6 +787,7 @@ class _Planner:
                 if row is not None:
                     self.end_enrollment(group, row)
                 else:
+                    self.already_ended["enrollment"] += 1
                     self.report.add("enrollment", "unchanged")
                 continue
             user_pk = self.ids.get(("person", r.person))
@@ -1014,6 +1023,7 @@ class _Planner:
                     if row is not None:
                         self.end_link(group, row)
                     else:
+                        self.already_ended["guardian_link"] += 1
                         self.report.add("guardian_link", "unchanged")
                     continue
                 g_pk = self.ids.get(("person", r.guardian))
@@ -1160,6 +1170,7 @@ class _Planner:
             group.records += 1
             if not r.active:
                 if row is None:
+                    self.already_ended["person"] += 1
                     self.report.add("person", "unchanged")
                 else:
                     self.ended_people.add(row["pk"])

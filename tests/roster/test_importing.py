@@ -353,3 +353,16 @@ def test_a_school_switching_from_siecle_xml_to_csv_keeps_its_pupils():
     )
     # Noël has no INE in the XML export: nothing says the CSV's Noël is him.
     assert User.objects.filter(first_name="Noël").count() == 2
+
+
+def test_records_ended_in_the_files_and_unknown_to_the_hub_are_said_so():
+    # Found by a fresh-user trial: every enrollment of the real OneRoster 1.1
+    # set has ended (endDate passed); the report said "6 unchanged" and the
+    # admin believed the classes had members.
+    report = run_import(sorted(ONEROSTER.glob("*.csv")))
+    counts = report.as_dict()["counts"]["enrollment"]
+    assert counts["created"] == 0 and not Enrollment.objects.exists()
+    assert any(
+        w.startswith(f"Inscriptions : {counts['unchanged']} terminé(s)")
+        for w in report.warnings
+    )
