@@ -767,6 +767,7 @@ class _Planner:
                 if r.active:
                     self.reject(r, "enrollment", f"classe inconnue : {cls}")
                 else:
+                    self.already_ended["enrollment"] += 1
                     self.report.add("enrollment", "unchanged")
                 continue
             if not self.known("person", r.person):
