@@ -338,6 +338,16 @@ def test_a_wrong_token_is_404_and_not_logged(school, client, caplog, token):
     assert token not in caplog.text
 
 
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+def test_another_method_than_get_is_405_and_not_logged(school, client, caplog, method):
+    token = feed_token_for(school.pupil)
+    with caplog.at_level(logging.DEBUG):
+        response = getattr(client, method)(f"/calendar/{token}.ics")
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD"
+    assert token not in caplog.text
+
+
 def test_the_proxy_does_not_log_feed_urls():
     from pathlib import Path
 
