@@ -362,17 +362,33 @@ def load_school_calendar(path: str | Path = SCHOOL_CALENDAR_CSV) -> CalendarRepo
     return report
 
 
-def zone_of_academy(academy: str) -> str:
-    """Return the zone the calendar gives ``academy`` in its latest row, or ""."""
+def zone_of_academy(
+    academy: str, zones: dict[str, tuple[int, str]] | None = None
+) -> str:
+    """Return the zone the calendar gives ``academy`` in its latest row, or "".
+
+    ``zones`` is :func:`_zones_by_academy`, read once by a caller that asks
+    for many academies.
+    """
     keys = academy_keys(academy)
     if not keys:
         return ""
-    for name, zone in SchoolHoliday.objects.order_by("-lessons_stop", "pk").values_list(
+    if zones is None:
+        zones = _zones_by_academy()
+    found = [zones[key] for key in keys if key in zones]
+    return min(found)[1] if found else ""
+
+
+def _zones_by_academy() -> dict[str, tuple[int, str]]:
+    """Return ``{normalised academy: (rank, zone)}`` of each academy's latest
+    row (rank 0 is the calendar's latest row of all)."""
+    zones: dict[str, tuple[int, str]] = {}
+    rows = SchoolHoliday.objects.order_by("-lessons_stop", "pk").values_list(
         "academy", "zone"
-    ):
-        if normalise(name) in keys:
-            return zone
-    return ""
+    )
+    for rank, (name, zone) in enumerate(rows):
+        zones.setdefault(normalise(name), (rank, zone))
+    return zones
 
 
 def zone_of(org: Org) -> str:
@@ -384,16 +400,21 @@ def attach_orgs_to_zones() -> list[tuple[str, str]]:
     """Give each org with an academy and no zone its academy's zone.
 
     Returns ``(org, zone)`` for each org changed. An org whose zone was set
-    by hand keeps it.
+    by hand keeps it. One read of the calendar and one UPDATE, however many
+    orgs (a roster import may bring an académie's hundreds).
     """
+    orgs = list(Org.objects.filter(holiday_zone="").exclude(academy=""))
+    if not orgs:
+        return []
+    zones = _zones_by_academy()
     changed = []
-    for org in Org.objects.filter(holiday_zone="").exclude(academy=""):
-        zone = zone_of_academy(org.academy)
+    for org in orgs:
+        zone = zone_of_academy(org.academy, zones)
         if zone:
             org.holiday_zone = zone
-            org.save(update_fields=["holiday_zone"])
-            changed.append((str(org), zone))
-    return changed
+            changed.append(org)
+    Org.objects.bulk_update(changed, ["holiday_zone"], batch_size=500)
+    return [(str(org), org.holiday_zone) for org in changed]
 
 
 def school_holidays(org: Org, first: dt.date, last: dt.date) -> list[SchoolHoliday]:
