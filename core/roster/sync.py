@@ -46,7 +46,6 @@ import contextlib
 import datetime as dt
 import functools
 import gc
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -75,6 +74,7 @@ from core.roster.records import (
     SessionRecord,
 )
 from core.roster.report import ImportReport
+from core.text import strip_accents
 
 Staff = User.orgs.through
 # Rows created by an import past which the planner's statistics are
@@ -1280,9 +1280,9 @@ def username_base(given: str, family: str) -> str:
     """``"Élodie-Anne", "Le Gall"`` -> ``"elodie-anne.le-gall"`` (ASCII)."""
 
     def ascii_part(text: str) -> str:
-        text = unicodedata.normalize("NFKD", text)
-        text = "".join(c for c in text if not unicodedata.combining(c))
-        text = text.replace("ß", "ss").replace("æ", "ae").replace("œ", "oe")
+        text = (
+            strip_accents(text).replace("ß", "ss").replace("æ", "ae").replace("œ", "oe")
+        )
         text = text.replace("Æ", "ae").replace("Œ", "oe")
         kept = "".join(
             c if c.isascii() and (c.isalnum() or c == "-") else "-"

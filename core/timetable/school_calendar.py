@@ -38,7 +38,6 @@ import csv
 import datetime as dt
 import io
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -47,6 +46,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from core.roster.models import Org
+from core.text import strip_accents
 from core.timetable.models import Holiday, SchoolHoliday
 
 # The extract the hub ships (provenance in core/timetable/data/PROVENANCE.md).
@@ -90,8 +90,7 @@ class SchoolCalendarError(Exception):
 def normalise(text: str) -> str:
     """Return ``text`` without case, accents or punctuation: "Orléans-Tours"
     and "orleans tours" give "orleans tours"."""
-    text = unicodedata.normalize("NFKD", text or "")
-    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
+    text = strip_accents(text or "").casefold()
     return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
 
 
