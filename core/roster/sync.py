@@ -836,9 +836,9 @@ class _Planner:
                 self.report.add("class", "unchanged")
         if self.complete:
             listed_classes = {self.ids.get(("class", c)) for c in self.listed["class"]}
-            for pk in ended_classes - listed_classes:
-                if pk not in {self.ids.get(("class", c)) for c in self.closed_classes}:
-                    self.report.add("class", "deactivated")
+            closed = {self.ids.get(("class", c)) for c in self.closed_classes}
+            for _pk in ended_classes - listed_classes - closed:
+                self.report.add("class", "deactivated")
 
     def end_enrollment(self, group: Group, row: dict, count: bool = True) -> None:
         if row["pk"] in self.ended_enrollments:
@@ -1224,6 +1224,7 @@ class _Planner:
         changes = {
             pk: update for g in self.groups.values() for pk, update in g.people_changed
         }
+        leaving_staff = {u for g in self.groups.values() for u, _ in g.staff_remove}
         for pk in sorted(candidates):
             if counts[pk] - self.lose[pk] + self.gain[pk] > 0:
                 continue
@@ -1236,9 +1237,7 @@ class _Planner:
             if pk in self.listed_pks:
                 # Counted above as updated or unchanged: deactivated instead.
                 person = self.report.counts["person"]
-                if changes.get(pk) or any(
-                    u == pk for g in self.groups.values() for u, _ in g.staff_remove
-                ):
+                if changes.get(pk) or pk in leaving_staff:
                     person.updated -= 1
                 else:
                     person.unchanged -= 1
