@@ -841,22 +841,35 @@ class _Planner:
                 self.report.add("class", "deactivated")
 
     def end_enrollment(self, group: Group, row: dict, count: bool = True) -> None:
-        if row["pk"] in self.ended_enrollments:
-            return
-        self.ended_enrollments.add(row["pk"])
-        group.enrollments_end.append(
-            Member(
-                row["pk"],
-                row["sourced_id"],
-                row["user_id"],
-                row["school_class_id"],
-                row["role"],
-                row["source"],
-            )
+        self._end_member(
+            self.ended_enrollments,
+            group.enrollments_end,
+            row,
+            ("user_id", "school_class_id", "role"),
+            "enrollment" if count else None,
         )
-        self.lose[row["user_id"]] += 1
-        if count:
-            self.report.add("enrollment", "deactivated")
+
+    def _end_member(
+        self,
+        ended: set[int],
+        members: list[Member],
+        row: dict,
+        columns: tuple[str, str, str],
+        kind: str | None,
+    ) -> None:
+        """End the membership ``row`` once: add it to ``members`` (its
+        ``user``, ``other`` and ``role`` read from ``columns``), count the
+        loss for its user and, with a ``kind``, report it deactivated."""
+        if row["pk"] in ended:
+            return
+        ended.add(row["pk"])
+        user, other, role = (row[column] for column in columns)
+        members.append(
+            Member(row["pk"], row["sourced_id"], user, other, role, row["source"])
+        )
+        self.lose[user] += 1
+        if kind:
+            self.report.add(kind, "deactivated")
 
     def home_candidate(self, person: str, org: str | None) -> None:
         """Keep the first org (by UAI) of ``person``: their group."""
@@ -1032,22 +1045,13 @@ class _Planner:
                     self.end_link(self.group(org), row)
 
     def end_link(self, group: Group, row: dict, count: bool = True) -> None:
-        if row["pk"] in self.ended_links:
-            return
-        self.ended_links.add(row["pk"])
-        group.links_end.append(
-            Member(
-                row["pk"],
-                row["sourced_id"],
-                row["guardian_id"],
-                row["student_id"],
-                row["relationship"],
-                row["source"],
-            )
+        self._end_member(
+            self.ended_links,
+            group.links_end,
+            row,
+            ("guardian_id", "student_id", "relationship"),
+            "guardian_link" if count else None,
         )
-        self.lose[row["guardian_id"]] += 1
-        if count:
-            self.report.add("guardian_link", "deactivated")
 
     def valid_people(self, people: dict[str, dict]) -> list[PersonRecord]:
         """The person records kept: the first of each id, with a known role;
