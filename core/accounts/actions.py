@@ -213,6 +213,9 @@ def print_letters(
     Users who hold a code that still works are left out, unless ``reissue``:
     a new code revokes the old one, and a guardian of pupils in two classes
     printed one after the other would otherwise find the first letter void.
+
+    The codes commit with the PDF: if it cannot be rendered, no code is
+    issued and the old ones still work (their letters are still valid).
     """
     candidates = not_activated(users)
     if not reissue:
@@ -228,7 +231,8 @@ def print_letters(
                 user=user, channel=ActivationCode.Channel.LETTER, issued_by=issued_by
             )
             letters.append(families.letter(user, plain, row.expires_at))
-    return render_letters(letters), len(letters)
+        pdf = render_letters(letters)
+    return pdf, len(letters)
 
 
 @dataclass

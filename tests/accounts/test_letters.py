@@ -230,3 +230,30 @@ def test_org_letters_include_its_teachers_and_staff_class_letters_its_teachers(
     names = [p.split("À l'attention de ")[1].split("\n")[0] for p in pages_of(pdf)]
     assert names == ["Paul Girard"]  # the others hold live codes now
     assert "Oscar Lenoir" not in names  # a teacher of the other school
+
+
+def test_a_pdf_that_fails_to_render_issues_no_code_and_keeps_the_old_ones(
+    letters, monkeypatch
+):
+    school, pdf, _ = letters
+    old = CODE.findall(pages_of(pdf)[0])[0]
+    codes_before = ActivationCode.objects.count()
+
+    def broken(letters):
+        raise RuntimeError("font without this glyph")
+
+    monkeypatch.setattr(actions, "render_letters", broken)
+    with pytest.raises(RuntimeError):
+        actions.print_letters(
+            users=User.objects.filter(pk=school.parent.pk), reissue=True
+        )
+    assert ActivationCode.objects.count() == codes_before
+    assert actions.check_code(login="karim", code=old) is not None
+
+
+def test_command_that_cannot_write_its_file_issues_no_code(imported, tmp_path):
+    out = tmp_path / "letters.pdf"
+    out.mkdir()  # a folder where the file should go: the write fails
+    with pytest.raises(CommandError, match="Impossible d'écrire"):
+        call_command("make_activation_letters", "--org", "0350001A", str(out))
+    assert not ActivationCode.objects.exists()

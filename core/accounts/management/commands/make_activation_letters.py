@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from core.accounts import actions
 from core.roster.models import Org, SchoolClass
@@ -52,14 +53,23 @@ class Command(BaseCommand):
         out_path = Path(out)
         if not out_path.parent.is_dir():
             raise CommandError(f"Le dossier de « {out} » n'existe pas.")
-        pdf, pages = actions.print_letters(users=users, reissue=reissue)
-        if not pages:
-            self.stdout.write(
-                "Aucun compte n'attend de lettre (pas encore activé et sans code "
-                "valide ; --reissue pour remplacer les codes valides)."
-            )
-            return
-        out_path.write_bytes(pdf)
+        # The codes commit once the file is written: a failed write issues
+        # none, and the letters printed before keep working.
+        with transaction.atomic():
+            pdf, pages = actions.print_letters(users=users, reissue=reissue)
+            if not pages:
+                self.stdout.write(
+                    "Aucun compte n'attend de lettre (pas encore activé et sans "
+                    "code valide ; --reissue pour remplacer les codes valides)."
+                )
+                return
+            try:
+                out_path.write_bytes(pdf)
+            except OSError as error:
+                raise CommandError(
+                    f"Impossible d'écrire « {out} » ({error.strerror or error}) : "
+                    "aucun code n'a été émis."
+                ) from error
         self.stdout.write(
             f"{pages} lettre(s) d'activation dans {out_path} ; les codes "
             "précédents de ces comptes ne fonctionnent plus."
