@@ -450,27 +450,28 @@ def school_holidays(org: Org, first: dt.date, last: dt.date) -> list[SchoolHolid
     return sorted(chosen.values(), key=lambda h: (h.start_date, h.name))
 
 
-def school_holiday_dates(org: Org, first: dt.date, last: dt.date) -> set[dt.date]:
-    """Return the days without lessons of ``org``'s school holidays from
-    ``first`` to ``last`` (inclusive)."""
-    days = set()
-    for holiday in school_holidays(org, first, last):
-        day = max(holiday.start_date, first)
-        while day <= min(holiday.end_date, last):
-            days.add(day)
-            day += dt.timedelta(days=1)
-    return days
-
-
-def days_off(org: Org, first: dt.date, last: dt.date) -> dict[dt.date, str]:
-    """Return ``{day: name}`` of public and school holidays of ``org`` from
-    ``first`` to ``last`` (inclusive); a public holiday's name wins."""
+def _school_holiday_days(org: Org, first: dt.date, last: dt.date) -> dict[dt.date, str]:
+    """Return ``{day: name}`` of ``org``'s school holidays from ``first`` to
+    ``last`` (inclusive); of two holidays on one day, the later starting."""
     names: dict[dt.date, str] = {}
     for holiday in school_holidays(org, first, last):
         day = max(holiday.start_date, first)
         while day <= min(holiday.end_date, last):
             names[day] = holiday.name
             day += dt.timedelta(days=1)
+    return names
+
+
+def school_holiday_dates(org: Org, first: dt.date, last: dt.date) -> set[dt.date]:
+    """Return the days without lessons of ``org``'s school holidays from
+    ``first`` to ``last`` (inclusive)."""
+    return set(_school_holiday_days(org, first, last))
+
+
+def days_off(org: Org, first: dt.date, last: dt.date) -> dict[dt.date, str]:
+    """Return ``{day: name}`` of public and school holidays of ``org`` from
+    ``first`` to ``last`` (inclusive); a public holiday's name wins."""
+    names = _school_holiday_days(org, first, last)
     for day, name in Holiday.objects.filter(Q(date__range=(first, last))).values_list(
         "date", "name"
     ):
