@@ -272,6 +272,7 @@ def send_activation_emails(
         connection.open()
     except OSError as error:  # smtplib's errors are OSErrors too
         raise MailServerUnavailable(type(error).__name__) from error
+    families = _Families({user.pk: user for user in targets})
     with connection:
         for user in targets:
             row, plain = issue_code(
@@ -282,7 +283,7 @@ def send_activation_emails(
                 code=plain,
                 link=activation_link(user, plain),
                 expires_at=row.expires_at,
-                school=", ".join(o.name for o in _orgs_of(user)),
+                school=", ".join(o.name for o in families.orgs_of(user)),
             )
             try:
                 connection.send_messages([message])
@@ -425,7 +426,3 @@ class _Families:
                 ordered.append(pending[pupil.pk])
         ordered += [u for pk, u in sorted(pending.items()) if pk not in done]
         return ordered
-
-
-def _orgs_of(user: User) -> list[Org]:
-    return _Families({user.pk: user}).orgs_of(user)
