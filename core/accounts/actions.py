@@ -315,7 +315,8 @@ class _Families:
     """The roster around the users who get letters, read in a few queries.
 
     ``children[guardian]``: their children (by first name); ``guardians[pupil]``:
-    their guardians' ids; ``classes[pupil]``: their classes, homerooms first.
+    their guardians' ids; ``classes[pupil]``: their classes, homerooms first;
+    ``staff_orgs[user]``: the orgs of anyone else (staff of, then teaching in).
     """
 
     def __init__(self, pending: dict[int, User]) -> None:
@@ -353,6 +354,29 @@ class _Families:
                 self.classes.setdefault(enrollment.user_id, []).append(
                     enrollment.school_class
                 )
+        self.staff_orgs: dict[int, dict[int, Org]] = {}
+        staff = sorted(
+            pk
+            for pk, u in pending.items()
+            if u.role not in (User.Role.GUARDIAN, User.Role.STUDENT)
+        )
+        for chunk in _chunks(staff):
+            for row in (
+                User.orgs.through.objects.filter(user_id__in=chunk)
+                .select_related("org")
+                .order_by("org__name")
+            ):
+                self.staff_orgs.setdefault(row.user_id, {})[row.org_id] = row.org
+        for chunk in _chunks(staff):
+            for enrollment in (
+                Enrollment.objects.filter(user_id__in=chunk)
+                .select_related("school_class__org")
+                .order_by("school_class__org__name")
+            ):
+                org = enrollment.school_class.org
+                self.staff_orgs.setdefault(enrollment.user_id, {}).setdefault(
+                    org.pk, org
+                )
 
     def pupils_of(self, user: User) -> list[User]:
         if user.role == User.Role.GUARDIAN:
@@ -364,11 +388,8 @@ class _Families:
         for pupil in self.pupils_of(user):
             for school_class in self.classes.get(pupil.pk, []):
                 orgs.setdefault(school_class.org_id, school_class.org)
-        if user.role not in (User.Role.GUARDIAN, User.Role.STUDENT):
-            for org in user.orgs.all():
-                orgs.setdefault(org.pk, org)
-            for org in Org.objects.filter(classes__enrollments__user=user).distinct():
-                orgs.setdefault(org.pk, org)
+        for pk, org in self.staff_orgs.get(user.pk, {}).items():
+            orgs.setdefault(pk, org)
         return list(orgs.values())
 
     def pupil(self, pupil: User) -> Pupil:
