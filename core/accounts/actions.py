@@ -65,20 +65,13 @@ def users_of(*, org: Org, school_class: SchoolClass | None = None) -> QuerySet[U
 
 def without_live_code(users: QuerySet[User]) -> QuerySet[User]:
     """Leave out the users who hold a code that still works."""
-    live = ActivationCode.objects.filter(
-        used_at=None, revoked_at=None, expires_at__gt=timezone.now()
-    )
+    live = ActivationCode.objects.live()
     return users.exclude(pk__in=live.values("user_id"))
 
 
 def live_codes(user: User, now: dt.datetime | None = None) -> QuerySet[ActivationCode]:
     """Return the codes of ``user`` that may still be used."""
-    return ActivationCode.objects.filter(
-        user=user,
-        used_at=None,
-        revoked_at=None,
-        expires_at__gt=now or timezone.now(),
-    )
+    return ActivationCode.objects.live(now).filter(user=user)
 
 
 def activation_link(user: User, code: str) -> str:
@@ -178,9 +171,11 @@ def activate_account(
     """
     now = timezone.now()
     with transaction.atomic():
-        spent = ActivationCode.objects.filter(
-            pk=activation.pk, used_at=None, revoked_at=None, expires_at__gt=now
-        ).update(used_at=now)
+        spent = (
+            ActivationCode.objects.live(now)
+            .filter(pk=activation.pk)
+            .update(used_at=now)
+        )
         if not spent:
             raise CodeNoLongerValid
         user = User.objects.select_for_update().get(pk=activation.user_id)

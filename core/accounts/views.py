@@ -22,7 +22,6 @@ from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.cache import never_cache
@@ -96,13 +95,11 @@ def _pending_activation(request) -> ActivationCode | None:
         return None
     return (
         ActivationCode.objects.select_related("user")
+        .live()
         .filter(
             pk=pending.get("code_id"),
             user_id=pending.get("user_id"),
             user__is_active=True,
-            used_at=None,
-            revoked_at=None,
-            expires_at__gt=timezone.now(),
         )
         .first()
     )
