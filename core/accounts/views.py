@@ -142,6 +142,24 @@ def activate_password(request):
 # Password reset and change: Django's views ------------------------------------
 
 
+class _AuditedPasswordMixin:
+    """Leave an audit-log row ``audit_action`` once Django's form saved the
+    new password."""
+
+    audit_action: str
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        audit.record(
+            actor=form.user,
+            action=self.audit_action,
+            target_type="user",
+            target_id=form.user.pk,
+            ip=client_ip(self.request),
+        )
+        return response
+
+
 class PasswordResetView(auth_views.PasswordResetView):
     form_class = ResetForm
     template_name = "accounts/password_reset_form.html"
@@ -178,41 +196,27 @@ class PasswordResetDoneView(auth_views.PasswordResetDoneView):
     template_name = "accounts/password_reset_done.html"
 
 
-class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+class PasswordResetConfirmView(
+    _AuditedPasswordMixin, auth_views.PasswordResetConfirmView
+):
     template_name = "accounts/password_reset_confirm.html"
     success_url = reverse_lazy("accounts:password_reset_complete")
-
-    def form_valid(self, form):
-        response = super().form_valid(form)
-        audit.record(
-            actor=form.user,
-            action="account.password_reset",
-            target_type="user",
-            target_id=form.user.pk,
-            ip=client_ip(self.request),
-        )
-        return response
+    audit_action = "account.password_reset"
 
 
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
     template_name = "accounts/password_reset_complete.html"
 
 
-class PasswordChangeView(auth_views.PasswordChangeView):
+class PasswordChangeView(_AuditedPasswordMixin, auth_views.PasswordChangeView):
     """Django's change view: keeps this session, ends the others."""
 
     template_name = "accounts/password_change.html"
     success_url = reverse_lazy("delivery:settings")
+    audit_action = "account.password_changed"
 
     def form_valid(self, form):
         response = super().form_valid(form)
-        audit.record(
-            actor=form.user,
-            action="account.password_changed",
-            target_type="user",
-            target_id=form.user.pk,
-            ip=client_ip(self.request),
-        )
         messages.success(
             self.request,
             _(
