@@ -9,6 +9,19 @@ from core.accounts import actions
 from core.roster.models import Org, SchoolClass
 
 
+def add_selection_arguments(parser) -> None:
+    """``--org UAI``, ``--class TITLE`` and ``--reissue``, as :func:`select` and
+    the actions read them (shared with ``send_activation_emails``)."""
+    parser.add_argument("--org", required=True, help="UAI de l'établissement")
+    parser.add_argument("--class", dest="school_class", help="classe, ex. « 4e B »")
+    parser.add_argument(
+        "--reissue",
+        action="store_true",
+        help="aussi pour les comptes qui ont déjà un code valide (il ne "
+        "fonctionnera plus)",
+    )
+
+
 def select(org_uai: str, class_title: str | None):
     """Return the users of an org or of one of its classes (French errors)."""
     org = Org.objects.filter(uai=org_uai.strip().upper()).first()
@@ -38,14 +51,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--org", required=True, help="UAI de l'établissement")
-        parser.add_argument("--class", dest="school_class", help="classe, ex. « 4e B »")
-        parser.add_argument(
-            "--reissue",
-            action="store_true",
-            help="aussi pour les comptes qui ont déjà un code valide (il ne "
-            "fonctionnera plus)",
-        )
+        add_selection_arguments(parser)
         parser.add_argument("out", help="fichier PDF à écrire")
 
     def handle(self, *args, org, school_class, out, reissue, **options):
