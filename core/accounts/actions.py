@@ -65,20 +65,13 @@ def users_of(*, org: Org, school_class: SchoolClass | None = None) -> QuerySet[U
 
 def without_live_code(users: QuerySet[User]) -> QuerySet[User]:
     """Leave out the users who hold a code that still works."""
-    live = ActivationCode.objects.filter(
-        used_at=None, revoked_at=None, expires_at__gt=timezone.now()
-    )
+    live = ActivationCode.objects.live()
     return users.exclude(pk__in=live.values("user_id"))
 
 
 def live_codes(user: User, now: dt.datetime | None = None) -> QuerySet[ActivationCode]:
     """Return the codes of ``user`` that may still be used."""
-    return ActivationCode.objects.filter(
-        user=user,
-        used_at=None,
-        revoked_at=None,
-        expires_at__gt=now or timezone.now(),
-    )
+    return ActivationCode.objects.live(now).filter(user=user)
 
 
 def activation_link(user: User, code: str) -> str:
@@ -178,9 +171,11 @@ def activate_account(
     """
     now = timezone.now()
     with transaction.atomic():
-        spent = ActivationCode.objects.filter(
-            pk=activation.pk, used_at=None, revoked_at=None, expires_at__gt=now
-        ).update(used_at=now)
+        spent = (
+            ActivationCode.objects.live(now)
+            .filter(pk=activation.pk)
+            .update(used_at=now)
+        )
         if not spent:
             raise CodeNoLongerValid
         user = User.objects.select_for_update().get(pk=activation.user_id)
@@ -213,6 +208,9 @@ def print_letters(
     Users who hold a code that still works are left out, unless ``reissue``:
     a new code revokes the old one, and a guardian of pupils in two classes
     printed one after the other would otherwise find the first letter void.
+
+    The codes commit with the PDF: if it cannot be rendered, no code is
+    issued and the old ones still work (their letters are still valid).
     """
     candidates = not_activated(users)
     if not reissue:
@@ -228,7 +226,8 @@ def print_letters(
                 user=user, channel=ActivationCode.Channel.LETTER, issued_by=issued_by
             )
             letters.append(families.letter(user, plain, row.expires_at))
-    return render_letters(letters), len(letters)
+        pdf = render_letters(letters)
+    return pdf, len(letters)
 
 
 @dataclass
@@ -268,6 +267,7 @@ def send_activation_emails(
         connection.open()
     except OSError as error:  # smtplib's errors are OSErrors too
         raise MailServerUnavailable(type(error).__name__) from error
+    families = _Families({user.pk: user for user in targets})
     with connection:
         for user in targets:
             row, plain = issue_code(
@@ -278,7 +278,7 @@ def send_activation_emails(
                 code=plain,
                 link=activation_link(user, plain),
                 expires_at=row.expires_at,
-                school=", ".join(o.name for o in _orgs_of(user)),
+                school=", ".join(o.name for o in families.orgs_of(user)),
             )
             try:
                 connection.send_messages([message])
@@ -310,7 +310,8 @@ class _Families:
     """The roster around the users who get letters, read in a few queries.
 
     ``children[guardian]``: their children (by first name); ``guardians[pupil]``:
-    their guardians' ids; ``classes[pupil]``: their classes, homerooms first.
+    their guardians' ids; ``classes[pupil]``: their classes, homerooms first;
+    ``staff_orgs[user]``: the orgs of anyone else (staff of, then teaching in).
     """
 
     def __init__(self, pending: dict[int, User]) -> None:
@@ -348,6 +349,29 @@ class _Families:
                 self.classes.setdefault(enrollment.user_id, []).append(
                     enrollment.school_class
                 )
+        self.staff_orgs: dict[int, dict[int, Org]] = {}
+        staff = sorted(
+            pk
+            for pk, u in pending.items()
+            if u.role not in (User.Role.GUARDIAN, User.Role.STUDENT)
+        )
+        for chunk in _chunks(staff):
+            for row in (
+                User.orgs.through.objects.filter(user_id__in=chunk)
+                .select_related("org")
+                .order_by("org__name")
+            ):
+                self.staff_orgs.setdefault(row.user_id, {})[row.org_id] = row.org
+        for chunk in _chunks(staff):
+            for enrollment in (
+                Enrollment.objects.filter(user_id__in=chunk)
+                .select_related("school_class__org")
+                .order_by("school_class__org__name")
+            ):
+                org = enrollment.school_class.org
+                self.staff_orgs.setdefault(enrollment.user_id, {}).setdefault(
+                    org.pk, org
+                )
 
     def pupils_of(self, user: User) -> list[User]:
         if user.role == User.Role.GUARDIAN:
@@ -359,11 +383,8 @@ class _Families:
         for pupil in self.pupils_of(user):
             for school_class in self.classes.get(pupil.pk, []):
                 orgs.setdefault(school_class.org_id, school_class.org)
-        if user.role not in (User.Role.GUARDIAN, User.Role.STUDENT):
-            for org in user.orgs.all():
-                orgs.setdefault(org.pk, org)
-            for org in Org.objects.filter(classes__enrollments__user=user).distinct():
-                orgs.setdefault(org.pk, org)
+        for pk, org in self.staff_orgs.get(user.pk, {}).items():
+            orgs.setdefault(pk, org)
         return list(orgs.values())
 
     def pupil(self, pupil: User) -> Pupil:
@@ -421,7 +442,3 @@ class _Families:
                 ordered.append(pending[pupil.pk])
         ordered += [u for pk, u in sorted(pending.items()) if pk not in done]
         return ordered
-
-
-def _orgs_of(user: User) -> list[Org]:
-    return _Families({user.pk: user}).orgs_of(user)

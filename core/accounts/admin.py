@@ -71,6 +71,7 @@ def _confirm(modeladmin, request, queryset, *, action: str, title: str, warning:
         return None
     users = _users(queryset)
     pending = actions.not_activated(users)
+    pending_count = pending.count()
     context = {
         **modeladmin.admin_site.each_context(request),
         "title": title,
@@ -79,9 +80,9 @@ def _confirm(modeladmin, request, queryset, *, action: str, title: str, warning:
         "queryset": queryset,
         "opts": modeladmin.model._meta,
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        "pending": pending.count(),
+        "pending": pending_count,
         "with_email": pending.exclude(Q(email="")).count(),
-        "holding": pending.count() - actions.without_live_code(pending).count(),
+        "holding": pending_count - actions.without_live_code(pending).count(),
         "total": users.count(),
     }
     return TemplateResponse(request, "accounts/admin/confirm.html", context)

@@ -7,7 +7,7 @@ types is normalised (case, spaces, dashes) before it is hashed.
 
 import secrets
 
-from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.crypto import salted_hmac
 
 ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0, O, 1, I, L, U
 LENGTH = 10
@@ -38,14 +38,3 @@ def normalise(typed: str) -> str:
 def digest(code: str) -> str:
     """Return the keyed hash (hex) of a code as typed or as issued."""
     return salted_hmac(_SALT, normalise(code), algorithm="sha256").hexdigest()
-
-
-def matches(code: str, stored_digest: str) -> bool:
-    """Tell in constant time whether ``code`` hashes to ``stored_digest``."""
-    return constant_time_compare(digest(code), stored_digest)
-
-
-def is_well_formed(code: str) -> bool:
-    """Tell whether ``code`` has the length and symbols of an issued code."""
-    bare = normalise(code)
-    return len(bare) == LENGTH and all(ch in ALPHABET for ch in bare)

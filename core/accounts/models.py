@@ -13,6 +13,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
+class ActivationCodeQuerySet(models.QuerySet):
+    def live(self, now=None) -> "ActivationCodeQuerySet":
+        """Keep the codes that may still be used at ``now`` (default: now)."""
+        return self.filter(
+            used_at=None, revoked_at=None, expires_at__gt=now or timezone.now()
+        )
+
+
 class ActivationCode(models.Model):
     """A code that lets ``user`` choose a password, once, before ``expires_at``.
 
@@ -45,6 +53,8 @@ class ActivationCode(models.Model):
         related_name="+",
         verbose_name=_("issued by"),
     )
+
+    objects = ActivationCodeQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("activation code")

@@ -22,7 +22,6 @@ from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.cache import never_cache
@@ -96,13 +95,11 @@ def _pending_activation(request) -> ActivationCode | None:
         return None
     return (
         ActivationCode.objects.select_related("user")
+        .live()
         .filter(
             pk=pending.get("code_id"),
             user_id=pending.get("user_id"),
             user__is_active=True,
-            used_at=None,
-            revoked_at=None,
-            expires_at__gt=timezone.now(),
         )
         .first()
     )
@@ -143,6 +140,24 @@ def activate_password(request):
 
 
 # Password reset and change: Django's views ------------------------------------
+
+
+class _AuditedPasswordMixin:
+    """Leave an audit-log row ``audit_action`` once Django's form saved the
+    new password."""
+
+    audit_action: str
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        audit.record(
+            actor=form.user,
+            action=self.audit_action,
+            target_type="user",
+            target_id=form.user.pk,
+            ip=client_ip(self.request),
+        )
+        return response
 
 
 class PasswordResetView(auth_views.PasswordResetView):
@@ -189,41 +204,27 @@ class PasswordResetDoneView(auth_views.PasswordResetDoneView):
     template_name = "accounts/password_reset_done.html"
 
 
-class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+class PasswordResetConfirmView(
+    _AuditedPasswordMixin, auth_views.PasswordResetConfirmView
+):
     template_name = "accounts/password_reset_confirm.html"
     success_url = reverse_lazy("accounts:password_reset_complete")
-
-    def form_valid(self, form):
-        response = super().form_valid(form)
-        audit.record(
-            actor=form.user,
-            action="account.password_reset",
-            target_type="user",
-            target_id=form.user.pk,
-            ip=client_ip(self.request),
-        )
-        return response
+    audit_action = "account.password_reset"
 
 
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
     template_name = "accounts/password_reset_complete.html"
 
 
-class PasswordChangeView(auth_views.PasswordChangeView):
+class PasswordChangeView(_AuditedPasswordMixin, auth_views.PasswordChangeView):
     """Django's change view: keeps this session, ends the others."""
 
     template_name = "accounts/password_change.html"
     success_url = reverse_lazy("delivery:settings")
+    audit_action = "account.password_changed"
 
     def form_valid(self, form):
         response = super().form_valid(form)
-        audit.record(
-            actor=form.user,
-            action="account.password_changed",
-            target_type="user",
-            target_id=form.user.pk,
-            ip=client_ip(self.request),
-        )
         messages.success(
             self.request,
             _(

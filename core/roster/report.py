@@ -7,7 +7,7 @@ and ``lines()`` is what ``manage.py import_roster`` prints and the upload
 page shows.
 """
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
 from core.roster.records import Rejection
 
@@ -88,23 +88,6 @@ class ImportReport:
             "rejections": [asdict(r) for r in self.rejections],
             "warnings": list(self.warnings),
         }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "ImportReport":
-        """Rebuild a report from :meth:`as_dict` (an upload page reading it back)."""
-        names = {f.name for f in fields(Counts)}
-        counts = {kind: Counts() for kind in KINDS}
-        for kind, values in (data.get("counts") or {}).items():
-            counts[kind] = Counts(**{k: v for k, v in values.items() if k in names})
-        return cls(
-            source=data.get("source", ""),
-            mode=data.get("mode", ""),
-            files=list(data.get("files", [])),
-            dry_run=bool(data.get("dry_run")),
-            counts=counts,
-            rejections=[Rejection(**r) for r in data.get("rejections", [])],
-            warnings=list(data.get("warnings", [])),
-        )
 
     def lines(self) -> list[str]:
         """Return the report as French text lines: a title, one line per kind,

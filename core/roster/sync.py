@@ -46,7 +46,6 @@ import contextlib
 import datetime as dt
 import functools
 import gc
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -75,6 +74,7 @@ from core.roster.records import (
     SessionRecord,
 )
 from core.roster.report import KINDS, ImportReport
+from core.text import strip_accents
 
 Staff = User.orgs.through
 # Rows created by an import past which the planner's statistics are
@@ -899,27 +899,40 @@ class _Planner:
                 self.report.add("class", "unchanged")
         if self.complete:
             listed_classes = {self.ids.get(("class", c)) for c in self.listed["class"]}
-            for pk in ended_classes - listed_classes:
-                if pk not in {self.ids.get(("class", c)) for c in self.closed_classes}:
-                    self.report.add("class", "deactivated")
+            closed = {self.ids.get(("class", c)) for c in self.closed_classes}
+            for _pk in ended_classes - listed_classes - closed:
+                self.report.add("class", "deactivated")
 
     def end_enrollment(self, group: Group, row: dict, count: bool = True) -> None:
-        if row["pk"] in self.ended_enrollments:
-            return
-        self.ended_enrollments.add(row["pk"])
-        group.enrollments_end.append(
-            Member(
-                row["pk"],
-                row["sourced_id"],
-                row["user_id"],
-                row["school_class_id"],
-                row["role"],
-                row["source"],
-            )
+        self._end_member(
+            self.ended_enrollments,
+            group.enrollments_end,
+            row,
+            ("user_id", "school_class_id", "role"),
+            "enrollment" if count else None,
         )
-        self.lose[row["user_id"]] += 1
-        if count:
-            self.report.add("enrollment", "deactivated")
+
+    def _end_member(
+        self,
+        ended: set[int],
+        members: list[Member],
+        row: dict,
+        columns: tuple[str, str, str],
+        kind: str | None,
+    ) -> None:
+        """End the membership ``row`` once: add it to ``members`` (its
+        ``user``, ``other`` and ``role`` read from ``columns``), count the
+        loss for its user and, with a ``kind``, report it deactivated."""
+        if row["pk"] in ended:
+            return
+        ended.add(row["pk"])
+        user, other, role = (row[column] for column in columns)
+        members.append(
+            Member(row["pk"], row["sourced_id"], user, other, role, row["source"])
+        )
+        self.lose[user] += 1
+        if kind:
+            self.report.add(kind, "deactivated")
 
     def home_candidate(self, person: str, org: str | None) -> None:
         """Keep the first org (by UAI) of ``person``: their group."""
@@ -1097,22 +1110,13 @@ class _Planner:
                     self.end_link(self.group(org), row)
 
     def end_link(self, group: Group, row: dict, count: bool = True) -> None:
-        if row["pk"] in self.ended_links:
-            return
-        self.ended_links.add(row["pk"])
-        group.links_end.append(
-            Member(
-                row["pk"],
-                row["sourced_id"],
-                row["guardian_id"],
-                row["student_id"],
-                row["relationship"],
-                row["source"],
-            )
+        self._end_member(
+            self.ended_links,
+            group.links_end,
+            row,
+            ("guardian_id", "student_id", "relationship"),
+            "guardian_link" if count else None,
         )
-        self.lose[row["guardian_id"]] += 1
-        if count:
-            self.report.add("guardian_link", "deactivated")
 
     def valid_people(self, people: dict[str, dict]) -> list[PersonRecord]:
         """The person records kept: the first of each id, with a known role;
@@ -1290,6 +1294,7 @@ class _Planner:
         changes = {
             pk: update for g in self.groups.values() for pk, update in g.people_changed
         }
+        leaving_staff = {u for g in self.groups.values() for u, _ in g.staff_remove}
         for pk in sorted(candidates):
             if counts[pk] - self.lose[pk] + self.gain[pk] > 0:
                 continue
@@ -1302,9 +1307,7 @@ class _Planner:
             if pk in self.listed_pks:
                 # Counted above as updated or unchanged: deactivated instead.
                 person = self.report.counts["person"]
-                if changes.get(pk) or any(
-                    u == pk for g in self.groups.values() for u, _ in g.staff_remove
-                ):
+                if changes.get(pk) or pk in leaving_staff:
                     person.updated -= 1
                 else:
                     person.unchanged -= 1
@@ -1346,9 +1349,9 @@ def username_base(given: str, family: str) -> str:
     """``"Élodie-Anne", "Le Gall"`` -> ``"elodie-anne.le-gall"`` (ASCII)."""
 
     def ascii_part(text: str) -> str:
-        text = unicodedata.normalize("NFKD", text)
-        text = "".join(c for c in text if not unicodedata.combining(c))
-        text = text.replace("ß", "ss").replace("æ", "ae").replace("œ", "oe")
+        text = (
+            strip_accents(text).replace("ß", "ss").replace("æ", "ae").replace("œ", "oe")
+        )
         text = text.replace("Æ", "ae").replace("Œ", "oe")
         kept = "".join(
             c if c.isascii() and (c.isalnum() or c == "-") else "-"

@@ -107,9 +107,10 @@ def fail(roster_import: RosterImport, message: str) -> None:
     """Mark ``roster_import`` failed with ``message`` and tell its admin's
     page, unless the pipeline already did with that message.
 
-    The pipeline marks an unexpected error failed with the exception's
-    ``repr``; the task replaces it with its own sentence, which quotes no
-    row of the file (others than the admin may read the import).
+    The pipeline (:func:`core.roster.importing.run_import`) marks an
+    unexpected error failed with the exception's class only, never its text
+    (which could quote a row of the file, and others than the admin may read
+    the import); the task replaces that with its own translated sentence.
     """
     from core.roster.events import RosterImportProgress
     from hub import send_event

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from dataclasses import dataclass, field, fields
 from zoneinfo import ZoneInfo
 
@@ -21,6 +20,7 @@ from django.utils import timezone
 
 import hub
 from core.roster.models import Org, SchoolClass, User
+from core.text import strip_accents
 from core.timetable.events import FeedImported, OccurrenceChanged, OccurrenceData
 from core.timetable.holidays import holiday_dates
 from core.timetable.ical_import import (
@@ -363,9 +363,7 @@ def _name_key(text: str) -> str:
     ``"LE GALL Jean-Noël"`` and ``"jean noel le gall"`` give the same words;
     the order of the words still counts (see :func:`_teacher_directory`).
     """
-    decomposed = unicodedata.normalize("NFKD", text)
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(re.sub(r"[-'’.]", " ", bare).casefold().split())
+    return " ".join(re.sub(r"[-'’.]", " ", strip_accents(text)).casefold().split())
 
 
 def _teacher_directory(org: Org) -> dict[str, list[User]]:

@@ -38,7 +38,6 @@ import csv
 import datetime as dt
 import io
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -47,6 +46,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from core.roster.models import Org
+from core.text import strip_accents
 from core.timetable.models import Holiday, SchoolHoliday
 
 # The extract the hub ships (provenance in core/timetable/data/PROVENANCE.md).
@@ -90,8 +90,7 @@ class SchoolCalendarError(Exception):
 def normalise(text: str) -> str:
     """Return ``text`` without case, accents or punctuation: "Orléans-Tours"
     and "orleans tours" give "orleans tours"."""
-    text = unicodedata.normalize("NFKD", text or "")
-    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
+    text = strip_accents(text or "").casefold()
     return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
 
 
@@ -362,17 +361,33 @@ def load_school_calendar(path: str | Path = SCHOOL_CALENDAR_CSV) -> CalendarRepo
     return report
 
 
-def zone_of_academy(academy: str) -> str:
-    """Return the zone the calendar gives ``academy`` in its latest row, or ""."""
+def zone_of_academy(
+    academy: str, zones: dict[str, tuple[int, str]] | None = None
+) -> str:
+    """Return the zone the calendar gives ``academy`` in its latest row, or "".
+
+    ``zones`` is :func:`_zones_by_academy`, read once by a caller that asks
+    for many academies.
+    """
     keys = academy_keys(academy)
     if not keys:
         return ""
-    for name, zone in SchoolHoliday.objects.order_by("-lessons_stop", "pk").values_list(
+    if zones is None:
+        zones = _zones_by_academy()
+    found = [zones[key] for key in keys if key in zones]
+    return min(found)[1] if found else ""
+
+
+def _zones_by_academy() -> dict[str, tuple[int, str]]:
+    """Return ``{normalised academy: (rank, zone)}`` of each academy's latest
+    row (rank 0 is the calendar's latest row of all)."""
+    zones: dict[str, tuple[int, str]] = {}
+    rows = SchoolHoliday.objects.order_by("-lessons_stop", "pk").values_list(
         "academy", "zone"
-    ):
-        if normalise(name) in keys:
-            return zone
-    return ""
+    )
+    for rank, (name, zone) in enumerate(rows):
+        zones.setdefault(normalise(name), (rank, zone))
+    return zones
 
 
 def zone_of(org: Org) -> str:
@@ -384,16 +399,21 @@ def attach_orgs_to_zones() -> list[tuple[str, str]]:
     """Give each org with an academy and no zone its academy's zone.
 
     Returns ``(org, zone)`` for each org changed. An org whose zone was set
-    by hand keeps it.
+    by hand keeps it. One read of the calendar and one UPDATE, however many
+    orgs (a roster import may bring an académie's hundreds).
     """
+    orgs = list(Org.objects.filter(holiday_zone="").exclude(academy=""))
+    if not orgs:
+        return []
+    zones = _zones_by_academy()
     changed = []
-    for org in Org.objects.filter(holiday_zone="").exclude(academy=""):
-        zone = zone_of_academy(org.academy)
+    for org in orgs:
+        zone = zone_of_academy(org.academy, zones)
         if zone:
             org.holiday_zone = zone
-            org.save(update_fields=["holiday_zone"])
-            changed.append((str(org), zone))
-    return changed
+            changed.append(org)
+    Org.objects.bulk_update(changed, ["holiday_zone"], batch_size=500)
+    return [(str(org), org.holiday_zone) for org in changed]
 
 
 def school_holidays(org: Org, first: dt.date, last: dt.date) -> list[SchoolHoliday]:
@@ -430,27 +450,28 @@ def school_holidays(org: Org, first: dt.date, last: dt.date) -> list[SchoolHolid
     return sorted(chosen.values(), key=lambda h: (h.start_date, h.name))
 
 
-def school_holiday_dates(org: Org, first: dt.date, last: dt.date) -> set[dt.date]:
-    """Return the days without lessons of ``org``'s school holidays from
-    ``first`` to ``last`` (inclusive)."""
-    days = set()
-    for holiday in school_holidays(org, first, last):
-        day = max(holiday.start_date, first)
-        while day <= min(holiday.end_date, last):
-            days.add(day)
-            day += dt.timedelta(days=1)
-    return days
-
-
-def days_off(org: Org, first: dt.date, last: dt.date) -> dict[dt.date, str]:
-    """Return ``{day: name}`` of public and school holidays of ``org`` from
-    ``first`` to ``last`` (inclusive); a public holiday's name wins."""
+def _school_holiday_days(org: Org, first: dt.date, last: dt.date) -> dict[dt.date, str]:
+    """Return ``{day: name}`` of ``org``'s school holidays from ``first`` to
+    ``last`` (inclusive); of two holidays on one day, the later starting."""
     names: dict[dt.date, str] = {}
     for holiday in school_holidays(org, first, last):
         day = max(holiday.start_date, first)
         while day <= min(holiday.end_date, last):
             names[day] = holiday.name
             day += dt.timedelta(days=1)
+    return names
+
+
+def school_holiday_dates(org: Org, first: dt.date, last: dt.date) -> set[dt.date]:
+    """Return the days without lessons of ``org``'s school holidays from
+    ``first`` to ``last`` (inclusive)."""
+    return set(_school_holiday_days(org, first, last))
+
+
+def days_off(org: Org, first: dt.date, last: dt.date) -> dict[dt.date, str]:
+    """Return ``{day: name}`` of public and school holidays of ``org`` from
+    ``first`` to ``last`` (inclusive); a public holiday's name wins."""
+    names = _school_holiday_days(org, first, last)
     for day, name in Holiday.objects.filter(Q(date__range=(first, last))).values_list(
         "date", "name"
     ):

@@ -12,13 +12,18 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.http import Http404, HttpResponse, HttpResponseNotFound
+from django.http import (
+    Http404,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseNotFound,
+)
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import get_conditional_response
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_POST
 
 from core.timetable.feed import (
     feed_sources,
@@ -36,19 +41,26 @@ CACHE_CONTROL = "private, no-cache"
 RENDERED_TTL = 24 * 3600
 
 
-def _not_found() -> HttpResponse:
-    response = HttpResponseNotFound(b"", content_type="text/plain")
-    # Django logs every 4xx with its path ("Not Found: /calendar/<token>.ics"):
-    # a token, even a dead one, never goes to the log.
+def _unlogged(response: HttpResponse) -> HttpResponse:
+    # Django logs every 4xx with its path ("Not Found: /calendar/<token>.ics",
+    # "Method Not Allowed (POST): ..."): a token, even a dead one, never goes
+    # to the log.
     response._has_been_logged = True
     return response
 
 
-@require_safe
+def _not_found() -> HttpResponse:
+    return _unlogged(HttpResponseNotFound(b"", content_type="text/plain"))
+
+
 def calendar_feed(request, token: str):
     """Return the calendar of the token's user, or 304 if ``If-None-Match``
     holds its current version (strong ETag, computed without rendering).
-    A version's body is rendered once, then served from the cache."""
+    A version's body is rendered once, then served from the cache.
+
+    Not ``@require_safe``: its 405 would log the path, hence the token."""
+    if request.method not in ("GET", "HEAD"):
+        return _unlogged(HttpResponseNotAllowed(["GET", "HEAD"]))
     user = user_for_token(token)
     if user is None:
         return _not_found()

@@ -13,15 +13,15 @@ def test_codes_are_grouped_from_an_alphabet_without_look_alikes():
     for code in issued:
         assert SHAPE.match(code)
         assert not set(code) & set("01OILU")
-        assert codes.is_well_formed(code)
+        assert set(code.replace("-", "")) <= set(codes.ALPHABET)
 
 
 def test_typing_variants_hash_alike():
     code = "ABCD-EFGH-JK"
     digest = codes.digest(code)
     for typed in ["abcd-efgh-jk", "ABCDEFGHJK", " abcd efgh jk ", "AB-CD EF-GH JK"]:
-        assert codes.matches(typed, digest)
-    assert not codes.matches("ABCD-EFGH-JM", digest)
+        assert codes.digest(typed) == digest
+    assert codes.digest("ABCD-EFGH-JM") != digest
 
 
 def test_digest_hides_the_code_and_depends_on_the_secret_key(settings):
@@ -29,8 +29,3 @@ def test_digest_hides_the_code_and_depends_on_the_secret_key(settings):
     assert len(digest) == 64 and "ABCD" not in digest.upper()
     settings.SECRET_KEY = "another-secret"
     assert codes.digest("ABCD-EFGH-JK") != digest
-
-
-def test_malformed_codes_are_told_apart():
-    assert not codes.is_well_formed("ABCD-EFGH-J")
-    assert not codes.is_well_formed("ABCD-EFGH-J0")  # 0 is not in the alphabet

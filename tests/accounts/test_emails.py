@@ -252,3 +252,38 @@ def test_reset_never_logs_the_token(client, school, mailer):
         )
     assert User.objects.get(pk=school.parent.pk).check_password("Nouveau-2026!")
     assert token not in "\n".join(lines)
+
+
+def test_the_schools_named_in_the_emails_are_read_once_for_all(imported, mailer):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for user in (imported.pupil, imported.other_child, imported.other_parent):
+        user.email = f"{user.username}@example.org"
+        user.save(update_fields=["email"])
+    users = User.objects.filter(
+        pk__in=[
+            imported.parent.pk,
+            imported.pupil.pk,
+            imported.other_child.pk,
+            imported.other_parent.pk,
+        ]
+    )
+    with CaptureQueriesContext(connection) as queries:
+        report = actions.send_activation_emails(users=users)
+    assert len(report.sent) == 4
+    family_reads = [
+        q["sql"] for q in queries.captured_queries if "roster_guardianlink" in q["sql"]
+    ]
+    assert len(family_reads) == 1  # one read of the families, not one per e-mail
+    school = {
+        m.rcpt_tos[0].split("@")[0]: next(
+            line for line in parts(m)[0].splitlines() if "Collège" in line
+        )
+        for m in mailer.messages
+    }
+    assert "Victor Hugo" in school["lea"] and "Jules Verne" not in school["lea"]
+    assert "Jules Verne" in school["ines"] and "Victor Hugo" not in school["ines"]
+    assert "Victor Hugo" in school["karim.dubois"]
+    assert "Jules Verne" in school["karim.dubois"]  # Inès's school too
+    assert "Victor Hugo" in school["sophie"]

@@ -230,3 +230,56 @@ def test_org_letters_include_its_teachers_and_staff_class_letters_its_teachers(
     names = [p.split("À l'attention de ")[1].split("\n")[0] for p in pages_of(pdf)]
     assert names == ["Paul Girard"]  # the others hold live codes now
     assert "Oscar Lenoir" not in names  # a teacher of the other school
+
+
+def test_a_pdf_that_fails_to_render_issues_no_code_and_keeps_the_old_ones(
+    letters, monkeypatch
+):
+    school, pdf, _ = letters
+    old = CODE.findall(pages_of(pdf)[0])[0]
+    codes_before = ActivationCode.objects.count()
+
+    def broken(letters):
+        raise RuntimeError("font without this glyph")
+
+    monkeypatch.setattr(actions, "render_letters", broken)
+    with pytest.raises(RuntimeError):
+        actions.print_letters(
+            users=User.objects.filter(pk=school.parent.pk), reissue=True
+        )
+    assert ActivationCode.objects.count() == codes_before
+    assert actions.check_code(login="karim", code=old) is not None
+
+
+def test_command_that_cannot_write_its_file_issues_no_code(imported, tmp_path):
+    out = tmp_path / "letters.pdf"
+    out.mkdir()  # a folder where the file should go: the write fails
+    with pytest.raises(CommandError, match="Impossible d'écrire"):
+        call_command("make_activation_letters", "--org", "0350001A", str(out))
+    assert not ActivationCode.objects.exists()
+
+
+def test_staff_letters_read_their_schools_once_for_all(imported):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    staff = (imported.teacher, imported.cpe, imported.outsider)
+    for user in staff:
+        user.set_unusable_password()
+        user.save()
+    with CaptureQueriesContext(connection) as queries:
+        pdf, count = actions.print_letters(
+            users=User.objects.filter(pk__in=[u.pk for u in staff])
+        )
+    assert count == 3
+    school_reads = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith("SELECT") and '"roster_org"' in q["sql"]
+    ]
+    assert len(school_reads) <= 2  # staff orgs, then taught classes' orgs
+    pages = {p.split("À l'attention de ")[1].split("\n")[0]: p for p in pages_of(pdf)}
+    assert "Collège Victor Hugo" in pages["Alice Martin"]
+    assert "Collège Victor Hugo" in pages["Paul Girard"]
+    assert "Collège Jules Verne" in pages["Oscar Lenoir"]
+    assert "Collège Victor Hugo" not in pages["Oscar Lenoir"]

@@ -70,3 +70,21 @@ def test_the_command_prints_its_report_and_refuses_a_missing_file(tmp_path):
     assert "27 établissements lus ; écoles nommées : 1," in out.getvalue()
     with pytest.raises(CommandError):
         call_command("load_school_directory", str(tmp_path / "absent.csv"))
+
+
+def test_naming_schools_takes_the_same_queries_for_two_or_twenty(
+    django_assert_num_queries,
+):
+    uais = [
+        line.split(";", 1)[0]
+        for line in DIRECTORY.read_text(encoding="utf-8-sig").splitlines()[1:]
+    ]
+    assert len(uais) >= 22
+    Org.objects.bulk_create(Org(name=uai, uai=uai) for uai in uais[:2])
+    # orgs, savepoint, one UPDATE, attach_orgs_to_zones' two reads, release
+    with django_assert_num_queries(6):
+        assert len(load_school_directory(DIRECTORY).named) == 2
+    Org.objects.bulk_create(Org(name=uai, uai=uai) for uai in uais[2:22])
+    with django_assert_num_queries(6):
+        assert len(load_school_directory(DIRECTORY).named) == 20
+    assert not Org.objects.filter(academy="").exists()

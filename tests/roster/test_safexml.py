@@ -98,7 +98,7 @@ def test_yielded_elements_are_unlinked_so_memory_stays_flat(tmp_path):
     assert len(sizes) == 5000
     # What stays attached to the root is at most what one chunk held (the
     # first one is the 64 KiB head), never the elements already read.
-    assert max(sizes) <= safexml.HEAD_SIZE // len(request) + 1
+    assert max(sizes) <= safexml.HEAD_BYTES // len(request) + 1
     assert max(sizes[-1000:]) <= 2 * (4096 // len(request))
 
 

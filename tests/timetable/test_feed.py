@@ -298,6 +298,22 @@ def test_a_change_gives_a_new_etag(school, client):
     assert read_both(response.content)[0]["location"] == "C3"
 
 
+def test_a_renamed_class_or_teacher_gives_a_new_etag_and_body(school, client):
+    make_occurrence(school.class_4b, paris(2025, 10, 6, 8), teachers=[school.teacher])
+    etag = fetch(client, school.pupil)["ETag"]
+    school.class_4b.title = "4e Bleue"  # a roster import renames the class
+    school.class_4b.save(update_fields=["title"])
+    response = fetch(client, school.pupil, if_none_match=etag)
+    assert response.status_code == 200
+    assert "4e Bleue" in read_both(response.content)[0]["description"]
+    etag = response["ETag"]
+    school.teacher.last_name = "Martin-Roux"  # and a teacher's name
+    school.teacher.save(update_fields=["last_name"])
+    response = fetch(client, school.pupil, if_none_match=etag)
+    assert response.status_code == 200
+    assert "Martin-Roux" in read_both(response.content)[0]["description"]
+
+
 def test_the_next_day_gives_a_new_etag(school, client):
     make_occurrence(school.class_4b, paris(2025, 10, 6, 8))
     etag = fetch(client, school.pupil)["ETag"]
@@ -335,6 +351,16 @@ def test_a_wrong_token_is_404_and_not_logged(school, client, caplog, token):
     with caplog.at_level(logging.DEBUG):
         response = client.get(f"/calendar/{token}.ics")
     assert response.status_code == 404
+    assert token not in caplog.text
+
+
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+def test_another_method_than_get_is_405_and_not_logged(school, client, caplog, method):
+    token = feed_token_for(school.pupil)
+    with caplog.at_level(logging.DEBUG):
+        response = getattr(client, method)(f"/calendar/{token}.ics")
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD"
     assert token not in caplog.text
 
 

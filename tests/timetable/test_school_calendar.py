@@ -17,6 +17,7 @@ from core.timetable.models import Occurrence, SchoolHoliday
 from core.timetable.school_calendar import (
     SCHOOL_CALENDAR_CSV,
     SchoolCalendarError,
+    attach_orgs_to_zones,
     days_off,
     load_school_calendar,
     read_school_calendar,
@@ -262,6 +263,22 @@ def test_an_org_with_an_academy_gets_its_zone_from_the_calendar(db):
     assert orleans.holiday_zone == "Zone B"
     assert unknown.holiday_zone == ""
     assert (str(rennes), "Zone B") in report.orgs_zoned
+
+
+def test_zoning_orgs_takes_the_same_queries_for_two_orgs_or_twenty(
+    extract, django_assert_num_queries
+):
+    for n in range(2):
+        org_in(academy="Rennes", uai=f"03500{n:02d}A")
+    with django_assert_num_queries(3):  # orgs, holidays, one UPDATE
+        assert len(attach_orgs_to_zones()) == 2
+    for n in range(20):
+        org_in(academy="Lille" if n % 2 else "Montpellier", uai=f"05900{n:02d}A")
+    with django_assert_num_queries(3):
+        assert len(attach_orgs_to_zones()) == 20
+    assert set(
+        Org.objects.filter(uai__startswith="059").values_list("holiday_zone", flat=True)
+    ) == {"Zone B", "Zone C"}
 
 
 def test_zone_is_derived_when_read_for_an_org_saved_without_one(extract):

@@ -33,9 +33,9 @@ from pathlib import Path
 from lxml import etree
 
 from core.roster.records import UnreadableFile
+from core.roster.sources import HEAD_BYTES  # what recognisers look at
 
 CHUNK_SIZE = 1 << 20  # bytes fed to the parser at a time
-HEAD_SIZE = 64 * 1024  # what recognisers look at
 
 # The prolog before the root element: XML declaration, comments, processing
 # instructions, a DOCTYPE. Only ASCII matters here, whatever the encoding.
@@ -164,7 +164,7 @@ def iter_elements(
             f"{name} : fichier illisible ({error.strerror})."
         ) from None
     with handle:
-        head = handle.read(max(chunk_size, HEAD_SIZE))
+        head = handle.read(max(chunk_size, HEAD_BYTES))
         if not head.strip():
             raise UnreadableFile(f"{name} : le fichier est vide.")
         check_prolog(name, head)

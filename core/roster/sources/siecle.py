@@ -59,6 +59,7 @@ from core.roster.records import (
     Source,
     UnreadableFile,
 )
+from core.roster.sources import HEAD_BYTES
 from core.roster.sources.safexml import iter_elements
 from core.roster.sources.textfiles import (
     known_names,
@@ -68,7 +69,6 @@ from core.roster.sources.textfiles import (
     sniff_text,
 )
 
-HEAD_SIZE = 64 * 1024
 UAI_RE = re.compile(r"^\d{7}[A-Z]$")
 UAI_IN_NAME = re.compile(r"(?<![0-9A-Za-z])(\d{7}[A-Za-z])(?![0-9A-Za-z])")
 INE_RE = re.compile(r"^(?=.{11}$)\d{9,10}[A-Z]{1,2}$")
@@ -158,7 +158,7 @@ def recognises(name: str, head: bytes) -> bool:
     """A ``BEE_ELEVES`` or ``BEE_RESPONSABLES`` XML, or a pupils' CSV export."""
     if head.startswith(b"PK"):
         return False  # a zip, even one that stores an export uncompressed
-    if ROOT_RE.search(head[:HEAD_SIZE]):
+    if ROOT_RE.search(head[:HEAD_BYTES]):
         return True
     if not name.lower().endswith((".csv", ".txt")):
         return False
@@ -249,7 +249,7 @@ class _Parser:
         for path in self.paths:
             try:
                 with path.open("rb") as fp:
-                    head = fp.read(HEAD_SIZE)
+                    head = fp.read(HEAD_BYTES)
             except OSError as exc:
                 raise UnreadableFile(
                     f"{path.name} : fichier illisible ({exc})"

@@ -29,7 +29,6 @@ import difflib
 import io
 import re
 import stat
-import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from core.roster.records import UnreadableFile
+from core.text import strip_accents
 
 CHUNK = 1 << 20
 
@@ -141,9 +141,7 @@ def normalise_header(text: str) -> str:
     """``"Date de naissance (jj/mm/aaaa)*"`` → ``"datedenaissance"``,
     ``" SourcedId "`` → ``"sourcedid"``: no accents, case, hint in brackets,
     spaces or punctuation."""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    text = re.sub(r"\(.*?\)", "", text)
+    text = re.sub(r"\(.*?\)", "", strip_accents(text))
     return re.sub(r"[^0-9a-z]+", "", text.lower())
 
 

@@ -3,9 +3,23 @@
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from core.accounts import actions
 from core.roster.models import Org, SchoolClass
+
+
+def add_selection_arguments(parser) -> None:
+    """``--org UAI``, ``--class TITLE`` and ``--reissue``, as :func:`select` and
+    the actions read them (shared with ``send_activation_emails``)."""
+    parser.add_argument("--org", required=True, help="UAI de l'établissement")
+    parser.add_argument("--class", dest="school_class", help="classe, ex. « 4e B »")
+    parser.add_argument(
+        "--reissue",
+        action="store_true",
+        help="aussi pour les comptes qui ont déjà un code valide (il ne "
+        "fonctionnera plus)",
+    )
 
 
 def select(org_uai: str, class_title: str | None):
@@ -37,14 +51,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--org", required=True, help="UAI de l'établissement")
-        parser.add_argument("--class", dest="school_class", help="classe, ex. « 4e B »")
-        parser.add_argument(
-            "--reissue",
-            action="store_true",
-            help="aussi pour les comptes qui ont déjà un code valide (il ne "
-            "fonctionnera plus)",
-        )
+        add_selection_arguments(parser)
         parser.add_argument("out", help="fichier PDF à écrire")
 
     def handle(self, *args, org, school_class, out, reissue, **options):
@@ -52,14 +59,23 @@ class Command(BaseCommand):
         out_path = Path(out)
         if not out_path.parent.is_dir():
             raise CommandError(f"Le dossier de « {out} » n'existe pas.")
-        pdf, pages = actions.print_letters(users=users, reissue=reissue)
-        if not pages:
-            self.stdout.write(
-                "Aucun compte n'attend de lettre (pas encore activé et sans code "
-                "valide ; --reissue pour remplacer les codes valides)."
-            )
-            return
-        out_path.write_bytes(pdf)
+        # The codes commit once the file is written: a failed write issues
+        # none, and the letters printed before keep working.
+        with transaction.atomic():
+            pdf, pages = actions.print_letters(users=users, reissue=reissue)
+            if not pages:
+                self.stdout.write(
+                    "Aucun compte n'attend de lettre (pas encore activé et sans "
+                    "code valide ; --reissue pour remplacer les codes valides)."
+                )
+                return
+            try:
+                out_path.write_bytes(pdf)
+            except OSError as error:
+                raise CommandError(
+                    f"Impossible d'écrire « {out} » ({error.strerror or error}) : "
+                    "aucun code n'a été émis."
+                ) from error
         self.stdout.write(
             f"{pages} lettre(s) d'activation dans {out_path} ; les codes "
             "précédents de ces comptes ne fonctionnent plus."

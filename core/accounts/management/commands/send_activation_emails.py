@@ -4,7 +4,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from core.accounts import actions
-from core.accounts.management.commands.make_activation_letters import select
+from core.accounts.management.commands.make_activation_letters import (
+    add_selection_arguments,
+    select,
+)
 
 
 class Command(BaseCommand):
@@ -16,14 +19,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--org", required=True, help="UAI de l'établissement")
-        parser.add_argument("--class", dest="school_class", help="classe, ex. « 4e B »")
-        parser.add_argument(
-            "--reissue",
-            action="store_true",
-            help="aussi pour les comptes qui ont déjà un code valide (il ne "
-            "fonctionnera plus)",
-        )
+        add_selection_arguments(parser)
 
     def handle(self, *args, org, school_class, reissue, **options):
         try:
