@@ -208,7 +208,9 @@ class Roster:
     warnings: list[str] = field(default_factory=list)
     # In ``complete`` mode, the memberships the files are the whole truth
     # for: ``"enrollment:student"``, ``"enrollment:teacher"``,
-    # ``"guardian_link"``. A SIECLE pupils' export without the guardians'
+    # ``"guardian_link"``, or for one type of class only
+    # (``"enrollment:student:homeroom"``: SIECLE's CSV has divisions, no
+    # groups). A SIECLE pupils' export without the guardians'
     # export, or an AAF set without its PersEducNat files, says nothing
     # about the memberships it does not carry: those must not end.
     complete_for: frozenset[str] = frozenset()

@@ -196,8 +196,10 @@ def adopt_known_pupils(roster: Roster) -> None:
     One school's two SIECLE exports key pupils differently (``ELEVE_ID`` in
     the XML, the INE in the CSV): without this, switching from one to the
     other made every pupil a new account and deactivated the old one, whose
-    guardians then lost their child. Only pupils of the same source, and an
-    INE held by exactly one of them, are adopted.
+    guardians then lost their child. Only pupils of the same source enrolled
+    in a school the roster describes, and an INE held by exactly one of
+    them, are adopted: a pupil who moved to another school is that school's
+    own record (merging them let one school's import end the other's links).
     """
     ines = {
         p.national_id: p.sourced_id
@@ -207,7 +209,11 @@ def adopt_known_pupils(roster: Roster) -> None:
     if not ines:
         return
     known: dict[str, list[str]] = defaultdict(list)
-    users = User.objects.filter(source=str(roster.source), role=User.Role.STUDENT)
+    users = User.objects.filter(
+        source=str(roster.source),
+        role=User.Role.STUDENT,
+        enrollments__school_class__org__uai__in=[o.uai for o in roster.orgs],
+    ).distinct()
     for sid, ine in _values_list(
         users, "national_id", ines, "sourced_id", "national_id"
     ):
@@ -831,15 +837,20 @@ class _Planner:
         if self.complete:
             listed = {sid for sid, r in keyed if r.active}
             org_sid = self.org_sid
-            class_org_pk = dict(
-                SchoolClass.objects.filter(org_id__in=self.roster_orgs).values_list(
-                    "pk", "org_id"
-                )
-            )
+            class_org_pk, class_type = {}, {}
+            for pk, org_pk, kind in SchoolClass.objects.filter(
+                org_id__in=self.roster_orgs
+            ).values_list("pk", "org_id", "class_type"):
+                class_org_pk[pk], class_type[pk] = org_pk, kind
+            complete_for = self.roster.complete_for
             for row in rows.values():
+                role, cls = row["role"], row["school_class_id"]
                 if (
                     row["source"] == self.source
-                    and f"enrollment:{row['role']}" in self.roster.complete_for
+                    and (
+                        f"enrollment:{role}" in complete_for
+                        or f"enrollment:{role}:{class_type.get(cls)}" in complete_for
+                    )
                     and row["user_id"] not in self.held["person"]
                     and row["pk"] not in kept
                     and row["sourced_id"] not in listed

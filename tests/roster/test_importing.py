@@ -346,7 +346,12 @@ def test_a_school_switching_from_siecle_xml_to_csv_keeps_its_pupils():
     assert User.objects.filter(national_id="1234567890A").get() == zoe
     assert User.objects.filter(national_id="1234567890D").count() == 1  # Hugo
     zoe.refresh_from_db()
-    assert zoe.is_active and zoe.enrollments.get().school_class.title == "4e B"
+    assert zoe.is_active
+    # The CSV's divisions are the truth for divisions; it has no groups, so
+    # her group stays (found by a second trial: it ended every group).
+    assert sorted(
+        (e.school_class.class_type, e.school_class.title) for e in zoe.enrollments.all()
+    ) == [("homeroom", "4e B"), ("scheduled", "4ALL2")]
     assert (
         sorted(GuardianLink.objects.filter(student=zoe).values_list("pk", flat=True))
         == links
@@ -366,3 +371,39 @@ def test_records_ended_in_the_files_and_unknown_to_the_hub_are_said_so():
         w.startswith(f"Inscriptions : {counts['unchanged']} terminé(s)")
         for w in report.warnings
     )
+
+
+def test_a_pupil_of_two_schools_is_each_schools_own_record(tmp_path):
+    # Found by a second trial: pupils adopted by INE across schools let one
+    # school's nightly import end the other school's guardian links.
+    school_a = [
+        SIECLE / "ElevesSansAdresses_0350001A_2026.xml",
+        SIECLE / "ResponsablesAvecAdresses_0350001A_2026.xml",
+    ]
+    school_b = []
+    for path in school_a:
+        other = tmp_path / path.name.replace("0350001A", "0350002B")
+        other.write_bytes(path.read_bytes().replace(b"0350001A", b"0350002B"))
+        school_b.append(other)
+    run_import(school_b)
+    b_links = set(GuardianLink.objects.values_list("pk", flat=True))
+    run_import(school_a)
+
+    run_import(school_a)
+
+    assert b_links <= set(GuardianLink.objects.values_list("pk", flat=True))
+    assert not EndedMembership.objects.exists()
+    assert User.objects.filter(national_id="1234567890A").count() == 2
+
+
+def test_the_siecle_csv_with_the_guardians_export_ends_no_link():
+    # Found by a second trial: the guardians' export names pupils by
+    # ELEVE_ID, the CSV by INE; every row was rejected and every link ended.
+    guardians = SIECLE / "ResponsablesAvecAdresses_0350001A_2026.xml"
+    run_import([SIECLE / "ElevesSansAdresses_0350001A_2026.xml", guardians])
+    links = sorted(GuardianLink.objects.values_list("pk", flat=True))
+
+    run_import([SIECLE / "0350001A_eleves_utf8.csv", guardians])
+
+    assert sorted(GuardianLink.objects.values_list("pk", flat=True)) == links
+    assert not EndedMembership.objects.filter(kind="guardian_link").exists()

@@ -285,11 +285,18 @@ class _Parser:
         self.roster.orgs = list(self.orgs.values())
         self.roster.classes = list(self.classes.values())
         # The pupils' export is the whole truth for their divisions and
-        # groups, the guardians' export for the links (without it, the
-        # links the hub holds stay as they are).
+        # groups (the CSV, which has only a division column, for the
+        # divisions alone), the guardians' export for the links when it
+        # joins the XML pupils' export (it names pupils by ELEVE_ID, which
+        # the CSV does not carry); otherwise the hub's links stay as they are.
         self.roster.complete_for = frozenset(
-            ({"enrollment:student"} if kinds["eleves"] or kinds["csv"] else set())
-            | ({"guardian_link"} if kinds["responsables"] else set())
+            ({"enrollment:student"} if kinds["eleves"] else set())
+            | ({"enrollment:student:homeroom"} if kinds["csv"] else set())
+            | (
+                {"guardian_link"}
+                if kinds["responsables"] and kinds["eleves"]
+                else set()
+            )
         )
         return self.roster
 
