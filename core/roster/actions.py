@@ -206,41 +206,8 @@ def write_group(plan: Plan, group: Group, *, roster_import=None) -> None:
 
         # Memberships: the ended ones move to history before the new ones
         # are inserted (a moved membership keeps its source id).
-        now = timezone.now()
-        _end(
-            Enrollment,
-            [
-                EndedMembership(
-                    kind=EndedMembership.Kind.ENROLLMENT,
-                    user_id=m.user_id,
-                    school_class_id=m.other_id,
-                    role=m.role,
-                    source=m.source,
-                    sourced_id=m.sourced_id,
-                    ended_at=now,
-                    roster_import=roster_import,
-                )
-                for m in group.enrollments_end
-            ],
-            [m.pk for m in group.enrollments_end],
-        )
-        _end(
-            GuardianLink,
-            [
-                EndedMembership(
-                    kind=EndedMembership.Kind.GUARDIAN_LINK,
-                    user_id=m.user_id,
-                    student_id=m.other_id,
-                    relationship=m.role,
-                    source=m.source,
-                    sourced_id=m.sourced_id,
-                    ended_at=now,
-                    roster_import=roster_import,
-                )
-                for m in group.links_end
-            ],
-            [m.pk for m in group.links_end],
-        )
+        _end(Enrollment, group.enrollments_end, roster_import)
+        _end(GuardianLink, group.links_end, roster_import)
         _bulk_update(
             Enrollment,
             [
@@ -425,20 +392,45 @@ def _bulk_update(model, changes: list[tuple[int, dict]]) -> None:
         model.objects.bulk_update(objs, fields, batch_size=BATCH // 2)
 
 
-def _end(model, history: list[EndedMembership], pks: list[int]) -> None:
-    """Move rows of ``model`` to history: insert the copies, delete the rows.
+# What an ended row of each model keeps: its kind, and where its "other"
+# (class or child) and its role (role or relationship) go in the history.
+_HISTORY = {
+    Enrollment: (EndedMembership.Kind.ENROLLMENT, "school_class_id", "role"),
+    GuardianLink: (EndedMembership.Kind.GUARDIAN_LINK, "student_id", "relationship"),
+}
+
+
+def _end(model, members: list[Member], roster_import) -> None:
+    """Move the rows of ``members`` (of ``model``) to history: insert their
+    ``EndedMembership`` copies, delete the rows.
 
     The DELETE is plain SQL: a queryset's ``delete()`` would fetch every row
     to send ``post_delete`` to :mod:`hub.signals`, whose receiver queries the
     guardians of each (one query per row); :func:`_announce` does that work
     once for the whole group. Nothing references these rows.
     """
-    if not pks:
+    if not members:
         return
-    EndedMembership.objects.bulk_create(history, batch_size=BATCH)
+    kind, other, role = _HISTORY[model]
+    now = timezone.now()
+    EndedMembership.objects.bulk_create(
+        [
+            EndedMembership(
+                kind=kind,
+                user_id=m.user_id,
+                source=m.source,
+                sourced_id=m.sourced_id,
+                ended_at=now,
+                roster_import=roster_import,
+                **{other: m.other_id, role: m.role},
+            )
+            for m in members
+        ],
+        batch_size=BATCH,
+    )
     table = connection.ops.quote_name(model._meta.db_table)
     with connection.cursor() as cursor:
-        for chunk in _chunks(pks):
+        for chunk in _chunks([m.pk for m in members]):
             marks = ", ".join(["%s"] * len(chunk))
             cursor.execute(f"DELETE FROM {table} WHERE id IN ({marks})", chunk)
 
