@@ -48,6 +48,7 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.fanout_common import stop_process  # noqa: E402
 from bench.messaging_latency import Database, free_port, wait_until_up  # noqa: E402
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -290,12 +291,7 @@ def main() -> None:
         cold_queries, conditional_queries = queries_per_request(path, etag)
         connections.close_all()
     finally:
-        if process is not None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_process(process)
         try:
             from django.db import connections
 
