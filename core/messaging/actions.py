@@ -12,8 +12,9 @@ from django.db.models import Max
 from django.utils import timezone
 
 import hub
+from core import crypto
 from core.audit import log as audit
-from core.messaging import crypto, files, policy
+from core.messaging import files, policy
 from core.messaging.events import MessageChanged, MessagesRead
 from core.messaging.models import (
     Attachment,

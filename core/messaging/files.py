@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import filetype
 from django.core.files.base import ContentFile
 
-from core.messaging import crypto
+from core import crypto
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_FILES = 5

@@ -1,7 +1,7 @@
 """Conversations between school and families (issue 3).
 
 Message bodies, attachment names and attachment contents are stored
-encrypted (``core.messaging.crypto``): a database dump alone reveals no
+encrypted (``core.crypto``): a database dump alone reveals no
 message text. Subjects are not encrypted (they show in lists and emails).
 """
 
@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core import crypto
 from core.roster.models import Org
 
 User = settings.AUTH_USER_MODEL
@@ -194,3 +195,8 @@ class SendQuota(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.tokens:.1f} tokens"
+
+
+crypto.register_token_field(Message, "body")
+crypto.register_token_field(Attachment, "name")
+crypto.register_file_field(Attachment, "file")

@@ -26,7 +26,8 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from core.messaging import access, actions, crypto, policy
+from core import crypto
+from core.messaging import access, actions, policy
 from core.messaging.forms import (
     EditForm,
     MessageForm,

@@ -12,7 +12,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from core.messaging import actions, crypto
+from core import crypto
+from core.messaging import actions
 from core.messaging.models import (
     Attachment,
     Conversation,

@@ -12,8 +12,9 @@ import time_machine
 from django.http import Http404
 from django.utils import timezone
 
+from core import crypto
 from core.audit.models import AuditEntry
-from core.messaging import access, actions, crypto
+from core.messaging import access, actions
 from core.messaging.actions import MessagingError, RateLimited
 from core.messaging.models import (
     Attachment,

@@ -9,7 +9,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import connection
 
-from core.messaging import actions, crypto
+from core import crypto
+from core.messaging import actions
 from core.messaging.models import Attachment, Message
 from tests.messaging.helpers import PDF, send, start, upload
 
@@ -104,11 +105,11 @@ def test_rotation_re_encrypts_everything_with_the_new_key(
     with django_capture_on_commit_callbacks(execute=True):
         call_command("rotate_message_keys", "--batch", "1", stdout=out)
 
-    assert out.getvalue().splitlines() == [
-        "bodies: 2 re-encrypted, 0 already on the first key",
-        "names: 1 re-encrypted, 0 already on the first key",
-        "files: 1 re-encrypted, 0 already on the first key",
-    ]
+    assert set(out.getvalue().splitlines()) >= {
+        "messaging.Message.body: 2 re-encrypted, 0 already on the first key",
+        "messaging.Attachment.name: 1 re-encrypted, 0 already on the first key",
+        "messaging.Attachment.file files: 1 re-encrypted, 0 already on the first key",
+    }
     settings.MESSAGE_KEYS = [new_key]  # the old key is gone
     for message in Message.objects.exclude(pk=deleted.pk):
         assert crypto.decrypt(message.body).decode() == SECRET
@@ -124,11 +125,11 @@ def test_rotation_re_encrypts_everything_with_the_new_key(
 
     again = io.StringIO()
     call_command("rotate_message_keys", stdout=again)
-    assert again.getvalue().splitlines() == [
-        "bodies: 0 re-encrypted, 2 already on the first key",
-        "names: 0 re-encrypted, 1 already on the first key",
-        "files: 0 re-encrypted, 1 already on the first key",
-    ]
+    assert set(again.getvalue().splitlines()) >= {
+        "messaging.Message.body: 0 re-encrypted, 2 already on the first key",
+        "messaging.Attachment.name: 0 re-encrypted, 1 already on the first key",
+        "messaging.Attachment.file files: 0 re-encrypted, 1 already on the first key",
+    }
 
 
 def test_messages_sent_during_a_rotation_use_the_new_key(conversation, settings):
