@@ -541,6 +541,23 @@ def _parse(text: str, layout: _Layout) -> icalendar.Calendar:
     return calendar
 
 
+# Properties RFC 5545 §3.6.1 allows at most once per VEVENT, that the import
+# reads as one value (a second DTSTART would be a list, not a time).
+_ONCE_PROPERTIES = (
+    "DTSTART",
+    "DTEND",
+    "DURATION",
+    "UID",
+    "RECURRENCE-ID",
+    "STATUS",
+    "SUMMARY",
+    "LOCATION",
+    "DESCRIPTION",
+    "SEQUENCE",
+    "DTSTAMP",
+)
+
+
 def _check_event(event: icalendar.Event, lines: _EventLines) -> None:
     """Repair or reject the properties the import depends on."""
     for name, message in list(event.errors):
@@ -553,6 +570,13 @@ def _check_event(event: icalendar.Event, lines: _EventLines) -> None:
         raise IcalImportError(
             "VEVENT without DTSTART (RFC 5545 §3.6.1)", line=lines.begin
         )
+    for name in _ONCE_PROPERTIES:
+        if isinstance(event.get(name), list):
+            raise IcalImportError(
+                f"{name} appears more than once in one VEVENT "
+                "(RFC 5545 §3.6.1: at most once)",
+                line=lines.of(name),
+            )
     for name in _TIME_PROPERTIES:
         for value in _time_values(event.get(name)):
             tzid = value.params.get("TZID")

@@ -7,6 +7,8 @@ Each parser module (``aaf``, ``siecle``, ``oneroster``) exposes
 """
 
 import importlib
+import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -76,4 +78,12 @@ def read_roster(
             f"Ces fichiers mêlent plusieurs formats : {listing}. "
             "Importez chaque format séparément."
         )
-    return parsers()[found[0]].parse(paths, progress=progress)
+    try:
+        return parsers()[found[0]].parse(paths, progress=progress)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        # A zip whose directory reads but whose entries do not (bad header,
+        # bad CRC, truncated deflate stream): found while reading an entry.
+        raise UnreadableFile(
+            f"{', '.join(p.name for p in paths)} : archive zip abîmée ({exc}). "
+            "Téléchargez l'export à nouveau."
+        ) from exc

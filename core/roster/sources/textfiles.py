@@ -27,9 +27,11 @@ second time, decoded.
 import codecs
 import difflib
 import io
+import itertools
 import re
 import stat
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +41,9 @@ from core.roster.records import UnreadableFile
 from core.text import strip_accents
 
 CHUNK = 1 << 20
+# What zipfile raises on an archive it cannot read past its directory (bad
+# local header, bad offset, bad CRC, truncated deflate stream).
+ZIP_DAMAGE = (zipfile.BadZipFile, zlib.error, EOFError, OSError)
 
 C1_BYTES = frozenset(range(0x80, 0xA0))
 CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")
@@ -57,19 +62,20 @@ def _chunks(opener: Opener) -> Iterator[bytes]:
 def detect_encoding(chunks: Iterable[bytes], name: str) -> str:
     """Return the codec name of a text file given as byte chunks (rule above).
 
+    A byte order mark names the encoding, and the whole file must then decode
+    with it (a UTF-8 file cut inside a character is refused, not half-read).
     Raises :class:`UnreadableFile` for a file no rule can read.
     """
+    chunks = iter(chunks)
+    first = next(chunks, b"")
+    if first.startswith(codecs.BOM_UTF8):
+        return _check_declared("utf-8-sig", first, chunks, name)
+    if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return _check_declared("utf-16", first, chunks, name)
     decoder = codecs.getincrementaldecoder("utf-8")()
     is_utf8 = True
     high: set[int] = set()
-    first = True
-    for chunk in chunks:
-        if first:
-            first = False
-            if chunk.startswith(codecs.BOM_UTF8):
-                return "utf-8-sig"
-            if chunk.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-                return "utf-16"
+    for chunk in itertools.chain([first], chunks):
         if b"\x00" in chunk:
             raise UnreadableFile(
                 f"{name} : ce n'est pas un fichier texte lisible (octets nuls : "
@@ -98,6 +104,27 @@ def detect_encoding(chunks: Iterable[bytes], name: str) -> str:
     if high & C1_BYTES:
         return "cp1252"
     return "iso-8859-15"
+
+
+def _check_declared(
+    encoding: str, first: bytes, rest: Iterator[bytes], name: str
+) -> str:
+    """Return ``encoding`` if every chunk decodes with it, else refuse the file."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    read = 0
+    try:
+        for chunk in itertools.chain([first], rest):
+            decoder.decode(chunk)
+            read += len(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as error:
+        label = "UTF-8" if encoding == "utf-8-sig" else "UTF-16"
+        raise UnreadableFile(
+            f"{name} : le fichier s'annonce en {label} (marque d'ordre des "
+            f"octets) mais l'octet {read + error.start} n'est pas du {label} "
+            "valide (fichier tronqué ou abîmé ?)."
+        ) from None
+    return encoding
 
 
 @dataclass
@@ -250,6 +277,12 @@ class SafeZip:
         except UnreadableFile:
             self.zip.close()
             raise
+        except ZIP_DAMAGE as exc:
+            self.zip.close()
+            raise UnreadableFile(
+                f"{self.name} : archive zip abîmée ({exc}). "
+                "Téléchargez l'export à nouveau."
+            ) from exc
 
     def _refuse(self, why: str) -> UnreadableFile:
         return UnreadableFile(f"{self.name} : archive refusée, {why}")
