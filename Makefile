@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# axe-core for the accessibility checks (tests/browser/test_accessibility.py).
+AXE := tests/browser/axe/node_modules/axe-core/axe.min.js
 
 .PHONY: run test demo-after lint messages clean
 
@@ -18,7 +20,11 @@ run: $(STAMP)
 demo-after: $(STAMP)
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py demo_after
 
-test: $(STAMP)
+$(AXE): tests/browser/axe/package.json tests/browser/axe/package-lock.json
+	npm ci --prefix tests/browser/axe --no-audit --no-fund --silent
+	touch $(AXE)
+
+test: $(STAMP) $(AXE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
