@@ -535,3 +535,36 @@ def _emit(message: Message, op: str, user_ids: list[int], silent: bool = False) 
             silent=silent,
         ),
     )
+
+
+def leave_conversations_of_departed(user_ids: Iterable[int]) -> int:
+    """Take ``user_ids`` out of the conversations of schools they left.
+
+    Access follows the roster: a parent whose child left a school, a teacher
+    who left it, no longer reads its conversations (nor hears of new
+    messages, which go to participants). A person belongs to a school while
+    :func:`core.roster.access.orgs_of` names it. Returns how many
+    participations ended; each is in the audit log.
+    """
+    from core.roster.access import orgs_of
+
+    ended = 0
+    for user in User.objects.filter(pk__in=set(user_ids)):
+        gone = Participant.objects.filter(user=user).exclude(
+            conversation__org__in=orgs_of(user)
+        )
+        rows = list(gone.values_list("pk", "conversation_id", "conversation__org_id"))
+        if not rows:
+            continue
+        Participant.objects.filter(pk__in=[pk for pk, _, _ in rows]).delete()
+        for _, conversation_id, org_id in rows:
+            audit.record(
+                actor=None,
+                action="conversation.left",
+                target_type="conversation",
+                target_id=conversation_id,
+                org_id=org_id,
+                detail={"user": user.pk, "reason": "membership_ended"},
+            )
+        ended += len(rows)
+    return ended

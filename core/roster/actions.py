@@ -42,6 +42,7 @@ from core.roster.models import (
     SchoolClass,
     User,
 )
+from core.roster.signals import memberships_ended
 from core.roster.sync import (
     Group,
     Member,
@@ -327,6 +328,14 @@ def _announce(
         plan.ids["person", p] for p, _ in group.staff_add
     }
     recheck = known(recheck)
+    ended = known(
+        {m.user_id for m in group.enrollments_end}
+        | {g for m in group.enrollments_end for g in guardians.get(m.user_id, ())}
+        | {m.user_id for m in group.links_end}
+        | {u for u, _ in group.staff_remove}
+    )
+    if ended:
+        memberships_ended.send(sender=Group, user_ids=sorted(ended))
     recheck -= set(group.deactivate)
     if recheck:
         transaction.on_commit(partial(recheck_user_sockets, sorted(recheck)))

@@ -920,3 +920,29 @@ def test_a_big_import_refreshes_the_planners_statistics(monkeypatch):
     with CaptureQueriesContext(connection) as captured:
         run(college())  # nothing created: no refresh
     assert not any(q["sql"].startswith("ANALYZE") for q in captured.captured_queries)
+
+
+def test_an_import_ending_a_link_ends_the_conversations_it_gave(school):
+    """Access follows the roster on the bulk path too: Sophie's only tie to
+    school A is Hugo; once the file no longer lists her as his guardian, she
+    is out of the school's conversations (and the audit says why)."""
+    from core.audit.models import AuditEntry
+    from core.messaging.models import Participant
+    from tests.messaging.helpers import start
+
+    conversation = start(school, school.teacher, [school.other_parent])
+    roster = tag_school(school)
+    roster.guardian_links = [link("R1", "E1", "père")]
+    run(roster)
+
+    assert not Participant.objects.filter(
+        conversation=conversation, user=school.other_parent
+    ).exists()
+    assert Participant.objects.filter(
+        conversation=conversation, user=school.teacher
+    ).exists()
+    entry = AuditEntry.objects.get(action="conversation.left")
+    assert (entry.target_id, entry.detail["user"]) == (
+        conversation.pk,
+        school.other_parent.pk,
+    )

@@ -1,0 +1,281 @@
+"""Who may read what: every page and API with an object of a school, every
+socket stream, every role, two schools, one family in both (issue 13).
+
+The fixture (``tests.conftest.build_school`` plus a school-life staff member
+of the second school): Karim is the father of Léa (4e B, school A) and of
+Inès (5e C, school B); Sophie the mother of Hugo (4e B); Alice teaches 4e B,
+Oscar 5e C; Paul is school-life staff (CPE) of A, Berthe of B. Each school
+has two lessons with its pupil absent (one excused with a document, one not)
+and a conversation between its teacher and Karim with a file.
+
+Each row of ``MATRIX`` names the people who may open a URL; everyone else
+must get 404 (the product never tells "exists but not yours" from "does not
+exist"), the anonymous visitor the login page. Then a guardian link and an
+enrollment end, and every access derived from them ends at once: pages,
+APIs, documents, conversations, socket streams.
+"""
+
+import datetime as dt
+
+import pytest
+from channels.db import database_sync_to_async
+from django.test import Client
+from django.utils import timezone
+
+from core.attendance import actions as attendance
+from core.roster.models import Enrollment, GuardianLink, User
+from hub.access import readable_streams
+from tests.conftest import build_school, make_occurrence, make_user
+from tests.hub.helpers import connect_as, receive
+from tests.messaging.helpers import PDF, start, upload
+
+PEOPLE = ["lea", "ines", "karim", "sophie", "alice", "oscar", "paul", "berthe"]
+
+
+@pytest.fixture
+def world(db, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    school = build_school()
+    berthe = make_user("berthe", User.Role.ADMINISTRATOR, "Berthe", "Morel")
+    berthe.orgs.add(school.other_org)
+    now = timezone.now()
+    w = {"school": school}
+    for key, school_class, teacher, pupil in [
+        ("A", school.class_4b, school.teacher, school.pupil),
+        ("B", school.other_class, school.outsider, school.other_child),
+    ]:
+        for n in (1, 2):
+            occurrence = make_occurrence(
+                school_class, now - dt.timedelta(minutes=10 * n), teachers=[teacher]
+            )
+            roll_call = attendance.take_roll_call(
+                occurrence=occurrence,
+                teacher=teacher,
+                marks={pupil.pk: ("absent", None)},
+            )
+            w[f"occ{key}{n}"] = occurrence.pk
+            w[f"rec{key}{n}"] = roll_call.records.get(student=pupil).pk
+        record = roll_call.records.get(student=pupil)
+        excuse = attendance.submit_excuse(
+            record=record.__class__.objects.get(pk=w[f"rec{key}1"]),
+            guardian=school.parent,
+            reason="medical",
+            document=upload("certificat.pdf"),
+        )
+        w[f"exc{key}"] = excuse.pk
+        conversation = start(
+            school if key == "A" else _OtherSchool(school),
+            teacher,
+            [school.parent],
+            uploads=[upload("devoir.pdf", PDF)],
+        )
+        w[f"conv{key}"] = conversation.pk
+        message = conversation.messages.get()
+        w[f"msg{key}"] = message.pk
+        w[f"att{key}"] = message.attachments.get().pk
+        w[f"class{key}"] = school_class.pk
+    w["lea"], w["ines"] = school.pupil.pk, school.other_child.pk
+    w["karim_id"] = school.parent.pk
+    return w
+
+
+class _OtherSchool:
+    """``start``'s school argument for school B (it reads ``.org``)."""
+
+    def __init__(self, school):
+        self.org = school.other_org
+
+
+# (URL template, who may open it). Templates use the ids of ``world``.
+MATRIX = [
+    ("/absences/roll-call/{occA1}/", {"alice"}),
+    ("/absences/roll-call/{occB1}/", {"oscar"}),
+    ("/absences/{recA2}/excuse/", {"karim"}),
+    ("/absences/{recB2}/excuse/", {"karim"}),
+    ("/absences/excuses/{excA}/document/", {"karim", "paul"}),
+    ("/absences/excuses/{excB}/document/", {"karim", "berthe"}),
+    ("/messages/{convA}/", {"alice", "karim"}),
+    ("/messages/{convB}/", {"oscar", "karim"}),
+    ("/messages/files/{attA}/", {"alice", "karim"}),
+    ("/messages/files/{attB}/", {"oscar", "karim"}),
+    ("/messages/{convA}/api/messages/", {"alice", "karim"}),
+    ("/messages/{convB}/api/messages/", {"oscar", "karim"}),
+    ("/messages/api/conversations/{convA}/", {"alice", "karim"}),
+    ("/messages/{convA}/api/messages/{msgA}/", {"alice", "karim"}),
+    ("/api/timetable/{classA}/", {"lea", "karim", "sophie", "alice", "paul"}),
+    ("/api/timetable/{classB}/", {"ines", "karim", "oscar", "berthe"}),
+    ("/delivery/log/?user={lea}", {"paul"}),
+    ("/delivery/log/?user={ines}", {"berthe"}),
+    ("/delivery/log/?user={karim_id}", {"paul", "berthe"}),
+]
+
+
+def _client(username: str | None) -> Client:
+    client = Client()
+    if username:
+        client.force_login(User.objects.get(username=username))
+    return client
+
+
+def _check(world, path: str, allowed: set[str], people=PEOPLE) -> list[str]:
+    """Return the wrong answers for ``path`` (empty when all are right)."""
+    url = path.format(**world)
+    wrong = []
+    anonymous = _client(None).get(url)
+    if not (anonymous.status_code == 302 and "/login/" in anonymous["Location"]) and (
+        anonymous.status_code not in (401, 403, 404)
+    ):
+        wrong.append(f"anonymous: {anonymous.status_code}")
+    for username in people:
+        status = _client(username).get(url).status_code
+        expected = 200 if username in allowed else 404
+        if status != expected:
+            wrong.append(f"{username}: {status} (expected {expected})")
+    return wrong
+
+
+@pytest.mark.parametrize("path,allowed", MATRIX, ids=[row[0] for row in MATRIX])
+def test_each_url_answers_exactly_the_people_allowed(world, path, allowed):
+    assert _check(world, path, allowed) == []
+
+
+def test_attendance_lists_hold_only_what_each_person_may_see(world):
+    a = {world["recA1"], world["recA2"]}
+    b = {world["recB1"], world["recB2"]}
+    expected = {
+        "lea": a,
+        "ines": b,
+        "karim": a | b,
+        "sophie": set(),
+        "alice": a,
+        "oscar": b,
+        "paul": a,
+        "berthe": b,
+    }
+    for username, records in expected.items():
+        rows = _client(username).get("/absences/api/records/").json()["records"]
+        assert {row["id"] for row in rows} == records, username
+
+
+# The streams each person reads (``hello``), by name: A/B orgs and classes.
+STREAMS = {
+    "lea": {"user:lea", "class:A", "org:A"},
+    "ines": {"user:ines", "class:B", "org:B"},
+    "karim": {"user:karim", "class:A", "class:B", "org:A", "org:B"},
+    "sophie": {"user:sophie", "class:A", "org:A"},
+    "alice": {"user:alice", "class:A", "org:A"},
+    "oscar": {"user:oscar", "class:B", "org:B"},
+    "paul": {"user:paul", "class:3e A", "class:A", "org:A"},
+    "berthe": {"user:berthe", "class:B", "org:B"},
+}
+
+
+def _stream_names(world) -> dict[str, str]:
+    school = world["school"]
+    names = {f"user:{u.pk}": f"user:{u.username}" for u in User.objects.all()}
+    names[f"class:{school.class_4b.pk}"] = "class:A"
+    names[f"class:{school.other_class.pk}"] = "class:B"
+    names[f"class:{school.class_3a.pk}"] = "class:3e A"
+    names[f"org:{school.org.pk}"] = "org:A"
+    names[f"org:{school.other_org.pk}"] = "org:B"
+    return names
+
+
+def test_each_person_reads_exactly_their_streams(world):
+    names = _stream_names(world)
+    for username, expected in STREAMS.items():
+        user = User.objects.get(username=username)
+        assert {names[s] for s in readable_streams(user)} == expected, username
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_socket_may_subscribe_to_exactly_its_streams(world):
+    names = await database_sync_to_async(_stream_names)(world)
+    every = sorted(names)
+    for username in ("karim", "paul", "oscar"):
+        user = await User.objects.aget(username=username)
+        socket = await connect_as(user)
+        try:
+            granted = set()
+            for stream in every:
+                await socket.send_json_to({"type": "subscribe", "streams": [stream]})
+                reply = await receive(socket)
+                if reply["type"] == "subscribed":
+                    granted.add(names[stream])
+                else:
+                    assert reply["type"] == "error", reply
+                    assert reply["code"] == "forbidden", reply
+            assert granted == STREAMS[username], username
+            assert {names[s] for s in socket.hello["streams"]} == STREAMS[username]
+        finally:
+            await socket.disconnect()
+
+
+def test_when_a_guardian_link_ends_every_access_through_it_ends(world):
+    school = world["school"]
+    GuardianLink.objects.get(
+        guardian=school.parent, student=school.other_child
+    ).delete()
+
+    for path in [
+        "/absences/{recB2}/excuse/",
+        "/absences/excuses/{excB}/document/",
+        "/messages/{convB}/",
+        "/messages/files/{attB}/",
+        "/messages/{convB}/api/messages/",
+        "/api/timetable/{classB}/",
+    ]:
+        assert _check(world, path, set(), people=["karim"]) == [], path
+    # What goes through Léa stays.
+    for path in ["/absences/excuses/{excA}/document/", "/messages/{convA}/"]:
+        assert _check(world, path, {"karim"}, people=["karim"]) == [], path
+    rows = _client("karim").get("/absences/api/records/").json()["records"]
+    assert {row["id"] for row in rows} == {world["recA1"], world["recA2"]}
+    inbox = _client("karim").get("/messages/").content.decode()
+    assert f"/messages/{world['convB']}/" not in inbox
+    names = _stream_names(world)
+    assert {names[s] for s in readable_streams(school.parent)} == {
+        "user:karim",
+        "class:A",
+        "org:A",
+    }
+    # Berthe (school B's CPE) no longer counts Karim among her school's people.
+    assert _check(world, "/delivery/log/?user={karim_id}", {"paul"}) == []
+
+
+def test_when_an_enrollment_ends_the_pupil_and_family_lose_the_class(world):
+    school = world["school"]
+    Enrollment.objects.get(user=school.pupil, school_class=school.class_4b).delete()
+
+    for username in ("lea",):
+        assert _check(world, "/api/timetable/{classA}/", set(), people=[username]) == []
+    names = _stream_names(world)
+    assert {names[s] for s in readable_streams(school.pupil)} == {"user:lea"}
+    # Karim keeps school B through Inès, loses 4e B (Léa's only class).
+    assert {names[s] for s in readable_streams(school.parent)} == {
+        "user:karim",
+        "class:B",
+        "org:B",
+    }
+    assert _check(world, "/messages/{convA}/", set(), people=["karim"]) == []
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_open_socket_loses_the_streams_of_an_ended_link_at_once(world):
+    school = world["school"]
+    socket = await connect_as(school.parent)
+    try:
+        class_b = f"class:{school.other_class.pk}"
+        org_b = f"org:{school.other_org.pk}"
+        await socket.send_json_to({"type": "subscribe", "streams": [class_b, org_b]})
+        assert (await receive(socket))["type"] == "subscribed"
+        await database_sync_to_async(
+            lambda: GuardianLink.objects.get(
+                guardian=school.parent, student=school.other_child
+            ).delete()
+        )()
+        frame = await receive(socket)
+        assert frame["type"] == "unsubscribed", frame
+        assert set(frame["streams"]) == {class_b, org_b}
+    finally:
+        await socket.disconnect()
