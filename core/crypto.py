@@ -31,8 +31,10 @@ __all__ = [
     "EncryptedTextField",
     "InvalidToken",
     "decrypt",
+    "decrypt_stream",
     "digest",
     "encrypt",
+    "encrypt_stream",
     "fernet",
     "is_current",
     "register_file_field",
@@ -90,6 +92,32 @@ def encrypt(data: bytes | str) -> bytes:
 def decrypt(token: bytes | memoryview) -> bytes:
     """Return the plaintext of ``token``; raise ``InvalidToken`` if no key fits."""
     return fernet().decrypt(bytes(token))
+
+
+# Plaintext bytes per token of an encrypted stream.
+STREAM_CHUNK = 1024 * 1024
+
+
+def encrypt_stream(source, target, *, chunk_size: int = STREAM_CHUNK) -> None:
+    """Write the bytes read from ``source`` to ``target`` encrypted.
+
+    For files too big to encrypt in memory (uploaded rosters): each
+    ``chunk_size`` bytes become one Fernet token on a line of its own, so
+    memory stays at one chunk. Read back with :func:`decrypt_stream`.
+    """
+    keys = fernet()
+    while chunk := source.read(chunk_size):
+        target.write(keys.encrypt(chunk) + b"\n")
+
+
+def decrypt_stream(source, target) -> None:
+    """Write the plaintext of a stream from :func:`encrypt_stream` to
+    ``target``; raise ``InvalidToken`` if a chunk does not decrypt."""
+    keys = fernet()
+    for line in source:
+        token = line.strip()
+        if token:
+            target.write(keys.decrypt(token))
 
 
 def rotate(token: bytes | memoryview) -> bytes:
