@@ -176,3 +176,13 @@ def test_rotation_re_encrypts_comments_notes_and_documents(
         Fernet(OLD_KEY).decrypt(token)
     response = client_of(school.cpe).get(f"/absences/excuses/{excuse.pk}/document/")
     assert b"".join(response) == PDF + DIAGNOSIS
+
+
+def test_the_admin_shows_the_decrypted_comment(school, absence, django_user_model):
+    excuse = excuse_through_the_form(school, absence)
+    root = django_user_model.objects.create_superuser("root", password="pw")
+
+    page = client_of(root).get(f"/admin/attendance/excuse/{excuse.pk}/change/")
+
+    assert page.status_code == 200
+    assert COMMENT in page.content.decode()
