@@ -12,12 +12,12 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core import files
 from core.accounts import actions
 from core.accounts.models import ActivationCode
 from core.roster.models import Org, SchoolClass, User
@@ -127,12 +127,10 @@ def print_activation_letters(modeladmin, request, queryset):
             messages.WARNING,
         )
         return None
-    response = HttpResponse(pdf, content_type="application/pdf")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = (
-        f'attachment; filename="lettres-activation-{stamp}.pdf"'
+    return files.serve(
+        pdf, mime="application/pdf", name=f"lettres-activation-{stamp}.pdf"
     )
-    return response
 
 
 @admin.action(description=gettext_lazy("Send the activation e-mails (new codes)"))

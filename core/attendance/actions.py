@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 import hub
+from core import files
 from core.attendance.events import (
     AttendanceRecorded,
     ExcuseChanged,
@@ -148,7 +149,10 @@ def submit_excuse(
             record=record, submitted_by=guardian, reason=reason, comment=comment
         )
         if document:
-            excuse.document.save(document.name, document, save=False)
+            document.seek(0)
+            excuse.document.save(
+                document.name, files.encrypted(document.read()), save=False
+            )
         excuse.save()
         _emit_excuse(excuse, "submitted", guardian)
     return excuse
@@ -313,7 +317,6 @@ def _emit_excuse(excuse: Excuse, op: str, actor: User) -> None:
                 org_id=occurrence.school_class.org_id,
                 reason=excuse.reason,
                 status=excuse.status,
-                note=excuse.review_note,
                 lesson=lesson_ref(occurrence),
             )
         ],

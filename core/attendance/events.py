@@ -89,7 +89,8 @@ class AttendanceRecorded(_PupilEvent):
 class ExcuseChanged(_PupilEvent):
     """A guardian submitted an excuse, or staff accepted or refused it.
 
-    ``status`` is the excuse's (pending, accepted, refused).
+    ``status`` is the excuse's (pending, accepted, refused). No free text
+    (comment, note): the event log is not encrypted.
     """
 
     kind = "attendance.excuse"
@@ -97,7 +98,6 @@ class ExcuseChanged(_PupilEvent):
     op: Literal["submitted", "accepted", "refused"]
     excuse_id: int
     reason: str
-    note: str = ""
 
     def notice(self, created_at: datetime.datetime) -> Notice:
         """Excuse submitted, accepted or refused."""

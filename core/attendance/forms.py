@@ -1,28 +1,25 @@
 """Forms of the attendance pages: parsing and validation only."""
 
-import filetype
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core import files
 from core.attendance.models import AttendanceRecord, Excuse
 
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 # What a guardian may attach, decided from the content, not the file name.
-ALLOWED_DOCUMENT_TYPES = {
-    "application/pdf": "pdf",
-    "image/jpeg": "jpg",
-    "image/png": "png",
-    "image/webp": "webp",
-    "image/heic": "heic",
-}
+ALLOWED_DOCUMENT_TYPES = frozenset(
+    {"application/pdf", "image/jpeg", "image/png", "image/webp", "image/heic"}
+)
 
 
 class ExcuseForm(forms.Form):
     """A guardian's excuse: reason from the list, free text, optional document.
 
     The document is at most 5 MB and must be a PDF or an image by its content
-    (magic bytes, via ``filetype``); its stored name is rebuilt from the
-    detected type so a ``.exe`` renamed ``.pdf`` never lands.
+    (magic bytes, ``core.files.detect``); it is stored encrypted under a
+    random name and downloads as ``justificatif.<extension of its type>``,
+    so a ``.exe`` renamed ``.pdf`` never lands as either.
     """
 
     reason = forms.ChoiceField(label=_("Reason"), choices=Excuse.Reason.choices)
@@ -44,12 +41,10 @@ class ExcuseForm(forms.Form):
             return None
         if document.size > MAX_DOCUMENT_BYTES:
             raise forms.ValidationError(_("The document is larger than 5 MB."))
-        head = document.read(261)
+        head = document.read(files.HEAD_BYTES)
         document.seek(0)
-        kind = filetype.guess(head)
-        if kind is None or kind.mime not in ALLOWED_DOCUMENT_TYPES:
+        if files.detect(head) not in ALLOWED_DOCUMENT_TYPES:
             raise forms.ValidationError(_("Only PDF files and images are accepted."))
-        document.name = f"justificatif.{ALLOWED_DOCUMENT_TYPES[kind.mime]}"
         return document
 
 

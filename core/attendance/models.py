@@ -6,12 +6,19 @@ absence or late arrival carries a reason from a fixed list, free text and an
 optional document; school-life staff accept or refuse it. ``MissingRollCall``
 marks an occurrence whose roll call was not taken 15 minutes after its start,
 so the flag is sent once.
+
+An excuse's free text (the guardian's ``comment``, the reviewer's
+``review_note``) and its document (often a medical certificate) are
+encrypted at rest with ``core.crypto`` (same keys and rotation as message
+bodies); the document is stored under a random name and leaves storage with
+its row (``core.files``).
 """
 
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core import crypto, files
 from core.timetable.models import Occurrence
 
 
@@ -93,8 +100,11 @@ class Excuse(models.Model):
     )
     submitted_at = models.DateTimeField(_("submitted at"), auto_now_add=True)
     reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)
-    comment = models.TextField(_("comment"), max_length=1000, blank=True)
-    document = models.FileField(_("document"), upload_to="excuses/%Y/%m/", blank=True)
+    comment = crypto.EncryptedTextField(_("comment"))
+    # Fernet token of the file; its type is found in the content on download.
+    document = models.FileField(
+        _("document"), upload_to=files.RandomName("excuses"), blank=True
+    )
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
     )
@@ -107,7 +117,7 @@ class Excuse(models.Model):
         verbose_name=_("reviewed by"),
     )
     reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
-    review_note = models.CharField(_("note"), max_length=300, blank=True)
+    review_note = crypto.EncryptedTextField(_("note"))
 
     class Meta:
         ordering = ["-submitted_at"]
@@ -137,3 +147,6 @@ class MissingRollCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.occurrence_id} flagged at {self.flagged_at}"
+
+
+crypto.register_file_field(Excuse, "document")

@@ -1,21 +1,25 @@
 """Attendance pages. Each view parses, checks access, calls one action, responds."""
 
 import datetime as dt
+import logging
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from core import crypto, files
 from core.attendance import access, actions
 from core.attendance.forms import ExcuseForm, ReviewForm, parse_marks
 from core.attendance.models import AttendanceRecord, Excuse
 from core.roster.access import students_of_class
 from core.roster.models import User
+
+log = logging.getLogger(__name__)
 
 
 def _day(request) -> dt.date:
@@ -157,12 +161,9 @@ def document(request, excuse_id: int):
     """Serve an excuse's document to the people allowed to see it."""
     excuse = access.get_excuse_document(request.user, excuse_id)
     try:
-        handle = excuse.document.open("rb")
-    except FileNotFoundError:
+        data = files.read_decrypted(excuse.document)
+    except (FileNotFoundError, crypto.InvalidToken):
+        log.error("excuse %s: its document cannot be read", excuse.pk)
         raise Http404("no such document") from None
-    response = FileResponse(
-        handle, as_attachment=True, filename=excuse.document.name.rsplit("/", 1)[-1]
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    mime = files.detect(data) or "application/octet-stream"
+    return files.serve(data, mime=mime, name=files.download_name("justificatif", mime))

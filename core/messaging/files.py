@@ -1,11 +1,15 @@
-"""Attachments: checked by content, encrypted before they reach storage."""
+"""Attachments: checked by content, encrypted before they reach storage.
+
+Their type is the one found in their content; they download under the
+sender's base name with that type's extension
+(:func:`core.files.download_name`).
+"""
 
 from dataclasses import dataclass
 
-import filetype
 from django.core.files.base import ContentFile
 
-from core import crypto
+from core import files
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_FILES = 5
@@ -55,15 +59,13 @@ def check_files(uploads) -> list[CheckedFile]:
         if upload.size > MAX_FILE_BYTES:
             raise FileRefused(f"« {clean_name(upload.name)} » dépasse 10 Mo.")
         data = upload.read()
-        kind = filetype.guess(data[:8192])
-        if kind is None or kind.mime not in ALLOWED_TYPES:
+        mime = files.detect(data)
+        if mime not in ALLOWED_TYPES:
             raise FileRefused(
                 f"« {clean_name(upload.name)} » n'est ni un PDF, ni une image, "
                 "ni un document bureautique."
             )
-        checked.append(
-            CheckedFile(name=clean_name(upload.name), mime=kind.mime, data=data)
-        )
+        checked.append(CheckedFile(name=clean_name(upload.name), mime=mime, data=data))
     return checked
 
 
@@ -76,4 +78,4 @@ def clean_name(name: str) -> str:
 
 def encrypted_content(data: bytes) -> ContentFile:
     """Return ``data`` encrypted, ready for ``FileField.save`` (random name)."""
-    return ContentFile(crypto.encrypt(data))
+    return files.encrypted(data)

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from core import crypto
+from core import crypto, files
 from core.roster.models import Org
 
 User = settings.AUTH_USER_MODEL
@@ -126,7 +126,13 @@ class Message(models.Model):
 
 
 class Attachment(models.Model):
-    """A file of a message, stored encrypted through Django's storage API."""
+    """A file of a message, stored encrypted through Django's storage API.
+
+    ``name`` is the sender's (encrypted); ``mime`` the type found in the
+    content, which decides the name it downloads under
+    (:func:`core.files.download_name`). The stored file has a
+    random name and leaves storage with the row (``core.files``).
+    """
 
     message = models.ForeignKey(
         Message, on_delete=models.CASCADE, related_name="attachments"
@@ -134,7 +140,7 @@ class Attachment(models.Model):
     name = models.BinaryField()
     mime = models.CharField(max_length=100)
     size = models.PositiveIntegerField()
-    file = models.FileField(upload_to="messages/%Y/%m/")
+    file = models.FileField(upload_to=files.RandomName("messages"))
 
     def __str__(self) -> str:
         return f"attachment {self.pk} of {self.message_id}"

@@ -17,16 +17,15 @@ from dataclasses import dataclass, field
 
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from core import crypto
+from core import crypto, files
 from core.messaging import access, actions, policy
 from core.messaging.forms import (
     EditForm,
@@ -606,19 +605,12 @@ def attachment(request, attachment_id: int):
     """Serve a file, decrypted, to the participants who may see its message."""
     attachment = access.get_attachment_for_user(request.user, attachment_id)
     try:
-        with attachment.file.open("rb") as handle:
-            data = crypto.decrypt(handle.read())
+        data = files.read_decrypted(attachment.file)
     except (FileNotFoundError, crypto.InvalidToken):
         log.error("attachment %s cannot be read", attachment.pk)
         raise Http404("no such file") from None
-    name = decrypt_text(attachment.name) or "fichier"
-    response = HttpResponse(data, content_type=attachment.mime)
-    response["Content-Disposition"] = content_disposition_header(True, name)
-    response["Content-Length"] = str(len(data))
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
+    name = files.download_name(decrypt_text(attachment.name) or "", attachment.mime)
+    return files.serve(data, mime=attachment.mime, name=name)
 
 
 # JSON endpoints --------------------------------------------------------------

@@ -7,4 +7,15 @@ class RosterConfig(AppConfig):
     verbose_name = "Roster"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete
+
+        from core.files import connect_file_deletion
         from core.roster import signals  # noqa: F401
+        from core.roster.models import RosterImport
+        from core.roster.uploads import remove_import_files
+
+        # Every app's models are loaded by now: connect those with files.
+        connect_file_deletion()
+        post_delete.connect(
+            remove_import_files, sender=RosterImport, dispatch_uid="roster-uploads"
+        )

@@ -10,7 +10,6 @@ fills the import's status, progress and report and sends its live
 
 import contextlib
 import logging
-import shutil
 import tempfile
 import traceback
 from collections.abc import Iterator
@@ -82,23 +81,17 @@ def run_roster_import(import_id: int, names: list[str]) -> dict:
 
 @contextlib.contextmanager
 def local_paths(storage: Storage, names: list[str]) -> Iterator[list[Path]]:
-    """Yield the stored files ``names`` as local paths (the parsers read
-    paths): the files themselves on a local disk, else copies in a
-    temporary folder, removed afterwards."""
-    try:
-        paths = [Path(storage.path(name)) for name in names]
-    except NotImplementedError:  # a remote storage
-        paths = []
-    # InMemoryStorage has path() but no file there: copy what is not on disk.
-    if paths and all(path.is_file() for path in paths):
-        yield paths
-        return
+    """Yield the stored (encrypted) files ``names`` decrypted, as local paths
+    (the parsers read paths) in a private temporary folder (mode 0700),
+    removed afterwards whatever happens."""
+    from core.roster.uploads import decrypt_to
+
     with tempfile.TemporaryDirectory(prefix="roster-import-") as folder:
         paths = []
         for name in names:
             target = Path(folder) / PurePosixPath(name).name
-            with storage.open(name, "rb") as source, target.open("wb") as copy:
-                shutil.copyfileobj(source, copy, 1024 * 1024)
+            with target.open("wb") as copy:
+                decrypt_to(storage, name, copy)
             paths.append(target)
         yield paths
 

@@ -16,7 +16,16 @@ the web processes and the task workers share). Each import has its own
 folder, so the files keep their names (a OneRoster manifest names
 ``users.csv``; the AAF parser reads the kind of a file from its name).
 
-How long they stay: until the task ends. The task removes them whether the
+How they are stored: encrypted (``core.crypto.encrypt_stream``, the keys of
+``MESSAGE_KEYS``, a token per MiB so memory stays flat), never in clear: a
+roster lists pupils, families, addresses and phone numbers. The task
+decrypts them into a private temporary folder (mode 0700) for the parsers
+and removes it when the import ends (:func:`core.roster.tasks.local_paths`).
+They are not covered by ``rotate_message_keys``: they live minutes, so
+keep an old key until the imports queued before a rotation have run.
+
+How long they stay: until the task ends, or until their import's row is
+deleted (:func:`remove_import_files`, on commit). The task removes them whether the
 import succeeded or failed (:func:`remove_files`): a roster is personal data
 of pupils and families, and the report kept in ``RosterImport.report`` says
 what was read. Running the real import after a dry run means uploading the
@@ -40,17 +49,20 @@ queues the whole body in memory first (3.1 GiB peak for 300 MiB). In
 import contextlib
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from django.conf import DEFAULT_STORAGE_ALIAS, settings
+from django.core.files.base import File
 from django.core.files.storage import Storage, storages
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
+from core import crypto, files
 from core.roster.models import RosterImport
 
 UPLOAD_FOLDER = "roster-imports"
@@ -174,13 +186,51 @@ def start_import(
     stored: list[str] = []
     try:
         for file in files:
-            name = storage.save(f"{folder}/{stored_name(file, storage)}", file)
+            name = storage.save(
+                f"{folder}/{stored_name(file, storage)}", _encrypted(file)
+            )
             stored.append(name)
         run_roster_import.enqueue(roster_import.pk, stored)
     except BaseException:
         remove_files(stored, storage)
         raise
     return roster_import
+
+
+def _encrypted(file: UploadedFile) -> File:
+    """Return ``file`` encrypted, in a temporary file (deleted on close)."""
+    encrypted = tempfile.TemporaryFile()
+    file.seek(0)
+    crypto.encrypt_stream(file, encrypted)
+    encrypted.seek(0)
+    return File(encrypted, name=file.name)
+
+
+def decrypt_to(storage: Storage, name: str, target) -> None:
+    """Write the plaintext of the stored upload ``name`` to ``target``."""
+    with storage.open(name, "rb") as source:
+        crypto.decrypt_stream(source, target)
+
+
+def remove_import_files(sender, instance: RosterImport, using=None, **kwargs) -> None:
+    """``post_delete`` of :class:`RosterImport`: its uploaded files go once
+    the deletion commits (``core.files.delete_on_commit``)."""
+    storage = upload_storage()
+    try:
+        folders = [
+            f"{UPLOAD_FOLDER}/{folder}"
+            for folder in storage.listdir(UPLOAD_FOLDER)[0]
+            if folder.startswith(f"{instance.pk}-")
+        ]
+    except FileNotFoundError:
+        return
+    names = [
+        f"{folder}/{name}" for folder in folders for name in storage.listdir(folder)[1]
+    ]
+    if names:
+        files.delete_on_commit(
+            lambda: remove_files(names, storage), using=using or DEFAULT_DB_ALIAS
+        )
 
 
 def remove_files(names: list[str], storage: Storage | None = None) -> None:

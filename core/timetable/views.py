@@ -25,6 +25,7 @@ from django.utils.cache import get_conditional_response
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from core import files
 from core.timetable.feed import (
     feed_sources,
     feed_version,
@@ -78,7 +79,9 @@ def calendar_feed(request, token: str):
     )
     response["ETag"] = etag
     response["Cache-Control"] = CACHE_CONTROL
-    response["Content-Disposition"] = 'inline; filename="emploi-du-temps.ics"'
+    files.set_download_headers(
+        response, mime="text/calendar; charset=utf-8", name="emploi-du-temps.ics"
+    )
     response["X-Robots-Tag"] = "noindex"
     response["Referrer-Policy"] = "no-referrer"
     return response

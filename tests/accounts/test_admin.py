@@ -52,7 +52,10 @@ def test_confirmed_print_action_returns_the_pdf(staff_client, imported):
         confirmed=True,
     )
     assert response["Content-Type"] == "application/pdf"
-    assert "attachment" in response["Content-Disposition"]
+    assert response["Content-Disposition"].startswith("attachment;")
+    # Activation codes: never sniffed, never kept by a cache (issue 13).
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "no-store" in response["Cache-Control"]
     pages = PdfReader(io.BytesIO(response.content)).pages
     assert len(pages) == 2
     assert ActivationCode.objects.filter(issued_by__username="root").count() == 2

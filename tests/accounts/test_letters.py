@@ -170,6 +170,8 @@ def test_command_writes_letters_of_one_class(imported, tmp_path):
         "Sophie Petit",
     ]
     assert "3 lettre(s)" in stdout.getvalue()
+    # Activation codes in clear: readable by their owner only (issue 13).
+    assert out.stat().st_mode & 0o777 == 0o600
     # Again: everyone holds a live code now.
     stdout = io.StringIO()
     call_command(

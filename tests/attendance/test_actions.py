@@ -141,7 +141,7 @@ def test_excuse_flow_emits_each_step_to_the_family_and_cpe(
     assert streams_of(events) == sorted(
         f"user:{u.pk}" for u in (school.pupil, school.cpe)
     )
-    assert excuse.document.name.endswith(".pdf")
+    assert excuse.document.name.startswith("excuses/")
     with pytest.raises(AttendanceError):
         submit_excuse(record=record, guardian=school.parent, reason="illness")
     with capture_events() as events:
@@ -149,7 +149,7 @@ def test_excuse_flow_emits_each_step_to_the_family_and_cpe(
     assert streams_of(events) == sorted(
         f"user:{u.pk}" for u in (school.pupil, school.parent)
     )
-    assert events[0].op == "accepted" and events[0].data["note"] == "Vu"
+    assert events[0].op == "accepted" and "note" not in events[0].data
     with pytest.raises(AttendanceError):
         review_excuse(excuse=excuse, reviewer=school.cpe, accept=False)
     assert Excuse.objects.get().status == "accepted"

@@ -2,6 +2,7 @@
 import's page shows and to whom."""
 
 import datetime as dt
+import io
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from core import crypto
 from core.roster.models import RosterImport, User
 from tests.conftest import make_user
 
@@ -143,9 +145,14 @@ def test_upload_stores_the_files_queues_the_task_and_shows_the_import(
     # Under a folder of its own, outside anything served.
     assert {path.parent.name.split("-")[0] for path in files} == {str(roster_import.pk)}
     assert all(path.parent.parent.name == "roster-imports" for path in files)
+    # Encrypted while it waits (tests/roster/test_upload_privacy.py).
+    stored = next(p for p in files if p.name == "users.csv").read_bytes()
+    plain = io.BytesIO()
+    crypto.decrypt_stream(io.BytesIO(stored), plain)
     assert (DATA / "oneroster" / "catalyst-v1p1-full" / "users.csv").read_bytes() == (
-        next(p for p in files if p.name == "users.csv").read_bytes()
+        plain.getvalue()
     )
+    assert b"mary.jones" not in stored
     page = client.get(response["Location"])
     assert page.status_code == 200
     html = page.content.decode()

@@ -528,3 +528,17 @@ def test_feed_query_count_does_not_grow_with_lessons(
     with django_assert_max_num_queries(12):
         assert client.get(url).status_code == 200
     assert Occurrence.objects.count() == 24
+
+
+def test_the_feed_is_a_typed_download_never_sniffed(school, client):
+    """Issue 13: every download carries its type, ``nosniff`` and
+    ``attachment`` unless it is a safe inline type (a calendar is not)."""
+    response = fetch(client, school.pupil)
+
+    assert response["Content-Type"] == "text/calendar; charset=utf-8"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert (
+        response["Content-Disposition"] == 'attachment; filename="emploi-du-temps.ics"'
+    )
+    assert "sandbox" in response["Content-Security-Policy"]
+    assert response["Cache-Control"] == "private, no-cache"

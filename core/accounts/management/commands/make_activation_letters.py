@@ -1,5 +1,10 @@
-"""``manage.py make_activation_letters --org UAI [--class "4e B"] OUT.pdf``."""
+"""``manage.py make_activation_letters --org UAI [--class "4e B"] OUT.pdf``.
 
+The PDF holds activation codes in clear: it is written readable by its
+owner only; print it and delete it (the codes also expire).
+"""
+
+import os
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -41,6 +46,18 @@ def select(org_uai: str, class_title: str | None):
     return actions.users_of(org=org, school_class=school_class)
 
 
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` readable by its owner only (mode 0600).
+
+    The letters hold activation codes in clear: the file is made 0600 before
+    any byte is written, and an existing file is made 0600 too.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(data)
+
+
 class Command(BaseCommand):
     help = (
         "Imprime les lettres d'activation (PDF, une page par parent et par "
@@ -70,7 +87,7 @@ class Command(BaseCommand):
                 )
                 return
             try:
-                out_path.write_bytes(pdf)
+                write_private(out_path, pdf)
             except OSError as error:
                 raise CommandError(
                     f"Impossible d'écrire « {out} » ({error.strerror or error}) : "
