@@ -235,3 +235,24 @@ def test_a_mail_server_down_does_not_fail_the_login_or_the_task(
     client = device(IPHONE)
     login_and_send(client, "karim", capture)  # run_tasks raises on a failed task
     assert logged_in(client)
+
+
+def test_the_migration_lists_the_sessions_already_logged_in(school):
+    """Sessions opened before "Mes appareils" existed get their row."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module(
+        "core.accounts.migrations.0003_sessions_of_users_logged_in"
+    )
+    laptop = log_in(device(FIREFOX), "karim")
+    anonymous = Client()
+    anonymous.get("/login/")  # a session with no login (CSRF only)
+    UserSession.objects.all().delete()
+    migration.list_logged_in_sessions(apps, None)
+    (row,) = rows_of(school.parent)
+    assert row.session_key == laptop.session.session_key
+    assert UserSession.objects.count() == 1
+    assert laptop.post("/settings/sessions/", {"end": "all"}).status_code == 302
+    assert not logged_in(laptop)
