@@ -97,12 +97,19 @@ class LockoutHandler(AxesDatabaseHandler):
         """A right password clears the wrong tries of this login from this
         address and browser (its owner's typos), not those made elsewhere
         nor the address's count of other logins."""
+        if request is None:  # a login with no client: nothing to count
+            return
         super().user_logged_in(sender, request, user, **kwargs)
         AccessAttempt.objects.filter(
             username=user.get_username(),
             ip_address=request.axes_ip_address,
             user_agent=request.axes_user_agent,
         ).delete()
+
+    def user_logged_out(self, sender, request, user, **kwargs):
+        if request is None:  # the signal sent by hand, with no client
+            return
+        super().user_logged_out(sender, request, user, **kwargs)
 
 
 def _failures(attempts) -> int:
@@ -162,9 +169,11 @@ def unlock(*, user: User, by: User | None, ip: str | None = None) -> int:
 
 @receiver(user_login_failed)
 def audit_login_failure(sender, credentials, request=None, **kwargs) -> None:
-    """One audit row per refused login: the login typed (not the password),
-    the address, and whether it was refused because of a lock (axes' receiver
-    runs first: ``axes`` comes before ``core.accounts`` in INSTALLED_APPS)."""
+    """One audit row per refused login: the account's login (an unknown
+    login is not written: people type their password in the login field),
+    the address, and whether a lock refused it or this failure set one
+    (axes' receiver runs first: ``axes`` comes before ``core.accounts`` in
+    INSTALLED_APPS)."""
     if request is None:
         return
     username = str(credentials.get("username") or "")[:150]
@@ -180,7 +189,7 @@ def audit_login_failure(sender, credentials, request=None, **kwargs) -> None:
         target_id=user_id or 0,
         ip=client_ip(request),
         detail={
-            "username": username,
+            "username": username if user_id else "",
             "locked_out": bool(getattr(request, "axes_locked_out", False)),
         },
     )

@@ -214,6 +214,13 @@ class PasswordResetConfirmView(
     success_url = reverse_lazy("accounts:password_reset_complete")
     audit_action = "account.password_reset"
 
+    def form_valid(self, form):
+        """A reset proves the mailbox: it also lifts the login's lockout
+        (the lock page points here)."""
+        response = super().form_valid(form)
+        lockout.unlock(user=form.user, by=form.user, ip=client_ip(self.request))
+        return response
+
 
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
     template_name = "accounts/password_reset_complete.html"
