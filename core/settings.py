@@ -8,6 +8,7 @@ safe for production (DEBUG off, no hosts allowed, no secret key);
 in the README.
 """
 
+import datetime as dt
 from pathlib import Path
 
 import dj_database_url
@@ -42,6 +43,9 @@ INSTALLED_APPS = [
     "channels",
     "django_tasks",
     "django_tasks_db",
+    # Login lockout (core/accounts/lockout.py); before core.accounts, whose
+    # audit receiver reads what axes' receiver marked on the request.
+    "axes",
     "hub",
     "hub.delivery",
     "core.roster",
@@ -62,8 +66,19 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Each logged-in session's row (device, last activity) for "Mes appareils".
+    "core.accounts.middleware.SessionsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes asks: turns a locked-out login into its page.
+    "axes.middleware.AxesMiddleware",
+]
+
+# Axes' backend first: it refuses a locked login or address before Django's
+# checks the password (core/accounts/lockout.py).
+AUTHENTICATION_BACKENDS = [
+    "core.accounts.lockout.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "core.urls"
@@ -200,6 +215,54 @@ ROSTER_UPLOAD_MAX_FILES = int(env_str("ROSTER_UPLOAD_MAX_FILES", "40"))
 ACCOUNTS_LETTER_CODE_DAYS = int(env_str("ACCOUNTS_LETTER_CODE_DAYS", "30"))
 ACCOUNTS_EMAIL_CODE_DAYS = int(env_str("ACCOUNTS_EMAIL_CODE_DAYS", "3"))
 
+# Login lockout (django-axes, core/accounts/lockout.py): wrong passwords per
+# login (from any address) and per client address (any logins) within the
+# cool-off; attempts live in the database, shared by every server process.
+AXES_HANDLER = "core.accounts.lockout.LockoutHandler"
+AXES_FAILURE_LIMIT = int(env_str("AXES_FAILURE_LIMIT", "5"))
+ACCOUNTS_LOGIN_IP_FAILURE_LIMIT = int(env_str("ACCOUNTS_LOGIN_IP_FAILURE_LIMIT", "50"))
+AXES_COOLOFF_TIME = dt.timedelta(minutes=int(env_str("AXES_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "core.accounts.lockout.lockout_response"
+# Successful logins are in the sessions table and the audit log already.
+AXES_DISABLE_ACCESS_LOG = True
+# The client address (django-ipware): REMOTE_ADDR, which the ASGI server
+# fills from the proxy's X-Forwarded-For hop (uvicorn --proxy-headers with
+# --forwarded-allow-ips naming the proxy). Only where Django must read the
+# header itself, AXES_IPWARE_PROXY_COUNT=N (the proxies in front of Django,
+# as django-ipware counts them): X-Forwarded-For read from the right, so
+# entries a client wrote on the left are never taken.
+AXES_IPWARE_PROXY_COUNT = (
+    int(env_str("AXES_IPWARE_PROXY_COUNT"))
+    if env_str("AXES_IPWARE_PROXY_COUNT")
+    else None
+)
+if AXES_IPWARE_PROXY_COUNT is not None:
+    AXES_IPWARE_PROXY_ORDER = "right-most"
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+
+# Caches. "throttle" holds the accounts' other counters (activation-code
+# guesses, password-reset e-mails: core/accounts/throttle.py); with REDIS_URL
+# it is Redis (REDIS_URL's own database), shared by every server process.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": HUB_CHANNEL_PREFIX,
+        }
+        if REDIS_URL
+        else {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "throttle",
+        }
+    ),
+}
+
 # Delivery outside the app (hub/delivery, docs/delivery.md).
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 EMAIL_HOST = env_str("EMAIL_HOST", "127.0.0.1")
@@ -242,6 +305,9 @@ LOGGING = {
         "hub.connections": {"level": "WARNING"},
         # fpdf2's font subsetting (activation letters) logs each glyph at INFO.
         "fontTools": {"level": "WARNING"},
+        # django-axes: one line per failed login and lockout (WARNING), not
+        # its INFO chatter on every login.
+        "axes": {"level": "WARNING"},
         # Django adds its own console handler in DEBUG: one line, not two.
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },

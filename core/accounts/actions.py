@@ -442,3 +442,42 @@ class _Families:
                 ordered.append(pending[pupil.pk])
         ordered += [u for pk, u in sorted(pending.items()) if pk not in done]
         return ordered
+
+
+# Sessions ("Mes appareils") ---------------------------------------------------
+
+
+def end_sessions(
+    *, user: User, sessions: list, ip: str | None = None, reason: str = "session_ended"
+) -> int:
+    """End ``sessions`` (:class:`~core.accounts.models.UserSession` rows of
+    ``user``): delete them from Django's session store, so the next request
+    or socket of those devices finds no login, and close their open sockets
+    at once (``hub.fanout.close_session_sockets``, on commit). Returns how
+    many were ended; one audit row ``account.sessions_ended``."""
+    from functools import partial
+
+    from core.accounts.models import UserSession
+    from hub.auth import session_store
+    from hub.fanout import close_session_sockets
+
+    rows = [row for row in sessions if row.user_id == user.pk]
+    if not rows:
+        return 0
+    store = session_store()
+    with transaction.atomic():
+        for row in rows:
+            store(row.session_key).delete()
+            transaction.on_commit(
+                partial(close_session_sockets, row.session_key, reason)
+            )
+        UserSession.objects.filter(pk__in=[row.pk for row in rows]).delete()
+        audit.record(
+            actor=user,
+            action="account.sessions_ended",
+            target_type="user",
+            target_id=user.pk,
+            ip=ip,
+            detail={"count": len(rows), "sessions": [row.pk for row in rows]},
+        )
+    return len(rows)

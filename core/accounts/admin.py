@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from core import files
-from core.accounts import actions
+from core.accounts import actions, lockout
 from core.accounts.models import ActivationCode
 from core.roster.models import Org, SchoolClass, User
 
@@ -176,6 +176,25 @@ def send_activation_emails(modeladmin, request, queryset):
     )
     return None
 
+
+@admin.action(description=gettext_lazy("Unlock login (forget wrong passwords)"))
+def unlock_logins(modeladmin, request, queryset):
+    """Lift the lockout of the selected users' logins (``core.accounts.lockout``)."""
+    if not request.user.has_perm("roster.change_user"):
+        raise PermissionDenied
+    users = list(queryset)
+    for user in users:
+        lockout.unlock(user=user, by=request.user, ip=lockout.client_ip(request))
+    modeladmin.message_user(
+        request,
+        _("%(count)d login(s) unlocked: they can log in again at once.")
+        % {"count": len(users)},
+        messages.SUCCESS,
+    )
+
+
+_user_admin = admin.site.get_model_admin(User)
+_user_admin.actions = [*(_user_admin.actions or []), unlock_logins]
 
 for _model in (User, SchoolClass, Org):
     _model_admin = admin.site.get_model_admin(_model)

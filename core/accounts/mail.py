@@ -86,3 +86,24 @@ def password_reset_message(
         template="password_reset",
         context={"login": user.get_username(), "link": link, "hours": valid_hours},
     )
+
+
+def new_device_message(
+    *, user: User, at: dt.datetime, browser: str, system: str
+) -> EmailMultiAlternatives:
+    """Compose the "new login to your account" e-mail of ``user``."""
+    from django.urls import reverse
+
+    return _message(
+        user=user,
+        subject="Nouvelle connexion à votre compte Hub ENT",
+        template="new_device",
+        context={
+            "login": user.get_username(),
+            "when": _day(at),
+            "browser": browser,
+            "system": system,
+            "link": settings.SITE_URL + reverse("accounts:sessions"),
+            "password_link": settings.SITE_URL + reverse("accounts:password_change"),
+        },
+    )

@@ -63,3 +63,63 @@ class ActivationCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.get_channel_display()}, {self.created_at:%Y-%m-%d})"
+
+
+class UserSession(models.Model):
+    """A logged-in session of ``user`` (a device), for "Mes appareils".
+
+    Made at login (:mod:`core.accounts.sessions`), its ``last_activity``
+    kept by :class:`core.accounts.middleware.SessionsMiddleware` (at most
+    every ``TOUCH_SECONDS``), deleted at logout or when the user ends it. The
+    session itself stays Django's (``SESSION_ENGINE``); ``session_key`` is the
+    key Django's session table holds in clear too, and never leaves the
+    server (pages name a session by this row's id).
+    """
+
+    session_key = models.CharField(max_length=40, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    created_at = models.DateTimeField(_("logged in at"), default=timezone.now)
+    last_activity = models.DateTimeField(_("last activity"), default=timezone.now)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("browser"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
+        indexes = [models.Index(fields=["user", "-last_activity"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class KnownDevice(models.Model):
+    """A browser ``user`` has logged in from: the keyed hash of its device
+    cookie (:mod:`core.accounts.sessions`). A login from a browser not listed
+    here is a new device, and (if the user has a listed one) e-mailed."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    device_hash = models.CharField(max_length=64)
+    first_seen = models.DateTimeField(_("first seen"), default=timezone.now)
+    last_seen = models.DateTimeField(_("last seen"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("known device")
+        verbose_name_plural = _("known devices")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "device_hash"], name="accounts_device_once_per_user"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.first_seen:%Y-%m-%d})"

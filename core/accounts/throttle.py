@@ -1,19 +1,31 @@
-"""Lock out code guessing: wrong tries counted per client IP and per login.
+"""Limits that django-axes does not cover: activation-code guesses and
+password-reset e-mails.
 
-Django's cache holds the counters (``cache.add`` then ``cache.incr``), each
-for ``WINDOW`` seconds from its first wrong try. Once a login has had
-``LIMIT`` wrong tries, or an address ``IP_LIMIT``, every try of that login or
-from that address is refused until the window ends, right code or not. An
-address gets more tries than a login: a school's Wi-Fi on an activation
-evening puts every family behind one address. Logins are hashed in the keys (a cache is not the
-place for personal data). With several server processes the cache must be
-shared (Redis) for the limit to hold across them; with the default
-per-process cache each process counts on its own.
+Axes (``core.accounts.lockout``) counts failed ``authenticate()`` calls, that
+is wrong passwords. An activation code is no password (it is checked by
+``actions.check_code``, before the account has one), and a reset request
+is no failed login at all; counting either as one would lock the password
+login of the family asking for help. So these two keep their own counters:
+
+- activation codes: once a login has had ``LIMIT`` wrong codes, or an
+  address ``IP_LIMIT``, every try of that login or from that address is
+  refused until the window ends, right code or not. An address gets more
+  tries than a login: a school's Wi-Fi on an activation evening puts every
+  family behind one address;
+- reset e-mails: ``RESET_LIMIT`` per address asked for and
+  ``RESET_IP_LIMIT`` per client in a window (:func:`allow_reset_mail`).
+
+The counters live in the ``throttle`` cache (``cache.add`` then
+``cache.incr``), each for ``WINDOW`` seconds from its first count: Redis
+(``REDIS_URL``'s database) when the hub has one, so the limits hold across
+server processes; otherwise the process's memory (one process: the embedded
+default). Logins are hashed in the keys (a cache is not the place for
+personal data).
 """
 
 import hashlib
 
-from django.core.cache import cache
+from django.core.cache import caches
 
 LIMIT = 10  # wrong tries per login
 IP_LIMIT = 50  # wrong tries per client address
@@ -21,6 +33,10 @@ WINDOW = 15 * 60  # seconds
 # Password reset e-mails: per address asked for, per client address, a window.
 RESET_LIMIT = 3
 RESET_IP_LIMIT = 20
+
+
+def _cache():
+    return caches["throttle"]
 
 
 def _keys(ip: str | None, login: str, scope: str = "wrong") -> list[str]:
@@ -38,7 +54,7 @@ def is_locked(
     limits: tuple[int, int] = (LIMIT, IP_LIMIT),
 ) -> bool:
     """Tell whether this IP or this login has used up its wrong tries."""
-    counts = cache.get_many(_keys(ip, login, scope))
+    counts = _cache().get_many(_keys(ip, login, scope))
     login_limit, ip_limit = limits
     return any(
         count >= (ip_limit if ":ip:" in key else login_limit)
@@ -60,6 +76,7 @@ def allow_reset_mail(ip: str | None, email: str) -> bool:
 
 def count_wrong_try(ip: str | None, login: str, scope: str = "wrong") -> None:
     """Count one wrong try against this IP and this login."""
+    cache = _cache()
     for key in _keys(ip, login, scope):
         if not cache.add(key, 1, WINDOW):
             try:
@@ -70,4 +87,4 @@ def count_wrong_try(ip: str | None, login: str, scope: str = "wrong") -> None:
 
 def forget(login: str) -> None:
     """Clear the login's counter after it succeeded (the IP's stays)."""
-    cache.delete_many(_keys(None, login))
+    _cache().delete_many(_keys(None, login))

@@ -33,6 +33,7 @@ urlpatterns = [
         views.PasswordResetCompleteView.as_view(),
         name="password_reset_complete",
     ),
+    path("settings/sessions/", views.sessions_page, name="sessions"),
     path(
         "settings/password/",
         views.PasswordChangeView.as_view(),

@@ -19,17 +19,19 @@ import time
 
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
+from django.contrib.auth import logout as auth_logout
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_noop, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
-from core.accounts import actions, throttle
+from core.accounts import actions, lockout, sessions, throttle
 from core.accounts.forms import ActivationCodeForm, ActivationForm, ResetForm
 from core.accounts.models import ActivationCode
 from core.audit import log as audit
@@ -43,7 +45,8 @@ STEP_SECONDS = 30 * 60  # step 2 must follow step 1 within this time
 
 
 def client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    """The client's address, as the login lockout reads it (trusted hop only)."""
+    return lockout.client_ip(request)
 
 
 def wrong_code_message() -> str:
@@ -211,6 +214,13 @@ class PasswordResetConfirmView(
     success_url = reverse_lazy("accounts:password_reset_complete")
     audit_action = "account.password_reset"
 
+    def form_valid(self, form):
+        """A reset proves the mailbox: it also lifts the login's lockout
+        (the lock page points here)."""
+        response = super().form_valid(form)
+        lockout.unlock(user=form.user, by=form.user, ip=client_ip(self.request))
+        return response
+
 
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
     template_name = "accounts/password_reset_complete.html"
@@ -233,3 +243,69 @@ class PasswordChangeView(_AuditedPasswordMixin, auth_views.PasswordChangeView):
             ),
         )
         return response
+
+
+# Sessions ("Mes appareils") --------------------------------------------------
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def sessions_page(request):
+    """List the user's sessions; end one, all the others, or all.
+
+    POST ``end``: a session's id, ``others`` or ``all``. Ending the current
+    session is a logout (its sockets close through ``hub.signals``); the
+    others are deleted and their sockets closed at once
+    (:func:`core.accounts.actions.end_sessions`).
+    """
+    sessions.touch(request, force=True)
+    rows = sessions.live_sessions(request.user)
+    current = request.session.session_key
+    if request.method == "POST":
+        choice = request.POST.get("end", "")
+        if choice == "others" or choice == "all":
+            chosen = [row for row in rows if row.session_key != current]
+        else:
+            chosen = [
+                row
+                for row in rows
+                if str(row.pk) == choice and row.session_key != current
+            ]
+        ends_this = choice == "all" or any(
+            str(row.pk) == choice and row.session_key == current for row in rows
+        )
+        count = actions.end_sessions(
+            user=request.user, sessions=chosen, ip=client_ip(request)
+        )
+        if ends_this:
+            auth_logout(request)
+            messages.success(request, _("You are logged out on every device."))
+            return redirect("login")
+        if count:
+            messages.success(
+                request,
+                ngettext(
+                    "%(count)d device is logged out.",
+                    "%(count)d devices are logged out.",
+                    count,
+                )
+                % {"count": count},
+            )
+        return redirect("accounts:sessions")
+    listed = []
+    for row in rows:
+        browser, system = sessions.describe(row.user_agent)
+        listed.append(
+            {
+                "row": row,
+                "browser": browser,
+                "system": system,
+                "current": row.session_key == current,
+            }
+        )
+    return render(
+        request,
+        "accounts/sessions.html",
+        {"sessions": listed, "others": len(listed) - 1},
+    )

@@ -262,8 +262,10 @@ def test_wrong_tries_from_one_address_lock_it_for_every_login(client, imported):
 
 
 def test_lock_ends_after_the_window(client, imported, settings):
+    # In memory: time_machine moves Python's clock, not Redis's expiry.
     settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     }
     code = issue(imported.parent)
     for _ in range(throttle.LIMIT):
