@@ -1,0 +1,452 @@
+"""Writes of the privacy module: data exports and the erasure of a person.
+
+- :func:`request_export` records a request and enqueues its task;
+  :func:`build_export` (the task's work) builds the zip
+  (:mod:`core.privacy.export`), stores it encrypted, and e-mails the link.
+- :func:`expire_exports` deletes the zips past their date (the scheduler's
+  retention job calls it).
+- :func:`erase_person` erases and anonymises a person (RGPD art. 17, within
+  what the school must keep): see :mod:`core.privacy.erasure`.
+
+Each write leaves an audit entry.
+"""
+
+import datetime as dt
+import logging
+from functools import partial
+
+from django.conf import settings
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
+from django.core.files.base import ContentFile
+from django.db import models, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from core import crypto
+from core.audit import log as audit
+from core.audit.models import AuditEntry
+from core.privacy import erasure
+from core.privacy.models import DataExport
+from core.roster import access as roster_access
+from core.roster.models import EndedMembership, Enrollment, GuardianLink, User
+from hub.fanout import close_user_sockets
+
+logger = logging.getLogger(__name__)
+
+ERASED_FIRST_NAME = "Personne"
+ERASED_LAST_NAME = "effacée"
+ERASED_NAME = f"{ERASED_FIRST_NAME} {ERASED_LAST_NAME}"
+
+
+class NotAllowed(Exception):
+    """The actor may not erase this person."""
+
+
+# Data exports ---------------------------------------------------------------
+
+
+def request_export(user: User) -> tuple[DataExport, bool]:
+    """Record ``user``'s request for their data and enqueue its build.
+
+    A request still being built is returned as is (``created`` False): one
+    export at a time per person.
+    """
+    from core.privacy.tasks import build_data_export
+
+    with transaction.atomic():
+        # Serialise two clicks of the same person on their own row.
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        pending = DataExport.objects.filter(
+            user=user, status=DataExport.Status.REQUESTED
+        ).first()
+        if pending is not None:
+            return pending, False
+        export = DataExport.objects.create(user=user)
+        audit.record(
+            actor=user,
+            action="data_export.requested",
+            target_type="user",
+            target_id=user.pk,
+        )
+        transaction.on_commit(partial(build_data_export.enqueue, export.pk))
+    return export, True
+
+
+def download_link(export: DataExport) -> str:
+    """Return the absolute address of ``export``'s download page."""
+    return settings.SITE_URL + reverse("privacy:download", args=[export.pk])
+
+
+def build_export(export_id: int, *, now: dt.datetime | None = None) -> str:
+    """Build the zip of the export ``export_id``, store it encrypted, tell
+    its owner (event, e-mail when they have an address); return the status.
+
+    A failure to build leaves the export ``failed`` (the page offers a new
+    request); a failure to send the e-mail does not: the page shows the link.
+    """
+    from core.privacy import export as builder
+    from core.privacy import mail
+
+    export = (
+        DataExport.objects.select_related("user")
+        .filter(pk=export_id, status=DataExport.Status.REQUESTED)
+        .first()
+    )
+    if export is None:
+        return "missing"
+    now = now or timezone.now()
+    user = export.user
+    try:
+        data = builder.build_zip(user, now=now)
+    except Exception as error:
+        logger.error("data export %s failed: %s", export_id, type(error).__name__)
+        DataExport.objects.filter(pk=export_id).update(status=DataExport.Status.FAILED)
+        return DataExport.Status.FAILED
+    with transaction.atomic():
+        export.file.save("export.bin", ContentFile(crypto.encrypt(data)), save=False)
+        export.size = len(data)
+        export.status = DataExport.Status.READY
+        export.ready_at = now
+        export.expires_at = now + dt.timedelta(days=settings.PRIVACY_EXPORT_DAYS)
+        export.save(update_fields=["file", "size", "status", "ready_at", "expires_at"])
+    if user.email:
+        message = mail.export_ready_message(
+            user=user, link=download_link(export), expires_at=export.expires_at
+        )
+        try:
+            with mail.connection() as connection:
+                connection.send_messages([message])
+        except Exception as error:  # smtplib and socket errors alike
+            logger.warning(
+                "export e-mail to user %s failed: %s", user.pk, type(error).__name__
+            )
+    return export.status
+
+
+def open_export(export: DataExport) -> bytes:
+    """Return the zip of a ready export, decrypted."""
+    with export.file.open("rb") as handle:
+        return crypto.decrypt(handle.read())
+
+
+def record_download(export: DataExport, *, ip: str | None = None) -> None:
+    audit.record(
+        actor=export.user,
+        action="data_export.downloaded",
+        target_type="user",
+        target_id=export.user_id,
+        ip=ip,
+    )
+
+
+def expire_exports(*, now: dt.datetime | None = None) -> int:
+    """Delete the zips of exports past ``expires_at`` (and of failed ones);
+    return how many expired."""
+    now = now or timezone.now()
+    due = DataExport.objects.filter(status=DataExport.Status.READY, expires_at__lte=now)
+    count = 0
+    for export in due:
+        _delete_file(export.file)
+        export.file = ""
+        export.status = DataExport.Status.EXPIRED
+        export.save(update_fields=["file", "status"])
+        count += 1
+    return count
+
+
+def _delete_file(field_file) -> None:
+    if field_file:
+        field_file.storage.delete(field_file.name)
+
+
+# Erasure ----------------------------------------------------------------------
+
+
+def may_erase(actor: User, person: User) -> bool:
+    """Return whether ``actor`` may erase ``person``.
+
+    Superusers may; staff with the ``privacy.erase_person`` permission may
+    erase the people of their own schools. Nobody erases themselves here
+    (the school does it, on request).
+    """
+    if actor is None or not actor.is_active or actor.pk == person.pk:
+        return False
+    if actor.is_superuser:
+        return True
+    if not (actor.is_staff and actor.has_perm("privacy.erase_person")):
+        return False
+    schools = set(actor.orgs.values_list("pk", flat=True))
+    theirs = set(roster_access.orgs_of(person).values_list("pk", flat=True))
+    theirs |= {
+        org
+        for child in roster_access.children_of(person)
+        for org in roster_access.orgs_of(child).values_list("pk", flat=True)
+    }
+    if not theirs:  # ended everywhere: the history says where they were
+        theirs = set(
+            EndedMembership.objects.filter(user=person, school_class__isnull=False)
+            .values_list("school_class__org_id", flat=True)
+            .distinct()
+        )
+    return bool(theirs) and theirs <= schools
+
+
+def has_school_data(person: User) -> bool:
+    """Return whether deleting ``person``'s row would lose rows the school
+    keeps (absences, excuses, messages…): erase them instead."""
+    for key, model, field, on_delete in erasure.relations(get_user_model()):
+        if erasure.fate_of(key, on_delete) != erasure.KEEP or on_delete is None:
+            continue
+        if model._default_manager.filter(**{field: person}).exists():
+            return True
+    return False
+
+
+def erase_person(person: User, actor: User | None, *, ip: str | None = None) -> dict:
+    """Erase and anonymise ``person``; return what was done, per relation.
+
+    The rows the school keeps stay and name "Personne effacée"; the
+    person's own data is deleted; their current memberships end; the
+    account is deactivated (``erased-<id>``, no e-mail, unusable password),
+    their sessions deleted and their sockets closed. Their name is replaced
+    in the texts others keep (notifications, stream events, conversation
+    subjects, the audit log and the admin's history). One audit entry, with
+    the actor, records it. ``actor`` None is the system (a command).
+
+    Raises :class:`NotAllowed` when ``actor`` may not (:func:`may_erase`).
+    """
+    if actor is not None and not may_erase(actor, person):
+        raise NotAllowed
+    names = Names(person)
+    done: dict[str, int] = {}
+    with transaction.atomic():
+        person = User.objects.select_for_update().get(pk=person.pk)
+        _end_memberships(person, done)
+        _clear_excuse_texts(person, done)
+        conversations = _conversations_of(person)
+        for key, model, field, on_delete in erasure.relations(get_user_model()):
+            if erasure.fate_of(key, on_delete) != erasure.DELETE:
+                continue
+            if on_delete is None:  # many-to-many (User.orgs, groups…)
+                if model is User:
+                    getattr(person, field).clear()
+                else:
+                    getattr(model, field).through.objects.filter(
+                        **{
+                            model._meta.get_field(
+                                field
+                            ).m2m_reverse_field_name(): person
+                        }
+                    ).delete()
+                continue
+            rows = model._default_manager.filter(**{field: person})
+            if model is DataExport:
+                for export in rows:
+                    _delete_file(export.file)
+            count, _ = rows.delete()
+            if count:
+                done[key] = count
+        _drop_empty_conversations(conversations, done)
+        _delete_sessions(person, done)
+        _scrub(person, names, conversations, done)
+        person.username = f"erased-{person.pk}"
+        person.first_name = ERASED_FIRST_NAME
+        person.last_name = ERASED_LAST_NAME
+        person.email = ""
+        person.national_id = ""
+        person.timetable_code = ""
+        person.sourced_id = ""
+        person.source = ""
+        person.is_active = False
+        person.is_staff = False
+        person.is_superuser = False
+        person.last_login = None
+        person.set_unusable_password()
+        person.save()
+        audit.record(
+            actor=actor,
+            action="person.erased",
+            target_type="user",
+            target_id=person.pk,
+            ip=ip,
+            detail={"role": person.role, "done": done},
+        )
+        transaction.on_commit(partial(close_user_sockets, person.pk, "erased"))
+    return done
+
+
+class Names:
+    """The strings that identify a person in others' texts: the full name
+    both ways and the e-mail address, replaced wherever they appear; the
+    login, replaced where a value is exactly it (a short login such as
+    ``lea`` would otherwise hit other words). A lone first or last name is
+    too common to replace in others' texts."""
+
+    def __init__(self, person: User) -> None:
+        first, last = person.first_name.strip(), person.last_name.strip()
+        found = {f"{first} {last}".strip(), f"{last} {first}".strip(), person.email}
+        found = {n for n in found if n and (" " in n or "@" in n)}
+        self.parts = sorted(found, key=len, reverse=True)
+        self.login = person.get_username()
+
+    def __bool__(self) -> bool:
+        return bool(self.parts or self.login)
+
+    def replace(self, value):
+        """Return ``value`` (a string or JSON-like value) with the names replaced."""
+        if isinstance(value, str):
+            if value == self.login:
+                return ERASED_NAME
+            for name in self.parts:
+                if name in value:
+                    value = value.replace(name, ERASED_NAME)
+            return value
+        if isinstance(value, list):
+            return [self.replace(item) for item in value]
+        if isinstance(value, dict):
+            return {key: self.replace(item) for key, item in value.items()}
+        return value
+
+
+def _end_memberships(person: User, done: dict) -> None:
+    now = timezone.now()
+    enrollments = list(Enrollment.objects.filter(user=person))
+    links = list(
+        GuardianLink.objects.filter(
+            models.Q(guardian=person) | models.Q(student=person)
+        )
+    )
+    EndedMembership.objects.bulk_create(
+        [
+            EndedMembership(
+                kind=EndedMembership.Kind.ENROLLMENT,
+                user_id=e.user_id,
+                school_class_id=e.school_class_id,
+                role=e.role,
+                ended_at=now,
+            )
+            for e in enrollments
+        ]
+        + [
+            EndedMembership(
+                kind=EndedMembership.Kind.GUARDIAN_LINK,
+                user_id=link.guardian_id,
+                student_id=link.student_id,
+                relationship=link.relationship,
+                ended_at=now,
+            )
+            for link in links
+        ]
+    )
+    for row in enrollments + links:
+        row.delete()  # hub.signals rechecks the sockets of those concerned
+    if enrollments:
+        done["roster.Enrollment.user"] = len(enrollments)
+    if links:
+        done["roster.GuardianLink"] = len(links)
+
+
+def _clear_excuse_texts(person: User, done: dict) -> None:
+    """Remove the comment and the document of the excuses ``person`` wrote:
+    the school keeps the excuse's reason and its decision."""
+    from core.attendance.models import Excuse
+
+    count = 0
+    for excuse in Excuse.objects.filter(submitted_by=person):
+        _delete_file(excuse.document)
+        excuse.document = ""
+        excuse.comment = ""
+        excuse.save(update_fields=["document", "comment"])
+        count += 1
+    if count:
+        done["attendance.Excuse.comment_and_document"] = count
+
+
+def _conversations_of(person: User) -> list[int]:
+    from core.messaging.models import Conversation, Participant
+
+    ids = set(
+        Participant.objects.filter(user=person).values_list(
+            "conversation_id", flat=True
+        )
+    )
+    ids |= set(
+        Conversation.objects.filter(created_by=person).values_list("pk", flat=True)
+    )
+    return sorted(ids)
+
+
+def _drop_empty_conversations(conversation_ids: list[int], done: dict) -> None:
+    """Delete the conversations nobody takes part in any more."""
+    from core.messaging.models import Conversation
+
+    empty = Conversation.objects.filter(pk__in=conversation_ids, participants=None)
+    count, _ = empty.delete()
+    if count:
+        done["messaging.Conversation.empty"] = count
+
+
+def _delete_sessions(person: User, done: dict) -> None:
+    """Delete the person's sessions (database sessions; with another engine
+    the unusable password already ends them at their next request)."""
+    if settings.SESSION_ENGINE != "django.contrib.sessions.backends.db":
+        return
+    from django.contrib.sessions.models import Session
+
+    mine = [
+        session.pk
+        for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator()
+        if session.get_decoded().get("_auth_user_id") == str(person.pk)
+    ]
+    if mine:
+        Session.objects.filter(pk__in=mine).delete()
+        done["sessions"] = len(mine)
+
+
+def _scrub(person: User, names: Names, conversation_ids: list[int], done: dict):
+    """Replace ``person``'s names in the texts others keep."""
+    from core.messaging.models import Conversation
+    from hub.delivery.models import Notification
+    from hub.models import Event
+
+    count = 0
+    for conversation in Conversation.objects.filter(pk__in=conversation_ids):
+        subject = names.replace(conversation.subject)
+        if subject != conversation.subject:
+            conversation.subject = subject
+            conversation.save(update_fields=["subject"])
+            count += 1
+    for notification in Notification.objects.iterator(chunk_size=2000):
+        changed = []
+        for field in ("title", "body", "child_name"):
+            value = getattr(notification, field)
+            new = names.replace(value)
+            if new != value:
+                setattr(notification, field, new)
+                changed.append(field)
+        if changed:
+            notification.save(update_fields=changed)
+            count += 1
+    for event in Event.objects.iterator(chunk_size=2000):
+        payload = names.replace(event.payload)
+        if payload != event.payload:
+            Event.objects.filter(pk=event.pk).update(payload=payload)
+            count += 1
+    for entry in AuditEntry.objects.iterator(chunk_size=2000):
+        actor_name = (
+            f"erased-{person.pk}" if entry.actor_id == person.pk else entry.actor_name
+        )
+        detail = names.replace(entry.detail)
+        if actor_name != entry.actor_name or detail != entry.detail:
+            AuditEntry.objects.filter(pk=entry.pk).update(
+                actor_name=actor_name, detail=detail
+            )
+            count += 1
+    user_type = ContentType.objects.get_for_model(User)
+    count += LogEntry.objects.filter(
+        content_type=user_type, object_id=str(person.pk)
+    ).update(object_repr=f"erased-{person.pk}", change_message="")
+    if count:
+        done["texts_rewritten"] = count
