@@ -406,8 +406,10 @@ def _delete_sessions(person: User, done: dict) -> None:
 
 
 def _scrub(person: User, names: Names, conversation_ids: list[int], done: dict):
-    """Replace ``person``'s names in the texts others keep."""
-    from core.messaging.models import Conversation
+    """Replace ``person``'s names in the texts others keep: subjects and
+    messages of the conversations they took part in, notifications, stream
+    events, the audit log, the admin's history."""
+    from core.messaging.models import Conversation, Message
     from hub.delivery.models import Notification
     from hub.models import Event
 
@@ -417,6 +419,19 @@ def _scrub(person: User, names: Names, conversation_ids: list[int], done: dict):
         if subject != conversation.subject:
             conversation.subject = subject
             conversation.save(update_fields=["subject"])
+            count += 1
+    # Message bodies are encrypted: read, replace, encrypt again.
+    messages = Message.objects.filter(conversation_id__in=conversation_ids)
+    for message_id, token in messages.values_list("pk", "body").iterator():
+        if not token:
+            continue
+        try:
+            text = crypto.decrypt(token).decode("utf-8")
+        except crypto.InvalidToken:
+            continue
+        new = names.replace(text)
+        if new != text:
+            Message.objects.filter(pk=message_id).update(body=crypto.encrypt(new))
             count += 1
     for notification in Notification.objects.iterator(chunk_size=2000):
         changed = []

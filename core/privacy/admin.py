@@ -87,16 +87,18 @@ def get_deleted_objects(objs, request):
     """Django's list of what a deletion takes, with the users who have
     school data added to the protected objects (the deletion is refused)."""
     to_delete, counts, perms_needed, protected = _get_deleted_objects(objs, request)
-    for person in objs:
-        if isinstance(person, User) and actions.has_school_data(person):
-            protected = [
-                *protected,
-                _(
-                    "%(person)s: the school must keep their records; use "
-                    "“Erase / anonymise” in the list of users instead."
-                )
-                % {"person": person},
-            ]
+    kept = [
+        _(
+            "%(person)s: the school must keep their records; use "
+            "“Erase / anonymise” in the list of users instead."
+        )
+        % {"person": person}
+        for person in objs
+        if isinstance(person, User) and actions.has_school_data(person)
+    ]
+    if kept:
+        # Shown first by Django's page (before missing permissions).
+        return to_delete, counts, set(), [*kept, *protected]
     return to_delete, counts, perms_needed, protected
 
 

@@ -107,7 +107,7 @@ def build_families(school) -> Families:
         subject="Autorisation de Karim Dubois",
         uploads=[upload("autorisation.pdf", KARIM_ATTACHMENT)],
     )
-    send(direct, school.parent, body="C'est signé, Karim.")
+    send(direct, school.parent, body="C'est signé. Karim Dubois")
     class_wide = start(
         school,
         school.teacher,

@@ -95,7 +95,7 @@ def test_a_guardians_zip_holds_their_family_and_nothing_of_another(
     direct = conversations["Autorisation de Karim Dubois"]["messages"]
     assert [m["text"] for m in direct] == [
         "Pouvez-vous signer l'autorisation ?",
-        "C'est signé, Karim.",
+        "C'est signé. Karim Dubois",
     ]
     attachment = direct[0]["attachments"][0]
     assert attachment["name"] == "autorisation.pdf"
