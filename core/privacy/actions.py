@@ -47,22 +47,40 @@ class NotAllowed(Exception):
 # Data exports ---------------------------------------------------------------
 
 
+class TooManyExports(Exception):
+    """The person asked for ``EXPORTS_PER_DAY`` copies in the last 24 hours."""
+
+
+# Each export reads everything about a family, files included: a few a day.
+EXPORTS_PER_DAY = 3
+# A request not built after this long (a worker lost) no longer blocks a new one.
+STALE_REQUEST = dt.timedelta(hours=6)
+
+
 def request_export(user: User) -> tuple[DataExport, bool]:
     """Record ``user``'s request for their data and enqueue its build.
 
     A request still being built is returned as is (``created`` False): one
-    export at a time per person.
+    export at a time per person. Raises :class:`TooManyExports` past
+    ``EXPORTS_PER_DAY`` requests in 24 hours.
     """
     from core.privacy.tasks import build_data_export
 
+    now = timezone.now()
     with transaction.atomic():
         # Serialise two clicks of the same person on their own row.
         User.objects.select_for_update().filter(pk=user.pk).first()
-        pending = DataExport.objects.filter(
-            user=user, status=DataExport.Status.REQUESTED
+        mine = DataExport.objects.filter(user=user)
+        pending = mine.filter(
+            status=DataExport.Status.REQUESTED, requested_at__gt=now - STALE_REQUEST
         ).first()
         if pending is not None:
             return pending, False
+        if (
+            mine.filter(requested_at__gt=now - dt.timedelta(days=1)).count()
+            >= EXPORTS_PER_DAY
+        ):
+            raise TooManyExports
         export = DataExport.objects.create(user=user)
         audit.record(
             actor=user,

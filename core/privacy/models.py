@@ -42,6 +42,8 @@ class DataExport(models.Model):
         ordering = ["-requested_at", "-pk"]
         verbose_name = _("data export")
         verbose_name_plural = _("data exports")
+        # The erasure's permission (core.privacy.actions.may_erase) lives here,
+        # on the privacy app's model.
         permissions = [
             ("erase_person", _("Can erase and anonymise a person")),
         ]

@@ -27,7 +27,18 @@ EXPORTS_SHOWN = 5
 @require_http_methods(["GET", "POST"])
 def my_data(request):
     if request.method == "POST":
-        export, created = actions.request_export(request.user)
+        try:
+            export, created = actions.request_export(request.user)
+        except actions.TooManyExports:
+            messages.error(
+                request,
+                _(
+                    "You have asked for %(count)d copies in the last 24 hours: "
+                    "please use the latest one, or try again tomorrow."
+                )
+                % {"count": actions.EXPORTS_PER_DAY},
+            )
+            return redirect("privacy:my_data")
         if created:
             messages.success(
                 request,

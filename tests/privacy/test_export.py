@@ -229,3 +229,24 @@ def test_my_data_page_requests_once_and_shows_the_state(
     export = DataExport.objects.get(user=school.parent)
     assert reverse("privacy:download", args=[export.pk]) in page
     assert "prête" in page
+
+
+def test_requests_are_limited_and_a_lost_one_does_not_block(
+    families, client, time_machine
+):
+    school = families.school
+    first, created = actions.request_export(school.pupil)
+    assert created
+    # A request whose worker was lost no longer blocks a new one.
+    time_machine.shift(actions.STALE_REQUEST + dt.timedelta(minutes=1))
+    second, created = actions.request_export(school.pupil)
+    assert created and second.pk != first.pk
+    DataExport.objects.filter(pk=second.pk).update(status=DataExport.Status.FAILED)
+    actions.request_export(school.pupil)
+    DataExport.objects.filter(user=school.pupil).update(status=DataExport.Status.FAILED)
+    with pytest.raises(actions.TooManyExports):
+        actions.request_export(school.pupil)
+    client.force_login(school.pupil)
+    page = client.post(reverse("privacy:my_data"), follow=True).content.decode()
+    assert "3 copies" in page
+    assert DataExport.objects.filter(user=school.pupil).count() == 3
