@@ -78,6 +78,9 @@ def test_a_guardian_with_excuses_and_messages_is_erased(
     document_path = families.karim_excuse.document.path
     assert os.path.exists(document_path)
     assert Notification.objects.filter(user=karim).exists()
+    before = text_of_everything_others_keep()
+    assert "Karim Dubois" in before  # events, notifications, subjects name him
+    assert any("Karim Dubois" in str(e.payload) for e in Event.objects.all())
     closed = []
     monkeypatch.setattr(
         actions, "close_user_sockets", lambda pk, reason: closed.append((pk, reason))
