@@ -244,7 +244,7 @@ def erase_person(person: User, actor: User | None, *, ip: str | None = None) -> 
     with transaction.atomic():
         person = User.objects.select_for_update().get(pk=person.pk)
         _end_memberships(person, done)
-        _clear_excuse_texts(person, done)
+        _clear_excuse_texts(person, names, done)
         conversations = _conversations_of(person)
         for key, model, field, on_delete in erasure.relations(get_user_model()):
             if erasure.fate_of(key, on_delete) != erasure.DELETE:
@@ -406,7 +406,7 @@ def _end_memberships(person: User, done: dict) -> None:
         done["roster.GuardianLink"] = len(links)
 
 
-def _clear_excuse_texts(person: User, done: dict) -> None:
+def _clear_excuse_texts(person: User, names: "Names", done: dict) -> None:
     """Remove the comment and the document of the excuses ``person`` wrote:
     the school keeps the excuse's reason and its decision."""
     from core.attendance.models import Excuse
@@ -418,6 +418,15 @@ def _clear_excuse_texts(person: User, done: dict) -> None:
         excuse.comment = ""
         excuse.save(update_fields=["document", "comment"])
         count += 1
+    # Staff's notes on the excuses about them or sent by them may name them.
+    about = Excuse.objects.filter(
+        models.Q(submitted_by=person) | models.Q(record__student=person)
+    ).exclude(review_note="")
+    for excuse in about:
+        note = names.replace(excuse.review_note)
+        if note != excuse.review_note:
+            excuse.review_note = note
+            excuse.save(update_fields=["review_note"])
     if count:
         done["attendance.Excuse.comment_and_document"] = count
 
@@ -491,7 +500,10 @@ def _scrub(person: User, names: Names, conversation_ids: list[int], done: dict):
         if new != text:
             Message.objects.filter(pk=message_id).update(body=crypto.encrypt(new))
             count += 1
-    for notification in Notification.objects.iterator(chunk_size=2000):
+    # Notification texts may be encrypted (no filter in the database): read
+    # them all; the delivery log's retention keeps them few.
+    rows = Notification.objects.only("pk", "title", "body", "child_name")
+    for notification in rows.iterator(chunk_size=2000):
         changed = []
         for field in ("title", "body", "child_name"):
             value = getattr(notification, field)

@@ -232,12 +232,24 @@ def test_admin_refuses_a_raw_delete_and_offers_the_erasure(families, it_admin, c
     client.post(url, {"post": "yes"})
     assert User.objects.filter(pk=school.parent.pk, username="karim").exists()
 
+    # "Delete selected" refuses too.
+    changelist = reverse("admin:roster_user_changelist")
+    page = client.post(
+        changelist,
+        {
+            "action": "delete_selected",
+            "_selected_action": [school.parent.pk],
+            "post": "yes",
+        },
+    )
+    assert "Effacer / anonymiser" in page.content.decode()
+    assert User.objects.filter(pk=school.parent.pk, username="karim").exists()
+
     # A user without school data may still be deleted.
     nobody = User.objects.create_user("nobody", role="guardian")
     client.post(reverse("admin:roster_user_delete", args=[nobody.pk]), {"post": "yes"})
     assert not User.objects.filter(pk=nobody.pk).exists()
 
-    changelist = reverse("admin:roster_user_changelist")
     confirm = client.post(
         changelist, {"action": "erase_people", "_selected_action": [school.parent.pk]}
     )
