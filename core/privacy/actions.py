@@ -161,10 +161,19 @@ def record_download(export: DataExport, *, ip: str | None = None) -> None:
     )
 
 
+# Expired and failed requests are listed on "Mes données" this long, then go.
+EXPORT_ROWS_KEPT = dt.timedelta(days=30)
+
+
 def expire_exports(*, now: dt.datetime | None = None) -> int:
-    """Delete the zips of exports past ``expires_at`` (and of failed ones);
-    return how many expired."""
+    """Delete the zips of exports past ``expires_at``; return how many
+    expired. Expired and failed requests older than ``EXPORT_ROWS_KEPT``
+    are deleted too."""
     now = now or timezone.now()
+    DataExport.objects.filter(
+        status__in=[DataExport.Status.EXPIRED, DataExport.Status.FAILED],
+        requested_at__lt=now - EXPORT_ROWS_KEPT,
+    ).delete()
     due = DataExport.objects.filter(status=DataExport.Status.READY, expires_at__lte=now)
     count = 0
     for export in due:
