@@ -159,3 +159,19 @@ def purge_expired_data(*, now: dt.datetime | None = None) -> dict[str, int]:
         except Exception:
             logger.exception("retention of %s failed", kind)
     return done
+
+
+# The scheduler's loop turns every minute; the retention runs hourly.
+RUN_EVERY = dt.timedelta(hours=1)
+_last_run: dt.datetime | None = None
+
+
+def scheduled_purge(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Run :func:`purge_expired_data` if an hour has passed since this
+    process last did; return what it did (empty when it did not run)."""
+    global _last_run
+    now = now or timezone.now()
+    if _last_run is not None and abs(now - _last_run) < RUN_EVERY:
+        return {}
+    _last_run = now
+    return purge_expired_data(now=now)

@@ -169,7 +169,21 @@ def test_the_scheduler_runs_the_retention(db, monkeypatch):
         return {}
 
     monkeypatch.setattr(
-        "core.demo.management.commands.run_scheduler.purge_expired_data", retention
+        "core.demo.management.commands.run_scheduler.scheduled_purge", retention
     )
     scheduler_loop(0.01, stop)
     assert calls == [1]
+
+
+def test_the_scheduler_purges_hourly(db, monkeypatch):
+    from core.privacy import retention
+
+    runs = []
+    monkeypatch.setattr(retention, "_last_run", None)
+    monkeypatch.setattr(
+        retention, "purge_expired_data", lambda now: runs.append(now) or {"x": 1}
+    )
+    assert retention.scheduled_purge(now=NOW) == {"x": 1}
+    assert retention.scheduled_purge(now=NOW + dt.timedelta(minutes=59)) == {}
+    assert retention.scheduled_purge(now=NOW + dt.timedelta(minutes=61)) == {"x": 1}
+    assert runs == [NOW, NOW + dt.timedelta(minutes=61)]

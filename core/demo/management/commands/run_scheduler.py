@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
 from core.attendance.actions import flag_missing_roll_calls
-from core.privacy.retention import purge_expired_data
+from core.privacy.retention import scheduled_purge
 from hub.delivery.tasks import periodic as deliver_periodic
 from hub.retention import purge_old_events
 
@@ -19,7 +19,7 @@ def scheduler_loop(interval: float, stop=None) -> None:
     began; drop stream events past their retention; release pushes held for
     quiet hours, settle mails of dead workers, create due digests
     (:func:`hub.delivery.tasks.periodic`); apply the retention policy of
-    every other kind (:func:`core.privacy.retention.purge_expired_data`,
+    every other kind, hourly (:func:`core.privacy.retention.scheduled_purge`,
     docs/privacy.md). Errors are logged and the loop
     goes on.
     """
@@ -28,7 +28,7 @@ def scheduler_loop(interval: float, stop=None) -> None:
         for job in (
             flag_missing_roll_calls,
             purge_old_events,
-            purge_expired_data,
+            scheduled_purge,
             deliver_periodic,
         ):
             try:
