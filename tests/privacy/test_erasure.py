@@ -288,3 +288,28 @@ def test_admin_erasure_needs_the_permission(families, client):
     )
     assert response.status_code == 403
     assert User.objects.get(pk=school.pupil.pk).username == "lea"
+
+
+def test_erase_person_command(families, it_admin):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command("erase_person", "sophie", "--by", "root", "--yes", stdout=out)
+    sophie = User.objects.get(pk=families.school.other_parent.pk)
+    assert out.getvalue().startswith(f"erased as erased-{sophie.pk}")
+    assert sophie.get_full_name() == "Personne effacée"
+    assert AuditEntry.objects.get(action="person.erased").actor_id == it_admin.pk
+    with pytest.raises(CommandError):
+        call_command("erase_person", "nobody-here", "--yes")
+
+
+def test_staff_notes_naming_the_person_are_rewritten(families, it_admin):
+    Excuse.objects.filter(pk=families.karim_excuse.pk).update(
+        review_note="Appel de Karim Dubois reçu"
+    )
+    actions.erase_person(families.school.parent, it_admin)
+    assert Excuse.objects.get(pk=families.karim_excuse.pk).review_note == (
+        "Appel de Personne effacée reçu"
+    )

@@ -253,3 +253,17 @@ def test_requests_are_limited_and_a_lost_one_does_not_block(
     page = client.post(reverse("privacy:my_data"), follow=True).content.decode()
     assert "3 copies" in page
     assert DataExport.objects.filter(user=school.pupil).count() == 3
+
+
+def test_a_teachers_export_holds_their_data_not_their_pupils(families, export_of):
+    _, archive = export_of(families.school.teacher)
+    assert [p["login"] for p in load(archive, "profil.json")] == ["alice"]
+    assert load(archive, "absences.json") == []
+    assert load(archive, "justificatifs.json") == []
+    assert {o["subject"] for o in load(archive, "emploi_du_temps.json")} == {
+        "Mathématiques"
+    }
+    # Conversations she takes part in, as her inbox shows them.
+    subjects = {c["subject"] for c in load(archive, "messages.json")}
+    assert subjects == {"Autorisation de Karim Dubois", "Sortie au musée"}
+    assert KARIM_PDF not in everything(archive)
