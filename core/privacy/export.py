@@ -20,6 +20,7 @@ import logging
 import zipfile
 from collections.abc import Iterable
 
+import filetype
 from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
@@ -242,8 +243,9 @@ def document_of(user: User, excuse: Excuse, files: list) -> str | None:
     except (FileNotFoundError, crypto.InvalidToken):
         log.error("excuse document %s cannot be read for an export", excuse.pk)
         return None
-    name = excuse.document.name.rsplit("/", 1)[-1]
-    path = f"fichiers/justificatifs/{excuse.pk}-{name}"
+    # Stored names may be random, without extension: name it by its content.
+    kind = filetype.guess(data[:8192])
+    path = f"fichiers/justificatifs/justificatif-{excuse.pk}.{kind.extension if kind else 'bin'}"
     files.append((path, data))
     return path
 
@@ -410,10 +412,12 @@ def devices(user: User) -> list[dict]:
 
 def audit(user: User, people: list[User]) -> list[dict]:
     """The audit entries the user made, and those about them or a child."""
-    entries = AuditEntry.objects.filter(
-        Q(actor_id=user.pk)
-        | Q(target_type="user", target_id__in=[p.pk for p in people])
-    ).order_by("at", "pk")
+    ids = [p.pk for p in people]
+    about = Q(actor_id=user.pk) | Q(target_type="user", target_id__in=ids)
+    if any(f.name == "subject_id" for f in AuditEntry._meta.get_fields()):
+        # The person an entry concerns (a staff read of a child's records).
+        about |= Q(subject_id__in=ids)
+    entries = AuditEntry.objects.filter(about).order_by("at", "pk")
     return [
         {
             "at": _when(e.at),

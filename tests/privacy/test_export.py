@@ -90,6 +90,7 @@ def test_a_guardians_zip_holds_their_family_and_nothing_of_another(
     assert lea_excuse["status"] == "accepted"
     assert lea_excuse["comment"] == "Léa avait de la fièvre (Karim)"
     assert archive.read(lea_excuse["document"]) == KARIM_PDF
+    assert lea_excuse["document"].endswith(".pdf")  # named by its content
 
     conversations = {c["subject"]: c for c in load(archive, "messages.json")}
     assert set(conversations) == {"Autorisation de Karim Dubois", "Sortie au musée"}
@@ -166,6 +167,7 @@ def test_the_other_family_sees_only_theirs(families, export_of):
     assert [a["pupil"]["name"] for a in absences] == ["Hugo Petit"]
     excuse = load(archive, "justificatifs.json")[0]
     assert archive.read(excuse["document"]) == SOPHIE_PNG
+    assert excuse["document"].endswith(".png")
     blob = everything(archive)
     assert b"Karim" not in blob and KARIM_PDF not in blob
     assert "Léa".encode() not in blob and "Inès".encode() not in blob
