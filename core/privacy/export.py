@@ -308,7 +308,7 @@ def attachment_of(user: User, attachment, files: list) -> dict | None:
         log.error("attachment %s cannot be read for an export", attachment.pk)
         return None
     name = _text(attachment.name) or "fichier"
-    path = f"fichiers/pieces-jointes/{attachment.pk}-{safe_name(name)}"
+    path = f"fichiers/pieces-jointes/{attachment.pk}-{typed_name(name, data)}"
     files.append((path, data))
     return {
         "name": name,
@@ -318,10 +318,15 @@ def attachment_of(user: User, attachment, files: list) -> dict | None:
     }
 
 
-def safe_name(name: str) -> str:
-    """Return ``name`` fit for a path inside the zip (no folders, no dots first)."""
+def typed_name(name: str, data: bytes) -> str:
+    """Return ``name`` fit for a path inside the zip: no folders, printable,
+    and the extension of the type found in ``data`` (a PDF sent as
+    ``facture.hta`` is ``facture.pdf`` in the zip)."""
     name = name.replace("\\", "/").rsplit("/", 1)[-1].lstrip(".")
-    return "".join(ch for ch in name if ch.isprintable())[:120] or "fichier"
+    stem = "".join(ch for ch in name if ch.isprintable() and ch not in '<>:"|?*')
+    stem = (stem.rsplit(".", 1)[0] if "." in stem else stem)[:100] or "fichier"
+    kind = filetype.guess(data[:8192])
+    return f"{stem}.{kind.extension if kind else 'bin'}"
 
 
 def notifications(user: User) -> list[dict]:

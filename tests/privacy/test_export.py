@@ -269,3 +269,12 @@ def test_a_teachers_export_holds_their_data_not_their_pupils(families, export_of
     subjects = {c["subject"] for c in load(archive, "messages.json")}
     assert subjects == {"Autorisation de Karim Dubois", "Sortie au musée"}
     assert KARIM_PDF not in everything(archive)
+
+
+def test_files_in_the_zip_are_named_by_their_content():
+    from core.privacy.export import typed_name
+    from tests.messaging.helpers import PDF
+
+    assert typed_name("facture.hta", PDF) == "facture.pdf"
+    assert typed_name("../../etc/passwd", PDF) == "passwd.pdf"
+    assert typed_name(".bashrc", b"plain text") == "bashrc.bin"
