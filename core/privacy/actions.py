@@ -252,9 +252,11 @@ def erase_person(person: User, actor: User | None, *, ip: str | None = None) -> 
     done: dict[str, int] = {}
     with transaction.atomic():
         person = User.objects.select_for_update().get(pk=person.pk)
+        # Before the memberships end: ending them may remove the person
+        # from conversations (core.roster.signals.memberships_ended).
+        conversations = _conversations_of(person)
         _end_memberships(person, done)
         _clear_excuse_texts(person, names, done)
-        conversations = _conversations_of(person)
         for key, model, field, on_delete in erasure.relations(get_user_model()):
             if erasure.fate_of(key, on_delete) != erasure.DELETE:
                 continue
