@@ -14,6 +14,7 @@ Each write leaves an audit entry.
 import datetime as dt
 import json
 import logging
+import secrets
 from functools import partial
 
 from django.conf import settings
@@ -125,7 +126,10 @@ def build_export(export_id: int, *, now: dt.datetime | None = None) -> str:
         DataExport.objects.filter(pk=export_id).update(status=DataExport.Status.FAILED)
         return DataExport.Status.FAILED
     with transaction.atomic():
-        export.file.save("export.bin", ContentFile(crypto.encrypt(data)), save=False)
+        # A random name that says nothing, as every stored file's (core.files).
+        export.file.save(
+            secrets.token_hex(16), ContentFile(crypto.encrypt(data)), save=False
+        )
         export.size = len(data)
         export.status = DataExport.Status.READY
         export.ready_at = now
