@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "core.messaging",
     "core.audit",
     "core.accounts",
+    "core.privacy",
     "core.demo",
     "frontend",
 ]
@@ -262,6 +263,24 @@ CACHES = {
         }
     ),
 }
+# Privacy (core/privacy, docs/privacy.md). Days each kind is kept, counted
+# from the date named in docs/privacy.md; 0 keeps it until erased by hand.
+# Each is overridden by RETENTION_<KIND>_DAYS, e.g. RETENTION_MESSAGES_DAYS.
+PRIVACY_RETENTION_DEFAULTS = {
+    "messages": 365,  # after the conversation's last message
+    "attendance": 730,  # absences and excuses, after the lesson
+    "documents": 365,  # excuse documents and attachments, after upload
+    "delivery_log": 90,  # notifications, deliveries, e-mail ledger
+    "audit": 365,  # audit entries
+    "ended_memberships": 730,  # history of ended enrollments and links
+    "task_results": 30,  # finished background tasks' results
+}
+PRIVACY_RETENTION_DAYS = {
+    kind: int(env_str(f"RETENTION_{kind.upper()}_DAYS", str(days)))
+    for kind, days in PRIVACY_RETENTION_DEFAULTS.items()
+}
+# Days a data export's link works; the zip is deleted afterwards.
+PRIVACY_EXPORT_DAYS = int(env_str("PRIVACY_EXPORT_DAYS", "7"))
 
 # Delivery outside the app (hub/delivery, docs/delivery.md).
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")

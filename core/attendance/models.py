@@ -47,9 +47,11 @@ class AttendanceRecord(models.Model):
     roll_call = models.ForeignKey(
         RollCall, on_delete=models.CASCADE, related_name="records"
     )
+    # PROTECT: the school keeps a pupil's absences; a person is erased
+    # (core.privacy), not deleted.
     student = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
+        on_delete=models.PROTECT,
         related_name="attendance",
         verbose_name=_("pupil"),
     )

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
 from core.attendance.actions import flag_missing_roll_calls
+from core.privacy.retention import scheduled_purge
 from hub.delivery.tasks import periodic as deliver_periodic
 from hub.retention import purge_old_events
 
@@ -17,12 +18,19 @@ def scheduler_loop(interval: float, stop=None) -> None:
     Jobs: flag lessons whose roll call is missing 15 minutes after they
     began; drop stream events past their retention; release pushes held for
     quiet hours, settle mails of dead workers, create due digests
-    (:func:`hub.delivery.tasks.periodic`). Errors are logged and the loop
+    (:func:`hub.delivery.tasks.periodic`); apply the retention policy of
+    every other kind, hourly (:func:`core.privacy.retention.scheduled_purge`,
+    docs/privacy.md). Errors are logged and the loop
     goes on.
     """
     while stop is None or not stop.is_set():
         close_old_connections()
-        for job in (flag_missing_roll_calls, purge_old_events, deliver_periodic):
+        for job in (
+            flag_missing_roll_calls,
+            purge_old_events,
+            scheduled_purge,
+            deliver_periodic,
+        ):
             try:
                 done = job()
                 if done and (not isinstance(done, dict) or any(done.values())):
@@ -37,8 +45,9 @@ def scheduler_loop(interval: float, stop=None) -> None:
 
 class Command(BaseCommand):
     help = (
-        "Run the periodic jobs (missing roll calls, retention, delivery: quiet "
-        "hours, digests, recovery) every --interval seconds."
+        "Run the periodic jobs (missing roll calls, retention of events and "
+        "of every kind of data, delivery: quiet hours, digests, recovery) "
+        "every --interval seconds."
     )
 
     def add_arguments(self, parser):
