@@ -14,4 +14,5 @@ EXPOSE 8000
 CMD ["uvicorn", "core.asgi:application", "--host=0.0.0.0", "--port=8000", \
      "--ws=hub.uvicorn_ws:SlimWebSocketProtocol", "--ws-per-message-deflate=false", \
      "--lifespan=off", "--no-access-log", "--timeout-graceful-shutdown=5", \
+     "--ws-max-size=131072", \
      "--proxy-headers", "--forwarded-allow-ips=*"]

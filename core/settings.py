@@ -161,6 +161,17 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 
 # The hub (see docs/protocol.md).
 HUB_MAX_FRAME_BYTES = 64 * 1024
+# The largest WebSocket message the server itself reads into memory: uvicorn's
+# --ws-max-size (compose.yaml, Dockerfile, scripts/topology.py's
+# UVICORN_OPTIONS: tests/test_deploy.py checks they say this), which
+# hub/uvicorn_ws.py also holds to whatever the command line says, and Daphne's
+# maximum message and frame size (`make run`, the topology's Daphne). Twice
+# HUB_MAX_FRAME_BYTES: a frame a little over the hub's limit still gets the
+# protocol's frame_too_big and 4413; anything bigger is refused by the server
+# (close 1009) from its header, before its payload is buffered.
+HUB_WS_MAX_BYTES = 2 * HUB_MAX_FRAME_BYTES
+DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE = HUB_WS_MAX_BYTES
+DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = HUB_WS_MAX_BYTES
 HUB_HEARTBEAT_SECONDS = 25
 # With the in-memory layer (one process), sockets also read the log every
 # few seconds, so events written by another process (a command) still arrive.
