@@ -151,6 +151,13 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
+# Request bodies, bounded before Django reads them (core/body_limits.py): a
+# request without a valid session, and a logged-in user's (the URLs taking
+# files have their own limits there: messages' attachments, roster uploads).
+HTTP_MAX_BODY_BYTES_ANONYMOUS = int(
+    env_str("HTTP_MAX_BODY_BYTES_ANONYMOUS", str(64 * 1024))
+)
+HTTP_MAX_BODY_BYTES = int(env_str("HTTP_MAX_BODY_BYTES", str(7 * 1024 * 1024)))
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
