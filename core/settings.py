@@ -189,6 +189,10 @@ HUB_REPLAY_LIMIT = 500
 HUB_DRAIN_SECONDS = float(env_str("HUB_DRAIN_SECONDS", "10"))
 # A socket whose unsent bytes pass this is closed with 4408 (it resumes).
 HUB_SEND_BUFFER_BYTES = int(env_str("HUB_SEND_BUFFER_BYTES", str(1024 * 1024)))
+# Open sockets per user and per client address on one server process; one
+# more is closed with 4409 (docs/protocol.md). 0: no cap.
+HUB_MAX_SOCKETS_PER_USER = int(env_str("HUB_MAX_SOCKETS_PER_USER", "20"))
+HUB_MAX_SOCKETS_PER_IP = int(env_str("HUB_MAX_SOCKETS_PER_IP", "200"))
 # Threads running the sockets' database work with PostgreSQL (hub/db.py).
 HUB_DB_THREADS = int(env_str("HUB_DB_THREADS", "4"))
 # Garbage collections at least this long are logged (hub/gcwatch.py); 0: off.

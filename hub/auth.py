@@ -14,8 +14,9 @@ long as the socket, :class:`SocketApp` does in one call:
    ``WebsocketDenier`` does;
 2. the route (:data:`hub.routing.websocket_routes`): an unknown path is refused
    the same way;
-3. the consumer, with a slim scope: ``type``, ``path`` and ``session_cookie``
-   (the session cookie's value, or ``None``). The headers are not kept for the
+3. the consumer, with a slim scope: ``type``, ``path``, ``session_cookie``
+   (the session cookie's value, or ``None``) and ``client_address`` (the
+   client's IP address, or ``None``). The headers are not kept for the
    socket's lifetime.
 
 The consumer accepts the socket, then loads the session and the user in one
@@ -312,7 +313,16 @@ class SocketApp:
             await _deny(receive, send)
             return
         key = parse_cookie(cookie).get(settings.SESSION_COOKIE_NAME) if cookie else None
-        slim = {"type": "websocket", "path": path, "session_cookie": key}
+        client = scope.get("client")
+        slim = {
+            "type": "websocket",
+            "path": path,
+            "session_cookie": key,
+            # The client's address (uvicorn takes it from the proxy's
+            # X-Forwarded-For only when the proxy is in --forwarded-allow-ips):
+            # the cap of HUB_MAX_SOCKETS_PER_IP.
+            "client_address": client[0] if client else None,
+        }
         del scope, cookie, origin, host
         await consumer_class()(slim, receive, send)
 

@@ -1180,3 +1180,45 @@ async def test_a_session_signed_with_a_fallback_key_keeps_page_and_socket(school
         socket = await connect_as(cookie=old_cookie, expect_hello=False)
         _, code = await receive_close(socket)
         assert code == 4401
+
+
+@override_settings(HUB_MAX_SOCKETS_PER_USER=2, HUB_MAX_SOCKETS_PER_IP=0)
+async def test_sockets_beyond_the_users_cap_are_closed_with_4409(school):
+    """Issue 13, finding 3: a user's sockets on one process are capped; one
+    more is closed with 4409, the others keep serving, and a socket that
+    leaves makes room."""
+    first = await connect_as(school.parent)
+    second = await connect_as(cookie=first.cookie)
+    third = await connect_as(cookie=first.cookie, expect_hello=False)
+    assert third.accepted
+    frames, code = await receive_close(third)
+    assert code == 4409 and frames == []
+    # Another user is not concerned.
+    other = await connect_as(school.teacher)
+    await assert_serving(first)
+    await assert_serving(second)
+    await second.disconnect()
+    again = await connect_as(cookie=first.cookie)
+    await assert_serving(again)
+    for socket in (first, again, other):
+        await socket.disconnect()
+
+
+@override_settings(HUB_MAX_SOCKETS_PER_USER=0, HUB_MAX_SOCKETS_PER_IP=2)
+async def test_sockets_beyond_the_addresss_cap_are_closed_before_the_session(school):
+    """Sockets from one client address are capped before any database work
+    (anonymous ones too); another address is not concerned."""
+    one = await connect_as(school.parent, address="203.0.113.7")
+    two = await connect_as(school.teacher, address="203.0.113.7")
+    refused = await connect_as(None, address="203.0.113.7", expect_hello=False)
+    assert refused.accepted
+    _, code = await receive_close(refused)
+    assert code == 4409
+    elsewhere = await connect_as(school.pupil, address="198.51.100.9")
+    await assert_serving(one)
+    await assert_serving(elsewhere)
+    await one.disconnect()
+    three = await connect_as(school.cpe, address="203.0.113.7")
+    await assert_serving(three)
+    for socket in (two, three, elsewhere):
+        await socket.disconnect()
