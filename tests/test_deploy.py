@@ -72,7 +72,12 @@ def test_asgi_processes_run_uvicorn_with_the_measured_options():
         options = _options(command[2:])
         assert options["--host"] == "0.0.0.0" and options["--port"] == "8000"
         assert options["--proxy-headers"] is True
-        assert options["--forwarded-allow-ips"] == "*"
+        # Issue 13: proxy headers from the proxy only, never "*" (a client
+        # would name its own address in X-Forwarded-For).
+        assert "--forwarded-allow-ips" not in options
+        env = services[name]["environment"]
+        proxy = services["proxy"]["networks"]["default"]["ipv4_address"]
+        assert env["FORWARDED_ALLOW_IPS"] == proxy
         assert _options(list(UVICORN_OPTIONS)).items() <= options.items(), name
         assert options["--ws-per-message-deflate"] == "false"
         assert options["--ws"] == "hub.uvicorn_ws:SlimWebSocketProtocol", name
