@@ -19,7 +19,7 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402
 
 from core.body_limits import (  # noqa: E402
     BodyLimitMiddleware,
-    stop_twisted_form_parsing,
+    bound_daphne_requests,
 )
 from hub.auth import SocketApp  # noqa: E402
 from hub.routing import websocket_routes  # noqa: E402
@@ -31,8 +31,8 @@ application = ProtocolTypeRouter(
     }
 )
 
-# Under Daphne (make run): no second parse of POST bodies by Twisted.
-stop_twisted_form_parsing()
+# Under Daphne (make run): bodies bounded before Twisted buffers them.
+bound_daphne_requests()
 
 # Everything the server needs is loaded: keep it out of the garbage
 # collector's full passes (hub/gcwatch.py).

@@ -25,14 +25,18 @@ What the servers do before the application runs: uvicorn reads the body only
 as the application asks for it (its buffer pauses the socket past 64 KiB), so
 nothing past the limit is read. Daphne (``make run``) receives the whole body
 into a temporary file, then queues all of it, in memory, before the
-application's first ``receive()``: it holds the body once in memory whatever
-the limit (bench ``bench/request_bodies.py``). The ~11x it used to cost came
-from Twisted parsing every multipart POST for ``request.args``, which Daphne
-never reads; :func:`stop_twisted_form_parsing` turns that off.
+application's first ``receive()``: :func:`bound_daphne_requests` refuses,
+before that, a body over what its path could take (the anonymous limit
+without a session cookie), and stops Twisted parsing every multipart POST
+for ``request.args`` (Daphne never reads it), which cost about ten times the
+body in memory. A body Daphne accepts is still held once in memory before
+the application runs (bench ``bench/request_bodies.py``, figures in
+``bench/README.md``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 from asgiref.sync import sync_to_async
@@ -50,8 +54,8 @@ ROSTER_UPLOAD_URL = "admin:roster_rosterimport_upload"
 
 
 def limit_for(user, path: str) -> int:
-    """The largest body ``user`` (a logged-in, active user) may send to
-    ``path``."""
+    """The largest body ``user`` (a logged-in, active user; ``None``: the user
+    who may send the most) may send to ``path``."""
     default = settings.HTTP_MAX_BODY_BYTES
     try:
         name = resolve(path).view_name
@@ -64,7 +68,7 @@ def limit_for(user, path: str) -> int:
     if name == ROSTER_UPLOAD_URL:
         from core.roster.views import can_upload
 
-        if can_upload(user):
+        if user is None or can_upload(user):
             return settings.ROSTER_UPLOAD_MAX_TOTAL_BYTES + default
     return default
 
@@ -80,29 +84,91 @@ def allowed_bytes(session_key: str | None, path: str) -> int:
     return limit_for(user, path)
 
 
-def stop_twisted_form_parsing() -> None:
-    """Under Daphne, keep Twisted from parsing multipart and urlencoded POST
-    bodies into ``request.args`` before Daphne runs (``twisted.web.http.
-    Request.requestReceived``): Daphne never reads ``args``, and Twisted's
-    multipart parser (the ``email`` package) held about ten times the body
-    in memory (150 MiB posted: 1.65 GiB). Does nothing unless Daphne's HTTP
-    protocol is loaded (it is before the application under Daphne's command
-    and ``runserver``)."""
+def ceiling(path: str, has_session: bool) -> int:
+    """The most any request to ``path`` may send (no database): the
+    anonymous limit without a session cookie, else the path's limit for a
+    user who may send the most there. What Daphne checks before it buffers a
+    body (:func:`bound_daphne_requests`); the middleware then checks the
+    session itself."""
+    if not has_session:
+        return settings.HTTP_MAX_BODY_BYTES_ANONYMOUS
+    return limit_for(None, path)
+
+
+def bound_daphne_requests() -> None:
+    """Under Daphne (``make run``, the browser tests), bound what Twisted
+    buffers before Daphne runs the application, which it only does once the
+    whole body is in (a temporary file, then all of it queued in memory):
+
+    - a ``Content-Length`` over :func:`ceiling` is answered 413 and the
+      connection closed when the headers arrive; a body without one is cut
+      (413, closed) once it passes the ceiling;
+    - Twisted no longer parses multipart and urlencoded POST bodies for
+      ``request.args`` (``twisted.web.http.Request.requestReceived``), which
+      Daphne never reads: its multipart parser (the ``email`` package) held
+      about ten times the body in memory (150 MiB posted: 1.65 GiB).
+
+    Does nothing unless Daphne's HTTP protocol is loaded (it is, before the
+    application, under Daphne's command and its ``runserver``)."""
     daphne_http = sys.modules.get("daphne.http_protocol")
     if daphne_http is None:
         return
     request_class = daphne_http.WebRequest
-    if getattr(request_class, "hub_form_parsing_off", False):
+    if getattr(request_class, "hub_bounded", False):
         return
     init = request_class.__init__
+    got_length = request_class.gotLength
+    handle_chunk = request_class.handleContentChunk
+    request_received = request_class.requestReceived
 
     def __init__(self, *args, **kwargs):
         init(self, *args, **kwargs)
         # Twisted's Request.__init__ sets it (parsePOSTFormSubmission=True).
         self._parsePOSTFormSubmission = False
+        self.hub_body_bytes = 0
+        self.hub_refused = False
+
+    def gotLength(self, length):
+        got_length(self, length)
+        path = getattr(self.channel, "_path", b"/").split(b"?", 1)[0]
+        cookies = b";".join(self.requestHeaders.getRawHeaders(b"cookie") or [])
+        has_session = settings.SESSION_COOKIE_NAME.encode() + b"=" in cookies
+        self.hub_ceiling = ceiling(path.decode("latin1"), has_session)
+        if length is not None and length > self.hub_ceiling:
+            _refuse(self)
+
+    def handleContentChunk(self, data):
+        if self.hub_refused:
+            return
+        self.hub_body_bytes += len(data)
+        if self.hub_body_bytes > self.hub_ceiling:
+            _refuse(self)
+            return
+        handle_chunk(self, data)
+
+    def requestReceived(self, command, path, version):
+        if not self.hub_refused:
+            request_received(self, command, path, version)
 
     request_class.__init__ = __init__
-    request_class.hub_form_parsing_off = True
+    request_class.gotLength = gotLength
+    request_class.handleContentChunk = handleContentChunk
+    request_class.requestReceived = requestReceived
+    request_class.hub_bounded = True
+
+
+def _refuse(request) -> None:
+    """Answer 413 on a Twisted request's connection and close it."""
+    request.hub_refused = True
+    body = b"Request body too large.\n"
+    request.channel.transport.write(
+        b"HTTP/1.1 413 Request Entity Too Large\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+    )
+    request.channel.loseConnection()
+    with contextlib.suppress(Exception):
+        request.content.close()
 
 
 class BodyLimitMiddleware:

@@ -28,6 +28,9 @@ if not SECRET_KEY:
             "(make run does this for you)."
         )
     SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"
+# Older signing keys, still accepted after a rotation of SECRET_KEY: sessions
+# (pages and sockets, hub/auth.py), password reset links, signed cookies.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
