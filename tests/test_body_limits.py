@@ -7,7 +7,10 @@ a real uvicorn server for the raw-socket checks.
 """
 
 import asyncio
+import os
 import socket as sockets
+import subprocess
+import time
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -18,6 +21,7 @@ from django.urls import reverse
 from core.asgi import application
 from core.body_limits import BodyLimitMiddleware, limit_for
 from core.messaging.files import MAX_FILE_BYTES, MAX_FILES
+from scripts.topology import free_ports, server_argv
 from tests.conftest import make_user
 from tests.hub.helpers import login
 from tests.test_uvicorn_ws import serve
@@ -283,13 +287,6 @@ def test_the_anonymous_limit_is_small_and_the_default_holds_djangos():
 @pytest.fixture
 def daphne_port(tmp_path):
     """A Daphne process serving core.asgi (as `make run`'s, on SQLite)."""
-    import os
-    import subprocess
-    import sys
-    import time
-
-    from scripts.topology import free_ports, server_argv
-
     (port,) = free_ports(1)
     env = {
         **os.environ,
