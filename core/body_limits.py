@@ -39,7 +39,7 @@ from __future__ import annotations
 import contextlib
 import sys
 
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.http import parse_cookie
 from django.urls import Resolver404, resolve
@@ -220,7 +220,9 @@ class _Request:
             key = None
             if self.cookie:
                 key = parse_cookie(self.cookie).get(settings.SESSION_COOKIE_NAME)
-            self.limit = await sync_to_async(allowed_bytes)(
+            # Channels' wrapper hands the connection back after the call:
+            # this runs outside Django's request, whose end would not.
+            self.limit = await database_sync_to_async(allowed_bytes)(
                 key, self.scope.get("path", "")
             )
         return self.limit
