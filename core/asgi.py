@@ -3,6 +3,9 @@
 WebSockets go through one application (:class:`hub.auth.SocketApp`,
 decision 0005): the Origin check against ``ALLOWED_HOSTS`` (Channels' rules),
 the route, then the session cookie's user, looked up off the loop.
+
+HTTP goes to Django through :class:`core.body_limits.BodyLimitMiddleware`:
+a body over its limit gets 413 before Django reads it (issue 13).
 """
 
 import os
@@ -14,15 +17,22 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
+from core.body_limits import (  # noqa: E402
+    BodyLimitMiddleware,
+    bound_daphne_requests,
+)
 from hub.auth import SocketApp  # noqa: E402
 from hub.routing import websocket_routes  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": BodyLimitMiddleware(django_asgi_app),
         "websocket": SocketApp(websocket_routes),
     }
 )
+
+# Under Daphne (make run): bodies bounded before Twisted buffers them.
+bound_daphne_requests()
 
 # Everything the server needs is loaded: keep it out of the garbage
 # collector's full passes (hub/gcwatch.py).

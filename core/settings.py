@@ -29,6 +29,9 @@ if not SECRET_KEY:
             "(make run does this for you)."
         )
     SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"
+# Older signing keys, still accepted after a rotation of SECRET_KEY: sessions
+# (pages and sockets, hub/auth.py), password reset links, signed cookies.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -167,6 +170,13 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
+# Request bodies, bounded before Django reads them (core/body_limits.py): a
+# request without a valid session, and a logged-in user's (the URLs taking
+# files have their own limits there: messages' attachments, roster uploads).
+HTTP_MAX_BODY_BYTES_ANONYMOUS = int(
+    env_str("HTTP_MAX_BODY_BYTES_ANONYMOUS", str(64 * 1024))
+)
+HTTP_MAX_BODY_BYTES = int(env_str("HTTP_MAX_BODY_BYTES", str(7 * 1024 * 1024)))
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
@@ -177,6 +187,17 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 
 # The hub (see docs/protocol.md).
 HUB_MAX_FRAME_BYTES = 64 * 1024
+# The largest WebSocket message the server itself reads into memory: uvicorn's
+# --ws-max-size (compose.yaml, Dockerfile, scripts/topology.py's
+# UVICORN_OPTIONS: tests/test_deploy.py checks they say this), which
+# hub/uvicorn_ws.py also holds to whatever the command line says, and Daphne's
+# maximum message and frame size (`make run`, the topology's Daphne). Twice
+# HUB_MAX_FRAME_BYTES: a frame a little over the hub's limit still gets the
+# protocol's frame_too_big and 4413; anything bigger is refused by the server
+# (close 1009) from its header, before its payload is buffered.
+HUB_WS_MAX_BYTES = 2 * HUB_MAX_FRAME_BYTES
+DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE = HUB_WS_MAX_BYTES
+DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = HUB_WS_MAX_BYTES
 HUB_HEARTBEAT_SECONDS = 25
 # With the in-memory layer (one process), sockets also read the log every
 # few seconds, so events written by another process (a command) still arrive.
@@ -187,6 +208,10 @@ HUB_REPLAY_LIMIT = 500
 HUB_DRAIN_SECONDS = float(env_str("HUB_DRAIN_SECONDS", "10"))
 # A socket whose unsent bytes pass this is closed with 4408 (it resumes).
 HUB_SEND_BUFFER_BYTES = int(env_str("HUB_SEND_BUFFER_BYTES", str(1024 * 1024)))
+# Open sockets per user and per client address on one server process; one
+# more is closed with 4409 (docs/protocol.md). 0: no cap.
+HUB_MAX_SOCKETS_PER_USER = int(env_str("HUB_MAX_SOCKETS_PER_USER", "20"))
+HUB_MAX_SOCKETS_PER_IP = int(env_str("HUB_MAX_SOCKETS_PER_IP", "200"))
 # Threads running the sockets' database work with PostgreSQL (hub/db.py).
 HUB_DB_THREADS = int(env_str("HUB_DB_THREADS", "4"))
 # Garbage collections at least this long are logged (hub/gcwatch.py); 0: off.

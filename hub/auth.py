@@ -14,8 +14,9 @@ long as the socket, :class:`SocketApp` does in one call:
    ``WebsocketDenier`` does;
 2. the route (:data:`hub.routing.websocket_routes`): an unknown path is refused
    the same way;
-3. the consumer, with a slim scope: ``type``, ``path`` and ``session_cookie``
-   (the session cookie's value, or ``None``). The headers are not kept for the
+3. the consumer, with a slim scope: ``type``, ``path``, ``session_cookie``
+   (the session cookie's value, or ``None``) and ``client_address`` (the
+   client's IP address, or ``None``). The headers are not kept for the
    socket's lifetime.
 
 The consumer accepts the socket, then loads the session and the user in one
@@ -79,7 +80,9 @@ def session_user(session):
     Channels' ``channels.auth.get_user`` step for step (the user id and the
     backend path from the session, the backend among
     ``AUTHENTICATION_BACKENDS``, the session hash compared in constant time,
-    the session flushed when it does not match), with one change: for
+    the session flushed when it does not match, a hash of a key of
+    ``SECRET_KEY_FALLBACKS`` accepted as Django's ``get_user`` does), with one
+    change: for
     Django's ``ModelBackend`` lookup the user row is read by
     :func:`user_by_pk` in plain SQL instead of the ORM's
     ``_default_manager.get(pk=...)`` (120 against 390 us of CPU per socket on
@@ -107,10 +110,25 @@ def session_user(session):
     if not (
         session_hash
         and constant_time_compare(session_hash, user.get_session_auth_hash())
+        or _fallback_hash_matches(user, session_hash)
     ):
         session.flush()
         return None
     return user
+
+
+def _fallback_hash_matches(user, session_hash) -> bool:
+    """Whether ``session_hash`` is ``user``'s under one of
+    ``SECRET_KEY_FALLBACKS`` (a session of before a key rotation), as
+    Django's ``get_user`` accepts it. Only reached when the current key's
+    hash did not match (the usual path costs nothing more). Unlike Django,
+    the socket leaves the session as it is: the page's next request moves it
+    to the current key (Django cycles its key then; the socket keeps the
+    session it was opened with)."""
+    return bool(session_hash) and any(
+        constant_time_compare(session_hash, fallback)
+        for fallback in user.get_session_auth_fallback_hash()
+    )
 
 
 @functools.cache
@@ -295,7 +313,16 @@ class SocketApp:
             await _deny(receive, send)
             return
         key = parse_cookie(cookie).get(settings.SESSION_COOKIE_NAME) if cookie else None
-        slim = {"type": "websocket", "path": path, "session_cookie": key}
+        client = scope.get("client")
+        slim = {
+            "type": "websocket",
+            "path": path,
+            "session_cookie": key,
+            # The client's address (uvicorn takes it from the proxy's
+            # X-Forwarded-For only when the proxy is in --forwarded-allow-ips):
+            # the cap of HUB_MAX_SOCKETS_PER_IP.
+            "client_address": client[0] if client else None,
+        }
         del scope, cookie, origin, host
         await consumer_class()(slim, receive, send)
 

@@ -208,6 +208,10 @@ class LocalFanout:
         self.loop = loop
         self.followers: dict[str, set] = {}
         self.connected_sockets: weakref.WeakSet = weakref.WeakSet()
+        # Open sockets of this process per user (``("user", id)``) and per
+        # client address (``("ip", address)``): the caps of
+        # HUB_MAX_SOCKETS_PER_USER and HUB_MAX_SOCKETS_PER_IP (hub/consumers.py).
+        self.socket_counts: collections.Counter = collections.Counter()
         self.redis = settings.REDIS_URL
         self.prefix = channel_prefix()
         # Named, so an operator (or a test) can find this subscription.

@@ -55,6 +55,10 @@ CLOSE_TOO_MANY_ERRORS = 4429
 # The socket did not read fast enough: its unsent bytes passed
 # HUB_SEND_BUFFER_BYTES. The client reconnects and resumes from its offsets.
 CLOSE_TOO_SLOW = 4408
+# Too many sockets open on this server process for the user
+# (HUB_MAX_SOCKETS_PER_USER) or the client address (HUB_MAX_SOCKETS_PER_IP).
+# The client waits a long back-off before it tries again.
+CLOSE_TOO_MANY_SOCKETS = 4409
 
 MAX_STREAMS_PER_FRAME = 200
 # Protocol errors a socket may make before it is closed with 4429.
@@ -114,6 +118,7 @@ class HubConsumer(AsyncWebsocketConsumer):
     queued = 0  # local messages (_queue) not yet handled
     transport = None
     outbox = None  # frames held for one write (_batched), or None
+    counted = ()  # keys of fanout.socket_counts this socket counts in
 
     async def __call__(self, scope, receive, send) -> None:
         """Serve one socket: dispatch each ASGI message from ``receive`` in turn.
@@ -165,6 +170,12 @@ class HubConsumer(AsyncWebsocketConsumer):
             )
         self.refilled_at = time.monotonic()
         await self.accept()
+        address = self.scope.pop("client_address", None)
+        if address and not self._count(
+            ("ip", address), settings.HUB_MAX_SOCKETS_PER_IP
+        ):
+            await self.close(code=CLOSE_TOO_MANY_SOCKETS)
+            return
         cookie = self.scope.pop("session_cookie", None)
         if cookie and is_session_key(cookie):
             # This session's control messages (its logout) from any process,
@@ -178,6 +189,9 @@ class HubConsumer(AsyncWebsocketConsumer):
             # Closed after the accept, so the browser sees a close code it can
             # act on (a rejected handshake only shows 1006).
             await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if not self._count(("user", self.user.pk), settings.HUB_MAX_SOCKETS_PER_USER):
+            await self.close(code=CLOSE_TOO_MANY_SOCKETS)
             return
         # Control messages for this user (password change, recheck, typing),
         # with those that came while the user was read: a password change
@@ -263,12 +277,28 @@ class HubConsumer(AsyncWebsocketConsumer):
                 await poller
         self._leave()
 
+    def _count(self, key: tuple, cap: int) -> bool:
+        """Count this socket under ``key`` in the process's open sockets;
+        ``False`` (and not counted) if ``cap`` (``0``: none) are already
+        open."""
+        counts = self.fanout.socket_counts
+        if cap and counts[key] >= cap:
+            return False
+        counts[key] += 1
+        self.counted = (*self.counted, key)
+        return True
+
     def _leave(self) -> None:
         """Forget this socket in the fan-out and stop its tasks (idempotent)."""
         if self.poller is not None:
             self.poller.cancel()
         fanout = self.fanout
         if fanout is not None:
+            for key in self.counted:
+                fanout.socket_counts[key] -= 1
+                if fanout.socket_counts[key] <= 0:
+                    del fanout.socket_counts[key]
+            self.counted = ()
             fanout.leave(self, self.targets)
             self.targets = ()
             for name in list(getattr(self, "positions", ())):

@@ -46,6 +46,17 @@ uvicorn process holding idle authenticated hub sockets (bench S1: about
    sockets were that line of ``send``); a ``resume`` replaying 17 events is
    now one write instead of 18 (decision 0003, addendum).
 
+5. **No message over** ``HUB_WS_MAX_BYTES`` **is read.** uvicorn reads a
+   message of up to ``--ws-max-size`` (16 MiB by default) into memory before
+   the application sees it and can refuse it (issue 13: 20 sockets sending
+   15 MiB frames took 470 MB). The command lines pass ``--ws-max-size``
+   (``UVICORN_OPTIONS``), and this class also holds the ``websockets``
+   connection to the settings' ``HUB_WS_MAX_BYTES`` whatever the command
+   line says (the smaller of the two): a frame whose header announces more is
+   refused from that header, before its payload is read, with close code
+   1009 (message too big), as a fragmented message once its fragments pass
+   the limit.
+
 Everything else is uvicorn's: framing, ``receive()`` order (messages in the
 order uvicorn queues them, read paused while one is queued), close
 handling, keepalive pings, ``pause_writing``/``resume_writing`` waking
@@ -152,6 +163,16 @@ class SlimQueue:
                 return
 
 
+def _ws_max_bytes() -> int | None:
+    """The settings' ``HUB_WS_MAX_BYTES`` (``None`` without Django settings)."""
+    from django.conf import settings
+
+    try:
+        return settings.HUB_WS_MAX_BYTES
+    except Exception:  # settings not configured: uvicorn's own limit
+        return None
+
+
 def _with(waiters: list | None, waiter) -> list:
     """``waiters`` (a list made on first use) with ``waiter`` appended."""
     if waiters is None:
@@ -223,6 +244,11 @@ class SlimWebSocketProtocol(WebSocketsSansIOProtocol):
         if conn is not None and hasattr(conn, "logger"):
             conn.logger = CONNECTION_LOGGER
             conn.debug = CONNECTION_LOGGER.isEnabledFor(logging.DEBUG)
+        if conn is not None and hasattr(conn, "max_message_size"):
+            limit = _ws_max_bytes()
+            current = conn.max_message_size
+            if limit and (current is None or current > limit):
+                conn.max_message_size = limit
         # Replace only what is still uvicorn 0.54's: an empty asyncio.Queue,
         # and an asyncio.Event (set: the transport is writable).
         queue = getattr(self, "queue", None)

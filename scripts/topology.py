@@ -50,7 +50,8 @@ What it does, in order:
    ``<log dir>/<name>.log``:
    per ASGI process (``asgi-1``, ``asgi-2``, ... on ``--port``, ``--port`` + 1,
    ...; free ports when no port is given), with ``--server daphne`` (the
-   default) ``daphne -b 127.0.0.1 -p PORT core.asgi:application``, with
+   default) ``daphne -b 127.0.0.1 -p PORT`` :data:`DAPHNE_OPTIONS`
+   ``core.asgi:application``, with
    ``--server uvicorn`` ``uvicorn core.asgi:application --host 127.0.0.1
    --port PORT`` and :data:`UVICORN_OPTIONS` (those of ``compose.yaml``);
    ``server_args`` (``--server-arg``) appends options, ``manage.py db_worker --queue-name '*'``
@@ -106,13 +107,17 @@ HOST = "127.0.0.1"
 # client socket never holds the port a restarted process needs.
 AUTO_PORTS = (20000, 32000)
 SERVERS = ("daphne", "uvicorn")
+# The settings' HUB_WS_MAX_BYTES (core/settings.py; tests/test_deploy.py
+# checks they agree): the largest WebSocket message a server reads.
+WS_MAX_BYTES = 128 * 1024
 # uvicorn as compose.yaml runs it (docs/decisions/0003): the sans-I/O
 # `websockets` protocol (uvicorn's default; its older `--ws websockets` is
 # deprecated and waits for the client's answer when closing) in the hub's
 # lighter subclass (hub/uvicorn_ws.py: less memory per idle socket), no
 # permessage-deflate (CPU and memory per socket; Daphne never compressed),
 # no lifespan (Channels' router has none), no access log (Daphne keeps none),
-# and 5 s at most for what is still open once the hub has drained (SIGTERM).
+# 5 s at most for what is still open once the hub has drained (SIGTERM), and
+# no WebSocket message over WS_MAX_BYTES read into memory.
 UVICORN_OPTIONS = (
     "--ws",
     "hub.uvicorn_ws:SlimWebSocketProtocol",
@@ -123,6 +128,15 @@ UVICORN_OPTIONS = (
     "--no-access-log",
     "--timeout-graceful-shutdown",
     "5",
+    "--ws-max-size",
+    str(WS_MAX_BYTES),
+)
+# Daphne's own bound on a WebSocket message and frame (its default: 1 MiB).
+DAPHNE_OPTIONS = (
+    "--websocket-max-message-size",
+    str(WS_MAX_BYTES),
+    "--websocket-max-frame-size",
+    str(WS_MAX_BYTES),
 )
 
 try:
@@ -227,6 +241,7 @@ def server_argv(
             HOST,
             "-p",
             str(port),
+            *DAPHNE_OPTIONS,
             *extra,
             "core.asgi:application",
         ]

@@ -72,10 +72,17 @@ def test_asgi_processes_run_uvicorn_with_the_measured_options():
         options = _options(command[2:])
         assert options["--host"] == "0.0.0.0" and options["--port"] == "8000"
         assert options["--proxy-headers"] is True
-        assert options["--forwarded-allow-ips"] == "*"
+        # Issue 13: proxy headers from the proxy only, never "*" (a client
+        # would name its own address in X-Forwarded-For).
+        assert "--forwarded-allow-ips" not in options
+        env = services[name]["environment"]
+        proxy = services["proxy"]["networks"]["default"]["ipv4_address"]
+        assert env["FORWARDED_ALLOW_IPS"] == proxy
         assert _options(list(UVICORN_OPTIONS)).items() <= options.items(), name
         assert options["--ws-per-message-deflate"] == "false"
         assert options["--ws"] == "hub.uvicorn_ws:SlimWebSocketProtocol", name
+        # Issue 13: no WebSocket message over the settings' bound is read.
+        assert int(options["--ws-max-size"]) == production.HUB_WS_MAX_BYTES, name
         grace = float(services[name]["stop_grace_period"].removesuffix("s"))
         drain = production.HUB_DRAIN_SECONDS + float(
             options["--timeout-graceful-shutdown"]
@@ -84,6 +91,34 @@ def test_asgi_processes_run_uvicorn_with_the_measured_options():
     dockerfile = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
     cmd = next(line for line in dockerfile.splitlines() if line.startswith("CMD "))
     assert json.loads(cmd.removeprefix("CMD ")) == services["asgi-1"]["command"]
+
+
+def test_every_server_bounds_websocket_messages_by_the_one_setting():
+    """Issue 13, finding 3: uvicorn (UVICORN_OPTIONS, hence compose.yaml and
+    the Dockerfile, checked above) and Daphne (`make run`'s runserver reads
+    the DAPHNE_* settings; the topology passes its options) read no
+    WebSocket message over HUB_WS_MAX_BYTES."""
+    from core import settings as production
+    from scripts.topology import WS_MAX_BYTES, server_argv
+
+    assert WS_MAX_BYTES == production.HUB_WS_MAX_BYTES
+    assert production.HUB_WS_MAX_BYTES < 16 * 1024 * 1024  # uvicorn's default
+    assert production.HUB_WS_MAX_BYTES > production.HUB_MAX_FRAME_BYTES
+    assert production.DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE == WS_MAX_BYTES
+    assert production.DAPHNE_WEBSOCKET_MAX_FRAME_SIZE == WS_MAX_BYTES
+    for server in ("daphne", "uvicorn"):
+        options = _options(server_argv(server, 8000)[3:])
+        sizes = [
+            value
+            for name, value in options.items()
+            if name
+            in (
+                "--ws-max-size",
+                "--websocket-max-message-size",
+                "--websocket-max-frame-size",
+            )
+        ]
+        assert sizes and all(int(size) == WS_MAX_BYTES for size in sizes), server
 
 
 def test_the_asgi_processes_websocket_protocol_is_importable_from_the_image():

@@ -67,6 +67,7 @@ async def connect_as(
     cookie: str | None = None,
     expect_hello: bool = True,
     host: bytes | None = HOST,
+    address: str | None = None,
 ) -> WebsocketCommunicator:
     """Open a socket on ``/ws/`` as ``user`` (``None``: no session).
 
@@ -74,6 +75,7 @@ async def connect_as(
     ``expect_hello`` the socket must be accepted and the ``hello`` frame is
     read into ``communicator.hello``. ``communicator.client`` is the logged-in
     test client (to log out) and ``communicator.cookie`` the session id.
+    ``address``: the client's IP address in the scope (none by default).
     """
     client = None
     if user is not None and cookie is None:
@@ -86,6 +88,8 @@ async def connect_as(
         name = settings.SESSION_COOKIE_NAME
         headers.append((b"cookie", f"{name}={cookie}".encode()))
     communicator = WebsocketCommunicator(application, "/ws/", headers=headers)
+    if address is not None:  # the client's address, as a server gives it
+        communicator.scope["client"] = (address, 50000)
     communicator.client = client
     communicator.cookie = cookie
     communicator.accepted, _ = await communicator.connect(timeout=TIMEOUT)

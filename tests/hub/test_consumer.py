@@ -9,6 +9,7 @@ import json
 
 import pytest
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.contrib.auth.signals import user_logged_out
 from django.test import override_settings
 from django.utils import timezone
@@ -21,6 +22,7 @@ from tests.hub.helpers import (
     assert_serving,
     assert_silent,
     connect_as,
+    login,
     receive,
     receive_close,
     request,
@@ -1144,3 +1146,79 @@ async def test_losing_access_before_subscribing_is_seen_by_a_later_subscribe(
 
     reply = await request(socket, {"type": "subscribe", "id": "s", "streams": [lost]})
     assert reply["type"] == "error" and reply["code"] == "forbidden", reply
+
+
+KEY_A = "issue-13-old-signing-key-" + "a" * 40
+KEY_B = "issue-13-new-signing-key-" + "b" * 40
+
+
+async def test_a_session_signed_with_a_fallback_key_keeps_page_and_socket(school):
+    """Issue 13, finding 9: rotating SECRET_KEY (the old one kept in
+    SECRET_KEY_FALLBACKS) logs nobody out: Django's pages accept a session
+    whose hash the old key made, and so does the socket (it used to flush
+    the session, logging the page out too)."""
+    with override_settings(SECRET_KEY=KEY_A, SECRET_KEY_FALLBACKS=[]):
+        client = await database_sync_to_async(login)(school.parent)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    with override_settings(SECRET_KEY=KEY_B, SECRET_KEY_FALLBACKS=[KEY_A]):
+        socket = await connect_as(cookie=cookie)
+        assert socket.hello["user"] == school.parent.pk
+        await socket.disconnect()
+        page = await database_sync_to_async(client.get)("/messages/")
+        assert page.status_code == 200
+        # Django moved the session to the new key's hash (and a new session
+        # key): the page's new cookie opens a socket too.
+        cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+        socket = await connect_as(cookie=cookie)
+        assert socket.hello["user"] == school.parent.pk
+        await socket.disconnect()
+    with override_settings(SECRET_KEY=KEY_B, SECRET_KEY_FALLBACKS=[]):
+        # Without the fallback, a session of the old key is nobody's.
+        with override_settings(SECRET_KEY=KEY_A):
+            old = await database_sync_to_async(login)(school.teacher)
+        old_cookie = old.cookies[settings.SESSION_COOKIE_NAME].value
+        socket = await connect_as(cookie=old_cookie, expect_hello=False)
+        _, code = await receive_close(socket)
+        assert code == 4401
+
+
+@override_settings(HUB_MAX_SOCKETS_PER_USER=2, HUB_MAX_SOCKETS_PER_IP=0)
+async def test_sockets_beyond_the_users_cap_are_closed_with_4409(school):
+    """Issue 13, finding 3: a user's sockets on one process are capped; one
+    more is closed with 4409, the others keep serving, and a socket that
+    leaves makes room."""
+    first = await connect_as(school.parent)
+    second = await connect_as(cookie=first.cookie)
+    third = await connect_as(cookie=first.cookie, expect_hello=False)
+    assert third.accepted
+    frames, code = await receive_close(third)
+    assert code == 4409 and frames == []
+    # Another user is not concerned.
+    other = await connect_as(school.teacher)
+    await assert_serving(first)
+    await assert_serving(second)
+    await second.disconnect()
+    again = await connect_as(cookie=first.cookie)
+    await assert_serving(again)
+    for socket in (first, again, other):
+        await socket.disconnect()
+
+
+@override_settings(HUB_MAX_SOCKETS_PER_USER=0, HUB_MAX_SOCKETS_PER_IP=2)
+async def test_sockets_beyond_the_addresss_cap_are_closed_before_the_session(school):
+    """Sockets from one client address are capped before any database work
+    (anonymous ones too); another address is not concerned."""
+    one = await connect_as(school.parent, address="203.0.113.7")
+    two = await connect_as(school.teacher, address="203.0.113.7")
+    refused = await connect_as(None, address="203.0.113.7", expect_hello=False)
+    assert refused.accepted
+    _, code = await receive_close(refused)
+    assert code == 4409
+    elsewhere = await connect_as(school.pupil, address="198.51.100.9")
+    await assert_serving(one)
+    await assert_serving(elsewhere)
+    await one.disconnect()
+    three = await connect_as(school.cpe, address="203.0.113.7")
+    await assert_serving(three)
+    for socket in (two, three, elsewhere):
+        await socket.disconnect()

@@ -106,3 +106,40 @@ async def test_bye_and_the_close_leave_in_one_write(school):
                 await recv(socket)
             assert closed.value.rcvd.code == lifecycle.CLOSE_GOING_AWAY
             assert len(recorder.writes) == before + 1
+
+
+async def test_a_frame_over_the_servers_limit_is_refused_before_it_is_read(school):
+    """Issue 13, finding 3: uvicorn reads a message of up to ``--ws-max-size``
+    (16 MiB by default, the value of this server: no option given) into
+    memory before the hub can refuse it; ``SlimWebSocketProtocol`` holds the
+    connection to ``HUB_WS_MAX_BYTES``, so the server closes with 1009 from
+    the frame's header and the consumer never sees the frame. A frame just
+    over the hub's own ``HUB_MAX_FRAME_BYTES`` still gets ``frame_too_big``
+    and 4413; the other sockets keep working."""
+    async with serve("hub.uvicorn_ws:SlimWebSocketProtocol", application) as (
+        server,
+        url,
+    ):
+        assert server.config.ws_max_size == 16 * 1024 * 1024
+        other = await open_page(url, school.parent)
+        big = await open_page(url, school.teacher)
+        async with other, big:
+            # A text frame's header announcing 8 MiB (masked, as a client's
+            # must be), then only 1 KiB of it: the server answers at once.
+            size = 8 * 1024 * 1024
+            header = bytes([0x81, 0x80 | 127]) + size.to_bytes(8, "big") + bytes(4)
+            big.transport.write(header + b"x" * 1024)
+            with pytest.raises(ConnectionClosed) as closed:
+                await recv(big)
+            assert closed.value.rcvd.code == 1009  # message too big
+            await other.send(json.dumps({"type": "ping", "id": "p"}))
+            assert json.loads(await recv(other)) == {"type": "pong", "id": "p"}
+
+        polite = await open_page(url, school.teacher)
+        async with polite:
+            await polite.send("x" * (settings.HUB_MAX_FRAME_BYTES + 1))
+            error = json.loads(await recv(polite))
+            assert error["code"] == "frame_too_big"
+            with pytest.raises(ConnectionClosed) as closed:
+                await recv(polite)
+            assert closed.value.rcvd.code == 4413

@@ -21,6 +21,7 @@ export const CLOSE_UNAUTHENTICATED = 4401;
 export const CLOSE_SESSION_ENDED = 4403;
 export const CLOSE_TOO_BIG = 4413;
 export const CLOSE_TOO_SLOW = 4408; // did not read fast enough: resume
+export const CLOSE_TOO_MANY_SOCKETS = 4409; // this user's (or address's) sockets are at the cap
 export const CLOSE_GOING_AWAY = 4503; // that server process is stopping: resume elsewhere
 export const CLOSE_SERVICE_RESTART = 1012; // RFC 6455 §7.4 registry: the server restarts
 const CLOSE_NO_PONG = 4000;
@@ -232,6 +233,13 @@ export class HubClient {
       this.goToLogin();
       return;
     }
+    // Too many sockets of this user (other tabs) or of this address are open
+    // on that server: never retry soon. Wait between half the cap and the
+    // cap (15-30 s), every time, until a socket gets in (hello).
+    if (code === CLOSE_TOO_MANY_SOCKETS) {
+      this.scheduleReconnect(this.options.maxDelay / 2);
+      return;
+    }
     // A process going away is not a failure: come back at once (within one
     // base delay, spread at random so thousands of sockets do not stampede).
     if (code === CLOSE_GOING_AWAY || code === CLOSE_SERVICE_RESTART) this.attempt = 0;
@@ -253,11 +261,15 @@ export class HubClient {
     return Math.floor(random() * ceiling);
   }
 
-  scheduleReconnect() {
+  /** Reconnect after the back-off; ``floor``: wait at least this long
+   * (plus up to as much again, at random). */
+  scheduleReconnect(floor = 0) {
     if (this.stopped) return;
     const offline = globalThis.navigator?.onLine === false;
     this.setState(offline ? "offline" : "reconnecting");
-    const delay = this.nextDelay();
+    const delay = floor
+      ? floor + Math.floor(this.options.random() * floor)
+      : this.nextDelay();
     this.reconnectTimer = this.timers.setTimeout(() => {
       this.reconnectTimer = null;
       this.connect();

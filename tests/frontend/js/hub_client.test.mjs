@@ -392,3 +392,22 @@ for (const code of [4503, 1012]) test(`a server going away (${code}) is rejoined
   const resume = sockets[1].sent.find((f) => f.type === "resume");
   assert.deepEqual(resume.streams["user:1"], { epoch: "e1", offset: 3 });
 });
+
+test("4409 (too many sockets) waits half the back-off cap or more, every time", () => {
+  // random() = 0 would make full jitter retry at once: a tight loop.
+  const { client, sockets, timers, navigated } = setup({ random: () => 0 });
+  client.start();
+  for (let i = 0; i < 5; i += 1) {
+    sockets.at(-1).serverCloses(4409);
+    const [delay] = timers.pending();
+    assert.ok(delay >= 15000 && delay <= 30000, `delay ${delay}`);
+    timers.advance(delay);
+  }
+  assert.equal(sockets.length, 6);
+  assert.equal(client.state, "connecting");
+  assert.deepEqual(navigated, []);
+  // Once a socket is in, the back-off starts over.
+  sockets.at(-1).serverSends(hello);
+  sockets.at(-1).serverCloses(1006);
+  assert.deepEqual(timers.pending(), [0]);
+});

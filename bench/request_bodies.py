@@ -1,0 +1,203 @@
+"""Post a big multipart body to a real server, anonymously and logged in;
+measure the server process's memory (issue 13, finding 3).
+
+    .venv/bin/python bench/request_bodies.py --megabytes 150
+    .venv/bin/python bench/request_bodies.py --megabytes 150 --servers daphne \\
+        --who anonymous --transfer chunked
+
+Each case runs on a fresh server process (so its peak RSS, ``VmHWM``, is the
+case's own): a throwaway SQLite database in a temporary folder, migrated,
+with one staff member who may add roster imports; the server (Daphne as
+``make run`` serves, or uvicorn with ``scripts/topology.py``'s
+``UVICORN_OPTIONS`` as ``compose.yaml``) on a free port; for ``logged-in``,
+a login through ``/admin/login/``; then one multipart POST of a generated
+CSV of ``--megabytes`` MiB to the admin's roster upload
+(``/admin/roster/rosterimport/upload/``, the largest body the hub accepts:
+``ROSTER_UPLOAD_MAX_TOTAL_BYTES``), streamed from memory one MiB at a time,
+with a ``Content-Length`` (``--transfer length``) or chunked
+(``--transfer chunked``). It prints the answer's status, the wall time and
+the server's RSS before, at its peak and after. No task worker runs: an
+accepted import stays queued; only the request is measured.
+"""
+
+import argparse
+import http.client
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.roster_upload import ROW, Session, free_port, peak_mib  # noqa: E402
+from scripts.topology import UVICORN_OPTIONS  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+MiB = 1024 * 1024
+PATH = "/admin/roster/rosterimport/upload/"
+
+
+def server_command(server: str, port: int) -> list[str]:
+    if server == "daphne":
+        return [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "core.asgi:application",
+        ]
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "core.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *UVICORN_OPTIONS,
+    ]
+
+
+def post(session: Session, megabytes: int, chunked: bool, logged_in: bool):
+    """POST the body; return (status, seconds)."""
+    token = session.token(PATH) if logged_in else "x" * 64
+    boundary = "----body-bench-boundary"
+    head = (
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="csrfmiddlewaretoken"\r\n\r\n'
+        f"{token}\r\n"
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="files"; filename="users.csv"\r\n'
+        "Content-Type: text/csv\r\n\r\n"
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    chunk = ROW * (MiB // len(ROW))
+    size = len(head) + len(chunk) * megabytes + len(tail)
+
+    def body():
+        yield head
+        for _ in range(megabytes):
+            yield chunk
+        yield tail
+
+    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    if not chunked:
+        headers["Content-Length"] = str(size)
+    if session.cookies:
+        headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in session.cookies.items())
+    started = time.monotonic()
+    conn = http.client.HTTPConnection("127.0.0.1", session.port, timeout=600)
+    try:
+        conn.request("POST", PATH, body(), headers, encode_chunked=chunked)
+        response = conn.getresponse()
+        response.read()
+        status = response.status
+    except (BrokenPipeError, ConnectionResetError):
+        # The server answered and closed before the whole body went out.
+        try:
+            response = conn.getresponse()
+            status = response.status
+        except (OSError, http.client.HTTPException):
+            status = "connection closed"
+    finally:
+        conn.close()
+    return status, time.monotonic() - started
+
+
+def wait_listening(port: int) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--megabytes", type=int, default=150)
+    parser.add_argument("--servers", nargs="+", default=["daphne", "uvicorn"])
+    parser.add_argument("--who", nargs="+", default=["anonymous", "logged-in"])
+    parser.add_argument("--transfer", nargs="+", default=["length", "chunked"])
+    args = parser.parse_args()
+    var_dir = Path(tempfile.mkdtemp(prefix="body-bench-"))
+    env = {
+        **os.environ,
+        "DEBUG": "1",
+        "SECRET_KEY": "bench",
+        "VAR_DIR": str(var_dir),
+        "DATABASE_URL": f"sqlite:///{var_dir / 'bench.sqlite3'}",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "LOG_LEVEL": "WARNING",
+    }
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env.pop("REDIS_URL", None)
+    manage = [sys.executable, "manage.py"]
+    try:
+        subprocess.run([*manage, "migrate", "-v0"], cwd=REPO, env=env, check=True)
+        subprocess.run(
+            [
+                *manage,
+                "shell",
+                "-c",
+                (
+                    "from django.contrib.auth.models import Permission\n"
+                    "from core.roster.models import User\n"
+                    "u = User.objects.create_user('bench.lead', password='bench-pw-1',"
+                    " role='administrator', is_staff=True)\n"
+                    "u.user_permissions.add(Permission.objects.get("
+                    "codename='add_rosterimport'))\n"
+                ),
+            ],
+            cwd=REPO,
+            env=env,
+            check=True,
+        )
+        for server in args.servers:
+            for who in args.who:
+                for transfer in args.transfer:
+                    port = free_port()
+                    process = subprocess.Popen(
+                        server_command(server, port), cwd=REPO, env=env
+                    )
+                    try:
+                        wait_listening(port)
+                        session = Session(port)
+                        if who == "logged-in":
+                            session.login("bench.lead", "bench-pw-1")
+                        else:
+                            session.request("GET", "/admin/login/")
+                        before = peak_mib(process.pid)[0]
+                        status, elapsed = post(
+                            session,
+                            args.megabytes,
+                            transfer == "chunked",
+                            who == "logged-in",
+                        )
+                        after, peak = peak_mib(process.pid)
+                        print(
+                            f"{server:8} {who:10} {transfer:8} {args.megabytes} MiB: "
+                            f"HTTP {status} in {elapsed:6.1f} s; server RSS "
+                            f"{before} MiB before, peak {peak} MiB, {after} MiB after",
+                            flush=True,
+                        )
+                    finally:
+                        process.terminate()
+                        process.wait(20)
+    finally:
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
