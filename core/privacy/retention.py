@@ -50,42 +50,26 @@ def cutoff(kind: str, now: dt.datetime) -> dt.datetime | None:
     return now - dt.timedelta(days=days)
 
 
-def _remove(storage_names: list[tuple]) -> None:
-    for storage, name in storage_names:
-        if name:
-            storage.delete(name)
-
-
 def purge_messages(before: dt.datetime) -> int:
     """Conversations whose last message (or start) is older than ``before``,
     with their messages, attachments and files."""
     old = Conversation.objects.annotate(
         last=Coalesce(F("last_message_at"), F("created_at"))
     ).filter(last__lt=before)
-    files = [
-        (a.file.storage, a.file.name)
-        for a in Attachment.objects.filter(message__conversation__in=old)
-    ]
-    count = (
+    # Files leave with their rows (core.files' delete hook).
+    return (
         Conversation.objects.filter(pk__in=old.values("pk"))
         .delete()[1]
         .get("messaging.Conversation", 0)
     )
-    _remove(files)
-    return count
 
 
 def purge_attendance(before: dt.datetime) -> int:
     """Roll calls of lessons that began before ``before``, with their
     records, excuses and excuse documents; old missing-roll-call flags."""
     old = RollCall.objects.filter(occurrence__start__lt=before)
-    files = [
-        (e.document.storage, e.document.name)
-        for e in Excuse.objects.filter(record__roll_call__in=old).exclude(document="")
-    ]
     count = old.delete()[1].get("attendance.RollCall", 0)
     MissingRollCall.objects.filter(occurrence__start__lt=before).delete()
-    _remove(files)
     return count
 
 
@@ -94,15 +78,13 @@ def purge_documents(before: dt.datetime) -> int:
     stay), and attachments of messages sent before it."""
     count = 0
     for excuse in Excuse.objects.filter(submitted_at__lt=before).exclude(document=""):
-        storage, name = excuse.document.storage, excuse.document.name
+        # The row stays: its file goes by hand.
+        excuse.document.delete(save=False)
         excuse.document = ""
         excuse.save(update_fields=["document"])
-        _remove([(storage, name)])
         count += 1
     old = Attachment.objects.filter(message__created_at__lt=before)
-    files = [(a.file.storage, a.file.name) for a in old]
     count += old.delete()[1].get("messaging.Attachment", 0)
-    _remove(files)
     return count
 
 

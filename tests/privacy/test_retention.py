@@ -38,6 +38,7 @@ def paths(rows, field: str) -> list[str]:
     return [getattr(row, field).path for row in rows if getattr(row, field)]
 
 
+@pytest.mark.django_db(transaction=True)  # files leave on commit
 def test_each_kind_goes_after_its_period_with_its_files(families, policy, time_machine):
     audit.record(actor=None, action="test.old", target_type="user", target_id=1)
     time_machine.move_to(NOW + DAY, tick=False)
@@ -100,6 +101,7 @@ def test_each_kind_goes_after_its_period_with_its_files(families, policy, time_m
     assert not EndedMembership.objects.exists()
 
 
+@pytest.mark.django_db(transaction=True)  # files leave on commit
 def test_attendance_goes_with_its_documents(families, policy, time_machine):
     """Documents kept longer than absences still go with their excuse."""
     policy["documents"] = 0  # kept until their absence goes
