@@ -41,7 +41,7 @@ class MessagingError(ValueError):
 
     ``code`` is stable for clients: ``forbidden``, ``too_long``, ``empty``,
     ``suspended``, ``rate_limited``, ``idempotency_conflict``,
-    ``edit_window``, ``files``.
+    ``edit_window``, ``files``, ``reported``.
     """
 
     def __init__(self, message: str, code: str = "forbidden") -> None:
@@ -186,14 +186,7 @@ def send_message(
     participants = list(conversation.participants.select_related("user"))
     if sender.pk not in {p.user_id for p in participants}:
         raise MessagingError("Vous ne participez pas à cette conversation.")
-    suspension = policy.active_suspension(sender, conversation.org_id)
-    if suspension is not None:
-        until = (
-            f" jusqu'au {timezone.localtime(suspension.until):%d/%m/%Y à %H:%M}"
-            if suspension.until
-            else ""
-        )
-        raise MessagingError(f"Votre droit d'écrire est suspendu{until}.", "suspended")
+    _refuse_if_suspended(sender, conversation.org_id)
     creator = conversation.created_by_id
     visible_to = None
     if sender.pk != creator:
@@ -258,13 +251,20 @@ def send_message(
 def edit_message(
     *, message: Message, editor: User, body: str, ip: str | None = None
 ) -> Message:
-    """Replace the text of one's own message within 15 minutes of sending it."""
+    """Replace the text of one's own message within 15 minutes of sending it.
+
+    Refused to a suspended writer (``suspended``) and while a report on the
+    message is open (``reported``: the moderators judge what was written).
+    An edit spends a token of the sender's bucket, as a send does.
+    Raises :class:`MessagingError`, :class:`RateLimited`.
+    """
     body = body.strip()
     if message.sender_id != editor.pk:
         raise MessagingError("Seul l'auteur peut modifier un message.")
     if message.deleted_at or message.hidden_at:
         raise MessagingError("Ce message n'est plus visible.")
-    if timezone.now() - message.created_at > EDIT_WINDOW:
+    now = timezone.now()
+    if now - message.created_at > EDIT_WINDOW:
         raise MessagingError(
             "Un message se modifie dans les 15 minutes.", "edit_window"
         )
@@ -272,7 +272,11 @@ def edit_message(
         raise MessagingError("Message trop long.", "too_long")
     if not body and not message.attachments.exists():
         raise MessagingError("Le message est vide.", "empty")
+    _refuse_if_suspended(editor, message.conversation.org_id)
+    peek_send_token(editor, now)
     with transaction.atomic():
+        _lock_unreported(message)
+        take_send_token(editor, now)
         message.body = crypto.encrypt(body)
         message.edited_at = timezone.now()
         message.save(update_fields=["body", "edited_at"])
@@ -295,6 +299,7 @@ def delete_message(*, message: Message, actor: User, ip: str | None = None) -> M
     if message.deleted_at:
         return message
     with transaction.atomic():
+        _lock_unreported(message)
         for attachment in message.attachments.all():
             # Files go once the rows are gone for good, not before a rollback.
             transaction.on_commit(
@@ -364,13 +369,23 @@ def mark_read(
 def report_message(
     *, message: Message, reporter: User, reason: str, ip: str | None = None
 ) -> Report:
-    """Send a message to the school's moderation queue (once per reporter)."""
+    """Send a message to the school's moderation queue (once per reporter).
+
+    The report keeps the message's text as it is now (``evidence``,
+    encrypted): while it is open the message can be neither edited nor
+    deleted, and afterwards the moderators still read what was reported.
+    """
     if message.sender_id == reporter.pk:
         raise MessagingError("Vous ne pouvez pas signaler votre propre message.")
     reason = " ".join(reason.split())[:500] or "—"
     with transaction.atomic():
+        # Locked: an edit racing with the report waits, then sees it open.
+        message = Message.objects.select_for_update().get(pk=message.pk)
+        evidence = crypto.decrypt(message.body).decode("utf-8") if message.body else ""
         report, created = Report.objects.get_or_create(
-            message=message, reporter=reporter, defaults={"reason": reason}
+            message=message,
+            reporter=reporter,
+            defaults={"reason": reason, "evidence": evidence},
         )
         if created:
             _audit_message(
@@ -470,6 +485,33 @@ def take_send_token(user: User, now: dt.datetime) -> None:
     quota.tokens = tokens - 1
     quota.updated_at = now
     quota.save(update_fields=["tokens", "updated_at"])
+
+
+def _refuse_if_suspended(user: User, org_id: int) -> None:
+    """Raise ``suspended`` if ``user`` may not write in ``org_id`` now."""
+    suspension = policy.active_suspension(user, org_id)
+    if suspension is not None:
+        until = (
+            f" jusqu'au {timezone.localtime(suspension.until):%d/%m/%Y à %H:%M}"
+            if suspension.until
+            else ""
+        )
+        raise MessagingError(f"Votre droit d'écrire est suspendu{until}.", "suspended")
+
+
+def _lock_unreported(message: Message) -> None:
+    """Lock ``message``'s row; raise ``reported`` while a report on it is open.
+
+    Must run in a transaction: :func:`report_message` takes the same lock,
+    so a report and an edit or deletion never interleave.
+    """
+    Message.objects.select_for_update().filter(pk=message.pk).first()
+    if message.reports.filter(status=Report.Status.OPEN).exists():
+        raise MessagingError(
+            "Ce message est signalé : il ne peut être ni modifié ni supprimé "
+            "tant que l'établissement ne l'a pas examiné.",
+            "reported",
+        )
 
 
 def _may_reach(sender: User, user: User, conversation: Conversation) -> bool:

@@ -56,6 +56,7 @@ ERROR_STATUS = {
     "forbidden": 403,
     "suspended": 403,
     "edit_window": 403,
+    "reported": 403,
     "idempotency_conflict": 409,
     "rate_limited": 429,
 }
@@ -137,6 +138,7 @@ class Thread:
     receipts: bool
     staff: bool
     reported: set[int] = field(default_factory=set)
+    under_report: set[int] = field(default_factory=set)
     now: dt.datetime = field(default_factory=timezone.now)
 
     @property
@@ -177,6 +179,11 @@ def load_thread(user: User, conversation: Conversation) -> Thread:
             reporter=user, message__conversation=conversation
         ).values_list("message_id", flat=True)
     )
+    under_report = set(
+        Report.objects.filter(
+            message__conversation=conversation, status=Report.Status.OPEN
+        ).values_list("message_id", flat=True)
+    )
     return Thread(
         conversation=conversation,
         user=user,
@@ -184,6 +191,7 @@ def load_thread(user: User, conversation: Conversation) -> Thread:
         receipts=policy.policy_for(conversation.org_id).read_receipts,
         staff=staff,
         reported=reported,
+        under_report=under_report,
     )
 
 
@@ -228,7 +236,9 @@ def message_item(message: Message, thread: Thread) -> dict:
         "html": render_message(text) if state == "ok" else "",
         "attachments": [],
         "can_edit": False,
-        "can_delete": state != "deleted" and (mine or thread.staff),
+        "can_delete": state != "deleted"
+        and (mine or thread.staff)
+        and message.pk not in thread.under_report,
         "can_report": not mine and state == "ok",
         "reported": message.pk in thread.reported,
         "receipt": None,
@@ -243,7 +253,11 @@ def message_item(message: Message, thread: Thread) -> dict:
             }
             for a in message.attachments.all()
         ]
-        if mine and thread.now - message.created_at <= actions.EDIT_WINDOW:
+        if (
+            mine
+            and thread.now - message.created_at <= actions.EDIT_WINDOW
+            and message.pk not in thread.under_report
+        ):
             item["can_edit"] = True
             item["text"] = text
             item["edit_until"] = message.created_at + actions.EDIT_WINDOW
@@ -542,13 +556,16 @@ def moderation(request):
     items = []
     for report in reports:
         message = report.message
-        text = decrypt_text(message.body) if not message.deleted_at else ""
+        # The text as it was reported (kept in the report, encrypted): the
+        # message may not change while the report is open, and reports made
+        # before that rule keep what the message held then.
+        text = report.evidence
         items.append(
             {
                 "report": report,
                 "message": message,
                 "html": render_message(text) if text else "",
-                "deleted": bool(message.deleted_at),
+                "deleted": not text and bool(message.deleted_at),
                 "suspended": policy.is_suspended(
                     message.sender, message.conversation.org_id
                 ),
