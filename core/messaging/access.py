@@ -3,12 +3,17 @@
 "Not found" and "not a participant" raise the same ``Http404``.
 """
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Value
+import unicodedata
+
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Concat
 from django.http import Http404
 
 from core.messaging.models import Attachment, Conversation, Message, Participant, Report
 from core.roster.models import User
+
+# Subjects compared per search (decrypted in Python): the most recent ones.
+SEARCH_SUBJECTS = 2000
 
 
 def visible_messages(user: User) -> Q:
@@ -39,13 +44,36 @@ def conversations_for_user(user: User) -> QuerySet[Conversation]:
     )
 
 
+def fold(text: str) -> str:
+    """Return ``text`` without case or accents, to compare what people type."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def subjects_matching(user: User, query: str) -> list[int]:
+    """Return the ids of ``user``'s conversations whose subject holds ``query``.
+
+    Subjects are encrypted at rest, so the database cannot compare them:
+    the user's own conversations are decrypted and compared here, case and
+    accents aside, the :data:`SEARCH_SUBJECTS` most recent at most.
+    """
+    wanted = fold(query)
+    rows = (
+        Conversation.objects.filter(participants__user=user)
+        .order_by(F("last_message_at").desc(nulls_last=True), "-pk")
+        .values_list("pk", "subject")[:SEARCH_SUBJECTS]
+    )
+    return [pk for pk, subject in rows if wanted in fold(subject)]
+
+
 def search_conversations(user: User, query: str) -> QuerySet[Conversation]:
     """Return ``user``'s conversations whose subject or a participant's name
     holds ``query`` (case-insensitive), as a filter of ids.
 
     Only names the user can see count: every participant where replies go
     to all (or for the creator), else the creator alone, so a search cannot
-    tell which other families received a class-wide message.
+    tell which other families received a class-wide message. Subjects are
+    matched by :func:`subjects_matching` (they are encrypted).
     """
     names = User.objects.annotate(
         full=Concat("first_name", Value(" "), "last_name"),
@@ -58,7 +86,7 @@ def search_conversations(user: User, query: str) -> QuerySet[Conversation]:
     return (
         Conversation.objects.filter(participants__user=user)
         .filter(
-            Q(subject__icontains=query)
+            Q(pk__in=subjects_matching(user, query))
             | Q(created_by__in=names)
             | (
                 Q(participants__user__in=names)
@@ -173,6 +201,7 @@ __all__ = [
     "moderation_queue",
     "read_positions",
     "search_conversations",
+    "subjects_matching",
     "unread_totals",
     "visible_messages",
 ]
