@@ -142,8 +142,13 @@ def send_message(
     ip: str | None = None,
     now: dt.datetime | None = None,
     silent: bool = False,
+    private_to: User | None = None,
 ) -> Message:
     """Send ``body`` (markdown subset, 10,000 characters) with up to 5 files.
+
+    ``private_to``: in a class-wide conversation (replies go to the creator
+    only), the creator answers one recipient in their private thread: the
+    message is seen by that recipient and the creator only.
 
     ``silent``: delivered in the app at once, but pushed to phones only when
     the recipients' night is over (a teacher writing at 22:00).
@@ -189,7 +194,9 @@ def send_message(
     _refuse_if_suspended(sender, conversation.org_id)
     creator = conversation.created_by_id
     visible_to = None
-    if sender.pk != creator:
+    if private_to is not None:
+        visible_to = _private_thread_partner(conversation, sender, private_to)
+    elif sender.pk != creator:
         if conversation.reply_policy == Conversation.ReplyPolicy.NONE:
             raise MessagingError(
                 "Les réponses ne sont pas ouvertes dans cette conversation."
@@ -349,21 +356,58 @@ def mark_read(
             ip=ip,
             detail={"up_to": message_id},
         )
-        receivers = [user.pk]
-        if policy.policy_for(conversation.org_id).read_receipts:
-            receivers = list(
-                conversation.participants.values_list("user_id", flat=True)
+        for receivers, position in _read_receivers(conversation, user, message_id):
+            hub.send_event(
+                [user_stream(pk) for pk in receivers],
+                MessagesRead(
+                    op="read",
+                    conversation_id=conversation.pk,
+                    user_id=user.pk,
+                    message_id=position,
+                ),
             )
-        hub.send_event(
-            [user_stream(pk) for pk in receivers],
-            MessagesRead(
-                op="read",
-                conversation_id=conversation.pk,
-                user_id=user.pk,
-                message_id=message_id,
-            ),
-        )
     return message_id
+
+
+def _read_receivers(
+    conversation: Conversation, reader: User, message_id: int
+) -> list[tuple[list[int], int]]:
+    """Return who hears that ``reader`` read up to ``message_id``, and what.
+
+    As ``[(user ids, read position they are told)]``. The reader's devices
+    always hear it. With read receipts on: every participant where replies
+    go to all. In a class-wide conversation (replies to the creator only),
+    a family's reading reaches the creator alone, and the creator's reading
+    reaches each family clamped to the last message that family can see: a
+    family learns that its own messages were read, never that other
+    families wrote.
+    """
+    if not policy.policy_for(conversation.org_id).read_receipts:
+        return [([reader.pk], message_id)]
+    participants = list(conversation.participants.values_list("user_id", flat=True))
+    if conversation.reply_policy == Conversation.ReplyPolicy.ALL:
+        return [(participants, message_id)]
+    creator = conversation.created_by_id
+    if reader.pk != creator:
+        return [([reader.pk, creator], message_id)]
+    read = conversation.messages.filter(id__lte=message_id)
+    broadcast = (
+        read.filter(visible_to__isnull=True).aggregate(last=Max("id"))["last"] or 0
+    )
+    private = read.filter(visible_to__isnull=False)
+    last_of: dict[int, int] = {}
+    for rows in (
+        private.values_list("visible_to").annotate(last=Max("id")),
+        private.values_list("sender").annotate(last=Max("id")),
+    ):
+        for user_id, last in rows:
+            last_of[user_id] = max(last_of.get(user_id, 0), last)
+    told: dict[int, list[int]] = {message_id: [reader.pk]}
+    for user_id in participants:
+        if user_id != reader.pk:
+            position = max(broadcast, last_of.get(user_id, 0))
+            told.setdefault(position, []).append(user_id)
+    return [(users, position) for position, users in told.items() if position]
 
 
 def report_message(
@@ -497,6 +541,28 @@ def _refuse_if_suspended(user: User, org_id: int) -> None:
             else ""
         )
         raise MessagingError(f"Votre droit d'écrire est suspendu{until}.", "suspended")
+
+
+def _private_thread_partner(
+    conversation: Conversation, sender: User, private_to: User
+) -> int:
+    """Return the id of the recipient whose private thread ``sender`` writes in.
+
+    Only the creator of a class-wide conversation (replies to the creator
+    only, or none) answers privately, and only a participant.
+    """
+    if conversation.reply_policy == Conversation.ReplyPolicy.ALL:
+        raise MessagingError(
+            "Ici, les réponses vont à tous : pas de réponse privée.", "invalid"
+        )
+    if sender.pk != conversation.created_by_id:
+        raise MessagingError("Seul l'auteur de la conversation répond en privé.")
+    partner = getattr(private_to, "pk", private_to)
+    if partner == sender.pk or not (
+        conversation.participants.filter(user_id=partner).exists()
+    ):
+        raise MessagingError("Ce destinataire ne participe pas à la conversation.")
+    return partner
 
 
 def _lock_unreported(message: Message) -> None:

@@ -1,6 +1,8 @@
 """Typing indicators: ephemeral ``typing`` frames relayed by the hub.
 
-Client → server: ``{"type": "typing", "conversation": 12}``. The server
+Client → server: ``{"type": "typing", "conversation": 12}``, with
+``"to": <user id>`` when the creator of a class-wide conversation writes in
+one recipient's private thread (then only that recipient hears it). The server
 checks that the user takes part and may write there (a suspended writer
 gets an ``error`` frame with code ``suspended``), then relays
 ``{"type": "typing", "conversation": 12, "user": 5, "name": "Léa Dubois"}``
@@ -42,6 +44,12 @@ def relay_typing(user, frame: dict) -> Relay:
         # A reply reaches the creator only (or no one): so does its typing,
         # which also keeps the other families of a class message unnamed.
         others = [creator] if reply_policy == Conversation.ReplyPolicy.SENDER else []
+    elif user.pk == creator and reply_policy != Conversation.ReplyPolicy.ALL:
+        # The creator writing in one family's private thread ("to"): only
+        # that family sees it.
+        to = frame.get("to")
+        if to is not None:
+            others = [to] if to in others else []
     return Relay(
         user_ids=others,
         frame={
