@@ -5,8 +5,8 @@
 
 import unicodedata
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Value
-from django.db.models.functions import Concat
+from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Coalesce, Concat
 from django.http import Http404
 
 from core.messaging.models import Attachment, Conversation, Message, Participant, Report
@@ -23,10 +23,22 @@ def visible_messages(user: User) -> Q:
 
 def conversations_for_user(user: User) -> QuerySet[Conversation]:
     """Return ``user``'s conversations, latest activity first, with
-    ``unread`` (messages from others after the user's read position)."""
+    ``unread`` (messages from others after the user's read position) and
+    ``last_visible_at`` (the last message ``user`` may see: another family's
+    private reply in a class-wide message does not move it)."""
     mine = Participant.objects.filter(user=user)
+    visible = (
+        Q(messages__visible_to__isnull=True)
+        | Q(messages__visible_to=user)
+        | Q(messages__sender=user)
+    )
     return (
         Conversation.objects.filter(participants__user=user)
+        .annotate(
+            last_visible_at=Coalesce(
+                Max("messages__created_at", filter=visible), "created_at"
+            )
+        )
         .annotate(
             unread=Count(
                 "messages",
@@ -40,7 +52,7 @@ def conversations_for_user(user: User) -> QuerySet[Conversation]:
                 & (Q(messages__visible_to__isnull=True) | Q(messages__visible_to=user)),
             )
         )
-        .order_by("-last_message_at", "-pk")
+        .order_by("-last_visible_at", "-pk")
     )
 
 

@@ -416,7 +416,8 @@ def conversation_row(conversation: Conversation, user: User) -> dict:
         "subject": conversation.subject,
         "names": others[:NAMES_SHOWN],
         "more": hidden,
-        "last": conversation.last_message_at or conversation.created_at,
+        "last": getattr(conversation, "last_visible_at", None)
+        or conversation.created_at,
         "unread": getattr(conversation, "unread", 0),
     }
 

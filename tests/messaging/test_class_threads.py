@@ -6,6 +6,7 @@ the teacher's answer stays in it, read receipts never name or count other
 families, and nothing of it reaches another family's socket.
 """
 
+import datetime as dt
 import json
 import uuid
 
@@ -292,3 +293,30 @@ async def test_another_familys_socket_receives_nothing_of_a_private_exchange(
     ]
     # ... and Sophie, in the same conversation, nothing.
     await assert_silent(sophie, 0.5)
+
+
+# The inbox ------------------------------------------------------------------------
+
+
+def test_another_familys_private_reply_does_not_move_the_conversation_up(school):
+    import time_machine
+    from django.utils import timezone
+
+    now = timezone.now()
+    with time_machine.travel(now - dt.timedelta(hours=2), tick=False):
+        conversation = class_message(school)
+    with time_machine.travel(now - dt.timedelta(hours=1), tick=False):
+        later = start(school, school.teacher, [school.other_parent], subject="Cantine")
+    with time_machine.travel(now, tick=False):
+        send(conversation, school.parent, "Réponse de Karim")
+
+    sophie = list(access.conversations_for_user(school.other_parent))
+    karim = list(access.conversations_for_user(school.parent))
+
+    assert [c.pk for c in sophie] == [later.pk, conversation.pk]
+    assert sophie[1].last_visible_at == now - dt.timedelta(hours=2)
+    assert karim[0].last_visible_at == now
+    row = login(school.other_parent).get(
+        f"/messages/api/conversations/{conversation.pk}/"
+    )
+    assert row.json()["last_message_at"] == (now - dt.timedelta(hours=2)).isoformat()
