@@ -639,7 +639,6 @@ def _emit(message: Message, op: str, user_ids: list[int], silent: bool = False) 
             message_id=message.pk,
             sender_id=message.sender_id,
             sender_name=message.sender.get_full_name() or message.sender.get_username(),
-            subject=conversation.subject,
             silent=silent,
         ),
     )

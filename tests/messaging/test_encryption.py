@@ -2,6 +2,7 @@
 key rotation with ``manage.py rotate_message_keys``."""
 
 import io
+import json
 
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
@@ -259,3 +260,15 @@ def test_a_dump_of_encrypted_fields_loads_back(school, tmp_path):
 
     conversation.refresh_from_db()
     assert conversation.subject == "Cantine"
+
+
+def test_the_stream_log_holds_no_subject_and_the_push_still_says_it(school):
+    from core.messaging.events import MessageChanged
+    from hub.models import Event
+
+    start(school, school.teacher, [school.parent], subject=SECRET)
+
+    (event, *_) = Event.objects.filter(kind="messaging.message")
+    assert sensitive(json.dumps(event.payload, ensure_ascii=False).encode()) == []
+    notice = MessageChanged(op=event.op, **event.payload).notice(event.created_at)
+    assert notice.body == SECRET

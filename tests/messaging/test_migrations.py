@@ -9,7 +9,6 @@ from core import crypto
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("messaging", "0001_initial")]
-AFTER = [("messaging", "0002_encrypt_subjects_and_reasons")]
 
 
 def migrate(targets):
@@ -17,6 +16,12 @@ def migrate(targets):
     executor.loader.build_graph()
     executor.migrate(targets)
     return executor.loader.project_state(targets).apps
+
+
+def latest(app: str | None = None) -> list[tuple[str, str]]:
+    """The last migration of ``app`` (every app's when None)."""
+    leaves = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    return [node for node in leaves if app in (None, node[0])]
 
 
 def test_existing_subjects_and_reasons_are_encrypted_in_place(school):
@@ -48,7 +53,7 @@ def test_existing_subjects_and_reasons_are_encrypted_in_place(school):
             created_by_id=school.cpe.pk,
         )
     finally:
-        apps = migrate(AFTER)
+        migrate(latest())
 
     from core.messaging.models import Conversation, Report, WriteSuspension
 
@@ -60,3 +65,24 @@ def test_existing_subjects_and_reasons_are_encrypted_in_place(school):
         cursor.execute("SELECT subject FROM messaging_conversation")
         (raw,) = cursor.fetchone()
     assert b"Harc" not in bytes(raw)
+
+
+def test_subjects_already_in_the_stream_log_are_dropped(school):
+    apps = migrate([("messaging", "0002_encrypt_subjects_and_reasons"), *latest("hub")])
+    try:
+        Stream = apps.get_model("hub", "Stream")
+        Event = apps.get_model("hub", "Event")
+        stream = Stream.objects.create(name=f"user:{school.parent.pk}")
+        Event.objects.create(
+            stream=stream,
+            offset=1,
+            kind="messaging.message",
+            op="new",
+            payload={"conversation_id": 1, "subject": "Harcèlement de Léa"},
+        )
+    finally:
+        migrate(latest())
+
+    from hub.models import Event
+
+    assert Event.objects.get().payload == {"conversation_id": 1}
