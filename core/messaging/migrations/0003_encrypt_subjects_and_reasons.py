@@ -9,8 +9,6 @@ text (empty if the message is deleted).
 
 from django.db import migrations
 
-import core.crypto
-
 CHANGED = [
     ("conversation", "subject"),
     ("report", "reason"),
@@ -45,43 +43,9 @@ def decrypt_rows(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("messaging", "0001_initial"),
+        ("messaging", "0002_add_encrypted_subjects_and_reasons"),
     ]
 
     operations = [
-        migrations.AddField(
-            model_name="conversation",
-            name="subject_encrypted",
-            field=core.crypto.EncryptedTextField(verbose_name="subject"),
-        ),
-        migrations.AddField(
-            model_name="report",
-            name="reason_encrypted",
-            field=core.crypto.EncryptedTextField(verbose_name="reason"),
-        ),
-        migrations.AddField(
-            model_name="writesuspension",
-            name="reason_encrypted",
-            field=core.crypto.EncryptedTextField(verbose_name="reason"),
-        ),
-        migrations.AddField(
-            model_name="report",
-            name="evidence",
-            field=core.crypto.EncryptedTextField(verbose_name="reported text"),
-        ),
         migrations.RunPython(encrypt_rows, decrypt_rows),
-        migrations.RemoveField(model_name="conversation", name="subject"),
-        migrations.RemoveField(model_name="report", name="reason"),
-        migrations.RemoveField(model_name="writesuspension", name="reason"),
-        migrations.RenameField(
-            model_name="conversation", old_name="subject_encrypted", new_name="subject"
-        ),
-        migrations.RenameField(
-            model_name="report", old_name="reason_encrypted", new_name="reason"
-        ),
-        migrations.RenameField(
-            model_name="writesuspension",
-            old_name="reason_encrypted",
-            new_name="reason",
-        ),
     ]

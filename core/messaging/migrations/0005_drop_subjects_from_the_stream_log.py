@@ -1,6 +1,6 @@
 """Drop conversation subjects from the messaging events already logged.
 
-Subjects are encrypted at rest (0002) but the stream log is not: events
+Subjects are encrypted at rest (0002 to 0004) but the stream log is not: events
 written before kept the subject in clear. New events no longer carry it
 (``MessageChanged.notice`` reads it from the conversation).
 """
@@ -25,7 +25,7 @@ def drop_subjects(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("messaging", "0002_encrypt_subjects_and_reasons"),
+        ("messaging", "0004_drop_clear_subjects_and_reasons"),
         ("hub", "0002_initial"),
     ]
 
