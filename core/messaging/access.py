@@ -62,30 +62,35 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-def subjects_matching(user: User, query: str) -> list[int]:
+def subjects_matching(user: User, query: str, only: int | None = None) -> list[int]:
     """Return the ids of ``user``'s conversations whose subject holds ``query``.
 
     Subjects are encrypted at rest, so the database cannot compare them:
     the user's own conversations are decrypted and compared here, case and
-    accents aside, the :data:`SEARCH_SUBJECTS` most recent at most.
+    accents aside, the :data:`SEARCH_SUBJECTS` most recent at most (or the
+    conversation ``only``).
     """
     wanted = fold(query)
-    rows = (
-        Conversation.objects.filter(participants__user=user)
-        .order_by(F("last_message_at").desc(nulls_last=True), "-pk")
-        .values_list("pk", "subject")[:SEARCH_SUBJECTS]
-    )
+    mine = Conversation.objects.filter(participants__user=user)
+    if only is not None:
+        mine = mine.filter(pk=only)
+    rows = mine.order_by(F("last_message_at").desc(nulls_last=True), "-pk").values_list(
+        "pk", "subject"
+    )[:SEARCH_SUBJECTS]
     return [pk for pk, subject in rows if wanted in fold(subject)]
 
 
-def search_conversations(user: User, query: str) -> QuerySet[Conversation]:
+def search_conversations(
+    user: User, query: str, only: int | None = None
+) -> QuerySet[Conversation]:
     """Return ``user``'s conversations whose subject or a participant's name
     holds ``query`` (case-insensitive), as a filter of ids.
 
     Only names the user can see count: every participant where replies go
     to all (or for the creator), else the creator alone, so a search cannot
     tell which other families received a class-wide message. Subjects are
-    matched by :func:`subjects_matching` (they are encrypted).
+    matched by :func:`subjects_matching` (they are encrypted). ``only``
+    restricts the search to one conversation (an inbox row's check).
     """
     names = User.objects.annotate(
         full=Concat("first_name", Value(" "), "last_name"),
@@ -98,7 +103,7 @@ def search_conversations(user: User, query: str) -> QuerySet[Conversation]:
     return (
         Conversation.objects.filter(participants__user=user)
         .filter(
-            Q(pk__in=subjects_matching(user, query))
+            Q(pk__in=subjects_matching(user, query, only))
             | Q(created_by__in=names)
             | (
                 Q(participants__user__in=names)

@@ -734,7 +734,7 @@ def api_conversation_row(request, conversation_id: int):
         return api_404()
     matches = (
         not query
-        or access.search_conversations(request.user, query)
+        or access.search_conversations(request.user, query, only=conversation_id)
         .filter(pk=conversation_id)
         .exists()
     )

@@ -168,6 +168,7 @@ def test_a_familys_page_names_and_counts_no_other_family(school):
         )[0]
     )
     assert set(data["positions"]) == {str(school.teacher.pk)}
+    assert data["names"] == {str(school.teacher.pk): "Alice Martin"}
     assert "Sophie" not in html
     assert "Lu par 0 sur 1" in html  # Karim's reply, read by the teacher or not
 
@@ -182,7 +183,8 @@ def test_the_creator_sees_who_read_a_class_message(school):
     html = login(school.teacher).get(f"/messages/{conversation.pk}/").content.decode()
 
     assert "Lu par 1 sur 2" in html
-    assert "Sophie Petit" in html
+    assert "data-readers> · Sophie Petit</span>" in html
+    assert '"names": {' in html  # the page's script keeps naming who read
 
 
 # The reply box says where the reply goes -------------------------------------------

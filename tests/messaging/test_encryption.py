@@ -243,6 +243,8 @@ def test_search_finds_encrypted_subjects_case_and_accents_aside(school):
     )
 
     assert found == {museum.pk}
+    one = access.search_conversations(school.parent, "MUSÉE", only=museum.pk)
+    assert set(one.values_list("pk", flat=True)) == {museum.pk}
 
 
 def test_a_dump_of_encrypted_fields_loads_back(school, tmp_path):
