@@ -179,6 +179,10 @@ def file_fields() -> list[tuple[type[models.Model], str]]:
     return [(m, f) for m, f in _FILE_FIELDS if not m._meta.abstract]
 
 
+# Marks a token in a serialized dump (``dumpdata``/``loaddata``).
+SERIALIZED_PREFIX = "fernet:"
+
+
 class EncryptedTextField(models.BinaryField):
     """Text stored as a Fernet token: Python sees ``str``, the database bytes.
 
@@ -217,6 +221,12 @@ class EncryptedTextField(models.BinaryField):
         return decrypt(token).decode("utf-8") if token else ""
 
     def to_python(self, value):
+        if isinstance(value, str) and value.startswith(SERIALIZED_PREFIX):
+            # What value_to_string wrote (loaddata); anything else is text.
+            try:
+                return decrypt(value[len(SERIALIZED_PREFIX) :].encode()).decode()
+            except InvalidToken:
+                return value
         if value is None or isinstance(value, str):
             return value
         token = bytes(value)
@@ -230,7 +240,9 @@ class EncryptedTextField(models.BinaryField):
         return super().get_db_prep_value(value, connection, prepared)
 
     def value_to_string(self, obj):
-        return self.value_from_object(obj) or ""
+        # Serialized (dumpdata) as a token too: a dump reveals no text.
+        text = self.value_from_object(obj) or ""
+        return SERIALIZED_PREFIX + encrypt(text).decode() if text else ""
 
     def formfield(self, **kwargs):
         from django import forms

@@ -522,7 +522,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         try:
             relay = await off_loop(handler)(self.user, frame)
         except ephemeral.EphemeralRefused as error:
-            raise ProtocolError("forbidden", str(error) or "not allowed") from None
+            raise ProtocolError(error.code, str(error) or "not allowed") from None
         now = time.monotonic()
         throttle_key = f"{frame['type']}:{relay.key}"
         if (

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 
 
 class EphemeralRefused(Exception):
-    """The user may not send this frame (not found and not allowed alike)."""
+    """The user may not send this frame.
+
+    ``code`` is the ``error`` frame's: ``forbidden`` (not found and not
+    allowed alike) unless the handler names another, such as ``suspended``.
+    """
+
+    def __init__(self, message: str = "", code: str = "forbidden") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)

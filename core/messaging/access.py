@@ -3,12 +3,17 @@
 "Not found" and "not a participant" raise the same ``Http404``.
 """
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Value
-from django.db.models.functions import Concat
+import unicodedata
+
+from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Coalesce, Concat
 from django.http import Http404
 
 from core.messaging.models import Attachment, Conversation, Message, Participant, Report
 from core.roster.models import User
+
+# Subjects compared per search (decrypted in Python): the most recent ones.
+SEARCH_SUBJECTS = 2000
 
 
 def visible_messages(user: User) -> Q:
@@ -18,10 +23,22 @@ def visible_messages(user: User) -> Q:
 
 def conversations_for_user(user: User) -> QuerySet[Conversation]:
     """Return ``user``'s conversations, latest activity first, with
-    ``unread`` (messages from others after the user's read position)."""
+    ``unread`` (messages from others after the user's read position) and
+    ``last_visible_at`` (the last message ``user`` may see: another family's
+    private reply in a class-wide message does not move it)."""
     mine = Participant.objects.filter(user=user)
+    visible = (
+        Q(messages__visible_to__isnull=True)
+        | Q(messages__visible_to=user)
+        | Q(messages__sender=user)
+    )
     return (
         Conversation.objects.filter(participants__user=user)
+        .annotate(
+            last_visible_at=Coalesce(
+                Max("messages__created_at", filter=visible), "created_at"
+            )
+        )
         .annotate(
             unread=Count(
                 "messages",
@@ -35,17 +52,45 @@ def conversations_for_user(user: User) -> QuerySet[Conversation]:
                 & (Q(messages__visible_to__isnull=True) | Q(messages__visible_to=user)),
             )
         )
-        .order_by("-last_message_at", "-pk")
+        .order_by("-last_visible_at", "-pk")
     )
 
 
-def search_conversations(user: User, query: str) -> QuerySet[Conversation]:
+def fold(text: str) -> str:
+    """Return ``text`` without case or accents, to compare what people type."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def subjects_matching(user: User, query: str, only: int | None = None) -> list[int]:
+    """Return the ids of ``user``'s conversations whose subject holds ``query``.
+
+    Subjects are encrypted at rest, so the database cannot compare them:
+    the user's own conversations are decrypted and compared here, case and
+    accents aside, the :data:`SEARCH_SUBJECTS` most recent at most (or the
+    conversation ``only``).
+    """
+    wanted = fold(query)
+    mine = Conversation.objects.filter(participants__user=user)
+    if only is not None:
+        mine = mine.filter(pk=only)
+    rows = mine.order_by(F("last_message_at").desc(nulls_last=True), "-pk").values_list(
+        "pk", "subject"
+    )[:SEARCH_SUBJECTS]
+    return [pk for pk, subject in rows if wanted in fold(subject)]
+
+
+def search_conversations(
+    user: User, query: str, only: int | None = None
+) -> QuerySet[Conversation]:
     """Return ``user``'s conversations whose subject or a participant's name
     holds ``query`` (case-insensitive), as a filter of ids.
 
     Only names the user can see count: every participant where replies go
     to all (or for the creator), else the creator alone, so a search cannot
-    tell which other families received a class-wide message.
+    tell which other families received a class-wide message. Subjects are
+    matched by :func:`subjects_matching` (they are encrypted). ``only``
+    restricts the search to one conversation (an inbox row's check).
     """
     names = User.objects.annotate(
         full=Concat("first_name", Value(" "), "last_name"),
@@ -58,7 +103,7 @@ def search_conversations(user: User, query: str) -> QuerySet[Conversation]:
     return (
         Conversation.objects.filter(participants__user=user)
         .filter(
-            Q(subject__icontains=query)
+            Q(pk__in=subjects_matching(user, query, only))
             | Q(created_by__in=names)
             | (
                 Q(participants__user__in=names)
@@ -173,6 +218,7 @@ __all__ = [
     "moderation_queue",
     "read_positions",
     "search_conversations",
+    "subjects_matching",
     "unread_totals",
     "visible_messages",
 ]

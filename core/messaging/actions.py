@@ -41,7 +41,7 @@ class MessagingError(ValueError):
 
     ``code`` is stable for clients: ``forbidden``, ``too_long``, ``empty``,
     ``suspended``, ``rate_limited``, ``idempotency_conflict``,
-    ``edit_window``, ``files``.
+    ``edit_window``, ``files``, ``reported``.
     """
 
     def __init__(self, message: str, code: str = "forbidden") -> None:
@@ -142,8 +142,13 @@ def send_message(
     ip: str | None = None,
     now: dt.datetime | None = None,
     silent: bool = False,
+    private_to: User | None = None,
 ) -> Message:
     """Send ``body`` (markdown subset, 10,000 characters) with up to 5 files.
+
+    ``private_to``: in a class-wide conversation (replies go to the creator
+    only), the creator answers one recipient in their private thread: the
+    message is seen by that recipient and the creator only.
 
     ``silent``: delivered in the app at once, but pushed to phones only when
     the recipients' night is over (a teacher writing at 22:00).
@@ -186,17 +191,12 @@ def send_message(
     participants = list(conversation.participants.select_related("user"))
     if sender.pk not in {p.user_id for p in participants}:
         raise MessagingError("Vous ne participez pas à cette conversation.")
-    suspension = policy.active_suspension(sender, conversation.org_id)
-    if suspension is not None:
-        until = (
-            f" jusqu'au {timezone.localtime(suspension.until):%d/%m/%Y à %H:%M}"
-            if suspension.until
-            else ""
-        )
-        raise MessagingError(f"Votre droit d'écrire est suspendu{until}.", "suspended")
+    _refuse_if_suspended(sender, conversation.org_id)
     creator = conversation.created_by_id
     visible_to = None
-    if sender.pk != creator:
+    if private_to is not None:
+        visible_to = _private_thread_partner(conversation, sender, private_to)
+    elif sender.pk != creator:
         if conversation.reply_policy == Conversation.ReplyPolicy.NONE:
             raise MessagingError(
                 "Les réponses ne sont pas ouvertes dans cette conversation."
@@ -258,13 +258,20 @@ def send_message(
 def edit_message(
     *, message: Message, editor: User, body: str, ip: str | None = None
 ) -> Message:
-    """Replace the text of one's own message within 15 minutes of sending it."""
+    """Replace the text of one's own message within 15 minutes of sending it.
+
+    Refused to a suspended writer (``suspended``) and while a report on the
+    message is open (``reported``: the moderators judge what was written).
+    An edit spends a token of the sender's bucket, as a send does.
+    Raises :class:`MessagingError`, :class:`RateLimited`.
+    """
     body = body.strip()
     if message.sender_id != editor.pk:
         raise MessagingError("Seul l'auteur peut modifier un message.")
     if message.deleted_at or message.hidden_at:
         raise MessagingError("Ce message n'est plus visible.")
-    if timezone.now() - message.created_at > EDIT_WINDOW:
+    now = timezone.now()
+    if now - message.created_at > EDIT_WINDOW:
         raise MessagingError(
             "Un message se modifie dans les 15 minutes.", "edit_window"
         )
@@ -272,7 +279,11 @@ def edit_message(
         raise MessagingError("Message trop long.", "too_long")
     if not body and not message.attachments.exists():
         raise MessagingError("Le message est vide.", "empty")
+    _refuse_if_suspended(editor, message.conversation.org_id)
+    peek_send_token(editor, now)
     with transaction.atomic():
+        _lock_unreported(message)
+        take_send_token(editor, now)
         message.body = crypto.encrypt(body)
         message.edited_at = timezone.now()
         message.save(update_fields=["body", "edited_at"])
@@ -295,6 +306,7 @@ def delete_message(*, message: Message, actor: User, ip: str | None = None) -> M
     if message.deleted_at:
         return message
     with transaction.atomic():
+        _lock_unreported(message)
         for attachment in message.attachments.all():
             # Files go once the rows are gone for good, not before a rollback.
             transaction.on_commit(
@@ -344,33 +356,80 @@ def mark_read(
             ip=ip,
             detail={"up_to": message_id},
         )
-        receivers = [user.pk]
-        if policy.policy_for(conversation.org_id).read_receipts:
-            receivers = list(
-                conversation.participants.values_list("user_id", flat=True)
+        for receivers, position in _read_receivers(conversation, user, message_id):
+            hub.send_event(
+                [user_stream(pk) for pk in receivers],
+                MessagesRead(
+                    op="read",
+                    conversation_id=conversation.pk,
+                    user_id=user.pk,
+                    message_id=position,
+                ),
             )
-        hub.send_event(
-            [user_stream(pk) for pk in receivers],
-            MessagesRead(
-                op="read",
-                conversation_id=conversation.pk,
-                user_id=user.pk,
-                message_id=message_id,
-            ),
-        )
     return message_id
+
+
+def _read_receivers(
+    conversation: Conversation, reader: User, message_id: int
+) -> list[tuple[list[int], int]]:
+    """Return who hears that ``reader`` read up to ``message_id``, and what.
+
+    As ``[(user ids, read position they are told)]``. The reader's devices
+    always hear it. With read receipts on: every participant where replies
+    go to all. In a class-wide conversation (replies to the creator only),
+    a family's reading reaches the creator alone, and the creator's reading
+    reaches each family clamped to the last message that family can see: a
+    family learns that its own messages were read, never that other
+    families wrote.
+    """
+    if not policy.policy_for(conversation.org_id).read_receipts:
+        return [([reader.pk], message_id)]
+    participants = list(conversation.participants.values_list("user_id", flat=True))
+    if conversation.reply_policy == Conversation.ReplyPolicy.ALL:
+        return [(participants, message_id)]
+    creator = conversation.created_by_id
+    if reader.pk != creator:
+        return [([reader.pk, creator], message_id)]
+    read = conversation.messages.filter(id__lte=message_id)
+    broadcast = (
+        read.filter(visible_to__isnull=True).aggregate(last=Max("id"))["last"] or 0
+    )
+    private = read.filter(visible_to__isnull=False)
+    last_of: dict[int, int] = {}
+    for rows in (
+        private.values_list("visible_to").annotate(last=Max("id")),
+        private.values_list("sender").annotate(last=Max("id")),
+    ):
+        for user_id, last in rows:
+            last_of[user_id] = max(last_of.get(user_id, 0), last)
+    told: dict[int, list[int]] = {message_id: [reader.pk]}
+    for user_id in participants:
+        if user_id != reader.pk:
+            position = max(broadcast, last_of.get(user_id, 0))
+            told.setdefault(position, []).append(user_id)
+    return [(users, position) for position, users in told.items() if position]
 
 
 def report_message(
     *, message: Message, reporter: User, reason: str, ip: str | None = None
 ) -> Report:
-    """Send a message to the school's moderation queue (once per reporter)."""
+    """Send a message to the school's moderation queue (once per reporter).
+
+    The report keeps the message's text as it is now (``evidence``,
+    encrypted): while it is open the message can be neither edited nor
+    deleted, and afterwards the moderators still read what was reported.
+    """
     if message.sender_id == reporter.pk:
         raise MessagingError("Vous ne pouvez pas signaler votre propre message.")
     reason = " ".join(reason.split())[:500] or "—"
     with transaction.atomic():
+        # Locked: an edit racing with the report waits, then sees it open.
+        message = Message.objects.select_for_update().get(pk=message.pk)
+        evidence = crypto.decrypt(message.body).decode("utf-8") if message.body else ""
         report, created = Report.objects.get_or_create(
-            message=message, reporter=reporter, defaults={"reason": reason}
+            message=message,
+            reporter=reporter,
+            defaults={"reason": reason, "evidence": evidence},
         )
         if created:
             _audit_message(
@@ -472,6 +531,55 @@ def take_send_token(user: User, now: dt.datetime) -> None:
     quota.save(update_fields=["tokens", "updated_at"])
 
 
+def _refuse_if_suspended(user: User, org_id: int) -> None:
+    """Raise ``suspended`` if ``user`` may not write in ``org_id`` now."""
+    suspension = policy.active_suspension(user, org_id)
+    if suspension is not None:
+        until = (
+            f" jusqu'au {timezone.localtime(suspension.until):%d/%m/%Y à %H:%M}"
+            if suspension.until
+            else ""
+        )
+        raise MessagingError(f"Votre droit d'écrire est suspendu{until}.", "suspended")
+
+
+def _private_thread_partner(
+    conversation: Conversation, sender: User, private_to: User
+) -> int:
+    """Return the id of the recipient whose private thread ``sender`` writes in.
+
+    Only the creator of a class-wide conversation (replies to the creator
+    only, or none) answers privately, and only a participant.
+    """
+    if conversation.reply_policy == Conversation.ReplyPolicy.ALL:
+        raise MessagingError(
+            "Ici, les réponses vont à tous : pas de réponse privée.", "invalid"
+        )
+    if sender.pk != conversation.created_by_id:
+        raise MessagingError("Seul l'auteur de la conversation répond en privé.")
+    partner = getattr(private_to, "pk", private_to)
+    if partner == sender.pk or not (
+        conversation.participants.filter(user_id=partner).exists()
+    ):
+        raise MessagingError("Ce destinataire ne participe pas à la conversation.")
+    return partner
+
+
+def _lock_unreported(message: Message) -> None:
+    """Lock ``message``'s row; raise ``reported`` while a report on it is open.
+
+    Must run in a transaction: :func:`report_message` takes the same lock,
+    so a report and an edit or deletion never interleave.
+    """
+    Message.objects.select_for_update().filter(pk=message.pk).first()
+    if message.reports.filter(status=Report.Status.OPEN).exists():
+        raise MessagingError(
+            "Ce message est signalé : il ne peut être ni modifié ni supprimé "
+            "tant que l'établissement ne l'a pas examiné.",
+            "reported",
+        )
+
+
 def _may_reach(sender: User, user: User, conversation: Conversation) -> bool:
     """Return whether ``sender`` may write to ``user`` in ``conversation``.
 
@@ -531,7 +639,6 @@ def _emit(message: Message, op: str, user_ids: list[int], silent: bool = False) 
             message_id=message.pk,
             sender_id=message.sender_id,
             sender_name=message.sender.get_full_name() or message.sender.get_username(),
-            subject=conversation.subject,
             silent=silent,
         ),
     )

@@ -63,7 +63,8 @@ class ReportAdmin(admin.ModelAdmin):
         "reporter",
         "handled_by",
     ]
-    search_fields = ["reason", "reporter__username", "message__sender__username"]
+    # Reasons are encrypted: the database cannot search them.
+    search_fields = ["reporter__username", "message__sender__username"]
     date_hierarchy = "created_at"
     actions = ["hide_messages", "dismiss_reports"]
     fields = [
@@ -120,7 +121,7 @@ class WriteSuspensionAdmin(admin.ModelAdmin):
     list_display = ["user", "org", "until", "reason", "created_by", "created_at"]
     list_filter = ["org"]
     list_select_related = ["user", "org", "created_by"]
-    search_fields = ["user__username", "user__last_name", "reason"]
+    search_fields = ["user__username", "user__last_name"]
     autocomplete_fields = ["user"]
     fields = ["user", "org", "until", "reason"]
 
@@ -156,7 +157,8 @@ class ConversationAdmin(admin.ModelAdmin):
     ]
     list_filter = ["org", "reply_policy", "created_at"]
     list_select_related = ["org", "created_by"]
-    search_fields = ["subject", "created_by__username", "created_by__last_name"]
+    # Subjects are encrypted: the database cannot search them.
+    search_fields = ["created_by__username", "created_by__last_name"]
     date_hierarchy = "created_at"
     fields = [
         "subject",

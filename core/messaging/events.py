@@ -1,7 +1,8 @@
 """Event kinds of messaging (on the participants' ``user:<id>`` streams).
 
-No event carries message text: the stream log is not encrypted, so pages
-fetch the text from the messaging API when an event arrives.
+No event carries message text nor the subject: the stream log is not
+encrypted, so pages fetch them from the messaging API when an event arrives,
+and a notice reads the subject when it is planned.
 """
 
 import datetime
@@ -23,16 +24,28 @@ class MessageChanged(HubEvent):
     message_id: int
     sender_id: int
     sender_name: str
-    subject: str
+    # Subjects are encrypted at rest and the stream log is not: events no
+    # longer carry it (the field reads events written before).
+    subject: str = ""
     silent: bool = False
+
+    def payload(self) -> dict:
+        return self.model_dump(mode="json", exclude={"op", "subject"})
 
     def notice(self, created_at: datetime.datetime) -> Notice | None:
         """A new message (never its text: pushes say who and about what)."""
         if self.op != "new":
             return None
+        from core.messaging.models import Conversation
+
+        subject = (
+            Conversation.objects.filter(pk=self.conversation_id)
+            .values_list("subject", flat=True)
+            .first()
+        )
         return Notice(
             title=_("New message from %(name)s") % {"name": self.sender_name},
-            body=self.subject,
+            body=subject or self.subject,
             url=f"/messages/{self.conversation_id}/",
             tag=f"conversation-{self.conversation_id}",
             mute_key=f"conversation:{self.conversation_id}",

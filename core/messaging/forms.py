@@ -39,6 +39,9 @@ class MessageForm(forms.Form):
     )
     idempotency_key = forms.CharField(max_length=64)
     silent = forms.BooleanField(required=False)
+    # In a class-wide conversation, the creator answers one recipient's
+    # private thread (their user id); empty: every recipient.
+    private_to = forms.IntegerField(required=False, min_value=1, max_value=10**18 - 1)
 
     def clean_body(self) -> str:
         # Browsers send line breaks as CRLF: count them as one character.

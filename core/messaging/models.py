@@ -1,8 +1,9 @@
 """Conversations between school and families (issue 3).
 
 Message bodies, attachment names and attachment contents are stored
-encrypted (``core.crypto``): a database dump alone reveals no
-message text. Subjects are not encrypted (they show in lists and emails).
+encrypted (``core.crypto``), and so are conversation subjects, report
+reasons, the reported text kept as evidence and suspension reasons: a
+database dump alone reveals no text a user wrote.
 """
 
 from django.conf import settings
@@ -51,7 +52,9 @@ class Conversation(models.Model):
         NONE = "none", _("recipients may not reply")
 
     org = models.ForeignKey(Org, on_delete=models.CASCADE, related_name="+")
-    subject = models.CharField(_("subject"), max_length=200)
+    # Encrypted: searched in Python over the user's own conversations
+    # (``access.search_conversations``), never by the database.
+    subject = crypto.EncryptedTextField(_("subject"))
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     reply_policy = models.CharField(
         _("replies"),
@@ -156,7 +159,10 @@ class Report(models.Model):
         Message, on_delete=models.CASCADE, related_name="reports"
     )
     reporter = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
-    reason = models.CharField(_("reason"), max_length=500)
+    reason = crypto.EncryptedTextField(_("reason"))
+    # The message's text when it was reported: what the moderators judge,
+    # whatever its author does afterwards.
+    evidence = crypto.EncryptedTextField(_("reported text"))
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.OPEN
     )
@@ -184,7 +190,7 @@ class WriteSuspension(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     org = models.ForeignKey(Org, on_delete=models.CASCADE, related_name="+")
     until = models.DateTimeField(null=True, blank=True)
-    reason = models.CharField(max_length=300, blank=True)
+    reason = crypto.EncryptedTextField(_("reason"))
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 

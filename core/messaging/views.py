@@ -55,6 +55,7 @@ ERROR_STATUS = {
     "forbidden": 403,
     "suspended": 403,
     "edit_window": 403,
+    "reported": 403,
     "idempotency_conflict": 409,
     "rate_limited": 429,
 }
@@ -136,6 +137,7 @@ class Thread:
     receipts: bool
     staff: bool
     reported: set[int] = field(default_factory=set)
+    under_report: set[int] = field(default_factory=set)
     now: dt.datetime = field(default_factory=timezone.now)
 
     @property
@@ -154,6 +156,32 @@ class Thread:
         ):
             return others
         return [self.conversation.created_by_id]
+
+    @property
+    def class_wide(self) -> bool:
+        """Replies go to the creator only (or nowhere): each recipient has a
+        private thread with the creator."""
+        return self.conversation.reply_policy != Conversation.ReplyPolicy.ALL
+
+    def name_of(self, user_id: int) -> str:
+        for participant in self.participants:
+            if participant.user_id == user_id:
+                return display_name(participant.user)
+        return ""
+
+    def thread_partner(self, message: Message) -> int | None:
+        """The recipient whose private thread ``message`` belongs to, if any."""
+        if message.visible_to_id is None:
+            return None
+        if message.sender_id == self.conversation.created_by_id:
+            return message.visible_to_id
+        return message.sender_id
+
+    def receipt_names(self) -> dict[str, str]:
+        """Names of the people ``user``'s messages go to (who read them)."""
+        if not self.receipts:
+            return {}
+        return {str(uid): self.name_of(uid) for uid in self.audience_of_mine()}
 
     def receipt_positions(self) -> dict[str, int]:
         """Read positions of the people ``user``'s messages go to (no one else's)."""
@@ -176,6 +204,11 @@ def load_thread(user: User, conversation: Conversation) -> Thread:
             reporter=user, message__conversation=conversation
         ).values_list("message_id", flat=True)
     )
+    under_report = set(
+        Report.objects.filter(
+            message__conversation=conversation, status=Report.Status.OPEN
+        ).values_list("message_id", flat=True)
+    )
     return Thread(
         conversation=conversation,
         user=user,
@@ -183,6 +216,7 @@ def load_thread(user: User, conversation: Conversation) -> Thread:
         receipts=policy.policy_for(conversation.org_id).read_receipts,
         staff=staff,
         reported=reported,
+        under_report=under_report,
     )
 
 
@@ -224,10 +258,14 @@ def message_item(message: Message, thread: Thread) -> dict:
         "state": state,
         "edited": bool(message.edited_at) and state == "ok",
         "private": message.visible_to_id is not None,
+        "thread": thread.thread_partner(message),
+        "thread_name": "",
         "html": render_message(text) if state == "ok" else "",
         "attachments": [],
         "can_edit": False,
-        "can_delete": state != "deleted" and (mine or thread.staff),
+        "can_delete": state != "deleted"
+        and (mine or thread.staff)
+        and message.pk not in thread.under_report,
         "can_report": not mine and state == "ok",
         "reported": message.pk in thread.reported,
         "receipt": None,
@@ -242,10 +280,16 @@ def message_item(message: Message, thread: Thread) -> dict:
             }
             for a in message.attachments.all()
         ]
-        if mine and thread.now - message.created_at <= actions.EDIT_WINDOW:
+        if (
+            mine
+            and thread.now - message.created_at <= actions.EDIT_WINDOW
+            and message.pk not in thread.under_report
+        ):
             item["can_edit"] = True
             item["text"] = text
             item["edit_until"] = message.created_at + actions.EDIT_WINDOW
+    if item["thread"] and thread.is_creator:
+        item["thread_name"] = thread.name_of(item["thread"])
     # What the drawn <li> depends on, bar receipts (the page's script keeps
     # those): the same version is not drawn again, so an open edit box stays.
     item["version"] = ":".join(
@@ -262,10 +306,14 @@ def message_item(message: Message, thread: Thread) -> dict:
         else:
             audience = [p.user_id for p in thread.participants if p.user_id != user.pk]
         positions = thread.positions
+        readers = [uid for uid in audience if positions.get(uid, 0) >= message.pk]
         item["receipt"] = {
             "audience": audience,
-            "read": sum(1 for uid in audience if positions.get(uid, 0) >= message.pk),
+            "read": len(readers),
             "total": len(audience),
+            # Only the people this message went to: in a class-wide
+            # conversation, a family's message went to the creator alone.
+            "readers": [thread.name_of(uid) for uid in readers],
         }
     return item
 
@@ -290,11 +338,13 @@ def message_json(request, message: Message, thread: Thread) -> dict:
     }
 
 
-def reply_state(thread: Thread) -> dict:
+def reply_state(thread: Thread, to: int | None = None) -> dict:
     """Whether ``user`` may reply here, and what to tell them.
 
     Returns ``{"allowed": bool, "reason": str, "note": str}``; the action
-    checks again on every send.
+    checks again on every send. For the creator of a class-wide
+    conversation, ``threads`` lists the recipients whose private thread
+    they may answer (``to`` preselects one), each with its note.
     """
     conversation, user = thread.conversation, thread.user
     if policy.is_suspended(user, conversation.org_id):
@@ -303,7 +353,30 @@ def reply_state(thread: Thread) -> dict:
             "reason": _("Your right to write in this school is suspended."),
         }
     if thread.is_creator:
-        return {"allowed": True}
+        if not thread.class_wide:
+            return {"allowed": True}
+        threads = sorted(
+            (
+                {
+                    "id": p.user_id,
+                    "name": display_name(p.user),
+                    "note": _("Reply visible only to %(name)s")
+                    % {"name": display_name(p.user)},
+                }
+                for p in thread.participants
+                if p.user_id != user.pk
+            ),
+            key=lambda item: item["name"].casefold(),
+        )
+        selected = next((t for t in threads if t["id"] == to), None)
+        everyone = _("Message visible to every recipient")
+        return {
+            "allowed": True,
+            "threads": threads,
+            "selected": selected["id"] if selected else None,
+            "everyone_note": everyone,
+            "note": selected["note"] if selected else everyone,
+        }
     creator = conversation.created_by
     if conversation.reply_policy == Conversation.ReplyPolicy.NONE:
         return {
@@ -311,11 +384,12 @@ def reply_state(thread: Thread) -> dict:
             "reason": _("Replies are not open in this conversation."),
         }
     if conversation.reply_policy == Conversation.ReplyPolicy.SENDER:
-        return {
-            "allowed": True,
-            "note": _("Your reply will be seen by %(name)s only.")
-            % {"name": display_name(creator)},
-        }
+        note = (
+            _("Your reply is visible only to the teacher, %(name)s.")
+            if creator.role == User.Role.TEACHER
+            else _("Your reply is visible only to %(name)s.")
+        )
+        return {"allowed": True, "note": note % {"name": display_name(creator)}}
     # Replies to everyone: the action decides per recipient on each send
     # (and says whom the sender may not reach).
     return {"allowed": True}
@@ -341,7 +415,8 @@ def conversation_row(conversation: Conversation, user: User) -> dict:
         "subject": conversation.subject,
         "names": others[:NAMES_SHOWN],
         "more": hidden,
-        "last": conversation.last_message_at or conversation.created_at,
+        "last": getattr(conversation, "last_visible_at", None)
+        or conversation.created_at,
         "unread": getattr(conversation, "unread", 0),
     }
 
@@ -434,7 +509,9 @@ def render_conversation(
         message_item(m, thread) for m in access.messages_of(conversation, request.user)
     ]
     people, hidden = visible_people(thread)
-    reply = reply_state(thread)
+    # The thread chosen: from "Reply privately" (?to=), or the form sent back.
+    to = parse_id(request.POST.get("private_to") or request.GET.get("to"))
+    reply = reply_state(thread, to=to)
     data = {
         "id": conversation.pk,
         "me": request.user.pk,
@@ -450,6 +527,7 @@ def render_conversation(
         ),
         "receipts": thread.receipts,
         "positions": thread.receipt_positions(),
+        "names": thread.receipt_names(),
         "can_reply": reply["allowed"],
         "words": words(),
     }
@@ -541,13 +619,16 @@ def moderation(request):
     items = []
     for report in reports:
         message = report.message
-        text = decrypt_text(message.body) if not message.deleted_at else ""
+        # The text as it was reported (kept in the report, encrypted): the
+        # message may not change while the report is open, and reports made
+        # before that rule keep what the message held then.
+        text = report.evidence
         items.append(
             {
                 "report": report,
                 "message": message,
                 "html": render_message(text) if text else "",
-                "deleted": bool(message.deleted_at),
+                "deleted": not text and bool(message.deleted_at),
                 "suspended": policy.is_suspended(
                     message.sender, message.conversation.org_id
                 ),
@@ -645,7 +726,7 @@ def api_conversation_row(request, conversation_id: int):
         return api_404()
     matches = (
         not query
-        or access.search_conversations(request.user, query)
+        or access.search_conversations(request.user, query, only=conversation_id)
         .filter(pk=conversation_id)
         .exists()
     )
@@ -713,6 +794,7 @@ def send(request, conversation: Conversation):
             uploads=request.FILES.getlist("files"),
             ip=client_ip(request),
             silent=data["silent"] and may_send_silently(request.user),
+            private_to=data["private_to"],
         )
     except actions.MessagingError as error:
         if as_json:
@@ -731,6 +813,11 @@ def send(request, conversation: Conversation):
     if as_json:
         thread = load_thread(request.user, conversation)
         return JsonResponse({"message": message_json(request, message, thread)})
+    if data["private_to"]:
+        return redirect(
+            f"{reverse('messaging:conversation', args=[conversation.pk])}"
+            f"?to={data['private_to']}#message-{message.pk}"
+        )
     return back_to(conversation, message.pk)
 
 

@@ -311,7 +311,10 @@ def test_reply_policy_sender_says_who_sees_the_reply(school):
         reply_policy=Conversation.ReplyPolicy.SENDER,
     )
     html = login(school.parent).get(f"/messages/{conversation.pk}/").content.decode()
-    assert "Votre réponse ne sera vue que par Alice Martin" in html
+    assert (
+        "Votre réponse n&#x27;est visible que par l&#x27;enseignant, Alice Martin"
+        in html
+    )
     assert 'id="reply-form"' in html
     assert "Sophie" not in html  # the other family stays unnamed
     assert "1 autre destinataire" in html

@@ -73,7 +73,6 @@ def test_teacher_starts_a_conversation_with_a_pupils_guardian(school):
         "message_id": message.pk,
         "sender_id": school.teacher.pk,
         "sender_name": "Alice Martin",
-        "subject": "Sortie au musée",
         "silent": False,
     }
 

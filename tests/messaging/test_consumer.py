@@ -65,7 +65,6 @@ async def test_a_new_message_reaches_every_participant_and_no_one_else(school, s
             "message_id": message.pk,
             "sender_id": school.teacher.pk,
             "sender_name": "Alice Martin",
-            "subject": "Sortie au musée",
             "silent": False,
         }
     assert (await event_of(sophie))["data"]["message_id"] == message.pk

@@ -2,6 +2,7 @@
 key rotation with ``manage.py rotate_message_keys``."""
 
 import io
+import json
 
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
@@ -181,3 +182,95 @@ def test_no_key_outside_debug_is_a_clear_configuration_error(settings):
 
     with pytest.raises(ImproperlyConfigured, match="MESSAGE_KEYS is not set"):
         crypto.encrypt("x")
+
+
+# Subjects, reasons -------------------------------------------------------------
+
+
+def test_subjects_and_moderation_texts_are_encrypted_at_rest(school):
+    conversation = start(school, school.teacher, [school.parent], subject=SECRET)
+    reply = send(conversation, school.parent, "Réponse")
+    actions.report_message(message=reply, reporter=school.teacher, reason=SECRET)
+    actions.suspend_writer(
+        user=school.parent,
+        org=school.org,
+        moderator=school.cpe,
+        until=None,
+        reason=SECRET,
+    )
+    dump = io.StringIO()
+
+    call_command("dumpdata", "messaging", stdout=dump)
+
+    for table, column in [
+        ("messaging_conversation", "subject"),
+        ("messaging_report", "reason"),
+        ("messaging_report", "evidence"),
+        ("messaging_writesuspension", "reason"),
+    ]:
+        (raw,) = raw_column(table, column)
+        assert raw and sensitive(raw) == [], (table, column)
+    assert sensitive(dump.getvalue().encode()) == []
+    conversation.refresh_from_db()
+    assert conversation.subject == SECRET
+
+
+def test_the_rotation_covers_subjects_and_reasons(school, settings):
+    conversation = start(school, school.teacher, [school.parent], subject="Cantine")
+    reply = send(conversation, school.parent, "Réponse")
+    actions.report_message(message=reply, reporter=school.teacher, reason="ton")
+    new_key = Fernet.generate_key().decode()
+    settings.MESSAGE_KEYS = [new_key, OLD_KEY]
+
+    call_command("rotate_message_keys", stdout=io.StringIO())
+
+    settings.MESSAGE_KEYS = [new_key]
+    (subject,) = raw_column("messaging_conversation", "subject")
+    assert crypto.decrypt(subject) == b"Cantine"
+    (reason,) = raw_column("messaging_report", "reason")
+    assert crypto.decrypt(reason) == b"ton"
+
+
+def test_search_finds_encrypted_subjects_case_and_accents_aside(school):
+    from core.messaging import access
+
+    museum = start(school, school.teacher, [school.parent], subject="Sortie au Musée")
+    start(school, school.teacher, [school.parent], subject="Cantine")
+    start(school, school.teacher, [school.other_parent], subject="Musée, autre famille")
+
+    found = set(
+        access.search_conversations(school.parent, "musee").values_list("pk", flat=True)
+    )
+
+    assert found == {museum.pk}
+    one = access.search_conversations(school.parent, "MUSÉE", only=museum.pk)
+    assert set(one.values_list("pk", flat=True)) == {museum.pk}
+
+
+def test_a_dump_of_encrypted_fields_loads_back(school, tmp_path):
+    conversation = start(school, school.teacher, [school.parent], subject="Cantine")
+    dump = tmp_path / "conversations.json"
+    call_command(
+        "dumpdata", "messaging.conversation", output=str(dump), stdout=io.StringIO()
+    )
+    assert "Cantine" not in dump.read_text()
+    from core.messaging.models import Conversation
+
+    Conversation.objects.filter(pk=conversation.pk).update(subject="autre")
+
+    call_command("loaddata", str(dump), stdout=io.StringIO())
+
+    conversation.refresh_from_db()
+    assert conversation.subject == "Cantine"
+
+
+def test_the_stream_log_holds_no_subject_and_the_push_still_says_it(school):
+    from core.messaging.events import MessageChanged
+    from hub.models import Event
+
+    start(school, school.teacher, [school.parent], subject=SECRET)
+
+    (event, *_) = Event.objects.filter(kind="messaging.message")
+    assert sensitive(json.dumps(event.payload, ensure_ascii=False).encode()) == []
+    notice = MessageChanged(op=event.op, **event.payload).notice(event.created_at)
+    assert notice.body == SECRET

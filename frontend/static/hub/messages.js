@@ -213,6 +213,8 @@ function startConversation(root, data) {
     Object.entries(data.positions || {}).map(([user, offset]) => [Number(user), Number(offset)]),
   );
   let lastRead = Number(data.last_read) || 0;
+  const names_ = data.names || {};
+  const replyTo = root.querySelector("#reply-to");
 
   const idOf = (node) => Number(node.dataset.messageId) || 0;
   const items = () => [...list.querySelectorAll(":scope > li[data-message-id]")];
@@ -229,6 +231,16 @@ function startConversation(root, data) {
     const read = audience.filter((user) => (positions.get(user) ?? 0) >= id).length;
     const text = fill(words.read_by, { read, total: audience.length });
     if (line.textContent !== text) line.textContent = text;
+    // Who read: only the people this message went to (data.names holds no one else).
+    const readers = node.querySelector("[data-readers]");
+    if (readers) {
+      const names = audience
+        .filter((user) => (positions.get(user) ?? 0) >= id)
+        .map((user) => names_[String(user)])
+        .filter(Boolean);
+      const shown = names.length ? ` · ${names.join(", ")}` : "";
+      if (readers.textContent !== shown) readers.textContent = shown;
+    }
     node.classList.toggle("msg--read", read > 0 && read === audience.length);
   }
 
@@ -436,6 +448,24 @@ function startConversation(root, data) {
   const form = root.querySelector("#reply-form");
   if (form) startReplyForm(form);
 
+  // Class-wide message, teacher's side: whom the reply goes to, said in the box.
+  if (replyTo) {
+    const note = root.querySelector("#reply-note");
+    const drawNote = () => {
+      const option = replyTo.selectedOptions[0];
+      if (note) note.textContent = option?.dataset.note || replyTo.dataset.everyoneNote || "";
+    };
+    replyTo.addEventListener("change", drawNote);
+    list.addEventListener("click", (event) => {
+      const link = event.target.closest("a[data-reply-to]");
+      if (!link) return;
+      event.preventDefault();
+      replyTo.value = link.dataset.replyTo;
+      drawNote();
+      root.querySelector("#reply-body")?.focus();
+    });
+  }
+
   function startReplyForm(form) {
     const textarea = form.querySelector("textarea[name=body]");
     const files = form.querySelector("input[type=file]");
@@ -464,7 +494,10 @@ function startConversation(root, data) {
       if (count) count.textContent = length > MAX_CHARS * 0.9 ? `${length} / ${MAX_CHARS}` : "";
       const now = Date.now();
       if (!textarea.value.trim() || now - typedAt < TYPING_EVERY_MS) return;
-      if (hub.send({ type: "typing", conversation: data.id })) typedAt = now;
+      const frame = { type: "typing", conversation: data.id };
+      // In one family's private thread, only that family sees the teacher typing.
+      if (replyTo?.value) frame.to = Number(replyTo.value);
+      if (hub.send(frame)) typedAt = now;
     });
 
     textarea.addEventListener("keydown", (event) => {
