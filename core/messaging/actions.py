@@ -307,11 +307,7 @@ def delete_message(*, message: Message, actor: User, ip: str | None = None) -> M
         return message
     with transaction.atomic():
         _lock_unreported(message)
-        for attachment in message.attachments.all():
-            # Files go once the rows are gone for good, not before a rollback.
-            transaction.on_commit(
-                lambda f=attachment.file: f.storage.delete(f.name), robust=True
-            )
+        # Their files go when this commits (core.files' delete hook).
         message.attachments.all().delete()
         message.body = b""
         message.deleted_at = timezone.now()

@@ -69,7 +69,7 @@ def test_existing_subjects_and_reasons_are_encrypted_in_place(school):
 
 def test_subjects_already_in_the_stream_log_are_dropped(school):
     apps = migrate(
-        [("messaging", "0004_drop_clear_subjects_and_reasons"), *latest("hub")]
+        [("messaging", "0005_drop_clear_subjects_and_reasons"), *latest("hub")]
     )
     try:
         Stream = apps.get_model("hub", "Stream")

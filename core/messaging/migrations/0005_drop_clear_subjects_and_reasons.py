@@ -9,7 +9,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("messaging", "0003_encrypt_subjects_and_reasons"),
+        ("messaging", "0004_encrypt_subjects_and_reasons"),
     ]
 
     operations = [

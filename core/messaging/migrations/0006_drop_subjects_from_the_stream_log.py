@@ -25,7 +25,7 @@ def drop_subjects(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("messaging", "0004_drop_clear_subjects_and_reasons"),
+        ("messaging", "0005_drop_clear_subjects_and_reasons"),
         ("hub", "0002_initial"),
     ]
 

@@ -43,7 +43,7 @@ def decrypt_rows(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("messaging", "0002_add_encrypted_subjects_and_reasons"),
+        ("messaging", "0003_add_encrypted_subjects_and_reasons"),
     ]
 
     operations = [

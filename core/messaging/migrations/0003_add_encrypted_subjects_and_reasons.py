@@ -12,7 +12,7 @@ import core.crypto
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("messaging", "0001_initial"),
+        ("messaging", "0002_attachments_stored_under_random_names"),
     ]
 
     operations = [
