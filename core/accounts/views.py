@@ -33,6 +33,7 @@ from core.accounts import actions, throttle
 from core.accounts.forms import ActivationCodeForm, ActivationForm, ResetForm
 from core.accounts.models import ActivationCode
 from core.audit import log as audit
+from core.audit.ip import client_ip
 
 # The login page's link (frontend/templates/registration/login.html) is this
 # app's: its words live in this app's catalogue.
@@ -40,10 +41,6 @@ LOGIN_PAGE_STRINGS = [gettext_noop("Forgot your password?")]
 
 SESSION_KEY = "_accounts_activation"
 STEP_SECONDS = 30 * 60  # step 2 must follow step 1 within this time
-
-
-def client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def wrong_code_message() -> str:

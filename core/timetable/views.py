@@ -25,6 +25,7 @@ from django.utils.cache import get_conditional_response
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from core.audit.ip import client_ip
 from core.timetable.feed import (
     feed_sources,
     feed_version,
@@ -106,7 +107,7 @@ def rotate(request):
     """Give the user a new feed link; the old one stops working at once."""
     if not has_feed(request.user):
         raise Http404("no calendar feed")
-    rotate_feed_token(user=request.user, ip=request.META.get("REMOTE_ADDR"))
+    rotate_feed_token(user=request.user, ip=client_ip(request))
     messages.success(
         request,
         _(
