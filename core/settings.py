@@ -185,7 +185,7 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
-# HTTPS (docs/security.md). compose.yaml turns all of it on; a run without a
+# HTTPS (README, "Production"). compose.yaml turns all of it on; a run without a
 # TLS proxy in front (make run, scripts/topology.py, the tests) leaves the
 # redirect off. HSTS is sent only over HTTPS, so its default costs nothing
 # on plain HTTP.

@@ -1,7 +1,7 @@
 """Append to the audit log; the only writer of ``AuditEntry``.
 
-Every write and every staff read of a minor's data lands here (decision in
-docs/security.md). The client's address comes from the request being served
+Every write and every staff read of a minor's data lands here (README,
+"Audit log"). The client's address comes from the request being served
 (``core.audit.middleware.AuditMiddleware`` keeps it for the request's
 duration), so actions need not pass it down.
 """
@@ -24,18 +24,22 @@ def record(
     ip: str | None = None,
     subject_id: int | None = None,
     detail: dict | None = None,
+    actor_name: str | None = None,
 ) -> AuditEntry:
     """Append one entry: ``actor`` (a user or None) did ``action`` to a target.
 
     ``action`` is dotted, e.g. ``message.sent``; ``subject_id`` is the pupil
     (or other person) whose data it concerns, when there is one; ``ip``
-    defaults to the current request's client address. ``detail`` must not
+    defaults to the current request's client address; ``actor_name``
+    names an actor who is no user (default ``system``). ``detail`` must not
     hold message text nor secrets (the log is readable by staff and is not
     encrypted).
     """
+    if actor is not None:
+        actor_name = actor.get_username()
     return AuditEntry.objects.create(
         actor_id=getattr(actor, "pk", None),
-        actor_name=(actor.get_username() if actor is not None else "system")[:150],
+        actor_name=(actor_name or "system")[:150],
         org_id=org_id,
         action=action,
         target_type=target_type,

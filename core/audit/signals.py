@@ -41,6 +41,7 @@ def audit_login_failed(sender, credentials, request=None, **kwargs):
     )
     record(
         actor=None,
+        actor_name="anonymous",
         action="login.failed",
         target_type="user",
         target_id=account.pk if account else 0,

@@ -75,6 +75,7 @@ def test_a_failed_login_is_recorded_without_the_password(client, school):
     first, second = entries("login.failed")
     assert (first.actor_id, first.subject_id, first.ip) == (None, school.pupil.pk, IP)
     assert first.detail == {"login": "lea"}
+    assert first.actor_name == "anonymous"
     assert (second.subject_id, second.detail) == (None, {"login": "nobody"})
     stored = str(list(AuditEntry.objects.values()))
     assert "secret-guess-123" not in stored
