@@ -93,7 +93,7 @@ def test_the_admins_autocomplete_and_the_login_page_work(live_hub, page, login):
     page.evaluate(
         "document.head.insertAdjacentHTML('beforeend', '<style>body{}</style>')"
     )
-    page.wait_for_function("window.__csp.length > 0")
+    page.wait_for_function("() => window.__csp.length > 0")
     assert any("style-src" in text for text in violations(page, refused))
     refused.clear()
     page.evaluate("window.__csp = []")
