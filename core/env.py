@@ -37,3 +37,23 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def local_secret_key(var_dir) -> str:
+    """Return the signing key of a local DEBUG run, made once in ``var_dir``.
+
+    A random key written to ``var_dir/secret-key`` (mode 0600) the first
+    time, as ``MESSAGE_KEYS`` are: no well-known key ever signs a session,
+    and a server open to the network in DEBUG cannot be forged into.
+    """
+    import secrets
+    from pathlib import Path
+
+    path = Path(var_dir) / "secret-key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(50) + "\n")
+    return path.read_text().strip()

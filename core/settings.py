@@ -14,7 +14,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from core.env import env_bool, env_list, env_str
+from core.env import env_bool, env_list, env_str, local_secret_key
+from core.security import admin_inline_style_hashes, websocket_origins
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -28,12 +29,32 @@ if not SECRET_KEY:
             "SECRET_KEY is not set. Set it, or DEBUG=1 for a local run "
             "(make run does this for you)."
         )
-    SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"
+    # A random key made once in VAR_DIR (never a well-known one).
+    SECRET_KEY = local_secret_key(VAR_DIR)
+# The fixed key earlier DEBUG runs signed with: published in this repository's
+# history, so it may never sign anything outside DEBUG.
+if not DEBUG and SECRET_KEY in {
+    "insecure-local-development-key-do-not-use-in-production",
+    (VAR_DIR / "secret-key").read_text().strip()
+    if (VAR_DIR / "secret-key").exists()
+    else "",
+}:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is a local development key: set a secret one of your own."
+    )
 # Older signing keys, still accepted after a rotation of SECRET_KEY: sessions
 # (pages and sockets, hub/auth.py), password reset links, signed cookies.
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# The client's address (core/audit/ip.py: audit log, throttles, socket caps).
+# X-Forwarded-For is read only as far as our own reverse proxies wrote it:
+# TRUSTED_PROXY_COUNT of them each append the address they saw (nginx's
+# $proxy_add_x_forwarded_for); 0 ignores the header (the socket's peer is the
+# client). TRUSTED_PROXIES (addresses or networks), when set, reads the header
+# only from those peers.
+TRUSTED_PROXY_COUNT = int(env_str("TRUSTED_PROXY_COUNT", "0"))
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
 
 INSTALLED_APPS = [
     "daphne",
@@ -44,6 +65,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "csp",
     "django_tasks",
     "django_tasks_db",
     # Login lockout (core/accounts/lockout.py); before core.accounts, whose
@@ -65,6 +87,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "core.audit.middleware.AuditMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -72,6 +95,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Each logged-in session's row (device, last activity) for "Mes appareils".
     "core.accounts.middleware.SessionsMiddleware",
+    "core.security.NoStoreForUsersMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as axes asks: turns a locked-out login into its page.
@@ -184,6 +209,51 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# HTTPS (README, "Production"). compose.yaml turns all of it on; a run without a
+# TLS proxy in front (make run, scripts/topology.py, the tests) leaves the
+# redirect off. HSTS is sent only over HTTPS, so its default costs nothing
+# on plain HTTP.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# The container healthchecks call the ASGI processes over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = int(env_str("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Preloading commits the whole registered domain (often an académie's or a
+# town's, shared with other services) to HTTPS in every browser for good;
+# only that domain's owner can make the commitment, so it stays opt-in
+# (SECURE_HSTS_PRELOAD=1) and check --deploy's reminder about it (W021) is
+# silenced while it is off. Nothing else is silenced.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# The header a TLS-terminating proxy sets (e.g. X-Forwarded-Proto): requests
+# carrying "https" in it count as secure. Only when the proxy always sets it.
+_SSL_HEADER = env_str("SECURE_PROXY_SSL_HEADER", "")
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _SSL_HEADER.upper().replace("-", "_"), "https") if _SSL_HEADER else None
+)
+
+# Content-Security-Policy on every response (django-csp): scripts and styles
+# from our own origin only, never inline (templates pass data with
+# json_script, which does not run). One exception, by hash: the <style>
+# block Django's admin change list prints when a list has no actions.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", *admin_inline_style_hashes()],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'", *websocket_origins(env_str("SITE_URL", ""))],
+        "worker-src": ["'self'"],
+        "manifest-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
 
 # The hub (see docs/protocol.md).
 HUB_MAX_FRAME_BYTES = 64 * 1024
@@ -253,22 +323,10 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "core.accounts.lockout.lockout_response"
 # Successful logins are in the sessions table and the audit log already.
 AXES_DISABLE_ACCESS_LOG = True
-# The client address (django-ipware): REMOTE_ADDR, which the ASGI server
-# fills from the proxy's X-Forwarded-For hop (uvicorn --proxy-headers with
-# --forwarded-allow-ips naming the proxy). Only where Django must read the
-# header itself, AXES_IPWARE_PROXY_COUNT=N (the proxies in front of Django,
-# as django-ipware counts them): X-Forwarded-For read from the right, so
-# entries a client wrote on the left are never taken.
-AXES_IPWARE_PROXY_COUNT = (
-    int(env_str("AXES_IPWARE_PROXY_COUNT"))
-    if env_str("AXES_IPWARE_PROXY_COUNT")
-    else None
-)
-if AXES_IPWARE_PROXY_COUNT is not None:
-    AXES_IPWARE_PROXY_ORDER = "right-most"
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
-else:
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+# The client address: the one definition (core/audit/ip.py, trusted hops
+# only, TRUSTED_PROXY_COUNT above), so the lockout, the throttles and the
+# audit log count the same address.
+AXES_CLIENT_IP_CALLABLE = "core.audit.ip.client_ip"
 
 # Caches. "throttle" holds the accounts' other counters (activation-code
 # guesses, password-reset e-mails: core/accounts/throttle.py); with REDIS_URL

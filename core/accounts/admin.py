@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy
 from core import files
 from core.accounts import actions, lockout
 from core.accounts.models import ActivationCode
+from core.audit.ip import client_ip
 from core.roster.models import Org, SchoolClass, User
 
 # About 25 ms a letter (measured with make_activation_letters): 600 letters
@@ -184,7 +185,7 @@ def unlock_logins(modeladmin, request, queryset):
         raise PermissionDenied
     users = list(queryset)
     for user in users:
-        lockout.unlock(user=user, by=request.user, ip=lockout.client_ip(request))
+        lockout.unlock(user=user, by=request.user, ip=client_ip(request))
     modeladmin.message_user(
         request,
         _("%(count)d login(s) unlocked: they can log in again at once.")

@@ -27,11 +27,9 @@ Staff unlock a login with the user admin's action "Déverrouiller la
 connexion" (:func:`unlock`), in axes' own admin ("Access attempts": delete
 the rows) or with ``manage.py axes_reset_username <login>``.
 
-The client address is django-ipware's reading of ``REMOTE_ADDR`` (the ASGI
-server puts the proxy's ``X-Forwarded-For`` hop there); with
-``AXES_IPWARE_PROXY_COUNT`` set, ipware reads ``X-Forwarded-For`` itself
-(see ``core/settings.py``). :func:`client_ip` is that one reading, for the
-accounts' other pages too.
+The client address is the project's one reading of it,
+:func:`core.audit.ip.client_ip` (``AXES_CLIENT_IP_CALLABLE``): the trusted
+proxy hops only, so a forged ``X-Forwarded-For`` cannot spread the count.
 """
 
 import datetime as dt
@@ -42,7 +40,6 @@ from axes.backends import AxesStandaloneBackend
 from axes.handlers.database import AxesDatabaseHandler
 from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import (
-    get_client_ip_address,
     get_client_username,
     get_cool_off,
     get_failure_limit,
@@ -56,12 +53,8 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from core.audit import log as audit
+from core.audit.ip import client_ip
 from core.roster.models import User
-
-
-def client_ip(request) -> str | None:
-    """The client's address as axes counts it (django-ipware, trusted hop only)."""
-    return get_client_ip_address(request) or None
 
 
 class LockoutBackend(AxesStandaloneBackend):

@@ -36,8 +36,8 @@ from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from core.accounts.lockout import client_ip
 from core.accounts.models import KnownDevice, UserSession
+from core.audit.ip import client_ip
 
 DEVICE_COOKIE = "hub_device"
 DEVICE_COOKIE_AGE = 400 * 24 * 3600  # browsers cap cookies at 400 days

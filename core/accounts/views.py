@@ -35,6 +35,7 @@ from core.accounts import actions, lockout, sessions, throttle
 from core.accounts.forms import ActivationCodeForm, ActivationForm, ResetForm
 from core.accounts.models import ActivationCode
 from core.audit import log as audit
+from core.audit.ip import client_ip
 
 # The login page's link (frontend/templates/registration/login.html) is this
 # app's: its words live in this app's catalogue.
@@ -42,11 +43,6 @@ LOGIN_PAGE_STRINGS = [gettext_noop("Forgot your password?")]
 
 SESSION_KEY = "_accounts_activation"
 STEP_SECONDS = 30 * 60  # step 2 must follow step 1 within this time
-
-
-def client_ip(request) -> str | None:
-    """The client's address, as the login lockout reads it (trusted hop only)."""
-    return lockout.client_ip(request)
 
 
 def wrong_code_message() -> str:

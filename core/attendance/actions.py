@@ -21,6 +21,7 @@ from core.attendance.events import (
     RollCallMissing,
 )
 from core.attendance.models import AttendanceRecord, Excuse, MissingRollCall, RollCall
+from core.audit import log as audit
 from core.roster.access import school_life_staff, students_of_class
 from core.roster.models import Enrollment, GuardianLink, User
 from core.timetable.models import Occurrence
@@ -117,6 +118,25 @@ def take_roll_call(
                 for record, op in changed
             ]
         )
+        org_id = occurrence.school_class.org_id
+        audit.record(
+            actor=teacher,
+            action="roll_call.taken",
+            target_type="roll_call",
+            target_id=roll_call.pk,
+            org_id=org_id,
+            detail={"occurrence": occurrence.pk, "changed": len(changed)},
+        )
+        for record, op in changed:
+            audit.record(
+                actor=teacher,
+                action=f"attendance.{op}",
+                target_type="attendance_record",
+                target_id=record.pk,
+                org_id=org_id,
+                subject_id=record.student_id,
+                detail={"status": record.status, "minutes_late": record.minutes_late},
+            )
     return roll_call
 
 
@@ -215,6 +235,13 @@ def flag_missing_roll_calls(*, now: dt.datetime | None = None) -> int:
             staff = school_life_staff(occurrence.school_class.org_id).values_list(
                 "pk", flat=True
             )
+            audit.record(
+                actor=None,
+                action="roll_call.flagged_missing",
+                target_type="occurrence",
+                target_id=occurrence.pk,
+                org_id=occurrence.school_class.org_id,
+            )
             hub.send_event(
                 [user_stream(pk) for pk in [*teachers, *staff]],
                 RollCallMissing(
@@ -303,9 +330,18 @@ def _announce(events: list, actor: User | None = None) -> None:
 
 
 def _emit_excuse(excuse: Excuse, op: str, actor: User) -> None:
-    """Tell the pupil, guardians and staff, but not the one who acted."""
+    """Tell the pupil, guardians and staff, but not the one who acted; log it."""
     record = excuse.record
     occurrence = record.roll_call.occurrence
+    audit.record(
+        actor=actor,
+        action=f"excuse.{op}",
+        target_type="excuse",
+        target_id=excuse.pk,
+        org_id=occurrence.school_class.org_id,
+        subject_id=record.student_id,
+        detail={"reason": excuse.reason, "document": bool(excuse.document)},
+    )
     _announce(
         [
             ExcuseChanged(

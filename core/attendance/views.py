@@ -16,10 +16,24 @@ from core import crypto, files
 from core.attendance import access, actions
 from core.attendance.forms import ExcuseForm, ReviewForm, parse_marks
 from core.attendance.models import AttendanceRecord, Excuse
-from core.roster.access import students_of_class
+from core.audit import log as audit
+from core.roster.access import orgs_of, students_of_class
 from core.roster.models import User
 
 log = logging.getLogger(__name__)
+
+
+def _log_staff_read(user, action: str, target_type: str, target_id: int, **extra):
+    """Staff reading pupils' attendance leave a trace (families reading their own don't)."""
+    if user.role in (User.Role.TEACHER, User.Role.ADMINISTRATOR) or user.is_staff:
+        audit.record_read(
+            actor=user,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            org_ids=orgs_of(user).values_list("pk", flat=True),
+            **extra,
+        )
 
 
 def _day(request) -> dt.date:
@@ -39,6 +53,15 @@ def index(request):
     student = request.GET.get("student", "")
     if student.isdigit():
         records = records.filter(student_id=int(student))
+        _log_staff_read(
+            user,
+            "attendance.viewed",
+            "user",
+            int(student),
+            subject_id=int(student),
+        )
+    else:
+        _log_staff_read(user, "attendance.viewed", "attendance_list", 0)
     context = {
         "day": day,
         "records": records[:100],
@@ -55,6 +78,7 @@ def index(request):
 @login_required
 def records_api(request):
     """JSON list of the records the user may see: ``{"records": [...]}``."""
+    _log_staff_read(request.user, "attendance.viewed", "attendance_list", 0)
     rows = [
         {
             "id": r.pk,
@@ -95,6 +119,13 @@ def roll_call(request, occurrence_id: int):
     if hasattr(occurrence, "roll_call"):
         current = {r.student_id: r for r in occurrence.roll_call.records.all()}
     rows = [(p, current.get(p.pk)) for p in pupils]
+    audit.record(
+        actor=request.user,
+        action="roll_call.viewed",
+        target_type="occurrence",
+        target_id=occurrence.pk,
+        org_id=occurrence.school_class.org_id,
+    )
     return render(
         request,
         "attendance/roll_call.html",
@@ -165,5 +196,13 @@ def document(request, excuse_id: int):
     except (FileNotFoundError, crypto.InvalidToken):
         log.error("excuse %s: its document cannot be read", excuse.pk)
         raise Http404("no such document") from None
+    audit.record(
+        actor=request.user,
+        action="excuse.document_downloaded",
+        target_type="excuse",
+        target_id=excuse.pk,
+        org_id=excuse.record.roll_call.occurrence.school_class.org_id,
+        subject_id=excuse.record.student_id,
+    )
     mime = files.detect(data) or "application/octet-stream"
     return files.serve(data, mime=mime, name=files.download_name("justificatif", mime))

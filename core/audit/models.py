@@ -17,6 +17,10 @@ class AuditEntry(models.Model):
     action = models.CharField(_("action"), max_length=50, db_index=True)
     target_type = models.CharField(_("target type"), max_length=50)
     target_id = models.BigIntegerField(_("target id"))
+    # The person (most often a pupil) whose data the entry concerns.
+    subject_id = models.BigIntegerField(
+        _("concerns (user id)"), null=True, blank=True, db_index=True
+    )
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     detail = models.JSONField(_("detail"), default=dict, blank=True)
 
@@ -24,6 +28,9 @@ class AuditEntry(models.Model):
         ordering = ["-at"]
         verbose_name = _("audit entry")
         verbose_name_plural = _("audit log")
+        # Reading the log is a permission of its own (the audit page, the
+        # admin's list); nobody adds, changes or deletes entries.
+        default_permissions = ("view",)
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.target_type}#{self.target_id}"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Permission
 from django.db import transaction
 from django.utils import timezone
 
@@ -182,6 +183,12 @@ def _build(today: dt.date) -> None:
     admin = user("admin", User.Role.ADMINISTRATOR, "Marc", "Antoine")
     admin.is_staff = admin.is_superuser = True
     admin.save()
+    # The CPE reads the school's audit log (/audit/); teachers do not.
+    cpe.user_permissions.add(
+        Permission.objects.get(
+            codename="view_auditentry", content_type__app_label="audit"
+        )
+    )
     del cpe
 
     flop_class = SchoolClass.objects.create(org=org, session=past, title=FLOP_CLASS)

@@ -12,6 +12,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from core.audit.ip import client_ip
 from core.messaging import actions
 from core.messaging.models import (
     Conversation,
@@ -19,10 +20,6 @@ from core.messaging.models import (
     Report,
     WriteSuspension,
 )
-
-
-def _ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR")
 
 
 @admin.register(MessagingPolicy)
@@ -106,7 +103,7 @@ class ReportAdmin(admin.ModelAdmin):
             "message__conversation", "message__sender"
         ):
             actions.moderate_report(
-                report=report, moderator=request.user, hide=hide, ip=_ip(request)
+                report=report, moderator=request.user, hide=hide, ip=client_ip(request)
             )
             done += 1
         self.message_user(
@@ -136,7 +133,7 @@ class WriteSuspensionAdmin(admin.ModelAdmin):
             moderator=request.user,
             until=obj.until,
             reason=obj.reason,
-            ip=_ip(request),
+            ip=client_ip(request),
         )
         obj.pk = saved.pk
         obj.created_by = saved.created_by

@@ -26,6 +26,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from core import crypto, files
+from core.audit import log as audit
+from core.audit.ip import client_ip
 from core.messaging import access, actions, policy
 from core.messaging.forms import (
     EditForm,
@@ -63,10 +65,6 @@ MAX_ID = 10**18 - 1
 
 
 # Helpers -------------------------------------------------------------------
-
-
-def client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def wants_json(request) -> bool:
@@ -634,6 +632,14 @@ def moderation(request):
                 ),
             }
         )
+    audit.record_read(
+        actor=request.user,
+        action="moderation.viewed",
+        target_type="report_list",
+        target_id=0,
+        org_ids=[report.message.conversation.org_id for report in reports],
+        detail={"reports": [report.pk for report in reports][:100]},
+    )
     return render(
         request,
         "messaging/moderation.html",
@@ -690,6 +696,14 @@ def attachment(request, attachment_id: int):
     except (FileNotFoundError, crypto.InvalidToken):
         log.error("attachment %s cannot be read", attachment.pk)
         raise Http404("no such file") from None
+    audit.record(
+        actor=request.user,
+        action="attachment.downloaded",
+        target_type="attachment",
+        target_id=attachment.pk,
+        org_id=attachment.message.conversation.org_id,
+        detail={"message": attachment.message_id},
+    )
     name = files.download_name(decrypt_text(attachment.name) or "", attachment.mime)
     return files.serve(data, mime=attachment.mime, name=name)
 

@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 import hub
+from core.audit import log as audit
 from core.roster.models import Org, SchoolClass, User
 from core.text import strip_accents
 from core.timetable.events import FeedImported, OccurrenceChanged, OccurrenceData
@@ -258,6 +259,14 @@ def import_feed(
         feed.name = name[:200]
         feed.imported_at = now
         feed.save(update_fields=["name", "imported_at"])
+        audit.record(
+            actor=actor,
+            action="timetable.imported",
+            target_type="feed",
+            target_id=feed.pk,
+            org_id=org.pk,
+            detail={"class": school_class.pk, "first_import": result.first_import},
+        )
     return result
 
 
@@ -321,7 +330,18 @@ def change_occurrence(
             teacher_names=names,
             status=status,
         )
-        _apply_change(occurrence, target, reason=reason, actor=actor, teachers=teachers)
+        kinds = _apply_change(
+            occurrence, target, reason=reason, actor=actor, teachers=teachers
+        )
+        if kinds:
+            audit.record(
+                actor=actor,
+                action="occurrence.changed",
+                target_type="occurrence",
+                target_id=occurrence.pk,
+                org_id=occurrence.school_class.org_id,
+                detail={"changes": list(kinds)},
+            )
     return occurrence
 
 

@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core import files
+from core.audit.ip import client_ip
 from core.timetable.feed import (
     feed_sources,
     feed_version,
@@ -109,7 +110,7 @@ def rotate(request):
     """Give the user a new feed link; the old one stops working at once."""
     if not has_feed(request.user):
         raise Http404("no calendar feed")
-    rotate_feed_token(user=request.user, ip=request.META.get("REMOTE_ADDR"))
+    rotate_feed_token(user=request.user, ip=client_ip(request))
     messages.success(
         request,
         _(

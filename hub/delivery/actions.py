@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from core.audit import log as audit
 from core.roster.models import User
 from hub.delivery.categories import CATEGORIES, CHOICES
 from hub.delivery.models import (
@@ -106,12 +107,17 @@ def subscribe(user: User, info: dict, user_agent: str = "") -> PushSubscription:
             "user_agent": user_agent[:200],
         },
     )
+    _audit(user, "push.subscribed", "push_subscription", row.pk)
     return row
 
 
 def unsubscribe(user: User, endpoint: str) -> bool:
     """Forget ``user``'s subscription at ``endpoint``; return whether one existed."""
-    deleted, _ = PushSubscription.objects.filter(user=user, endpoint=endpoint).delete()
+    rows = PushSubscription.objects.filter(user=user, endpoint=endpoint)
+    ids = list(rows.values_list("pk", flat=True))
+    deleted, _ = rows.delete()
+    for pk in ids:
+        _audit(user, "push.unsubscribed", "push_subscription", pk)
     return bool(deleted)
 
 
@@ -120,12 +126,14 @@ def mute(user: User, key: str, until: datetime.datetime) -> Mute:
     row, _created = Mute.objects.update_or_create(
         user=user, key=key, defaults={"until": until}
     )
+    _audit(user, "delivery.muted", "mute", row.pk, {"key": key})
     return row
 
 
 def unmute(user: User, key: str) -> None:
     """Lift a mute."""
-    Mute.objects.filter(user=user, key=key).delete()
+    if Mute.objects.filter(user=user, key=key).delete()[0]:
+        _audit(user, "delivery.unmuted", "user", user.pk, {"key": key})
 
 
 def mark_seen(user: User, stream: str, offsets: list[int]) -> int:
@@ -136,12 +144,15 @@ def mark_seen(user: User, stream: str, offsets: list[int]) -> int:
     """
     if not offsets:
         return 0
-    return Notification.objects.filter(
+    changed = Notification.objects.filter(
         user=user,
         event__stream__name=stream,
         event__offset__in=offsets[:500],
         seen_at__isnull=True,
     ).update(seen_at=timezone.now())
+    if changed:
+        _audit(user, "notifications.seen", "user", user.pk, {"count": changed})
+    return changed
 
 
 def unsubscribe_email(user_id: int, scope: str) -> int:
@@ -174,6 +185,8 @@ def unsubscribe_email(user_id: int, scope: str) -> int:
                 },
             )
             changed += 1
+        if changed:
+            _audit(user, "email.unsubscribed", "user", user.pk, {"scope": scope})
     return changed
 
 
@@ -189,4 +202,20 @@ def save_choices(
     with transaction.atomic():
         for category, choice_key in preferences.items():
             set_preference(user, category, choice_key)
-        return save_settings(user, **clock)
+        row = save_settings(user, **clock)
+        _audit(user, "delivery.settings_changed", "user", user.pk)
+        return row
+
+
+def _audit(
+    user: User, action: str, target_type: str, target_id: int, detail=None
+) -> None:
+    """One audit entry about ``user``'s own delivery settings."""
+    audit.record(
+        actor=user,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        subject_id=user.pk,
+        detail=detail,
+    )

@@ -35,6 +35,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from core.audit import log as audit
+from core.roster.access import orgs_of
 from core.roster.models import User
 from hub.delivery import access, actions, clock, mail, preferences, push, vapid
 from hub.delivery.categories import CATEGORIES, CHOICES, choice_key
@@ -319,6 +321,15 @@ def delivery_log(request):
     }
     if member_id:
         member = access.get_member_for_staff(staff, member_id)
+        audit.record_read(
+            actor=staff,
+            action="delivery_log.viewed",
+            target_type="user",
+            target_id=member.pk,
+            subject_id=member.pk,
+            org_ids=set(orgs_of(staff).values_list("pk", flat=True))
+            & set(orgs_of(member).values_list("pk", flat=True)),
+        )
         choices = preferences.choices_for(member)
         settings_row = preferences.settings_of([member])[member.pk]
         context.update(
