@@ -146,9 +146,8 @@ def test_in_the_compose_stack_a_guesser_rotating_x_forwarded_for_is_still_thrott
 
     from core.accounts import throttle
 
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    }
+    local = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    settings.CACHES = {"default": local, "throttle": {**local, "LOCATION": "t"}}
     app, count = compose_asgi_app()
     settings.TRUSTED_PROXY_COUNT = count
     # As Django's test client does: the test's transaction keeps its connection.
