@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from core.messaging.actions import start_conversation
 from core.messaging.models import Conversation
+from core.roster.actions import grant_school_life_staff
 from core.roster.models import (
     AcademicSession,
     Enrollment,
@@ -182,7 +183,7 @@ def _build(today: dt.date) -> None:
     admin = user("admin", User.Role.ADMINISTRATOR, "Marc", "Antoine")
     admin.is_staff = admin.is_superuser = True
     admin.save()
-    del cpe
+    grant_school_life_staff(cpe)
 
     flop_class = SchoolClass.objects.create(org=org, session=past, title=FLOP_CLASS)
     class_4b = SchoolClass.objects.create(org=org, session=current, title="4e B")

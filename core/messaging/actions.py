@@ -533,5 +533,6 @@ def _emit(message: Message, op: str, user_ids: list[int], silent: bool = False) 
             sender_name=message.sender.get_full_name() or message.sender.get_username(),
             subject=conversation.subject,
             silent=silent,
+            org_id=conversation.org_id,
         ),
     )

@@ -25,6 +25,7 @@ class MessageChanged(HubEvent):
     sender_name: str
     subject: str
     silent: bool = False
+    org_id: int | None = None  # the conversation's school (None: older events)
 
     def notice(self, created_at: datetime.datetime) -> Notice | None:
         """A new message (never its text: pushes say who and about what)."""
@@ -38,6 +39,7 @@ class MessageChanged(HubEvent):
             mute_key=f"conversation:{self.conversation_id}",
             silent=self.silent,
             actor_id=self.sender_id,
+            org_id=self.org_id,
         )
 
 

@@ -154,6 +154,15 @@ class Notification(models.Model):
     url = models.CharField(max_length=300, blank=True)
     tag = models.CharField(max_length=100, blank=True)
     child_name = models.CharField(max_length=150, blank=True)
+    # The school the event is about: staff read only their orgs' notifications
+    # (and, through them, deliveries). Null only for a row no school owns.
+    org = models.ForeignKey(
+        "roster.Org",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     org_name = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     seen_at = models.DateTimeField(null=True, blank=True)
@@ -164,7 +173,10 @@ class Notification(models.Model):
                 fields=["user", "event"], name="unique_notification"
             )
         ]
-        indexes = [models.Index(fields=["user", "-created_at"])]
+        indexes = [
+            models.Index(fields=["user", "-created_at"]),
+            models.Index(fields=["user", "org", "-created_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.title}"

@@ -54,6 +54,30 @@ def _org_names(org_ids: set[int]) -> dict[int, str]:
     return dict(Org.objects.filter(pk__in=org_ids).values_list("pk", "name"))
 
 
+def _org_id(event: Event, notice: Notice) -> int | None:
+    """Return the school a notice is about: the notice's, else its stream's.
+
+    Every kind's notice names its org; events logged before they did are
+    placed by their stream (``class:<id>`` or ``org:<id>``).
+    """
+    if notice.org_id:
+        return notice.org_id
+    from core.roster.models import SchoolClass
+
+    scope, _sep, raw = event.stream.name.partition(":")
+    if not raw.isdecimal():
+        return None
+    if scope == "class":
+        return (
+            SchoolClass.objects.filter(pk=int(raw))
+            .values_list("org_id", flat=True)
+            .first()
+        )
+    if scope == "org":
+        return Org.objects.filter(pk=int(raw)).values_list("pk", flat=True).first()
+    return None
+
+
 def plan_event(event_id: int, now: datetime.datetime | None = None) -> dict:
     """Write the notifications and deliveries of one event; enqueue sending.
 
@@ -75,7 +99,8 @@ def plan_event(event_id: int, now: datetime.datetime | None = None) -> dict:
         return {"notifications": 0, "push": 0, "email": 0}
     choices = choices_of(readers, category_key)
     clocks = settings_of(readers)
-    orgs = _org_names({notice.org_id} if notice.org_id else set())
+    org_id = _org_id(event, notice)
+    orgs = _org_names({org_id} if org_id else set())
     muted = set()
     if notice.mute_key:
         muted = set(
@@ -106,7 +131,8 @@ def plan_event(event_id: int, now: datetime.datetime | None = None) -> dict:
                         url=notice.url[:300],
                         tag=notice.tag[:100],
                         child_name=child[:150],
-                        org_name=orgs.get(notice.org_id, "")[:200],
+                        org_id=org_id,
+                        org_name=orgs.get(org_id, "")[:200],
                     )
             except IntegrityError:
                 continue  # planned already

@@ -278,10 +278,11 @@ def mute(request):
 # The delivery log ------------------------------------------------------------
 
 
-def delivery_rows(member: User) -> list[dict]:
-    """Return ``member``'s last notifications, each with its deliveries."""
+def delivery_rows(staff: User, member: User) -> list[dict]:
+    """Return ``member``'s last notifications of ``staff``'s schools, each
+    with its deliveries."""
     rows = []
-    for note in access.recent_notifications(member, LOG_LIMIT):
+    for note in access.recent_notifications(staff, member, LOG_LIMIT):
         deliveries = list(note.deliveries.all())
         rows.append({"note": note, "deliveries": deliveries, "span": len(deliveries)})
     return rows
@@ -324,7 +325,7 @@ def delivery_log(request):
         context.update(
             {
                 "member": member,
-                "rows": delivery_rows(member),
+                "rows": delivery_rows(staff, member),
                 "limit": LOG_LIMIT,
                 "choices": [
                     {

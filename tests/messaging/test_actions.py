@@ -75,6 +75,7 @@ def test_teacher_starts_a_conversation_with_a_pupils_guardian(school):
         "sender_name": "Alice Martin",
         "subject": "Sortie au musée",
         "silent": False,
+        "org_id": school.org.pk,
     }
 
 
