@@ -88,6 +88,9 @@ def it_lead(live_hub) -> str:
         "user = make_user('it.lead', 'administrator', 'Nora', 'Lambert')\n"
         "user.is_staff = True\n"
         "user.save()\n"
+        "from core.roster.models import Org\n"
+        "user.orgs.add(Org.objects.get_or_create(uai='0350099Z', "
+        "defaults={'name': 'Collège'})[0])\n"
         "user.user_permissions.add(Permission.objects.get("
         "content_type__app_label='roster', codename='add_rosterimport'))\n"
     )
