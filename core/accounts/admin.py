@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy
 
 from core.accounts import actions
 from core.accounts.models import ActivationCode
+from core.roster.admin_scope import OrgScopedAdmin, member_lookups
 from core.roster.models import Org, SchoolClass, User
 
 # About 25 ms a letter (measured with make_activation_letters): 600 letters
@@ -28,7 +29,8 @@ ADMIN_LETTER_LIMIT = 600
 
 
 @admin.register(ActivationCode)
-class ActivationCodeAdmin(admin.ModelAdmin):
+class ActivationCodeAdmin(OrgScopedAdmin, admin.ModelAdmin):
+    org_lookups = member_lookups("user__")
     list_display = [
         "user",
         "channel",

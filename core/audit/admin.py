@@ -3,10 +3,12 @@
 from django.contrib import admin
 
 from core.audit.models import AuditEntry
+from core.roster.admin_scope import OrgScopedAdmin
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(OrgScopedAdmin, admin.ModelAdmin):
+    org_lookups = ("org_id",)
     list_display = ["at", "actor_name", "action", "target_type", "target_id", "ip"]
     list_filter = ["action", "org_id", "target_type"]
     search_fields = ["actor_name", "=target_id", "ip"]
