@@ -5,8 +5,10 @@ delivery ``category``: it finds who reads the stream, describes the event
 once (``HubEvent.notice``), and for each reader writes one
 :class:`Notification` and one :class:`Delivery` per channel their preference
 asks for, each with its status and reason (queued, held for quiet hours,
-suppressed by preference, mute or lack of device). It then enqueues the push
-and e-mail tasks. Planning twice the same event adds nothing (unique
+suppressed by preference, mute or lack of device). A category marked
+``email_fallback`` (absences) chosen as push by someone with no device
+subscribed goes by immediate e-mail instead. It then enqueues the push and
+e-mail tasks. Planning twice the same event adds nothing (unique
 user × event).
 """
 
@@ -193,9 +195,24 @@ def _deliveries(
         )
 
     mute_reason = _("muted by the user")
+    # No device for push: the categories that must get through go by e-mail.
+    fallback = bool(
+        choice.push
+        and not subs
+        and not muted
+        and spec.email_fallback
+        and not choice.email
+        and user.email
+    )
     if choice.push:
         if muted:
             add(Channel.PUSH, Status.SUPPRESSED, mute_reason)
+        elif fallback:
+            add(
+                Channel.PUSH,
+                Status.SUPPRESSED,
+                _("no device subscribed to notifications: sent by e-mail instead"),
+            )
         elif not subs:
             add(
                 Channel.PUSH,
@@ -214,7 +231,7 @@ def _deliveries(
             Status.SUPPRESSED,
             _("preference: no push for %(category)s") % {"category": spec.label},
         )
-    if choice.email:
+    if choice.email or fallback:
         if muted:
             add(Channel.EMAIL, Status.SUPPRESSED, mute_reason)
         elif not user.email:

@@ -138,9 +138,18 @@ def settings_page(request):
                 return redirect("delivery:settings")
         status = 400
     devices = list(user.push_subscriptions.order_by("-created_at"))
+    choices = preferences.choices_for(user)
     context = {
         "form": form,
         "devices": devices,
+        # Without a device, what falls back to e-mail (absences), if anything.
+        "mailed_instead": [
+            spec
+            for spec in preferences.categories_for(user)
+            if spec.email_fallback and choices[spec.key].push and user.email
+        ]
+        if not devices
+        else [],
         "school_zone": preferences.school_zone(user) or clock.DEFAULT_ZONE,
         "zones": COMMON_ZONES,
         "push": {
