@@ -166,6 +166,10 @@ class EncryptedTextField(models.BinaryField):
         super().contribute_to_class(cls, name, *args, **kwargs)
         register_token_field(cls, name)
 
+    def _check_str_default_value(self):
+        # BinaryField refuses a str default; here str is the Python type.
+        return []
+
     def deconstruct(self):
         name, path, args, kwargs = super().deconstruct()
         if kwargs.get("default") == "":

@@ -57,7 +57,8 @@ class NotificationAdmin(OrgScopedAdmin, ReadOnlyAdmin):
     list_display = ["created_at", "user", "category", "title", "urgent", "seen_at"]
     list_filter = ["category", "urgent", "deliveries__status", "deliveries__channel"]
     list_select_related = ["user"]
-    search_fields = ["user__username", "user__last_name", "title"]
+    # Titles are encrypted at rest: searched by user only.
+    search_fields = ["user__username", "user__last_name"]
     date_hierarchy = "created_at"
     inlines = [DeliveryInline]
     readonly_fields = [

@@ -6,7 +6,8 @@
 - ``Mute``: "mute this conversation for 1 h" (``key`` such as ``conversation:12``).
 - ``PushSubscription``: one browser's RFC 8030 subscription (endpoint + RFC 8291 keys).
 - ``VapidKey``: the application server's RFC 8292 key pair, generated on first use.
-- ``Notification``: one event as one user is told about it (title, body, page).
+- ``Notification``: one event as one user is told about it (title, body, page),
+  its texts encrypted at rest (:class:`core.crypto.EncryptedTextField`).
 - ``Delivery``: one notification through one channel (and, for push, one
   device): the delivery log staff read ("why didn't this parent get it?").
 - ``EmailSend``: the at-most-once ledger of e-mails, one row per user and
@@ -18,6 +19,8 @@ import datetime
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from core.crypto import EncryptedTextField
 
 
 class Channel(models.TextChoices):
@@ -149,11 +152,13 @@ class Notification(models.Model):
     event = models.ForeignKey("hub.Event", on_delete=models.CASCADE, related_name="+")
     category = models.CharField(max_length=30)
     urgent = models.BooleanField(default=False)
-    title = models.CharField(max_length=200)
-    body = models.TextField(blank=True)
+    # What the user is told, and about which child: encrypted at rest
+    # (core.crypto, rotated with the message keys); never filtered on.
+    title = EncryptedTextField()
+    body = EncryptedTextField()
     url = models.CharField(max_length=300, blank=True)
     tag = models.CharField(max_length=100, blank=True)
-    child_name = models.CharField(max_length=150, blank=True)
+    child_name = EncryptedTextField()
     # The school the event is about: staff read only their orgs' notifications
     # (and, through them, deliveries). Null only for a row no school owns.
     org = models.ForeignKey(

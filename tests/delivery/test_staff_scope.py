@@ -205,3 +205,34 @@ def test_deliveries_are_scoped_through_their_notification(family_in_two_schools)
 
     assert mine.exists() and theirs.exists()
     assert not mine.filter(pk__in=theirs).exists()
+
+
+# Notification texts encrypted at rest (issue 13, finding 5) ------------------
+
+
+def test_notification_texts_are_encrypted_at_rest(family_in_two_schools):
+    from django.db import connection
+
+    from core import crypto
+
+    school = family_in_two_schools
+    note = Notification.objects.filter(
+        user=school.parent, category="absence", org=school.org
+    ).get()
+    assert "Léa Dubois" in note.title and note.child_name == "Léa Dubois"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT title, body, child_name FROM delivery_notification WHERE id = %s",
+            [note.pk],
+        )
+        raw = [bytes(value) for value in cursor.fetchone()]
+    for value in raw:
+        assert b"L\xc3\xa9a" not in value and b"Dubois" not in value
+    assert crypto.decrypt(raw[0]).decode() == note.title
+    assert crypto.decrypt(raw[2]).decode() == "Léa Dubois"
+    fields = {(model._meta.label, name) for model, name in crypto.token_fields()}
+    assert {
+        ("delivery.Notification", "title"),
+        ("delivery.Notification", "body"),
+        ("delivery.Notification", "child_name"),
+    } <= fields
