@@ -5,7 +5,8 @@
 - ``DeliverySettings``: a user's time zone, quiet hours and digest times.
 - ``Mute``: "mute this conversation for 1 h" (``key`` such as ``conversation:12``).
 - ``PushSubscription``: one browser's RFC 8030 subscription (endpoint + RFC 8291 keys).
-- ``VapidKey``: the application server's RFC 8292 key pair, generated on first use.
+- ``VapidKey``: the application server's RFC 8292 key pair, generated on first
+  use, its private key encrypted at rest.
 - ``Notification``: one event as one user is told about it (title, body, page),
   its texts encrypted at rest (:class:`core.crypto.EncryptedTextField`).
 - ``Delivery``: one notification through one channel (and, for push, one
@@ -127,9 +128,14 @@ class PushSubscription(models.Model):
 
 
 class VapidKey(models.Model):
-    """An RFC 8292 application server key; the newest active one signs."""
+    """An RFC 8292 application server key; the newest active one signs.
 
-    private_pem = models.TextField()
+    The private key (PKCS#8 PEM) is encrypted at rest with the message keys
+    (:mod:`core.crypto`; ``rotate_message_keys`` re-encrypts it).
+    ``rotate_vapid_key`` replaces the key pair itself.
+    """
+
+    private_pem = EncryptedTextField()
     public_key = models.CharField(max_length=100)  # base64url uncompressed point
     created_at = models.DateTimeField(auto_now_add=True)
     active = models.BooleanField(default=True)

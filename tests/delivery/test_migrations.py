@@ -93,3 +93,23 @@ def test_existing_notifications_get_their_org_and_encrypted_texts(old_schema):
         title, child = (bytes(v) for v in cursor.fetchone())
     assert b"Dubois" not in title and b"Dubois" not in child
     assert crypto.decrypt(title).decode() == note.title
+
+
+def test_an_existing_vapid_key_is_encrypted_and_still_signs(old_schema):
+    from hub.delivery.vapid import VapidSigner, generate_keypair
+
+    VapidKey = old_schema.get_model("delivery", "VapidKey")
+    private_pem, public = generate_keypair()
+    old = VapidKey.objects.create(private_pem=private_pem, public_key=public)
+
+    migrate(latest())
+
+    from hub.delivery.models import VapidKey as Current
+
+    key = Current.objects.get(pk=old.pk)
+    assert key.private_pem == private_pem
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT private_pem FROM delivery_vapidkey WHERE id = %s", [key.pk])
+        (raw,) = cursor.fetchone()
+    assert b"PRIVATE KEY" not in bytes(raw)
+    assert VapidSigner(key.private_pem, "mailto:ops@example.org").public_key == public
