@@ -109,7 +109,9 @@ def test_an_existing_vapid_key_is_encrypted_and_still_signs(old_schema):
     key = Current.objects.get(pk=old.pk)
     assert key.private_pem == private_pem
     with connection.cursor() as cursor:
-        cursor.execute("SELECT private_pem FROM delivery_vapidkey WHERE id = %s", [key.pk])
+        cursor.execute(
+            "SELECT private_pem FROM delivery_vapidkey WHERE id = %s", [key.pk]
+        )
         (raw,) = cursor.fetchone()
     assert b"PRIVATE KEY" not in bytes(raw)
     assert VapidSigner(key.private_pem, "mailto:ops@example.org").public_key == public

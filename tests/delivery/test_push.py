@@ -6,8 +6,8 @@ would, so a "sent" here means a browser could have read it.
 """
 
 import base64
-import io
 import email.utils
+import io
 import json
 import time
 
