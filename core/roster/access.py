@@ -60,6 +60,8 @@ SCHOOL_LIFE_PERMISSIONS = (
     "attendance.view_missingrollcall",
     "delivery.view_notification",
     "delivery.view_delivery",
+    "messaging.view_report",
+    "messaging.change_report",
 )
 
 

@@ -17,6 +17,8 @@ PERMISSIONS = (
     "attendance.view_missingrollcall",
     "delivery.view_notification",
     "delivery.view_delivery",
+    "messaging.view_report",
+    "messaging.change_report",
 )
 
 
@@ -54,6 +56,7 @@ class Migration(migrations.Migration):
         ("roster", "0002_sources_and_history"),
         ("attendance", "0003_verbose_names"),
         ("delivery", "0001_initial"),
+        ("messaging", "0001_initial"),
     ]
 
     operations = [migrations.RunPython(create_group, remove_group)]
