@@ -201,7 +201,12 @@ class EncryptedTextField(models.BinaryField):
 
     def contribute_to_class(self, cls, name, *args, **kwargs):
         super().contribute_to_class(cls, name, *args, **kwargs)
-        register_token_field(cls, name)
+        if cls.__module__ != "__fake__":  # not the migrations' historical models
+            register_token_field(cls, name)
+
+    def _check_str_default_value(self):
+        # BinaryField refuses a str default; here str is the Python type.
+        return []
 
     def _check_str_default_value(self):
         return []  # the default is text (""), encrypted on save

@@ -12,8 +12,9 @@ from hub.streams import positions
 
 
 def hub(request) -> dict:
-    """Return ``hub_positions``, ``hub_config``, ``unread_count`` and
-    ``messages_unread`` (conversations with unread messages).
+    """Return ``hub_positions``, ``hub_config``, ``unread_count``,
+    ``messages_unread`` (conversations with unread messages) and
+    ``reads_delivery_log`` (the staff menu's link).
 
     ``hub_positions`` is ``{stream: {"epoch": str, "offset": int}}`` for every
     stream the user may read, taken when the page is rendered: the client
@@ -55,9 +56,16 @@ def hub(request) -> dict:
     def messages_unread() -> int:
         return unread_totals(user)[0]
 
+    @cache
+    def reads_delivery_log() -> bool:
+        from hub.delivery.access import is_delivery_staff
+
+        return is_delivery_staff(user)
+
     return {
         "hub_positions": hub_positions,
         "hub_config": hub_config,
         "unread_count": unread_count,
         "messages_unread": messages_unread,
+        "reads_delivery_log": reads_delivery_log,
     }

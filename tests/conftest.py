@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from core.roster.actions import grant_school_life_staff
 from core.roster.models import (
     AcademicSession,
     Enrollment,
@@ -91,6 +92,7 @@ def build_school() -> School:
     other_parent = make_user("sophie", User.Role.GUARDIAN, "Sophie", "Petit")
     cpe = make_user("paul", User.Role.ADMINISTRATOR, "Paul", "Girard")
     cpe.orgs.add(org)
+    grant_school_life_staff(cpe)
     outsider = make_user("oscar", User.Role.TEACHER, "Oscar", "Lenoir")
     outsider.orgs.add(other_org)
     Enrollment.objects.create(user=teacher, school_class=class_4b, role="teacher")

@@ -75,3 +75,161 @@ def test_attendance_is_read_only_in_the_admin(staff_client, school):
     assert AttendanceRecord.objects.get(student=school.pupil).status == "late"
     assert staff_client.get("/admin/attendance/rollcall/add/").status_code == 403
     assert Occurrence.objects.count() == 1
+
+
+# The admin of a school's data is the school's (issue 13, finding 2) ----------
+
+
+def admin_staff(school, *perms, role="administrator", org=None):
+    """A non-superuser admin of ``org`` (the school's by default) with ``perms``."""
+    from django.contrib.auth.models import Permission
+
+    from tests.conftest import make_user
+
+    user = make_user("nadia", role, "Nadia", "Admin", is_staff=True)
+    user.orgs.add(org or school.org)
+    for perm in perms:
+        app_label, codename = perm.split(".")
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    return user
+
+
+ROSTER_VIEW = (
+    "roster.view_user",
+    "roster.change_user",
+    "roster.view_schoolclass",
+    "roster.view_org",
+    "roster.view_guardianlink",
+)
+
+
+def test_a_school_admin_lists_only_their_schools_people_and_classes(client, school):
+    client.force_login(admin_staff(school, *ROSTER_VIEW))
+
+    users = client.get("/admin/roster/user/").content.decode()
+    classes = client.get("/admin/roster/schoolclass/").content.decode()
+    orgs = client.get("/admin/roster/org/").content.decode()
+
+    assert f"/admin/roster/user/{school.pupil.pk}/change/" in users
+    assert f"/admin/roster/user/{school.parent.pk}/change/" in users
+    assert f"/admin/roster/user/{school.other_child.pk}/change/" not in users
+    assert f"/admin/roster/user/{school.outsider.pk}/change/" not in users
+    assert "4e B" in classes and "5e C" not in classes
+    assert "Victor Hugo" in orgs and "Jules Verne" not in orgs
+    for url in (
+        f"/admin/roster/user/{school.other_child.pk}/change/",
+        f"/admin/roster/schoolclass/{school.other_class.pk}/change/",
+        f"/admin/roster/org/{school.other_org.pk}/change/",
+    ):
+        response = client.get(url)
+        assert response.status_code == 302  # "does not exist": back to the index
+        assert response["Location"] == "/admin/"
+
+
+def test_a_school_admin_cannot_change_someone_of_another_school(client, school):
+    client.force_login(admin_staff(school, *ROSTER_VIEW))
+
+    response = client.post(
+        f"/admin/roster/user/{school.outsider.pk}/change/",
+        {"username": "hacked", "role": "teacher"},
+    )
+
+    school.outsider.refresh_from_db()
+    assert response.status_code == 302 and response["Location"] == "/admin/"
+    assert school.outsider.username == "oscar"
+
+
+def test_a_school_admin_cannot_make_anyone_superuser(client, school):
+    staff = admin_staff(school, *ROSTER_VIEW)
+    client.force_login(staff)
+
+    page = client.get(f"/admin/roster/user/{school.teacher.pk}/change/")
+
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert 'name="is_superuser"' not in html
+    assert 'name="groups"' not in html and 'name="orgs"' not in html
+
+
+def test_a_teacher_given_is_staff_and_permissions_sees_no_school_data(
+    client, school, lesson_absence
+):
+    teacher = school.teacher
+    teacher.is_staff = True
+    teacher.save()
+    from django.contrib.auth.models import Group, Permission
+
+    from core.roster.access import SCHOOL_LIFE_GROUP
+
+    teacher.groups.add(Group.objects.get(name=SCHOOL_LIFE_GROUP))
+    teacher.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_user", "view_schoolclass"])
+    )
+    client.force_login(teacher)
+
+    for url in (
+        "/admin/roster/user/",
+        "/admin/delivery/notification/",
+        "/admin/delivery/delivery/",
+        "/admin/attendance/excuse/",
+        "/admin/attendance/rollcall/",
+    ):
+        assert client.get(url).status_code == 403, url
+
+
+@pytest.fixture
+def lesson_absence(school):
+    lesson = make_occurrence(
+        school.class_4b,
+        timezone.now() - dt.timedelta(minutes=10),
+        teachers=[school.teacher],
+    )
+    take_roll_call(
+        occurrence=lesson,
+        teacher=school.teacher,
+        marks={school.pupil.pk: ("absent", None)},
+    )
+    other = make_occurrence(
+        school.other_class,
+        timezone.now() - dt.timedelta(minutes=10),
+        teachers=[school.outsider],
+    )
+    take_roll_call(
+        occurrence=other,
+        teacher=school.outsider,
+        marks={school.other_child.pk: ("absent", None)},
+    )
+    return lesson, other
+
+
+def test_the_cpe_of_the_other_school_lists_only_their_roll_calls_and_notifications(
+    client, school, lesson_absence
+):
+    from core.roster.actions import grant_school_life_staff
+    from hub.delivery.models import Notification
+    from tests.delivery.helpers import run_tasks
+
+    run_tasks()
+    lesson, other = lesson_absence
+    cpe_b = admin_staff(school, org=school.other_org)
+    grant_school_life_staff(cpe_b)
+    client.force_login(cpe_b)
+
+    rollcalls = client.get("/admin/attendance/rollcall/").content.decode()
+    notes = client.get("/admin/delivery/notification/").content.decode()
+    mine = Notification.objects.filter(org=school.other_org).first()
+    theirs = Notification.objects.filter(org=school.org).first()
+
+    assert f"/admin/attendance/rollcall/{other.roll_call.pk}/change/" in rollcalls
+    assert f"/admin/attendance/rollcall/{lesson.roll_call.pk}/change/" not in rollcalls
+    assert f"/admin/delivery/notification/{mine.pk}/change/" in notes
+    assert f"/admin/delivery/notification/{theirs.pk}/change/" not in notes
+    assert (
+        client.get(f"/admin/delivery/notification/{theirs.pk}/change/").status_code
+        == 302
+    )
+    assert (
+        client.get(f"/admin/delivery/notification/{mine.pk}/change/").status_code == 200
+    )

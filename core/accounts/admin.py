@@ -21,6 +21,7 @@ from core import files
 from core.accounts import actions, lockout
 from core.accounts.models import ActivationCode
 from core.audit.ip import client_ip
+from core.roster.admin_scope import OrgScopedAdmin, member_lookups
 from core.roster.models import Org, SchoolClass, User
 
 # About 25 ms a letter (measured with make_activation_letters): 600 letters
@@ -29,7 +30,8 @@ ADMIN_LETTER_LIMIT = 600
 
 
 @admin.register(ActivationCode)
-class ActivationCodeAdmin(admin.ModelAdmin):
+class ActivationCodeAdmin(OrgScopedAdmin, admin.ModelAdmin):
+    org_lookups = member_lookups("user__")
     list_display = [
         "user",
         "channel",

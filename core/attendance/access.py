@@ -10,6 +10,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from core.attendance.models import AttendanceRecord, Excuse, MissingRollCall, RollCall
+from core.roster.access import staff_orgs
 from core.roster.models import Enrollment, User
 from core.timetable.models import Occurrence
 
@@ -80,7 +81,9 @@ def visible_records(user: User) -> QuerySet[AttendanceRecord]:
     """Return the absence and lateness records ``user`` may see.
 
     Guardians: their children's; students: their own; school-life staff:
-    their orgs'; teachers: those of the roll calls they took.
+    those of the orgs where they hold ``attendance.view_attendancerecord``
+    (:func:`core.roster.access.staff_orgs`); teachers: those of the roll
+    calls they took.
     """
     records = AttendanceRecord.objects.exclude(status=AttendanceRecord.Status.PRESENT)
     if user.role == User.Role.GUARDIAN:
@@ -89,7 +92,9 @@ def visible_records(user: User) -> QuerySet[AttendanceRecord]:
         records = records.filter(student=user)
     elif user.role == User.Role.ADMINISTRATOR:
         records = records.filter(
-            roll_call__occurrence__school_class__org__in=user.orgs.all()
+            roll_call__occurrence__school_class__org__in=staff_orgs(
+                user, "attendance.view_attendancerecord"
+            )
         )
     else:
         records = records.filter(roll_call__taken_by=user)
@@ -111,13 +116,16 @@ def get_record_for_guardian(user: User, record_id: int) -> AttendanceRecord:
 
 
 def excuse_queue(user: User) -> QuerySet[Excuse]:
-    """Return the pending excuses school-life staff ``user`` must review."""
+    """Return the pending excuses school-life staff ``user`` must review:
+    those of the orgs where they hold ``attendance.change_excuse``."""
     if user.role != User.Role.ADMINISTRATOR:
         return Excuse.objects.none()
     return (
         Excuse.objects.filter(
             status=Excuse.Status.PENDING,
-            record__roll_call__occurrence__school_class__org__in=user.orgs.all(),
+            record__roll_call__occurrence__school_class__org__in=staff_orgs(
+                user, "attendance.change_excuse"
+            ),
         )
         .select_related(
             "record__student", "record__roll_call__occurrence__school_class"
@@ -128,13 +136,14 @@ def excuse_queue(user: User) -> QuerySet[Excuse]:
 
 def missing_roll_calls(user: User, day: dt.date) -> QuerySet[Occurrence]:
     """Return the lessons of ``day`` flagged as missing a roll call and still
-    without one, in the orgs of school-life staff ``user`` (empty otherwise)."""
+    without one, in the orgs where school-life staff ``user`` hold
+    ``attendance.view_missingrollcall`` (empty otherwise)."""
     if user.role != User.Role.ADMINISTRATOR:
         return Occurrence.objects.none()
     return (
         Occurrence.objects.filter(
             start__date=day,
-            school_class__org__in=user.orgs.all(),
+            school_class__org__in=staff_orgs(user, "attendance.view_missingrollcall"),
             roll_call__isnull=True,
             pk__in=MissingRollCall.objects.values("occurrence_id"),
         )

@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from core.attendance.models import AttendanceRecord, Excuse, MissingRollCall, RollCall
+from core.roster.admin_scope import OrgScopedAdmin
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -39,14 +40,16 @@ class RecordInline(admin.TabularInline):
 
 
 @admin.register(RollCall)
-class RollCallAdmin(ReadOnlyAdmin):
+class RollCallAdmin(OrgScopedAdmin, ReadOnlyAdmin):
+    org_lookups = ("occurrence__school_class__org",)
     list_display = ["occurrence", "taken_by", "taken_at"]
     list_select_related = ["occurrence", "taken_by"]
     inlines = [RecordInline]
 
 
 @admin.register(Excuse)
-class ExcuseAdmin(ReadOnlyAdmin):
+class ExcuseAdmin(OrgScopedAdmin, ReadOnlyAdmin):
+    org_lookups = ("record__roll_call__occurrence__school_class__org",)
     list_display = ["record", "reason", "status", "submitted_at", "reviewed_by"]
     list_filter = ["status", "reason"]
     list_select_related = ["record__student", "reviewed_by"]
@@ -62,6 +65,7 @@ class ExcuseAdmin(ReadOnlyAdmin):
 
 
 @admin.register(MissingRollCall)
-class MissingRollCallAdmin(ReadOnlyAdmin):
+class MissingRollCallAdmin(OrgScopedAdmin, ReadOnlyAdmin):
+    org_lookups = ("occurrence__school_class__org",)
     list_display = ["occurrence", "flagged_at"]
     list_select_related = ["occurrence"]

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from core.messaging.actions import start_conversation
 from core.messaging.models import Conversation
+from core.roster.actions import grant_school_life_staff
 from core.roster.models import (
     AcademicSession,
     Enrollment,
@@ -183,6 +184,7 @@ def _build(today: dt.date) -> None:
     admin = user("admin", User.Role.ADMINISTRATOR, "Marc", "Antoine")
     admin.is_staff = admin.is_superuser = True
     admin.save()
+    grant_school_life_staff(cpe)
     # The CPE reads the school's audit log (/audit/); teachers do not.
     cpe.user_permissions.add(
         Permission.objects.get(

@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce, Concat
 from django.http import Http404
 
 from core.messaging.models import Attachment, Conversation, Message, Participant, Report
+from core.roster.access import is_staff_for, staff_orgs
 from core.roster.models import User
 
 # Subjects compared per search (decrypted in Python): the most recent ones.
@@ -179,14 +180,27 @@ def get_attachment_for_user(user: User, attachment_id: int) -> Attachment:
     return attachment
 
 
+# Moderating (reading reports, hiding or deleting others' messages).
+MODERATE_PERMISSION = "messaging.change_report"
+
+
+def moderates(user: User, org_id: int) -> bool:
+    """Return whether ``user`` moderates the conversations of the org ``org_id``:
+    school-life staff of that org holding :data:`MODERATE_PERMISSION`
+    (:func:`core.roster.access.staff_orgs`)."""
+    return user.role == User.Role.ADMINISTRATOR and is_staff_for(
+        user, MODERATE_PERMISSION, org_id
+    )
+
+
 def moderation_queue(user: User) -> QuerySet[Report]:
-    """Return the open reports of the orgs of school-life staff ``user``."""
+    """Return the open reports of the orgs ``user`` moderates."""
     if user.role != User.Role.ADMINISTRATOR:
         return Report.objects.none()
     return (
         Report.objects.filter(
             status=Report.Status.OPEN,
-            message__conversation__org__in=user.orgs.all(),
+            message__conversation__org__in=staff_orgs(user, MODERATE_PERMISSION),
         )
         .select_related("message__sender", "message__conversation", "reporter")
         .order_by("created_at")
@@ -215,6 +229,7 @@ __all__ = [
     "get_message_for_user",
     "get_report_for_moderator",
     "messages_of",
+    "moderates",
     "moderation_queue",
     "read_positions",
     "search_conversations",

@@ -15,6 +15,7 @@ import hub
 from core import crypto
 from core.audit import log as audit
 from core.messaging import files, policy
+from core.messaging.access import moderates
 from core.messaging.events import MessageChanged, MessagesRead
 from core.messaging.models import (
     Attachment,
@@ -297,10 +298,7 @@ def delete_message(*, message: Message, actor: User, ip: str | None = None) -> M
 
     The sender may delete their message; school-life staff of the org too.
     """
-    staff = (
-        actor.role == User.Role.ADMINISTRATOR
-        and actor.orgs.filter(pk=message.conversation.org_id).exists()
-    )
+    staff = moderates(actor, message.conversation.org_id)
     if message.sender_id != actor.pk and not staff:
         raise MessagingError("Vous ne pouvez pas supprimer ce message.")
     if message.deleted_at:
@@ -636,6 +634,7 @@ def _emit(message: Message, op: str, user_ids: list[int], silent: bool = False) 
             sender_id=message.sender_id,
             sender_name=message.sender.get_full_name() or message.sender.get_username(),
             silent=silent,
+            org_id=conversation.org_id,
         ),
     )
 

@@ -20,10 +20,12 @@ from core.messaging.models import (
     Report,
     WriteSuspension,
 )
+from core.roster.admin_scope import OrgScopedAdmin
 
 
 @admin.register(MessagingPolicy)
-class MessagingPolicyAdmin(admin.ModelAdmin):
+class MessagingPolicyAdmin(OrgScopedAdmin, admin.ModelAdmin):
+    org_lookups = ("org",)
     list_display = [
         "org",
         "guardians_may_write_teachers",
@@ -42,7 +44,8 @@ class MessagingPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Report)
-class ReportAdmin(admin.ModelAdmin):
+class ReportAdmin(OrgScopedAdmin, admin.ModelAdmin):
+    org_lookups = ("message__conversation__org",)
     list_display = [
         "created_at",
         "message_id",
@@ -114,7 +117,8 @@ class ReportAdmin(admin.ModelAdmin):
 
 
 @admin.register(WriteSuspension)
-class WriteSuspensionAdmin(admin.ModelAdmin):
+class WriteSuspensionAdmin(OrgScopedAdmin, admin.ModelAdmin):
+    org_lookups = ("org",)
     list_display = ["user", "org", "until", "reason", "created_by", "created_at"]
     list_filter = ["org"]
     list_select_related = ["user", "org", "created_by"]
@@ -141,8 +145,10 @@ class WriteSuspensionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(OrgScopedAdmin, admin.ModelAdmin):
     """Who talked, where and when; never what (no message text here)."""
+
+    org_lookups = ("org",)
 
     list_display = [
         "subject",

@@ -28,6 +28,7 @@ class MessageChanged(HubEvent):
     # longer carry it (the field reads events written before).
     subject: str = ""
     silent: bool = False
+    org_id: int | None = None  # the conversation's school (None: older events)
 
     def payload(self) -> dict:
         return self.model_dump(mode="json", exclude={"op", "subject"})
@@ -51,6 +52,7 @@ class MessageChanged(HubEvent):
             mute_key=f"conversation:{self.conversation_id}",
             silent=self.silent,
             actor_id=self.sender_id,
+            org_id=self.org_id,
         )
 
 

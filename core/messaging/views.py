@@ -193,10 +193,7 @@ def load_thread(user: User, conversation: Conversation) -> Thread:
     participants = list(
         conversation.participants.select_related("user").order_by("joined_at", "pk")
     )
-    staff = (
-        user.role == User.Role.ADMINISTRATOR
-        and user.orgs.filter(pk=conversation.org_id).exists()
-    )
+    staff = access.moderates(user, conversation.org_id)
     reported = set(
         Report.objects.filter(
             reporter=user, message__conversation=conversation

@@ -44,3 +44,50 @@ def school_life_staff(org_id: int) -> QuerySet[User]:
     return User.objects.filter(
         role=User.Role.ADMINISTRATOR, orgs=org_id, is_active=True
     )
+
+
+# School-life staff: one definition of "staff of which orgs, for what" ---------
+
+SCHOOL_LIFE_GROUP = "Vie scolaire"
+
+# The permissions the "Vie scolaire" group holds (migration
+# ``roster.0003_school_life_staff_group``): what school-life staff do.
+SCHOOL_LIFE_PERMISSIONS = (
+    "attendance.view_attendancerecord",
+    "attendance.view_rollcall",
+    "attendance.view_excuse",
+    "attendance.change_excuse",
+    "attendance.view_missingrollcall",
+    "delivery.view_notification",
+    "delivery.view_delivery",
+    "messaging.view_report",
+    "messaging.change_report",
+)
+
+
+def staff_orgs(user, perm: str) -> QuerySet[Org]:
+    """Return the orgs where ``user`` acts as staff holding ``perm``.
+
+    Superusers: every org. Others: the orgs of their staff links
+    (``user.orgs``) when they are school-life staff
+    (``User.Role.ADMINISTRATOR``), active, and hold the Django permission
+    ``perm`` (``"app_label.codename"``, through a group such as
+    :data:`SCHOOL_LIFE_GROUP` or directly). ``is_staff`` alone grants
+    nothing: it only opens the admin site. Every staff view and every
+    admin of school data scopes its reads with this.
+    """
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Org.objects.none()
+    if user.is_superuser:
+        return Org.objects.all()
+    if user.role != User.Role.ADMINISTRATOR or not user.has_perm(perm):
+        return Org.objects.none()
+    return Org.objects.filter(staff=user)
+
+
+def is_staff_for(user, perm: str, org_id: int | None = None) -> bool:
+    """Return whether ``user`` holds ``perm`` as staff of ``org_id`` (any org if None)."""
+    orgs = staff_orgs(user, perm)
+    if org_id is not None:
+        orgs = orgs.filter(pk=org_id)
+    return orgs.exists()

@@ -445,3 +445,27 @@ def _end(model, members: list[Member], roster_import) -> None:
 
 
 __all__ = ["Member", "NewMember", "record_import", "write_group", "write_orgs"]
+
+
+def grant_school_life_staff(user: User) -> None:
+    """Put ``user`` in the "Vie scolaire" group (the school-life permissions).
+
+    The group is made by migration ``roster.0003``; it is made again here,
+    with :data:`core.roster.access.SCHOOL_LIFE_PERMISSIONS`, if someone
+    deleted it. Which orgs the permissions apply to is ``user.orgs``
+    (:func:`core.roster.access.staff_orgs`).
+    """
+    from django.contrib.auth.models import Group, Permission
+
+    from core.roster.access import SCHOOL_LIFE_GROUP, SCHOOL_LIFE_PERMISSIONS
+
+    group, created = Group.objects.get_or_create(name=SCHOOL_LIFE_GROUP)
+    if created:
+        for name in SCHOOL_LIFE_PERMISSIONS:
+            app_label, codename = name.split(".")
+            group.permissions.add(
+                Permission.objects.get(
+                    content_type__app_label=app_label, codename=codename
+                )
+            )
+    user.groups.add(group)

@@ -7,6 +7,7 @@ from django.utils.formats import date_format
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
+from core.roster.admin_scope import OrgScopedAdmin, member_lookups
 from core.roster.models import (
     AcademicSession,
     Course,
@@ -35,7 +36,8 @@ class ChildrenInline(admin.TabularInline):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(OrgScopedAdmin, BaseUserAdmin):
+    org_lookups = member_lookups()
     list_display = ["username", "last_name", "first_name", "role", "is_active"]
     list_filter = ["role", "is_active", "orgs"]
     search_fields = ["username", "first_name", "last_name", "email"]
@@ -48,27 +50,39 @@ class UserAdmin(BaseUserAdmin):
     filter_horizontal = ["orgs", "groups", "user_permissions"]
     inlines = [EnrollmentInline, ChildrenInline]
 
+    def get_readonly_fields(self, request, obj=None):
+        """Only superusers grant rights or move people between schools."""
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += ["is_superuser", "is_staff", "groups", "user_permissions"]
+            fields += ["orgs"]
+        return fields
+
 
 @admin.register(Org)
-class OrgAdmin(admin.ModelAdmin):
+class OrgAdmin(OrgScopedAdmin, admin.ModelAdmin):
+    org_lookups = ("pk",)
     list_display = ["name", "uai", "time_zone"]
     search_fields = ["name", "uai"]
 
 
 @admin.register(AcademicSession)
-class AcademicSessionAdmin(admin.ModelAdmin):
+class AcademicSessionAdmin(OrgScopedAdmin, admin.ModelAdmin):
+    org_lookups = ("org",)
     list_display = ["title", "org", "type", "start_date", "end_date"]
     list_filter = ["org", "type"]
 
 
 @admin.register(Course)
-class CourseAdmin(admin.ModelAdmin):
+class CourseAdmin(OrgScopedAdmin, admin.ModelAdmin):
+    org_lookups = ("org",)
     list_display = ["title", "code", "org"]
     search_fields = ["title", "code"]
 
 
 @admin.register(SchoolClass)
-class SchoolClassAdmin(admin.ModelAdmin):
+class SchoolClassAdmin(OrgScopedAdmin, admin.ModelAdmin):
+    org_lookups = ("org",)
     list_display = ["title", "org", "session", "class_type"]
     list_filter = ["org", "session", "class_type"]
     search_fields = ["title"]
@@ -76,7 +90,8 @@ class SchoolClassAdmin(admin.ModelAdmin):
 
 
 @admin.register(GuardianLink)
-class GuardianLinkAdmin(admin.ModelAdmin):
+class GuardianLinkAdmin(OrgScopedAdmin, admin.ModelAdmin):
+    org_lookups = member_lookups("student__")
     list_display = ["guardian", "student", "relationship"]
     search_fields = ["guardian__last_name", "student__last_name"]
     autocomplete_fields = ["guardian", "student"]

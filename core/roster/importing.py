@@ -78,12 +78,61 @@ class _Progress:
                 )
 
 
+IMPORT_PERMISSION = "roster.add_rosterimport"
+
+
+def orgs_outside_scope(user, roster, the_plan) -> list[str]:
+    """Return the UAIs of the schools ``roster`` touches that ``user`` may
+    not import: schools the hub does not have yet (only superusers create
+    schools) and schools where ``user`` does not hold
+    :data:`IMPORT_PERMISSION` as staff (:func:`core.roster.access.staff_orgs`).
+    """
+    from core.roster.access import staff_orgs
+    from core.roster.models import Org
+
+    if user.is_superuser:
+        return []
+    allowed = set(staff_orgs(user, IMPORT_PERMISSION).values_list("pk", flat=True))
+    uai = {r.sourced_id: r.uai or r.sourced_id for r in roster.orgs}
+    referenced = {x.org for x in (*roster.sessions, *roster.courses, *roster.classes)}
+    outside, known = set(), set()
+    for sid in set(uai) | referenced:
+        pk = the_plan.ids.get(("org", sid))
+        if pk is None:
+            if sid in uai:  # a new school
+                outside.add(uai[sid])
+        elif pk not in allowed:
+            known.add(pk)
+    outside |= set(Org.objects.filter(pk__in=known).values_list("uai", flat=True))
+    return sorted(outside)
+
+
+def check_scope(user, roster, the_plan) -> None:
+    """Raise :class:`UnreadableFile` (nothing is written) when the files
+    touch a school ``user`` may not import (:func:`orgs_outside_scope`);
+    an upload whose uploader is gone (``None``) touches nothing."""
+    if user is None:
+        raise UnreadableFile(
+            "La personne qui a envoyé ces fichiers n’a plus de compte : "
+            "l’import n’est pas fait."
+        )
+    outside = orgs_outside_scope(user, roster, the_plan)
+    if outside:
+        shown = ", ".join(outside[:10]) + (" …" if len(outside) > 10 else "")
+        raise UnreadableFile(
+            "Ces fichiers concernent des établissements dont vous n’êtes pas "
+            f"le personnel habilité à importer ({shown}) : seul un "
+            "super-administrateur peut les importer."
+        )
+
+
 def run_import(
     paths: Sequence[Path | str],
     *,
     dry_run: bool = False,
     roster_import: RosterImport | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    uploaded: bool = False,
 ) -> ImportReport:
     """Import the roster files ``paths``; return the report.
 
@@ -93,7 +142,10 @@ def run_import(
     failed with its error; its creator gets ``roster.import`` events, at
     most :data:`EVENTS_PER_SECOND` a second plus the last one.
     ``progress(phase, done, total)`` is called now and then: ``"reading"``
-    counts bytes of the files, ``"applying"`` roster records.
+    counts bytes of the files, ``"applying"`` roster records. ``uploaded``
+    (files sent through the admin, not run by an operator on the server):
+    the files may touch only the schools of ``roster_import.created_by``
+    (:func:`check_scope`), else the import fails with nothing written.
 
     Raises :class:`UnreadableFile` for a file that cannot be read at all
     (nothing is written then); any other error of the database is raised
@@ -122,6 +174,10 @@ def run_import(
         the_plan = sync.plan(roster, report)
         if roster_import is not None:
             roster_import.source = str(roster.source)
+        if uploaded:
+            check_scope(
+                roster_import.created_by if roster_import else None, roster, the_plan
+            )
         if not dry_run:
             tracker.phase = "applying"
             sync.apply(the_plan, roster_import=roster_import, progress=tracker)

@@ -51,7 +51,10 @@ def run_roster_import(import_id: int, names: list[str]) -> dict:
         try:
             with local_paths(storage, names) as paths:
                 run_import(
-                    paths, dry_run=roster_import.dry_run, roster_import=roster_import
+                    paths,
+                    dry_run=roster_import.dry_run,
+                    roster_import=roster_import,
+                    uploaded=True,
                 )
         except UnreadableFile as error:
             fail(roster_import, str(error))

@@ -3,8 +3,9 @@
 Served inside the Django admin (``RosterImportAdmin.get_urls``, so
 ``admin_site.admin_view`` requires an active staff session first):
 
-- ``upload``: "Importer un annuaire", for staff who may add roster imports
-  (``roster.add_rosterimport``; superusers). Checks the files, starts the
+- ``upload``: "Importer un annuaire", for school-life staff who may add
+  roster imports in their orgs (``roster.add_rosterimport``, through
+  :func:`core.roster.access.staff_orgs`; superusers). Checks the files, starts the
   import (:func:`core.roster.uploads.start_import`) and redirects to its page.
 - ``import_page``: status, a ``<progress>`` bar and, when done, the report.
   ``roster-import.js`` keeps it live from the ``roster.import`` events of the
@@ -13,15 +14,15 @@ Served inside the Django admin (``RosterImportAdmin.get_urls``, so
   is reset, so a reload and a live page show the same thing.
 
 Who sees an import (:func:`visible_imports`): the admin who started it,
-superusers, and staff with ``roster.view_rosterimport``; for anyone else it
-does not exist (404).
+superusers, and school-life staff with ``roster.view_rosterimport`` of the
+starter's orgs; for anyone else it does not exist (404).
 """
 
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.defaultfilters import filesizeformat
@@ -31,6 +32,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
+from core.roster.access import staff_orgs
 from core.roster.models import RosterImport
 from core.roster.uploads import (
     Limits,
@@ -65,19 +67,30 @@ COUNT_COLUMNS = ("created", "updated", "deactivated", "unchanged", "rejected")
 
 
 def can_upload(user) -> bool:
-    """Return whether ``user`` may start a roster import from the admin."""
-    return user.is_active and user.is_staff and user.has_perm("roster.add_rosterimport")
+    """Return whether ``user`` may start a roster import from the admin:
+    superusers, and school-life staff of at least one org holding
+    ``roster.add_rosterimport`` (:func:`core.roster.access.staff_orgs`;
+    ``is_staff`` alone, or a teacher given the permission, may not)."""
+    return (
+        user.is_active
+        and user.is_staff
+        and (user.is_superuser or staff_orgs(user, "roster.add_rosterimport").exists())
+    )
 
 
 def visible_imports(user) -> QuerySet[RosterImport]:
-    """Return the imports ``user`` may see: all of them for superusers and
-    staff with ``roster.view_rosterimport``, else those they started."""
+    """Return the imports ``user`` may see: all of them for superusers;
+    for staff with ``roster.view_rosterimport``, those started by staff of
+    their own orgs; and those they started themselves."""
     imports = RosterImport.objects.select_related("created_by")
     if not (user.is_active and user.is_staff):
         return imports.none()
-    if user.is_superuser or user.has_perm("roster.view_rosterimport"):
+    if user.is_superuser:
         return imports
-    return imports.filter(created_by=user)
+    readable = staff_orgs(user, "roster.view_rosterimport")
+    return imports.filter(
+        Q(created_by=user) | Q(created_by__orgs__in=readable)
+    ).distinct()
 
 
 def get_import_for_user(user, import_id: int) -> RosterImport:

@@ -728,6 +728,9 @@ def _record_and_send(
         hub.send_event(
             [class_stream(occurrence.school_class_id)],
             OccurrenceChanged(
-                op=op, changes=list(kinds), occurrence=occurrence_data(occurrence)
+                op=op,
+                changes=list(kinds),
+                occurrence=occurrence_data(occurrence),
+                org_id=occurrence.school_class.org_id,
             ),
         )

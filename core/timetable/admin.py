@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.roster.admin_scope import OrgScopedAdmin, member_lookups
 from core.timetable.actions import change_occurrence
 from core.timetable.models import (
     Feed,
@@ -44,8 +45,10 @@ class SchoolHolidayAdmin(admin.ModelAdmin):
 
 
 @admin.register(FeedToken)
-class FeedTokenAdmin(admin.ModelAdmin):
+class FeedTokenAdmin(OrgScopedAdmin, admin.ModelAdmin):
     """Who has a calendar link; staff may delete one (its URL stops working)."""
+
+    org_lookups = member_lookups("user__")
 
     list_display = ["user", "created_at"]
     search_fields = ["user__username", "user__last_name"]
@@ -57,7 +60,8 @@ class FeedTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(Feed)
-class FeedAdmin(admin.ModelAdmin):
+class FeedAdmin(OrgScopedAdmin, admin.ModelAdmin):
+    org_lookups = ("school_class__org",)
     list_display = ["school_class", "name", "time_zone", "imported_at"]
     list_select_related = ["school_class"]
     search_fields = ["name", "school_class__title"]
@@ -65,7 +69,8 @@ class FeedAdmin(admin.ModelAdmin):
 
 
 @admin.register(Lesson)
-class LessonAdmin(admin.ModelAdmin):
+class LessonAdmin(OrgScopedAdmin, admin.ModelAdmin):
+    org_lookups = ("school_class__org",)
     list_display = ["subject", "school_class", "room", "teacher_names", "rrule"]
     list_filter = ["school_class"]
     list_select_related = ["school_class"]
@@ -86,13 +91,15 @@ class OccurrenceChangeForm(forms.ModelForm):
 
 
 @admin.register(Occurrence)
-class OccurrenceAdmin(admin.ModelAdmin):
+class OccurrenceAdmin(OrgScopedAdmin, admin.ModelAdmin):
     """Staff change one lesson here; the change goes out live like an import's.
 
     Saving calls :func:`core.timetable.actions.change_occurrence`, so the
     change is recorded (``OccurrenceChange``) and every open timetable of the
     class is told. Lessons are created by importing a timetable, not here.
     """
+
+    org_lookups = ("school_class__org",)
 
     form = OccurrenceChangeForm
     list_display = [
@@ -129,8 +136,10 @@ class OccurrenceAdmin(admin.ModelAdmin):
 
 
 @admin.register(OccurrenceChange)
-class OccurrenceChangeAdmin(admin.ModelAdmin):
+class OccurrenceChangeAdmin(OrgScopedAdmin, admin.ModelAdmin):
     """The change log is an audit trail (P6): readable, never edited."""
+
+    org_lookups = ("occurrence__school_class__org",)
 
     list_display = ["occurrence", "kinds", "reason", "changed_by", "created_at"]
     list_select_related = ["occurrence", "changed_by"]

@@ -37,6 +37,7 @@ class OccurrenceChanged(HubEvent):
     ]
     changes: list[str]
     occurrence: OccurrenceData
+    org_id: int | None = None  # the class's school (None: older events)
 
     def notice(self, created_at: datetime.datetime) -> Notice:
         """Cancelled, moved, room or teacher change, as the timetable page says it."""
@@ -72,6 +73,7 @@ class OccurrenceChanged(HubEvent):
             body=occ.reason,
             url=f"/timetable/?week={monday:%Y-%m-%d}",
             tag=f"occurrence-{occ.id}",
+            org_id=self.org_id,
         )
 
 

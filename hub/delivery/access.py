@@ -1,41 +1,54 @@
 """Delivery reads with the permission check inside.
 
+- :func:`log_orgs`: the schools whose delivery log a user may read
+  (:func:`core.roster.access.staff_orgs` with :data:`LOG_PERMISSION`).
 - :func:`members_for_staff` / :func:`get_member_for_staff`: the people whose
   delivery log a member of school-life staff may read (the members of their
   own schools); "not found" and "not allowed" are the same ``Http404``.
 - :func:`get_muted_conversation`: a conversation the user may mute.
 - :func:`active_mute`: the mute in force on a key, if any.
-- :func:`recent_notifications`: a member's delivery log (after the check).
+- :func:`recent_notifications`: a member's delivery log, limited to the
+  staff's own schools (after the check).
 """
 
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from core.roster.access import orgs_of
-from core.roster.models import User
+from core.roster.access import staff_orgs
+from core.roster.models import Org, User
 from hub.delivery.models import Delivery, Mute, Notification
 
 CONVERSATION_PREFIX = "conversation:"
 
 
+# Reading the log is reading deliveries: the model's view permission.
+LOG_PERMISSION = "delivery.view_delivery"
+
+
+def log_orgs(user: User) -> QuerySet[Org]:
+    """Return the schools whose delivery log ``user`` may read.
+
+    School-life staff holding :data:`LOG_PERMISSION` (the "Vie scolaire"
+    group), for their own orgs; superusers, for all. ``is_staff`` alone
+    (a teacher given the admin) reads nothing.
+    """
+    return staff_orgs(user, LOG_PERMISSION)
+
+
 def is_delivery_staff(user: User) -> bool:
-    """Whether ``user`` may read delivery logs: school-life staff or ``is_staff``."""
-    return user.is_authenticated and (
-        user.role == User.Role.ADMINISTRATOR or user.is_staff
-    )
+    """Whether ``user`` may read the delivery log of at least one school."""
+    return log_orgs(user).exists()
 
 
 def members_for_staff(staff: User) -> QuerySet[User]:
     """Return the users of ``staff``'s schools, by name (none for others).
 
-    A member is someone linked to one of the orgs of :func:`orgs_of`
+    A member is someone linked to one of the orgs of :func:`log_orgs`
     ``(staff)``: staff and teachers of the org, pupils of its classes,
     guardians of those pupils (the same membership as the messaging policy).
     """
-    if not is_delivery_staff(staff):
-        return User.objects.none()
-    orgs = list(orgs_of(staff).values_list("pk", flat=True))
+    orgs = list(log_orgs(staff).values_list("pk", flat=True))
     if not orgs:
         return User.objects.none()
     return (
@@ -102,11 +115,16 @@ def active_mute(user: User, key: str) -> Mute | None:
     return Mute.objects.filter(user=user, key=key, until__gt=timezone.now()).first()
 
 
-def recent_notifications(member: User, limit: int = 100) -> list[Notification]:
-    """Return ``member``'s last ``limit`` notifications, newest first.
+def recent_notifications(
+    staff: User, member: User, limit: int = 100
+) -> list[Notification]:
+    """Return ``member``'s last ``limit`` notifications of ``staff``'s schools.
 
-    Each has ``deliveries`` prefetched (oldest first, with their device).
-    The caller has checked it may read ``member`` (:func:`get_member_for_staff`).
+    Newest first; only notifications whose org is one of :func:`log_orgs`
+    ``(staff)`` (a family with children in two schools: each school's staff
+    read their own school's). Each has ``deliveries`` prefetched (oldest
+    first, with their device). The caller has checked it may read
+    ``member`` (:func:`get_member_for_staff`).
     """
     deliveries = Prefetch(
         "deliveries",
@@ -115,7 +133,7 @@ def recent_notifications(member: User, limit: int = 100) -> list[Notification]:
         ),
     )
     return list(
-        Notification.objects.filter(user=member)
+        Notification.objects.filter(user=member, org__in=log_orgs(staff))
         .order_by("-created_at", "-pk")
         .prefetch_related(deliveries)[:limit]
     )

@@ -9,6 +9,7 @@ preferences are the user's own, through the settings page.
 
 from django.contrib import admin
 
+from core.roster.admin_scope import OrgScopedAdmin, member_lookups
 from hub.delivery.models import Delivery, EmailSend, Notification, PushSubscription
 
 
@@ -51,11 +52,13 @@ class DeliveryInline(admin.TabularInline):
 
 
 @admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdmin):
+class NotificationAdmin(OrgScopedAdmin, ReadOnlyAdmin):
+    org_lookups = ("org",)
     list_display = ["created_at", "user", "category", "title", "urgent", "seen_at"]
     list_filter = ["category", "urgent", "deliveries__status", "deliveries__channel"]
     list_select_related = ["user"]
-    search_fields = ["user__username", "user__last_name", "title"]
+    # Titles are encrypted at rest: searched by user only.
+    search_fields = ["user__username", "user__last_name"]
     date_hierarchy = "created_at"
     inlines = [DeliveryInline]
     readonly_fields = [
@@ -79,7 +82,8 @@ class NotificationAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnlyAdmin):
+class DeliveryAdmin(OrgScopedAdmin, ReadOnlyAdmin):
+    org_lookups = ("notification__org",)
     list_display = [
         "created_at",
         "user",
@@ -110,7 +114,8 @@ class DeliveryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PushSubscription)
-class PushSubscriptionAdmin(ReadOnlyAdmin):
+class PushSubscriptionAdmin(OrgScopedAdmin, ReadOnlyAdmin):
+    org_lookups = member_lookups("user__")
     list_display = ["user", "user_agent", "created_at", "last_success_at"]
     list_select_related = ["user"]
     search_fields = ["user__username", "user__last_name"]
@@ -127,11 +132,14 @@ class PushSubscriptionAdmin(ReadOnlyAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         # A lost phone: support can cut it off (the user can too, in settings).
-        return request.user.has_perm("delivery.delete_pushsubscription")
+        return request.user.has_perm(
+            "delivery.delete_pushsubscription"
+        ) and self._allowed(request, obj, "delete")
 
 
 @admin.register(EmailSend)
-class EmailSendAdmin(ReadOnlyAdmin):
+class EmailSendAdmin(OrgScopedAdmin, ReadOnlyAdmin):
+    org_lookups = member_lookups("user__")
     list_display = ["created_at", "user", "period", "state", "attempts", "sent_at"]
     list_filter = ["state"]
     list_select_related = ["user"]

@@ -3,7 +3,10 @@
 An event kind names its category (``HubEvent.category``); a kind added later
 either picks one of these or adds a line here. Each category carries its web
 push TTL in seconds (RFC 8030 §5.2, never 0: a phone that is off for a minute
-still gets an absence alert) and Urgency (RFC 8030 §5.3).
+still gets an absence alert) and Urgency (RFC 8030 §5.3). ``email_fallback``
+marks the categories that must reach someone who chose push but has no
+device subscribed: they go by e-mail right away instead (absences: the
+hub's core promise to families).
 """
 
 from dataclasses import dataclass, field
@@ -39,6 +42,7 @@ class Category:
     ttl: int
     urgency: str
     defaults: dict[str, Choice] = field(default_factory=dict)
+    email_fallback: bool = False
 
     def default_for(self, role: str) -> Choice:
         """Return the default choice for a OneRoster role (in-app if unlisted)."""
@@ -55,6 +59,7 @@ CATEGORIES: dict[str, Category] = {
             ttl=24 * HOUR,
             urgency="high",
             defaults={"guardian": PUSH, "student": IN_APP},
+            email_fallback=True,
         ),
         Category(
             "excuse",
@@ -143,6 +148,11 @@ def choice_key(choice: Choice) -> str:
         if known == choice:
             return key
     return "custom"
+
+
+def email_fallbacks() -> list[Category]:
+    """Return the categories sent by e-mail when push finds no device."""
+    return [spec for spec in CATEGORIES.values() if spec.email_fallback]
 
 
 def category(key: str) -> Category:

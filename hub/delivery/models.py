@@ -5,8 +5,10 @@
 - ``DeliverySettings``: a user's time zone, quiet hours and digest times.
 - ``Mute``: "mute this conversation for 1 h" (``key`` such as ``conversation:12``).
 - ``PushSubscription``: one browser's RFC 8030 subscription (endpoint + RFC 8291 keys).
-- ``VapidKey``: the application server's RFC 8292 key pair, generated on first use.
-- ``Notification``: one event as one user is told about it (title, body, page).
+- ``VapidKey``: the application server's RFC 8292 key pair, generated on first
+  use, its private key encrypted at rest.
+- ``Notification``: one event as one user is told about it (title, body, page),
+  its texts encrypted at rest (:class:`core.crypto.EncryptedTextField`).
 - ``Delivery``: one notification through one channel (and, for push, one
   device): the delivery log staff read ("why didn't this parent get it?").
 - ``EmailSend``: the at-most-once ledger of e-mails, one row per user and
@@ -18,6 +20,8 @@ import datetime
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from core.crypto import EncryptedTextField
 
 
 class Channel(models.TextChoices):
@@ -124,9 +128,14 @@ class PushSubscription(models.Model):
 
 
 class VapidKey(models.Model):
-    """An RFC 8292 application server key; the newest active one signs."""
+    """An RFC 8292 application server key; the newest active one signs.
 
-    private_pem = models.TextField()
+    The private key (PKCS#8 PEM) is encrypted at rest with the message keys
+    (:mod:`core.crypto`; ``rotate_message_keys`` re-encrypts it).
+    ``rotate_vapid_key`` replaces the key pair itself.
+    """
+
+    private_pem = EncryptedTextField()
     public_key = models.CharField(max_length=100)  # base64url uncompressed point
     created_at = models.DateTimeField(auto_now_add=True)
     active = models.BooleanField(default=True)
@@ -149,11 +158,22 @@ class Notification(models.Model):
     event = models.ForeignKey("hub.Event", on_delete=models.CASCADE, related_name="+")
     category = models.CharField(max_length=30)
     urgent = models.BooleanField(default=False)
-    title = models.CharField(max_length=200)
-    body = models.TextField(blank=True)
+    # What the user is told, and about which child: encrypted at rest
+    # (core.crypto, rotated with the message keys); never filtered on.
+    title = EncryptedTextField()
+    body = EncryptedTextField()
     url = models.CharField(max_length=300, blank=True)
     tag = models.CharField(max_length=100, blank=True)
-    child_name = models.CharField(max_length=150, blank=True)
+    child_name = EncryptedTextField()
+    # The school the event is about: staff read only their orgs' notifications
+    # (and, through them, deliveries). Null only for a row no school owns.
+    org = models.ForeignKey(
+        "roster.Org",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     org_name = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     seen_at = models.DateTimeField(null=True, blank=True)
@@ -164,7 +184,10 @@ class Notification(models.Model):
                 fields=["user", "event"], name="unique_notification"
             )
         ]
-        indexes = [models.Index(fields=["user", "-created_at"])]
+        indexes = [
+            models.Index(fields=["user", "-created_at"]),
+            models.Index(fields=["user", "org", "-created_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.title}"

@@ -5,8 +5,10 @@ delivery ``category``: it finds who reads the stream, describes the event
 once (``HubEvent.notice``), and for each reader writes one
 :class:`Notification` and one :class:`Delivery` per channel their preference
 asks for, each with its status and reason (queued, held for quiet hours,
-suppressed by preference, mute or lack of device). It then enqueues the push
-and e-mail tasks. Planning twice the same event adds nothing (unique
+suppressed by preference, mute or lack of device). A category marked
+``email_fallback`` (absences) chosen as push by someone with no device
+subscribed goes by immediate e-mail instead. It then enqueues the push and
+e-mail tasks. Planning twice the same event adds nothing (unique
 user × event).
 """
 
@@ -54,6 +56,30 @@ def _org_names(org_ids: set[int]) -> dict[int, str]:
     return dict(Org.objects.filter(pk__in=org_ids).values_list("pk", "name"))
 
 
+def _org_id(event: Event, notice: Notice) -> int | None:
+    """Return the school a notice is about: the notice's, else its stream's.
+
+    Every kind's notice names its org; events logged before they did are
+    placed by their stream (``class:<id>`` or ``org:<id>``).
+    """
+    if notice.org_id:
+        return notice.org_id
+    from core.roster.models import SchoolClass
+
+    scope, _sep, raw = event.stream.name.partition(":")
+    if not raw.isdecimal():
+        return None
+    if scope == "class":
+        return (
+            SchoolClass.objects.filter(pk=int(raw))
+            .values_list("org_id", flat=True)
+            .first()
+        )
+    if scope == "org":
+        return Org.objects.filter(pk=int(raw)).values_list("pk", flat=True).first()
+    return None
+
+
 def plan_event(event_id: int, now: datetime.datetime | None = None) -> dict:
     """Write the notifications and deliveries of one event; enqueue sending.
 
@@ -75,7 +101,8 @@ def plan_event(event_id: int, now: datetime.datetime | None = None) -> dict:
         return {"notifications": 0, "push": 0, "email": 0}
     choices = choices_of(readers, category_key)
     clocks = settings_of(readers)
-    orgs = _org_names({notice.org_id} if notice.org_id else set())
+    org_id = _org_id(event, notice)
+    orgs = _org_names({org_id} if org_id else set())
     muted = set()
     if notice.mute_key:
         muted = set(
@@ -106,7 +133,8 @@ def plan_event(event_id: int, now: datetime.datetime | None = None) -> dict:
                         url=notice.url[:300],
                         tag=notice.tag[:100],
                         child_name=child[:150],
-                        org_name=orgs.get(notice.org_id, "")[:200],
+                        org_id=org_id,
+                        org_name=orgs.get(org_id, "")[:200],
                     )
             except IntegrityError:
                 continue  # planned already
@@ -167,9 +195,24 @@ def _deliveries(
         )
 
     mute_reason = _("muted by the user")
+    # No device for push: the categories that must get through go by e-mail.
+    fallback = bool(
+        choice.push
+        and not subs
+        and not muted
+        and spec.email_fallback
+        and not choice.email
+        and user.email
+    )
     if choice.push:
         if muted:
             add(Channel.PUSH, Status.SUPPRESSED, mute_reason)
+        elif fallback:
+            add(
+                Channel.PUSH,
+                Status.SUPPRESSED,
+                _("no device subscribed to notifications: sent by e-mail instead"),
+            )
         elif not subs:
             add(
                 Channel.PUSH,
@@ -188,7 +231,7 @@ def _deliveries(
             Status.SUPPRESSED,
             _("preference: no push for %(category)s") % {"category": spec.label},
         )
-    if choice.email:
+    if choice.email or fallback:
         if muted:
             add(Channel.EMAIL, Status.SUPPRESSED, mute_reason)
         elif not user.email:

@@ -140,9 +140,18 @@ def settings_page(request):
                 return redirect("delivery:settings")
         status = 400
     devices = list(user.push_subscriptions.order_by("-created_at"))
+    choices = preferences.choices_for(user)
     context = {
         "form": form,
         "devices": devices,
+        # Without a device, what falls back to e-mail (absences), if anything.
+        "mailed_instead": [
+            spec
+            for spec in preferences.categories_for(user)
+            if spec.email_fallback and choices[spec.key].push and user.email
+        ]
+        if not devices
+        else [],
         "school_zone": preferences.school_zone(user) or clock.DEFAULT_ZONE,
         "zones": COMMON_ZONES,
         "push": {
@@ -280,10 +289,11 @@ def mute(request):
 # The delivery log ------------------------------------------------------------
 
 
-def delivery_rows(member: User) -> list[dict]:
-    """Return ``member``'s last notifications, each with its deliveries."""
+def delivery_rows(staff: User, member: User) -> list[dict]:
+    """Return ``member``'s last notifications of ``staff``'s schools, each
+    with its deliveries."""
     rows = []
-    for note in access.recent_notifications(member, LOG_LIMIT):
+    for note in access.recent_notifications(staff, member, LOG_LIMIT):
         deliveries = list(note.deliveries.all())
         rows.append({"note": note, "deliveries": deliveries, "span": len(deliveries)})
     return rows
@@ -335,7 +345,7 @@ def delivery_log(request):
         context.update(
             {
                 "member": member,
-                "rows": delivery_rows(member),
+                "rows": delivery_rows(staff, member),
                 "limit": LOG_LIMIT,
                 "choices": [
                     {

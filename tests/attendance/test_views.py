@@ -274,3 +274,77 @@ def test_absences_page_queries_do_not_grow_with_records(client, school):
         add_absence_with_excuse(minutes)
     assert client.get("/absences/").content.decode().count("data-record-id=") == 4
     assert (queries("/absences/"), queries("/absences/api/records/")) == one
+
+
+# Staff views: role and explicit permission, per org (issue 13, finding 2) ----
+
+
+def excused(client, school, absence):
+    login(client, school.parent)
+    client.post(f"/absences/{absence.pk}/excuse/", {"reason": "illness"})
+    return Excuse.objects.get()
+
+
+def test_a_cpe_without_the_school_life_permissions_sees_no_queue(
+    client, school, absence
+):
+    from core.attendance.actions import flag_missing_roll_calls
+
+    excuse = excused(client, school, absence)
+    other_lesson = make_occurrence(
+        school.class_3a, timezone.now() - dt.timedelta(minutes=30)
+    )
+    flag_missing_roll_calls(now=other_lesson.start + dt.timedelta(minutes=20))
+    school.cpe.groups.clear()
+    login(client, school.cpe)
+
+    page = client.get("/absences/").content.decode()
+
+    assert "Léa Dubois" not in page
+    assert 'id="missing-roll-calls"' not in page or "3e A" not in page
+    review = client.post(
+        f"/absences/excuses/{excuse.pk}/review/", {"decision": "accept"}
+    )
+    assert review.status_code == 404
+    assert client.get(f"/absences/excuses/{excuse.pk}/document/").status_code == 404
+    assert client.get("/absences/api/records/").json()["records"] == []
+    excuse.refresh_from_db()
+    assert excuse.status == "pending"
+
+
+def test_a_teacher_given_is_staff_and_the_group_reviews_nothing(
+    client, school, absence
+):
+    from django.contrib.auth.models import Group
+
+    from core.roster.access import SCHOOL_LIFE_GROUP
+
+    excuse = excused(client, school, absence)
+    school.teacher.is_staff = True
+    school.teacher.save()
+    school.teacher.groups.add(Group.objects.get(name=SCHOOL_LIFE_GROUP))
+    login(client, school.teacher)
+
+    review = client.post(
+        f"/absences/excuses/{excuse.pk}/review/", {"decision": "accept"}
+    )
+
+    assert review.status_code == 404
+    excuse.refresh_from_db()
+    assert excuse.status == "pending"
+
+
+def test_the_cpe_of_the_other_school_sees_none_of_this_one(client, school, absence):
+    from core.roster.actions import grant_school_life_staff
+    from tests.conftest import make_user
+
+    excused(client, school, absence)
+    other_cpe = make_user("zoe", "administrator", "Zoé", "Roux")
+    other_cpe.orgs.add(school.other_org)
+    grant_school_life_staff(other_cpe)
+    login(client, other_cpe)
+
+    page = client.get("/absences/").content.decode()
+
+    assert "Léa Dubois" not in page
+    assert client.get("/absences/api/records/").json()["records"] == []

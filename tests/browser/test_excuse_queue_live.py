@@ -23,6 +23,8 @@ if not User.objects.filter(username="nadia").exists():
     from tests.conftest import make_user
     nadia = make_user("nadia", User.Role.ADMINISTRATOR, "Nadia", "Benali")
     nadia.orgs.add(school_class.org)
+    from core.roster.actions import grant_school_life_staff
+    grant_school_life_staff(nadia)
 ids = []
 for uid, subject, day in [("queue-music", "Éducation musicale", 20),
                           ("queue-art", "Arts plastiques", 21)]:

@@ -79,6 +79,21 @@ def task_worker(live_hub):
         log.close()
 
 
+# The schools of AAF_SET's EtabEducNat file (their UAIs).
+AAF_SCHOOLS = [
+    "0049951V",
+    "0049952W",
+    "0059951P",
+    "0059952R",
+    "1004001V",
+    "1004002D",
+    "1005001R",
+    "1005002Z",
+    "1013001F",
+    "1013002Z",
+]
+
+
 @pytest.fixture(scope="module")
 def it_lead(live_hub) -> str:
     """A staff member who may add roster imports; returns the username."""
@@ -88,6 +103,12 @@ def it_lead(live_hub) -> str:
         "user = make_user('it.lead', 'administrator', 'Nora', 'Lambert')\n"
         "user.is_staff = True\n"
         "user.save()\n"
+        # The académie's schools exist and are hers: an import touches only
+        # the uploader's schools (only superusers create schools).
+        "from core.roster.models import Org\n"
+        f"for uai in {AAF_SCHOOLS!r}:\n"
+        "    user.orgs.add(Org.objects.get_or_create(uai=uai, "
+        "defaults={'name': uai})[0])\n"
         "user.user_permissions.add(Permission.objects.get("
         "content_type__app_label='roster', codename='add_rosterimport'))\n"
     )

@@ -281,3 +281,75 @@ def test_an_address_smtp_cannot_carry_fails_with_its_reason(school, mailer):
     assert send.state == "failed" and send.error
     assert mailer.messages == []
     assert Delivery.objects.get(user=school.parent, channel="email").status == "failed"
+
+
+# Absence → guardian survives no push device (issue 13) -----------------------
+
+
+def absent_now(school):
+    from core.attendance.actions import take_roll_call
+
+    occurrence = make_occurrence(
+        school.class_4b, MORNING - dt.timedelta(minutes=5), teachers=[school.teacher]
+    )
+    take_roll_call(
+        occurrence=occurrence,
+        teacher=school.teacher,
+        marks={school.pupil.pk: ("absent", None)},
+        now=MORNING,
+    )
+
+
+def test_an_absence_goes_by_e_mail_to_a_guardian_without_device(school, mailer):
+    with time_machine.travel(MORNING, tick=False):
+        absent_now(school)
+        run_tasks()
+
+    (received,) = mailer.messages
+    assert received.rcpt_tos == ["karim@example.org"]
+    assert "Léa Dubois" in received.message["Subject"]
+    assert "absence" in received.message["Subject"]
+    push = Delivery.objects.get(user=school.parent, channel="push")
+    assert push.status == "suppressed"
+    assert "e-mail" in push.reason
+    email = Delivery.objects.get(user=school.parent, channel="email")
+    assert email.status == "sent"
+
+
+def test_an_absence_is_pushed_not_mailed_to_a_guardian_with_a_device(
+    school, mailer, push_endpoint
+):
+    actions.subscribe(
+        school.parent, push_endpoint.subscribe("karim-phone"), "Firefox Android"
+    )
+    with time_machine.travel(MORNING, tick=False):
+        absent_now(school)
+        run_tasks()
+
+    assert len(push_endpoint.received("karim-phone")) == 1
+    assert mailer.messages == []
+    assert not Delivery.objects.filter(user=school.parent, channel="email").exists()
+
+
+def test_no_fallback_for_what_is_not_an_absence(school, mailer):
+    # Messages: push by default; without a device they stay in the app.
+    with time_machine.travel(MORNING, tick=False):
+        start(school, school.teacher, [school.parent], subject="Sortie au musée")
+    run_tasks()
+
+    assert mailer.messages == []
+
+
+def test_the_settings_page_says_absences_come_by_e_mail_without_device(
+    school, mailer, push_endpoint, client
+):
+    client.force_login(school.parent)
+    without = client.get("/settings/notifications/").content.decode()
+    actions.subscribe(
+        school.parent, push_endpoint.subscribe("karim-phone"), "Firefox Android"
+    )
+    with_device = client.get("/settings/notifications/").content.decode()
+
+    notice = "les absences vous sont envoyées par e-mail"
+    assert notice in without
+    assert notice not in with_device

@@ -7,6 +7,7 @@ would, so a "sent" here means a browser could have read it.
 
 import base64
 import email.utils
+import io
 import json
 import time
 
@@ -559,6 +560,34 @@ def test_keys_of_a_race_stay_active_newest_first(settings):
     signers = vapid.active_signers()
     assert [s.public_key for s in signers] == [newer.public_key, older.public_key]
     assert signers[0].contact == CONTACT
+
+
+@pytest.mark.django_db
+def test_the_vapid_private_key_is_encrypted_at_rest_and_rotated(settings):
+    from cryptography.fernet import Fernet
+    from django.db import connection
+
+    from core import crypto
+
+    key = vapid.current_key()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT private_pem FROM delivery_vapidkey WHERE id = %s", [key.pk]
+        )
+        (raw,) = cursor.fetchone()
+    token = bytes(raw) if not isinstance(raw, str) else raw.encode()
+    assert b"PRIVATE KEY" not in token
+    assert crypto.decrypt(token).decode() == key.private_pem
+    assert ("delivery.VapidKey", "private_pem") in {
+        (model._meta.label, name) for model, name in crypto.token_fields()
+    }
+    # The message keys' rotation re-encrypts it; pushes still sign with it.
+    old = list(settings.MESSAGE_KEYS)
+    settings.MESSAGE_KEYS = [Fernet.generate_key().decode(), *old]
+    call_command("rotate_message_keys", stdout=io.StringIO())
+    settings.MESSAGE_KEYS = settings.MESSAGE_KEYS[:1]
+    (signer,) = vapid.active_signers(CONTACT)
+    assert signer.public_key == key.public_key
 
 
 @pytest.mark.django_db

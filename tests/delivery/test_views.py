@@ -578,6 +578,7 @@ def held_notification(school) -> Notification:
         category="message",
         title="Nouveau message de <b>Alice</b> Martin",
         child_name="Léa Dubois",
+        org=school.org,
         org_name=school.org.name,
     )
     Delivery.objects.create(

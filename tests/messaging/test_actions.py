@@ -74,6 +74,7 @@ def test_teacher_starts_a_conversation_with_a_pupils_guardian(school):
         "sender_id": school.teacher.pk,
         "sender_name": "Alice Martin",
         "silent": False,
+        "org_id": school.org.pk,
     }
 
 
@@ -596,6 +597,26 @@ def test_a_reported_message_goes_to_the_schools_moderation_queue(school):
     assert list(access.moderation_queue(school.teacher)) == []  # not staff
     assert list(access.moderation_queue(school.outsider)) == []
     assert AuditEntry.objects.filter(action="message.reported").count() == 1
+
+
+def test_moderation_needs_the_role_and_the_permission_in_the_org(school):
+    # issue 13, finding 2: is_staff is not a role; the org links scope it.
+    from django.contrib.auth.models import Group
+
+    from core.roster.access import SCHOOL_LIFE_GROUP
+
+    conversation = start(school, school.teacher, [school.parent])
+    reply = send(conversation, school.parent, "Message déplacé")
+    actions.report_message(message=reply, reporter=school.teacher, reason="x")
+    school.teacher.is_staff = True
+    school.teacher.save()
+    school.teacher.groups.add(Group.objects.get(name=SCHOOL_LIFE_GROUP))
+    school.cpe.groups.clear()
+
+    assert list(access.moderation_queue(school.teacher)) == []
+    assert list(access.moderation_queue(school.cpe)) == []
+    with pytest.raises(MessagingError):
+        actions.delete_message(message=reply, actor=school.cpe)
 
 
 def test_one_may_not_report_ones_own_message(school):

@@ -66,6 +66,7 @@ async def test_a_new_message_reaches_every_participant_and_no_one_else(school, s
             "sender_id": school.teacher.pk,
             "sender_name": "Alice Martin",
             "silent": False,
+            "org_id": school.org.pk,
         }
     assert (await event_of(sophie))["data"]["message_id"] == message.pk
     await assert_silent(paul)

@@ -27,9 +27,26 @@ def storage_dir(settings, tmp_path) -> Path:
 
 @pytest.fixture
 def it_lead(db) -> User:
+    """The platform's IT lead: a superuser (the files create schools)."""
     user = User.objects.create_user("nora", password="pw", role="administrator")
+    user.is_staff = user.is_superuser = True
+    user.save()
+    return user
+
+
+def school_it_lead(org, username="sam") -> User:
+    """Staff of ``org`` only, who may add roster imports there."""
+    from django.contrib.auth.models import Permission
+
+    user = User.objects.create_user(username, password="pw", role="administrator")
     user.is_staff = True
     user.save()
+    user.orgs.add(org)
+    user.user_permissions.add(
+        Permission.objects.get(
+            content_type__app_label="roster", codename="add_rosterimport"
+        )
+    )
     return user
 
 
@@ -210,3 +227,51 @@ def test_a_storage_without_local_paths_is_read_through_copies(
     assert roster_import.status == RosterImport.Status.DONE, roster_import.error
     assert storage.listdir(f"roster-imports/{folder}")[1] == []
     assert stored_files(storage_dir) == []  # nothing went to MEDIA_ROOT
+
+
+# An import touches only the uploader's schools (issue 13, finding 2) ----------
+
+
+def test_staff_of_a_school_imports_their_schools_siecle_export(school, storage_dir):
+    lead = school_it_lead(school.org)  # UAI 0350001A, the export's
+    roster_import = start_import(
+        created_by=lead, files=data_files(SIECLE_CSV), dry_run=False
+    )
+    run_tasks()
+    roster_import.refresh_from_db()
+    assert roster_import.status == RosterImport.Status.DONE, roster_import.error
+    assert User.objects.filter(source="siecle").exists()
+
+
+def test_staff_of_another_school_cannot_import_this_schools_export(school, storage_dir):
+    lead = school_it_lead(school.other_org)
+    roster_import = start_import(
+        created_by=lead, files=data_files(SIECLE_CSV), dry_run=True
+    )
+    run_tasks()
+    roster_import.refresh_from_db()
+    assert roster_import.status == RosterImport.Status.FAILED
+    assert "0350001A" in roster_import.error
+    assert roster_import.report == {}
+    assert not User.objects.filter(source="siecle").exists()
+
+
+def test_only_a_superuser_imports_files_that_create_schools(school, storage_dir):
+    from core.roster.models import Org
+
+    lead = school_it_lead(school.org)
+    orgs = Org.objects.count()
+    roster_import = start_import(
+        created_by=lead,
+        files=data_files(
+            "aaf/FULL_ENTTSSERVICES_Complet_20130117_EtabEducNat_0000.xml",
+            "aaf/FULL_ENTTSSERVICES_Complet_20130117_Eleve_0001.xml",
+        ),
+        dry_run=False,
+    )
+    run_tasks()
+    roster_import.refresh_from_db()
+    assert roster_import.status == RosterImport.Status.FAILED
+    assert "super-administrateur" in roster_import.error
+    assert Org.objects.count() == orgs
+    assert not User.objects.filter(source="aaf").exists()

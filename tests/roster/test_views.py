@@ -12,7 +12,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from core import crypto
-from core.roster.models import RosterImport, User
+from core.roster.models import Org, RosterImport, User
 from tests.conftest import make_user
 
 UPLOAD_URL = "/admin/roster/rosterimport/upload/"
@@ -23,11 +23,14 @@ def page_url(roster_import: RosterImport) -> str:
     return f"/admin/roster/rosterimport/{roster_import.pk}/report/"
 
 
-def staff(username: str, *perms: str) -> User:
-    """A staff member (school-life staff) with the roster import ``perms``."""
-    user = make_user(username, User.Role.ADMINISTRATOR, username.title(), "Staff")
+def staff(username: str, *perms: str, role=User.Role.ADMINISTRATOR) -> User:
+    """A staff member (school-life staff of a collège) with the roster
+    import ``perms``."""
+    user = make_user(username, role, username.title(), "Staff")
     user.is_staff = True
     user.save()
+    org, _ = Org.objects.get_or_create(uai="0350099Z", defaults={"name": "Collège"})
+    user.orgs.add(org)
     for codename in perms:
         user.user_permissions.add(
             Permission.objects.get(content_type__app_label="roster", codename=codename)
@@ -92,6 +95,24 @@ def test_staff_without_the_add_permission_is_refused(client, db, storage_dir):
     assert client.get(UPLOAD_URL).status_code == 403
     response = client.post(UPLOAD_URL, {"files": [csv_file("users.csv")]})
     assert response.status_code == 403
+    assert_nothing_started(storage_dir)
+
+
+def test_a_teacher_given_is_staff_and_the_permission_cannot_upload(
+    client, db, storage_dir
+):
+    client.force_login(staff("tom", "add_rosterimport", role=User.Role.TEACHER))
+    assert client.get(UPLOAD_URL).status_code == 403
+    response = client.post(UPLOAD_URL, {"files": [csv_file("users.csv")]})
+    assert response.status_code == 403
+    assert_nothing_started(storage_dir)
+
+
+def test_staff_of_no_school_cannot_upload(client, db, storage_dir):
+    lead = staff("nobody", "add_rosterimport")
+    lead.orgs.clear()
+    client.force_login(lead)
+    assert client.get(UPLOAD_URL).status_code == 403
     assert_nothing_started(storage_dir)
 
 
@@ -323,6 +344,12 @@ def test_an_import_is_seen_by_its_admin_and_readers_only(client, school, it_lead
 
     client.force_login(staff("reader", "view_rosterimport"))
     assert client.get(url).status_code == 200
+
+    # A reader of another school does not see this school's imports.
+    stranger = staff("stranger", "view_rosterimport")
+    stranger.orgs.set([Org.objects.create(name="Autre", uai="0350098Y")])
+    client.force_login(stranger)
+    assert client.get(url).status_code == 404
 
     client.force_login(User.objects.create_superuser("root", "r@example.org", "pw"))
     assert client.get(url).status_code == 200
