@@ -13,6 +13,7 @@ urlpatterns = [
     path("absences/", include("core.attendance.urls")),
     path("messages/", include("core.messaging.urls")),
     path("", include("core.accounts.urls")),
+    path("", include("core.twofactor.urls")),
     path("", include("hub.delivery.urls")),
     path("", include("frontend.urls")),
 ]
