@@ -74,9 +74,7 @@ def has_recovery_codes(user) -> bool:
 
 
 def recovery_codes_left(user) -> int:
-    return StaticToken.objects.filter(
-        device__user=user, device__confirmed=True
-    ).count()
+    return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
 
 
 @transaction.atomic

@@ -35,9 +35,7 @@ class PasswordForm(forms.Form):
         password = self.cleaned_data["password"]
         user = self.request.user
         if (
-            authenticate(
-                self.request, username=user.get_username(), password=password
-            )
+            authenticate(self.request, username=user.get_username(), password=password)
             is None
         ):
             raise forms.ValidationError(_("This is not your password."))

@@ -114,13 +114,19 @@ def enrol(request):
     target = next_url(request, "twofactor:security")
     verified = request.user.is_verified()
     if not verified and has_second_factor(user):
-        return HttpResponseRedirect(with_next("twofactor:verify", request.get_full_path()))
+        return HttpResponseRedirect(
+            with_next("twofactor:verify", request.get_full_path())
+        )
     if not password_recently_checked(request.session):
-        return HttpResponseRedirect(with_next("twofactor:reauth", request.get_full_path()))
+        return HttpResponseRedirect(
+            with_next("twofactor:reauth", request.get_full_path())
+        )
     device = actions.pending_totp(user)
     form = AppCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if actions.confirm_totp(user, device, form.cleaned_data["code"], client_ip(request)):
+        if actions.confirm_totp(
+            user, device, form.cleaned_data["code"], client_ip(request)
+        ):
             if not verified:
                 _passed(request, device)
             if not actions.has_recovery_codes(user):
