@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test demo-after lint messages clean
+.PHONY: run test demo-after demo-code lint messages clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,9 @@ run: $(STAMP)
 
 demo-after: $(STAMP)
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py demo_after
+
+demo-code: $(STAMP)
+	@DEBUG=$${DEBUG:-1} $(BIN)/python manage.py demo_code
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -42,10 +42,12 @@ class PasskeyHelper(WebAuthnHelper):
     def get_allowed_origins(self) -> list[str]:
         return [f"{self.request.scheme}://{self.request.get_host()}"]
 
-    def get_credential_name(self, user) -> str:
-        return _("Passkey of %(date)s") % {
+    def create_credential(self, user, *args, **kwargs):
+        device = super().create_credential(user, *args, **kwargs)
+        device.name = _("Passkey of %(date)s") % {
             "date": timezone.localdate().strftime("%d/%m/%Y")
         }
+        return device
 
 
 class PasswordNeeded(exceptions.OTPWebAuthnApiError):

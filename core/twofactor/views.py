@@ -138,7 +138,13 @@ def enrol(request):
                 )
             messages.success(request, _("Your authenticator app is added."))
             return HttpResponseRedirect(target)
-        form.add_error("code", _("This code is not right. Check it and try again."))
+        allowed, _detail = device.verify_is_allowed()
+        form.add_error(
+            "code",
+            _("This code is not right. Check it and try again.")
+            if allowed
+            else _("Too many wrong codes: wait a few seconds, then try again."),
+        )
     return render(
         request,
         "twofactor/enrol.html",
