@@ -253,6 +253,9 @@ DELIVERY_SEEN_GRACE = float(env_str("DELIVERY_SEEN_GRACE", "5"))
 OTP_TOTP_ISSUER = "Hub ENT"
 OTP_TOTP_THROTTLE_FACTOR = 1
 OTP_STATIC_THROTTLE_FACTOR = 1
+# The admin lists devices (to remove a lost phone's) but never shows their
+# secrets or recovery codes.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 OTP_WEBAUTHN_RP_NAME = "Hub ENT"
 # The site's own name and origin; core.twofactor.passkeys.PasskeyHelper uses
 # the host each page was served from (one of ALLOWED_HOSTS) and that page's
