@@ -266,3 +266,41 @@ def test_adding_a_passkey_asks_for_the_password_again(school, settings):
 
     assert response.status_code == 403
     assert response.json()["code"] == "password_needed"
+
+
+def test_enrolment_after_an_old_login_asks_for_the_password(school, settings):
+    client = password_login(school.teacher)
+    settings.TWOFACTOR_REAUTH_SECONDS = -1
+
+    response = client.get("/double-authentification/activer/")
+
+    assert response["Location"].startswith("/settings/security/password/?next=")
+    assert not TOTPDevice.objects.filter(user=school.teacher).exists()
+
+
+def test_a_passkey_that_does_not_verify_is_audited(school):
+    client = Client()
+    begin = client.post(
+        "/passkeys/authentication/begin/", content_type="application/json"
+    )
+    assert begin.status_code == 200 and begin.json()["challenge"]
+
+    response = client.post(
+        "/passkeys/authentication/complete/",
+        {
+            "id": "AAAA",
+            "rawId": "AAAA",
+            "type": "public-key",
+            "response": {
+                "clientDataJSON": "e30",
+                "authenticatorData": "AAAA",
+                "signature": "AAAA",
+            },
+        },
+        content_type="application/json",
+    )
+
+    assert response.status_code >= 400
+    assert "_auth_user_id" not in client.session
+    entry = AuditEntry.objects.get(action="twofactor.failed")
+    assert entry.actor_id is None and entry.detail["method"] == "passkey"
