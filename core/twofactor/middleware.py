@@ -14,7 +14,12 @@ from urllib.parse import urlencode
 from django.http import HttpResponseRedirect
 from django.urls import Resolver404, resolve, reverse
 
-from core.twofactor.policy import has_second_factor, owes_second_factor
+from core.twofactor.policy import (
+    PENDING_SESSION_KEY,
+    has_second_factor,
+    must_have_second_factor,
+    owes_second_factor,
+)
 
 OPEN_VIEWS = frozenset(
     {
@@ -46,7 +51,14 @@ class SecondFactorMiddleware:
             and not user.is_verified()
             and not _is_open(request.path_info)
         ):
-            step = "twofactor:verify" if has_second_factor(user) else "twofactor:enrol"
+            if has_second_factor(user):
+                step = "twofactor:verify"
+            elif must_have_second_factor(user):
+                step = "twofactor:enrol"
+            else:
+                # A family whose last device went since this login.
+                request.session.pop(PENDING_SESSION_KEY, None)
+                return self.get_response(request)
             query = urlencode({"next": request.get_full_path()})
             return HttpResponseRedirect(f"{reverse(step)}?{query}")
         return self.get_response(request)

@@ -73,7 +73,10 @@ def verify(request):
     if request.user.is_verified() or not owes_second_factor(request.session, user):
         return HttpResponseRedirect(target)
     if not has_second_factor(user):
-        return HttpResponseRedirect(with_next("twofactor:enrol", target))
+        if must_have_second_factor(user):
+            return HttpResponseRedirect(with_next("twofactor:enrol", target))
+        request.session.pop(PENDING_SESSION_KEY, None)
+        return HttpResponseRedirect(target)
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         check = actions.check_code(user, form.cleaned_data["code"], client_ip(request))

@@ -304,3 +304,11 @@ def test_a_passkey_that_does_not_verify_is_audited(school):
     assert "_auth_user_id" not in client.session
     entry = AuditEntry.objects.get(action="twofactor.failed")
     assert entry.actor_id is None and entry.detail["method"] == "passkey"
+
+
+def test_a_family_whose_device_went_meanwhile_is_not_stuck(school):
+    device = totp_device(school.parent)
+    client = password_login(school.parent)
+    device.delete()  # from another session, or by the school
+
+    assert client.get("/").status_code == 200
