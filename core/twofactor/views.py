@@ -155,6 +155,7 @@ def enrol(request):
             "form": form,
             "next": target,
             "qr_svg": qr_svg(device.config_url),
+            "otpauth_url": device.config_url,
             "secret": spaced_secret(device),
             "mandatory": must_have_second_factor(user) and not has_second_factor(user),
         },
