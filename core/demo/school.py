@@ -9,6 +9,7 @@ teacher can always try the roll call.
 
 import datetime as dt
 import random
+from base64 import b32encode
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +37,7 @@ PASSWORD = "demo1234"
 # they share this authenticator-app key, printed by run_demo and in the
 # README (add it to an app, or `make demo-code` prints the current code).
 DEMO_TOTP_KEY = b"HubENT-demo-2FA-2026"
-DEMO_TOTP_SECRET = "JB2WERKOKQWWIZLNN4WTERSBFUZDAMRW"  # base32 of the key
+DEMO_TOTP_SECRET = b32encode(DEMO_TOTP_KEY).decode()  # JB2WERKOKQWWIZLN…
 FLOP_CLASS = "3e A"
 FLOP_BEFORE = "flopedt_iut-blagnac_RT-BUT1-1C_2025-12-14T1822Z_before.ics"
 FLOP_AFTER = "flopedt_iut-blagnac_RT-BUT1-1C_2025-12-15T0629Z_after.ics"
