@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # axe-core for the accessibility checks (tests/browser/test_accessibility.py).
 AXE := tests/browser/axe/node_modules/axe-core/axe.min.js
 
-.PHONY: run test demo-after lint messages clean
+.PHONY: run test demo-after demo-code lint messages clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ run: $(STAMP)
 demo-after: $(STAMP)
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py demo_after
 
+demo-code: $(STAMP)
+	@DEBUG=$${DEBUG:-1} $(BIN)/python manage.py demo_code
+
 $(AXE): tests/browser/axe/package.json tests/browser/axe/package-lock.json
 	npm ci --prefix tests/browser/axe --no-audit --no-fund --silent
 	touch $(AXE)
@@ -31,7 +34,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 # Apps that keep their own catalogue (core/<app>/locale); the rest goes to frontend's.
-APP_LOCALES := core/messaging core/accounts core/timetable core/privacy
+APP_LOCALES := core/messaging core/accounts core/timetable core/privacy core/twofactor
 
 # Translations: the .po files are the source; `make messages` extracts new
 # strings into them (fill the empty msgstr) and compiles the .mo files.

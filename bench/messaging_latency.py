@@ -57,6 +57,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 PASSWORD = "bench-" + secrets.token_hex(8)
+# The teacher's authenticator app: staff pass a second factor (core/twofactor).
+TOTP_KEY = secrets.token_hex(20)
 BODY = (
     "Bonjour, la sortie au musée est confirmée pour jeudi. Départ à 8 h 15 "
     "devant le collège, retour vers 16 h 30. Pensez au pique-nique. — n°{n}"
@@ -168,6 +170,9 @@ def make_school():
 
     teacher = user("bench.prof", User.Role.TEACHER, "Alice", "Martin")
     teacher.orgs.add(org)
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    TOTPDevice.objects.create(user=teacher, name="bench", key=TOTP_KEY)
     pupil = user("bench.eleve", User.Role.STUDENT, "Léa", "Dubois")
     guardian = user("bench.parent", User.Role.GUARDIAN, "Karim", "Dubois")
     Enrollment.objects.create(user=teacher, school_class=school_class, role="teacher")
@@ -230,6 +235,25 @@ class Browser:
         )
         if status != 302 or "sessionid" not in self.cookies:
             raise SystemExit(f"cannot log in as {username} (HTTP {status})")
+        self.second_step(username)
+
+    def second_step(self, username: str) -> None:
+        """Type the app's code if the hub asks for it (staff)."""
+        from django_otp.oath import totp
+
+        status, _, _ = self.request("GET", "/connexion/verification/")
+        if status != 200:
+            return  # nothing owed: redirected on
+        status, _, _ = self.request(
+            "POST",
+            "/connexion/verification/",
+            {
+                "code": f"{totp(bytes.fromhex(TOTP_KEY)):06d}",
+                "csrfmiddlewaretoken": self.cookies["csrftoken"],
+            },
+        )
+        if status != 302:
+            raise SystemExit(f"second factor of {username} refused (HTTP {status})")
 
     def send(self, conversation_id: int, n: int) -> tuple[float, int]:
         """Post message ``n``; return ``(response time, message id)``."""

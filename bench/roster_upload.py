@@ -35,6 +35,10 @@ MiB = 1024 * 1024
 ROW = b"sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role\r\n"
 
 
+# bench.lead's authenticator app (staff pass a second factor).
+TOTP_KEY = os.urandom(20).hex()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -92,6 +96,23 @@ class Session:
             {"Content-Type": "application/x-www-form-urlencoded"},
         )
         assert response.status == 302, "login failed"
+        # Staff pass a second factor (core/twofactor): the app's code.
+        from django_otp.oath import totp
+
+        form = urllib.parse.urlencode(
+            {
+                "csrfmiddlewaretoken": self.token("/connexion/verification/"),
+                "code": f"{totp(bytes.fromhex(TOTP_KEY)):06d}",
+                "next": "/admin/",
+            }
+        )
+        response, _ = self.request(
+            "POST",
+            "/connexion/verification/",
+            form,
+            {"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert response.status == 302, "second factor refused"
 
 
 def upload(session: Session, megabytes: int):
@@ -165,6 +186,8 @@ def main() -> None:
                     " role='administrator', is_staff=True)\n"
                     "u.user_permissions.add(Permission.objects.get("
                     "codename='add_rosterimport'))\n"
+                    "from django_otp.plugins.otp_totp.models import TOTPDevice\n"
+                    f"TOTPDevice.objects.create(user=u, name='bench', key='{TOTP_KEY}')\n"
                 ),
             ],
             cwd=REPO,

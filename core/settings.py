@@ -10,6 +10,7 @@ in the README.
 
 import datetime as dt
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -71,6 +72,10 @@ INSTALLED_APPS = [
     # Login lockout (core/accounts/lockout.py); before core.accounts, whose
     # audit receiver reads what axes' receiver marked on the request.
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
     "hub",
     "hub.delivery",
     "core.roster",
@@ -80,6 +85,7 @@ INSTALLED_APPS = [
     "core.audit",
     "core.accounts",
     "core.privacy",
+    "core.twofactor",
     "core.demo",
     "frontend",
 ]
@@ -93,10 +99,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # Each logged-in session's row (device, last activity) for "Mes appareils".
-    "core.accounts.middleware.SessionsMiddleware",
+    # Around every response below, the second step's redirects included.
     "core.security.NoStoreForUsersMiddleware",
     "csp.middleware.CSPMiddleware",
+    # The second factor (core/twofactor): django-otp marks a verified session,
+    # then staff without one go to the second step or to enrolment.
+    "django_otp.middleware.OTPMiddleware",
+    "core.twofactor.middleware.SecondFactorMiddleware",
+    # Each logged-in session's row (device, last activity) for "Mes appareils".
+    "core.accounts.middleware.SessionsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as axes asks: turns a locked-out login into its page.
@@ -106,8 +117,11 @@ MIDDLEWARE = [
 # Axes' backend first: it refuses a locked login or address before Django's
 # checks the password (core/accounts/lockout.py).
 AUTHENTICATION_BACKENDS = [
+    # First, as axes asks: a locked login or address is refused before any check.
     "core.accounts.lockout.LockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # A passkey without a password (core/twofactor/passkeys.py).
+    "django_otp_webauthn.backends.WebAuthnBackend",
 ]
 
 ROOT_URLCONF = "core.urls"
@@ -116,7 +130,6 @@ AUTH_USER_MODEL = "roster.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
-
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -129,6 +142,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "frontend.context_processors.hub",
+                "core.twofactor.context_processors.second_factor",
             ],
         },
     },
@@ -394,6 +408,31 @@ PUSH_ALLOW_HTTP = env_str("PUSH_ALLOW_HTTP", "") == "1"
 PUSH_TIMEOUT = float(env_str("PUSH_TIMEOUT", "10"))
 # A push waits this long for an open tab to report the item as seen.
 DELIVERY_SEEN_GRACE = float(env_str("DELIVERY_SEEN_GRACE", "5"))
+
+# Two-factor authentication (core/twofactor, docs/accounts.md): mandatory for
+# teachers, school staff and anyone with admin access; TOTP codes of an
+# authenticator app, passkeys (WebAuthn), recovery codes. Wrong codes slow
+# down: django-otp's delay doubles after each failure (1 s, 2 s, 4 s…).
+OTP_TOTP_ISSUER = "Hub ENT"
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
+# The admin lists devices (to remove a lost phone's) but never shows their
+# secrets or recovery codes.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+OTP_WEBAUTHN_RP_NAME = "Hub ENT"
+# The site's own name and origin; core.twofactor.passkeys.PasskeyHelper uses
+# the host each page was served from (one of ALLOWED_HOSTS) and that page's
+# origin, so every allowed host name works.
+OTP_WEBAUTHN_RP_ID = urlsplit(SITE_URL).hostname or "localhost"
+# (Browsers accept passkeys on https:// and on http://localhost only: a local
+# run is opened as http://localhost:8000 for them.)
+OTP_WEBAUTHN_ALLOWED_ORIGINS = [
+    SITE_URL if SITE_URL.startswith("https://") else "http://localhost"
+]
+OTP_WEBAUTHN_HELPER_CLASS = "core.twofactor.passkeys.PasskeyHelper"
+OTP_WEBAUTHN_EXCEPTION_LOGGER_NAME = "core.twofactor.passkeys"
+# Changing one's second factors asks for the password again after this long.
+TWOFACTOR_REAUTH_SECONDS = int(env_str("TWOFACTOR_REAUTH_SECONDS", "600"))
 
 LOGGING = {
     "version": 1,

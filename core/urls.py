@@ -15,6 +15,7 @@ urlpatterns = [
     path("audit/", include("core.audit.urls")),
     path("", include("core.accounts.urls")),
     path("", include("core.privacy.urls")),
+    path("", include("core.twofactor.urls")),
     path("", include("hub.delivery.urls")),
     path("", include("frontend.urls")),
 ]

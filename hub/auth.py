@@ -50,6 +50,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
+from core.twofactor.policy import session_passed
 from hub.rows import columns, converted
 
 
@@ -59,7 +60,8 @@ def load_user(session_key: str | None):
     expired session.
 
     Django's checks (those of Channels' ``get_user``: the backend, the
-    session hash, an inactive user; :func:`session_user`) on the configured
+    session hash, an inactive user; :func:`session_user`), then the second
+    factor (:func:`core.twofactor.policy.session_passed`) on the configured
     session engine; with the database engine the session row is read in
     plain SQL (:func:`session_store`).
     """
@@ -68,7 +70,12 @@ def load_user(session_key: str | None):
     if not session_key or not is_session_key(session_key):
         return AnonymousUser(), None
     session = session_store()(session_key)
-    user = session_user(session) or AnonymousUser()
+    user = session_user(session)
+    # A session that owes its second factor (a login by password of staff, or
+    # of someone who added one) opens no socket: the session alone says so.
+    if user is not None and not session_passed(session, user):
+        user = None
+    user = user or AnonymousUser()
     # Loading an unknown key (or flushing a session whose hash no longer
     # matches) leaves it without one.
     return user, session.session_key if user.is_authenticated else None

@@ -229,13 +229,15 @@ def create_sessions(users) -> dict[int, str]:
 
     Returns ``{user id: session key}``. The session carries exactly what
     ``django.contrib.auth.login`` stores, so it passes the checks of
-    ``get_user`` (backend listed, ``_auth_user_hash`` matching the password).
+    ``get_user`` (backend listed, ``_auth_user_hash`` matching the password),
+    and, for staff, django-otp's ``otp_device_id`` (the second factor passed).
     Needs a database-backed ``SESSION_ENGINE`` (the default).
     """
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.utils import timezone
     from django.utils.crypto import get_random_string
+    from django_otp import DEVICE_ID_SESSION_KEY
 
     backend = settings.AUTHENTICATION_BACKENDS[0]
     engine = import_module(settings.SESSION_ENGINE)
@@ -251,6 +253,7 @@ def create_sessions(users) -> dict[int, str]:
     chars = "abcdefghijklmnopqrstuvwxyz0123456789"  # Django's VALID_KEY_CHARS
     keys: dict[int, str] = {}
     rows = []
+    devices = second_factors(users)
     for user in users:
         key = get_random_string(32, chars)
         keys[user.pk] = key
@@ -259,8 +262,35 @@ def create_sessions(users) -> dict[int, str]:
             BACKEND_SESSION_KEY: backend,
             HASH_SESSION_KEY: user.get_session_auth_hash(),
         }
+        if user.pk in devices:
+            data[DEVICE_ID_SESSION_KEY] = devices[user.pk]
         rows.append(
             model(session_key=key, session_data=store.encode(data), expire_date=expire)
         )
     model.objects.bulk_create(rows, batch_size=BATCH)
     return keys
+
+
+def second_factors(users) -> dict[int, str]:
+    """``{user id: device id}`` of a TOTP device for each user who must pass a
+    second factor (core/twofactor: staff), created once: their sessions
+    carry it as django-otp's ``login`` leaves it after a right code."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from core.twofactor.policy import must_have_second_factor
+
+    staff = [user for user in users if must_have_second_factor(user)]
+    have = set(
+        TOTPDevice.objects.filter(user__in=staff, name="population").values_list(
+            "user_id", flat=True
+        )
+    )
+    TOTPDevice.objects.bulk_create(
+        TOTPDevice(user=user, name="population", confirmed=True)
+        for user in staff
+        if user.pk not in have
+    )
+    return {
+        device.user_id: device.persistent_id
+        for device in TOTPDevice.objects.filter(user__in=staff, name="population")
+    }

@@ -129,6 +129,47 @@ def build_school() -> School:
     )
 
 
+# The second factor (core/twofactor) ---------------------------------------
+
+# RFC 6238's test key: the TOTP device tests give staff (tests/twofactor).
+TEST_TOTP_KEY = "3132333435363738393031323334353637383930"
+
+
+def totp_device(user):
+    """The confirmed TOTP device ``"test"`` of ``user`` (created once)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device, _created = TOTPDevice.objects.get_or_create(
+        user=user, name="test", defaults={"key": TEST_TOTP_KEY, "confirmed": True}
+    )
+    return device
+
+
+def verify_session(client, user) -> None:
+    """Mark ``client``'s session as past the second factor of ``user``, as
+    the second step does (django-otp's ``login``), if ``user`` needs one."""
+    from django.http import HttpRequest
+    from django_otp import login as otp_login
+
+    from core.twofactor.policy import needs_second_step
+
+    if not needs_second_step(user):
+        return
+    request = HttpRequest()
+    request.session = client.session
+    request.user = user
+    otp_login(request, totp_device(user))
+    request.session.save()
+
+
+def login_verified(client, user):
+    """``client.force_login(user)`` then past the second factor: what a
+    member of staff has after the password and the code."""
+    client.force_login(user)
+    verify_session(client, user)
+    return client
+
+
 @pytest.fixture
 def school(db) -> School:
     return build_school()

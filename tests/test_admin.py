@@ -9,14 +9,14 @@ from django.utils import timezone
 from core.attendance.actions import take_roll_call
 from core.attendance.models import AttendanceRecord
 from core.timetable.models import Occurrence
-from tests.conftest import capture_events, make_occurrence
+from tests.conftest import capture_events, login_verified, make_occurrence
 
 
 @pytest.fixture
 def staff_client(client, school):
     school.cpe.is_staff = school.cpe.is_superuser = True
     school.cpe.save()
-    client.force_login(school.cpe)
+    login_verified(client, school.cpe)
     return client
 
 

@@ -9,6 +9,7 @@ teacher can always try the roll call.
 
 import datetime as dt
 import random
+from base64 import b32encode
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,11 @@ from core.timetable.models import Lesson, Occurrence
 
 DEMO_UAI = "0679999E"  # valid RNE check letter, no real school has it
 PASSWORD = "demo1234"
+# The demo's staff must pass a second factor like any staff (core/twofactor):
+# they share this authenticator-app key, printed by run_demo and in the
+# README (add it to an app, or `make demo-code` prints the current code).
+DEMO_TOTP_KEY = b"HubENT-demo-2FA-2026"
+DEMO_TOTP_SECRET = b32encode(DEMO_TOTP_KEY).decode()  # JB2WERKOKQWWIZLN…
 FLOP_CLASS = "3e A"
 FLOP_BEFORE = "flopedt_iut-blagnac_RT-BUT1-1C_2025-12-14T1822Z_before.ics"
 FLOP_AFTER = "flopedt_iut-blagnac_RT-BUT1-1C_2025-12-15T0629Z_after.ics"
@@ -118,7 +124,33 @@ def build_demo_school(*, today: dt.date | None = None) -> list[Account]:
     """
     if not Org.objects.filter(uai=DEMO_UAI).exists():
         _build(today or timezone.localdate())
+    ensure_demo_second_factor()
     return demo_accounts()
+
+
+def ensure_demo_second_factor() -> None:
+    """Give each member of the demo's staff the demo's authenticator app
+    (:data:`DEMO_TOTP_KEY`), once: without it, logging in as them would
+    start with enrolment."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from core.twofactor.policy import must_have_second_factor
+
+    staff = User.objects.filter(orgs__uai=DEMO_UAI).distinct()
+    for user in staff:
+        if must_have_second_factor(user):
+            TOTPDevice.objects.get_or_create(
+                user=user,
+                name="démo",
+                defaults={"key": DEMO_TOTP_KEY.hex(), "confirmed": True},
+            )
+
+
+def demo_code() -> str:
+    """The demo app's code of the moment (what a phone would show)."""
+    from django_otp.oath import totp
+
+    return f"{totp(DEMO_TOTP_KEY):06d}"
 
 
 def demo_accounts() -> list[Account]:

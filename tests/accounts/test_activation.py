@@ -16,6 +16,7 @@ from core.accounts.models import ActivationCode
 from core.audit.models import AuditEntry
 from core.roster.models import User
 from tests.accounts.logs import capture_all_logs
+from tests.conftest import login_verified
 
 WRONG = "Cet identifiant et ce code n'ouvrent aucun compte"
 LOCKED = "Trop d'essais erronés"
@@ -292,7 +293,7 @@ def test_authenticated_page_links_and_login_page_links(client, imported):
     login = text(client.get("/login/"))
     assert 'href="/mot-de-passe/oublie/"' in login and "Mot de passe oublié ?" in login
     assert 'href="/activer/"' in login
-    client.force_login(imported.teacher)
+    login_verified(client, imported.teacher)
     settings_page = text(client.get("/settings/notifications/"))
     assert 'href="/settings/password/"' in settings_page
     assert "Modifier mon mot de passe" in settings_page  # Django's words

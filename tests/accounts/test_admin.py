@@ -10,12 +10,13 @@ from pypdf import PdfReader
 
 from core.accounts.models import ActivationCode
 from core.roster.models import User
+from tests.conftest import login_verified
 
 
 @pytest.fixture
 def staff_client(client, imported):
     admin = User.objects.create_superuser("root", "root@example.org", "pw-root")
-    client.force_login(admin)
+    login_verified(client, admin)
     return client
 
 
@@ -115,7 +116,7 @@ def test_staff_without_user_change_permission_cannot_issue(client, imported):
         Permission.objects.get(codename="view_schoolclass"),
         Permission.objects.get(codename="change_schoolclass"),
     )
-    client.force_login(clerk)
+    login_verified(client, clerk)
     response = run_action(
         client,
         "/admin/roster/schoolclass/",

@@ -8,11 +8,13 @@ from django.test import Client
 from core.audit.models import AuditEntry
 from core.roster.models import User
 from tests.accounts.test_emails import reset_link
+from tests.conftest import verify_session
 
 
 def logged_in(username: str) -> Client:
     client = Client()
     assert client.login(username=username, password="pw-" + username)
+    verify_session(client, User.objects.get(username=username))
     assert client.get("/").status_code == 200
     return client
 

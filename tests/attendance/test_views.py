@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from core.attendance.actions import take_roll_call
 from core.attendance.models import AttendanceRecord, Excuse
-from tests.conftest import make_occurrence
+from tests.conftest import login_verified, make_occurrence
 
 PDF = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -32,7 +32,7 @@ def absence(school, lesson):
 
 
 def login(client, user):
-    client.force_login(user)
+    login_verified(client, user)
     return client
 
 

@@ -15,7 +15,8 @@ Fixtures:
   downloaded).
 - ``page`` (function): a fresh browser context and page, ``base_url`` set to
   the server, 1280x800.
-- ``login`` (function): ``login(page, "lea")`` logs in through the login page.
+- ``login`` (function): ``login(page, "lea")`` logs in through the login page,
+  and through the second factor for staff (enrolment at their first login).
 
 The server's data is shared by every browser test of the session; a test that
 changes it (an import) should use data no other test relies on.
@@ -307,9 +308,46 @@ def page(browser, live_hub):
         context.close()
 
 
+@pytest.fixture(scope="session")
+def second_factors() -> dict[str, list[str]]:
+    """The recovery codes :func:`pass_second_factor` was shown at each
+    user's enrolment, by username (the server's data lives as long)."""
+    return {}
+
+
+def pass_second_factor(page, username: str, codes: dict[str, list[str]]) -> None:
+    """Pass the second step after the password, as staff do (core/twofactor).
+
+    At enrolment (a member of staff's first login): read the key under the
+    QR code, type the app's code (django-otp's TOTP, as a phone computes it),
+    keep the 10 recovery codes shown. At the second step: type one of them
+    (each works once; a TOTP code works once per 30 s, too seldom for tests).
+    """
+    from base64 import b32decode
+
+    from django_otp.oath import totp
+
+    if "/double-authentification/activer/" in page.url:
+        secret = page.text_content("#totp-secret").replace(" ", "")
+        key = b32decode(secret + "=" * (-len(secret) % 8))
+        page.fill("#id_code", f"{totp(key):06d}")
+        page.click("#enrol-form button[type=submit]")
+        page.wait_for_selector("#recovery-codes")
+        codes[username] = page.locator("#recovery-codes code").all_text_contents()
+        with page.expect_navigation():
+            page.click("#recovery-continue")
+    elif "/connexion/verification/" in page.url:
+        assert codes.get(username), f"{username} has a second factor the tests lack"
+        page.fill("#id_code", codes[username].pop())
+        with page.expect_navigation():
+            page.click("#verify-form button[type=submit]")
+        assert "/connexion/verification/" not in page.url, f"{username}: code refused"
+
+
 @pytest.fixture
-def login():
-    """Return ``login(page, username)``: log in through the login page."""
+def login(second_factors):
+    """Return ``login(page, username)``: log in through the login page (and
+    the second step for staff: :func:`pass_second_factor`)."""
 
     def login(page, username: str, password: str | None = None):
         page.goto("/login/")
@@ -318,6 +356,7 @@ def login():
         with page.expect_navigation():
             page.click("form.form button[type=submit]")
         assert "/login/" not in page.url, f"login as {username} failed"
+        pass_second_factor(page, username, second_factors)
         return page
 
     return login

@@ -32,7 +32,7 @@ from hub.delivery.models import (
     PushSubscription,
 )
 from hub.models import Event
-from tests.conftest import capture_events, make_user
+from tests.conftest import capture_events, make_user, verify_session
 
 SETTINGS_URL = "/settings/notifications/"
 SUBSCRIBE_URL = "/delivery/subscribe/"
@@ -43,6 +43,7 @@ LOG_URL = "/delivery/log/"
 def login(user, **options) -> Client:
     client = Client(**options)
     assert client.login(username=user.username, password="pw-" + user.username)
+    verify_session(client, user)
     return client
 
 

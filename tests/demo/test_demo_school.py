@@ -92,3 +92,28 @@ def test_seed_demo_prints_the_accounts_and_a_lesson_to_take_a_roll_call_of():
     assert lesson.start <= timezone.now() < lesson.end
     assert "prof" in out.getvalue()
     assert f"/absences/roll-call/{lesson.pk}/" in out.getvalue()
+
+
+def test_demo_staff_log_in_with_the_printed_second_factor(demo):
+    """Staff of the demo need a second factor like any staff: the demo gives
+    them the key it prints, and `make demo-code` its current code."""
+    from django.test import Client
+
+    from core.demo.management.commands.seed_demo import format_accounts
+    from core.demo.school import DEMO_TOTP_SECRET
+
+    assert DEMO_TOTP_SECRET in format_accounts(demo)
+    client = Client()
+    assert client.login(username="prof", password=PASSWORD)
+    assert client.get("/")["Location"].startswith("/connexion/verification/")
+    out = StringIO()
+    call_command("demo_code", stdout=out)
+
+    response = client.post("/connexion/verification/", {"code": out.getvalue()})
+
+    assert response.status_code == 302
+    assert client.get("/").status_code == 200
+    # Families have none.
+    family = Client()
+    assert family.login(username="parent", password=PASSWORD)
+    assert family.get("/").status_code == 200

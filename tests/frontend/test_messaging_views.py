@@ -23,6 +23,7 @@ from core.messaging.models import (
     Report,
     WriteSuspension,
 )
+from tests.conftest import verify_session
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 200
@@ -31,6 +32,7 @@ EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 
 def login(user) -> Client:
     client = Client()
     assert client.login(username=user.username, password="pw-" + user.username)
+    verify_session(client, user)
     return client
 
 

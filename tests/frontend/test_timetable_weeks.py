@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from frontend import views
+from tests.conftest import verify_session
 from tests.frontend.test_views import json_script
 
 # The personas' school year (tests/conftest.py): 2025-09-01 (a Monday) to 2026-07-04.
@@ -14,6 +15,7 @@ from tests.frontend.test_views import json_script
 def login(user) -> Client:
     client = Client()
     assert client.login(username=user.username, password="pw-" + user.username)
+    verify_session(client, user)
     return client
 
 

@@ -15,7 +15,7 @@ from core.timetable.events import FeedImported
 from frontend import views
 from hub import inbox, send_event
 from hub.streams import class_stream, user_stream
-from tests.conftest import make_occurrence, make_user
+from tests.conftest import make_occurrence, make_user, verify_session
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -23,6 +23,7 @@ PARIS = ZoneInfo("Europe/Paris")
 def login(user) -> Client:
     client = Client()
     assert client.login(username=user.username, password="pw-" + user.username)
+    verify_session(client, user)
     return client
 
 

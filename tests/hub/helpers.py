@@ -15,6 +15,7 @@ from django.test import Client
 import hub
 from core.asgi import application
 from hub.events import HubEvent
+from tests.conftest import verify_session
 
 ORIGIN = b"http://127.0.0.1:8000"
 HOST = b"127.0.0.1:8000"  # the Host a browser on ORIGIN sends
@@ -57,6 +58,7 @@ def login(user, password: str | None = None) -> Client:
     assert client.login(
         username=user.username, password=password or "pw-" + user.username
     ), f"cannot log in as {user.username}"
+    verify_session(client, user)
     return client
 
 

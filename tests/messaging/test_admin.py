@@ -6,7 +6,7 @@ import pytest
 from core.audit.models import AuditEntry
 from core.messaging import actions, policy
 from core.messaging.models import MessagingPolicy, Report, WriteSuspension
-from tests.conftest import capture_events
+from tests.conftest import capture_events, login_verified
 from tests.messaging.helpers import send, start
 
 pytestmark = pytest.mark.django_db
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 def admin_client(client, school):
     school.cpe.is_staff = school.cpe.is_superuser = True
     school.cpe.save()
-    client.force_login(school.cpe)
+    login_verified(client, school.cpe)
     return client
 
 

@@ -13,7 +13,7 @@ from django_tasks_db.models import DBTaskResult
 
 from core import crypto
 from core.roster.models import Org, RosterImport, User
-from tests.conftest import make_user
+from tests.conftest import login_verified, make_user
 
 UPLOAD_URL = "/admin/roster/rosterimport/upload/"
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -83,7 +83,7 @@ def test_anonymous_is_sent_to_the_admin_login(client, db, storage_dir):
 
 
 def test_teacher_who_is_not_staff_cannot_upload(client, school, storage_dir):
-    client.force_login(school.teacher)
+    login_verified(client, school.teacher)
     response = client.post(UPLOAD_URL, {"files": [csv_file("users.csv")]})
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
@@ -91,7 +91,7 @@ def test_teacher_who_is_not_staff_cannot_upload(client, school, storage_dir):
 
 
 def test_staff_without_the_add_permission_is_refused(client, db, storage_dir):
-    client.force_login(staff("victor", "view_rosterimport"))
+    login_verified(client, staff("victor", "view_rosterimport"))
     assert client.get(UPLOAD_URL).status_code == 403
     response = client.post(UPLOAD_URL, {"files": [csv_file("users.csv")]})
     assert response.status_code == 403
@@ -117,7 +117,7 @@ def test_staff_of_no_school_cannot_upload(client, db, storage_dir):
 
 
 def test_it_lead_sees_the_upload_form_in_french(client, it_lead):
-    client.force_login(it_lead)
+    login_verified(client, it_lead)
     response = client.get(UPLOAD_URL)
     assert response.status_code == 200
     html = response.content.decode()
@@ -134,7 +134,7 @@ def test_csrf_is_checked_on_the_upload(it_lead, storage_dir):
     from django.test import Client
 
     client = Client(enforce_csrf_checks=True)
-    client.force_login(it_lead)
+    login_verified(client, it_lead)
     response = client.post(UPLOAD_URL, {"files": [csv_file("users.csv")]})
     assert response.status_code == 403
     assert_nothing_started(storage_dir)
@@ -146,7 +146,7 @@ def test_csrf_is_checked_on_the_upload(it_lead, storage_dir):
 def test_upload_stores_the_files_queues_the_task_and_shows_the_import(
     client, it_lead, storage_dir
 ):
-    client.force_login(it_lead)
+    login_verified(client, it_lead)
     response = client.post(UPLOAD_URL, {"files": oneroster_files(), "dry_run": "on"})
     roster_import = RosterImport.objects.get()
     assert response.status_code == 302
@@ -184,7 +184,7 @@ def test_upload_stores_the_files_queues_the_task_and_shows_the_import(
 
 def test_superuser_may_upload(client, db, storage_dir):
     root = User.objects.create_superuser("root", "root@example.org", "pw", role="")
-    client.force_login(root)
+    login_verified(client, root)
     response = client.post(UPLOAD_URL, {"files": [csv_file("users.csv")]})
     assert response.status_code == 302
     assert RosterImport.objects.get().created_by == root
@@ -195,7 +195,7 @@ def test_superuser_may_upload(client, db, storage_dir):
 
 
 def test_no_file_is_refused_clearly(client, it_lead, storage_dir):
-    client.force_login(it_lead)
+    login_verified(client, it_lead)
     response = client.post(UPLOAD_URL, {"dry_run": "on"})
     assert response.status_code == 200
     assert "Choisissez au moins un fichier" in response.content.decode()
@@ -205,7 +205,7 @@ def test_no_file_is_refused_clearly(client, it_lead, storage_dir):
 def test_an_empty_file_is_refused_by_name_and_nothing_is_kept(
     client, it_lead, storage_dir
 ):
-    client.force_login(it_lead)
+    login_verified(client, it_lead)
     response = client.post(
         UPLOAD_URL, {"files": [csv_file("orgs.csv"), csv_file("users.csv", b"")]}
     )
@@ -220,7 +220,7 @@ def test_an_oversized_file_is_refused_without_being_kept(
     client, it_lead, storage_dir, settings
 ):
     settings.ROSTER_UPLOAD_MAX_BYTES = 1000
-    client.force_login(it_lead)
+    login_verified(client, it_lead)
     response = client.post(
         UPLOAD_URL,
         {
@@ -236,7 +236,7 @@ def test_an_oversized_file_is_refused_without_being_kept(
 
 def test_files_too_big_together_are_refused(client, it_lead, storage_dir, settings):
     settings.ROSTER_UPLOAD_MAX_TOTAL_BYTES = 6000
-    client.force_login(it_lead)
+    login_verified(client, it_lead)
     files = [csv_file(f"part{i}.csv", b"y" * 2500) for i in range(3)]
     response = client.post(UPLOAD_URL, {"files": files})
     assert "Les fichiers dépassent ensemble 5,9" in response.content.decode()
@@ -245,7 +245,7 @@ def test_files_too_big_together_are_refused(client, it_lead, storage_dir, settin
 
 def test_too_many_files_are_refused(client, it_lead, storage_dir, settings):
     settings.ROSTER_UPLOAD_MAX_FILES = 2
-    client.force_login(it_lead)
+    login_verified(client, it_lead)
     files = [csv_file(f"part{i}.csv") for i in range(3)]
     response = client.post(UPLOAD_URL, {"files": files})
     assert "Envoyez au plus 2 fichiers" in response.content.decode()
@@ -253,7 +253,7 @@ def test_too_many_files_are_refused(client, it_lead, storage_dir, settings):
 
 
 def test_two_files_of_the_same_name_are_refused(client, it_lead, storage_dir):
-    client.force_login(it_lead)
+    login_verified(client, it_lead)
     response = client.post(
         UPLOAD_URL, {"files": [csv_file("users.csv"), csv_file("Users.csv")]}
     )
@@ -262,7 +262,7 @@ def test_two_files_of_the_same_name_are_refused(client, it_lead, storage_dir):
 
 
 def test_names_that_are_the_same_once_stored_are_refused(client, it_lead, storage_dir):
-    client.force_login(it_lead)
+    login_verified(client, it_lead)
     response = client.post(
         UPLOAD_URL,
         {"files": [csv_file("eleves 2026.csv"), csv_file("eleves_2026.csv")]},
@@ -272,7 +272,7 @@ def test_names_that_are_the_same_once_stored_are_refused(client, it_lead, storag
 
 
 def test_a_file_name_cannot_leave_the_imports_folder(client, it_lead, storage_dir):
-    client.force_login(it_lead)
+    login_verified(client, it_lead)
     response = client.post(UPLOAD_URL, {"files": [csv_file("../../../evil.csv")]})
     assert response.status_code == 302
     [path] = stored_files(storage_dir)
@@ -295,7 +295,7 @@ def test_a_storage_failure_leaves_no_import_and_no_file(
         return original(self, name, content)
 
     monkeypatch.setattr(FileSystemStorage, "_save", failing_save)
-    client.force_login(it_lead)
+    login_verified(client, it_lead)
     client.raise_request_exception = False
     response = client.post(
         UPLOAD_URL, {"files": [csv_file("orgs.csv"), csv_file("users.csv")]}
@@ -334,32 +334,32 @@ def test_an_import_is_seen_by_its_admin_and_readers_only(client, school, it_lead
     roster_import = make_import(it_lead)
     url = page_url(roster_import)
     state = url + "state/"
-    client.force_login(it_lead)
+    login_verified(client, it_lead)
     assert client.get(url).status_code == 200
     assert client.get(state).status_code == 200
 
-    client.force_login(staff("other", "add_rosterimport"))
+    login_verified(client, staff("other", "add_rosterimport"))
     assert client.get(url).status_code == 404
     assert client.get(state).status_code == 404
 
-    client.force_login(staff("reader", "view_rosterimport"))
+    login_verified(client, staff("reader", "view_rosterimport"))
     assert client.get(url).status_code == 200
 
     # A reader of another school does not see this school's imports.
     stranger = staff("stranger", "view_rosterimport")
     stranger.orgs.set([Org.objects.create(name="Autre", uai="0350098Y")])
-    client.force_login(stranger)
+    login_verified(client, stranger)
     assert client.get(url).status_code == 404
 
-    client.force_login(User.objects.create_superuser("root", "r@example.org", "pw"))
+    login_verified(client, User.objects.create_superuser("root", "r@example.org", "pw"))
     assert client.get(url).status_code == 200
 
-    client.force_login(school.cpe)  # not staff
+    login_verified(client, school.cpe)  # not staff
     assert client.get(url).status_code == 302
     assert client.get(state).status_code == 302
 
     assert client.get("/admin/roster/rosterimport/999999/report/").status_code == 302
-    client.force_login(it_lead)
+    login_verified(client, it_lead)
     assert client.get("/admin/roster/rosterimport/999999/report/").status_code == 404
 
 
@@ -367,7 +367,7 @@ def test_the_list_of_past_imports_shows_only_ones_own(client, it_lead):
     other = staff("other", "add_rosterimport")
     mine = make_import(it_lead, status=RosterImport.Status.DONE)
     theirs = make_import(other, file_names=["secret-theirs.xml"])
-    client.force_login(it_lead)
+    login_verified(client, it_lead)
     response = client.get("/admin/roster/rosterimport/")
     html = response.content.decode()
     assert response.status_code == 200
@@ -388,9 +388,9 @@ def test_the_list_of_past_imports_shows_only_ones_own(client, it_lead):
 
 
 def test_the_admin_home_offers_the_upload_to_those_who_may(client, it_lead):
-    client.force_login(it_lead)
+    login_verified(client, it_lead)
     assert UPLOAD_URL in client.get("/admin/").content.decode()
-    client.force_login(staff("reader", "view_rosterimport"))
+    login_verified(client, staff("reader", "view_rosterimport"))
     assert UPLOAD_URL not in client.get("/admin/").content.decode()
 
 
@@ -429,7 +429,7 @@ def test_a_done_import_shows_its_report_escaped(client, it_lead):
         report=REPORT,
         finished_at=timezone.now(),
     )
-    client.force_login(it_lead)
+    login_verified(client, it_lead)
     html = client.get(page_url(roster_import)).content.decode()
     assert 'value="10"' in html
     assert "Personnes" in html and "Inscriptions" in html
@@ -453,7 +453,7 @@ def test_ten_thousand_rejections_are_paginated(client, it_lead):
         status=RosterImport.Status.DONE,
         report={"counts": {}, "rejections": rejections},
     )
-    client.force_login(it_lead)
+    login_verified(client, it_lead)
     html = client.get(page_url(roster_import)).content.decode()
     assert html.count("Eleve.xml:") == 50
     assert "Eleve.xml:50<" in html and "Eleve.xml:51<" not in html
@@ -470,7 +470,7 @@ def test_a_failed_import_shows_its_error_escaped(client, it_lead):
         error="Le fichier « <b>x.xml</b> » n’est pas un fichier AAF.",
         finished_at=timezone.now() - dt.timedelta(minutes=1),
     )
-    client.force_login(it_lead)
+    login_verified(client, it_lead)
     html = client.get(page_url(roster_import)).content.decode()
     assert "L’import a échoué" in html
     assert "&lt;b&gt;x.xml&lt;/b&gt;" in html
@@ -482,7 +482,7 @@ def test_the_page_follows_the_admins_own_stream_from_the_rendered_offset(
     from hub.streams import positions
 
     roster_import = make_import(it_lead)
-    client.force_login(it_lead)
+    login_verified(client, it_lead)
     response = client.get(page_url(roster_import))
     stream = f"user:{it_lead.pk}"
     epoch, offset = positions([stream])[stream]

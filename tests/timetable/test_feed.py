@@ -21,7 +21,7 @@ from core.timetable import views
 from core.timetable.actions import change_occurrence, import_feed
 from core.timetable.feed import digest_of, feed_token_for, token_of
 from core.timetable.models import FeedToken, Occurrence
-from tests.conftest import make_occurrence
+from tests.conftest import login_verified, make_occurrence
 from tests.timetable.conftest import FLOP_AFTER, FLOP_BEFORE
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -393,7 +393,7 @@ def test_a_new_secret_key_gives_a_new_link(school, client, settings):
 
 def test_rotating_gives_a_new_link_and_the_old_one_404s(school, client):
     old = url_of(school.pupil)
-    client.force_login(school.pupil)
+    login_verified(client, school.pupil)
     response = client.post("/calendar/rotate/")
     assert response.status_code == 302
     assert response["Location"] == "/timetable/#calendar-subscribe"
@@ -409,7 +409,7 @@ def test_rotating_gives_a_new_link_and_the_old_one_404s(school, client):
 
 def test_rotating_needs_a_post_and_a_login(school, client):
     assert client.post("/calendar/rotate/").status_code == 302  # to the login
-    client.force_login(school.pupil)
+    login_verified(client, school.pupil)
     assert client.get("/calendar/rotate/").status_code == 405
     assert not FeedToken.objects.exists()
 
@@ -423,7 +423,7 @@ def test_a_deactivated_users_feed_is_404(school, client):
 
 def test_school_life_staff_have_no_feed(school, client):
     assert client.get(url_of(school.cpe)).status_code == 404
-    client.force_login(school.cpe)
+    login_verified(client, school.cpe)
     page = client.get("/timetable/")
     assert page.context["feed_url"] == ""
     assert b"calendar-subscribe" not in page.content
@@ -505,7 +505,7 @@ def test_teacher_feed_has_their_lessons_across_classes(school, client):
 
 
 def test_timetable_page_shows_the_link_to_copy_and_renew(school, client):
-    client.force_login(school.pupil)
+    login_verified(client, school.pupil)
     page = client.get("/timetable/")
     token = feed_token_for(school.pupil)
     assert page.context["feed_url"] == f"https://ent.example.fr/calendar/{token}.ics"

@@ -25,6 +25,7 @@ from core.timetable.school_calendar import (
     school_holidays,
     zone_of,
 )
+from tests.conftest import login_verified
 from tests.timetable.conftest import DATA_DIR, HOLIDAYS_CSV, calendar, event
 
 EXTRACT = DATA_DIR / "opendata/fr-en-calendrier-scolaire_extrait-1.csv"
@@ -389,7 +390,7 @@ def test_timetable_page_and_api_name_the_holiday_of_the_week(extract, client):
     school_class = zone_b_class()
     pupil = make_user("zoe", "student", "Zoé", "Martin")
     Enrollment.objects.create(user=pupil, school_class=school_class, role="student")
-    client.force_login(pupil)
+    login_verified(client, pupil)
     page = client.get("/timetable/", {"week": "2019-10-21"})
     initial = page.context["initial"]
     assert initial["holidays"]["2019-10-21"] == "Vacances de la Toussaint"

@@ -1,6 +1,11 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from core.demo.school import PASSWORD, build_demo_school, ensure_lesson_now
+from core.demo.school import (
+    DEMO_TOTP_SECRET,
+    PASSWORD,
+    build_demo_school,
+    ensure_lesson_now,
+)
 
 
 class Command(BaseCommand):
@@ -25,4 +30,10 @@ def format_accounts(accounts) -> str:
     """Return the demo accounts as an aligned text table."""
     rows = [f"  {'identifiant':<12} {'mot de passe':<13} rôle"]
     rows += [f"  {a.username:<12} {PASSWORD:<13} {a.description}" for a in accounts]
+    rows += [
+        "",
+        "Double authentification du personnel (prof, prof.om, cpe, admin) :",
+        f"  clé {DEMO_TOTP_SECRET} à ajouter dans une application",
+        "  d'authentification, ou « make demo-code » pour le code du moment.",
+    ]
     return "\n".join(rows)
