@@ -23,9 +23,10 @@ from django.test import Client
 from django.utils import timezone
 
 from core.attendance import actions as attendance
+from core.roster.actions import grant_school_life_staff
 from core.roster.models import Enrollment, GuardianLink, User
 from hub.access import readable_streams
-from tests.conftest import build_school, make_occurrence, make_user
+from tests.conftest import build_school, login_verified, make_occurrence, make_user
 from tests.hub.helpers import connect_as, receive
 from tests.messaging.helpers import PDF, start, upload
 
@@ -38,6 +39,7 @@ def world(db, settings, tmp_path):
     school = build_school()
     berthe = make_user("berthe", User.Role.ADMINISTRATOR, "Berthe", "Morel")
     berthe.orgs.add(school.other_org)
+    grant_school_life_staff(berthe)
     now = timezone.now()
     w = {"school": school}
     for key, school_class, teacher, pupil in [
@@ -113,7 +115,7 @@ MATRIX = [
 def _client(username: str | None) -> Client:
     client = Client()
     if username:
-        client.force_login(User.objects.get(username=username))
+        login_verified(client, User.objects.get(username=username))
     return client
 
 

@@ -106,7 +106,7 @@ ROSTER_VIEW = (
 
 
 def test_a_school_admin_lists_only_their_schools_people_and_classes(client, school):
-    client.force_login(admin_staff(school, *ROSTER_VIEW))
+    login_verified(client, admin_staff(school, *ROSTER_VIEW))
 
     users = client.get("/admin/roster/user/").content.decode()
     classes = client.get("/admin/roster/schoolclass/").content.decode()
@@ -129,7 +129,7 @@ def test_a_school_admin_lists_only_their_schools_people_and_classes(client, scho
 
 
 def test_a_school_admin_cannot_change_someone_of_another_school(client, school):
-    client.force_login(admin_staff(school, *ROSTER_VIEW))
+    login_verified(client, admin_staff(school, *ROSTER_VIEW))
 
     response = client.post(
         f"/admin/roster/user/{school.outsider.pk}/change/",
@@ -143,7 +143,7 @@ def test_a_school_admin_cannot_change_someone_of_another_school(client, school):
 
 def test_a_school_admin_cannot_make_anyone_superuser(client, school):
     staff = admin_staff(school, *ROSTER_VIEW)
-    client.force_login(staff)
+    login_verified(client, staff)
 
     page = client.get(f"/admin/roster/user/{school.teacher.pk}/change/")
 
@@ -167,7 +167,7 @@ def test_a_teacher_given_is_staff_and_permissions_sees_no_school_data(
     teacher.user_permissions.add(
         *Permission.objects.filter(codename__in=["view_user", "view_schoolclass"])
     )
-    client.force_login(teacher)
+    login_verified(client, teacher)
 
     for url in (
         "/admin/roster/user/",
@@ -215,7 +215,7 @@ def test_the_cpe_of_the_other_school_lists_only_their_roll_calls_and_notificatio
     lesson, other = lesson_absence
     cpe_b = admin_staff(school, org=school.other_org)
     grant_school_life_staff(cpe_b)
-    client.force_login(cpe_b)
+    login_verified(client, cpe_b)
 
     rollcalls = client.get("/admin/attendance/rollcall/").content.decode()
     notes = client.get("/admin/delivery/notification/").content.decode()

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Permission
 
+from tests.conftest import login_verified
 from tests.test_deploy import load_compose
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +46,7 @@ def superuser(school):
 
 def test_every_kind_of_page_carries_the_policy(client, school, superuser):
     pages = {"login": client.get("/login/"), "activation": client.get("/activer/")}
-    client.force_login(school.parent)
+    login_verified(client, school.parent)
     for path in (
         "/",
         "/timetable/",
@@ -57,7 +58,7 @@ def test_every_kind_of_page_carries_the_policy(client, school, superuser):
         "/no-such-page/",
     ):
         pages[path] = client.get(path)
-    client.force_login(superuser)
+    login_verified(client, superuser)
     superuser.user_permissions.add(
         Permission.objects.get(
             codename="view_auditentry", content_type__app_label="audit"
@@ -88,7 +89,7 @@ def test_no_template_has_inline_script_or_style():
 
 
 def test_signed_in_pages_are_not_stored(client, school):
-    client.force_login(school.parent)
+    login_verified(client, school.parent)
     for path in ("/", "/absences/", "/messages/", "/api/notifications/"):
         response = client.get(path)
         assert "no-store" in response["Cache-Control"], path
@@ -101,7 +102,7 @@ def test_static_files_keep_their_caching(client, school, settings):
     settings.WHITENOISE_USE_FINDERS = True
     settings.WHITENOISE_AUTOREFRESH = True
     fresh = Client()
-    fresh.force_login(school.parent)
+    login_verified(fresh, school.parent)
     response = fresh.get("/static/hub/app.css")
     assert response.status_code == 200
     assert "no-store" not in response.get("Cache-Control", "")

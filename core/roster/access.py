@@ -1,6 +1,6 @@
 """Who belongs where: the reads every permission check is built on."""
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from core.roster.models import Enrollment, Org, SchoolClass, User
 
@@ -91,3 +91,13 @@ def is_staff_for(user, perm: str, org_id: int | None = None) -> bool:
     if org_id is not None:
         orgs = orgs.filter(pk=org_id)
     return orgs.exists()
+
+
+def members_of_orgs(org_ids) -> QuerySet[User]:
+    """Return the people of the orgs ``org_ids``: their staff and teachers,
+    the pupils of their classes and those pupils' guardians (not distinct)."""
+    return User.objects.filter(
+        Q(orgs__in=org_ids)
+        | Q(enrollments__school_class__org__in=org_ids)
+        | Q(children__enrollments__school_class__org__in=org_ids)
+    )

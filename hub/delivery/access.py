@@ -15,7 +15,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from core.roster.access import staff_orgs
+from core.roster.access import members_of_orgs, staff_orgs
 from core.roster.models import Org, User
 from hub.delivery.models import Delivery, Mute, Notification
 
@@ -52,13 +52,7 @@ def members_for_staff(staff: User) -> QuerySet[User]:
     if not orgs:
         return User.objects.none()
     return (
-        User.objects.filter(
-            Q(orgs__in=orgs)
-            | Q(enrollments__school_class__org__in=orgs)
-            | Q(children__enrollments__school_class__org__in=orgs)
-        )
-        .distinct()
-        .order_by("last_name", "first_name", "username")
+        members_of_orgs(orgs).distinct().order_by("last_name", "first_name", "username")
     )
 
 

@@ -16,6 +16,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from core.audit.models import AuditEntry
+from tests.conftest import login_verified
 
 LOCKED = "Trop de tentatives de connexion"
 
@@ -131,7 +132,7 @@ def test_staff_unlock_a_user_from_the_admin(school):
     admin_user.is_superuser = True
     admin_user.save()
     staff = Client()
-    staff.force_login(admin_user)
+    login_verified(staff, admin_user)
     response = staff.post(
         "/admin/roster/user/",
         {"action": "unlock_logins", "_selected_action": [school.parent.pk]},
@@ -154,7 +155,7 @@ def test_staff_without_the_right_cannot_unlock(school):
 
     teacher.user_permissions.add(Permission.objects.get(codename="view_user"))
     staff = Client()
-    staff.force_login(teacher)
+    login_verified(staff, teacher)
     staff.post(
         "/admin/roster/user/",
         {"action": "unlock_logins", "_selected_action": [school.parent.pk]},

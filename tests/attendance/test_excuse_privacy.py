@@ -18,7 +18,7 @@ from core import crypto
 from core.attendance.actions import review_excuse, take_roll_call
 from core.attendance.models import AttendanceRecord, Excuse
 from hub.models import Event
-from tests.conftest import make_occurrence
+from tests.conftest import login_verified, make_occurrence
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +62,7 @@ def absence(school):
 
 def client_of(user) -> Client:
     client = Client()
-    client.force_login(user)
+    login_verified(client, user)
     return client
 
 

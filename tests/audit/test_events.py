@@ -10,7 +10,7 @@ from django.utils import timezone
 from core.attendance.actions import review_excuse, submit_excuse, take_roll_call
 from core.attendance.models import AttendanceRecord
 from core.audit.models import AuditEntry
-from tests.conftest import make_occurrence
+from tests.conftest import login_verified, make_occurrence
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
 IP = "203.0.113.9"
@@ -123,7 +123,7 @@ def test_submitting_and_reviewing_an_excuse_are_recorded(school, excuse):
 
 
 def test_downloading_an_excuse_document_is_recorded(client, school, excuse):
-    client.force_login(school.cpe)
+    login_verified(client, school.cpe)
     response = client.get(f"/absences/excuses/{excuse.pk}/document/", REMOTE_ADDR=IP)
     assert response.status_code == 200
     (entry,) = entries("excuse.document_downloaded")
@@ -141,7 +141,7 @@ def test_downloading_a_message_attachment_is_recorded(client, school):
     conversation = start(school, school.teacher, [school.parent])
     message = send(conversation, school.teacher, "Bulletin", uploads=[upload("b.pdf")])
     (attachment,) = message.attachments.all()
-    client.force_login(school.parent)
+    login_verified(client, school.parent)
     response = client.get(f"/messages/files/{attachment.pk}/")
     assert response.status_code == 200
     (entry,) = entries("attachment.downloaded")
@@ -153,7 +153,7 @@ def test_downloading_a_message_attachment_is_recorded(client, school):
 
 
 def test_staff_reading_a_pupils_absences_is_recorded(client, school, absence):
-    client.force_login(school.cpe)
+    login_verified(client, school.cpe)
     assert client.get(f"/absences/?student={school.pupil.pk}").status_code == 200
     (entry,) = entries("attendance.viewed")
     assert (entry.actor_id, entry.subject_id, entry.org_id) == (
@@ -164,20 +164,20 @@ def test_staff_reading_a_pupils_absences_is_recorded(client, school, absence):
 
 
 def test_a_family_reading_its_own_absences_is_not_a_staff_read(client, school, absence):
-    client.force_login(school.parent)
+    login_verified(client, school.parent)
     assert client.get("/absences/").status_code == 200
     assert entries("attendance.viewed") == []
 
 
 def test_opening_a_roll_call_is_recorded(client, school, lesson):
-    client.force_login(school.teacher)
+    login_verified(client, school.teacher)
     assert client.get(f"/absences/roll-call/{lesson.pk}/").status_code == 200
     (entry,) = entries("roll_call.viewed")
     assert (entry.actor_id, entry.target_id) == (school.teacher.pk, lesson.pk)
 
 
 def test_staff_reading_a_members_delivery_log_is_recorded(client, school):
-    client.force_login(school.cpe)
+    login_verified(client, school.cpe)
     response = client.get(f"/delivery/log/?user={school.pupil.pk}")
     assert response.status_code == 200
     (entry,) = entries("delivery_log.viewed")

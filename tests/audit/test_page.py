@@ -6,6 +6,7 @@ from django.contrib.auth.models import Permission
 
 from core.audit import log as audit
 from core.audit.models import AuditEntry
+from tests.conftest import login_verified
 
 
 def grant(user):
@@ -70,16 +71,16 @@ def listed(response) -> set[str]:
 def test_a_cpe_sees_their_schools_entries_and_not_the_other_schools(
     client, school, logged, other_cpe
 ):
-    client.force_login(grant(school.cpe))
+    login_verified(client, grant(school.cpe))
     response = client.get("/audit/")
     assert response.status_code == 200
     assert listed(response) == {"#11", "lea"}
-    client.force_login(other_cpe)
+    login_verified(client, other_cpe)
     assert listed(client.get("/audit/")) == {"#22", "ines"}
 
 
 def test_a_teacher_cannot_open_the_page(client, school, logged):
-    client.force_login(school.teacher)
+    login_verified(client, school.teacher)
     assert client.get("/audit/").status_code == 404
     school.teacher.is_staff = True
     school.teacher.save()
@@ -88,12 +89,12 @@ def test_a_teacher_cannot_open_the_page(client, school, logged):
 
 
 def test_a_cpe_without_the_permission_cannot_open_it(client, school, logged):
-    client.force_login(school.cpe)
+    login_verified(client, school.cpe)
     assert client.get("/audit/").status_code == 404
 
 
 def test_filters_by_who_action_target_dates_and_pupil(client, school, logged):
-    client.force_login(grant(school.cpe))
+    login_verified(client, grant(school.cpe))
     assert listed(client.get("/audit/?who=alice")) == {"#11"}
     assert listed(client.get("/audit/?action=login")) == {"lea"}
     assert listed(client.get("/audit/?target_type=roll_call&target_id=11")) == {"#11"}
@@ -104,7 +105,7 @@ def test_filters_by_who_action_target_dates_and_pupil(client, school, logged):
 
 
 def test_reading_the_log_is_recorded(client, school, logged):
-    client.force_login(grant(school.cpe))
+    login_verified(client, grant(school.cpe))
     client.get("/audit/?action=roll_call", REMOTE_ADDR="203.0.113.5")
     (entry,) = AuditEntry.objects.filter(action="audit_log.viewed")
     assert (entry.actor_id, entry.org_id, entry.ip) == (
@@ -116,11 +117,11 @@ def test_reading_the_log_is_recorded(client, school, logged):
 
 
 def test_the_page_is_french_and_linked_from_the_menu(client, school, logged):
-    client.force_login(grant(school.cpe))
+    login_verified(client, grant(school.cpe))
     page = client.get("/audit/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
     assert "Journal d’audit" in page or "Journal d'audit" in page
     assert 'href="/audit/"' in page
-    client.force_login(school.teacher)
+    login_verified(client, school.teacher)
     assert 'href="/audit/"' not in client.get("/").content.decode()
 
 
@@ -128,7 +129,7 @@ def test_the_admin_list_is_read_only_and_scoped(client, school, logged, other_cp
     cpe = grant(school.cpe)
     cpe.is_staff = True
     cpe.save()
-    client.force_login(cpe)
+    login_verified(client, cpe)
     response = client.get("/admin/audit/auditentry/")
     assert response.status_code == 200
     text = response.content.decode()

@@ -30,6 +30,9 @@ PAGES = {
         "/messages/new/",
         "/settings/notifications/",
         "/settings/password/",
+        "/settings/sessions/",
+        "/settings/security/",
+        "/mes-donnees/",
     ],
     "lea": ["/", "/timetable/?week=2026-01-19", "/notifications/", "/messages/"],
     "alice": [
@@ -45,13 +48,25 @@ PAGES = {
         "/messages/",
         "/messages/moderation/",
         "/delivery/log/",
+        "/audit/",
+        "/settings/security/",
     ],
 }
 BLOCKING = {"serious", "critical"}
 
 
+# The CPE reads the audit log too (an explicit permission, as a school grants it).
+GRANT_AUDIT = """
+from django.contrib.auth.models import Permission
+from core.roster.models import User
+User.objects.get(username="paul").user_permissions.add(
+    Permission.objects.get(codename="view_auditentry", content_type__app_label="audit"))
+"""
+
+
 @pytest.fixture(scope="module")
 def lesson(live_hub) -> int:
+    live_hub.shell(GRANT_AUDIT)
     return int(live_hub.shell(SEED).strip())
 
 

@@ -15,7 +15,7 @@ from hub.delivery import actions, emailing
 from hub.delivery.models import Delivery, DeliverySettings, EmailSend
 from hub.delivery.planning import plan_event
 from hub.models import Event
-from tests.conftest import make_occurrence
+from tests.conftest import login_verified, make_occurrence
 from tests.delivery.helpers import run_tasks
 from tests.messaging.helpers import start
 
@@ -343,7 +343,7 @@ def test_no_fallback_for_what_is_not_an_absence(school, mailer):
 def test_the_settings_page_says_absences_come_by_e_mail_without_device(
     school, mailer, push_endpoint, client
 ):
-    client.force_login(school.parent)
+    login_verified(client, school.parent)
     without = client.get("/settings/notifications/").content.decode()
     actions.subscribe(
         school.parent, push_endpoint.subscribe("karim-phone"), "Firefox Android"

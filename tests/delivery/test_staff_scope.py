@@ -21,7 +21,7 @@ from core.roster.access import SCHOOL_LIFE_GROUP, staff_orgs
 from core.roster.actions import grant_school_life_staff
 from core.roster.models import Org, User
 from hub.delivery.models import Delivery, Notification
-from tests.conftest import make_occurrence, make_user
+from tests.conftest import login_verified, make_occurrence, make_user
 from tests.delivery.helpers import run_tasks
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -31,7 +31,7 @@ LOG_URL = "/delivery/log/"
 
 def login(user) -> Client:
     client = Client()
-    client.force_login(user)
+    login_verified(client, user)
     return client
 
 

@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.attendance import actions as attendance
-from tests.conftest import build_school, make_occurrence
+from tests.conftest import build_school, login_verified, make_occurrence
 from tests.messaging.helpers import send, start
 
 MARKER = '<script>alert("fuzz")</script>'
@@ -139,7 +139,7 @@ def world(db, settings, tmp_path):
     for name, user in people.items():
         client = Client()
         if user is not None:
-            client.force_login(user)
+            login_verified(client, user)
         clients[name] = client
     return {"ids": ids, "clients": clients, "routes": _routes()}
 

@@ -6,6 +6,7 @@ from django.test import Client
 from django.utils.http import content_disposition_header
 
 from core.messaging.models import Attachment
+from tests.conftest import login_verified
 from tests.messaging.helpers import PDF, PNG, start, upload
 
 pytestmark = pytest.mark.django_db
@@ -13,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 def client_of(user) -> Client:
     client = Client()
-    client.force_login(user)
+    login_verified(client, user)
     return client
 
 

@@ -17,7 +17,7 @@ from django.test import Client
 
 from core.messaging import access, actions
 from core.messaging.actions import MessagingError
-from tests.conftest import capture_events
+from tests.conftest import capture_events, login_verified
 from tests.hub.helpers import assert_silent, receive, request
 from tests.messaging.helpers import send, start
 
@@ -39,7 +39,7 @@ def class_message(school, **options):
 
 def login(user) -> Client:
     client = Client()
-    client.force_login(user)
+    login_verified(client, user)
     return client
 
 

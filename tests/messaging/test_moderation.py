@@ -16,7 +16,7 @@ from django.utils import timezone
 from core.messaging import actions
 from core.messaging.actions import MessagingError, RateLimited
 from core.messaging.models import Report, WriteSuspension
-from tests.conftest import capture_events
+from tests.conftest import capture_events, login_verified
 from tests.hub.helpers import assert_silent, request
 from tests.messaging.helpers import IP, send, start
 
@@ -146,7 +146,7 @@ def test_the_moderation_page_shows_the_evidence(school, client):
     conversation = start(school, school.teacher, [school.parent])
     reply = send(conversation, school.parent, "Texte signalé")
     actions.report_message(message=reply, reporter=school.teacher, reason="menace")
-    client.force_login(school.cpe)
+    login_verified(client, school.cpe)
 
     page = client.get("/messages/moderation/").content.decode()
 
@@ -158,7 +158,7 @@ def test_the_edit_endpoint_answers_reported_with_403(school, client):
     conversation = start(school, school.teacher, [school.parent])
     reply = send(conversation, school.parent, "Propos déplacés")
     actions.report_message(message=reply, reporter=school.teacher, reason="insultes")
-    client.force_login(school.parent)
+    login_verified(client, school.parent)
 
     response = client.post(
         f"/messages/{conversation.pk}/api/messages/{reply.pk}/edit/",

@@ -27,6 +27,7 @@ from hub.delivery.models import (
     PushSubscription,
 )
 from hub.models import Event
+from tests.conftest import login_verified
 
 
 @pytest.fixture
@@ -69,7 +70,7 @@ def test_a_guardian_with_excuses_and_messages_is_erased(
     school = families.school
     karim = school.parent
     # Their own data: a session, preferences, an export file.
-    client.force_login(karim)
+    login_verified(client, karim)
     Preference.objects.create(user=karim, category="absence", email=True)
     DeliverySettings.objects.create(user=karim)
     export = DataExport.objects.create(user=karim)
@@ -156,14 +157,14 @@ def test_others_see_personne_effacee(
     school = families.school
     with django_capture_on_commit_callbacks(execute=True):
         actions.erase_person(school.parent, it_admin)
-    client.force_login(school.teacher)
+    login_verified(client, school.teacher)
     page = client.get(
         reverse("messaging:conversation", args=[families.direct.pk])
     ).content.decode()
     assert "Personne effacée" in page and "Karim" not in page
     # The text stays; the name it held is replaced.
     assert "signé. Personne effacée" in page
-    client.force_login(school.cpe)
+    login_verified(client, school.cpe)
     page = client.get("/absences/").content.decode()
     assert "Karim" not in page
 
@@ -224,7 +225,7 @@ def test_every_relation_to_user_has_a_fate():
 
 def test_admin_refuses_a_raw_delete_and_offers_the_erasure(families, it_admin, client):
     school = families.school
-    client.force_login(it_admin)
+    login_verified(client, it_admin)
     url = reverse("admin:roster_user_delete", args=[school.parent.pk])
     page = client.get(url)
     assert page.status_code == 200
@@ -277,7 +278,7 @@ def test_admin_erasure_needs_the_permission(families, client):
         Permission.objects.get(codename="view_user"),
         Permission.objects.get(codename="change_user"),
     )
-    client.force_login(school.teacher)
+    login_verified(client, school.teacher)
     response = client.post(
         reverse("admin:roster_user_changelist"),
         {

@@ -17,6 +17,7 @@ from core.audit.models import AuditEntry
 from core.privacy import actions
 from core.privacy.models import DataExport
 from core.privacy.retention import purge_expired_data
+from tests.conftest import login_verified
 from tests.delivery.helpers import run_tasks
 from tests.privacy.conftest import (
     KARIM_ATTACHMENT,
@@ -184,12 +185,12 @@ def test_the_link_works_for_its_owner_only_and_until_it_expires(
     url = reverse("privacy:download", args=[export.pk])
 
     assert client.get(url).status_code == 302  # not logged in: the login page
-    client.force_login(school.other_parent)
+    login_verified(client, school.other_parent)
     assert client.get(url).status_code == 404
-    client.force_login(school.cpe)
+    login_verified(client, school.cpe)
     assert client.get(url).status_code == 404
 
-    client.force_login(school.parent)
+    login_verified(client, school.parent)
     response = client.get(url)
     assert response.status_code == 200
     assert response["Content-Type"] == "application/zip"
@@ -218,7 +219,7 @@ def test_my_data_page_requests_once_and_shows_the_state(
     families, client, django_capture_on_commit_callbacks
 ):
     school = families.school
-    client.force_login(school.parent)
+    login_verified(client, school.parent)
     page = client.get(reverse("privacy:my_data"))
     assert page.status_code == 200
     assert "Mes données" in page.content.decode()
@@ -251,7 +252,7 @@ def test_requests_are_limited_and_a_lost_one_does_not_block(
     DataExport.objects.filter(user=school.pupil).update(status=DataExport.Status.FAILED)
     with pytest.raises(actions.TooManyExports):
         actions.request_export(school.pupil)
-    client.force_login(school.pupil)
+    login_verified(client, school.pupil)
     page = client.post(reverse("privacy:my_data"), follow=True).content.decode()
     assert "3 copies" in page
     assert DataExport.objects.filter(user=school.pupil).count() == 3

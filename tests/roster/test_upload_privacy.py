@@ -38,10 +38,8 @@ def scratch(monkeypatch, tmp_path) -> Path:
 
 @pytest.fixture
 def it_lead(db) -> User:
-    user = User.objects.create_user("nora", password="pw", role="administrator")
-    user.is_staff = True
-    user.save()
-    return user
+    # A superuser: the OneRoster sample creates its schools (only superusers may).
+    return User.objects.create_superuser("nora", password="pw", role="administrator")
 
 
 def oneroster_files() -> list[SimpleUploadedFile]:

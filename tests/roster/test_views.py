@@ -101,7 +101,7 @@ def test_staff_without_the_add_permission_is_refused(client, db, storage_dir):
 def test_a_teacher_given_is_staff_and_the_permission_cannot_upload(
     client, db, storage_dir
 ):
-    client.force_login(staff("tom", "add_rosterimport", role=User.Role.TEACHER))
+    login_verified(client, staff("tom", "add_rosterimport", role=User.Role.TEACHER))
     assert client.get(UPLOAD_URL).status_code == 403
     response = client.post(UPLOAD_URL, {"files": [csv_file("users.csv")]})
     assert response.status_code == 403
@@ -111,7 +111,7 @@ def test_a_teacher_given_is_staff_and_the_permission_cannot_upload(
 def test_staff_of_no_school_cannot_upload(client, db, storage_dir):
     lead = staff("nobody", "add_rosterimport")
     lead.orgs.clear()
-    client.force_login(lead)
+    login_verified(client, lead)
     assert client.get(UPLOAD_URL).status_code == 403
     assert_nothing_started(storage_dir)
 
