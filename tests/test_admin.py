@@ -233,3 +233,22 @@ def test_the_cpe_of_the_other_school_lists_only_their_roll_calls_and_notificatio
     assert (
         client.get(f"/admin/delivery/notification/{mine.pk}/change/").status_code == 200
     )
+
+
+def test_staff_reading_school_data_in_the_admin_is_audited(client, school):
+    """A list and a pupil's page in the admin are staff reads of a minor's
+    data: each is in the audit log of the reader's school (not the other's)."""
+    from core.audit.models import AuditEntry
+
+    staff = admin_staff(school, *ROSTER_VIEW)
+    login_verified(client, staff)
+    AuditEntry.objects.all().delete()
+
+    assert client.get("/admin/roster/user/").status_code == 200
+    assert client.get(f"/admin/roster/user/{school.pupil.pk}/change/").status_code == 200
+
+    reads = AuditEntry.objects.filter(action="admin.viewed", actor_id=staff.pk)
+    assert sorted((e.target_type, e.target_id, e.org_id) for e in reads) == [
+        ("roster.user", 0, school.org.pk),
+        ("roster.user", school.pupil.pk, school.org.pk),
+    ]

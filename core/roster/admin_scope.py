@@ -13,7 +13,10 @@ and the admin answers with :func:`core.roster.access.staff_orgs`:
 - ``has_add_permission`` / ``has_module_permission``: the permission in at
   least one org;
 - choice lists of foreign keys and many-to-many fields to orgs, classes
-  and users offer only the user's orgs and their members.
+  and users offer only the user's orgs and their members;
+- every list and every object page shown is an ``admin.viewed`` entry of
+  the audit log (staff reading school data), in the orgs the reader
+  may see it for.
 
 ``is_staff`` only opens the admin site; the role (school-life staff), the
 permission (the "Vie scolaire" group or an explicit one) and the org links
@@ -91,6 +94,43 @@ class OrgScopedAdmin:
 
     def get_queryset(self, request):
         return self._scope(request, super().get_queryset(request), "view", "change")
+
+    # Reads of school data leave a trace (issue 13: every staff read of a
+    # minor's data is in the audit log).
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        self._record_read(
+            request, response, 0, {"query": request.GET.urlencode()[:500]}
+        )
+        return response
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        target = int(object_id) if str(object_id).isdecimal() else 0
+        self._record_read(request, response, target, {})
+        return response
+
+    def _record_read(self, request, response, target_id: int, detail: dict) -> None:
+        if request.method != "GET" or response.status_code != 200:
+            return
+        from core.audit import log as audit
+
+        orgs = (
+            Org.objects.all()
+            if request.user.is_superuser
+            else self._orgs(request, "view", "change")
+        )
+        audit.record_read(
+            actor=request.user,
+            action="admin.viewed",
+            target_type=self.opts.label_lower,
+            target_id=target_id,
+            org_ids=[]
+            if request.user.is_superuser
+            else orgs.values_list("pk", flat=True),
+            detail={"admin": True, **detail},
+        )
 
     def has_module_permission(self, request):
         if not super().has_module_permission(request):
