@@ -22,7 +22,6 @@ accepted import stays queued; only the request is measured.
 
 import argparse
 import http.client
-import os
 import shutil
 import socket
 import subprocess
@@ -33,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.roster_upload import ROW, Session, free_port, peak_mib  # noqa: E402
+from bench.roster_upload import ROW, Session, bench_site, free_port, peak_mib  # noqa: E402
 from scripts.topology import UVICORN_OPTIONS  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -132,38 +131,8 @@ def main() -> None:
     parser.add_argument("--transfer", nargs="+", default=["length", "chunked"])
     args = parser.parse_args()
     var_dir = Path(tempfile.mkdtemp(prefix="body-bench-"))
-    env = {
-        **os.environ,
-        "DEBUG": "1",
-        "SECRET_KEY": "bench",
-        "VAR_DIR": str(var_dir),
-        "DATABASE_URL": f"sqlite:///{var_dir / 'bench.sqlite3'}",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "LOG_LEVEL": "WARNING",
-    }
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    env.pop("REDIS_URL", None)
-    manage = [sys.executable, "manage.py"]
+    env = bench_site(var_dir)
     try:
-        subprocess.run([*manage, "migrate", "-v0"], cwd=REPO, env=env, check=True)
-        subprocess.run(
-            [
-                *manage,
-                "shell",
-                "-c",
-                (
-                    "from django.contrib.auth.models import Permission\n"
-                    "from core.roster.models import User\n"
-                    "u = User.objects.create_user('bench.lead', password='bench-pw-1',"
-                    " role='administrator', is_staff=True)\n"
-                    "u.user_permissions.add(Permission.objects.get("
-                    "codename='add_rosterimport'))\n"
-                ),
-            ],
-            cwd=REPO,
-            env=env,
-            check=True,
-        )
         for server in args.servers:
             for who in args.who:
                 for transfer in args.transfer:

@@ -154,12 +154,10 @@ def upload(session: Session, megabytes: int):
     return response.status, where, elapsed
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--megabytes", type=int, nargs="+", default=[100, 600])
-    parser.add_argument("--servers", nargs="+", default=["daphne", "uvicorn"])
-    args = parser.parse_args()
-    var_dir = Path(tempfile.mkdtemp(prefix="roster-upload-bench-"))
+def bench_site(var_dir: Path) -> dict[str, str]:
+    """Migrate a throwaway SQLite hub in ``var_dir`` with one IT lead who may
+    import rosters for their school (``bench.lead`` / ``bench-pw-1``, second
+    factor :data:`TOTP_KEY`); return the servers' environment."""
     env = {
         **os.environ,
         "DEBUG": "1",
@@ -172,28 +170,29 @@ def main() -> None:
     env.pop("DJANGO_SETTINGS_MODULE", None)
     env.pop("REDIS_URL", None)
     manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "-v0"], cwd=REPO, env=env, check=True)
+    seed = (
+        "from django.contrib.auth.models import Permission\n"
+        "from django_otp.plugins.otp_totp.models import TOTPDevice\n"
+        "from core.roster.models import Org, User\n"
+        "u = User.objects.create_user('bench.lead', password='bench-pw-1',"
+        " role='administrator', is_staff=True)\n"
+        "u.user_permissions.add(Permission.objects.get(codename='add_rosterimport'))\n"
+        "u.orgs.add(Org.objects.create(name='Collège du banc', uai='0350099Z'))\n"
+        f"TOTPDevice.objects.create(user=u, name='bench', key='{TOTP_KEY}')\n"
+    )
+    subprocess.run([*manage, "shell", "-c", seed], cwd=REPO, env=env, check=True)
+    return env
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--megabytes", type=int, nargs="+", default=[100, 600])
+    parser.add_argument("--servers", nargs="+", default=["daphne", "uvicorn"])
+    args = parser.parse_args()
+    var_dir = Path(tempfile.mkdtemp(prefix="roster-upload-bench-"))
+    env = bench_site(var_dir)
     try:
-        subprocess.run([*manage, "migrate", "-v0"], cwd=REPO, env=env, check=True)
-        subprocess.run(
-            [
-                *manage,
-                "shell",
-                "-c",
-                (
-                    "from django.contrib.auth.models import Permission\n"
-                    "from core.roster.models import User\n"
-                    "u = User.objects.create_user('bench.lead', password='bench-pw-1',"
-                    " role='administrator', is_staff=True)\n"
-                    "u.user_permissions.add(Permission.objects.get("
-                    "codename='add_rosterimport'))\n"
-                    "from django_otp.plugins.otp_totp.models import TOTPDevice\n"
-                    f"TOTPDevice.objects.create(user=u, name='bench', key='{TOTP_KEY}')\n"
-                ),
-            ],
-            cwd=REPO,
-            env=env,
-            check=True,
-        )
         for server in args.servers:
             port = free_port()
             command = {
