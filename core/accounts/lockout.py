@@ -46,9 +46,7 @@ from axes.helpers import (
 )
 from axes.models import AccessAttempt
 from django.conf import settings
-from django.contrib.auth.signals import user_login_failed
 from django.db.models import Max, Sum
-from django.dispatch import receiver
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -158,31 +156,3 @@ def unlock(*, user: User, by: User | None, ip: str | None = None) -> int:
         detail={"attempts": count},
     )
     return count
-
-
-@receiver(user_login_failed)
-def audit_login_failure(sender, credentials, request=None, **kwargs) -> None:
-    """One audit row per refused login: the account's login (an unknown
-    login is not written: people type their password in the login field),
-    the address, and whether a lock refused it or this failure set one
-    (axes' receiver runs first: ``axes`` comes before ``core.accounts`` in
-    INSTALLED_APPS)."""
-    if request is None:
-        return
-    username = str(credentials.get("username") or "")[:150]
-    user_id = (
-        User.objects.filter(username=username).values_list("pk", flat=True).first()
-        if username
-        else None
-    )
-    audit.record(
-        actor=None,
-        action="account.login_failed",
-        target_type="user",
-        target_id=user_id or 0,
-        ip=client_ip(request),
-        detail={
-            "username": username if user_id else "",
-            "locked_out": bool(getattr(request, "axes_locked_out", False)),
-        },
-    )

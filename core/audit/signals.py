@@ -2,9 +2,12 @@
 
 Django sends ``user_logged_in`` and ``user_login_failed`` for every login
 form (the site's, the admin's, activation's automatic login). A failure
-records only the login typed (the username, or what stood in its place),
-cut to 150 characters; the entry concerns the account of that name when
-there is one, so its school's staff see attempts on it.
+records the login only when it names an account (an unknown "login" may be
+a password typed in the wrong field), never the password; the entry
+concerns that account, so its school's staff see attempts on it, and says
+whether the login lockout refused it or this failure set the lock
+(``locked_out``: axes' receiver runs first, ``axes`` coming before
+``core.audit`` in INSTALLED_APPS).
 """
 
 from django.contrib.auth import get_user_model
@@ -47,5 +50,8 @@ def audit_login_failed(sender, credentials, request=None, **kwargs):
         target_id=account.pk if account else 0,
         subject_id=account.pk if account else None,
         ip=client_ip(request) if request is not None else None,
-        detail={"login": login},
+        detail={
+            "login": login if account else "",
+            "locked_out": bool(getattr(request, "axes_locked_out", False)),
+        },
     )

@@ -416,12 +416,19 @@ def devices(user: User) -> list[dict]:
 
 
 def audit(user: User, people: list[User]) -> list[dict]:
-    """The audit entries the user made, and those about them or a child."""
+    """The audit entries the user made, and those about them or a child.
+
+    The address an entry was made from is the actor's personal data: it is
+    given for the user's own actions only, never for a teacher's or an
+    anonymous visitor's.
+    """
     ids = [p.pk for p in people]
-    about = Q(actor_id=user.pk) | Q(target_type="user", target_id__in=ids)
-    if any(f.name == "subject_id" for f in AuditEntry._meta.get_fields()):
+    about = (
+        Q(actor_id=user.pk)
+        | Q(target_type="user", target_id__in=ids)
         # The person an entry concerns (a staff read of a child's records).
-        about |= Q(subject_id__in=ids)
+        | Q(subject_id__in=ids)
+    )
     entries = AuditEntry.objects.filter(about).order_by("at", "pk")
     return [
         {
@@ -429,7 +436,7 @@ def audit(user: User, people: list[User]) -> list[dict]:
             "who": e.actor_name,
             "action": e.action,
             "target": f"{e.target_type}#{e.target_id}",
-            "ip": e.ip,
+            **({"ip": e.ip} if e.actor_id == user.pk else {}),
         }
         for e in entries
     ]

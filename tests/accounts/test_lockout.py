@@ -41,7 +41,7 @@ def test_five_wrong_passwords_lock_the_login_even_from_different_ips(school):
     page = response.content.decode()
     assert LOCKED in page
     assert "réessayez dans 15 minutes" in page
-    assert "vie scolaire" in page
+    assert "demandez à votre établissement" in page
     # Another login from the same addresses is not locked.
     client, response = attempt("sophie", "pw-sophie", ip="198.51.100.1")
     assert response.status_code == 302 and logged_in(client)
@@ -166,10 +166,10 @@ def test_staff_without_the_right_cannot_unlock(school):
 def test_failures_are_audited(school):
     attempt("karim", "wrong", ip="198.51.100.3")
     attempt("nobody", "wrong", ip="198.51.100.3")
-    rows = list(AuditEntry.objects.filter(action="account.login_failed").order_by("pk"))
+    rows = list(AuditEntry.objects.filter(action="login.failed").order_by("pk"))
     # An unknown login is not written down (it may be a password typed in
     # the wrong field).
-    assert [r.detail["username"] for r in rows] == ["karim", ""]
+    assert [r.detail["login"] for r in rows] == ["karim", ""]
     assert rows[0].target_id == school.parent.pk and rows[1].target_id == 0
     assert {r.ip for r in rows} == {"198.51.100.3"}
     assert all(r.detail["locked_out"] is False for r in rows)
@@ -177,9 +177,9 @@ def test_failures_are_audited(school):
         attempt("karim", "wrong")
     attempt("karim", "pw-karim")
     last = (
-        AuditEntry.objects.filter(action="account.login_failed").order_by("pk").last()
+        AuditEntry.objects.filter(action="login.failed").order_by("pk").last()
     )
-    assert last.detail == {"username": "karim", "locked_out": True}
+    assert last.detail == {"login": "karim", "locked_out": True}
 
 
 def test_a_right_password_clears_this_device_s_wrong_tries(school):
@@ -200,7 +200,7 @@ def test_the_lock_page_is_french_and_says_who_to_contact(school, path):
     page = response.content.decode()
     assert response.status_code == 429
     assert "Trop de tentatives de connexion" in page
-    assert "contactez la vie scolaire" in page
+    assert "demandez à votre établissement de débloquer votre compte" in page
 
 
 def test_a_password_reset_lifts_the_lock_of_that_login(school, mailer):

@@ -172,4 +172,4 @@ def test_in_the_compose_stack_a_guesser_rotating_x_forwarded_for_is_still_thrott
 def test_login_failure_signal_without_request_is_safe(db):
     user_login_failed.send(sender=None, credentials={"username": "x", "password": "p"})
     entry = AuditEntry.objects.get(action="login.failed")
-    assert entry.ip is None and entry.detail == {"login": "x"}
+    assert entry.ip is None and entry.detail == {"login": "", "locked_out": False}

@@ -74,9 +74,14 @@ def test_a_failed_login_is_recorded_without_the_password(client, school):
     client.post("/login/", {"username": "nobody", "password": "x"}, REMOTE_ADDR=IP)
     first, second = entries("login.failed")
     assert (first.actor_id, first.subject_id, first.ip) == (None, school.pupil.pk, IP)
-    assert first.detail == {"login": "lea"}
+    assert first.detail == {"login": "lea", "locked_out": False}
     assert first.actor_name == "anonymous"
-    assert (second.subject_id, second.detail) == (None, {"login": "nobody"})
+    # An unknown login is not written down (it may be a password typed in
+    # the wrong field).
+    assert (second.subject_id, second.detail) == (
+        None,
+        {"login": "", "locked_out": False},
+    )
     stored = str(list(AuditEntry.objects.values()))
     assert "secret-guess-123" not in stored
 
@@ -88,7 +93,7 @@ def test_the_admin_login_is_recorded_too(client, school):
         REMOTE_ADDR=IP,
     )
     (entry,) = entries("login.failed")
-    assert entry.detail == {"login": "paul"}
+    assert entry.detail == {"login": "paul", "locked_out": False}
 
 
 def test_a_roll_call_records_the_call_and_each_pupil_marked(school, lesson):

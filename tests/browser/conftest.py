@@ -231,6 +231,17 @@ def live_hub():
         }
         env.pop("DJANGO_SETTINGS_MODULE", None)
         port = free_port()
+        # E-mails the server sends go nowhere: to a port no one listens on,
+        # never to a developer's relay or a running demo's mailbox (8025).
+        env.update(
+            EMAIL_HOST="127.0.0.1",
+            EMAIL_PORT=str(free_port()),
+            EMAIL_HOST_USER="",
+            EMAIL_HOST_PASSWORD="",
+            EMAIL_USE_TLS="",
+            EMAIL_START_TLS="",
+            SITE_URL=f"http://127.0.0.1:{port}",
+        )
         hub = LiveHub(
             url=f"http://127.0.0.1:{port}",
             env=env,

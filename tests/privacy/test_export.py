@@ -279,3 +279,35 @@ def test_files_in_the_zip_are_named_by_their_content():
     assert typed_name("facture.hta", PDF) == "facture.pdf"
     assert typed_name("../../etc/passwd", PDF) == "passwd.pdf"
     assert typed_name(".bashrc", b"plain text") == "bashrc.bin"
+
+
+def test_the_journal_lists_staff_reads_without_the_staffs_address(
+    families, mailer, export_of
+):
+    """Who read a child's records is the family's to know; the teacher's
+    address is the teacher's personal data, not the family's."""
+    from core.audit import log as audit
+
+    school = families.school
+    audit.record(
+        actor=school.teacher,
+        action="attendance.viewed",
+        target_type="user",
+        target_id=school.pupil.pk,
+        subject_id=school.pupil.pk,
+        ip="203.0.113.9",
+    )
+    audit.record(
+        actor=school.parent,
+        action="settings.saved",
+        target_type="user",
+        target_id=school.parent.pk,
+        ip="198.51.100.7",
+    )
+    _, archive = export_of(school.parent)
+    journal = load(archive, "journal.json")
+    read = next(e for e in journal if e["action"] == "attendance.viewed")
+    assert read["who"] == school.teacher.username and "ip" not in read
+    own = next(e for e in journal if e["action"] == "settings.saved")
+    assert own["ip"] == "198.51.100.7"
+    assert b"203.0.113.9" not in everything(archive)

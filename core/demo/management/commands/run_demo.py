@@ -37,6 +37,10 @@ class Command(BaseCommand):
             DEMO_WEEK
         )
         base = f"http://{addr}:{port}"
+        if "SITE_URL" not in os.environ:
+            # Links in e-mails (export, password reset, new device) point at
+            # this server, here and in the task worker started below.
+            os.environ["SITE_URL"] = settings.SITE_URL = base
         mail_dir = settings.VAR_DIR / "mail"
         self.stdout.write(
             f"\nHub ENT, collège de démonstration : {base}/\n\n"
