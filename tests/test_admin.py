@@ -245,7 +245,9 @@ def test_staff_reading_school_data_in_the_admin_is_audited(client, school):
     AuditEntry.objects.all().delete()
 
     assert client.get("/admin/roster/user/").status_code == 200
-    assert client.get(f"/admin/roster/user/{school.pupil.pk}/change/").status_code == 200
+    assert (
+        client.get(f"/admin/roster/user/{school.pupil.pk}/change/").status_code == 200
+    )
 
     reads = AuditEntry.objects.filter(action="admin.viewed", actor_id=staff.pk)
     assert sorted((e.target_type, e.target_id, e.org_id) for e in reads) == [

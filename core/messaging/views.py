@@ -269,7 +269,8 @@ def message_item(message: Message, thread: Thread) -> dict:
         item["attachments"] = [
             {
                 "id": a.pk,
-                "name": decrypt_text(a.name) or _("file"),
+                # The name it downloads under: the detected type's extension.
+                "name": files.download_name(decrypt_text(a.name) or "", a.mime),
                 "size": a.size,
                 "mime": a.mime,
             }

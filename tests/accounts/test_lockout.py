@@ -176,9 +176,7 @@ def test_failures_are_audited(school):
     for _ in range(4):
         attempt("karim", "wrong")
     attempt("karim", "pw-karim")
-    last = (
-        AuditEntry.objects.filter(action="login.failed").order_by("pk").last()
-    )
+    last = AuditEntry.objects.filter(action="login.failed").order_by("pk").last()
     assert last.detail == {"login": "karim", "locked_out": True}
 
 

@@ -84,7 +84,9 @@ def test_five_wrong_passwords_show_the_lock_page(page, live_hub, screens_dir):
     alert = page.locator("#locked-out")
     expect(alert).to_contain_text("Trop de tentatives de connexion")
     expect(alert).to_contain_text("réessayez dans 15 minutes")
-    expect(alert).to_contain_text("demandez à votre établissement de débloquer votre compte")
+    expect(alert).to_contain_text(
+        "demandez à votre établissement de débloquer votre compte"
+    )
     page.screenshot(path=str(screens_dir / "connexion-bloquee.png"), full_page=True)
     live_hub.manage("axes_reset_username", "verrou")
     page.goto("/login/")

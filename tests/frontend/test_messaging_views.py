@@ -12,7 +12,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from core import crypto
+from core import crypto, files
 from core.messaging import actions
 from core.messaging.models import (
     Attachment,
@@ -26,6 +26,7 @@ from core.messaging.models import (
 from tests.conftest import verify_session
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02"
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 200
 
 
@@ -448,7 +449,8 @@ def test_html_and_script_in_body_subject_and_file_name_are_escaped(school):
         assert "<img" not in html
         assert 'href="javascript' not in html  # left as plain text
         assert "<strong>gras</strong>" in html
-        assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;.pdf" in html
+        # Shown as it downloads: the sender's base name made a file name.
+        assert files.download_name(evil, "application/pdf") in html
     assert "&lt;script&gt;alert(&#x27;objet&#x27;)&lt;/script&gt;" in page
     assert "&lt;script&gt;alert(&#x27;objet&#x27;)&lt;/script&gt;" in inbox
     assert "<script>alert(" not in inbox
@@ -793,3 +795,13 @@ def test_typing_in_a_class_message_reaches_its_creator_only(school):
     }
     Conversation.objects.filter(pk=conversation.pk).update(reply_policy="none")
     assert relay_typing(school.parent, frame).user_ids == []
+
+
+def test_a_file_is_listed_under_the_name_it_downloads_as(school):
+    """A PNG sent as ``photo.exe`` is listed (and downloads) as photo.png."""
+    conversation = start(
+        school.teacher, [school.parent], uploads=[SimpleUploadedFile("photo.exe", PNG)]
+    )
+    client = login(school.parent)
+    page = client.get(f"/messages/{conversation.pk}/").content.decode()
+    assert "photo.png" in page and "photo.exe" not in page
