@@ -101,6 +101,9 @@ def test_no_serious_accessibility_violation(
         viewport={"width": width, "height": 800},
         locale="fr-FR",
         timezone_id="Europe/Paris",
+        # axe is the test's script, injected inline: the page's own CSP
+        # (no inline script) is checked by test_csp.py, not here.
+        bypass_csp=True,
     )
     page = context.new_page()
     found = {}
@@ -144,21 +147,21 @@ from core.timetable.models import Feed, Lesson, Occurrence
 from tests.conftest import make_user
 school_class = SchoolClass.objects.get(title="4e B", org__uai="0350001A")
 alice = User.objects.get(username="alice")
-tom = User.objects.filter(username="tom").first()
+tom = User.objects.filter(username="theo").first()
 if tom is None:
-    tom = make_user("tom", User.Role.STUDENT, "Tom", "Aubert")
-    nadia = make_user("nadia", User.Role.GUARDIAN, "Nadia", "Aubert")
+    tom = make_user("theo", User.Role.STUDENT, "Théo", "Aubert")
+    yasmine = make_user("yasmine", User.Role.GUARDIAN, "Yasmine", "Aubert")
     Enrollment.objects.create(user=tom, school_class=school_class, role="student")
-    GuardianLink.objects.create(guardian=nadia, student=tom, relationship="mère")
+    GuardianLink.objects.create(guardian=yasmine, student=tom, relationship="mère")
 feed, _ = Feed.objects.get_or_create(school_class=school_class, defaults={"name": "seed"})
 lesson, _ = Lesson.objects.get_or_create(
     feed=feed, school_class=school_class, uid="keyboard",
-    defaults={"subject": "Éducation musicale"})
+    defaults={"subject": "Technologie (clavier)"})
 start = dt.datetime(2026, 1, 20, 10, tzinfo=ZoneInfo("Europe/Paris"))
 occurrence, _ = Occurrence.objects.get_or_create(
     lesson=lesson, recurrence_key="", defaults=dict(
         school_class=school_class, start=start, end=start + dt.timedelta(minutes=55),
-        subject="Éducation musicale", room="Salle 4"))
+        subject="Technologie (clavier)", room="Salle 4"))
 occurrence.teachers.set([alice])
 print(occurrence.pk, tom.pk)
 """
@@ -177,7 +180,7 @@ def tab_to(page, predicate: str, limit: int = 200) -> None:
 def test_roll_call_then_excuse_by_keyboard_alone(live_hub, page, login):
     occurrence, tom = map(int, live_hub.shell(KEYBOARD_SEED).split())
 
-    # The teacher marks Tom absent and saves, keys only.
+    # The teacher marks Théo absent and saves, keys only.
     login(page, "alice")
     page.goto(f"/absences/roll-call/{occurrence}/")
     tab_to(page, f"el.name === 'status-{tom}'")
@@ -191,7 +194,7 @@ def test_roll_call_then_excuse_by_keyboard_alone(live_hub, page, login):
     page.context.clear_cookies()
 
     # His mother reaches the excuse form from her absences page and sends it.
-    login(page, "nadia")
+    login(page, "yasmine")
     page.goto("/absences/")
     tab_to(page, "el.tagName === 'A' && el.href.includes('/excuse/')")
     with page.expect_navigation():
