@@ -205,11 +205,9 @@ class EncryptedTextField(models.BinaryField):
             register_token_field(cls, name)
 
     def _check_str_default_value(self):
-        # BinaryField refuses a str default; here str is the Python type.
+        # BinaryField refuses a str default; here str is the Python type
+        # (the default "" is encrypted, or stored empty, on save).
         return []
-
-    def _check_str_default_value(self):
-        return []  # the default is text (""), encrypted on save
 
     def deconstruct(self):
         name, path, args, kwargs = super().deconstruct()

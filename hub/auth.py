@@ -50,6 +50,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
+from core.audit.ip import client_ip
 from core.twofactor.policy import session_passed
 from hub.rows import columns, converted
 
@@ -320,15 +321,13 @@ class SocketApp:
             await _deny(receive, send)
             return
         key = parse_cookie(cookie).get(settings.SESSION_COOKIE_NAME) if cookie else None
-        client = scope.get("client")
         slim = {
             "type": "websocket",
             "path": path,
             "session_cookie": key,
-            # The client's address (uvicorn takes it from the proxy's
-            # X-Forwarded-For only when the proxy is in --forwarded-allow-ips):
-            # the cap of HUB_MAX_SOCKETS_PER_IP.
-            "client_address": client[0] if client else None,
+            # The client's address, as the audit log and the throttles read
+            # it (trusted proxy hops only): the cap of HUB_MAX_SOCKETS_PER_IP.
+            "client_address": client_ip(scope),
         }
         del scope, cookie, origin, host
         await consumer_class()(slim, receive, send)

@@ -254,3 +254,22 @@ def test_staff_reading_school_data_in_the_admin_is_audited(client, school):
         ("roster.user", 0, school.org.pk),
         ("roster.user", school.pupil.pk, school.org.pk),
     ]
+
+
+def test_columns_encrypted_at_rest_are_not_offered_for_sorting(rf, school):
+    """Sorting an encrypted column would order by its token, silently wrong."""
+    from django.contrib import admin as django_admin
+
+    from core.messaging.models import Report, WriteSuspension
+    from hub.delivery.models import Notification
+
+    request = rf.get("/admin/")
+    request.user = school.cpe
+    for model, column in (
+        (Notification, "title"),
+        (Report, "reason"),
+        (WriteSuspension, "reason"),
+    ):
+        model_admin = django_admin.site._registry[model]
+        assert column in model_admin.get_list_display(request)
+        assert column not in model_admin.get_sortable_by(request)

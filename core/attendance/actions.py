@@ -232,9 +232,9 @@ def flag_missing_roll_calls(*, now: dt.datetime | None = None) -> int:
                     role=Enrollment.Role.TEACHER,
                 ).values_list("user_id", flat=True)
             )
-            staff = school_life_staff(occurrence.school_class.org_id).values_list(
-                "pk", flat=True
-            )
+            staff = school_life_staff(
+                occurrence.school_class.org_id, "attendance.view_missingrollcall"
+            ).values_list("pk", flat=True)
             audit.record(
                 actor=None,
                 action="roll_call.flagged_missing",
@@ -322,7 +322,9 @@ def _announce(events: list, actor: User | None = None) -> None:
         hub.send_event(family, event)
     staff = {
         user_stream(pk)
-        for pk in school_life_staff(events[0].org_id).values_list("pk", flat=True)
+        for pk in school_life_staff(
+            events[0].org_id, "attendance.view_attendancerecord"
+        ).values_list("pk", flat=True)
     } - skip
     for event, family in zip(events, families, strict=True):
         if staff - family:

@@ -17,21 +17,33 @@ from core.attendance import access, actions
 from core.attendance.forms import ExcuseForm, ReviewForm, parse_marks
 from core.attendance.models import AttendanceRecord, Excuse
 from core.audit import log as audit
-from core.roster.access import orgs_of, students_of_class
+from core.roster.access import students_of_class
 from core.roster.models import User
 
 log = logging.getLogger(__name__)
 
 
-def _log_staff_read(user, action: str, target_type: str, target_id: int, **extra):
-    """Staff reading pupils' attendance leave a trace (families reading their own don't)."""
-    if user.role in (User.Role.TEACHER, User.Role.ADMINISTRATOR) or user.is_staff:
+def _log_staff_read(
+    user, records, action: str, target_type: str, target_id: int, **extra
+):
+    """Staff reading pupils' attendance leave a trace (families reading their
+    own don't), in the schools of the records shown: each school's readers
+    see the reads of their own pupils, and a read that showed nothing is
+    not one."""
+    if not (user.role in (User.Role.TEACHER, User.Role.ADMINISTRATOR) or user.is_staff):
+        return
+    org_ids = set(
+        records.order_by()
+        .values_list("roll_call__occurrence__school_class__org_id", flat=True)
+        .distinct()
+    )
+    if org_ids:
         audit.record_read(
             actor=user,
             action=action,
             target_type=target_type,
             target_id=target_id,
-            org_ids=orgs_of(user).values_list("pk", flat=True),
+            org_ids=org_ids,
             **extra,
         )
 
@@ -55,13 +67,14 @@ def index(request):
         records = records.filter(student_id=int(student))
         _log_staff_read(
             user,
+            records,
             "attendance.viewed",
             "user",
             int(student),
             subject_id=int(student),
         )
     else:
-        _log_staff_read(user, "attendance.viewed", "attendance_list", 0)
+        _log_staff_read(user, records, "attendance.viewed", "attendance_list", 0)
     context = {
         "day": day,
         "records": records[:100],
@@ -78,7 +91,8 @@ def index(request):
 @login_required
 def records_api(request):
     """JSON list of the records the user may see: ``{"records": [...]}``."""
-    _log_staff_read(request.user, "attendance.viewed", "attendance_list", 0)
+    records = access.visible_records(request.user)
+    _log_staff_read(request.user, records, "attendance.viewed", "attendance_list", 0)
     rows = [
         {
             "id": r.pk,
@@ -89,7 +103,7 @@ def records_api(request):
             "lesson": actions.lesson_ref(r.roll_call.occurrence).model_dump(),
             "excuse": _excuse_state(r),
         }
-        for r in access.visible_records(request.user)[:100]
+        for r in records[:100]
     ]
     return JsonResponse({"records": rows})
 

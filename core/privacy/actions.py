@@ -149,12 +149,6 @@ def build_export(export_id: int, *, now: dt.datetime | None = None) -> str:
     return export.status
 
 
-def open_export(export: DataExport) -> bytes:
-    """Return the zip of a ready export, decrypted."""
-    with export.file.open("rb") as handle:
-        return crypto.decrypt(handle.read())
-
-
 def record_download(export: DataExport, *, ip: str | None = None) -> None:
     audit.record(
         actor=export.user,
@@ -200,17 +194,22 @@ def _delete_file(field_file) -> None:
 def may_erase(actor: User, person: User) -> bool:
     """Return whether ``actor`` may erase ``person``.
 
-    Superusers may; staff with the ``privacy.erase_person`` permission may
-    erase the people of their own schools. Nobody erases themselves here
-    (the school does it, on request).
+    Superusers may; school-life staff holding ``privacy.erase_person`` may
+    erase the people of their own schools (:func:`staff_orgs`: role and
+    permission, not ``is_staff``). Nobody erases themselves here (the school
+    does it, on request).
     """
     if actor is None or not actor.is_active or actor.pk == person.pk:
         return False
     if actor.is_superuser:
         return True
-    if not (actor.is_staff and actor.has_perm("privacy.erase_person")):
+    schools = set(
+        roster_access.staff_orgs(actor, "privacy.erase_person").values_list(
+            "pk", flat=True
+        )
+    )
+    if not schools:
         return False
-    schools = set(actor.orgs.values_list("pk", flat=True))
     theirs = set(roster_access.orgs_of(person).values_list("pk", flat=True))
     theirs |= {
         org

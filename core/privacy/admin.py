@@ -21,11 +21,14 @@ from django.utils.translation import gettext_lazy
 
 from core.privacy import actions
 from core.privacy.models import DataExport
+from core.roster.admin_scope import OrgScopedAdmin, member_lookups
 from core.roster.models import User
 
 
 @admin.register(DataExport)
-class DataExportAdmin(admin.ModelAdmin):
+class DataExportAdmin(OrgScopedAdmin, admin.ModelAdmin):
+    # Who asked, in the staff member's own schools only.
+    org_lookups = member_lookups("user__")
     list_display = ["user", "status", "requested_at", "ready_at", "expires_at"]
     list_filter = ["status"]
     fields = list_display + ["size"]

@@ -9,14 +9,15 @@ owner only, logged in, before it expires: anyone else, or later, gets 404.
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from core import crypto
+from core import crypto, files
+from core.audit.ip import client_ip
 from core.privacy import access, actions
 
 EXPORTS_SHOWN = 5
@@ -74,16 +75,11 @@ def my_data(request):
 def download(request, export_id: int):
     export = access.get_export_for_download(request.user, export_id)
     try:
-        data = actions.open_export(export)
+        data = files.read_decrypted(export.file)
     except (FileNotFoundError, crypto.InvalidToken):
         raise Http404("no such export") from None
-    actions.record_download(export)
+    actions.record_download(export, ip=client_ip(request))
     stamp = timezone.localtime(export.ready_at).strftime("%Y-%m-%d")
-    response = HttpResponse(data, content_type="application/zip")
-    response["Content-Disposition"] = (
-        f'attachment; filename="mes-donnees-hub-ent-{stamp}.zip"'
+    return files.serve(
+        data, mime="application/zip", name=f"mes-donnees-hub-ent-{stamp}.zip"
     )
-    response["Content-Length"] = str(len(data))
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response

@@ -39,11 +39,18 @@ def students_of_class(school_class: SchoolClass) -> QuerySet[User]:
     ).order_by("last_name", "first_name")
 
 
-def school_life_staff(org_id: int) -> QuerySet[User]:
-    """Return the school-life staff (CPE) of the org ``org_id``."""
-    return User.objects.filter(
-        role=User.Role.ADMINISTRATOR, orgs=org_id, is_active=True
+def school_life_staff(org_id: int, perm: str) -> QuerySet[User]:
+    """Return the school-life staff of the org ``org_id`` holding ``perm``.
+
+    The same rule as :func:`staff_orgs`, seen from the org: active staff of
+    the org (``User.Role.ADMINISTRATOR``, linked by ``orgs``) holding the
+    Django permission ``perm`` (a group such as "Vie scolaire", or
+    directly). Who is told of an absence is who may read it on the pages.
+    """
+    holders = User.objects.with_perm(
+        perm, backend="django.contrib.auth.backends.ModelBackend"
     )
+    return holders.filter(role=User.Role.ADMINISTRATOR, orgs=org_id, is_active=True)
 
 
 # School-life staff: one definition of "staff of which orgs, for what" ---------

@@ -22,16 +22,13 @@ from django_otp_webauthn import exceptions
 from django_otp_webauthn import views as webauthn_views
 from django_otp_webauthn.helpers import WebAuthnHelper
 
+from core.audit.ip import client_ip
 from core.twofactor import actions
 from core.twofactor.policy import (
     PENDING_SESSION_KEY,
     has_second_factor,
     password_recently_checked,
 )
-
-
-def client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 class PasskeyHelper(WebAuthnHelper):

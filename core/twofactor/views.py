@@ -27,9 +27,10 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
+from core.audit.ip import client_ip
 from core.twofactor import actions
 from core.twofactor.forms import AppCodeForm, CodeForm, PasswordForm
-from core.twofactor.passkeys import client_ip, offers_passkey
+from core.twofactor.passkeys import offers_passkey
 from core.twofactor.policy import (
     PENDING_SESSION_KEY,
     has_second_factor,

@@ -51,6 +51,22 @@ def test_absence_reaches_pupil_guardian_and_cpe_only(school, lesson):
     assert AttendanceRecord.objects.get(student=school.pupil2).status == "present"
 
 
+def test_an_administrator_without_the_permission_is_not_told_of_absences(
+    school, lesson
+):
+    """A head or counsellor an import made an administrator, but not given
+    the school-life permissions, reads no absence on the pages: their
+    stream must not carry them either (one rule, staff_orgs)."""
+    from tests.conftest import make_user
+
+    head = make_user("head", "administrator", "Marc", "Proviseur")
+    head.orgs.add(school.org)
+    with capture_events() as events:
+        mark_pupil_absent(school, lesson)
+    assert f"user:{head.pk}" not in streams_of(events)
+    assert f"user:{school.cpe.pk}" in streams_of(events)
+
+
 def test_present_pupils_emit_nothing(school, lesson):
     with capture_events() as events:
         take_roll_call(occurrence=lesson, teacher=school.teacher, marks={}, now=NOW)

@@ -168,6 +168,20 @@ def test_staff_reading_a_pupils_absences_is_recorded(client, school, absence):
     )
 
 
+def test_a_read_is_filed_under_the_pupils_school_not_all_the_readers(
+    client, school, absence
+):
+    """A CPE of two schools reading a pupil of school A: the entry is A's,
+    for A's readers; a pupil the CPE sees nothing of is no read at all."""
+    school.cpe.orgs.add(school.other_org)
+    login_verified(client, school.cpe)
+    assert client.get(f"/absences/?student={school.pupil.pk}").status_code == 200
+    assert client.get(f"/absences/?student={school.other_child.pk}").status_code == 200
+    assert [(e.subject_id, e.org_id) for e in entries("attendance.viewed")] == [
+        (school.pupil.pk, school.org.pk)
+    ]
+
+
 def test_a_family_reading_its_own_absences_is_not_a_staff_read(client, school, absence):
     login_verified(client, school.parent)
     assert client.get("/absences/").status_code == 200

@@ -207,6 +207,13 @@ def test_only_authorised_staff_of_the_persons_school_may_erase(families):
     outsider.is_staff = True
     outsider.save()
     assert not actions.may_erase(User.objects.get(pk=outsider.pk), school.pupil2)
+    # A teacher of the school given the admin and the permission is no
+    # school-life staff: is_staff is not a role.
+    teacher = school.teacher
+    teacher.user_permissions.add(permission)
+    teacher.is_staff = True
+    teacher.save()
+    assert not actions.may_erase(User.objects.get(pk=teacher.pk), school.pupil2)
 
 
 def test_every_relation_to_user_has_a_fate():

@@ -13,6 +13,7 @@ import zipfile
 import pytest
 from django.urls import reverse
 
+from core import files
 from core.audit.models import AuditEntry
 from core.privacy import actions
 from core.privacy.models import DataExport
@@ -40,7 +41,7 @@ def export_of(django_capture_on_commit_callbacks):
         assert run_tasks() == 1
         export.refresh_from_db()
         assert export.status == DataExport.Status.READY
-        return export, zipfile.ZipFile(io.BytesIO(actions.open_export(export)))
+        return export, zipfile.ZipFile(io.BytesIO(files.read_decrypted(export.file)))
 
     return export_of
 
