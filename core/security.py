@@ -44,7 +44,8 @@ def websocket_origins(site_url: str) -> list[str]:
 
 
 class NoStoreForUsersMiddleware:
-    """``Cache-Control: no-store`` on every response to a signed-in user.
+    """``Cache-Control: no-store`` on every response to a signed-in user
+    (and on every server error).
 
     A page showing a child's absences must not stay in a shared computer's
     browser cache or a proxy's. Static files never get here (WhiteNoise
@@ -59,11 +60,14 @@ class NoStoreForUsersMiddleware:
         from django.utils.cache import add_never_cache_headers
 
         response = self.get_response(request)
+        if "no-store" in response.get("Cache-Control", ""):
+            return response
+        if response.status_code >= 500:
+            # An error is never cached, and asking who the user is would
+            # wait again for a database that may be what just failed.
+            add_never_cache_headers(response)
+            return response
         user = getattr(request, "user", None)
-        if (
-            user is not None
-            and user.is_authenticated
-            and "no-store" not in response.get("Cache-Control", "")
-        ):
+        if user is not None and user.is_authenticated:
             add_never_cache_headers(response)
         return response

@@ -106,6 +106,9 @@ def session_user(session):
     if backend_path not in settings.AUTHENTICATION_BACKENDS:
         return None
     backend = load_backend(backend_path)
+    if not hasattr(backend, "get_user"):
+        # A backend that only refuses (the login lockout) logs no one in.
+        return None
     if _plain_lookup(type(backend)):
         user = user_by_pk(user_id)
         if user is not None and not backend.user_can_authenticate(user):

@@ -507,7 +507,11 @@ class HubConsumer(AsyncWebsocketConsumer):
         """
         name = frame.get("stream")
         offsets = frame.get("offsets")
-        if name not in self.positions or not isinstance(offsets, list):
+        if (
+            not isinstance(name, str)
+            or name not in self.positions
+            or not isinstance(offsets, list)
+        ):
             raise ProtocolError("bad_seen", "seen needs a followed stream and offsets")
         clean = [o for o in offsets[:500] if isinstance(o, int) and o > 0]
         await off_loop(mark_seen)(self.user, name, clean)

@@ -239,7 +239,9 @@ def create_sessions(users) -> dict[int, str]:
     from django.utils.crypto import get_random_string
     from django_otp import DEVICE_ID_SESSION_KEY
 
-    backend = settings.AUTHENTICATION_BACKENDS[0]
+    # The backend a password login records (the first one, the lockout,
+    # only refuses).
+    backend = "django.contrib.auth.backends.ModelBackend"
     engine = import_module(settings.SESSION_ENGINE)
     store_class = engine.SessionStore
     if not hasattr(store_class, "get_model_class"):

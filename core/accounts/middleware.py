@@ -27,5 +27,8 @@ class SessionsMiddleware:
                 httponly=True,
                 samesite="Lax",
             )
-        sessions.touch(request)
+        if response.status_code < 500:
+            # Not after a server error: when the database is unreachable, a
+            # second wait for it would only delay the 503 the client needs.
+            sessions.touch(request)
         return response

@@ -73,7 +73,7 @@ frames = st.one_of(
 )
 
 
-async def _exchange(pupil, burst) -> tuple[list[dict], int | None]:
+async def _exchange(pupil, burst, note=event) -> tuple[list[dict], int | None]:
     """Send ``burst`` then a ping; return (frames received, close code or None)."""
     socket = await connect_as(pupil)
     received: list[dict] = []
@@ -87,7 +87,7 @@ async def _exchange(pupil, burst) -> tuple[list[dict], int | None]:
             if message["type"] == "websocket.close":
                 return received, message.get("code", 1000)
             frame = json.loads(message["text"])
-            event(f"reply:{frame.get('type')}:{frame.get('code', '')}")
+            note(f"reply:{frame.get('type')}:{frame.get('code', '')}")
             received.append(frame)
             if frame == {"type": "pong", "id": "last"}:
                 return received, None
@@ -170,3 +170,16 @@ def _school():
 class _Fixture:
     def __init__(self, pupil):
         self.pupil = pupil
+
+
+async def test_a_seen_frame_naming_a_list_gets_bad_seen(transactional_db):
+    """Found by the fuzzing (on PostgreSQL + Redis): ``"stream": []`` was
+    looked up in the socket's positions and crashed it (unhashable list)."""
+    school = await database_sync_to_async(_school)()
+    received, close = await _exchange(
+        school.pupil,
+        [("text", json.dumps({"type": "seen", "stream": [], "offsets": []}))],
+        note=lambda _: None,
+    )
+    assert close is None
+    assert received[0]["type"] == "error" and received[0]["code"] == "bad_seen"
