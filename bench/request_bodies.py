@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.roster_upload import ROW, Session, bench_site, free_port, peak_mib  # noqa: E402
+from bench.roster_upload import Session, bench_site, csv_upload, free_port, peak_mib  # noqa: E402
 from scripts.topology import UVICORN_OPTIONS  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -68,24 +68,7 @@ def server_command(server: str, port: int) -> list[str]:
 def post(session: Session, megabytes: int, chunked: bool, logged_in: bool):
     """POST the body; return (status, seconds)."""
     token = session.token(PATH) if logged_in else "x" * 64
-    boundary = "----body-bench-boundary"
-    head = (
-        f"--{boundary}\r\n"
-        'Content-Disposition: form-data; name="csrfmiddlewaretoken"\r\n\r\n'
-        f"{token}\r\n"
-        f"--{boundary}\r\n"
-        'Content-Disposition: form-data; name="files"; filename="users.csv"\r\n'
-        "Content-Type: text/csv\r\n\r\n"
-    ).encode()
-    tail = f"\r\n--{boundary}--\r\n".encode()
-    chunk = ROW * (MiB // len(ROW))
-    size = len(head) + len(chunk) * megabytes + len(tail)
-
-    def body():
-        yield head
-        for _ in range(megabytes):
-            yield chunk
-        yield tail
+    boundary, size, body = csv_upload(token, megabytes)
 
     headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
     if not chunked:

@@ -119,24 +119,7 @@ def upload(session: Session, megabytes: int):
     """POST one generated file of ``megabytes`` MiB; return (status, where, s)."""
     path = "/admin/roster/rosterimport/upload/"
     token = session.token(path)
-    boundary = "----roster-bench-boundary"
-    head = (
-        f"--{boundary}\r\n"
-        'Content-Disposition: form-data; name="csrfmiddlewaretoken"\r\n\r\n'
-        f"{token}\r\n"
-        f"--{boundary}\r\n"
-        'Content-Disposition: form-data; name="files"; filename="users.csv"\r\n'
-        "Content-Type: text/csv\r\n\r\n"
-    ).encode()
-    tail = f"\r\n--{boundary}--\r\n".encode()
-    chunk = ROW * (MiB // len(ROW))
-    size = len(head) + len(chunk) * megabytes + len(tail)
-
-    def body():
-        yield head
-        for _ in range(megabytes):
-            yield chunk
-        yield tail
+    boundary, size, body = csv_upload(token, megabytes)
 
     started = time.monotonic()
     response, html = session.request(
@@ -152,6 +135,30 @@ def upload(session: Session, megabytes: int):
     error = re.search(r'<ul class="errorlist[^"]*"[^>]*><li>(.*?)</li>', html)
     where = response.headers.get("Location") or (error[1] if error else "")
     return response.status, where, elapsed
+
+
+def csv_upload(token: str, megabytes: int):
+    """A multipart roster upload of a generated CSV of ``megabytes`` MiB,
+    streamed one MiB at a time: ``(boundary, size, body generator factory)``."""
+    boundary = "----roster-bench-boundary"
+    head = (
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="csrfmiddlewaretoken"\r\n\r\n'
+        f"{token}\r\n"
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="files"; filename="users.csv"\r\n'
+        "Content-Type: text/csv\r\n\r\n"
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    chunk = ROW * (MiB // len(ROW))
+
+    def body():
+        yield head
+        for _ in range(megabytes):
+            yield chunk
+        yield tail
+
+    return boundary, len(head) + len(chunk) * megabytes + len(tail), body
 
 
 def bench_site(var_dir: Path) -> dict[str, str]:
