@@ -353,7 +353,8 @@ def change_occurrence(
     whose ``timetable_code`` matches are linked. The change is recorded like
     an import's (``previous_*`` keep the values before the first change) and
     sent as one ``OccurrenceChanged`` and one ``TimetableChanges``; nothing
-    is written or sent when no value differs. The caller checks that ``actor`` may do it.
+    is written or sent when no value differs. The caller checks that
+    ``actor`` may do it.
 
     Returns the occurrence as saved. Raises ``ValueError`` for a naive
     datetime or an end before the start.
