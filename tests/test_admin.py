@@ -53,10 +53,13 @@ def test_changing_a_lesson_in_the_admin_records_it_and_tells_the_class(
     assert response.status_code == 302, response.content.decode()[:2000]
     lesson.refresh_from_db()
     assert lesson.room == "Salle polyvalente" and lesson.previous_room == "B12"
-    assert [(e.stream, e.op) for e in events] == [
-        (f"class:{school.class_4b.pk}", "room_changed")
+    # The lesson's live update, then the change's one notification.
+    assert [(e.stream, e.kind, e.op) for e in events] == [
+        (f"class:{school.class_4b.pk}", "timetable.occurrence", "room_changed"),
+        (f"class:{school.class_4b.pk}", "timetable.changes", "changed"),
     ]
     assert events[0].data["occurrence"]["reason"] == "Dégât des eaux en B12"
+    assert events[1].data["count"] == 1
 
 
 def test_attendance_is_read_only_in_the_admin(staff_client, school):

@@ -4,7 +4,10 @@ Each action runs in one ``transaction.atomic`` block and reports what changed
 on the class's stream (``class:<id>``) through ``hub.send_event``: a first
 import sends one ``FeedImported``; every later change of an occurrence (by a
 re-import or by a staff member) is recorded as an ``OccurrenceChange`` and
-sent as one ``OccurrenceChanged``.
+sent as one ``OccurrenceChanged`` (a live update of open pages). An action
+that changed lessons then sends one ``TimetableChanges`` for all of them: the
+one notification of the action (seven lessons of a re-import are one
+notification, not seven).
 """
 
 from __future__ import annotations
@@ -22,7 +25,14 @@ import hub
 from core.audit import log as audit
 from core.roster.models import Org, SchoolClass, User
 from core.text import strip_accents
-from core.timetable.events import FeedImported, OccurrenceChanged, OccurrenceData
+from core.timetable.events import (
+    LISTED,
+    ChangeData,
+    FeedImported,
+    OccurrenceChanged,
+    OccurrenceData,
+    TimetableChanges,
+)
 from core.timetable.holidays import holiday_dates
 from core.timetable.ical_import import (
     IcalWarning,
@@ -123,6 +133,58 @@ class _Target:
         )
 
 
+class _Announcement:
+    """The changes of one action: each sent live, then one notice of them all.
+
+    :meth:`add` sends a change's ``OccurrenceChanged`` at once (pages apply
+    it); :meth:`send`, at the end of the action (same transaction), sends
+    one ``TimetableChanges`` naming how many lessons changed and the first
+    ones, or nothing when none did.
+    """
+
+    def __init__(self, school_class: SchoolClass, reason: str) -> None:
+        self.school_class = school_class
+        self.reason = reason[:_TEXT_MAX]
+        self.batch: int | None = None
+        self.changes: list[ChangeData] = []
+
+    def add(self, change: OccurrenceChange, event: OccurrenceChanged) -> None:
+        hub.send_event([class_stream(self.school_class.pk)], event)
+        if self.batch is None:
+            self.batch = change.pk
+        self.changes.append(
+            ChangeData(op=event.op, changes=event.changes, occurrence=event.occurrence)
+        )
+
+    def send(self) -> None:
+        if not self.changes:
+            return
+        first = sorted(
+            self.changes,
+            key=lambda c: (
+                dt.datetime.fromisoformat(c.occurrence.start),
+                c.occurrence.id,
+            ),
+        )[:LISTED]
+        monday = dt.datetime.fromisoformat(first[0].occurrence.start).date()
+        monday -= dt.timedelta(days=monday.weekday())
+        hub.send_event(
+            [class_stream(self.school_class.pk)],
+            TimetableChanges(
+                op="changed",
+                batch=self.batch,
+                class_id=self.school_class.pk,
+                class_title=self.school_class.title,
+                org_id=self.school_class.org_id,
+                count=len(self.changes),
+                week=monday.isoformat(),
+                first=first,
+                reason=self.reason,
+            ),
+        )
+        self.changes = []
+
+
 def occurrence_data(occurrence: Occurrence) -> OccurrenceData:
     """Return ``occurrence`` as events and pages carry it.
 
@@ -178,8 +240,9 @@ def import_feed(
     RECURRENCE-ID (RFC 5545 §3.8.4.7, §3.8.4.4): an occurrence that changed
     time, room, teachers, subject or status (§3.8.1.11) is updated, one that
     is gone from the window is cancelled (its row kept), a new one is added;
-    each is recorded and sent as one ``OccurrenceChanged``. Identical
-    occurrences are not written.
+    each is recorded and sent as one ``OccurrenceChanged``, and one
+    ``TimetableChanges`` tells them all. Identical occurrences are not
+    written.
 
     Raises :class:`core.timetable.ical_import.IcalImportError` for a file it
     cannot read (before anything is written) and ``ValueError`` for a window
@@ -289,8 +352,9 @@ def change_occurrence(
     comma-separated list of names or timetable codes, and teachers of the org
     whose ``timetable_code`` matches are linked. The change is recorded like
     an import's (``previous_*`` keep the values before the first change) and
-    sent as one ``OccurrenceChanged``; nothing is written or sent when no
-    value differs. The caller checks that ``actor`` may do it.
+    sent as one ``OccurrenceChanged`` and one ``TimetableChanges``; nothing
+    is written or sent when no value differs. The caller checks that
+    ``actor`` may do it.
 
     Returns the occurrence as saved. Raises ``ValueError`` for a naive
     datetime or an end before the start.
@@ -330,9 +394,16 @@ def change_occurrence(
             teacher_names=names,
             status=status,
         )
+        announcement = _Announcement(occurrence.school_class, reason)
         kinds = _apply_change(
-            occurrence, target, reason=reason, actor=actor, teachers=teachers
+            occurrence,
+            target,
+            reason=reason,
+            actor=actor,
+            announcement=announcement,
+            teachers=teachers,
         )
+        announcement.send()
         if kinds:
             audit.record(
                 actor=actor,
@@ -483,7 +554,7 @@ def _apply_difference(
     reason: str,
     actor: User | None,
 ) -> None:
-    """Re-import: add, update and cancel occurrences; one event each.
+    """Re-import: add, update and cancel occurrences; one event each, one notice.
 
     Occurrences of events the file rejected are left alone. An occurrence
     gone with its UID and one that appeared for the same start and subject
@@ -491,6 +562,7 @@ def _apply_difference(
     the new UID and is updated (see :func:`_regenerated_uids`).
     """
     start, end = window
+    announcement = _Announcement(school_class, reason)
     gone = {
         key: occurrence
         for key, occurrence in existing.items()
@@ -519,6 +591,7 @@ def _apply_difference(
                 _Target.of(parsed_occurrence),
                 reason=reason,
                 actor=actor,
+                announcement=announcement,
                 teachers=teachers,
             )
             if not kinds:  # the UID alone changed: nothing to announce
@@ -539,7 +612,14 @@ def _apply_difference(
             occurrence.save()
             occurrence.teachers.set(teachers)
             occurrence.school_class = school_class
-            _record_and_send(occurrence, [ADDED], {}, reason=reason, actor=actor)
+            _record_and_send(
+                occurrence,
+                [ADDED],
+                {},
+                reason=reason,
+                actor=actor,
+                announcement=announcement,
+            )
             result.added += 1
             continue
         occurrence.school_class = school_class  # with its org: no query per event
@@ -548,6 +628,7 @@ def _apply_difference(
             _Target.of(parsed_occurrence),
             reason=reason,
             actor=actor,
+            announcement=announcement,
             teachers=teachers,
         )
         _count(result, kinds)
@@ -564,12 +645,20 @@ def _apply_difference(
             teacher_names=occurrence.teacher_names,
             status=CANCELLED_STATUS,
         )
-        _count(result, _apply_change(occurrence, cancelled, reason=reason, actor=actor))
+        kinds = _apply_change(
+            occurrence,
+            cancelled,
+            reason=reason,
+            actor=actor,
+            announcement=announcement,
+        )
+        _count(result, kinds)
     Occurrence.objects.bulk_update(
         rekeyed, ["lesson", "recurrence_key"], batch_size=500
     )
     # The lessons of the old UIDs, once all their rows took new ones.
     Lesson.objects.filter(pk__in=emptied, occurrences__isnull=True).delete()
+    announcement.send()
 
 
 def _regenerated_uids(
@@ -657,9 +746,10 @@ def _apply_change(
     *,
     reason: str,
     actor: User | None,
+    announcement: _Announcement,
     teachers: list[User] | None = None,
 ) -> list[str]:
-    """Bring ``occurrence`` to ``target``, record it and send it.
+    """Bring ``occurrence`` to ``target``, record it and add it to ``announcement``.
 
     ``previous_*`` keep the value before the first change (so a page says
     "initially 10:00" after two moves) and are cleared when the value comes
@@ -698,7 +788,14 @@ def _apply_change(
     occurrence.save()
     if TEACHER_CHANGED in kinds and teachers is not None:
         occurrence.teachers.set(teachers)
-    _record_and_send(occurrence, kinds, before, reason=reason, actor=actor)
+    _record_and_send(
+        occurrence,
+        kinds,
+        before,
+        reason=reason,
+        actor=actor,
+        announcement=announcement,
+    )
     return kinds
 
 
@@ -709,13 +806,15 @@ def _record_and_send(
     *,
     reason: str,
     actor: User | None,
+    announcement: _Announcement,
 ) -> None:
     """Write the ``OccurrenceChange`` and send one ``OccurrenceChanged``.
 
-    The one place both the import and a manual change record a change. A
-    subject-only change has no event op: it is recorded, not sent.
+    The one place both the import and a manual change record a change; the
+    change joins ``announcement`` (its notice). A subject-only change has no
+    event op: it is recorded, not sent.
     """
-    OccurrenceChange.objects.create(
+    change = OccurrenceChange.objects.create(
         occurrence=occurrence,
         kinds=list(kinds),
         before=before,
@@ -725,8 +824,8 @@ def _record_and_send(
     )
     op = _main_op(kinds)
     if op is not None:
-        hub.send_event(
-            [class_stream(occurrence.school_class_id)],
+        announcement.add(
+            change,
             OccurrenceChanged(
                 op=op,
                 changes=list(kinds),

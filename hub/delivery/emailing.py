@@ -24,7 +24,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import override
+from django.utils.translation import ngettext, override
 
 from core.roster.models import User
 from hub.delivery import clock, mail, smtp
@@ -67,9 +67,20 @@ def _subject(send: EmailSend, items: list[Notification]) -> str:
     kind = send.period.split(":", 1)[0]
     if kind == "now":
         return items[0].title
+    count = len(items)
     if kind == "daily":
-        return _("Your day at school: %(count)s new items") % {"count": len(items)}
-    return _("Your week at school: %(count)s new items") % {"count": len(items)}
+        text = ngettext(
+            "Your day at school: %(count)s new item",
+            "Your day at school: %(count)s new items",
+            count,
+        )
+    else:
+        text = ngettext(
+            "Your week at school: %(count)s new item",
+            "Your week at school: %(count)s new items",
+            count,
+        )
+    return text % {"count": count}
 
 
 def _intro(send: EmailSend) -> str:

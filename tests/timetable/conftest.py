@@ -1,9 +1,12 @@
 """Helpers of the timetable tests: the real export files and small calendars."""
 
+import contextlib
 import textwrap
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import capture_events
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"  # provenance: PROVENANCE.md
 ICAL_DIR = DATA_DIR / "ical"
@@ -53,3 +56,24 @@ def holidays(db):
     from core.timetable.holidays import load_holidays
 
     load_holidays(HOLIDAYS_CSV)
+
+
+@contextlib.contextmanager
+def capture_updates():
+    """Collect the ``timetable.occurrence`` updates an action sends in the block.
+
+    Checks the shape every timetable action sends: its updates, then one
+    ``timetable.changes`` counting them on the same stream (its notification),
+    or nothing at all. Yields the updates (filled when the block ends).
+    """
+    updates = []
+    with capture_events() as events:
+        yield updates
+    if not events:
+        return
+    *live, notice = events
+    assert notice.kind == "timetable.changes", [e.kind for e in events]
+    assert [e.kind for e in live] == ["timetable.occurrence"] * len(live)
+    assert notice.data["count"] == len(live) > 0
+    assert {e.stream for e in live} == {notice.stream}
+    updates.extend(live)

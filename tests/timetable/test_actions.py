@@ -8,7 +8,14 @@ import pytest
 from core.timetable.actions import change_occurrence, import_feed, occurrence_data
 from core.timetable.models import Lesson, Occurrence, OccurrenceChange
 from tests.conftest import capture_events
-from tests.timetable.conftest import FLOP_AFTER, FLOP_BEFORE, FLOP_UID, calendar, event
+from tests.timetable.conftest import (
+    FLOP_AFTER,
+    FLOP_BEFORE,
+    FLOP_UID,
+    calendar,
+    capture_updates,
+    event,
+)
 
 UTC = dt.UTC
 NOW = dt.datetime(2025, 12, 15, 7, 0, tzinfo=UTC)
@@ -82,7 +89,7 @@ def test_first_import_sends_one_feed_imported_event(school):
 def test_reimporting_the_same_file_changes_nothing_and_sends_nothing(school):
     import_bytes(school.class_4b, FLOP_BEFORE.read_bytes())
     rows = list(Occurrence.objects.values())
-    with capture_events() as events:
+    with capture_updates() as events:
         result = import_bytes(school.class_4b, FLOP_BEFORE.read_bytes())
     assert events == []
     assert result.changed == 0 and result.unchanged == len(rows) > 0
@@ -93,7 +100,7 @@ def test_reimporting_the_same_file_changes_nothing_and_sends_nothing(school):
 def test_reordered_export_with_new_dtstamp_is_unchanged(school):
     import_bytes(school.class_4b, weekly())
     data = weekly().replace(b"DTSTAMP:20250901T000000Z", b"DTSTAMP:20251201T101010Z")
-    with capture_events() as events:
+    with capture_updates() as events:
         result = import_bytes(school.class_4b, data)
     assert events == [] and result.unchanged == 3
 
@@ -103,7 +110,7 @@ def test_reordered_export_with_new_dtstamp_is_unchanged(school):
 
 def test_flop_reimport_cancels_one_lesson_and_moves_six(school):
     import_bytes(school.class_4b, FLOP_BEFORE.read_bytes())
-    with capture_events() as events:
+    with capture_updates() as events:
         result = import_bytes(
             school.class_4b, FLOP_AFTER.read_bytes(), reason="flop 15/12"
         )
@@ -120,7 +127,7 @@ def test_flop_reimport_cancels_one_lesson_and_moves_six(school):
 
 def test_flop_moved_exam_keeps_its_initial_time_and_room(school):
     import_bytes(school.class_4b, FLOP_BEFORE.read_bytes())
-    with capture_events() as events:
+    with capture_updates() as events:
         import_bytes(school.class_4b, FLOP_AFTER.read_bytes())
     exam = Occurrence.objects.get(lesson__uid=FLOP_UID + "550972")
     assert exam.start == dt.datetime(2026, 1, 20, 8, 30, tzinfo=UTC)  # 09:30 Paris
@@ -142,7 +149,7 @@ def test_moving_twice_keeps_the_first_start_as_previous(school):
     import_bytes(
         school.class_4b, weekly(extra=[override("20251013T140000", "20251013T150000")])
     )
-    with capture_events() as events:
+    with capture_updates() as events:
         import_bytes(
             school.class_4b,
             weekly(extra=[override("20251013T160000", "20251013T170000")]),
@@ -167,7 +174,7 @@ def test_moving_back_to_the_initial_time_clears_previous(school):
 
 def test_exdate_cancels_the_instance_and_keeps_the_row(school):
     import_bytes(school.class_4b, weekly())
-    with capture_events() as events:
+    with capture_updates() as events:
         result = import_bytes(
             school.class_4b, weekly(EXDATE=OCT13), reason="sortie scolaire"
         )
@@ -184,10 +191,10 @@ def test_exdate_cancels_the_instance_and_keeps_the_row(school):
 def test_status_cancelled_override_cancels_then_its_removal_restores(school):
     import_bytes(school.class_4b, weekly())
     cancelled = override("20251013T100000", "20251013T110000", cancelled=True)
-    with capture_events() as events:
+    with capture_updates() as events:
         import_bytes(school.class_4b, weekly(extra=[cancelled]))
     assert ops(events) == {"cancelled": 1}
-    with capture_events() as events:
+    with capture_updates() as events:
         result = import_bytes(school.class_4b, weekly())
     assert ops(events) == {"restored": 1} and result.restored == 1
     assert the(OCT13).status == "scheduled"
@@ -198,7 +205,7 @@ def test_new_lesson_in_the_export_is_added(school):
     extra = event(
         "club", ":20251015T120000Z", ":20251015T130000Z", SUMMARY="Club théâtre"
     )
-    with capture_events() as events:
+    with capture_updates() as events:
         result = import_bytes(school.class_4b, weekly(extra=[extra]))
     assert ops(events) == {"added": 1} and result.added == 1
     assert events[0].data["changes"] == ["added"]
@@ -208,7 +215,7 @@ def test_new_lesson_in_the_export_is_added(school):
 
 def test_room_change_alone_is_room_changed(school):
     import_bytes(school.class_4b, weekly())
-    with capture_events() as events:
+    with capture_updates() as events:
         result = import_bytes(school.class_4b, weekly(LOCATION="CDI"))
     assert ops(events) == {"room_changed": 3} and result.room_changed == 3
     assert the(OCT13).previous_room == "S12"
@@ -220,7 +227,7 @@ def test_substitute_teacher_is_teacher_changed_and_linked(school):
     substitute = make_user("bruno", "teacher", "Bruno", "Roux", timetable_code="BR")
     substitute.orgs.add(school.org)
     import_bytes(school.class_4b, weekly())
-    with capture_events() as events:
+    with capture_updates() as events:
         import_bytes(
             school.class_4b,
             weekly(**{"ORGANIZER;CN=AM": None, "ORGANIZER;CN=BR": "mailto:b@x"}),
@@ -233,7 +240,7 @@ def test_substitute_teacher_is_teacher_changed_and_linked(school):
 
 def test_subject_change_alone_is_recorded_without_an_event(school):
     import_bytes(school.class_4b, weekly())
-    with capture_events() as events:
+    with capture_updates() as events:
         result = import_bytes(school.class_4b, weekly(SUMMARY="Français (LCA)"))
     assert events == [] and result.subject_changed == 3
     assert the(OCT13).subject == "Français (LCA)"
@@ -243,7 +250,7 @@ def test_subject_change_alone_is_recorded_without_an_event(school):
 def test_cancelled_and_moved_together_is_sent_as_cancelled(school):
     import_bytes(school.class_4b, weekly())
     moved = override("20251013T150000", "20251013T160000", room="B2", cancelled=True)
-    with capture_events() as events:
+    with capture_updates() as events:
         import_bytes(school.class_4b, weekly(extra=[moved]))
     (sent,) = events
     assert sent.op == "cancelled"
@@ -252,7 +259,7 @@ def test_cancelled_and_moved_together_is_sent_as_cancelled(school):
 
 def test_occurrences_outside_an_explicit_window_are_left_alone(school):
     import_bytes(school.class_4b, weekly())
-    with capture_events() as events:
+    with capture_updates() as events:
         result = import_bytes(
             school.class_4b,
             weekly(),
@@ -268,7 +275,7 @@ def test_occurrences_outside_an_explicit_window_are_left_alone(school):
 def test_staff_cancels_one_lesson_with_a_reason(school):
     import_bytes(school.class_4b, weekly())
     occurrence = the(OCT13)
-    with capture_events() as events:
+    with capture_updates() as events:
         change_occurrence(
             occurrence=occurrence,
             actor=school.cpe,
@@ -291,7 +298,7 @@ def test_staff_cancels_one_lesson_with_a_reason(school):
 def test_staff_moves_a_lesson_keeping_its_duration(school):
     import_bytes(school.class_4b, weekly())
     new_start = dt.datetime(2025, 10, 14, 13, 0, tzinfo=UTC)
-    with capture_events() as events:
+    with capture_updates() as events:
         saved = change_occurrence(
             occurrence=the(OCT13),
             actor=school.cpe,
@@ -328,7 +335,7 @@ def test_staff_replaces_the_teacher_by_timetable_code(school):
 
 def test_manual_change_to_the_same_values_writes_and_sends_nothing(school):
     import_bytes(school.class_4b, weekly())
-    with capture_events() as events:
+    with capture_updates() as events:
         change_occurrence(
             occurrence=the(OCT13), actor=school.cpe, reason="", room="S12"
         )

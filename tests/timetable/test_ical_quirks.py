@@ -12,13 +12,14 @@ from django.core.management import call_command
 from core.timetable.actions import change_occurrence, import_feed
 from core.timetable.ical_import import IcalImportError, parse_calendar
 from core.timetable.models import Feed, Lesson, Occurrence, OccurrenceChange
-from tests.conftest import capture_events, make_user
+from tests.conftest import make_user
 from tests.timetable.conftest import (
     FLOP_AFTER,
     FLOP_BEFORE,
     FLOP_UID,
     ICAL_DIR,
     calendar,
+    capture_updates,
     event,
     ics,
 )
@@ -104,7 +105,7 @@ def test_thisandfuture_override_moves_every_later_instance_with_its_own_key():
 def test_thisandfuture_reimport_sends_each_shifted_lesson_as_moved(school):
     import_bytes(school.class_4b, calendar(WEEKLY))
     first = {o.recurrence_key: o.pk for o in Occurrence.objects.all()}
-    with capture_events() as events:
+    with capture_updates() as events:
         result = import_bytes(school.class_4b, calendar(WEEKLY, FROM_THIRD_ON))
     assert [(e.op, e.data["changes"]) for e in events] == [
         ("moved", ["moved", "room_changed", "subject_changed"])
@@ -126,7 +127,7 @@ def test_thisandfuture_reimport_sends_each_shifted_lesson_as_moved(school):
     oct27 = Occurrence.objects.get(pk=first[keys_of(["2025-10-27"])[0]])
     assert (oct27.room, oct27.previous_room) == ("B2", "S12")
     assert oct27.previous_start == paris("2025-10-27", 10)
-    with capture_events() as events:
+    with capture_updates() as events:
         again = import_bytes(school.class_4b, calendar(WEEKLY, FROM_THIRD_ON))
     assert events == [] and again.unchanged == 5
 
@@ -303,7 +304,7 @@ def test_reimport_leaves_the_stored_lesson_of_a_rejected_event_alone(school, tmp
         "DTEND;TZID=Europe/Paris:20251006T110000",
         "DTEND;TZID=Europe/Paris:20251006T090000",
     )
-    with capture_events() as events:
+    with capture_updates() as events:
         result = import_bytes(school.class_4b, calendar(backwards))
     assert events == [] and result.cancelled == 0 and result.rejected == 1
     assert list(Occurrence.objects.values_list("pk", "start", "end", "status")) == (
@@ -436,7 +437,7 @@ def test_regenerated_uid_with_a_new_room_is_one_room_change(school):
         ),
     )
     maths = Occurrence.objects.get(subject="Maths")
-    with capture_events() as events:
+    with capture_updates() as events:
         result = import_bytes(
             school.class_4b,
             calendar(
@@ -456,7 +457,7 @@ def test_regenerated_uid_with_a_new_room_is_one_room_change(school):
     assert sorted(Lesson.objects.values_list("uid", flat=True)) == ["a@2", "b@2"]
     maths.refresh_from_db()
     assert (maths.lesson.uid, maths.room, maths.previous_room) == ("a@2", "S9", "S1")
-    with capture_events() as events:
+    with capture_updates() as events:
         import_bytes(
             school.class_4b,
             calendar(
@@ -473,7 +474,7 @@ def test_regenerated_uid_with_another_teacher_is_one_teacher_change(school):
     import_bytes(
         school.class_4b, calendar(lesson("a@1", "20251006T080000Z", "Maths", "S1"))
     )
-    with capture_events() as events:
+    with capture_updates() as events:
         import_bytes(
             school.class_4b,
             calendar(lesson("a@2", "20251006T080000Z", "Maths", "S1", teacher="BR")),
@@ -495,7 +496,7 @@ def test_half_groups_at_the_same_time_pair_the_identical_one_first(school):
         ),
     )
     g2 = Occurrence.objects.get(lesson__uid="g2@1")
-    with capture_events() as events:
+    with capture_updates() as events:
         import_bytes(
             school.class_4b,
             calendar(
@@ -517,7 +518,7 @@ def test_ambiguous_changes_stay_a_cancellation_and_an_addition(school):
             lesson("g2@1", "20251006T080000Z", "Anglais", "S2"),
         ),
     )
-    with capture_events() as events:
+    with capture_updates() as events:
         import_bytes(
             school.class_4b,
             calendar(
@@ -532,7 +533,7 @@ def test_a_moved_lesson_with_a_new_uid_is_a_cancellation_and_an_addition(school)
     import_bytes(
         school.class_4b, calendar(lesson("a@1", "20251006T080000Z", "Maths", "S1"))
     )
-    with capture_events() as events:
+    with capture_updates() as events:
         import_bytes(
             school.class_4b, calendar(lesson("a@2", "20251006T100000Z", "Maths", "S1"))
         )
@@ -545,7 +546,7 @@ def test_a_uid_still_in_the_file_is_not_paired(school):
     )
     import_bytes(school.class_4b, calendar(series))
     # The second week is dropped from the series and given as a lone event.
-    with capture_events() as events:
+    with capture_updates() as events:
         import_bytes(
             school.class_4b,
             calendar(
@@ -573,7 +574,7 @@ def test_real_flop_pair_with_regenerated_uids_gives_the_exact_changes(school):
     old_room = b"LOCATION:E008\r\nURL:https://flopedt.iut-blagnac.fr551011"
     assert after.count(old_room) == 1
     after = after.replace(old_room, old_room.replace(b"E008", b"E010"))
-    with capture_events() as events:
+    with capture_updates() as events:
         result = import_bytes(school.class_4b, after, reason="flop 15/12")
     moved = ["550955", "550959", "550971", "550972", "551012", "551020"]
     cancelled_ids = sorted(stored[FLOP_UID + n].pk for n in ["550969", *moved])
@@ -608,7 +609,7 @@ def test_real_flop_pair_with_regenerated_uids_gives_the_exact_changes(school):
         Lesson.objects.filter(uid__startswith=FLOP_UID).values_list("uid", flat=True)
     )
     assert old_uids == {FLOP_UID + n for n in ["550969", *moved]}
-    with capture_events() as events:
+    with capture_updates() as events:
         again = import_bytes(school.class_4b, after)
     assert events == [] and again.changed == 0
     assert Feed.objects.count() == 1
@@ -619,7 +620,7 @@ def test_uids_alone_regenerated_change_nothing_in_few_queries(
 ):
     import_bytes(school.class_4b, FLOP_BEFORE.read_bytes())
     rows = list(Occurrence.objects.values_list("pk", "start", "room", "status"))
-    with capture_events() as events, django_assert_max_num_queries(25):
+    with capture_updates() as events, django_assert_max_num_queries(25):
         result = import_bytes(school.class_4b, regenerated(FLOP_BEFORE.read_bytes()))
     assert events == [] and result.changed == 0 and result.unchanged == len(rows)
     assert list(Occurrence.objects.values_list("pk", "start", "room", "status")) == rows

@@ -2,6 +2,7 @@
 //
 //   import { describe, eventLink } from "./notifications.js";
 //   describe(event)  -> "Léa Dubois : absence en Mathématiques (lun. 19 janv., 08:00)"
+//   detail(event)    -> a second line ("Maths lun. 19 janv., 08:00 annulé, …") or ""
 //   eventLink(event) -> "/absences/" or a timetable URL, or null
 //
 // `event` is an `event` frame of the hub ({kind, op, data, stream, offset, ts}).
@@ -14,6 +15,12 @@ import { hub } from "./hub-client.js";
 export const TIME_ZONE = "Europe/Paris";
 
 const _ = (text) => (typeof globalThis.gettext === "function" ? globalThis.gettext(text) : text);
+const ngettext = (singular, plural, count) =>
+  typeof globalThis.ngettext === "function"
+    ? globalThis.ngettext(singular, plural, count)
+    : count === 1
+      ? singular
+      : plural;
 
 function fill(template, values) {
   if (typeof globalThis.interpolate === "function") {
@@ -132,9 +139,8 @@ function describeRollCall(event) {
   return fill(_("Roll call not taken: %(class)s, %(subject)s, %(time)s"), values);
 }
 
-function describeOccurrence(event) {
-  const occ = (event.data || {}).occurrence || {};
-  const values = {
+function occurrenceValues(occ) {
+  return {
     subject: occ.subject || "",
     when: formatWhen(occ.start),
     old: formatWhen(occ.previous_start),
@@ -143,6 +149,11 @@ function describeOccurrence(event) {
     teachers: occ.teachers || "",
     reason: occ.reason || "",
   };
+}
+
+function describeOccurrence(event) {
+  const occ = (event.data || {}).occurrence || {};
+  const values = occurrenceValues(occ);
   let text;
   switch (event.op) {
     case "cancelled":
@@ -174,11 +185,63 @@ function describeOccurrence(event) {
   return text;
 }
 
+// `timetable.changes`: the notification of one action's timetable changes.
+// One change reads as that change; several as their count, the first few
+// in `detail`.
+function describeChanges(event) {
+  const data = event.data || {};
+  const first = data.first || [];
+  if (data.count === 1 && first.length) {
+    return describeOccurrence({ op: first[0].op, data: { occurrence: first[0].occurrence } });
+  }
+  let text = fill(
+    ngettext(
+      "%(count)s change in the timetable of %(class)s",
+      "%(count)s changes in the timetable of %(class)s",
+      data.count,
+    ),
+    { count: data.count, class: data.class_title || "" },
+  );
+  if (data.reason) text += fill(_(" (%(reason)s)"), { reason: data.reason });
+  return text;
+}
+
+function shortChange(change) {
+  const values = occurrenceValues(change.occurrence || {});
+  switch (change.op) {
+    case "cancelled":
+      return fill(_("%(subject)s %(when)s cancelled"), values);
+    case "moved":
+      return fill(_("%(subject)s moved to %(when)s"), values);
+    case "room_changed":
+      return fill(_("%(subject)s %(when)s in room %(room)s"), values);
+    case "teacher_changed":
+      return fill(_("%(subject)s %(when)s with %(teachers)s"), values);
+    case "added":
+      return fill(_("%(subject)s %(when)s added"), values);
+    case "restored":
+      return fill(_("%(subject)s %(when)s restored"), values);
+    default:
+      return fill(_("Timetable change: %(subject)s, %(when)s"), values);
+  }
+}
+
+/** Return a second line for `event` (the first changes of a batch), or "". */
+export function detail(event) {
+  const data = event?.data || {};
+  if (event?.kind !== "timetable.changes" || !(data.count > 1)) return "";
+  const first = data.first || [];
+  let text = first.map(shortChange).join(", ");
+  if (data.count > first.length) text += ", …";
+  return text;
+}
+
 const DESCRIBERS = {
   "attendance.record": describeRecord,
   "attendance.excuse": describeExcuse,
   "attendance.roll_call": describeRollCall,
   "timetable.occurrence": describeOccurrence,
+  "timetable.changes": describeChanges,
 };
 
 /** Return one line of text describing `event` for a person (never HTML). */
@@ -217,6 +280,9 @@ export function eventLink(event) {
     const occ = data.occurrence;
     return `/timetable/?class=${encodeURIComponent(occ.class_id)}&week=${mondayOf(occ.start)}`;
   }
+  if (event?.kind === "timetable.changes" && data.class_id && data.week) {
+    return `/timetable/?class=${encodeURIComponent(data.class_id)}&week=${encodeURIComponent(data.week)}`;
+  }
   if (event?.kind?.startsWith("attendance.")) return "/absences/";
   return null;
 }
@@ -233,6 +299,13 @@ function renderItem(event, unread) {
   if (href) label.href = href;
   label.textContent = describe(event);
   item.append(label);
+  const more = detail(event);
+  if (more) {
+    const line = document.createElement("span");
+    line.className = "notif__detail";
+    line.textContent = more;
+    item.append(line);
+  }
   if (unread) {
     const hint = document.createElement("span");
     hint.className = "visually-hidden";

@@ -2,7 +2,8 @@
 //
 // Draws the week from #timetable-initial, then follows `class:<id>` through the
 // shared hub client: a `timetable.occurrence` event updates that lesson in
-// place (or removes it when it moved to another week) and is announced; a
+// place (or removes it when it moved to another week) and is announced (a
+// `timetable.changes` of several lessons is announced once, after them); a
 // `timetable.feed` event or a `reset` of the stream reloads the week from
 // /api/timetable/<id>/?week=YYYY-MM-DD. Previous/next week buttons load
 // without reloading the page and keep the URL in step (history.pushState).
@@ -347,6 +348,12 @@ function start() {
   globalThis.history.replaceState({ week: view.monday }, "", globalThis.location.href);
 
   hub.on("timetable.occurrence", (event) => view.apply(event));
+  // Several lessons changed at once: say it once, after the last of them.
+  hub.on("timetable.changes", (event) => {
+    if (event.data?.class_id === view.classId && event.data.count > 1) {
+      view.announce(describe(event));
+    }
+  });
   hub.on("timetable.feed", (event) => {
     if (event.data?.class_id === view.classId) view.fetchWeek();
   });
