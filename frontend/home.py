@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Exists, OuterRef, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from core.attendance import access as attendance
@@ -173,6 +173,11 @@ def build_card(card: Card, user: User, today: dt.date, pupils=None) -> dict:
 # Time helpers -------------------------------------------------------------
 
 
+def now() -> dt.datetime:
+    """Return the current time (a seam for tests)."""
+    return timezone.now()
+
+
 def day_bounds(day: dt.date, zone: ZoneInfo | None = None):
     """Return the aware start and end (next midnight) of ``day``."""
     zone = zone or timezone.get_current_timezone()
@@ -209,9 +214,9 @@ def lesson_days(occurrences, today: dt.date) -> list[dict]:
     return list(days.values())
 
 
-def upcoming(occurrences, now: dt.datetime):
+def upcoming(occurrences, moment: dt.datetime):
     """Keep lessons not yet over (all of tomorrow's)."""
-    return [o for o in occurrences if o.end > now]
+    return [o for o in occurrences if o.end > moment]
 
 
 # Pupils and guardians ---------------------------------------------------------
@@ -228,14 +233,13 @@ def pupil_lessons(user: User, today: dt.date, pupils: list[User]) -> dict:
         enrolled.setdefault(class_id, set()).add(student_id)
     start, _end = day_bounds(today)
     _start, end = day_bounds(today + dt.timedelta(days=1))
-    now = timezone.now()
     occurrences = upcoming(
         Occurrence.objects.filter(
             school_class_id__in=enrolled, start__gte=start, start__lt=end
         )
         .select_related("school_class__org")
         .order_by("start", "pk"),
-        now,
+        now(),
     )
     contexts = {}
     for pupil in pupils:
@@ -260,8 +264,8 @@ def awaiting_excuse(user: User, pupils: list[User]):
         attendance.visible_records(user)
         .filter(student__in=pupils)
         .annotate(excuse_status=Subquery(latest.values("status")[:1]))
-        .exclude(
-            excuse_status__in=[Excuse.Status.PENDING, Excuse.Status.ACCEPTED],
+        .filter(
+            Q(excuse_status__isnull=True) | Q(excuse_status=Excuse.Status.REFUSED)
         )
         .prefetch_related(None)
     )
@@ -309,7 +313,7 @@ def my_lessons(user: User, today: dt.date) -> dict:
         )
         .select_related("school_class__org")
         .order_by("start", "pk"),
-        timezone.now(),
+        now(),
     )
     return {"days": lesson_days(lessons, today)}
 
@@ -326,9 +330,9 @@ def roll_calls(user: User, today: dt.date) -> dict:
         .filter(roll_call_taken=False)
         .select_related("school_class")[:READ_AT_MOST]
     )
-    now = timezone.now()
+    moment = now()
     for lesson in lessons:
-        lesson.has_started = lesson.start <= now
+        lesson.has_started = lesson.start <= moment
     return {"lessons": lessons[:SHOWN], "count": len(lessons)}
 
 
