@@ -264,9 +264,7 @@ def awaiting_excuse(user: User, pupils: list[User]):
         attendance.visible_records(user)
         .filter(student__in=pupils)
         .annotate(excuse_status=Subquery(latest.values("status")[:1]))
-        .filter(
-            Q(excuse_status__isnull=True) | Q(excuse_status=Excuse.Status.REFUSED)
-        )
+        .filter(Q(excuse_status__isnull=True) | Q(excuse_status=Excuse.Status.REFUSED))
         .prefetch_related(None)
     )
 

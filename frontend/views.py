@@ -16,13 +16,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from core.attendance.access import week_taught_by
 from core.roster.access import children_of, classes_of
 from core.roster.models import Enrollment, Org, SchoolClass, User
-from core.attendance.access import week_taught_by
 from core.timetable.access import get_class_for_user, week_for_user
 from core.timetable.actions import occurrence_data
 from core.timetable.feed import feed_token_for, has_feed
-from core.timetable.models import Occurrence
 from core.timetable.school_calendar import week_days_off
 from core.timetable.views import feed_url
 from frontend import home as home_cards
@@ -296,7 +295,9 @@ def mine_week(user: User, monday: dt.date) -> dict:
     ``holidays`` are those of the teacher's first school (empty with none).
     """
     occurrences = week_taught_by(user, monday)
-    class_ids = set(classes_of(user).values_list("pk", flat=True)) | {o.school_class_id for o in occurrences}
+    class_ids = set(classes_of(user).values_list("pk", flat=True)) | {
+        o.school_class_id for o in occurrences
+    }
     org = Org.objects.filter(classes__in=class_ids).order_by("pk").first()
     return {
         "mine": True,

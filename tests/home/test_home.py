@@ -261,7 +261,9 @@ def test_cpe_sees_todays_absences_by_class_excuses_and_missing_roll_calls(school
     assert f'data-occurrence="{missing.pk}"' in roll_calls
     assert 'data-count="1"' in roll_calls
     # The reads of pupils' data are in this school's audit log.
-    reads = AuditEntry.objects.filter(actor_id=school.cpe.pk, action="attendance.viewed")
+    reads = AuditEntry.objects.filter(
+        actor_id=school.cpe.pk, action="attendance.viewed"
+    )
     assert set(reads.values_list("org_id", flat=True)) == {school.org.pk}
     assert set(reads.values_list("target_type", flat=True)) == {
         "home",
@@ -283,7 +285,9 @@ def test_cpe_of_another_school_sees_nothing_of_this_one(school):
     assert "Léa" not in html and "4e B" not in html and "3e A" not in html
     for name in ("absences_today", "excuses", "missing_roll_calls"):
         assert 'data-count="0"' in card_html(html, name)
-    assert not AuditEntry.objects.filter(actor_id=nina.pk, action="attendance.viewed").exists()
+    assert not AuditEntry.objects.filter(
+        actor_id=nina.pk, action="attendance.viewed"
+    ).exists()
 
 
 def test_staff_without_the_permission_sees_no_pupil(school):
@@ -412,14 +416,19 @@ def test_teacher_week_refuses_others_and_bad_weeks(school):
     response = login(school.teacher).get("/api/timetable/mine/?week=2026-13-40")
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_week"
-    assert login(school.teacher).get("/api/timetable/mine/?week=1200-01-01").status_code == 400
+    assert (
+        login(school.teacher).get("/api/timetable/mine/?week=1200-01-01").status_code
+        == 400
+    )
 
 
 def test_teacher_week_follows_a_class_they_joined(school):
     new_class = SchoolClass.objects.create(
         org=school.org, session=school.session, title="6e D"
     )
-    Enrollment.objects.create(user=school.teacher, school_class=new_class, role="teacher")
+    Enrollment.objects.create(
+        user=school.teacher, school_class=new_class, role="teacher"
+    )
     lesson = make_occurrence(new_class, at(dt.date(2026, 1, 19), 8))
     body = login(school.teacher).get("/api/timetable/mine/?week=2026-01-19").json()
     assert new_class.pk in body["class_ids"]
@@ -427,7 +436,9 @@ def test_teacher_week_follows_a_class_they_joined(school):
 
 
 def test_ended_guardian_link_removes_the_child_section(school):
-    GuardianLink.objects.filter(guardian=school.parent, student=school.other_child).delete()
+    GuardianLink.objects.filter(
+        guardian=school.parent, student=school.other_child
+    ).delete()
     html = login(school.parent).get("/").content.decode()
     assert f'data-pupil="{school.other_child.pk}"' not in html
     assert f'data-pupil="{school.pupil.pk}"' in html

@@ -12,10 +12,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from core.attendance.models import Excuse, MissingRollCall
+from core.messaging import actions
 from core.roster.models import Enrollment, GuardianLink, SchoolClass, User
 from tests.conftest import make_occurrence, make_user
-from core.messaging import actions
-from tests.messaging.helpers import key, send
 from tests.home.test_home import (
     TODAY,
     TOMORROW,
@@ -24,6 +23,7 @@ from tests.home.test_home import (
     frozen,  # noqa: F401 (autouse: the home's clock)
     login,
 )
+from tests.messaging.helpers import key, send
 
 pytestmark = pytest.mark.django_db
 
@@ -44,9 +44,7 @@ def queries(client) -> list[str]:
 
 
 def assert_same(small: list[str], large: list[str]) -> None:
-    assert len(small) == len(large), "\n\n".join(
-        ["small:", *small, "large:", *large]
-    )
+    assert len(small) == len(large), "\n\n".join(["small:", *small, "large:", *large])
 
 
 def new_class(school, title: str, org=None) -> SchoolClass:
@@ -136,7 +134,9 @@ def test_teacher_home_constant_in_classes_and_items(school):
     small = queries(client)
     for i in range(3):
         extra = new_class(school, f"Groupe {i}")
-        Enrollment.objects.create(user=school.teacher, school_class=extra, role="teacher")
+        Enrollment.objects.create(
+            user=school.teacher, school_class=extra, role="teacher"
+        )
         lessons(extra, 10)
     lessons(school.class_3a, 10, teacher=school.teacher)  # named, not enrolled
     unread_messages(school, school.teacher, school.cpe, 9)
@@ -176,4 +176,3 @@ def test_cpe_home_constant_in_classes_and_items(school):
     assert_same(small, large)
     html = client.get("/").content.decode()
     assert html.count("data-class=") == 4
-
