@@ -90,7 +90,7 @@ def test_guardian_home_shows_a_new_absence_live(
     login(page, "karim")
     page.goto("/")
     expect(page.locator("#hub-status")).to_have_attribute("data-state", "connected")
-    lea = page.locator('section.home-section', has=page.locator("h2", has_text="Léa"))
+    lea = page.locator("section.home-section", has=page.locator("h2", has_text="Léa"))
     card = lea.locator('[data-card="to_excuse"]')
     expect(card).to_have_count(1)
     expect(card.locator("li", has_text="Arts plastiques")).to_have_count(0)
@@ -107,7 +107,7 @@ def test_guardian_home_shows_a_new_absence_live(
         "data-count", str(before + 1)
     )
     # Inès's section (her own school) did not change.
-    ines = page.locator('section.home-section', has=page.locator("h2", has_text="Inès"))
+    ines = page.locator("section.home-section", has=page.locator("h2", has_text="Inès"))
     expect(ines).to_contain_text("Collège Jules Verne")
     expect(ines.locator("li", has_text="Arts plastiques")).to_have_count(0)
     assert page.evaluate("window.__notReloaded") is True
