@@ -72,6 +72,12 @@ def test_pupil_home_shows_a_lesson_cancelled_live(
     expect(lesson).to_have_attribute("data-status", "cancelled", timeout=15_000)
     expect(lesson).to_contain_text("Annulé")
     expect(lesson).to_contain_text("Professeure absente")
+    assert (
+        lesson.locator(".time").evaluate(
+            "node => getComputedStyle(node).textDecorationLine"
+        )
+        == "line-through"
+    )
     expect(page.locator('[data-card="notifications"] .count')).not_to_have_text("0")
     assert page.evaluate("window.__notReloaded") is True
     assert not page.js_errors, page.js_errors
