@@ -291,14 +291,20 @@ def mine_week(user: User, monday: dt.date) -> dict:
     "occurrences": [OccurrenceData + "class_title"], "holidays"}``.
 
     ``class_ids`` are the classes whose streams bring the week's changes: the
-    classes the teacher is enrolled in and those of the week's lessons.
-    ``holidays`` are those of the teacher's first school (empty with none).
+    classes the teacher is enrolled in (a lesson they are only named on, in
+    another class, is drawn but its stream is not theirs to read).
+    ``holidays`` are those of the school of the teacher's first class or
+    lesson (empty with none).
     """
     occurrences = week_taught_by(user, monday)
-    class_ids = set(classes_of(user).values_list("pk", flat=True)) | {
-        o.school_class_id for o in occurrences
-    }
-    org = Org.objects.filter(classes__in=class_ids).order_by("pk").first()
+    class_ids = set(classes_of(user).values_list("pk", flat=True))
+    org = (
+        Org.objects.filter(
+            classes__in=class_ids | {o.school_class_id for o in occurrences}
+        )
+        .order_by("pk")
+        .first()
+    )
     return {
         "mine": True,
         "class_id": None,
