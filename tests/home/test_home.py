@@ -339,6 +339,8 @@ def test_card_api_needs_a_login(school):
 def test_every_card_has_a_template_and_a_role():
     from django.template.loader import get_template
 
+    from hub.events import event_class
+
     assert set(home.CARDS) >= {
         "lessons",
         "to_excuse",
@@ -354,6 +356,8 @@ def test_every_card_has_a_template_and_a_role():
         assert card.roles
         get_template(card.template)
         assert card.event_kinds()
+        for kind in card.event_kinds():
+            event_class(kind)  # a declared kind: a typo would never refresh it
 
 
 def test_a_new_card_is_a_function_and_a_template(school, monkeypatch):
