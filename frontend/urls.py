@@ -15,7 +15,10 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("timetable/", views.timetable, name="timetable"),
+    path("timetable/mine/", views.timetable_mine, name="timetable-mine"),
     path("notifications/", views.notifications, name="notifications"),
+    path("api/home/cards/<slug:name>/", views.api_home_card, name="api-home-card"),
+    path("api/timetable/mine/", views.api_timetable_mine, name="api-timetable-mine"),
     path("api/timetable/<int:class_id>/", views.api_timetable, name="api-timetable"),
     path("api/notifications/", views.api_notifications, name="api-notifications"),
     path(

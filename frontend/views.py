@@ -11,19 +11,20 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from core.attendance.access import taught_by
-from core.attendance.models import RollCall
+from core.attendance.access import week_taught_by
 from core.roster.access import children_of, classes_of
-from core.roster.models import Enrollment, SchoolClass, User
+from core.roster.models import Enrollment, Org, SchoolClass, User
 from core.timetable.access import get_class_for_user, week_for_user
 from core.timetable.actions import occurrence_data
 from core.timetable.feed import feed_token_for, has_feed
-from core.timetable.models import Occurrence
 from core.timetable.school_calendar import week_days_off
 from core.timetable.views import feed_url
+from frontend import home as home_cards
 from hub import inbox
 
 NOTIFICATION_LIMIT = 50
@@ -128,56 +129,39 @@ def week_data(user: User, class_id: int, monday: dt.date) -> list[dict]:
 
 @login_required
 def home(request):
-    """The home page of each role: children, today's lessons, or shortcuts."""
+    """The home page of each role: its cards (:mod:`frontend.home`), live."""
     user = request.user
-    context: dict = {"role": user.role}
-    if user.role == User.Role.GUARDIAN:
-        context["children"] = [
-            {"child": child, "classes": list(student_classes(child))}
-            for child in children_of(user)
-        ]
-    elif user.role == User.Role.TEACHER:
-        context.update(teacher_lessons(user))
-    elif user.role == User.Role.STUDENT:
-        context["classes"] = list(student_classes(user))
-    elif user.role == User.Role.ADMINISTRATOR:
-        context["orgs"] = list(user.orgs.all())
-    return render(request, "frontend/home.html", context)
+    sections = home_cards.build_home(user, today())
+    return render(
+        request,
+        "frontend/home.html",
+        {
+            "role": user.role,
+            "sections": sections,
+            "no_children": user.role == User.Role.GUARDIAN
+            and not any(s.pupil for s in sections),
+            "cards_api": reverse("api-home-card", args=["-"]),
+        },
+    )
 
 
-def teacher_lessons(user: User, horizon_days: int = 14) -> dict:
-    """Return today's lessons of a teacher, or those of their next day with any.
-
-    A teacher's lessons are those whose roll call they take
-    (:func:`core.attendance.access.taught_by`). Returns ``{"day", "is_today", "lessons"}``, where
-    each lesson has ``roll_call_taken``.
-    """
-    mine = taught_by(user)
-    today = timezone.localdate()
-    tz = timezone.get_current_timezone()
-    start = dt.datetime.combine(today, dt.time.min, tzinfo=tz)
-    upcoming = (
-        mine.filter(start__gte=start, start__lt=start + dt.timedelta(days=horizon_days))
-        .order_by("start")
-        .values_list("start", flat=True)
-        .first()
+@login_required
+def timetable_mine(request):
+    """A teacher's week across all their classes: ``?week=YYYY-MM-DD``."""
+    user = request.user
+    if user.role != User.Role.TEACHER:
+        raise Http404("not a teacher")
+    monday = parse_week(request.GET.get("week")) or default_week()
+    return render(
+        request,
+        "frontend/timetable_mine.html",
+        {
+            "monday": monday,
+            "prev_week": monday - dt.timedelta(days=7),
+            "next_week": monday + dt.timedelta(days=7),
+            "initial": mine_week(user, monday),
+        },
     )
-    day = timezone.localtime(upcoming, tz).date() if upcoming else today
-    day_start = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
-    lessons = list(
-        mine.filter(
-            start__gte=day_start, start__lt=day_start + dt.timedelta(days=1)
-        ).order_by("start")
-    )
-    taken = set(
-        RollCall.objects.filter(occurrence__in=lessons).values_list(
-            "occurrence_id", flat=True
-        )
-    )
-    for lesson in lessons:
-        lesson.roll_call_taken = lesson.pk in taken
-        lesson.is_cancelled = lesson.status == Occurrence.Status.CANCELLED
-    return {"day": day, "is_today": day == today, "lessons": lessons}
 
 
 @login_required
@@ -298,6 +282,85 @@ def api_timetable(request, class_id: int):
             "week": monday.isoformat(),
             "occurrences": occurrences,
             "holidays": week_days_off(school_class.org, monday),
+        }
+    )
+
+
+def mine_week(user: User, monday: dt.date) -> dict:
+    """Return a teacher's week: ``{"mine": True, "class_ids", "week",
+    "occurrences": [OccurrenceData + "class_title"], "holidays"}``.
+
+    ``class_ids`` are the classes whose streams bring the week's changes: the
+    classes the teacher is enrolled in (a lesson they are only named on, in
+    another class, is drawn but its stream is not theirs to read).
+    ``holidays`` are those of the school of the teacher's first class or
+    lesson (empty with none).
+    """
+    occurrences = week_taught_by(user, monday)
+    class_ids = set(classes_of(user).values_list("pk", flat=True))
+    org = (
+        Org.objects.filter(
+            classes__in=class_ids | {o.school_class_id for o in occurrences}
+        )
+        .order_by("pk")
+        .first()
+    )
+    return {
+        "mine": True,
+        "class_id": None,
+        "class_ids": sorted(class_ids),
+        "week": monday.isoformat(),
+        "occurrences": [
+            {**occurrence_data(o).model_dump(), "class_title": o.school_class.title}
+            for o in occurrences
+        ],
+        "holidays": week_days_off(org, monday) if org else {},
+    }
+
+
+@require_GET
+@login_required
+def api_timetable_mine(request):
+    """Return the teacher's week across classes (see :func:`mine_week`).
+
+    ``?week=`` is any ISO date; 400 ``{"error": "invalid_week"}`` when
+    malformed, 404 ``{"error": "not_found"}`` for a user who is not a teacher.
+    """
+    if request.user.role != User.Role.TEACHER:
+        return json_error("not_found", 404)
+    raw = request.GET.get("week")
+    monday = parse_week(raw)
+    if raw and monday is None:
+        return json_error(
+            "invalid_week",
+            400,
+            "week must be an ISO date (YYYY-MM-DD), years 1900-2200",
+        )
+    return JsonResponse(mine_week(request.user, monday or default_week()))
+
+
+@require_GET
+@login_required
+def api_home_card(request, name: str):
+    """Return one home card, drawn: ``{"card": name, "parts": {part: html}}``.
+
+    A part is a pupil's id for pupil cards (one per child for a guardian),
+    ``""`` otherwise. 404 ``{"error": "not_found"}`` for a card the user's
+    role does not have.
+    """
+    card = home_cards.CARDS.get(name)
+    if card is None or request.user.role not in card.roles:
+        return json_error("not_found", 404)
+    parts = home_cards.build_card(card, request.user, today())
+    return JsonResponse(
+        {
+            "card": name,
+            "parts": {
+                str(part): render_to_string(
+                    context["template"], {"card": context}, request=request
+                )
+                for part, context in parts.items()
+            },
         }
     )
 

@@ -8,6 +8,7 @@ import datetime as dt
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from core.attendance.models import AttendanceRecord, Excuse, MissingRollCall, RollCall
 from core.roster.access import staff_orgs
@@ -174,3 +175,23 @@ def get_excuse_document(user: User, excuse_id: int) -> Excuse:
     if excuse is None or user.role not in (User.Role.GUARDIAN, User.Role.ADMINISTRATOR):
         raise Http404("no such document")
     return excuse
+
+
+def week_taught_by(user: User, monday: dt.date) -> list[Occurrence]:
+    """Return the occurrences of ``monday``'s week whose roll call ``user``
+    takes (:func:`taught_by`), every class, cancelled ones included.
+
+    The week is Monday 00:00 to the next Monday 00:00, Europe/Paris (the
+    project's zone); a ``monday`` that is another day means its week.
+    Ready for ``core.timetable.actions.occurrence_data``.
+    """
+    zone = timezone.get_current_timezone()
+    monday = monday - dt.timedelta(days=monday.weekday())
+    start = dt.datetime.combine(monday, dt.time(), zone)
+    end = dt.datetime.combine(monday + dt.timedelta(days=7), dt.time(), zone)
+    return list(
+        taught_by(user)
+        .filter(start__gte=start, start__lt=end)
+        .select_related("school_class__org")
+        .order_by("start", "pk")
+    )

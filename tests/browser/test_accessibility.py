@@ -39,6 +39,7 @@ PAGES = {
         "/",
         "/absences/",
         "/absences/roll-call/{lesson}/",
+        "/timetable/mine/?week=2026-01-19",
         "/messages/",
         "/messages/new/",
     ],

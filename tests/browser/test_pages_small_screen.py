@@ -5,7 +5,12 @@ from playwright.sync_api import expect
 
 PAGES = {
     "karim": ["/", "/timetable/?week=2026-01-19", "/notifications/", "/absences/"],
-    "alice": ["/", "/absences/", "/absences/roll-call/{lesson}/"],
+    "alice": [
+        "/",
+        "/absences/",
+        "/absences/roll-call/{lesson}/",
+        "/timetable/mine/?week=2026-01-19",
+    ],
     "lea": ["/", "/notifications/"],
     "paul": ["/", "/absences/"],
 }

@@ -115,7 +115,7 @@ def test_logout_is_a_post(school):
 
 def test_guardian_home_has_one_card_per_child(school):
     html = login(school.parent).get("/").content.decode()
-    assert html.count('class="card child-card"') == 2
+    assert html.count('class="home-section" data-pupil=') == 2
     assert "Léa Dubois" in html and "Inès Dubois" in html
     assert "Collège Victor Hugo" in html and "Collège Jules Verne" in html
     assert "4e B" in html and "5e C" in html

@@ -7,6 +7,11 @@
 // `timetable.feed` event or a `reset` of the stream reloads the week from
 // /api/timetable/<id>/?week=YYYY-MM-DD. Previous/next week buttons load
 // without reloading the page and keep the URL in step (history.pushState).
+//
+// The same view draws a teacher's week across all their classes
+// (timetable_mine.html, `initial.mine`): it follows every class it shows and,
+// since a change may make a lesson theirs or not, reloads the week from
+// /api/timetable/mine/ on a change to one of those classes.
 
 import { hub } from "./hub-client.js";
 import { TIME_ZONE, describe, formatTime, lang, mondayOf } from "./notifications.js";
@@ -82,7 +87,9 @@ export function renderOccurrence(occ) {
   item.append(el("div", "occ__subject", occ.subject));
 
   const meta = el("div", "occ__meta");
+  if (occ.class_title) meta.append(el("span", "occ__class", occ.class_title));
   if (isRoomChanged(occ)) {
+    if (meta.childNodes.length) meta.append(" · ");
     const room = el(
       "span",
       "occ__room occ__room--changed",
@@ -90,6 +97,7 @@ export function renderOccurrence(occ) {
     );
     meta.append(room);
   } else if (occ.room) {
+    if (meta.childNodes.length) meta.append(" · ");
     meta.append(el("span", "occ__room", fill(_("Room %(room)s"), { room: occ.room })));
   }
   if (occ.teachers && !isTeacherChanged(occ)) {
@@ -144,6 +152,8 @@ export class WeekView {
     this.next = root.querySelector("#week-next");
     this.api = root.dataset.api; // ".../api/timetable/0/"
     this.classId = initial.class_id;
+    this.mine = Boolean(initial.mine); // a teacher's week, every class
+    this.classIds = new Set(this.mine ? initial.class_ids || [] : [initial.class_id]);
     this.monday = initial.week;
     this.occurrences = new Map();
     this.holidays = initial.holidays || {};
@@ -153,8 +163,8 @@ export class WeekView {
     this.load(initial.occurrences);
   }
 
-  stream() {
-    return `class:${this.classId}`;
+  streams() {
+    return [...this.classIds].map((id) => `class:${id}`);
   }
 
   load(occurrences) {
@@ -163,12 +173,13 @@ export class WeekView {
   }
 
   apiUrl(monday) {
+    if (this.mine) return `${this.api}?week=${monday}`;
     return `${this.api.replace(/\/0\/$/, `/${this.classId}/`)}?week=${monday}`;
   }
 
   pageUrl(monday) {
     const url = new URL(globalThis.location.href);
-    url.searchParams.set("class", String(this.classId));
+    if (!this.mine) url.searchParams.set("class", String(this.classId));
     url.searchParams.set("week", monday);
     return `${url.pathname}?${url.searchParams}`;
   }
@@ -193,6 +204,10 @@ export class WeekView {
       this.loading = null;
       this.pending = [];
       this.holidays = body.holidays || {};
+      if (this.mine && body.class_ids) {
+        this.classIds = new Set(body.class_ids);
+        hub.follow(this.streams());
+      }
       this.load(body.occurrences);
       for (const event of pending) this.apply(event, { announce: false });
     } catch (error) {
@@ -289,16 +304,28 @@ export class WeekView {
     }, 50);
   }
 
+  /** Reload the week (a teacher's), then flash and announce lesson `id` if shown. */
+  async refetchFor(id, text) {
+    await this.fetchWeek();
+    if (!this.occurrences.has(id)) return;
+    this.flash(id);
+    if (text) this.announce(text);
+  }
+
   /** Apply one `timetable.occurrence` event to the shown week. */
   apply(event, { announce = true } = {}) {
     const occ = event.data?.occurrence;
-    if (!occ || occ.class_id !== this.classId) return;
+    if (!occ || !this.classIds.has(occ.class_id)) return;
     if (this.loading) {
       this.pending.push(event);
       return;
     }
     const inWeek = mondayOf(occ.start) === this.monday;
     const shown = this.occurrences.has(occ.id);
+    if (this.mine) {
+      if (inWeek || shown) this.refetchFor(occ.id, announce ? describe(event) : "");
+      return;
+    }
     if (inWeek) {
       this.occurrences.set(occ.id, occ);
       this.render();
@@ -324,7 +351,7 @@ function start() {
   const data = document.getElementById("timetable-initial");
   if (!root || !data) return null;
   const initial = JSON.parse(data.textContent);
-  if (!initial.class_id) return null;
+  if (!initial.class_id && !initial.mine) return null;
   const view = new WeekView(root, initial);
 
   view.prev?.addEventListener("click", (click) => {
@@ -355,12 +382,12 @@ function start() {
     }
   });
   hub.on("timetable.feed", (event) => {
-    if (event.data?.class_id === view.classId) view.fetchWeek();
+    if (view.classIds.has(event.data?.class_id)) view.fetchWeek();
   });
   hub.on("reset", (frame) => {
-    if (frame.stream === view.stream()) view.fetchWeek();
+    if (view.streams().includes(frame.stream)) view.fetchWeek();
   });
-  hub.follow(view.stream());
+  hub.follow(view.streams());
   globalThis.hubTimetable = view; // for debugging and browser tests
   return view;
 }
