@@ -494,8 +494,8 @@ def hand_in(
         if handin is None:
             handin = HandIn(homework=homework, student=student)
         elif handin.file:
-            old = handin.file
-            files.delete_on_commit(lambda: old.storage.delete(old.name))
+            storage, old_name = handin.file.storage, handin.file.name
+            files.delete_on_commit(lambda: storage.delete(old_name))
         handin.name = upload.name
         handin.mime = upload.mime
         handin.size = len(upload.data)

@@ -206,7 +206,7 @@ def _deliveries(
         and user.email
     )
     if choice.push and not notice.push:
-        add(Channel.PUSH, Status.SUPPRESSED, _("not a notice that is pushed"))
+        add(Channel.PUSH, Status.SUPPRESSED, _("this kind of notice is not pushed"))
     elif choice.push:
         if muted:
             add(Channel.PUSH, Status.SUPPRESSED, mute_reason)
