@@ -146,13 +146,14 @@ def homework_data(homework: Homework) -> HomeworkData:
     )
 
 
-def _emit(homework: Homework, op: str) -> None:
+def _emit(homework: Homework, op: str, actor: User | None) -> None:
     hub.send_event(
         [class_stream(homework.school_class_id)],
         HomeworkChanged(
             op=op,
             org_id=homework.school_class.org_id,
             homework=homework_data(homework),
+            actor_id=actor.pk if actor else None,
         ),
     )
 
@@ -283,7 +284,7 @@ def set_homework(
             scheduled=not homework.published,
         )
         if homework.published:
-            _emit(homework, "published")
+            _emit(homework, "published", teacher)
     return homework
 
 
@@ -349,9 +350,9 @@ def change_homework(
         _save_attachments(locked, list(attachments))
         _audit(teacher, "homework.changed", locked)
         if first_publication:
-            _emit(locked, "published")
+            _emit(locked, "published", teacher)
         elif locked.published:
-            _emit(locked, "changed")
+            _emit(locked, "changed", teacher)
     return locked
 
 
@@ -368,7 +369,7 @@ def remove_homework(
         locked.save(update_fields=["deleted_at"])
         _audit(teacher, "homework.removed", locked)
         if locked.published:
-            _emit(locked, "removed")
+            _emit(locked, "removed", teacher)
     return locked
 
 
@@ -398,7 +399,7 @@ def publish_due(now: dt.datetime | None = None) -> int:
                 target_id=pk,
                 org_id=homework.school_class.org_id,
             )
-            _emit(homework, "published")
+            _emit(homework, "published", None)
             published += 1
     return published
 

@@ -76,6 +76,7 @@ class HomeworkChanged(HubEvent):
     op: Literal["published", "changed", "removed"]
     org_id: int
     homework: HomeworkData
+    actor_id: int | None = None  # None: published by the scheduler
 
     def notice(self, created_at: datetime.datetime) -> Notice:
         """ "Devoir pour demain en Maths : …", changed or removed likewise."""
@@ -97,6 +98,7 @@ class HomeworkChanged(HubEvent):
             url=f"/homework/?day={hw.due_date}",
             tag=f"homework-{hw.id}",
             org_id=self.org_id,
+            actor_id=self.actor_id,
             push=pushed(due, created_at),
         )
 

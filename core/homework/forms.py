@@ -11,6 +11,20 @@ class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
 
+class MultipleFileField(forms.FileField):
+    """Several files (Django's documented pattern); checked by ``uploads``."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(item, initial) for item in data]
+        return [single(data, initial)] if data else []
+
+
 class HomeworkForm(forms.Form):
     """A homework as the teacher writes it. Empty due date: the next lesson."""
 
@@ -55,10 +69,9 @@ class HomeworkForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
     )
-    attachments = forms.FileField(
+    attachments = MultipleFileField(
         label=_("Files (PDF, image, office document; 10 MB each)"),
         required=False,
-        widget=MultipleFileInput(),
     )
 
     def clean_links(self) -> list[str]:

@@ -27,6 +27,8 @@ from core.timetable.models import Occurrence
 
 log = logging.getLogger(__name__)
 HORIZON = dt.timedelta(weeks=8)
+# Characters no file name in a zip should hold (separators, Windows' reserved).
+UNSAFE_IN_NAMES = frozenset('/\\:*?"<>|')
 
 
 def _int(value) -> int | None:
@@ -261,7 +263,8 @@ def hand_in(request, homework_id: int):
     homework = access.get_pupil_homework(request.user, homework_id)
     form = HandInForm(request.POST, request.FILES)
     if not form.is_valid():
-        messages.error(request, _("Choose a file to hand in."))
+        errors = form.errors.get("file") or [_("Choose a file to hand in.")]
+        messages.error(request, " ".join(str(e) for e in errors))
         return redirect("homework:index")
     try:
         checked = uploads.check(form.cleaned_data["file"])
@@ -353,9 +356,12 @@ def handin_file(request, handin_id: int):
 
 def zip_name(pupil: User, name: str, mime: str, taken: set[str]) -> str:
     """ "Nom Prénom - devoir.pdf", unique within the archive."""
-    person = (
-        get_valid_filename(f"{pupil.last_name} {pupil.first_name}".strip()) or "eleve"
-    )
+    person = "".join(
+        ch
+        for ch in f"{pupil.last_name} {pupil.first_name}"
+        if ch.isprintable() and ch not in UNSAFE_IN_NAMES
+    ).strip(" .")
+    person = person[:80] or "eleve"
     base = f"{person} - {files.download_name(name, mime)}"
     candidate, n = base, 1
     while candidate in taken:
