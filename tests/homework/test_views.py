@@ -262,3 +262,12 @@ def test_session_contents_are_written_by_the_lessons_teacher(week, clock):
         .status_code
         == 404
     )
+
+
+def test_the_teacher_sees_change_and_remove_on_their_homework(week):
+    hw = set_maths(week, handin_required=True)
+    page = client_for(week.teacher).get(f"/homework/class/{week.class_4b.pk}/")
+    text = page.content.decode()
+    assert f"/homework/{hw.pk}/edit/" in text
+    assert f"/homework/{hw.pk}/remove/" in text
+    assert f"/homework/{hw.pk}/handins/" in text
