@@ -33,6 +33,7 @@ def test_the_pupils_notebook_groups_by_due_date(week):
     assert page.index("Plus tard") < page.index("Semaine pro")
     assert 'class="hw__tick"' in page
     assert 'href="https://example.org/aide"' in page  # linkified, escaped
+    assert f"/homework/class/{week.class_4b.pk}/sessions/" in page
 
 
 def test_teacher_text_is_escaped(week):
