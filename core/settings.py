@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "core.roster",
     "core.timetable",
     "core.attendance",
+    "core.homework",
     "core.messaging",
     "core.audit",
     "core.accounts",

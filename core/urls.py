@@ -11,6 +11,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("calendar/", include("core.timetable.urls")),
     path("absences/", include("core.attendance.urls")),
+    path("homework/", include("core.homework.urls")),
     path("messages/", include("core.messaging.urls")),
     path("audit/", include("core.audit.urls")),
     path("", include("core.accounts.urls")),

@@ -31,7 +31,9 @@ class Notice:
     ``org_id`` the school. ``mute_key`` names what a user may mute
     (``conversation:12``); ``urgent`` passes quiet hours; ``silent`` waits
     for the end of the recipient's night even outside quiet hours;
-    ``actor_id`` is the user who acted (never told about their own act).
+    ``actor_id`` is the user who acted (never told about their own act);
+    ``push=False`` keeps the notice off push (notification centre, e-mail
+    and digest only, as preferences say).
     """
 
     title: str
@@ -45,6 +47,7 @@ class Notice:
     urgent: bool = False
     silent: bool = False
     actor_id: int | None = None
+    push: bool = True
 
 
 class HubEvent(BaseModel):

@@ -289,6 +289,9 @@ def _build(today: dt.date) -> None:
             data=generated_feed(school_class, lessons, current).encode(),
             name=f"demo-{school_class.title}.ics",
         )
+    from core.homework.demo import seed_demo as seed_homework
+
+    seed_homework(class_4b, prof)
     start_conversation(
         sender=prof,
         org=org,

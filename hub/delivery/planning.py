@@ -198,13 +198,16 @@ def _deliveries(
     # No device for push: the categories that must get through go by e-mail.
     fallback = bool(
         choice.push
+        and notice.push
         and not subs
         and not muted
         and spec.email_fallback
         and not choice.email
         and user.email
     )
-    if choice.push:
+    if choice.push and not notice.push:
+        add(Channel.PUSH, Status.SUPPRESSED, _("this kind of notice is not pushed"))
+    elif choice.push:
         if muted:
             add(Channel.PUSH, Status.SUPPRESSED, mute_reason)
         elif fallback:

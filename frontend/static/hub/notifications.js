@@ -234,9 +234,38 @@ export function detail(event) {
   let text = first.map(shortChange).join(", ");
   if (data.count > first.length) text += ", …";
   return text;
+function describeHomework(event) {
+  const hw = (event.data || {}).homework || {};
+  const values = { subject: hw.subject || "", title: hw.title || "", when: hw.due_date || "" };
+  if (event.op === "removed") return fill(_("Homework removed in %(subject)s: %(title)s"), values);
+  const text = fill(_("Homework in %(subject)s: %(title)s"), values);
+  return event.op === "changed" ? fill(_("Changed: %(text)s"), { text }) : text;
+}
+
+function describeHomeworkReminder(event) {
+  const data = event.data || {};
+  return fill(_("%(count)s homework for tomorrow in %(class)s: %(subjects)s"), {
+    count: data.count ?? "",
+    class: data.class_title || "",
+    subjects: (data.subjects || []).join(", "),
+  });
+}
+
+function describeHandIn(event) {
+  const data = event.data || {};
+  const values = { name: data.student_name || "", subject: data.subject || "" };
+  if (event.op === "returned") {
+    return fill(_("Work returned with a comment: %(name)s, %(subject)s"), values);
+  }
+  return data.late
+    ? fill(_("Handed in late: %(name)s, %(subject)s"), values)
+    : fill(_("Handed in: %(name)s, %(subject)s"), values);
 }
 
 const DESCRIBERS = {
+  "homework.item": describeHomework,
+  "homework.reminder": describeHomeworkReminder,
+  "homework.handin": describeHandIn,
   "attendance.record": describeRecord,
   "attendance.excuse": describeExcuse,
   "attendance.roll_call": describeRollCall,
@@ -284,6 +313,7 @@ export function eventLink(event) {
     return `/timetable/?class=${encodeURIComponent(data.class_id)}&week=${encodeURIComponent(data.week)}`;
   }
   if (event?.kind?.startsWith("attendance.")) return "/absences/";
+  if (event?.kind?.startsWith("homework.")) return "/homework/";
   return null;
 }
 

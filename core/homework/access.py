@@ -1,0 +1,306 @@
+"""Who may read and write the homework notebook: the one definition, used by
+pages, JSON endpoints and actions.
+
+Reading follows the roster (``core.roster.access.classes_of``): the pupils of
+the class (a homeroom or a group), their guardians, its teachers and the
+school-life staff of its org. Pupils, guardians and staff see a homework
+once published (``published``) and not removed; the teachers who may
+manage it see it planned too. A guardian reads per child: the homework of
+that child's classes, with that child's "fait" and hand-in state.
+
+Writing: :func:`teaches_subject` — an active teacher named on a lesson of
+that class in that subject, or, when the timetable names no teacher for that
+subject in that class (or has no such lesson), any teacher enrolled in the
+class (the rule of ``core.attendance.access.teaches``). A teacher of another
+subject in the same class reads the class's homework (the workload view)
+but may not change it nor see its hand-ins.
+
+"Not found" and "not allowed" raise the same ``Http404``.
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from core.homework.models import DoneMark, HandIn, Homework, SessionContent
+from core.roster.access import children_of, classes_of
+from core.roster.models import Enrollment, SchoolClass, User
+from core.timetable.models import Occurrence
+
+
+def _active(user) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and user.is_active)
+
+
+def teaches_subject(user: User, school_class: SchoolClass, subject: str) -> bool:
+    """Return whether ``user`` may set homework in ``subject`` for ``school_class``."""
+    if not _active(user) or user.role != User.Role.TEACHER or not subject:
+        return False
+    lessons = Occurrence.objects.filter(school_class=school_class, subject=subject)
+    if lessons.filter(teachers=user).exists():
+        return True
+    return (
+        not lessons.filter(teachers__isnull=False).exists()
+        and Enrollment.objects.filter(
+            user=user, school_class=school_class, role=Enrollment.Role.TEACHER
+        ).exists()
+    )
+
+
+def subjects_taught(user: User, school_class: SchoolClass) -> list[str]:
+    """Return the subjects of the class's timetable ``user`` may set homework in."""
+    subjects = (
+        Occurrence.objects.filter(school_class=school_class)
+        .values_list("subject", flat=True)
+        .distinct()
+    )
+    return sorted(s for s in set(subjects) if teaches_subject(user, school_class, s))
+
+
+def writable_classes(user: User) -> QuerySet[SchoolClass]:
+    """Return the classes ``user`` teaches (enrolled, or named on their lessons)."""
+    if not _active(user) or user.role != User.Role.TEACHER:
+        return SchoolClass.objects.none()
+    return (
+        SchoolClass.objects.filter(
+            Q(enrollments__user=user, enrollments__role=Enrollment.Role.TEACHER)
+            | Q(occurrences__teachers=user)
+        )
+        .distinct()
+        .order_by("title")
+    )
+
+
+def get_writable_class(user: User, class_id: int) -> SchoolClass:
+    """Return a class ``user`` teaches, or raise Http404."""
+    school_class = (
+        writable_classes(user).select_related("org").filter(pk=class_id).first()
+    )
+    if school_class is None:
+        raise Http404("no such class")
+    return school_class
+
+
+def may_manage(user: User, homework: Homework) -> bool:
+    """Whether ``user`` may change, remove or review hand-ins of ``homework``."""
+    return teaches_subject(user, homework.school_class, homework.subject)
+
+
+def _with_items(queryset: QuerySet[Homework]) -> QuerySet[Homework]:
+    return queryset.select_related("school_class", "teacher").prefetch_related(
+        "attachments"
+    )
+
+
+def visible(user: User, now: dt.datetime | None = None) -> QuerySet[Homework]:
+    """Return the live (not removed) homework ``user`` may read.
+
+    Published ones of ``classes_of(user)``; for a teacher, also the planned
+    ones they set.
+    """
+    if not _active(user):
+        return Homework.objects.none()
+    classes = classes_of(user)
+    shown = Homework.objects.filter(school_class__in=classes, deleted_at__isnull=True)
+    if user.role == User.Role.TEACHER:
+        return _with_items(shown.filter(Q(published=True) | Q(teacher=user)))
+    return _with_items(shown.filter(published=True))
+
+
+def get_homework_to_manage(user: User, homework_id: int) -> Homework:
+    """Return a live homework ``user`` may manage, or raise Http404."""
+    homework = (
+        _with_items(Homework.objects.filter(pk=homework_id, deleted_at__isnull=True))
+        .select_related("school_class__org")
+        .first()
+    )
+    if homework is None or not may_manage(user, homework):
+        raise Http404("no such homework")
+    return homework
+
+
+def pupils_of_user(user: User) -> list[User]:
+    """The pupils whose notebook ``user`` reads: themselves, or their children."""
+    if not _active(user):
+        return []
+    if user.role == User.Role.STUDENT:
+        return [user]
+    if user.role == User.Role.GUARDIAN:
+        return list(children_of(user))
+    return []
+
+
+def get_pupil(user: User, pupil_id: int | None) -> User:
+    """Return the pupil ``user`` reads for (``pupil_id`` for a guardian), or 404."""
+    pupils = pupils_of_user(user)
+    if pupil_id is None and pupils:
+        return pupils[0]
+    for pupil in pupils:
+        if pupil.pk == pupil_id:
+            return pupil
+    raise Http404("no such pupil")
+
+
+def for_pupil(student: User) -> QuerySet[Homework]:
+    """The published, live homework of ``student``'s classes (as a student)."""
+    classes = Enrollment.objects.filter(
+        user=student, role=Enrollment.Role.STUDENT
+    ).values("school_class_id")
+    return Homework.objects.filter(
+        school_class_id__in=classes, published=True, deleted_at__isnull=True
+    )
+
+
+@dataclass
+class PupilItem:
+    """A homework as one pupil sees it: the row, "fait", the hand-in."""
+
+    homework: Homework
+    done: bool = False
+    handin: HandIn | None = field(default=None)
+
+
+def due_between(
+    student: User, first_day: dt.date, last_day: dt.date
+) -> list[PupilItem]:
+    """Return the homework visible to ``student`` due in [first_day, last_day],
+    by due date, each with the pupil's "fait" and hand-in state.
+
+    A constant number of queries whatever the number of items.
+    """
+    rows = (
+        _with_items(for_pupil(student))
+        .filter(due_date__gte=first_day, due_date__lte=last_day)
+        .prefetch_related(
+            Prefetch(
+                "done_marks",
+                queryset=DoneMark.objects.filter(student=student),
+                to_attr="mine_done",
+            ),
+            Prefetch(
+                "handins",
+                queryset=HandIn.objects.filter(student=student),
+                to_attr="mine_handins",
+            ),
+        )
+        .order_by("due_date", "subject", "pk")
+    )
+    return [
+        PupilItem(
+            homework=hw,
+            done=bool(hw.mine_done),
+            handin=hw.mine_handins[0] if hw.mine_handins else None,
+        )
+        for hw in rows
+    ]
+
+
+def handins_to_review(teacher: User) -> QuerySet[HandIn]:
+    """Return the hand-ins of homework ``teacher`` set (or manages: same class and
+    subject) that are not returned yet, oldest first."""
+    if not _active(teacher) or teacher.role != User.Role.TEACHER:
+        return HandIn.objects.none()
+    pairs = _managed_pairs(teacher)
+    if not pairs:
+        return HandIn.objects.none()
+    scope = Q()
+    for class_id, subject in pairs:
+        scope |= Q(homework__school_class_id=class_id, homework__subject=subject)
+    return (
+        HandIn.objects.filter(scope, returned_at__isnull=True)
+        .filter(homework__deleted_at__isnull=True)
+        .select_related("homework__school_class", "student")
+        .order_by("submitted_at")
+    )
+
+
+def _managed_pairs(teacher: User) -> set[tuple[int, str]]:
+    """The (class id, subject) pairs of homework ``teacher`` may manage."""
+    pairs = set(
+        Homework.objects.filter(
+            school_class__in=writable_classes(teacher), handin_required=True
+        )
+        .values_list("school_class_id", "subject")
+        .distinct()
+    )
+    classes = {c: SchoolClass(pk=c) for c, _s in pairs}
+    return {(c, s) for c, s in pairs if teaches_subject(teacher, classes[c], s)}
+
+
+def get_handin_for_teacher(user: User, handin_id: int) -> HandIn:
+    """Return a hand-in ``user`` may read as its teacher, or raise Http404."""
+    handin = (
+        HandIn.objects.filter(pk=handin_id, homework__deleted_at__isnull=True)
+        .select_related("homework__school_class__org", "student")
+        .first()
+    )
+    if handin is None or not may_manage(user, handin.homework):
+        raise Http404("no such hand-in")
+    return handin
+
+
+def get_handin_for_family(user: User, handin_id: int) -> HandIn:
+    """Return a hand-in of ``user`` (pupil) or of their child (guardian), or 404."""
+    pupils = [p.pk for p in pupils_of_user(user)]
+    handin = (
+        HandIn.objects.filter(pk=handin_id, student_id__in=pupils)
+        .select_related("homework__school_class__org", "student")
+        .first()
+    )
+    if handin is None or handin.homework not in for_pupil(handin.student):
+        raise Http404("no such hand-in")
+    return handin
+
+
+def get_pupil_homework(user: User, homework_id: int) -> Homework:
+    """Return a homework the pupil ``user`` may tick or hand in, or raise Http404."""
+    if not _active(user) or user.role != User.Role.STUDENT:
+        raise Http404("no such homework")
+    homework = (
+        for_pupil(user)
+        .select_related("school_class__org", "teacher")
+        .filter(pk=homework_id)
+        .first()
+    )
+    if homework is None:
+        raise Http404("no such homework")
+    return homework
+
+
+def get_class_for_reader(user: User, class_id: int) -> SchoolClass:
+    """Return a class ``user`` may read (``classes_of``), or raise Http404."""
+    if not _active(user):
+        raise Http404("no such class")
+    school_class = classes_of(user).select_related("org").filter(pk=class_id).first()
+    if school_class is None:
+        raise Http404("no such class")
+    return school_class
+
+
+def session_log(school_class: SchoolClass) -> QuerySet[SessionContent]:
+    """The contents of the class's past lessons, newest first."""
+    return (
+        SessionContent.objects.filter(
+            occurrence__school_class=school_class,
+            occurrence__start__lte=timezone.now() + dt.timedelta(hours=12),
+        )
+        .select_related("occurrence", "teacher")
+        .order_by("-occurrence__start")
+    )
+
+
+def get_occurrence_to_write(user: User, occurrence_id: int) -> Occurrence:
+    """Return a lesson whose content ``user`` may write, or raise Http404."""
+    occurrence = (
+        Occurrence.objects.select_related("school_class__org")
+        .filter(pk=occurrence_id)
+        .first()
+    )
+    if occurrence is None or not teaches_subject(
+        user, occurrence.school_class, occurrence.subject
+    ):
+        raise Http404("no such lesson")
+    return occurrence
