@@ -17,7 +17,7 @@ are logged (:mod:`core.audit.log`).
 Adding a card is a function and a template::
 
     @card("homework_due", roles=(STUDENT, GUARDIAN), per_pupil=True,
-          kinds=("homework.assignment",))
+          kinds=("homework.item", "homework.done"))
     def homework_due(user, today, pupils): ...
 """
 
@@ -32,6 +32,7 @@ from django.utils import timezone
 from core.attendance import access as attendance
 from core.attendance.models import Excuse, RollCall
 from core.audit import log as audit
+from core.homework import access as homework
 from core.messaging.access import unread_totals
 from core.roster.access import children_of
 from core.roster.models import Enrollment, User
@@ -248,11 +249,27 @@ def pupil_lessons(user: User, today: dt.date, pupils: list[User]) -> dict:
     return contexts
 
 
-# HOMEWORK: the "homework due tomorrow" card goes here once core/homework
-# lands: a pupil card for (STUDENT, GUARDIAN) reading
-# core.homework.access.due_between(pupil, tomorrow, tomorrow) (batched over
-# the pupils to keep the query count constant), kinds its events, and a
-# template frontend/cards/homework_due.html.
+@card(
+    "homework_due",
+    roles=(STUDENT, GUARDIAN),
+    per_pupil=True,
+    kinds=("homework.item", "homework.done", "homework.handin"),
+)
+def homework_due(user: User, today: dt.date, pupils: list[User]) -> dict:
+    """Each pupil's homework due tomorrow, with "fait" and the hand-in state:
+    four queries for any number of pupils."""
+    tomorrow = today + dt.timedelta(days=1)
+    due = homework.due_for_pupils(pupils, tomorrow, tomorrow)
+    contexts = {}
+    for pupil in pupils:
+        items = due[pupil.pk]
+        contexts[pupil.pk] = {
+            "items": items[:SHOWN],
+            "count": len(items),
+            "left": sum(1 for item in items if not item.done),
+            "day": tomorrow,
+        }
+    return contexts
 
 
 def awaiting_excuse(user: User, pupils: list[User]):
@@ -334,9 +351,11 @@ def roll_calls(user: User, today: dt.date) -> dict:
     return {"lessons": lessons[:SHOWN], "count": len(lessons)}
 
 
-# HANDINS: the "hand-ins to review" card goes here once core/homework lands:
-# a user card for (TEACHER,) reading core.homework.access.handins_to_review(user),
-# kinds its hand-in events, and a template frontend/cards/handins.html.
+@card("handins", roles=(TEACHER,), kinds=("homework.handin",))
+def handins(user: User, today: dt.date) -> dict:
+    """The hand-ins the teacher has still to return, oldest first."""
+    waiting = list(homework.handins_to_review(user)[:READ_AT_MOST])
+    return {"handins": waiting[:SHOWN], "count": len(waiting)}
 
 
 # School-life staff --------------------------------------------------------------

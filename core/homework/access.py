@@ -21,7 +21,7 @@ but may not change it nor see its hand-ins.
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -37,27 +37,50 @@ def _active(user) -> bool:
 
 def teaches_subject(user: User, school_class: SchoolClass, subject: str) -> bool:
     """Return whether ``user`` may set homework in ``subject`` for ``school_class``."""
-    if not _active(user) or user.role != User.Role.TEACHER or not subject:
-        return False
-    lessons = Occurrence.objects.filter(school_class=school_class, subject=subject)
-    if lessons.filter(teachers=user).exists():
-        return True
-    return (
-        not lessons.filter(teachers__isnull=False).exists()
-        and Enrollment.objects.filter(
-            user=user, school_class=school_class, role=Enrollment.Role.TEACHER
-        ).exists()
+    return (school_class.pk, subject) in pairs_taught(
+        user, {(school_class.pk, subject)}
     )
+
+
+def pairs_taught(user: User, pairs: set[tuple[int, str]]) -> set[tuple[int, str]]:
+    """Return the ``(class id, subject)`` of ``pairs`` ``user`` may set homework in.
+
+    The rule of the module docstring, for any number of pairs in three
+    queries: the pairs whose lessons name ``user``, the pairs whose lessons
+    name anyone, and the classes ``user`` is enrolled in as a teacher.
+    """
+    pairs = {(class_id, subject) for class_id, subject in pairs if subject}
+    if not pairs or not _active(user) or user.role != User.Role.TEACHER:
+        return set()
+    class_ids = {class_id for class_id, _subject in pairs}
+    lessons = Occurrence.objects.filter(
+        school_class_id__in=class_ids, subject__in={s for _c, s in pairs}
+    )
+    named = set(lessons.filter(teachers=user).values_list("school_class_id", "subject"))
+    staffed = set(
+        lessons.filter(teachers__isnull=False).values_list("school_class_id", "subject")
+    )
+    enrolled = set(
+        Enrollment.objects.filter(
+            user=user, school_class_id__in=class_ids, role=Enrollment.Role.TEACHER
+        ).values_list("school_class_id", flat=True)
+    )
+    return {
+        pair
+        for pair in pairs
+        if pair in named or (pair not in staffed and pair[0] in enrolled)
+    }
 
 
 def subjects_taught(user: User, school_class: SchoolClass) -> list[str]:
     """Return the subjects of the class's timetable ``user`` may set homework in."""
-    subjects = (
+    subjects = set(
         Occurrence.objects.filter(school_class=school_class)
         .values_list("subject", flat=True)
         .distinct()
     )
-    return sorted(s for s in set(subjects) if teaches_subject(user, school_class, s))
+    taught = pairs_taught(user, {(school_class.pk, s) for s in subjects})
+    return sorted(subject for _class_id, subject in taught)
 
 
 def writable_classes(user: User) -> QuerySet[SchoolClass]:
@@ -171,31 +194,57 @@ def due_between(
 
     A constant number of queries whatever the number of items.
     """
-    rows = (
-        _with_items(for_pupil(student))
-        .filter(due_date__gte=first_day, due_date__lte=last_day)
-        .prefetch_related(
-            Prefetch(
-                "done_marks",
-                queryset=DoneMark.objects.filter(student=student),
-                to_attr="mine_done",
-            ),
-            Prefetch(
-                "handins",
-                queryset=HandIn.objects.filter(student=student),
-                to_attr="mine_handins",
-            ),
-        )
-        .order_by("due_date", "subject", "pk")
+    return due_for_pupils([student], first_day, last_day)[student.pk]
+
+
+def due_for_pupils(
+    students: list[User], first_day: dt.date, last_day: dt.date
+) -> dict[int, list[PupilItem]]:
+    """Return :func:`due_between` for each of ``students`` (by pupil id).
+
+    Four queries whatever the number of pupils and items (a guardian's home
+    reads all their children at once): the pupils' classes, the homework, the
+    "fait" marks and the hand-ins.
+    """
+    ids = [student.pk for student in students]
+    classes_of_pupil: dict[int, set[int]] = {pk: set() for pk in ids}
+    for student_id, class_id in Enrollment.objects.filter(
+        user_id__in=ids, role=Enrollment.Role.STUDENT
+    ).values_list("user_id", "school_class_id"):
+        classes_of_pupil[student_id].add(class_id)
+    class_ids = set().union(*classes_of_pupil.values()) if ids else set()
+    rows = list(
+        _with_items(
+            Homework.objects.filter(
+                school_class_id__in=class_ids,
+                published=True,
+                deleted_at__isnull=True,
+                due_date__gte=first_day,
+                due_date__lte=last_day,
+            )
+        ).order_by("due_date", "subject", "pk")
     )
-    return [
-        PupilItem(
-            homework=hw,
-            done=bool(hw.mine_done),
-            handin=hw.mine_handins[0] if hw.mine_handins else None,
+    done = set(
+        DoneMark.objects.filter(student_id__in=ids, homework__in=rows).values_list(
+            "student_id", "homework_id"
         )
-        for hw in rows
-    ]
+    )
+    handins = {
+        (h.student_id, h.homework_id): h
+        for h in HandIn.objects.filter(student_id__in=ids, homework__in=rows)
+    }
+    return {
+        pk: [
+            PupilItem(
+                homework=hw,
+                done=(pk, hw.pk) in done,
+                handin=handins.get((pk, hw.pk)),
+            )
+            for hw in rows
+            if hw.school_class_id in classes_of_pupil[pk]
+        ]
+        for pk in ids
+    }
 
 
 def handins_to_review(teacher: User) -> QuerySet[HandIn]:
@@ -226,8 +275,7 @@ def _managed_pairs(teacher: User) -> set[tuple[int, str]]:
         .values_list("school_class_id", "subject")
         .distinct()
     )
-    classes = {c: SchoolClass(pk=c) for c, _s in pairs}
-    return {(c, s) for c, s in pairs if teaches_subject(teacher, classes[c], s)}
+    return pairs_taught(teacher, pairs)
 
 
 def get_handin_for_teacher(user: User, handin_id: int) -> HandIn:

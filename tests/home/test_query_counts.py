@@ -12,6 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from core.attendance.models import Excuse, MissingRollCall
+from core.homework.models import DoneMark, HandIn, Homework
 from core.messaging import actions
 from core.roster.models import Enrollment, GuardianLink, SchoolClass, User
 from tests.conftest import make_occurrence, make_user
@@ -88,13 +89,46 @@ def unread_messages(school, user, sender, count: int, org=None) -> None:
         send(conversation, sender, body=f"m{i}")
 
 
+def homework_due(school_class, teacher, pupil, count: int) -> list[Homework]:
+    """``count`` homework due tomorrow, some ticked "fait", some handed in."""
+    made = []
+    for i in range(count):
+        homework = Homework.objects.create(
+            school_class=school_class,
+            subject=f"Cours {i}",
+            teacher=teacher,
+            due_date=TOMORROW,
+            title=f"Exercice {i}",
+            handin_required=i % 2 == 0,
+            publish_at=at(TODAY, 7),
+            published=True,
+        )
+        if i % 3 == 0:
+            DoneMark.objects.create(homework=homework, student=pupil)
+        if homework.handin_required:
+            HandIn.objects.create(
+                homework=homework,
+                student=pupil,
+                file="handins/x",
+                name="copie.pdf",
+                mime="application/pdf",
+                size=10,
+                submitted_at=at(TODAY, 8),
+                comment="",
+            )
+        made.append(homework)
+    return made
+
+
 def pupil_items(school, pupil, school_class, count: int) -> None:
-    """Lessons, absences awaiting an excuse and messages for ``pupil``."""
+    """Lessons, absences awaiting an excuse, homework due tomorrow and
+    messages for ``pupil``."""
     here = school_class.org == school.org
     teacher = school.teacher if here else school.outsider
     for occurrence in lessons(school_class, count):
         if occurrence.status != "cancelled":
             absence(occurrence, pupil, teacher)
+    homework_due(school_class, teacher, pupil, count)
     unread_messages(school, pupil, teacher, count, org=school_class.org)
 
 
@@ -125,11 +159,13 @@ def test_guardian_home_constant_in_children_and_items(school):
     assert_same(small, large)
     html = client.get("/").content.decode()
     assert html.count('class="home-section" data-pupil=') == 3
+    assert html.count("data-homework=") == 3 * 8  # 10 each, 8 shown
 
 
 def test_teacher_home_constant_in_classes_and_items(school):
     client = login(school.teacher)
     lessons(school.class_4b, 1)
+    homework_due(school.class_4b, school.teacher, school.pupil, 2)
     unread_messages(school, school.teacher, school.cpe, 1)
     small = queries(client)
     for i in range(3):
@@ -138,11 +174,16 @@ def test_teacher_home_constant_in_classes_and_items(school):
             user=school.teacher, school_class=extra, role="teacher"
         )
         lessons(extra, 10)
+        pupil = make_user(f"eleve{i}", User.Role.STUDENT, f"Élève{i}", "Nom")
+        Enrollment.objects.create(user=pupil, school_class=extra, role="student")
+        homework_due(extra, school.teacher, pupil, 10)
     lessons(school.class_3a, 10, teacher=school.teacher)  # named, not enrolled
     unread_messages(school, school.teacher, school.cpe, 9)
     large = queries(client)
     assert_same(small, large)
-    assert client.get("/").content.decode().count("/absences/roll-call/") > 10
+    html = client.get("/").content.decode()
+    assert html.count("/absences/roll-call/") > 10
+    assert html.count("data-handin=") == 8  # 1 + 15 waiting, 8 shown
 
 
 def staff_items(school, school_class, pupils, count: int) -> None:
