@@ -157,3 +157,55 @@ def test_teacher_week_across_classes_updates_live(
     page.set_viewport_size({"width": 360, "height": 780})
     page.screenshot(path=str(screens_dir / "timetable-mine-360.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
+
+
+HOMEWORK = """
+import datetime as dt
+from django.utils import timezone
+from core.homework.actions import set_homework
+from core.roster.models import SchoolClass, User
+homework = set_homework(
+    teacher=User.objects.get(username="alice"),
+    school_class=SchoolClass.objects.get(title="4e B", org__uai="0350001A"),
+    subject="Éducation musicale", title="Apprendre le refrain",
+    due_date=timezone.localdate() + dt.timedelta(days=1))
+print(homework.pk)
+"""
+
+DONE = """
+from core.homework.actions import set_done
+from core.homework.models import Homework
+from core.roster.models import User
+set_done(homework=Homework.objects.get(pk={pk}),
+         student=User.objects.get(username="lea"), done=True)
+"""
+
+
+@pytest.mark.browser
+def test_guardian_home_shows_homework_for_tomorrow_and_its_tick_live(
+    live_hub, page, login, lessons, screens_dir
+):
+    login(page, "karim")
+    page.goto("/")
+    expect(page.locator("#hub-status")).to_have_attribute("data-state", "connected")
+    lea = page.locator("section.home-section", has=page.locator("h2", has_text="Léa"))
+    card = lea.locator('[data-card="homework_due"]')
+    expect(card).to_contain_text("Devoirs pour demain")
+    page.evaluate("window.__notReloaded = true")
+
+    pk = int(live_hub.shell(HOMEWORK))
+    item = card.locator(f'[data-homework="{pk}"]')
+    expect(item).to_contain_text("Apprendre le refrain", timeout=15_000)
+    expect(item).to_have_attribute("data-done", "false")
+
+    live_hub.shell(DONE.format(pk=pk))
+    expect(item).to_have_attribute("data-done", "true", timeout=15_000)
+    expect(item).to_contain_text("fait")
+    # Inès, in the other school, has no such homework.
+    ines = page.locator("section.home-section", has=page.locator("h2", has_text="Inès"))
+    expect(ines.locator(f'[data-homework="{pk}"]')).to_have_count(0)
+    assert page.evaluate("window.__notReloaded") is True
+    assert not page.js_errors, page.js_errors
+    page.set_viewport_size({"width": 360, "height": 780})
+    page.screenshot(path=str(screens_dir / "home-guardian-homework-360.png"))
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360

@@ -21,3 +21,19 @@ def test_hub_client_js_unit_tests_pass():
         timeout=120,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+STATIC = Path(__file__).resolve().parents[2] / "frontend" / "static" / "hub"
+
+
+@pytest.mark.parametrize("module", sorted(p.name for p in STATIC.glob("*.js")))
+def test_every_page_module_parses(module, tmp_path):
+    """A syntax error in one module silences every live page that imports it."""
+    if shutil.which("node") is None:
+        pytest.fail("Node.js is needed: apt-get install nodejs")
+    copy = tmp_path / (module[:-3] + ".mjs")  # parse as an ES module
+    copy.write_bytes((STATIC / module).read_bytes())
+    result = subprocess.run(
+        ["node", "--check", str(copy)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -234,6 +234,8 @@ export function detail(event) {
   let text = first.map(shortChange).join(", ");
   if (data.count > first.length) text += ", …";
   return text;
+}
+
 function describeHomework(event) {
   const hw = (event.data || {}).homework || {};
   const values = { subject: hw.subject || "", title: hw.title || "", when: hw.due_date || "" };
