@@ -613,16 +613,27 @@ def plan_all(mark: int) -> dict:
     )
     rows = []
     shapes: dict[str, collections.Counter] = {}
+    pauses: list[float] = []  # this process's collections during the plans
+    started: list[float] = []
+
+    def watch(phase: str, info: dict) -> None:
+        if phase == "start":
+            started[:] = [time.perf_counter()]
+        elif started:
+            pauses.append(time.perf_counter() - started.pop())
+
+    gc.callbacks.append(watch)
     for pk, kind, payload in events:
         # The query log keeps 9,000 entries; full, it would count none.
         reset_queries()
+        pauses.clear()
         with CaptureQueriesContext(connection) as queries:
-            started = time.perf_counter()
+            began = time.perf_counter()
             counts = planning.plan_event(pk)
-            elapsed = time.perf_counter() - started
+            elapsed = time.perf_counter() - began
         if kind not in shapes:  # what the statements of one plan are
             shapes[kind] = collections.Counter(
-                " ".join(q["sql"].split()[:4])[:70] for q in queries.captured_queries
+                statement_shape(q["sql"]) for q in queries.captured_queries
             )
         rows.append(
             {
@@ -634,6 +645,7 @@ def plan_all(mark: int) -> dict:
                     else payload.get("lesson", {}).get("id")
                 ),
                 "s": elapsed,
+                "gc_s": sum(pauses),
                 "queries": len(queries),
                 "notifications": counts["notifications"],
                 "deliveries": Delivery.objects.filter(
@@ -641,7 +653,16 @@ def plan_all(mark: int) -> dict:
                 ).count(),
             }
         )
-    return rows, {k: c.most_common(8) for k, c in shapes.items()}
+    gc.callbacks.remove(watch)
+    return rows, {k: c.most_common(10) for k, c in shapes.items()}
+
+
+def statement_shape(sql: str) -> str:
+    """The first words of a statement; savepoints without their names."""
+    words = sql.split()
+    if words and words[0] in ("SAVEPOINT", "RELEASE", "ROLLBACK"):
+        return " ".join(w for w in words if not w.startswith(('"s', "s")))
+    return " ".join(words[:4])[:70]
 
 
 def planning_summary(rows: list[dict], kind: str) -> dict:
@@ -665,6 +686,8 @@ def planning_summary(rows: list[dict], kind: str) -> dict:
         "ms_per_notification": 1000
         * sum(r["s"] for r in mine)
         / max(1, sum(r["notifications"] for r in mine)),
+        "gc_ms_total": 1000 * sum(r["gc_s"] for r in mine),
+        "gc_ms_max": 1000 * max(r["gc_s"] for r in mine),
         "queries_per_notification": sum(r["queries"] for r in mine)
         / max(1, sum(r["notifications"] for r in mine)),
     }
@@ -745,7 +768,9 @@ def report(figures: dict) -> None:
             f"notifications and {p['deliveries_per_event']:.1f} deliveries per event; "
             f"queries per event p50 {p['queries']['p50']:.0f} (max {p['queries']['max']}), "
             f"{p['queries_per_notification']:.2f} per notification, "
-            f"{p['ms_per_notification']:.2f} ms per notification"
+            f"{p['ms_per_notification']:.2f} ms per notification; garbage "
+            f"collection inside the plans {p['gc_ms_total']:.0f} ms in all "
+            f"(at most {p['gc_ms_max']:.0f} ms in one)"
         )
     for kind, shapes in figures["planning_statements"].items():
         print(f"  statements of one {kind} plan:")
