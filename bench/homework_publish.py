@@ -340,12 +340,10 @@ class Socket:
     """One page's socket: ``hello``, ``subscribe`` to what it offers, frames."""
 
     def __init__(self, index: int, user_id: int, role: str, session: str) -> None:
-        self.index, self.user_id, self.role, self.session = (
-            index,
-            user_id,
-            role,
-            session,
-        )
+        self.index = index
+        self.user_id = user_id
+        self.role = role
+        self.session = session
         self.ws = None
         self.streams: list[str] = []
         self.pending: dict[str, asyncio.Future] = {}
@@ -403,10 +401,9 @@ class Socket:
 class Expect:
     """Arrivals awaited for one action: ``key -> set of socket indexes``."""
 
-    def __init__(self, keys: dict, t0_holder: list) -> None:
+    def __init__(self, keys: dict) -> None:
         self.left = {key: set(indexes) for key, indexes in keys.items()}
         self.arrivals: list[float] = []
-        self.t0 = t0_holder  # [t0], filled by the POST thread before it sends
         self.done = asyncio.Event()
         if not any(self.left.values()):
             self.done.set()
@@ -470,7 +467,7 @@ async def run_rounds(args, school: dict, teacher: Teacher, socket_port: int) -> 
     pupils = school["pupils"]
     lessons = list(school["roll_call_lessons"])
     result = {
-        "homework": [],  # (socket index, latency) of every arrival
+        "homework": [],  # the latency of every arrival (s)
         "homework_last": [],
         "homework_post": [],
         "absence": [],
@@ -484,8 +481,7 @@ async def run_rounds(args, school: dict, teacher: Teacher, socket_port: int) -> 
     }
 
     async def timed(name: str, keys: dict, call) -> tuple[list[float], float, int]:
-        holder: list[float] = []
-        expect = Expect(keys, holder)
+        expect = Expect(keys)
         current[name] = expect
         t0, post_s, status = await asyncio.to_thread(call)
         if status != 302:
