@@ -23,6 +23,8 @@ from django.test import Client
 from django.utils import timezone
 
 from core.attendance import actions as attendance
+from core.homework.actions import hand_in, set_homework
+from core.homework.uploads import CheckedFile
 from core.roster.actions import grant_school_life_staff
 from core.roster.models import Enrollment, GuardianLink, User
 from hub.access import readable_streams
@@ -76,6 +78,19 @@ def world(db, settings, tmp_path):
         w[f"msg{key}"] = message.pk
         w[f"att{key}"] = message.attachments.get().pk
         w[f"class{key}"] = school_class.pk
+        homework = set_homework(
+            teacher=teacher,
+            school_class=school_class,
+            subject="Mathématiques",
+            title="Devoir maison",
+            handin_required=True,
+        )
+        w[f"hw{key}"] = homework.pk
+        w[f"hand{key}"] = hand_in(
+            homework=homework,
+            student=pupil,
+            upload=CheckedFile(name="copie.pdf", mime="application/pdf", data=PDF),
+        ).pk
     w["lea"], w["ines"] = school.pupil.pk, school.other_child.pk
     w["karim_id"] = school.parent.pk
     return w
@@ -106,6 +121,17 @@ MATRIX = [
     ("/messages/{convA}/api/messages/{msgA}/", {"alice", "karim"}),
     ("/api/timetable/{classA}/", {"lea", "karim", "sophie", "alice", "paul"}),
     ("/api/timetable/{classB}/", {"ines", "karim", "oscar", "berthe"}),
+    ("/homework/class/{classA}/", {"alice", "paul"}),
+    ("/homework/class/{classB}/", {"oscar", "berthe"}),
+    ("/homework/class/{classA}/sessions/", {"lea", "karim", "sophie", "alice", "paul"}),
+    ("/homework/class/{classB}/sessions/", {"ines", "karim", "oscar", "berthe"}),
+    ("/homework/{hwA}/handins/", {"alice"}),
+    ("/homework/{hwB}/handins/", {"oscar"}),
+    ("/homework/{hwA}/handins.zip", {"alice"}),
+    ("/homework/handins/{handA}/file/", {"lea", "karim", "alice"}),
+    ("/homework/handins/{handB}/file/", {"ines", "karim", "oscar"}),
+    ("/homework/api/items/?child={lea}", {"lea", "karim"}),
+    ("/homework/api/items/?child={ines}", {"ines", "karim"}),
     ("/delivery/log/?user={lea}", {"paul"}),
     ("/delivery/log/?user={ines}", {"berthe"}),
     ("/delivery/log/?user={karim_id}", {"paul", "berthe"}),
@@ -226,6 +252,9 @@ def test_when_a_guardian_link_ends_every_access_through_it_ends(world):
         "/messages/files/{attB}/",
         "/messages/{convB}/api/messages/",
         "/api/timetable/{classB}/",
+        "/homework/class/{classB}/sessions/",
+        "/homework/handins/{handB}/file/",
+        "/homework/api/items/?child={ines}",
     ]:
         assert _check(world, path, set(), people=["karim"]) == [], path
     # What goes through Léa stays.

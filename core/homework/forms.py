@@ -2,6 +2,7 @@
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from core.homework import uploads
 from core.homework.models import Homework
@@ -28,7 +29,9 @@ class MultipleFileField(forms.FileField):
 class HomeworkForm(forms.Form):
     """A homework as the teacher writes it. Empty due date: the next lesson."""
 
-    subject = forms.CharField(label=_("Subject"), max_length=300)
+    subject = forms.CharField(
+        label=pgettext_lazy("homework", "Subject"), max_length=300
+    )
     title = forms.CharField(label=_("Title"), max_length=200)
     kind = forms.ChoiceField(label=_("Kind"), choices=Homework.Kind.choices)
     text = forms.CharField(

@@ -22,7 +22,7 @@ from core.homework import access, actions, uploads, workload
 from core.homework.forms import HandInForm, HomeworkForm, ReturnForm, SessionContentForm
 from core.homework.models import Attachment, HandIn, Homework
 from core.roster.access import classes_of, students_of_class
-from core.roster.models import Enrollment, User
+from core.roster.models import Enrollment, SchoolClass, User
 from core.timetable.models import Occurrence
 
 log = logging.getLogger(__name__)
@@ -76,11 +76,15 @@ def _family_page(request):
     pupil = access.get_pupil(user, _int(request.GET.get("child")))
     today = timezone.localdate()
     items = access.due_between(pupil, today, today + HORIZON)
+    classes = SchoolClass.objects.filter(
+        enrollments__user=pupil, enrollments__role=Enrollment.Role.STUDENT
+    ).order_by("title")
     return render(
         request,
         "homework/notebook.html",
         {
             "pupil": pupil,
+            "classes": classes,
             "children": children if user.role == User.Role.GUARDIAN else [],
             "groups": _groups(items, today),
             "can_tick": user.role == User.Role.STUDENT,
@@ -88,11 +92,7 @@ def _family_page(request):
             "now": timezone.now(),
             "live": {
                 "pupil": pupil.pk,
-                "classes": list(
-                    Enrollment.objects.filter(
-                        user=pupil, role=Enrollment.Role.STUDENT
-                    ).values_list("school_class_id", flat=True)
-                ),
+                "classes": [c.pk for c in classes],
             },
         },
     )

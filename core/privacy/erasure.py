@@ -55,6 +55,12 @@ FATES = {
     "timetable.Occurrence.teachers": KEEP,
     "timetable.OccurrenceChange.changed_by": KEEP,
     "timetable.FeedToken.user": DELETE,
+    # Homework: the notebook is the school's; a pupil's hand-ins are their
+    # own work (their "fait" ticks cascade).
+    "homework.Homework.teacher": KEEP,
+    "homework.SessionContent.teacher": KEEP,
+    "homework.HandIn.returned_by": KEEP,
+    "homework.HandIn.student": DELETE,
     # Accounts.
     "accounts.ActivationCode.user": DELETE,
     "accounts.ActivationCode.issued_by": KEEP,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_pages_small_screen import SEED
+from tests.browser.test_pages_small_screen import HOMEWORK_SEED, SEED
 
 AXE = (
     Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
@@ -33,14 +33,25 @@ PAGES = {
         "/settings/sessions/",
         "/settings/security/",
         "/mes-donnees/",
+        "/homework/",
     ],
-    "lea": ["/", "/timetable/?week=2026-01-19", "/notifications/", "/messages/"],
+    "lea": [
+        "/",
+        "/timetable/?week=2026-01-19",
+        "/notifications/",
+        "/messages/",
+        "/homework/",
+    ],
     "alice": [
         "/",
         "/absences/",
         "/absences/roll-call/{lesson}/",
         "/messages/",
         "/messages/new/",
+        "/homework/",
+        "/homework/class/{klass}/",
+        "/homework/class/{klass}/sessions/",
+        "/homework/{handin_homework}/handins/",
     ],
     "paul": [
         "/",
@@ -50,6 +61,7 @@ PAGES = {
         "/delivery/log/",
         "/audit/",
         "/settings/security/",
+        "/homework/",
     ],
 }
 BLOCKING = {"serious", "critical"}
@@ -68,6 +80,12 @@ User.objects.get(username="paul").user_permissions.add(
 def lesson(live_hub) -> int:
     live_hub.shell(GRANT_AUDIT)
     return int(live_hub.shell(SEED).strip())
+
+
+@pytest.fixture(scope="module")
+def homework_ids(live_hub, lesson) -> dict:
+    klass, handin_homework = live_hub.shell(HOMEWORK_SEED).split()
+    return {"klass": klass, "handin_homework": handin_homework}
 
 
 def run_axe(page) -> list[dict]:
@@ -94,7 +112,7 @@ def run_axe(page) -> list[dict]:
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("username", list(PAGES), ids=lambda u: u or "anonymous")
 def test_no_serious_accessibility_violation(
-    live_hub, browser, login, username, width, lesson
+    live_hub, browser, login, username, width, lesson, homework_ids
 ):
     context = browser.new_context(
         base_url=live_hub.url,
@@ -110,7 +128,7 @@ def test_no_serious_accessibility_violation(
     try:
         if username:
             login(page, username)
-        for path in (p.format(lesson=lesson) for p in PAGES[username]):
+        for path in (p.format(lesson=lesson, **homework_ids) for p in PAGES[username]):
             response = page.goto(path)
             assert response.status == 200, f"{path}: HTTP {response.status}"
             if username:

@@ -4,10 +4,24 @@ import pytest
 from playwright.sync_api import expect
 
 PAGES = {
-    "karim": ["/", "/timetable/?week=2026-01-19", "/notifications/", "/absences/"],
-    "alice": ["/", "/absences/", "/absences/roll-call/{lesson}/"],
-    "lea": ["/", "/notifications/"],
-    "paul": ["/", "/absences/"],
+    "karim": [
+        "/",
+        "/timetable/?week=2026-01-19",
+        "/notifications/",
+        "/absences/",
+        "/homework/",
+    ],
+    "alice": [
+        "/",
+        "/absences/",
+        "/absences/roll-call/{lesson}/",
+        "/homework/",
+        "/homework/class/{klass}/",
+        "/homework/class/{klass}/sessions/",
+        "/homework/{handin_homework}/handins/",
+    ],
+    "lea": ["/", "/notifications/", "/homework/"],
+    "paul": ["/", "/absences/", "/homework/"],
 }
 
 # A lesson of 4e B for alice's roll call, Léa absent there with a pending excuse
@@ -43,14 +57,48 @@ print(occurrence.pk)
 """
 
 
+# Homework of 4e B (one to hand in, handed in by Léa, with a long file name).
+HOMEWORK_SEED = """
+import datetime as dt
+from django.utils import timezone
+from core.homework import actions
+from core.homework.models import Homework
+from core.homework.uploads import CheckedFile
+from core.roster.models import SchoolClass, User
+school_class = SchoolClass.objects.get(title="4e B", org__uai="0350001A")
+alice, lea = User.objects.get(username="alice"), User.objects.get(username="lea")
+subject = "Sciences de la vie et de la Terre"
+homework = Homework.objects.filter(school_class=school_class, title="Compte rendu du TP").first()
+if homework is None:
+    day = timezone.localdate() + dt.timedelta(days=2)
+    actions.set_homework(teacher=alice, school_class=school_class, subject=subject,
+        title="Réviser la digestion", kind="test", due_date=day,
+        text="Chapitre 3, schémas compris : https://www.example.org/svt/chapitre-3-la-digestion-et-les-enzymes")
+    homework = actions.set_homework(teacher=alice, school_class=school_class, subject=subject,
+        title="Compte rendu du TP", due_date=day, handin_required=True)
+    actions.hand_in(homework=homework, student=lea, upload=CheckedFile(
+        name="compte-rendu-du-tp-de-sciences-de-la-vie-et-de-la-terre-version-finale.pdf",
+        mime="application/pdf", data=b"%PDF-1.4\\n%%EOF\\n"))
+print(school_class.pk, homework.pk)
+"""
+
+
 @pytest.fixture(scope="module")
 def lesson(live_hub) -> int:
     return int(live_hub.shell(SEED).strip())
 
 
+@pytest.fixture(scope="module")
+def homework_ids(live_hub, lesson) -> dict:
+    klass, handin_homework = live_hub.shell(HOMEWORK_SEED).split()
+    return {"klass": klass, "handin_homework": handin_homework}
+
+
 @pytest.mark.browser
 @pytest.mark.parametrize("username", sorted(PAGES))
-def test_pages_fit_360_px(live_hub, browser, login, screens_dir, username, lesson):
+def test_pages_fit_360_px(
+    live_hub, browser, login, screens_dir, username, lesson, homework_ids
+):
     context = browser.new_context(
         base_url=live_hub.url, viewport={"width": 360, "height": 740}, locale="fr-FR"
     )
@@ -67,7 +115,7 @@ def test_pages_fit_360_px(live_hub, browser, login, screens_dir, username, lesso
     )
     try:
         login(page, username)
-        for path in (p.format(lesson=lesson) for p in PAGES[username]):
+        for path in (p.format(lesson=lesson, **homework_ids) for p in PAGES[username]):
             response = page.goto(path)
             assert response.status == 200, f"{path}: HTTP {response.status}"
             expect(page.locator("html")).to_have_attribute("lang", "fr")
@@ -77,6 +125,8 @@ def test_pages_fit_360_px(live_hub, browser, login, screens_dir, username, lesso
             width = page.evaluate("document.scrollingElement.scrollWidth")
             name = path.strip("/").split("?")[0].replace("/", "-") or "home"
             name = name.replace(f"-{lesson}", "")
+            for value in homework_ids.values():
+                name = name.replace(f"-{value}", "")
             page.screenshot(
                 path=str(screens_dir / f"{username}-{name}-360.png"), full_page=True
             )

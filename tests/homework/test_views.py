@@ -33,6 +33,7 @@ def test_the_pupils_notebook_groups_by_due_date(week):
     assert page.index("Plus tard") < page.index("Semaine pro")
     assert 'class="hw__tick"' in page
     assert 'href="https://example.org/aide"' in page  # linkified, escaped
+    assert f"/homework/class/{week.class_4b.pk}/sessions/" in page
 
 
 def test_teacher_text_is_escaped(week):
@@ -262,3 +263,12 @@ def test_session_contents_are_written_by_the_lessons_teacher(week, clock):
         .status_code
         == 404
     )
+
+
+def test_the_teacher_sees_change_and_remove_on_their_homework(week):
+    hw = set_maths(week, handin_required=True)
+    page = client_for(week.teacher).get(f"/homework/class/{week.class_4b.pk}/")
+    text = page.content.decode()
+    assert f"/homework/{hw.pk}/edit/" in text
+    assert f"/homework/{hw.pk}/remove/" in text
+    assert f"/homework/{hw.pk}/handins/" in text
