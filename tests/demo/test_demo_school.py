@@ -72,9 +72,13 @@ def test_demo_after_applies_one_cancellation_and_six_moves(demo):
     out = StringIO()
     with capture_events() as events:
         call_command("demo_after", stdout=out)
-    ops = sorted(e.op for e in events)
+    updates = [e for e in events if e.kind == "timetable.occurrence"]
+    ops = sorted(e.op for e in updates)
     assert ops.count("cancelled") == 1
     assert len(ops) == 7 and set(ops) <= {"cancelled", "moved", "room_changed"}
+    # The families get one notification for the seven (decision 0007).
+    (summary,) = [e for e in events if e.kind == "timetable.changes"]
+    assert summary.data["count"] == 7 and len(events) == 8
     assert {e.stream for e in events} == {
         f"class:{SchoolClass.objects.get(org__uai=DEMO_UAI, title='3e A').pk}"
     }
