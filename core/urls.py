@@ -12,6 +12,7 @@ urlpatterns = [
     path("calendar/", include("core.timetable.urls")),
     path("absences/", include("core.attendance.urls")),
     path("messages/", include("core.messaging.urls")),
+    path("documents/", include("core.documents.urls")),
     path("audit/", include("core.audit.urls")),
     path("", include("core.accounts.urls")),
     path("", include("core.privacy.urls")),
