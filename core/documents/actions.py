@@ -266,7 +266,7 @@ def _save_version(item: Item, upload, mime: str, actor: User) -> DocumentVersion
     upload.seek(0)
     # Saved from the upload itself (a temporary file past 2.5 MB): the
     # storage copies it in chunks, never the whole file in memory.
-    version.file.save(upload.name or "fichier", upload, save=False)
+    version.file.save("document", upload, save=False)  # RandomName decides
     version.save()
     return version
 
