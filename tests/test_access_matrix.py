@@ -23,6 +23,8 @@ from django.test import Client
 from django.utils import timezone
 
 from core.attendance import actions as attendance
+from core.documents import access as documents_access
+from core.documents import actions as documents
 from core.roster.actions import grant_school_life_staff
 from core.roster.models import Enrollment, GuardianLink, User
 from hub.access import readable_streams
@@ -76,6 +78,11 @@ def world(db, settings, tmp_path):
         w[f"msg{key}"] = message.pk
         w[f"att{key}"] = message.attachments.get().pk
         w[f"class{key}"] = school_class.pk
+        space = documents_access.get_space(teacher, "class", school_class.pk)
+        item = documents.add_file(
+            space=space, actor=teacher, upload=upload("cours.pdf", PDF)
+        )
+        w[f"doc{key}"] = item.versions.get().pk
     w["lea"], w["ines"] = school.pupil.pk, school.other_child.pk
     w["karim_id"] = school.parent.pk
     return w
@@ -106,6 +113,10 @@ MATRIX = [
     ("/messages/{convA}/api/messages/{msgA}/", {"alice", "karim"}),
     ("/api/timetable/{classA}/", {"lea", "karim", "sophie", "alice", "paul"}),
     ("/api/timetable/{classB}/", {"ines", "karim", "oscar", "berthe"}),
+    ("/documents/class/{classA}/", {"lea", "karim", "sophie", "alice", "paul"}),
+    ("/documents/class/{classB}/", {"ines", "karim", "oscar", "berthe"}),
+    ("/documents/files/{docA}/", {"lea", "karim", "sophie", "alice", "paul"}),
+    ("/documents/files/{docB}/", {"ines", "karim", "oscar", "berthe"}),
     ("/delivery/log/?user={lea}", {"paul"}),
     ("/delivery/log/?user={ines}", {"berthe"}),
     ("/delivery/log/?user={karim_id}", {"paul", "berthe"}),
@@ -226,6 +237,8 @@ def test_when_a_guardian_link_ends_every_access_through_it_ends(world):
         "/messages/files/{attB}/",
         "/messages/{convB}/api/messages/",
         "/api/timetable/{classB}/",
+        "/documents/class/{classB}/",
+        "/documents/files/{docB}/",
     ]:
         assert _check(world, path, set(), people=["karim"]) == [], path
     # What goes through Léa stays.
@@ -251,6 +264,7 @@ def test_when_an_enrollment_ends_the_pupil_and_family_lose_the_class(world):
 
     for username in ("lea",):
         assert _check(world, "/api/timetable/{classA}/", set(), people=[username]) == []
+        assert _check(world, "/documents/files/{docA}/", set(), people=[username]) == []
     names = _stream_names(world)
     assert {names[s] for s in readable_streams(school.pupil)} == {"user:lea"}
     # Karim keeps school B through Inès, loses 4e B (Léa's only class).
