@@ -91,3 +91,39 @@ def test_a_teacher_uploads_and_the_pupils_open_page_shows_it_live(
     finally:
         for context in contexts:
             context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1280, 360])
+@pytest.mark.parametrize("username", ["alice", "lea", "karim", "paul"])
+def test_documents_pages_fit_and_pass_axe(live_hub, browser, login, username, width):
+    from tests.browser.test_accessibility import run_axe
+
+    # axe is injected inline: the page's CSP is test_csp.py's business.
+    context = browser.new_context(
+        base_url=live_hub.url,
+        viewport={"width": width, "height": 800},
+        locale="fr-FR",
+        timezone_id="Europe/Paris",
+        bypass_csp=True,
+    )
+    context.set_default_timeout(15_000)
+    context_errors = []
+    try:
+        page = context.new_page()
+        context_errors = watch_errors(page)
+        login(page, username)
+        found = {}
+        for path in ("/documents/", class_4b_url(live_hub)):
+            response = page.goto(path)
+            assert response.status == 200, f"{path}: HTTP {response.status}"
+            expect(page.locator("html")).to_have_attribute("lang", "fr")
+            connected(page)
+            assert no_horizontal_scroll(page), f"{path} scrolls sideways at {width}"
+            violations = run_axe(page)
+            if violations:
+                found[path] = violations
+        assert not found, found
+        assert not context_errors, context_errors
+    finally:
+        context.close()
