@@ -289,6 +289,9 @@ def _build(today: dt.date) -> None:
             data=generated_feed(school_class, lessons, current).encode(),
             name=f"demo-{school_class.title}.ics",
         )
+    from core.documents.demo import seed_demo_documents
+
+    seed_demo_documents(prof, class_4b)
     start_conversation(
         sender=prof,
         org=org,
