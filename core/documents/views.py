@@ -14,6 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core import files
@@ -146,7 +147,7 @@ def add(request, kind: str, space_id: int):
     except actions.DocumentError as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, f"« {item.title} » a été ajouté.")
+        messages.success(request, _("“%(title)s” was added.") % {"title": item.title})
     return redirect(_space_url(space, folder_id))
 
 
@@ -206,7 +207,9 @@ def add_version(request, item_id: int):
     except actions.DocumentError as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, f"Nouvelle version de « {item.title} » ajoutée.")
+        messages.success(
+            request, _("New version of “%(title)s” added.") % {"title": item.title}
+        )
     return redirect(_space_url(space, item.folder_id))
 
 
@@ -218,7 +221,7 @@ def delete(request, item_id: int):
     item, space = access.get_item(user, item_id, write=True)
     folder_id, title = item.folder_id, item.title
     actions.delete_item(item=item, space=space, actor=user)
-    messages.success(request, f"« {title} » a été supprimé.")
+    messages.success(request, _("“%(title)s” was deleted.") % {"title": title})
     return redirect(_space_url(space, folder_id))
 
 

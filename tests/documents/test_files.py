@@ -317,3 +317,21 @@ def test_every_write_is_audited(world):
             "org_id", flat=True
         )
     ) == {world.school.org.pk}
+
+
+def test_a_form_without_its_file_or_name_says_so(world, teacher_client):
+    response = teacher_client.post(
+        _add_url(world), {"kind": "file", "title": "Sans fichier"}, follow=True
+    )
+    assert "Choisissez un fichier." in response.content.decode()
+    folder_url = f"/documents/class/{world.school.class_4b.pk}/folders/"
+    response = teacher_client.post(folder_url, {"name": "   "}, follow=True)
+    assert "Donnez un nom au dossier." in response.content.decode()
+    assert not Item.objects.exists()
+    for bad in ("abc", "-3", "999999"):
+        response = teacher_client.post(
+            _add_url(world),
+            {"kind": "link", "url": "https://example.org/", "folder": bad},
+        )
+        # A malformed folder is the top; a folder that is not there, 404.
+        assert response.status_code == (404 if bad == "999999" else 302), bad
