@@ -55,6 +55,10 @@ FATES = {
     "timetable.Occurrence.teachers": KEEP,
     "timetable.OccurrenceChange.changed_by": KEEP,
     "timetable.FeedToken.user": DELETE,
+    # Course documents belong to the class or the subject's teachers.
+    "documents.Folder.created_by": KEEP,
+    "documents.Item.created_by": KEEP,
+    "documents.DocumentVersion.uploaded_by": KEEP,
     # Accounts.
     "accounts.ActivationCode.user": DELETE,
     "accounts.ActivationCode.issued_by": KEEP,
