@@ -34,7 +34,7 @@ import hub
 from core import files
 from core.audit import log as audit
 from core.documents.access import CLASS, Space
-from core.documents.events import ItemChanged, ItemData
+from core.documents.events import ItemChanged, ItemData, ItemRemoved
 from core.documents.models import DocumentVersion, Folder, Item
 from core.roster.models import Enrollment, User
 from hub.streams import class_stream, user_stream
@@ -194,9 +194,10 @@ def item_data(item: Item, space_key: str) -> ItemData:
 
 
 def _emit(op: str, item: Item, space: Space, actor: User, data: ItemData) -> None:
+    kind = ItemRemoved if op == "removed" else ItemChanged
     hub.send_event(
         streams_for(space, item.guardians_may_see),
-        ItemChanged(
+        kind(
             op=op,
             org_id=space.org_id,
             space_title=space.title,

@@ -1,4 +1,5 @@
-"""Event kinds course documents emit.
+"""Event kinds course documents emit: ``documents.item`` (added, new version)
+and ``documents.removed``.
 
 Where they go (``core.documents.actions``): an item guardians may see goes on
 its class's ``class:<id>`` stream; an item hidden from guardians goes on the
@@ -36,27 +37,36 @@ class ItemData(BaseModel):
     author: str
 
 
-class ItemChanged(HubEvent):
-    """A document was added, got a new version, or was removed.
+class _ItemEvent(HubEvent):
+    """``space_title`` names the class ("4e B") or the course; ``subject`` the
+    class's course ("Histoire-géo", "" for a homeroom without one or a
+    course space)."""
 
-    ``space_title`` names the class ("4e B") or the course; ``subject`` the
-    class's course ("Histoire-géo", "" for a homeroom without one).
-    """
-
-    kind = "documents.item"
-    category = "documents"
-    op: Literal["added", "new_version", "removed"]
     org_id: int
     space_title: str
     subject: str
     item: ItemData
     actor_id: int | None = None
 
-    def notice(self, created_at: datetime.datetime) -> Notice | None:
+
+class ItemRemoved(_ItemEvent):
+    """A document was deleted: open pages take it out; no notification."""
+
+    kind = "documents.removed"
+    notify = False
+    op: Literal["removed"]
+
+
+class ItemChanged(_ItemEvent):
+    """A document was added or got a new version (notified, digested)."""
+
+    kind = "documents.item"
+    category = "documents"
+    op: Literal["added", "new_version"]
+
+    def notice(self, created_at: datetime.datetime) -> Notice:
         """New document or version (French: "Nouveau document en Histoire-géo
-        (4e B) : …"); removals stay in-app."""
-        if self.op == "removed":
-            return None
+        (4e B) : …")."""
         values = {
             "subject": self.subject,
             "space": self.space_title,

@@ -1,6 +1,7 @@
 """Course documents in two real browsers: teacher Alice uploads a PDF to 4e B
 through the form, and pupil Léa's open documents page shows it at once,
-without a reload; Léa downloads it; the pages fit 360 px and 1280 px."""
+without a reload; Léa downloads it; Alice deletes it and it leaves Léa's
+page; the pages fit 360 px and 1280 px and pass axe."""
 
 import uuid
 
@@ -86,6 +87,13 @@ def test_a_teacher_uploads_and_the_pupils_open_page_shows_it_live(
         teacher.screenshot(
             path=str(screens_dir / "documents-teacher-360.png"), full_page=True
         )
+        # Alice deletes it: it leaves Léa's page as live.
+        teacher.set_viewport_size({"width": 1280, "height": 800})
+        mine = teacher.locator("#document-list .doc", has_text=title)
+        with teacher.expect_navigation():
+            mine.get_by_role("button", name="Supprimer").click()
+        expect(item).to_have_count(0, timeout=20_000)
+        assert pupil.evaluate("window.notReloaded") is True
         assert not teacher_errors, teacher_errors
         assert not pupil_errors, pupil_errors
     finally:

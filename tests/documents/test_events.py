@@ -42,7 +42,7 @@ def test_each_write_emits_one_event_on_the_class_stream(world):
     assert [(e.stream, e.kind, e.op) for e in events] == [
         (class_stream(world.school.class_4b.pk), "documents.item", "added"),
         (class_stream(world.school.class_4b.pk), "documents.item", "new_version"),
-        (class_stream(world.school.class_4b.pk), "documents.item", "removed"),
+        (class_stream(world.school.class_4b.pk), "documents.removed", "removed"),
     ]
     added = events[0].data
     assert added["item"]["title"] == "Chapitre 1"
@@ -50,6 +50,18 @@ def test_each_write_emits_one_event_on_the_class_stream(world):
     assert added["subject"] == "Histoire-géo"
     assert added["space_title"] == "4e B"
     assert events[1].data["item"]["versions"] == 2
+
+
+def test_a_removal_reaches_open_pages_but_is_no_unread_notification(world):
+    from hub import inbox
+
+    space = class_space(world)
+    teacher = world.school.teacher
+    item = actions.add_link(space=space, actor=teacher, url="https://example.org/")
+    before = inbox.unread_count(world.school.pupil)
+    assert before == 1
+    actions.delete_item(item=item, space=space, actor=teacher)
+    assert inbox.unread_count(world.school.pupil) == before
 
 
 def test_a_document_hidden_from_guardians_goes_to_pupils_and_teachers_only(world):

@@ -4,8 +4,8 @@
 // `class:<id>` stream (an item hidden from guardians comes on the reader's own
 // `user:<id>` stream, which every page follows) through the shared hub client.
 // A `documents.item` event of this space and folder adds the item at the top
-// (`added`), updates it (`new_version`) or takes it out (`removed`), and is
-// announced. A `reset` of the stream reloads the folder's items from
+// (`added`) or updates it (`new_version`); a `documents.removed` event takes it
+// out; each is announced. A `reset` of the stream reloads the folder's items from
 // /documents/<kind>/<id>/api/items/. Everything is drawn with textContent.
 // Items drawn live carry their links; a teacher reloads to manage them.
 
@@ -102,7 +102,7 @@ export class DocumentsView {
     return item && item.space === this.space && (item.folder_id ?? null) === this.folderId;
   }
 
-  /** Apply one `documents.item` event. */
+  /** Apply one `documents.item` or `documents.removed` event. */
   apply(event, { announce = true } = {}) {
     const item = event.data?.item;
     if (!this.mine(item)) return;
@@ -164,8 +164,10 @@ function start() {
   if (!root || !data) return null;
   const view = new DocumentsView(root, JSON.parse(data.textContent));
   hub.on("documents.item", (event) => view.apply(event));
+  hub.on("documents.removed", (event) => view.apply(event));
   hub.on("reset", (frame) => {
-    if (frame.stream === view.stream() || frame.stream.startsWith("user:")) view.reload();
+    const stream = String(frame?.stream ?? "");
+    if (stream === view.stream() || stream.startsWith("user:")) view.reload();
   });
   if (view.stream()) hub.follow(view.stream());
   globalThis.hubDocuments = view; // for debugging and browser tests

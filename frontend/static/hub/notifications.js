@@ -194,6 +194,7 @@ function describeDocument(event) {
 
 const DESCRIBERS = {
   "documents.item": describeDocument,
+  "documents.removed": describeDocument,
   "attendance.record": describeRecord,
   "attendance.excuse": describeExcuse,
   "attendance.roll_call": describeRollCall,
