@@ -12,7 +12,8 @@ be at most:
 - more on the few URLs that take big files (:func:`limit_for`): a message
   with its attachments (``core.messaging.files``: 5 files of 10 MB), and the
   admin's roster upload (``ROSTER_UPLOAD_MAX_TOTAL_BYTES``, for users who may
-  upload rosters: ``core.roster.views.can_upload``).
+  upload rosters: ``core.roster.views.can_upload``), and a teacher's course
+  document (``DOCUMENTS_MAX_FILE_BYTES``, ``core.documents``).
 
 A ``Content-Length`` over the limit is answered 413 before a byte of the body
 is read; a body without one (chunked) is counted as it comes and, once over
@@ -51,6 +52,7 @@ MESSAGE_URLS = frozenset(
     {"messaging:new", "messaging:conversation", "messaging:api_messages"}
 )
 ROSTER_UPLOAD_URL = "admin:roster_rosterimport_upload"
+DOCUMENT_URLS = frozenset({"documents:add", "documents:add_version"})
 
 
 def limit_for(user, path: str) -> int:
@@ -65,6 +67,11 @@ def limit_for(user, path: str) -> int:
         from core.messaging.files import MAX_FILE_BYTES, MAX_FILES
 
         return MAX_FILES * MAX_FILE_BYTES + default
+    if name in DOCUMENT_URLS:
+        # Course documents (core.documents): only teachers upload them.
+        if user is None or user.role == "teacher":
+            return settings.DOCUMENTS_MAX_FILE_BYTES + default
+        return default
     if name == ROSTER_UPLOAD_URL:
         from core.roster.views import can_upload
 

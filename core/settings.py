@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "core.privacy",
     "core.twofactor",
     "core.demo",
+    "core.documents",
     "frontend",
 ]
 
@@ -308,6 +309,42 @@ HUB_RETENTION_DAYS = int(env_str("HUB_RETENTION_DAYS", "30"))
 
 # The week the timetable opens on when none is asked for (ISO date; "" = today).
 TIMETABLE_DEFAULT_WEEK = env_str("TIMETABLE_DEFAULT_WEEK", "")
+
+# Course documents (core/documents): their own storage, so they can live in
+# an S3-compatible store (compose.yaml) while the rest stays on disk. With
+# DOCUMENTS_S3_BUCKET set, django-storages' S3 backend (private objects,
+# downloads always through the hub's access-checked view, never a public
+# URL); otherwise MEDIA_ROOT/documents/.
+DOCUMENTS_S3_BUCKET = env_str("DOCUMENTS_S3_BUCKET", "")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "documents": (
+        {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": DOCUMENTS_S3_BUCKET,
+                "endpoint_url": env_str("DOCUMENTS_S3_ENDPOINT_URL", "") or None,
+                "access_key": env_str("DOCUMENTS_S3_ACCESS_KEY", "") or None,
+                "secret_key": env_str("DOCUMENTS_S3_SECRET_KEY", "") or None,
+                "region_name": env_str("DOCUMENTS_S3_REGION", "") or None,
+                "default_acl": None,
+                "querystring_auth": True,
+                "file_overwrite": False,
+                "addressing_style": env_str("DOCUMENTS_S3_ADDRESSING", "path"),
+            },
+        }
+        if DOCUMENTS_S3_BUCKET
+        # MEDIA_ROOT (followed when tests change it); names start "documents/".
+        else {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    ),
+}
+# Bytes per file, and bytes a teacher may have uploaded in all (every version
+# counts, until deleted).
+DOCUMENTS_MAX_FILE_BYTES = int(
+    env_str("DOCUMENTS_MAX_FILE_BYTES", str(50 * 1024 * 1024))
+)
+DOCUMENTS_QUOTA_BYTES = int(env_str("DOCUMENTS_QUOTA_BYTES", str(500 * 1024 * 1024)))
 
 # Messaging: Fernet keys for encryption at rest (first encrypts, all decrypt).
 MESSAGE_KEYS = env_list("MESSAGE_KEYS", [])

@@ -13,6 +13,7 @@ urlpatterns = [
     path("absences/", include("core.attendance.urls")),
     path("homework/", include("core.homework.urls")),
     path("messages/", include("core.messaging.urls")),
+    path("documents/", include("core.documents.urls")),
     path("audit/", include("core.audit.urls")),
     path("", include("core.accounts.urls")),
     path("", include("core.privacy.urls")),

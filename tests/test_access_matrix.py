@@ -23,6 +23,8 @@ from django.test import Client
 from django.utils import timezone
 
 from core.attendance import actions as attendance
+from core.documents import access as documents_access
+from core.documents import actions as documents
 from core.homework.actions import hand_in, set_homework
 from core.homework.uploads import CheckedFile
 from core.roster.actions import grant_school_life_staff
@@ -91,6 +93,11 @@ def world(db, settings, tmp_path):
             student=pupil,
             upload=CheckedFile(name="copie.pdf", mime="application/pdf", data=PDF),
         ).pk
+        space = documents_access.get_space(teacher, "class", school_class.pk)
+        item = documents.add_file(
+            space=space, actor=teacher, upload=upload("cours.pdf", PDF)
+        )
+        w[f"doc{key}"] = item.versions.get().pk
     w["lea"], w["ines"] = school.pupil.pk, school.other_child.pk
     w["karim_id"] = school.parent.pk
     return w
@@ -132,6 +139,10 @@ MATRIX = [
     ("/homework/handins/{handB}/file/", {"ines", "karim", "oscar"}),
     ("/homework/api/items/?child={lea}", {"lea", "karim"}),
     ("/homework/api/items/?child={ines}", {"ines", "karim"}),
+    ("/documents/class/{classA}/", {"lea", "karim", "sophie", "alice", "paul"}),
+    ("/documents/class/{classB}/", {"ines", "karim", "oscar", "berthe"}),
+    ("/documents/files/{docA}/", {"lea", "karim", "sophie", "alice", "paul"}),
+    ("/documents/files/{docB}/", {"ines", "karim", "oscar", "berthe"}),
     ("/delivery/log/?user={lea}", {"paul"}),
     ("/delivery/log/?user={ines}", {"berthe"}),
     ("/delivery/log/?user={karim_id}", {"paul", "berthe"}),
@@ -255,6 +266,8 @@ def test_when_a_guardian_link_ends_every_access_through_it_ends(world):
         "/homework/class/{classB}/sessions/",
         "/homework/handins/{handB}/file/",
         "/homework/api/items/?child={ines}",
+        "/documents/class/{classB}/",
+        "/documents/files/{docB}/",
     ]:
         assert _check(world, path, set(), people=["karim"]) == [], path
     # What goes through Léa stays.
@@ -280,6 +293,7 @@ def test_when_an_enrollment_ends_the_pupil_and_family_lose_the_class(world):
 
     for username in ("lea",):
         assert _check(world, "/api/timetable/{classA}/", set(), people=[username]) == []
+        assert _check(world, "/documents/files/{docA}/", set(), people=[username]) == []
     names = _stream_names(world)
     assert {names[s] for s in readable_streams(school.pupil)} == {"user:lea"}
     # Karim keeps school B through Inès, loses 4e B (Léa's only class).

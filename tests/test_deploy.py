@@ -187,3 +187,36 @@ def test_proxy_lets_a_whole_roster_upload_through():
         settings.ROSTER_UPLOAD_MAX_TOTAL_BYTES
     )
     assert "proxy_request_buffering off;" in block
+
+
+def test_compose_keeps_course_documents_in_its_s3_store():
+    """The app services store documents in the compose's S3-compatible
+    service (core/documents), whose bucket a one-off job makes first."""
+    services = load_compose()["services"]
+    assert "s3" in services and "healthcheck" in services["s3"]
+    bucket_job = services["s3-bucket"]
+    assert bucket_job["depends_on"]["s3"]["condition"] == "service_healthy"
+    assert "mb" in bucket_job["command"]
+    for name in ("asgi-1", "asgi-2", "worker-1", "scheduler"):
+        env = services[name]["environment"]
+        assert env["DOCUMENTS_S3_BUCKET"]
+        assert env["DOCUMENTS_S3_ENDPOINT_URL"].endswith("//s3:9000}")
+        assert "DOCUMENTS_S3_SECRET_KEY:?" in env["DOCUMENTS_S3_SECRET_KEY"]
+        assert services[name]["depends_on"]["s3-bucket"]["condition"] == (
+            "service_completed_successfully"
+        )
+
+
+def test_proxy_lets_a_teachers_biggest_document_through():
+    """nginx's default body limit is above what the hub takes for a course
+    document (core/body_limits.py), which answers too big files itself."""
+    import re
+
+    from django.urls import reverse
+
+    from core.body_limits import limit_for
+
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    size = re.search(r"^    client_max_body_size (\d+)m;", conf, re.MULTILINE)
+    path = reverse("documents:add", args=["class", 1])
+    assert size and int(size.group(1)) * 1024 * 1024 >= limit_for(None, path)

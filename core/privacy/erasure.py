@@ -61,6 +61,10 @@ FATES = {
     "homework.SessionContent.teacher": KEEP,
     "homework.HandIn.returned_by": KEEP,
     "homework.HandIn.student": DELETE,
+    # Course documents belong to the class or the subject's teachers.
+    "documents.Folder.created_by": KEEP,
+    "documents.Item.created_by": KEEP,
+    "documents.DocumentVersion.uploaded_by": KEEP,
     # Accounts.
     "accounts.ActivationCode.user": DELETE,
     "accounts.ActivationCode.issued_by": KEEP,

@@ -115,6 +115,14 @@ CATEGORIES: dict[str, Category] = {
             defaults={"guardian": DAILY, "student": PUSH},
         ),
         Category(
+            "documents",
+            _("Course documents"),
+            _("New documents and new versions in your classes."),
+            ttl=24 * HOUR,
+            urgency="low",
+            defaults={"guardian": DAILY, "student": IN_APP, "teacher": IN_APP},
+        ),
+        Category(
             "announcement",
             _("Announcements"),
             _("News from the school; urgent ones always get through."),

@@ -13,6 +13,7 @@ ROLE_CATEGORIES = {
         "timetable",
         "grades",
         "homework",
+        "documents",
         "announcement",
     ],
     User.Role.STUDENT: [
@@ -21,9 +22,16 @@ ROLE_CATEGORIES = {
         "timetable",
         "grades",
         "homework",
+        "documents",
         "announcement",
     ],
-    User.Role.TEACHER: ["message", "roll_call", "timetable", "announcement"],
+    User.Role.TEACHER: [
+        "message",
+        "roll_call",
+        "timetable",
+        "documents",
+        "announcement",
+    ],
     User.Role.ADMINISTRATOR: [
         "absence",
         "excuse",

@@ -264,7 +264,27 @@ function describeHandIn(event) {
     : fill(_("Handed in: %(name)s, %(subject)s"), values);
 }
 
+function describeDocument(event) {
+  const data = event.data || {};
+  const values = {
+    subject: data.subject || "",
+    space: data.space_title || "",
+    title: data.item?.title || "",
+  };
+  if (event.op === "removed") return fill(_("Document removed: %(title)s"), values);
+  if (event.op === "new_version") {
+    return values.subject
+      ? fill(_("New version in %(subject)s (%(space)s): %(title)s"), values)
+      : fill(_("New version in %(space)s: %(title)s"), values);
+  }
+  return values.subject
+    ? fill(_("New document in %(subject)s (%(space)s): %(title)s"), values)
+    : fill(_("New document in %(space)s: %(title)s"), values);
+}
+
 const DESCRIBERS = {
+  "documents.item": describeDocument,
+  "documents.removed": describeDocument,
   "homework.item": describeHomework,
   "homework.reminder": describeHomeworkReminder,
   "homework.handin": describeHandIn,
@@ -316,6 +336,11 @@ export function eventLink(event) {
   }
   if (event?.kind?.startsWith("attendance.")) return "/absences/";
   if (event?.kind?.startsWith("homework.")) return "/homework/";
+  if (event?.kind === "documents.item" && data.item?.space) {
+    const [kind, id] = String(data.item.space).split(":");
+    const folder = data.item.folder_id ? `?folder=${encodeURIComponent(data.item.folder_id)}` : "";
+    return `/documents/${encodeURIComponent(kind)}/${encodeURIComponent(id)}/${folder}`;
+  }
   return null;
 }
 
