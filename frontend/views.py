@@ -73,6 +73,16 @@ def default_week(school_class: SchoolClass | None = None) -> dt.date:
     return monday_of(session.start_date)
 
 
+def teacher_default_week(user: User) -> dt.date:
+    """Return the Monday a teacher's own week opens on: this week when one
+    of their classes' sessions holds today, else as :func:`default_week`."""
+    now = today()
+    taught = classes_of(user).filter(
+        session__start_date__lte=now, session__end_date__gte=now
+    )
+    return monday_of(now) if taught.exists() else default_week()
+
+
 def parse_day(value: str | None) -> dt.date | None:
     """Return the ISO date ``value`` (years 1900 to 2200), or None if it is not one."""
     if not value:
@@ -151,7 +161,7 @@ def timetable_mine(request):
     user = request.user
     if user.role != User.Role.TEACHER:
         raise Http404("not a teacher")
-    monday = parse_week(request.GET.get("week")) or default_week()
+    monday = parse_week(request.GET.get("week")) or teacher_default_week(user)
     return render(
         request,
         "frontend/timetable_mine.html",
@@ -336,7 +346,8 @@ def api_timetable_mine(request):
             400,
             "week must be an ISO date (YYYY-MM-DD), years 1900-2200",
         )
-    return JsonResponse(mine_week(request.user, monday or default_week()))
+    monday = monday or teacher_default_week(request.user)
+    return JsonResponse(mine_week(request.user, monday))
 
 
 @require_GET

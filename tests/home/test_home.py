@@ -447,3 +447,17 @@ def test_ended_guardian_link_removes_the_child_section(school):
     html = login(school.parent).get("/").content.decode()
     assert f'data-pupil="{school.other_child.pk}"' not in html
     assert f'data-pupil="{school.pupil.pk}"' in html
+
+
+def test_teacher_week_opens_on_this_week_whatever_the_configured_week(school, settings):
+    # A fresh user: the demo configures the timetable's week (2026-01-19 for
+    # its real export) and "Ma semaine" opened there, empty, in December.
+    settings.TIMETABLE_DEFAULT_WEEK = "2025-10-06"
+    client = login(school.teacher)
+    assert client.get("/api/timetable/mine/").json()["week"] == "2026-01-19"
+    html = client.get("/timetable/mine/").content.decode()
+    assert "2026-01-19" in html
+    # Outside every session of their classes, the configured week.
+    school.session.end_date = dt.date(2026, 1, 1)
+    school.session.save()
+    assert client.get("/api/timetable/mine/").json()["week"] == "2025-10-06"
