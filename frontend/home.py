@@ -266,7 +266,6 @@ def homework_due(user: User, today: dt.date, pupils: list[User]) -> dict:
         contexts[pupil.pk] = {
             "items": items[:SHOWN],
             "count": len(items),
-            "left": sum(1 for item in items if not item.done),
             "day": tomorrow,
         }
     return contexts
