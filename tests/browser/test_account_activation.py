@@ -126,9 +126,11 @@ def test_guardian_types_the_letters_code_and_sees_her_children(
         page.get_by_role("button", name="Activer mon compte").click()
         expect(page).to_have_url(live_hub.url + "/")
         expect(page.locator(".messages")).to_contain_text("Votre compte est activé")
-        children = page.locator(".child-card h3")
+        children = page.locator("section.home-section[data-pupil] h2")
         expect(children).to_have_text(["Emma Roux", "Jules Roux"])
-        expect(page.locator(".child-card").first).to_contain_text("6e D")
+        expect(page.locator("section.home-section[data-pupil]").first).to_contain_text(
+            "6e D"
+        )
         fits(page)
         page.screenshot(path=str(screens_dir / "activation-home-360.png"))
         assert errors == []
