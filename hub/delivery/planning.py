@@ -135,7 +135,8 @@ def plan_event(event_id: int, now: datetime.datetime | None = None) -> dict:
         # One planner at a time per event: FOR NO KEY UPDATE on PostgreSQL
         # (inserts referencing the event take FOR KEY SHARE and go on); an
         # IMMEDIATE transaction on SQLite already holds the write lock.
-        list(Event.objects.select_for_update(no_key=True).filter(pk=event.pk))
+        locked = Event.objects.select_for_update(no_key=True).filter(pk=event.pk)
+        list(locked.values_list("pk", flat=True))
         planned = set(
             Notification.objects.filter(event=event).values_list("user_id", flat=True)
         )
