@@ -82,6 +82,19 @@ def settings_of(users: list[User]) -> dict[int, DeliverySettings]:
 
 def school_zone(user: User) -> str:
     """Return the time zone of ``user``'s first school ("" if none)."""
-    from core.roster.access import orgs_of
+    return school_zones([user]).get(user.pk, "")
 
-    return orgs_of(user).values_list("time_zone", flat=True).first() or ""
+
+def school_zones(users: list[User]) -> dict[int, str]:
+    """Return ``{user id: time zone of their first school}`` in one query.
+
+    A user's schools are :func:`core.roster.access.orgs_of` (staff links,
+    then classes: their own, or their children's for guardians); the first
+    is the first by name, then id (``Org``'s order). Users without a school
+    are left out (their zone is then the default, :mod:`hub.delivery.clock`).
+    """
+    from core.roster.access import orgs_of_users
+
+    return {
+        user_id: orgs[0].time_zone for user_id, orgs in orgs_of_users(users).items()
+    }
