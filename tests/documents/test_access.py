@@ -238,3 +238,28 @@ def test_recent_documents_are_what_the_user_reads_in_constant_queries(
         items = access.recent_documents(school.pupil, since, 5)
         assert all(i.latest and i.school_class.title for i in items)
     assert len(items) == 5
+
+
+def test_staff_read_documents_only_with_the_permission_in_their_school(world, docs):
+    """A staff account linked to the school but holding no permission reads
+    nothing; the CPE ("Vie scolaire" group) reads their school's classes;
+    another school's CPE does not."""
+    from core.roster.actions import grant_school_life_staff
+    from tests.conftest import make_user
+
+    school = world.school
+    space_url = f"/documents/class/{school.class_4b.pk}/"
+    bare = make_user("admin2", User.Role.ADMINISTRATOR, "Anne", "Sans-droit")
+    bare.orgs.add(school.org)
+    other_cpe = make_user("berthe", User.Role.ADMINISTRATOR, "Berthe", "Morel")
+    other_cpe.orgs.add(school.other_org)
+    grant_school_life_staff(other_cpe)
+
+    assert _status(school.cpe, space_url) == 200
+    assert _status(school.cpe, _download(docs["hidden"])) == 200
+    for user in (bare, other_cpe):
+        assert _status(user, space_url) == 404, user
+        assert _status(user, _download(docs["visible"])) == 404, user
+        assert not access.readable_items(user).exists(), user
+        assert school.org.pk not in {s.org_id for s in access.spaces_of(user)}
+    assert access.spaces_of(bare) == []
