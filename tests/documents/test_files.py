@@ -335,3 +335,24 @@ def test_a_form_without_its_file_or_name_says_so(world, teacher_client):
         )
         # A malformed folder is the top; a folder that is not there, 404.
         assert response.status_code == (404 if bad == "999999" else 302), bad
+
+
+def test_a_file_missing_from_storage_is_a_clear_404_and_logged(
+    world, teacher_client, caplog
+):
+    space = class_space(world)
+    item = actions.add_file(
+        space=space,
+        actor=world.school.teacher,
+        upload=upload("perdu.pdf", pdf_bytes("perdu")),
+        title="Fiche perdue",
+    )
+    version = item.versions.get()
+    version.file.storage.delete(version.file.name)
+    with caplog.at_level("ERROR", logger="core.documents.views"):
+        response = teacher_client.get(f"/documents/files/{version.pk}/")
+    assert response.status_code == 404
+    page = response.content.decode()
+    assert "Fichier indisponible" in page
+    assert "Fiche perdue" in page
+    assert version.file.name in caplog.text
