@@ -68,14 +68,16 @@ def index(request):
 
 
 def _breadcrumbs(user, space, folder) -> list:
-    trail = []
-    while folder is not None:
-        trail.append(folder)
-        folder = (
-            access.readable_folders(user).filter(pk=folder.parent_id).first()
-            if folder.parent_id
-            else None
-        )
+    """Return ``folder``'s ancestors, top first, then ``folder``: the space's
+    folders ``user`` sees are few, loaded in one query and walked here."""
+    if folder is None:
+        return []
+    folders = {f.pk: f for f in access.readable_folders(user).filter(**space.filter())}
+    trail = [folder]
+    parent = folders.get(folder.parent_id)
+    while parent is not None and parent not in trail:
+        trail.append(parent)
+        parent = folders.get(parent.parent_id)
     return list(reversed(trail))
 
 

@@ -263,3 +263,33 @@ def test_staff_read_documents_only_with_the_permission_in_their_school(world, do
         assert not access.readable_items(user).exists(), user
         assert school.org.pk not in {s.org_id for s in access.spaces_of(user)}
     assert access.spaces_of(bare) == []
+
+
+def test_breadcrumbs_cost_the_same_queries_at_any_depth(world):
+    """The space page loads a folder's ancestors at once: as many queries
+    five folders deep as one."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    school = world.school
+    space = class_space(world)
+    client = _client(school.teacher)
+    parent, chain = None, []
+    for depth in range(5):
+        parent = actions.create_folder(
+            space=space, actor=school.teacher, name=f"Niveau {depth + 1}", parent=parent
+        )
+        chain.append(parent)
+
+    def count(folder) -> tuple[int, str]:
+        url = f"/documents/class/{school.class_4b.pk}/?folder={folder.pk}"
+        client.get(url)  # warm the session and caches
+        with CaptureQueriesContext(connection) as queries:
+            page = client.get(url).content.decode()
+        return len(queries), page
+
+    shallow, _ = count(chain[0])
+    deep, page = count(chain[-1])
+    assert deep == shallow
+    positions = [page.index(f"Niveau {n}") for n in range(1, 6)]
+    assert positions == sorted(positions)
