@@ -103,6 +103,8 @@ def space(request, kind: str, space_id: int):
             "folder_id": folder.pk if folder else None,
             "can_write": space.can_write,
             "download": reverse("documents:download", args=[0]),
+            "add_version": reverse("documents:add_version", args=[0]),
+            "delete": reverse("documents:delete", args=[0]),
             "item_ids": [item.pk for item in items],
         },
     }
