@@ -293,3 +293,27 @@ def test_breadcrumbs_cost_the_same_queries_at_any_depth(world):
     assert deep == shallow
     positions = [page.index(f"Niveau {n}") for n in range(1, 6)]
     assert positions == sorted(positions)
+
+
+def test_the_school_life_group_holds_the_documents_permission(db):
+    """The migration gives it to the group; a group made again
+    (``grant_school_life_staff``) from SCHOOL_LIFE_PERMISSIONS has it too."""
+    from django.contrib.auth.models import Group
+
+    from core.roster.access import SCHOOL_LIFE_GROUP, SCHOOL_LIFE_PERMISSIONS
+    from core.roster.actions import grant_school_life_staff
+    from tests.conftest import make_user
+
+    def held() -> set[str]:
+        group = Group.objects.get(name=SCHOOL_LIFE_GROUP)
+        return {
+            f"{p.content_type.app_label}.{p.codename}"
+            for p in group.permissions.select_related("content_type")
+        }
+
+    assert access.VIEW_PERMISSION in SCHOOL_LIFE_PERMISSIONS
+    assert access.VIEW_PERMISSION in held()
+    Group.objects.filter(name=SCHOOL_LIFE_GROUP).delete()
+    cpe = make_user("nadia", User.Role.ADMINISTRATOR, "Nadia", "Leroy")
+    grant_school_life_staff(cpe)
+    assert set(SCHOOL_LIFE_PERMISSIONS) <= held()
