@@ -196,7 +196,8 @@ def test_compose_keeps_course_documents_in_its_s3_store():
     assert "s3" in services and "healthcheck" in services["s3"]
     bucket_job = services["s3-bucket"]
     assert bucket_job["depends_on"]["s3"]["condition"] == "service_healthy"
-    assert "mb" in bucket_job["command"]
+    assert bucket_job["entrypoint"] == ["/bin/sh", "/s3-bucket.sh"]
+    assert "./deploy/s3-bucket.sh:/s3-bucket.sh:ro" in bucket_job["volumes"]
     for name in ("asgi-1", "asgi-2", "worker-1", "scheduler"):
         env = services[name]["environment"]
         assert env["DOCUMENTS_S3_BUCKET"]
@@ -205,6 +206,87 @@ def test_compose_keeps_course_documents_in_its_s3_store():
         assert services[name]["depends_on"]["s3-bucket"]["condition"] == (
             "service_completed_successfully"
         )
+
+
+def test_the_hub_uses_its_own_s3_user_not_the_stores_root():
+    """The store's root credentials come from their own variables and reach
+    only the store and the bucket job; the hub gets a user of its own."""
+    services = load_compose()["services"]
+    store, job = services["s3"]["environment"], services["s3-bucket"]["environment"]
+    assert "MINIO_ROOT_PASSWORD:?" in store["MINIO_ROOT_PASSWORD"]
+    assert store["MINIO_ROOT_USER"].startswith("${MINIO_ROOT_USER")
+    assert job["MINIO_ROOT_PASSWORD"] == store["MINIO_ROOT_PASSWORD"]
+    assert job["HUB_SECRET_KEY"].startswith("${DOCUMENTS_S3_SECRET_KEY:?")
+    for name, service in services.items():
+        env = service.get("environment") or {}
+        assert not any(key.startswith("MC_HOST_") for key in env), name
+        if name not in ("s3", "s3-bucket"):
+            assert "MINIO_ROOT" not in str(env), name
+
+
+def test_the_bucket_job_makes_a_user_limited_to_the_bucket(tmp_path):
+    """deploy/s3-bucket.sh run with a stand-in ``mc`` that records its
+    calls: bucket, policy naming that bucket only, user, attachment; the
+    secrets, full of URL characters, passed as they are."""
+    import json
+    import os
+    import subprocess
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "calls"
+    (bin_dir / "mc").write_text(
+        "#!/bin/sh\n"
+        'printf "%s\\037" "$@" >>"$MC_LOG"; printf "\\n" >>"$MC_LOG"\n'
+        'if [ "$2 $3" = "policy create" ]; then cp "$6" "$MC_LOG.policy"; fi\n'
+    )
+    (bin_dir / "mc").chmod(0o755)
+    env = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "TMPDIR": str(tmp_path),
+        "MC_LOG": str(log),
+        "MINIO_ROOT_USER": "root",
+        "MINIO_ROOT_PASSWORD": "r@o:t/pass word",
+        "BUCKET": "documents",
+        "HUB_ACCESS_KEY": "hub-documents",
+        "HUB_SECRET_KEY": "h@b:se/cret",
+    }
+    script = ROOT / "deploy" / "s3-bucket.sh"
+    result = subprocess.run(
+        ["sh", str(script)], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    calls = [line.split("\x1f")[:-1] for line in log.read_text().splitlines()]
+    assert calls[0] == [
+        "alias",
+        "set",
+        "store",
+        "http://s3:9000",
+        "root",
+        "r@o:t/pass word",
+    ]
+    assert calls[1] == ["mb", "--ignore-existing", "store/documents"]
+    assert calls[2][:4] == ["admin", "policy", "create", "store"]
+    policy_name = calls[2][4]
+    assert calls[3] == ["admin", "user", "add", "store", "hub-documents", "h@b:se/cret"]
+    assert calls[4] == [
+        "admin",
+        "policy",
+        "attach",
+        "store",
+        policy_name,
+        "--user",
+        "hub-documents",
+    ]
+    policy = json.loads((tmp_path / "calls.policy").read_text())
+    resources = {r for s in policy["Statement"] for r in s["Resource"]}
+    assert resources == {"arn:aws:s3:::documents", "arn:aws:s3:::documents/*"}
+    actions = {a for s in policy["Statement"] for a in s["Action"]}
+    assert not any(a.startswith("s3:*") or "Policy" in a for a in actions)
+    # The hub's user may not be the root account.
+    env["HUB_ACCESS_KEY"] = "root"
+    again = subprocess.run(["sh", str(script)], env=env, capture_output=True)
+    assert again.returncode != 0
 
 
 def test_proxy_lets_a_teachers_biggest_document_through():

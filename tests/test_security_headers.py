@@ -116,6 +116,7 @@ def compose_environment(tmp_path: Path) -> dict[str, str]:
         "MESSAGE_KEYS": "MT1kFVjWzn9hbrZbQQyhH6xFzU5rxT7TeU2XtTxzO1c=",
         "EMAIL_HOST": "smtp.example.fr",
         "DOCUMENTS_S3_SECRET_KEY": secrets.token_urlsafe(24),
+        "MINIO_ROOT_PASSWORD": secrets.token_urlsafe(24),
     }
     env = {}
     for name, value in load_compose()["services"]["asgi-1"]["environment"].items():

@@ -10,9 +10,10 @@ A **class space** is read by
 - the guardians of those pupils, for the items and folders whose
   ``guardians_may_see`` is set (the teacher's choice);
 - the class's teachers (a teacher ``Enrollment``);
-- the school-life staff of the class's school (``User.Role.ADMINISTRATOR``
-  linked to the org: the readers of the ``class:<id>`` stream,
-  ``core.roster.access.classes_of``).
+- the school-life staff of the class's school: ``User.Role.ADMINISTRATOR``
+  linked to the org and holding :data:`VIEW_PERMISSION` (the "Vie scolaire"
+  group has it), ``core.roster.access.staff_orgs``. A staff account with
+  no such permission reads nothing.
 
 A **course space** (a subject of one school) is read by the teachers
 enrolled in a class of that course: "shared between the teachers of a
@@ -33,10 +34,13 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from core.documents.models import DocumentVersion, Folder, Item
+from core.roster.access import staff_orgs
 from core.roster.models import Course, Enrollment, SchoolClass, User
 
 CLASS = "class"
 COURSE = "course"
+# What school-life staff need to read a class's documents.
+VIEW_PERMISSION = "documents.view_item"
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,7 @@ def taught_courses(user: User) -> QuerySet[Course]:
 def _member_classes(user: User) -> Q:
     """The class spaces ``user`` reads in full (not as a guardian)."""
     if user.role == User.Role.ADMINISTRATOR:
-        return Q(school_class__org__in=user.orgs.all())
+        return Q(school_class__org__in=staff_orgs(user, VIEW_PERMISSION))
     if user.role in (User.Role.STUDENT, User.Role.TEACHER):
         return Q(
             school_class__in=Enrollment.objects.filter(user=user).values(
@@ -164,7 +168,8 @@ def get_space(user: User, kind: str, space_id: int) -> Space:
             raise Http404("no such space")
         members = Enrollment.objects.filter(user=user, school_class=school_class)
         if user.role == User.Role.ADMINISTRATOR:
-            if user.orgs.filter(pk=school_class.org_id).exists():
+            orgs = staff_orgs(user, VIEW_PERMISSION)
+            if orgs.filter(pk=school_class.org_id).exists():
                 return Space(CLASS, school_class, False, False)
         elif user.role in (User.Role.STUDENT, User.Role.TEACHER):
             roles = set(members.values_list("role", flat=True))
@@ -288,7 +293,7 @@ def spaces_of(user: User, child: User | None = None) -> list[Space]:
         ).select_related("course")
         return [Space(CLASS, c, False, True) for c in classes.order_by("title")]
     if user.role == User.Role.ADMINISTRATOR:
-        classes = SchoolClass.objects.filter(org__in=user.orgs.all())
+        classes = SchoolClass.objects.filter(org__in=staff_orgs(user, VIEW_PERMISSION))
         return [
             Space(CLASS, c, False, False)
             for c in classes.select_related("course").order_by("title")

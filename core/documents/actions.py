@@ -13,7 +13,10 @@ The caller checked that the actor may write in the space
   random (``core.files.RandomName``);
 - **quota**: the bytes of every version a teacher uploaded, still stored,
   count against ``DOCUMENTS_QUOTA_BYTES``; an upload that would pass it is
-  refused and nothing is written;
+  refused and nothing is written. The file is stored first, outside the
+  transaction; the transaction then locks the teacher's row, checks the
+  quota and inserts the rows; if it fails the stored file is deleted
+  (:func:`_stored`);
 - **guardians**: what sits in a folder hidden from guardians is hidden from
   them too (the flag of a new item or subfolder is forced off there), so
   the item's own flag alone says whether guardians see it;
@@ -22,6 +25,7 @@ The caller checked that the actor may write in the space
 """
 
 import urllib.parse
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -256,18 +260,49 @@ def create_folder(
     return folder
 
 
-def _save_version(item: Item, upload, mime: str, actor: User) -> DocumentVersion:
+@contextmanager
+def _stored(upload):
+    """Store ``upload`` under a random name, before any lock is taken;
+    yield the stored name; delete the stored file if the block fails
+    (quota full, item deleted meanwhile, any error), so nothing is left
+    behind that no row names.
+
+    Saved from the upload itself (a temporary file past 2.5 MB): the
+    storage copies it in chunks, never the whole file in memory.
+    """
+    field = DocumentVersion._meta.get_field("file")
+    upload.seek(0)
+    name = field.storage.save(
+        field.generate_filename(None, "document"),  # RandomName decides
+        upload,
+        max_length=field.max_length,
+    )
+    try:
+        yield name
+    except BaseException:
+        field.storage.delete(name)
+        raise
+
+
+def _lock_quota(actor: User, size: int) -> None:
+    """Lock the actor's row (two uploads of one teacher queue here, so the
+    quota cannot be passed by a race) and check the quota. Call inside the
+    transaction that inserts the version, after the file was stored."""
+    User.objects.select_for_update().filter(pk=actor.pk).first()
+    _check_quota(actor, size)
+
+
+def _save_version(
+    item: Item, upload, stored: str, mime: str, actor: User
+) -> DocumentVersion:
     version = DocumentVersion(
         item=item,
+        file=stored,
         name=clean_name(upload.name),
         size=upload.size,
         mime=mime,
         uploaded_by=actor,
     )
-    upload.seek(0)
-    # Saved from the upload itself (a temporary file past 2.5 MB): the
-    # storage copies it in chunks, never the whole file in memory.
-    version.file.save("document", upload, save=False)  # RandomName decides
     version.save()
     return version
 
@@ -286,9 +321,8 @@ def add_file(
     Raises :class:`DocumentError` for a refused file or a full quota.
     """
     mime = check_file(upload)
-    with transaction.atomic():
-        User.objects.select_for_update().filter(pk=actor.pk).first()
-        _check_quota(actor, upload.size)
+    with _stored(upload) as stored, transaction.atomic():
+        _lock_quota(actor, upload.size)
         item = Item.objects.create(
             **space.filter(),
             folder=folder,
@@ -297,7 +331,7 @@ def add_file(
             guardians_may_see=_flag(folder, guardians_may_see),
             created_by=actor,
         )
-        version = _save_version(item, upload, mime, actor)
+        version = _save_version(item, upload, stored, mime, actor)
         _audit(
             actor,
             "documents.item_added",
@@ -344,10 +378,11 @@ def add_version(*, item: Item, space: Space, actor: User, upload) -> DocumentVer
     if item.kind != Item.Kind.FILE:
         raise DocumentError("Un lien n'a pas de versions.")
     mime = check_file(upload)
-    with transaction.atomic():
-        User.objects.select_for_update().filter(pk=actor.pk).first()
-        _check_quota(actor, upload.size)
-        version = _save_version(item, upload, mime, actor)
+    with _stored(upload) as stored, transaction.atomic():
+        _lock_quota(actor, upload.size)
+        if not Item.objects.select_for_update().filter(pk=item.pk).exists():
+            raise DocumentError("Ce document a été supprimé entre-temps.")
+        version = _save_version(item, upload, stored, mime, actor)
         item.save(update_fields=["updated_at"])
         _audit(
             actor,

@@ -8,6 +8,9 @@ quota; downloads only through :func:`download` (access checked, streamed
 from the storage).
 """
 
+import logging
+
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -21,6 +24,8 @@ from core import files
 from core.documents import access, actions
 from core.roster.access import children_of
 from core.roster.models import User
+
+log = logging.getLogger(__name__)
 
 
 def _int(value) -> int | None:
@@ -63,14 +68,16 @@ def index(request):
 
 
 def _breadcrumbs(user, space, folder) -> list:
-    trail = []
-    while folder is not None:
-        trail.append(folder)
-        folder = (
-            access.readable_folders(user).filter(pk=folder.parent_id).first()
-            if folder.parent_id
-            else None
-        )
+    """Return ``folder``'s ancestors, top first, then ``folder``: the space's
+    folders ``user`` sees are few, loaded in one query and walked here."""
+    if folder is None:
+        return []
+    folders = {f.pk: f for f in access.readable_folders(user).filter(**space.filter())}
+    trail = [folder]
+    parent = folders.get(folder.parent_id)
+    while parent is not None and parent not in trail:
+        trail.append(parent)
+        parent = folders.get(parent.parent_id)
     return list(reversed(trail))
 
 
@@ -96,6 +103,8 @@ def space(request, kind: str, space_id: int):
             "folder_id": folder.pk if folder else None,
             "can_write": space.can_write,
             "download": reverse("documents:download", args=[0]),
+            "add_version": reverse("documents:add_version", args=[0]),
+            "delete": reverse("documents:delete", args=[0]),
             "item_ids": [item.pk for item in items],
         },
     }
@@ -234,12 +243,27 @@ def download(request, version_id: int):
     sender's with that type's extension (``core.files.download_name``).
     Downloads are not audited: course documents are no pupil's data; every
     write is.
+
+    A version whose file is missing from the storage (deleted on disk, no
+    such key in the bucket) is logged and answered with a 404 page saying
+    so, not a server error.
     """
     version = access.get_version(request.user, version_id)
     try:
         handle = version.file.open("rb")
-    except (FileNotFoundError, OSError):
-        raise Http404("no such file") from None
+    except (OSError, ClientError, BotoCoreError) as error:
+        log.error(
+            "document version %s: file %r could not be read from storage (%s)",
+            version.pk,
+            version.file.name,
+            error.__class__.__name__,
+        )
+        return render(
+            request,
+            "documents/missing.html",
+            {"version": version, "item": version.item},
+            status=404,
+        )
     response = FileResponse(handle)
     files.set_download_headers(
         response,

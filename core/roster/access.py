@@ -109,6 +109,7 @@ SCHOOL_LIFE_PERMISSIONS = (
     "delivery.view_delivery",
     "messaging.view_report",
     "messaging.change_report",
+    "documents.view_item",
 )
 
 

@@ -101,6 +101,43 @@ def test_a_teacher_uploads_and_the_pupils_open_page_shows_it_live(
             context.close()
 
 
+ADD_LINK = """
+from core.documents import access, actions
+from core.roster.models import SchoolClass, User
+alice = User.objects.get(username="alice")
+school_class = SchoolClass.objects.get(title="4e B", org__uai="0350001A")
+space = access.get_space(alice, "class", school_class.pk)
+actions.add_link(space=space, actor=alice, url="https://example.org/",
+                 title={title!r})
+"""
+
+
+@pytest.mark.browser
+def test_an_item_added_live_has_the_teachers_forms(live_hub, browser, login):
+    """On a teacher's open page, an item arriving live can be deleted (and a
+    file given a new version) without a reload, like the page's own."""
+    title = f"Frise {uuid.uuid4().hex[:6]}"
+    context = new_context(browser, live_hub)
+    try:
+        teacher = context.new_page()
+        errors = watch_errors(teacher)
+        login(teacher, "alice")
+        teacher.goto(class_4b_url(live_hub))
+        connected(teacher)
+        live_hub.shell(ADD_LINK.format(title=title))
+        item = teacher.locator("#document-list .doc", has_text=title)
+        expect(item).to_have_count(1, timeout=20_000)
+        button = item.get_by_role("button", name=f"Supprimer {title}")
+        expect(button).to_be_visible()
+        with teacher.expect_navigation():
+            button.click()
+        expect(teacher.locator(".message--success")).to_contain_text(title)
+        expect(item).to_have_count(0)
+        assert not errors, errors
+    finally:
+        context.close()
+
+
 @pytest.mark.browser
 @pytest.mark.parametrize("width", [1280, 360])
 @pytest.mark.parametrize("username", ["alice", "lea", "karim", "paul"])

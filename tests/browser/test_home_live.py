@@ -131,12 +131,33 @@ change_occurrence(occurrence=Occurrence.objects.get(pk={pk}), actor=None,
                   reason="Travaux", room="C7")
 """
 
+# The notice an action changing two lessons of 4e B ends with (the lessons'
+# own updates aside): what the teacher's week must announce once.
+BATCH = """
+from django.db import transaction
+import hub
+from core.timetable.actions import occurrence_data
+from core.timetable.events import ChangeData, TimetableChanges
+from core.timetable.models import Occurrence
+from hub.streams import class_stream
+lessons = list(Occurrence.objects.filter(pk__in={pks}).order_by("start"))
+school_class = lessons[0].school_class
+with transaction.atomic():
+    hub.send_event([class_stream(school_class.pk)], TimetableChanges(
+        op="changed", batch=1, class_id=school_class.pk,
+        class_title=school_class.title, org_id=school_class.org_id,
+        count=len(lessons), week=lessons[0].start.date().isoformat(),
+        first=[ChangeData(op="room_changed", changes=["room"],
+                          occurrence=occurrence_data(o)) for o in lessons],
+        reason="Travaux"))
+"""
+
 
 @pytest.mark.browser
 def test_teacher_week_across_classes_updates_live(
     live_hub, page, login, lessons, screens_dir
 ):
-    _later, started = lessons
+    later, started = lessons
     login(page, "alice")
     page.goto("/")
     page.get_by_role("link", name="Ma semaine").click()
@@ -153,6 +174,12 @@ def test_teacher_week_across_classes_updates_live(
         "S4 → C7", timeout=15_000
     )
     assert page.evaluate("window.__notReloaded") is True
+    # A change of several lessons at once is announced to screen readers
+    # once, on the teacher's own week too.
+    live_hub.shell(BATCH.format(pks=[later, started]))
+    expect(page.locator("#timetable-announcer")).to_contain_text(
+        "2 changements dans l'emploi du temps de 4e B", timeout=15_000
+    )
     assert not page.js_errors, page.js_errors
     page.set_viewport_size({"width": 360, "height": 780})
     page.screenshot(path=str(screens_dir / "timetable-mine-360.png"), full_page=True)

@@ -238,3 +238,82 @@ def test_recent_documents_are_what_the_user_reads_in_constant_queries(
         items = access.recent_documents(school.pupil, since, 5)
         assert all(i.latest and i.school_class.title for i in items)
     assert len(items) == 5
+
+
+def test_staff_read_documents_only_with_the_permission_in_their_school(world, docs):
+    """A staff account linked to the school but holding no permission reads
+    nothing; the CPE ("Vie scolaire" group) reads their school's classes;
+    another school's CPE does not."""
+    from core.roster.actions import grant_school_life_staff
+    from tests.conftest import make_user
+
+    school = world.school
+    space_url = f"/documents/class/{school.class_4b.pk}/"
+    bare = make_user("admin2", User.Role.ADMINISTRATOR, "Anne", "Sans-droit")
+    bare.orgs.add(school.org)
+    other_cpe = make_user("berthe", User.Role.ADMINISTRATOR, "Berthe", "Morel")
+    other_cpe.orgs.add(school.other_org)
+    grant_school_life_staff(other_cpe)
+
+    assert _status(school.cpe, space_url) == 200
+    assert _status(school.cpe, _download(docs["hidden"])) == 200
+    for user in (bare, other_cpe):
+        assert _status(user, space_url) == 404, user
+        assert _status(user, _download(docs["visible"])) == 404, user
+        assert not access.readable_items(user).exists(), user
+        assert school.org.pk not in {s.org_id for s in access.spaces_of(user)}
+    assert access.spaces_of(bare) == []
+
+
+def test_breadcrumbs_cost_the_same_queries_at_any_depth(world):
+    """The space page loads a folder's ancestors at once: as many queries
+    five folders deep as one."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    school = world.school
+    space = class_space(world)
+    client = _client(school.teacher)
+    parent, chain = None, []
+    for depth in range(5):
+        parent = actions.create_folder(
+            space=space, actor=school.teacher, name=f"Niveau {depth + 1}", parent=parent
+        )
+        chain.append(parent)
+
+    def count(folder) -> tuple[int, str]:
+        url = f"/documents/class/{school.class_4b.pk}/?folder={folder.pk}"
+        client.get(url)  # warm the session and caches
+        with CaptureQueriesContext(connection) as queries:
+            page = client.get(url).content.decode()
+        return len(queries), page
+
+    shallow, _ = count(chain[0])
+    deep, page = count(chain[-1])
+    assert deep == shallow
+    positions = [page.index(f"Niveau {n}") for n in range(1, 6)]
+    assert positions == sorted(positions)
+
+
+def test_the_school_life_group_holds_the_documents_permission(db):
+    """The migration gives it to the group; a group made again
+    (``grant_school_life_staff``) from SCHOOL_LIFE_PERMISSIONS has it too."""
+    from django.contrib.auth.models import Group
+
+    from core.roster.access import SCHOOL_LIFE_GROUP, SCHOOL_LIFE_PERMISSIONS
+    from core.roster.actions import grant_school_life_staff
+    from tests.conftest import make_user
+
+    def held() -> set[str]:
+        group = Group.objects.get(name=SCHOOL_LIFE_GROUP)
+        return {
+            f"{p.content_type.app_label}.{p.codename}"
+            for p in group.permissions.select_related("content_type")
+        }
+
+    assert access.VIEW_PERMISSION in SCHOOL_LIFE_PERMISSIONS
+    assert access.VIEW_PERMISSION in held()
+    Group.objects.filter(name=SCHOOL_LIFE_GROUP).delete()
+    cpe = make_user("nadia", User.Role.ADMINISTRATOR, "Nadia", "Leroy")
+    grant_school_life_staff(cpe)
+    assert set(SCHOOL_LIFE_PERMISSIONS) <= held()

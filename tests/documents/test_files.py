@@ -335,3 +335,65 @@ def test_a_form_without_its_file_or_name_says_so(world, teacher_client):
         )
         # A malformed folder is the top; a folder that is not there, 404.
         assert response.status_code == (404 if bad == "999999" else 302), bad
+
+
+def test_a_file_missing_from_storage_is_a_clear_404_and_logged(
+    world, teacher_client, caplog
+):
+    space = class_space(world)
+    item = actions.add_file(
+        space=space,
+        actor=world.school.teacher,
+        upload=upload("perdu.pdf", pdf_bytes("perdu")),
+        title="Fiche perdue",
+    )
+    version = item.versions.get()
+    version.file.storage.delete(version.file.name)
+    with caplog.at_level("ERROR", logger="core.documents.views"):
+        response = teacher_client.get(f"/documents/files/{version.pk}/")
+    assert response.status_code == 404
+    page = response.content.decode()
+    assert "Fichier indisponible" in page
+    assert "Fiche perdue" in page
+    assert version.file.name in caplog.text
+
+
+def test_an_upload_refused_by_the_quota_leaves_no_stored_file(
+    world, settings, tmp_path
+):
+    data = pdf_bytes("quota")
+    settings.DOCUMENTS_QUOTA_BYTES = len(data) + 10
+    space = class_space(world)
+    teacher = world.school.teacher
+    item = actions.add_file(space=space, actor=teacher, upload=upload("a.pdf", data))
+    assert len(_stored(tmp_path)) == 1
+    with pytest.raises(actions.DocumentError, match="plein"):
+        actions.add_file(space=space, actor=teacher, upload=upload("b.pdf", data))
+    with pytest.raises(actions.DocumentError, match="plein"):
+        actions.add_version(
+            item=item, space=space, actor=teacher, upload=upload("c.pdf", data)
+        )
+    assert len(_stored(tmp_path)) == 1
+    assert Item.objects.count() == 1
+    assert DocumentVersion.objects.count() == 1
+
+
+def test_a_version_of_an_item_deleted_meanwhile_leaves_no_stored_file(world, tmp_path):
+    """The page read the item, then a colleague deleted it before the new
+    version was inserted: a clear error, and the file just stored goes."""
+    space = class_space(world)
+    teacher = world.school.teacher
+    item = actions.add_file(
+        space=space, actor=teacher, upload=upload("a.pdf", pdf_bytes("a"))
+    )
+    before = _stored(tmp_path)
+    Item.objects.filter(pk=item.pk).delete()  # ``item`` is now stale
+    with pytest.raises(actions.DocumentError, match="supprimé"):
+        actions.add_version(
+            item=item,
+            space=space,
+            actor=teacher,
+            upload=upload("b.pdf", pdf_bytes("b")),
+        )
+    assert _stored(tmp_path) == before
+    assert not DocumentVersion.objects.exists()

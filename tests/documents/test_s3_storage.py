@@ -177,3 +177,23 @@ def test_the_bucket_setting_picks_the_s3_storage():
     assert s3["OPTIONS"]["default_acl"] is None  # private objects
     disk = documents_storage()
     assert disk["BACKEND"] == "django.core.files.storage.FileSystemStorage"
+
+
+def test_an_object_missing_from_the_bucket_is_a_clear_404(world, bucket, caplog):
+    from core.documents import actions
+    from tests.documents.conftest import class_space
+
+    item = actions.add_file(
+        space=class_space(world),
+        actor=world.school.teacher,
+        upload=upload("perdu.pdf", pdf_bytes("perdu")),
+        title="Fiche perdue",
+    )
+    version = item.versions.get()
+    bucket.delete_object(Bucket=BUCKET, Key=version.file.name)
+    pupil = login_verified(Client(), world.school.pupil)
+    with caplog.at_level("ERROR", logger="core.documents.views"):
+        response = pupil.get(f"/documents/files/{version.pk}/")
+    assert response.status_code == 404
+    assert "Fichier indisponible" in response.content.decode()
+    assert version.file.name in caplog.text

@@ -7,7 +7,8 @@
 // (`added`) or updates it (`new_version`); a `documents.removed` event takes it
 // out; each is announced. A `reset` of the stream reloads the folder's items from
 // /documents/<kind>/<id>/api/items/. Everything is drawn with textContent.
-// Items drawn live carry their links; a teacher reloads to manage them.
+// Items drawn live carry their links and, for a teacher (`initial.can_write`),
+// the same forms as the page's: new version (files) and delete.
 
 import { hub } from "./hub-client.js";
 import { formatStamp } from "./notifications.js";
@@ -43,8 +44,55 @@ export function formatSize(bytes) {
   return `${number} ${_(units[unit])}`;
 }
 
-/** Return the <li> of one item (ItemData of core/documents/events.py). */
-export function renderItem(item, downloadUrl) {
+function csrfToken() {
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  if (match) return decodeURIComponent(match[1]);
+  return document.querySelector("input[name=csrfmiddlewaretoken]")?.value || "";
+}
+
+function postForm(action, className) {
+  const form = el("form", className);
+  form.method = "post";
+  form.action = action;
+  const token = el("input");
+  token.type = "hidden";
+  token.name = "csrfmiddlewaretoken";
+  token.value = csrfToken();
+  form.append(token);
+  return form;
+}
+
+/** The teacher's forms of one item, as the page draws them. */
+function renderActions(item, urls) {
+  const actions = el("div", "doc__actions");
+  const id = String(item.id);
+  if (item.kind === "file") {
+    const form = postForm(urls.version.replace(/\/0\//, `/${id}/`), "inline-form");
+    form.enctype = "multipart/form-data";
+    const label = el("label", "", _("New version"));
+    label.htmlFor = `version-${id}`;
+    const input = el("input");
+    input.type = "file";
+    input.id = `version-${id}`;
+    input.name = "file";
+    input.required = true;
+    const button = el("button", "button--secondary", _("Upload"));
+    button.type = "submit";
+    form.append(label, input, button);
+    actions.append(form);
+  }
+  const form = postForm(urls.delete.replace(/\/0\//, `/${id}/`), "inline-form");
+  const button = el("button", "button--secondary", _("Delete"));
+  button.type = "submit";
+  button.append(el("span", "visually-hidden", ` ${item.title}`));
+  form.append(button);
+  actions.append(form);
+  return actions;
+}
+
+/** Return the <li> of one item (ItemData of core/documents/events.py);
+ * with `urls` (a teacher's page: `version`, `delete`), its forms too. */
+export function renderItem(item, downloadUrl, urls = null) {
   const node = el("li", "card doc doc--live");
   node.id = `doc-${item.id}`;
   node.dataset.id = String(item.id);
@@ -72,6 +120,7 @@ export function renderItem(item, downloadUrl) {
   if (item.versions > 1) {
     node.append(el("p", "doc__meta muted", fill(_("%(count)s versions"), { count: item.versions })));
   }
+  if (urls?.version && urls?.delete) node.append(renderActions(item, urls));
   return node;
 }
 
@@ -92,6 +141,11 @@ export class DocumentsView {
     this.announcer = root.querySelector("#documents-announcer");
     this.space = initial.space;
     this.folderId = initial.folder_id ?? null;
+    this.urls = initial.can_write ? { version: initial.add_version, delete: initial.delete } : null;
+  }
+
+  render(item) {
+    return renderItem(item, this.initial.download, this.urls);
   }
 
   stream() {
@@ -110,7 +164,7 @@ export class DocumentsView {
     if (event.op === "removed") {
       current?.remove();
     } else {
-      const node = renderItem(item, this.initial.download);
+      const node = this.render(item);
       if (current && event.op !== "new_version") {
         current.replaceWith(node);
       } else {
@@ -147,7 +201,7 @@ export class DocumentsView {
       }
       for (const item of [...body.items].reverse()) {
         if (!document.getElementById(`doc-${item.id}`)) {
-          this.list.prepend(renderItem(item, this.initial.download));
+          this.list.prepend(this.render(item));
         }
       }
       this.status.textContent = "";

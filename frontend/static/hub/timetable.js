@@ -375,9 +375,10 @@ function start() {
   globalThis.history.replaceState({ week: view.monday }, "", globalThis.location.href);
 
   hub.on("timetable.occurrence", (event) => view.apply(event));
-  // Several lessons changed at once: say it once, after the last of them.
+  // Several lessons changed at once: say it once, after the last of them
+  // (any class the view follows: a teacher's week shows several).
   hub.on("timetable.changes", (event) => {
-    if (event.data?.class_id === view.classId && event.data.count > 1) {
+    if (view.classIds.has(event.data?.class_id) && event.data.count > 1) {
       view.announce(describe(event));
     }
   });
