@@ -8,12 +8,20 @@ once published (``published``) and not removed; the teachers who may
 manage it see it planned too. A guardian reads per child: the homework of
 that child's classes, with that child's "fait" and hand-in state.
 
-Writing: :func:`teaches_subject` — an active teacher named on a lesson of
-that class in that subject, or, when the timetable names no teacher for that
-subject in that class (or has no such lesson), any teacher enrolled in the
-class (the rule of ``core.attendance.access.teaches``). A teacher of another
-subject in the same class reads the class's homework (the workload view)
-but may not change it nor see its hand-ins.
+Writing follows the roster too: :func:`teaches_subject` — an active teacher
+with a current teacher ``Enrollment`` in the class and, among those, the one
+named on a lesson of that class in that subject; when the timetable names no
+teacher for that subject in that class (or has no such lesson), any teacher
+enrolled in the class. Being named on lessons only narrows which enrolled
+teacher teaches the subject: once the enrollment ends, managing the homework
+and reading the hand-ins end at once, whatever lessons named them (past,
+cancelled). A teacher of another subject in the same class reads the class's
+homework (the workload view) but may not change it nor see its hand-ins.
+
+A substitute (named on a lesson, not enrolled in the class) gets nothing of
+the notebook beyond what that lesson gives (as its roll call,
+``core.attendance.access.teaches``): writing that lesson's content
+(:func:`get_occurrence_to_write`). No homework, no hand-ins, no class page.
 
 "Not found" and "not allowed" raise the same ``Http404``.
 """
@@ -46,11 +54,22 @@ def pairs_taught(user: User, pairs: set[tuple[int, str]]) -> set[tuple[int, str]
     """Return the ``(class id, subject)`` of ``pairs`` ``user`` may set homework in.
 
     The rule of the module docstring, for any number of pairs in three
-    queries: the pairs whose lessons name ``user``, the pairs whose lessons
-    name anyone, and the classes ``user`` is enrolled in as a teacher.
+    queries: the classes ``user`` is enrolled in as a teacher (nothing
+    without one), the pairs whose lessons name ``user``, the pairs whose
+    lessons name anyone.
     """
     pairs = {(class_id, subject) for class_id, subject in pairs if subject}
     if not pairs or not _active(user) or user.role != User.Role.TEACHER:
+        return set()
+    enrolled = set(
+        Enrollment.objects.filter(
+            user=user,
+            school_class_id__in={class_id for class_id, _subject in pairs},
+            role=Enrollment.Role.TEACHER,
+        ).values_list("school_class_id", flat=True)
+    )
+    pairs = {pair for pair in pairs if pair[0] in enrolled}
+    if not pairs:
         return set()
     class_ids = {class_id for class_id, _subject in pairs}
     lessons = Occurrence.objects.filter(
@@ -60,16 +79,7 @@ def pairs_taught(user: User, pairs: set[tuple[int, str]]) -> set[tuple[int, str]
     staffed = set(
         lessons.filter(teachers__isnull=False).values_list("school_class_id", "subject")
     )
-    enrolled = set(
-        Enrollment.objects.filter(
-            user=user, school_class_id__in=class_ids, role=Enrollment.Role.TEACHER
-        ).values_list("school_class_id", flat=True)
-    )
-    return {
-        pair
-        for pair in pairs
-        if pair in named or (pair not in staffed and pair[0] in enrolled)
-    }
+    return {pair for pair in pairs if pair in named or pair not in staffed}
 
 
 def subjects_taught(user: User, school_class: SchoolClass) -> list[str]:
@@ -84,13 +94,13 @@ def subjects_taught(user: User, school_class: SchoolClass) -> list[str]:
 
 
 def writable_classes(user: User) -> QuerySet[SchoolClass]:
-    """Return the classes ``user`` teaches (enrolled, or named on their lessons)."""
+    """Return the classes ``user`` teaches: a current teacher enrollment (being
+    named on a lesson of a class is not enough)."""
     if not _active(user) or user.role != User.Role.TEACHER:
         return SchoolClass.objects.none()
     return (
         SchoolClass.objects.filter(
-            Q(enrollments__user=user, enrollments__role=Enrollment.Role.TEACHER)
-            | Q(occurrences__teachers=user)
+            enrollments__user=user, enrollments__role=Enrollment.Role.TEACHER
         )
         .distinct()
         .order_by("title")
@@ -340,15 +350,34 @@ def session_log(school_class: SchoolClass) -> QuerySet[SessionContent]:
     )
 
 
+def lessons_named_on(user: User, occurrences) -> set[int]:
+    """The ids of ``occurrences`` (scheduled) that name ``user`` as teacher."""
+    if not _active(user) or user.role != User.Role.TEACHER:
+        return set()
+    return set(
+        Occurrence.objects.filter(
+            pk__in=[o.pk for o in occurrences],
+            teachers=user,
+            status=Occurrence.Status.SCHEDULED,
+        ).values_list("pk", flat=True)
+    )
+
+
 def get_occurrence_to_write(user: User, occurrence_id: int) -> Occurrence:
-    """Return a lesson whose content ``user`` may write, or raise Http404."""
+    """Return a lesson whose content ``user`` may write, or raise Http404.
+
+    Its subject's teacher in the class (:func:`teaches_subject`, enrolled),
+    or a teacher named on this very lesson (scheduled, not cancelled): a
+    substitute writes what they did in the lesson they took, nothing else.
+    """
     occurrence = (
         Occurrence.objects.select_related("school_class__org")
         .filter(pk=occurrence_id)
         .first()
     )
-    if occurrence is None or not teaches_subject(
-        user, occurrence.school_class, occurrence.subject
+    if occurrence is None or not (
+        lessons_named_on(user, [occurrence])
+        or teaches_subject(user, occurrence.school_class, occurrence.subject)
     ):
         raise Http404("no such lesson")
     return occurrence

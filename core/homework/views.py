@@ -479,6 +479,7 @@ def sessions(request, class_id: int):
     if user.role == User.Role.TEACHER:
         subjects = set(access.subjects_taught(user, school_class))
         writable = {o.pk for o in lessons if o.subject in subjects}
+        writable |= access.lessons_named_on(user, lessons)
     return render(
         request,
         "homework/sessions.html",
