@@ -1,9 +1,10 @@
 """Who may read and write the homework notebook: the one definition, used by
 pages, JSON endpoints and actions.
 
-Reading follows the roster (``core.roster.access.classes_of``): the pupils of
+Reading follows the roster (:func:`readable_classes`): the pupils of
 the class (a homeroom or a group), their guardians, its teachers and the
-school-life staff of its org. Pupils, guardians and staff see a homework
+school-life staff of its org holding :data:`STAFF_PERMISSION`
+(``core.roster.access.staff_orgs``; the "Vie scolaire" group has it). Pupils, guardians and staff see a homework
 once published (``published``) and not removed; the teachers who may
 manage it see it planned too. A guardian reads per child: the homework of
 that child's classes, with that child's "fait" and hand-in state.
@@ -34,13 +35,31 @@ from django.http import Http404
 from django.utils import timezone
 
 from core.homework.models import DoneMark, HandIn, Homework, SessionContent
-from core.roster.access import children_of, classes_of
+from core.roster.access import children_of, classes_of, staff_orgs
 from core.roster.models import Enrollment, SchoolClass, User
 from core.timetable.models import Occurrence
+
+# What school-life staff need to read the notebook of their orgs' classes.
+STAFF_PERMISSION = "homework.view_homework"
 
 
 def _active(user) -> bool:
     return bool(getattr(user, "is_authenticated", False) and user.is_active)
+
+
+def readable_classes(user: User) -> QuerySet[SchoolClass]:
+    """Return the classes whose notebook ``user`` reads.
+
+    Staff (``User.Role.ADMINISTRATOR``): the classes of the orgs where they
+    hold :data:`STAFF_PERMISSION` (``staff_orgs``), not every class of
+    every org they are linked to. Others: ``classes_of`` (enrollments,
+    children's classes).
+    """
+    if not _active(user):
+        return SchoolClass.objects.none()
+    if user.role == User.Role.ADMINISTRATOR:
+        return SchoolClass.objects.filter(org__in=staff_orgs(user, STAFF_PERMISSION))
+    return classes_of(user)
 
 
 def teaches_subject(user: User, school_class: SchoolClass, subject: str) -> bool:
@@ -131,12 +150,12 @@ def _with_items(queryset: QuerySet[Homework]) -> QuerySet[Homework]:
 def visible(user: User, now: dt.datetime | None = None) -> QuerySet[Homework]:
     """Return the live (not removed) homework ``user`` may read.
 
-    Published ones of ``classes_of(user)``; for a teacher, also the planned
-    ones they set.
+    Published ones of :func:`readable_classes`; for a teacher, also the
+    planned ones they set.
     """
     if not _active(user):
         return Homework.objects.none()
-    classes = classes_of(user)
+    classes = readable_classes(user)
     shown = Homework.objects.filter(school_class__in=classes, deleted_at__isnull=True)
     if user.role == User.Role.TEACHER:
         return _with_items(shown.filter(Q(published=True) | Q(teacher=user)))
@@ -329,10 +348,10 @@ def get_pupil_homework(user: User, homework_id: int) -> Homework:
 
 
 def get_class_for_reader(user: User, class_id: int) -> SchoolClass:
-    """Return a class ``user`` may read (``classes_of``), or raise Http404."""
-    if not _active(user):
-        raise Http404("no such class")
-    school_class = classes_of(user).select_related("org").filter(pk=class_id).first()
+    """Return a class ``user`` may read (:func:`readable_classes`), or 404."""
+    school_class = (
+        readable_classes(user).select_related("org").filter(pk=class_id).first()
+    )
     if school_class is None:
         raise Http404("no such class")
     return school_class

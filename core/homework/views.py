@@ -21,7 +21,7 @@ from core.audit import log as audit
 from core.homework import access, actions, uploads, workload
 from core.homework.forms import HandInForm, HomeworkForm, ReturnForm, SessionContentForm
 from core.homework.models import Attachment, HandIn, Homework
-from core.roster.access import classes_of, students_of_class
+from core.roster.access import students_of_class
 from core.roster.models import Enrollment, SchoolClass, User
 from core.timetable.models import Occurrence
 
@@ -61,7 +61,7 @@ def index(request):
     user = request.user
     if user.role in (User.Role.STUDENT, User.Role.GUARDIAN):
         return _family_page(request)
-    context = {"classes": classes_of(user).order_by("title")}
+    context = {"classes": access.readable_classes(user).order_by("title")}
     if user.role == User.Role.TEACHER:
         context["classes"] = access.writable_classes(user)
         context["to_review"] = access.handins_to_review(user)[:50]

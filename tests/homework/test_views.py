@@ -10,10 +10,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from core.audit.models import AuditEntry
-from core.homework import actions, uploads
+from core.homework import access, actions, uploads
 from core.homework.models import Attachment, DoneMark, HandIn, Homework
-from core.roster.models import GuardianLink
-from tests.conftest import login_verified
+from core.roster.actions import grant_school_life_staff
+from core.roster.models import GuardianLink, User
+from tests.conftest import login_verified, make_user
 from tests.homework.conftest import EXE, MONDAY, PDF, PNG, at, set_maths
 
 pytestmark = pytest.mark.django_db
@@ -272,3 +273,28 @@ def test_the_teacher_sees_change_and_remove_on_their_homework(week):
     assert f"/homework/{hw.pk}/edit/" in text
     assert f"/homework/{hw.pk}/remove/" in text
     assert f"/homework/{hw.pk}/handins/" in text
+
+
+def test_staff_read_the_notebook_only_with_the_permission_in_their_orgs(week):
+    """An ADMINISTRATOR linked to the org reads nothing without
+    ``homework.view_homework``; the CPE ("Vie scolaire") reads their own
+    school; the CPE of another school nothing."""
+    set_maths(week, title="Devoir de la classe")
+    clerk = make_user("clerk", User.Role.ADMINISTRATOR, "Claire", "Secrétariat")
+    clerk.orgs.add(week.org)
+    other_cpe = make_user("berthe", User.Role.ADMINISTRATOR, "Berthe", "Morel")
+    other_cpe.orgs.add(week.other_org)
+    grant_school_life_staff(other_cpe)
+    urls = [
+        f"/homework/class/{week.class_4b.pk}/",
+        f"/homework/class/{week.class_4b.pk}/sessions/",
+    ]
+    for url in urls:
+        assert client_for(week.cpe).get(url).status_code == 200, url
+        assert client_for(clerk).get(url).status_code == 404, url
+        assert client_for(other_cpe).get(url).status_code == 404, url
+    assert "4e B" in client_for(week.cpe).get("/homework/").content.decode()
+    assert "4e B" not in client_for(clerk).get("/homework/").content.decode()
+    assert "4e B" not in client_for(other_cpe).get("/homework/").content.decode()
+    assert not access.visible(clerk).exists()
+    assert access.visible(week.cpe).count() == 1
