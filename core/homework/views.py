@@ -89,6 +89,7 @@ def _family_page(request):
             "groups": _groups(items, today),
             "can_tick": user.role == User.Role.STUDENT,
             "handin_form": HandInForm(),
+            "max_file_bytes": uploads.MAX_FILE_BYTES,
             "now": timezone.now(),
             "live": {
                 "pupil": pupil.pk,
