@@ -139,12 +139,15 @@ def class_page(request, class_id: int):
     elif subjects:
         form.initial["subject"] = subjects[0]
     today = timezone.localdate()
-    items = [
-        (hw, access.may_manage(user, hw))
-        for hw in access.visible(user)
+    rows = list(
+        access.visible(user)
         .filter(school_class=school_class, due_date__gte=today)
         .order_by("due_date", "subject")
-    ]
+    )
+    managed = access.pairs_taught(
+        user, {(hw.school_class_id, hw.subject) for hw in rows}
+    )
+    items = [(hw, (hw.school_class_id, hw.subject) in managed) for hw in rows]
     days = workload.workload(
         school_class, today, today + dt.timedelta(days=workload.DAYS_SHOWN)
     )

@@ -298,3 +298,18 @@ def test_staff_read_the_notebook_only_with_the_permission_in_their_orgs(week):
     assert "4e B" not in client_for(other_cpe).get("/homework/").content.decode()
     assert not access.visible(clerk).exists()
     assert access.visible(week.cpe).count() == 1
+
+
+def test_the_class_page_costs_the_same_for_one_homework_or_eleven(
+    week, django_assert_max_num_queries
+):
+    client = client_for(week.teacher)
+    url = f"/homework/class/{week.class_4b.pk}/"
+    set_maths(week, title="0")
+    with django_assert_max_num_queries(100) as one:
+        assert client.get(url).status_code == 200
+    for n in range(10):
+        set_maths(week, title=f"x{n}")
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        page = client.get(url).content.decode()
+    assert page.count("/edit/") == 11
