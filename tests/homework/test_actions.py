@@ -262,3 +262,64 @@ def test_the_workload_warns_of_two_tests_on_one_day(week):
     }
     assert days[wednesday].warning and days[wednesday].tests == 2
     assert days[wednesday].by_subject == [("Français", 2), ("Mathématiques", 1)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_resubmission_racing_a_return_does_not_wipe_it(week, monkeypatch):
+    """The pupil's re-submission has read the hand-in when the teacher
+    returns it: the return waits for the re-submission (locks), then
+    returns the new work; it is not lost. Needs row locks (PostgreSQL)."""
+    import threading
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need a server database (DATABASE_URL=postgres://)")
+    homework = set_maths(week, handin_required=True)
+    first = actions.hand_in(homework=homework, student=week.pupil, upload=pdf())
+    read, go = threading.Event(), threading.Event()
+    encrypted = actions.files.encrypted
+
+    def slow_encrypted(data):
+        read.set()  # the hand-in row has been read
+        go.wait(10)
+        return encrypted(data)
+
+    monkeypatch.setattr(actions.files, "encrypted", slow_encrypted)
+    errors = []
+
+    def run(job):
+        try:
+            job()
+        except Exception as error:  # reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    pupil = threading.Thread(
+        target=run,
+        args=(
+            lambda: actions.hand_in(
+                homework=homework, student=week.pupil, upload=pdf("v2.pdf")
+            ),
+        ),
+    )
+    teacher = threading.Thread(
+        target=run,
+        args=(
+            lambda: actions.return_handin(
+                handin=first, teacher=week.teacher, comment="Vu."
+            ),
+        ),
+    )
+    pupil.start()
+    assert read.wait(10)
+    teacher.start()
+    teacher.join(1)  # without the locks, the return is done by now
+    go.set()
+    pupil.join(10)
+    teacher.join(10)
+    assert errors == []
+    handin = HandIn.objects.get(pk=first.pk)
+    assert handin.returned_at is not None and handin.comment == "Vu."
+    assert handin.name == "v2.pdf"
