@@ -8,7 +8,8 @@ Rules (documented here, tested in tests/homework):
 - **Scheduled publication**: ``publish_at`` in the future keeps the homework
   unpublished (no event, not shown to pupils and guardians);
   :func:`publish_due` (the scheduler, every minute) publishes it and emits
-  ``published`` once, even with two schedulers (conditional update).
+  ``published`` once, even with two schedulers (conditional update), and
+  never once removed (the update requires it live).
 - **Changes after publication** set ``edited_at`` ("modifié le …") and emit
   ``changed``; a removal is soft (``deleted_at``) and emits ``removed`` if
   it had been published, so open pages drop it with a note.
@@ -387,7 +388,9 @@ def publish_due(now: dt.datetime | None = None) -> int:
     published = 0
     for pk in due:
         with transaction.atomic():
-            won = Homework.objects.filter(pk=pk, published=False).update(published=True)
+            won = Homework.objects.filter(
+                pk=pk, published=False, deleted_at__isnull=True
+            ).update(published=True)
             if not won:
                 continue
             homework = Homework.objects.select_related(

@@ -323,3 +323,27 @@ def test_a_resubmission_racing_a_return_does_not_wipe_it(week, monkeypatch):
     handin = HandIn.objects.get(pk=first.pk)
     assert handin.returned_at is not None and handin.comment == "Vu."
     assert handin.name == "v2.pdf"
+
+
+def test_a_planned_homework_removed_while_publishing_is_not_announced(
+    week, clock, monkeypatch
+):
+    """Removed between the scheduler's listing and its update: not
+    published, no event."""
+    import contextlib
+
+    planned = set_maths(week, publish_at=at(0, 11))
+    clock.move_to(at(0, 11, 1))
+    atomic = actions.transaction.atomic
+
+    @contextlib.contextmanager
+    def removed_first(*args, **kwargs):
+        Homework.objects.filter(pk=planned.pk).update(deleted_at=at(0, 11, 1))
+        with atomic(*args, **kwargs):
+            yield
+
+    monkeypatch.setattr(actions.transaction, "atomic", removed_first)
+    with capture_events() as events:
+        assert actions.publish_due() == 0
+    assert events == []
+    assert not Homework.objects.get(pk=planned.pk).published
