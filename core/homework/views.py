@@ -149,7 +149,7 @@ def class_page(request, class_id: int):
     )
     items = [(hw, (hw.school_class_id, hw.subject) in managed) for hw in rows]
     days = workload.workload(
-        school_class, today, today + dt.timedelta(days=workload.DAYS_SHOWN)
+        school_class, today, today + dt.timedelta(days=workload.DAYS_SHOWN), user
     )
     return render(
         request,
@@ -175,7 +175,10 @@ def workload_api(request, class_id: int):
     except ValueError:
         first = timezone.localdate()
     days = workload.workload(
-        school_class, first, first + dt.timedelta(days=workload.DAYS_SHOWN)
+        school_class,
+        first,
+        first + dt.timedelta(days=workload.DAYS_SHOWN),
+        request.user,
     )
     return JsonResponse({"days": workload.as_json(days)})
 

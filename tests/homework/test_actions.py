@@ -250,7 +250,9 @@ def test_the_workload_warns_of_two_tests_on_one_day(week):
     set_maths(week, teacher=week.bruno, subject="Français", due_date=wednesday)
     days = {
         d.day: d
-        for d in workload.workload(week.class_4b, MONDAY, MONDAY + dt.timedelta(days=6))
+        for d in workload.workload(
+            week.class_4b, MONDAY, MONDAY + dt.timedelta(days=6), week.teacher
+        )
     }
     assert len(days[wednesday].items) == 2 and not days[wednesday].warning
     set_maths(
@@ -258,7 +260,9 @@ def test_the_workload_warns_of_two_tests_on_one_day(week):
     )
     days = {
         d.day: d
-        for d in workload.workload(week.class_4b, MONDAY, MONDAY + dt.timedelta(days=6))
+        for d in workload.workload(
+            week.class_4b, MONDAY, MONDAY + dt.timedelta(days=6), week.teacher
+        )
     }
     assert days[wednesday].warning and days[wednesday].tests == 2
     assert days[wednesday].by_subject == [("Français", 2), ("Mathématiques", 1)]
@@ -347,3 +351,19 @@ def test_a_planned_homework_removed_while_publishing_is_not_announced(
         assert actions.publish_due() == 0
     assert events == []
     assert not Homework.objects.get(pk=planned.pk).published
+
+
+def test_planned_homework_counts_only_for_the_teachers_who_may_manage_it(week):
+    wednesday = MONDAY + dt.timedelta(days=2)
+    set_maths(week, due_date=wednesday, kind="test", publish_at=at(1, 18))
+    set_maths(week, teacher=week.bruno, subject="Français", due_date=wednesday)
+
+    def on_wednesday(viewer):
+        days = workload.workload(
+            week.class_4b, MONDAY, MONDAY + dt.timedelta(days=6), viewer
+        )
+        return next(d for d in days if d.day == wednesday).by_subject
+
+    assert on_wednesday(week.teacher) == [("Français", 1), ("Mathématiques", 1)]
+    assert on_wednesday(week.bruno) == [("Français", 1)]
+    assert on_wednesday(week.cpe) == [("Français", 1)]

@@ -313,3 +313,12 @@ def test_the_class_page_costs_the_same_for_one_homework_or_eleven(
     with django_assert_max_num_queries(len(one.captured_queries)):
         page = client.get(url).content.decode()
     assert page.count("/edit/") == 11
+
+
+def test_a_planned_homework_is_not_in_the_workload_of_other_readers(week):
+    set_maths(week, title="Contrôle surprise", kind="test", publish_at=at(1, 18))
+    url = f"/homework/class/{week.class_4b.pk}/"
+    assert "Mathématiques (1)" in client_for(week.teacher).get(url).content.decode()
+    for user in (week.bruno, week.cpe):
+        page = client_for(user).get(url).content.decode()
+        assert "Mathématiques" not in page, user
