@@ -27,6 +27,8 @@ from core.timetable.models import Occurrence
 
 log = logging.getLogger(__name__)
 HORIZON = dt.timedelta(weeks=8)
+# How far from today the workload API looks (a date past it is refused).
+WORKLOAD_REACH = dt.timedelta(days=366)
 # Characters no file name in a zip should hold (separators, Windows' reserved).
 UNSAFE_IN_NAMES = frozenset('/\\:*?"<>|')
 
@@ -170,10 +172,16 @@ def class_page(request, class_id: int):
 def workload_api(request, class_id: int):
     """JSON workload of a class for the form: ``{"days": [...]}``."""
     school_class = access.get_writable_class(request.user, class_id)
+    today = timezone.localdate()
+    raw = request.GET.get("from", "")
     try:
-        first = dt.date.fromisoformat(request.GET.get("from", ""))
+        first = dt.date.fromisoformat(raw) if raw else today
     except ValueError:
-        first = timezone.localdate()
+        first = None
+    if first is None or not (today - WORKLOAD_REACH <= first <= today + WORKLOAD_REACH):
+        return JsonResponse(
+            {"error": _("Choose a date within a year of today.")}, status=400
+        )
     days = workload.workload(
         school_class,
         first,

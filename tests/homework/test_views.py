@@ -322,3 +322,13 @@ def test_a_planned_homework_is_not_in_the_workload_of_other_readers(week):
     for user in (week.bruno, week.cpe):
         page = client_for(user).get(url).content.decode()
         assert "Mathématiques" not in page, user
+
+
+@pytest.mark.parametrize("value", ["9999-12-31", "0001-01-01", "2026-13-01", "hier"])
+def test_the_workload_api_refuses_a_bad_or_far_date(week, value):
+    client = client_for(week.teacher)
+    url = f"/homework/class/{week.class_4b.pk}/workload/"
+    response = client.get(url, {"from": value}, HTTP_ACCEPT_LANGUAGE="fr")
+    assert response.status_code == 400
+    assert "moins d'un an" in response.json()["error"]
+    assert client.get(url).status_code == 200  # no date: today
