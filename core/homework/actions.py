@@ -536,6 +536,22 @@ def hand_in(
     return handin
 
 
+def log_handins_listed(teacher: User, handins) -> None:
+    """Log that ``teacher`` was shown the pupils of ``handins`` (the "to
+    review" lists: the notebook's index, the home card), as the hand-ins
+    page is: one entry per render and school shown, nothing when empty."""
+    org_ids = {h.homework.school_class.org_id for h in handins}
+    if org_ids:
+        audit.record_read(
+            actor=teacher,
+            action="handins.listed",
+            target_type="handin_queue",
+            target_id=0,
+            org_ids=org_ids,
+            detail={"handins": len(handins)},
+        )
+
+
 def return_handin(
     *, handin: HandIn, teacher: User, comment: str, now: dt.datetime | None = None
 ) -> HandIn:

@@ -66,7 +66,8 @@ def index(request):
     context = {"classes": access.readable_classes(user).order_by("title")}
     if user.role == User.Role.TEACHER:
         context["classes"] = access.writable_classes(user)
-        context["to_review"] = access.handins_to_review(user)[:50]
+        context["to_review"] = list(access.handins_to_review(user)[:50])
+        actions.log_handins_listed(user, context["to_review"])
     return render(request, "homework/index.html", context)
 
 

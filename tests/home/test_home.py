@@ -447,3 +447,31 @@ def test_ended_guardian_link_removes_the_child_section(school):
     html = login(school.parent).get("/").content.decode()
     assert f'data-pupil="{school.other_child.pk}"' not in html
     assert f'data-pupil="{school.pupil.pk}"' in html
+
+
+def test_the_handins_card_logs_the_pupils_it_shows(school, settings, tmp_path):
+    """Like the hand-ins page: one audit entry per render, in the school
+    whose pupils were shown; nothing shown, nothing logged."""
+    from core.homework import actions as homework_actions
+    from core.homework.uploads import CheckedFile
+
+    settings.MEDIA_ROOT = tmp_path
+    client = login(school.teacher)
+    client.get("/")
+    assert not AuditEntry.objects.filter(action="handins.listed").exists()
+    homework = homework_actions.set_homework(
+        teacher=school.teacher,
+        school_class=school.class_4b,
+        subject="Mathématiques",
+        title="DM",
+        handin_required=True,
+    )
+    homework_actions.hand_in(
+        homework=homework,
+        student=school.pupil,
+        upload=CheckedFile(name="a.pdf", mime="application/pdf", data=b"%PDF-1.4"),
+    )
+    html = client.get("/").content.decode()
+    assert "Dubois" in card_html(html, "handins")
+    (entry,) = AuditEntry.objects.filter(action="handins.listed")
+    assert entry.actor_id == school.teacher.pk and entry.org_id == school.org.pk

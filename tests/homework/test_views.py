@@ -15,7 +15,7 @@ from core.homework.models import Attachment, DoneMark, HandIn, Homework
 from core.roster.actions import grant_school_life_staff
 from core.roster.models import GuardianLink, User
 from tests.conftest import login_verified, make_user
-from tests.homework.conftest import EXE, MONDAY, PDF, PNG, at, set_maths
+from tests.homework.conftest import EXE, MONDAY, PDF, PNG, at, pdf, set_maths
 
 pytestmark = pytest.mark.django_db
 
@@ -332,3 +332,14 @@ def test_the_workload_api_refuses_a_bad_or_far_date(week, value):
     assert response.status_code == 400
     assert "moins d'un an" in response.json()["error"]
     assert client.get(url).status_code == 200  # no date: today
+
+
+def test_the_to_review_list_is_logged_like_the_handins_page(week):
+    client = client_for(week.teacher)
+    client.get("/homework/")
+    assert not AuditEntry.objects.filter(action="handins.listed").exists()
+    homework = set_maths(week, handin_required=True)
+    actions.hand_in(homework=homework, student=week.pupil, upload=pdf())
+    assert "Dubois" in client.get("/homework/").content.decode()
+    (entry,) = AuditEntry.objects.filter(action="handins.listed")
+    assert entry.actor_id == week.teacher.pk and entry.org_id == week.org.pk
