@@ -31,6 +31,8 @@ HORIZON = dt.timedelta(weeks=8)
 WORKLOAD_REACH = dt.timedelta(days=366)
 # Characters no file name in a zip should hold (separators, Windows' reserved).
 UNSAFE_IN_NAMES = frozenset('/\\:*?"<>|')
+# The zip's list of hand-ins whose file could not be read.
+MISSING_LIST = "MANQUANTS.txt"
 
 
 def _int(value) -> int | None:
@@ -390,26 +392,39 @@ def zip_name(pupil: User, name: str, mime: str, taken: set[str]) -> str:
 
 @login_required
 def handins_zip(request, homework_id: int):
-    """Every hand-in of a homework as one zip (audit: a staff read of minors' data)."""
+    """Every hand-in of a homework as one zip (audit: a staff read of minors' data).
+
+    A file that cannot be read (lost, undecryptable) is logged and left
+    out; :data:`MISSING_LIST` in the zip names those pupils."""
     homework = access.get_homework_to_manage(request.user, homework_id)
     spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
     taken: set[str] = set()
     count = 0
+    missing: list[str] = []
     with zipfile.ZipFile(spool, "w", zipfile.ZIP_DEFLATED) as archive:
         for pupil, handin in _handin_rows(homework):
             if handin is None:
                 continue
-            data = _read(handin)
+            try:
+                data = _read(handin)
+            except Http404:  # logged by _read; the others still come
+                missing.append(f"{pupil.last_name} {pupil.first_name} - {handin.name}")
+                continue
             mime = files.detect(data) or "application/octet-stream"
             archive.writestr(zip_name(pupil, handin.name, mime, taken), data)
             count += 1
+        if missing:
+            note = _("These hand-ins could not be read; ask the pupils again:")
+            archive.writestr(
+                MISSING_LIST, "\r\n".join([note, "", *missing, ""]).encode()
+            )
     audit.record_read(
         actor=request.user,
         action="handins.downloaded",
         target_type="homework",
         target_id=homework.pk,
         org_ids=[homework.school_class.org_id],
-        detail={"files": count},
+        detail={"files": count, "missing": len(missing)},
     )
     spool.seek(0)
     name = get_valid_filename(

@@ -343,3 +343,18 @@ def test_the_to_review_list_is_logged_like_the_handins_page(week):
     assert "Dubois" in client.get("/homework/").content.decode()
     (entry,) = AuditEntry.objects.filter(action="handins.listed")
     assert entry.actor_id == week.teacher.pk and entry.org_id == week.org.pk
+
+
+def test_an_unreadable_hand_in_is_listed_missing_and_the_zip_still_comes(week):
+    hw = set_maths(week, handin_required=True)
+    lost = actions.hand_in(homework=hw, student=week.pupil, upload=pdf("copie.pdf"))
+    actions.hand_in(homework=hw, student=week.pupil2, upload=pdf("dm.pdf"))
+    lost.file.storage.delete(lost.file.name)
+    response = client_for(week.teacher).get(f"/homework/{hw.pk}/handins.zip")
+    assert response.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    assert sorted(archive.namelist()) == ["MANQUANTS.txt", "Petit Hugo - dm.pdf"]
+    listed = archive.read("MANQUANTS.txt").decode()
+    assert "Dubois Léa - copie.pdf" in listed and "redemandez" in listed
+    entry = AuditEntry.objects.get(action="handins.downloaded")
+    assert entry.detail == {"files": 1, "missing": 1}
