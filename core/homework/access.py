@@ -72,10 +72,13 @@ def teaches_subject(user: User, school_class: SchoolClass, subject: str) -> bool
 def pairs_taught(user: User, pairs: set[tuple[int, str]]) -> set[tuple[int, str]]:
     """Return the ``(class id, subject)`` of ``pairs`` ``user`` may set homework in.
 
-    The rule of the module docstring, for any number of pairs in three
+    The rule of the module docstring, for any number of pairs in two
     queries: the classes ``user`` is enrolled in as a teacher (nothing
-    without one), the pairs whose lessons name ``user``, the pairs whose
-    lessons name anyone.
+    without one), then the subjects of those classes' timetables with the
+    teachers their lessons name. A class with a timetable takes homework
+    only in its timetable's subjects ("maths" is not "Mathématiques": the
+    subject is chosen from :func:`subjects_taught`); a class with none
+    takes any subject from its enrolled teachers.
     """
     pairs = {(class_id, subject) for class_id, subject in pairs if subject}
     if not pairs or not _active(user) or user.role != User.Role.TEACHER:
@@ -90,15 +93,26 @@ def pairs_taught(user: User, pairs: set[tuple[int, str]]) -> set[tuple[int, str]
     pairs = {pair for pair in pairs if pair[0] in enrolled}
     if not pairs:
         return set()
-    class_ids = {class_id for class_id, _subject in pairs}
-    lessons = Occurrence.objects.filter(
-        school_class_id__in=class_ids, subject__in={s for _c, s in pairs}
-    )
-    named = set(lessons.filter(teachers=user).values_list("school_class_id", "subject"))
-    staffed = set(
-        lessons.filter(teachers__isnull=False).values_list("school_class_id", "subject")
-    )
-    return {pair for pair in pairs if pair in named or pair not in staffed}
+    named, staffed, known = set(), set(), set()
+    for class_id, subject, teacher_id in (
+        Occurrence.objects.filter(
+            school_class_id__in={class_id for class_id, _subject in pairs}
+        )
+        .values_list("school_class_id", "subject", "teachers")
+        .distinct()
+    ):
+        known.add((class_id, subject))
+        if teacher_id is not None:
+            staffed.add((class_id, subject))
+        if teacher_id == user.pk:
+            named.add((class_id, subject))
+    timetabled = {class_id for class_id, _subject in known}
+    return {
+        pair
+        for pair in pairs
+        if pair in named
+        or (pair not in staffed and (pair in known or pair[0] not in timetabled))
+    }
 
 
 def subjects_taught(user: User, school_class: SchoolClass) -> list[str]:

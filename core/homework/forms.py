@@ -90,6 +90,17 @@ class HomeworkForm(forms.Form):
         required=False,
     )
 
+    def __init__(self, *args, subjects: list[str] | None = None, **kwargs):
+        """``subjects``: the timetable's subjects the teacher may choose from
+        (``access.subjects_taught``); ``None`` for a class with no timetable
+        (free text)."""
+        super().__init__(*args, **kwargs)
+        if subjects is not None:
+            self.fields["subject"] = forms.ChoiceField(
+                label=pgettext_lazy("homework", "Subject"),
+                choices=[(s, s) for s in subjects],
+            )
+
     def clean_links(self) -> list[str]:
         return [
             line.strip()

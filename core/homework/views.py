@@ -113,7 +113,12 @@ def class_page(request, class_id: int):
         raise Http404("no such class")
     teaching = access.writable_classes(user).filter(pk=school_class.pk).exists()
     subjects = access.subjects_taught(user, school_class) if teaching else []
-    form = HomeworkForm(request.POST or None, request.FILES or None)
+    timetabled = Occurrence.objects.filter(school_class=school_class).exists()
+    form = HomeworkForm(
+        request.POST or None,
+        request.FILES or None,
+        subjects=subjects if timetabled else None,
+    )
     if request.method == "POST":
         if not teaching:
             raise Http404("no such class")

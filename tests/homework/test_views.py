@@ -358,3 +358,27 @@ def test_an_unreadable_hand_in_is_listed_missing_and_the_zip_still_comes(week):
     assert "Dubois Léa - copie.pdf" in listed and "redemandez" in listed
     entry = AuditEntry.objects.get(action="handins.downloaded")
     assert entry.detail == {"files": 1, "missing": 1}
+
+
+def test_the_subject_is_chosen_from_the_timetable(week):
+    """'maths' is not 'Mathématiques': an enrolled teacher cannot sidestep
+    the named-teacher rule with another spelling; a class without a
+    timetable takes any subject from its enrolled teachers."""
+    page = client_for(week.bruno).get(f"/homework/class/{week.class_4b.pk}/")
+    html = page.content.decode()
+    assert '<select name="subject"' in html
+    assert '<option value="Français"' in html
+    assert '<option value="Mathématiques"' not in html
+    for subject in ("maths", "Mathématiques"):
+        with pytest.raises(actions.HomeworkError):
+            set_maths(week, teacher=week.bruno, subject=subject)
+        response = client_for(week.bruno).post(
+            f"/homework/class/{week.class_4b.pk}/",
+            {"subject": subject, "title": "Contourné", "kind": "exercise"},
+        )
+        assert response.status_code == 200
+        assert not Homework.objects.filter(title="Contourné").exists()
+    # 5e C has no timetable: Oscar (enrolled) writes any subject.
+    assert access.teaches_subject(week.outsider, week.other_class, "Latin")
+    html = client_for(week.outsider).get(f"/homework/class/{week.other_class.pk}/")
+    assert '<input type="text" name="subject"' in html.content.decode()
