@@ -28,7 +28,7 @@ def new_page(browser, live_hub):
 def set_homework(page, title: str, due: str) -> None:
     page.goto("/homework/")
     page.get_by_role("link", name="4e B").first.click()
-    page.select_option("#id_subject", "Mathématiques")  # the timetable's subjects
+    page.fill("#id_subject", "Mathématiques")
     page.fill("#id_title", title)
     page.select_option("#id_kind", "exercise")
     page.fill("#id_text", "Rédiger les calculs <b>proprement</b>.")
