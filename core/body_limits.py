@@ -12,8 +12,12 @@ be at most:
 - more on the few URLs that take big files (:func:`limit_for`): a message
   with its attachments (``core.messaging.files``: 5 files of 10 MB), and the
   admin's roster upload (``ROSTER_UPLOAD_MAX_TOTAL_BYTES``, for users who may
-  upload rosters: ``core.roster.views.can_upload``), and a teacher's course
-  document (``DOCUMENTS_MAX_FILE_BYTES``, ``core.documents``).
+  upload rosters: ``core.roster.views.can_upload``), a teacher's course
+  document (``DOCUMENTS_MAX_FILE_BYTES``, ``core.documents``), and the
+  homework notebook's files (``core.homework.uploads``: a pupil's hand-in,
+  one file of 10 MB; a teacher's homework form, 5 files of 10 MB). Within
+  these limits a file too big or one too many gets the form's own French
+  message; the pages also check sizes before sending.
 
 A ``Content-Length`` over the limit is answered 413 before a byte of the body
 is read; a body without one (chunked) is counted as it comes and, once over
@@ -53,6 +57,8 @@ MESSAGE_URLS = frozenset(
 )
 ROSTER_UPLOAD_URL = "admin:roster_rosterimport_upload"
 DOCUMENT_URLS = frozenset({"documents:add", "documents:add_version"})
+HOMEWORK_HANDIN_URL = "homework:hand_in"
+HOMEWORK_TEACHER_URLS = frozenset({"homework:class", "homework:edit"})
 
 
 def limit_for(user, path: str) -> int:
@@ -71,6 +77,18 @@ def limit_for(user, path: str) -> int:
         # Course documents (core.documents): only teachers upload them.
         if user is None or user.role == "teacher":
             return settings.DOCUMENTS_MAX_FILE_BYTES + default
+        return default
+    if name == HOMEWORK_HANDIN_URL or name in HOMEWORK_TEACHER_URLS:
+        from core.homework.uploads import MAX_ATTACHMENTS, MAX_FILE_BYTES
+
+        if name == HOMEWORK_HANDIN_URL:
+            # One file, from a pupil (core.homework.forms.HandInForm).
+            if user is None or user.role == "student":
+                return MAX_FILE_BYTES + default
+            return default
+        # A teacher's homework, with up to MAX_ATTACHMENTS files.
+        if user is None or user.role == "teacher":
+            return MAX_ATTACHMENTS * MAX_FILE_BYTES + default
         return default
     if name == ROSTER_UPLOAD_URL:
         from core.roster.views import can_upload

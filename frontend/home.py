@@ -33,6 +33,7 @@ from core.attendance import access as attendance
 from core.attendance.models import Excuse, RollCall
 from core.audit import log as audit
 from core.homework import access as homework
+from core.homework import actions as homework_actions
 from core.messaging.access import unread_totals
 from core.roster.access import children_of
 from core.roster.models import Enrollment, User
@@ -354,6 +355,7 @@ def roll_calls(user: User, today: dt.date) -> dict:
 def handins(user: User, today: dt.date) -> dict:
     """The hand-ins the teacher has still to return, oldest first."""
     waiting = list(homework.handins_to_review(user)[:READ_AT_MOST])
+    homework_actions.log_handins_listed(user, waiting[:SHOWN])
     return {"handins": waiting[:SHOWN], "count": len(waiting)}
 
 

@@ -5,7 +5,8 @@ The fixture (``tests.conftest.build_school`` plus a school-life staff member
 of the second school): Karim is the father of Léa (4e B, school A) and of
 Inès (5e C, school B); Sophie the mother of Hugo (4e B); Alice teaches 4e B,
 Oscar 5e C; Paul is school-life staff (CPE) of A, Berthe of B. Each school
-has two lessons with its pupil absent (one excused with a document, one not)
+has two lessons with its pupil absent; Sam (a teacher of A, enrolled
+nowhere) took one more maths lesson of 4e B as a substitute (one excused with a document, one not)
 and a conversation between its teacher and Karim with a file.
 
 Each row of ``MATRIX`` names the people who may open a URL; everyone else
@@ -34,7 +35,17 @@ from tests.conftest import build_school, login_verified, make_occurrence, make_u
 from tests.hub.helpers import connect_as, receive
 from tests.messaging.helpers import PDF, start, upload
 
-PEOPLE = ["lea", "ines", "karim", "sophie", "alice", "oscar", "paul", "berthe"]
+PEOPLE = [
+    "lea",
+    "ines",
+    "karim",
+    "sophie",
+    "alice",
+    "oscar",
+    "paul",
+    "berthe",
+    "sam",
+]
 
 
 @pytest.fixture
@@ -98,6 +109,9 @@ def world(db, settings, tmp_path):
             space=space, actor=teacher, upload=upload("cours.pdf", PDF)
         )
         w[f"doc{key}"] = item.versions.get().pk
+    sam = make_user("sam", User.Role.TEACHER, "Sam", "Roux")
+    sam.orgs.add(school.org)
+    make_occurrence(school.class_4b, now - dt.timedelta(days=1), teachers=[sam])
     w["lea"], w["ines"] = school.pupil.pk, school.other_child.pk
     w["karim_id"] = school.parent.pk
     return w
@@ -132,6 +146,8 @@ MATRIX = [
     ("/homework/class/{classB}/", {"oscar", "berthe"}),
     ("/homework/class/{classA}/sessions/", {"lea", "karim", "sophie", "alice", "paul"}),
     ("/homework/class/{classB}/sessions/", {"ines", "karim", "oscar", "berthe"}),
+    ("/homework/class/{classA}/workload/", {"alice"}),
+    ("/homework/{hwA}/edit/", {"alice"}),
     ("/homework/{hwA}/handins/", {"alice"}),
     ("/homework/{hwB}/handins/", {"oscar"}),
     ("/homework/{hwA}/handins.zip", {"alice"}),
@@ -285,6 +301,26 @@ def test_when_a_guardian_link_ends_every_access_through_it_ends(world):
     }
     # Berthe (school B's CPE) no longer counts Karim among her school's people.
     assert _check(world, "/delivery/log/?user={karim_id}", {"paul"}) == []
+
+
+HOMEWORK_OF_A = [
+    "/homework/class/{classA}/",
+    "/homework/class/{classA}/sessions/",
+    "/homework/class/{classA}/workload/",
+    "/homework/{hwA}/edit/",
+    "/homework/{hwA}/handins/",
+    "/homework/{hwA}/handins.zip",
+    "/homework/handins/{handA}/file/",
+]
+
+
+def test_when_a_teacher_enrollment_ends_the_homework_of_the_class_ends(world):
+    """Alice stays named on 4e B's lessons; her enrollment ending is enough."""
+    school = world["school"]
+    assert _check(world, "/homework/class/{classA}/workload/", {"alice"}) == []
+    Enrollment.objects.get(user=school.teacher, school_class=school.class_4b).delete()
+    for path in HOMEWORK_OF_A:
+        assert _check(world, path, set(), people=["alice"]) == [], path
 
 
 def test_when_an_enrollment_ends_the_pupil_and_family_lose_the_class(world):

@@ -344,3 +344,44 @@ def test_daphne_refuses_an_anonymous_body_before_buffering_it(daphne_port):
     form = b"username=a&password=b"
     small = head + b"Content-Length: %d\r\n\r\n" % len(form)
     assert raw_status(daphne_port, small, form) == 403
+
+
+async def test_homework_files_fit_their_urls_limits(school):
+    """A pupil's hand-in (one file of 10 MB) and a teacher's homework (5
+    files of 10 MB) fit; the form then tells a file too big in French
+    (core.homework.uploads) instead of a bare 413. Other people keep the
+    default limit on these URLs."""
+    from core.homework.uploads import MAX_ATTACHMENTS
+    from core.homework.uploads import MAX_FILE_BYTES as HOMEWORK_FILE_BYTES
+
+    default = settings.HTTP_MAX_BODY_BYTES
+    hand_in = reverse("homework:hand_in", args=[1])
+    teacher_urls = [
+        reverse("homework:class", args=[1]),
+        reverse("homework:edit", args=[1]),
+    ]
+    limit = sync_to_async(limit_for)
+    assert await limit(school.pupil, hand_in) == HOMEWORK_FILE_BYTES + default
+    assert await limit(school.teacher, hand_in) == default
+    for url in teacher_urls:
+        assert await limit(school.teacher, url) == (
+            MAX_ATTACHMENTS * HOMEWORK_FILE_BYTES + default
+        )
+        assert await limit(school.pupil, url) == default
+        assert await limit(None, url) == MAX_ATTACHMENTS * HOMEWORK_FILE_BYTES + default
+
+    # A file just over 10 MB reaches the view (which refuses it in French).
+    size = HOMEWORK_FILE_BYTES + 64 * KiB
+    assert size > default
+    inner = Recorder()
+    server = Server(size, chunk=MiB)
+    post = scope(hand_in, length=size, cookie=await cookie_of(school.pupil))
+    await call(BodyLimitMiddleware(inner), post, server)
+    assert server.status == 200 and inner.read == size
+
+    size = MAX_ATTACHMENTS * HOMEWORK_FILE_BYTES
+    inner = Recorder()
+    server = Server(size, chunk=4 * MiB)
+    post = scope(teacher_urls[0], length=size, cookie=await cookie_of(school.teacher))
+    await call(BodyLimitMiddleware(inner), post, server)
+    assert server.status == 200 and inner.read == size

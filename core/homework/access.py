@@ -1,19 +1,28 @@
 """Who may read and write the homework notebook: the one definition, used by
 pages, JSON endpoints and actions.
 
-Reading follows the roster (``core.roster.access.classes_of``): the pupils of
+Reading follows the roster (:func:`readable_classes`): the pupils of
 the class (a homeroom or a group), their guardians, its teachers and the
-school-life staff of its org. Pupils, guardians and staff see a homework
+school-life staff of its org holding :data:`STAFF_PERMISSION`
+(``core.roster.access.staff_orgs``; the "Vie scolaire" group has it). Pupils, guardians and staff see a homework
 once published (``published``) and not removed; the teachers who may
 manage it see it planned too. A guardian reads per child: the homework of
 that child's classes, with that child's "fait" and hand-in state.
 
-Writing: :func:`teaches_subject` — an active teacher named on a lesson of
-that class in that subject, or, when the timetable names no teacher for that
-subject in that class (or has no such lesson), any teacher enrolled in the
-class (the rule of ``core.attendance.access.teaches``). A teacher of another
-subject in the same class reads the class's homework (the workload view)
-but may not change it nor see its hand-ins.
+Writing follows the roster too: :func:`teaches_subject` — an active teacher
+with a current teacher ``Enrollment`` in the class and, among those, the one
+named on a lesson of that class in that subject; when the timetable names no
+teacher for that subject in that class (or has no such lesson), any teacher
+enrolled in the class. Being named on lessons only narrows which enrolled
+teacher teaches the subject: once the enrollment ends, managing the homework
+and reading the hand-ins end at once, whatever lessons named them (past,
+cancelled). A teacher of another subject in the same class reads the class's
+homework (the workload view) but may not change it nor see its hand-ins.
+
+A substitute (named on a lesson, not enrolled in the class) gets nothing of
+the notebook beyond what that lesson gives (as its roll call,
+``core.attendance.access.teaches``): writing that lesson's content
+(:func:`get_occurrence_to_write`). No homework, no hand-ins, no class page.
 
 "Not found" and "not allowed" raise the same ``Http404``.
 """
@@ -26,13 +35,31 @@ from django.http import Http404
 from django.utils import timezone
 
 from core.homework.models import DoneMark, HandIn, Homework, SessionContent
-from core.roster.access import children_of, classes_of
+from core.roster.access import children_of, classes_of, staff_orgs
 from core.roster.models import Enrollment, SchoolClass, User
 from core.timetable.models import Occurrence
+
+# What school-life staff need to read the notebook of their orgs' classes.
+STAFF_PERMISSION = "homework.view_homework"
 
 
 def _active(user) -> bool:
     return bool(getattr(user, "is_authenticated", False) and user.is_active)
+
+
+def readable_classes(user: User) -> QuerySet[SchoolClass]:
+    """Return the classes whose notebook ``user`` reads.
+
+    Staff (``User.Role.ADMINISTRATOR``): the classes of the orgs where they
+    hold :data:`STAFF_PERMISSION` (``staff_orgs``), not every class of
+    every org they are linked to. Others: ``classes_of`` (enrollments,
+    children's classes).
+    """
+    if not _active(user):
+        return SchoolClass.objects.none()
+    if user.role == User.Role.ADMINISTRATOR:
+        return SchoolClass.objects.filter(org__in=staff_orgs(user, STAFF_PERMISSION))
+    return classes_of(user)
 
 
 def teaches_subject(user: User, school_class: SchoolClass, subject: str) -> bool:
@@ -45,30 +72,46 @@ def teaches_subject(user: User, school_class: SchoolClass, subject: str) -> bool
 def pairs_taught(user: User, pairs: set[tuple[int, str]]) -> set[tuple[int, str]]:
     """Return the ``(class id, subject)`` of ``pairs`` ``user`` may set homework in.
 
-    The rule of the module docstring, for any number of pairs in three
-    queries: the pairs whose lessons name ``user``, the pairs whose lessons
-    name anyone, and the classes ``user`` is enrolled in as a teacher.
+    The rule of the module docstring, for any number of pairs in two
+    queries: the classes ``user`` is enrolled in as a teacher (nothing
+    without one), then the subjects of those classes' timetables with the
+    teachers their lessons name. A class with a timetable takes homework
+    only in its timetable's subjects ("maths" is not "Mathématiques": the
+    subject is chosen from :func:`subjects_taught`); a class with none
+    takes any subject from its enrolled teachers.
     """
     pairs = {(class_id, subject) for class_id, subject in pairs if subject}
     if not pairs or not _active(user) or user.role != User.Role.TEACHER:
         return set()
-    class_ids = {class_id for class_id, _subject in pairs}
-    lessons = Occurrence.objects.filter(
-        school_class_id__in=class_ids, subject__in={s for _c, s in pairs}
-    )
-    named = set(lessons.filter(teachers=user).values_list("school_class_id", "subject"))
-    staffed = set(
-        lessons.filter(teachers__isnull=False).values_list("school_class_id", "subject")
-    )
     enrolled = set(
         Enrollment.objects.filter(
-            user=user, school_class_id__in=class_ids, role=Enrollment.Role.TEACHER
+            user=user,
+            school_class_id__in={class_id for class_id, _subject in pairs},
+            role=Enrollment.Role.TEACHER,
         ).values_list("school_class_id", flat=True)
     )
+    pairs = {pair for pair in pairs if pair[0] in enrolled}
+    if not pairs:
+        return set()
+    named, staffed, known = set(), set(), set()
+    for class_id, subject, teacher_id in (
+        Occurrence.objects.filter(
+            school_class_id__in={class_id for class_id, _subject in pairs}
+        )
+        .values_list("school_class_id", "subject", "teachers")
+        .distinct()
+    ):
+        known.add((class_id, subject))
+        if teacher_id is not None:
+            staffed.add((class_id, subject))
+        if teacher_id == user.pk:
+            named.add((class_id, subject))
+    timetabled = {class_id for class_id, _subject in known}
     return {
         pair
         for pair in pairs
-        if pair in named or (pair not in staffed and pair[0] in enrolled)
+        if pair in named
+        or (pair not in staffed and (pair in known or pair[0] not in timetabled))
     }
 
 
@@ -84,13 +127,13 @@ def subjects_taught(user: User, school_class: SchoolClass) -> list[str]:
 
 
 def writable_classes(user: User) -> QuerySet[SchoolClass]:
-    """Return the classes ``user`` teaches (enrolled, or named on their lessons)."""
+    """Return the classes ``user`` teaches: a current teacher enrollment (being
+    named on a lesson of a class is not enough)."""
     if not _active(user) or user.role != User.Role.TEACHER:
         return SchoolClass.objects.none()
     return (
         SchoolClass.objects.filter(
-            Q(enrollments__user=user, enrollments__role=Enrollment.Role.TEACHER)
-            | Q(occurrences__teachers=user)
+            enrollments__user=user, enrollments__role=Enrollment.Role.TEACHER
         )
         .distinct()
         .order_by("title")
@@ -121,12 +164,12 @@ def _with_items(queryset: QuerySet[Homework]) -> QuerySet[Homework]:
 def visible(user: User, now: dt.datetime | None = None) -> QuerySet[Homework]:
     """Return the live (not removed) homework ``user`` may read.
 
-    Published ones of ``classes_of(user)``; for a teacher, also the planned
-    ones they set.
+    Published ones of :func:`readable_classes`; for a teacher, also the
+    planned ones they set.
     """
     if not _active(user):
         return Homework.objects.none()
-    classes = classes_of(user)
+    classes = readable_classes(user)
     shown = Homework.objects.filter(school_class__in=classes, deleted_at__isnull=True)
     if user.role == User.Role.TEACHER:
         return _with_items(shown.filter(Q(published=True) | Q(teacher=user)))
@@ -319,10 +362,10 @@ def get_pupil_homework(user: User, homework_id: int) -> Homework:
 
 
 def get_class_for_reader(user: User, class_id: int) -> SchoolClass:
-    """Return a class ``user`` may read (``classes_of``), or raise Http404."""
-    if not _active(user):
-        raise Http404("no such class")
-    school_class = classes_of(user).select_related("org").filter(pk=class_id).first()
+    """Return a class ``user`` may read (:func:`readable_classes`), or 404."""
+    school_class = (
+        readable_classes(user).select_related("org").filter(pk=class_id).first()
+    )
     if school_class is None:
         raise Http404("no such class")
     return school_class
@@ -340,15 +383,34 @@ def session_log(school_class: SchoolClass) -> QuerySet[SessionContent]:
     )
 
 
+def lessons_named_on(user: User, occurrences) -> set[int]:
+    """The ids of ``occurrences`` (scheduled) that name ``user`` as teacher."""
+    if not _active(user) or user.role != User.Role.TEACHER:
+        return set()
+    return set(
+        Occurrence.objects.filter(
+            pk__in=[o.pk for o in occurrences],
+            teachers=user,
+            status=Occurrence.Status.SCHEDULED,
+        ).values_list("pk", flat=True)
+    )
+
+
 def get_occurrence_to_write(user: User, occurrence_id: int) -> Occurrence:
-    """Return a lesson whose content ``user`` may write, or raise Http404."""
+    """Return a lesson whose content ``user`` may write, or raise Http404.
+
+    Its subject's teacher in the class (:func:`teaches_subject`, enrolled),
+    or a teacher named on this very lesson (scheduled, not cancelled): a
+    substitute writes what they did in the lesson they took, nothing else.
+    """
     occurrence = (
         Occurrence.objects.select_related("school_class__org")
         .filter(pk=occurrence_id)
         .first()
     )
-    if occurrence is None or not teaches_subject(
-        user, occurrence.school_class, occurrence.subject
+    if occurrence is None or not (
+        lessons_named_on(user, [occurrence])
+        or teaches_subject(user, occurrence.school_class, occurrence.subject)
     ):
         raise Http404("no such lesson")
     return occurrence

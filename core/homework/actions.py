@@ -8,7 +8,8 @@ Rules (documented here, tested in tests/homework):
 - **Scheduled publication**: ``publish_at`` in the future keeps the homework
   unpublished (no event, not shown to pupils and guardians);
   :func:`publish_due` (the scheduler, every minute) publishes it and emits
-  ``published`` once, even with two schedulers (conditional update).
+  ``published`` once, even with two schedulers (conditional update), and
+  never once removed (the update requires it live).
 - **Changes after publication** set ``edited_at`` ("modifié le …") and emit
   ``changed``; a removal is soft (``deleted_at``) and emits ``removed`` if
   it had been published, so open pages drop it with a note.
@@ -16,7 +17,8 @@ Rules (documented here, tested in tests/homework):
   the deadline a hand-in is on time; after it, accepted and marked late when
   ``late_allowed``, refused otherwise. A new hand-in replaces the previous
   one (its file is deleted on commit) until the teacher returns it; a
-  returned hand-in is final. The lateness of a replacement is that of the
+  returned hand-in is final. Both lock the homework, then the hand-in, so
+  a re-submission racing a return cannot wipe the return. The lateness of a replacement is that of the
   replacement.
 - **"Fait"** is the pupil's own tick; it is told to the pupil's and
   guardians' ``user:`` streams only.
@@ -386,7 +388,9 @@ def publish_due(now: dt.datetime | None = None) -> int:
     published = 0
     for pk in due:
         with transaction.atomic():
-            won = Homework.objects.filter(pk=pk, published=False).update(published=True)
+            won = Homework.objects.filter(
+                pk=pk, published=False, deleted_at__isnull=True
+            ).update(published=True)
             if not won:
                 continue
             homework = Homework.objects.select_related(
@@ -486,13 +490,20 @@ def hand_in(
             _("The deadline has passed: this work can no longer be handed in.")
         )
     with transaction.atomic():
+        # Locks in one order everywhere (the homework, then the hand-in, as
+        # return_handin): a return cannot slip between the read and the save.
         Homework.objects.select_for_update().filter(pk=homework.pk).first()
-        handin = HandIn.objects.filter(homework=homework, student=student).first()
+        handin = (
+            HandIn.objects.select_for_update()
+            .filter(homework=homework, student=student)
+            .first()
+        )
         if handin and handin.returned_at:
             raise HomeworkError(
                 _("Your teacher has already returned this work: it cannot be replaced.")
             )
-        if handin is None:
+        created = handin is None
+        if created:
             handin = HandIn(homework=homework, student=student)
         elif handin.file:
             storage, old_name = handin.file.storage, handin.file.name
@@ -503,7 +514,12 @@ def hand_in(
         handin.submitted_at = now
         handin.late = late
         handin.file.save("x", files.encrypted(upload.data), save=False)
-        handin.save()
+        if created:
+            handin.save()
+        else:
+            handin.save(
+                update_fields=["name", "mime", "size", "submitted_at", "late", "file"]
+            )
         audit.record(
             actor=student,
             action="handin.submitted",
@@ -520,6 +536,22 @@ def hand_in(
     return handin
 
 
+def log_handins_listed(teacher: User, handins) -> None:
+    """Log that ``teacher`` was shown the pupils of ``handins`` (the "to
+    review" lists: the notebook's index, the home card), as the hand-ins
+    page is: one entry per render and school shown, nothing when empty."""
+    org_ids = {h.homework.school_class.org_id for h in handins}
+    if org_ids:
+        audit.record_read(
+            actor=teacher,
+            action="handins.listed",
+            target_type="handin_queue",
+            target_id=0,
+            org_ids=org_ids,
+            detail={"handins": len(handins)},
+        )
+
+
 def return_handin(
     *, handin: HandIn, teacher: User, comment: str, now: dt.datetime | None = None
 ) -> HandIn:
@@ -528,6 +560,8 @@ def return_handin(
     now = now or timezone.now()
     comment = (comment or "").strip()[:2000]
     with transaction.atomic():
+        # The homework first, then the hand-in: hand_in's order.
+        Homework.objects.select_for_update().filter(pk=handin.homework_id).first()
         locked = HandIn.objects.select_for_update().get(pk=handin.pk)
         locked.comment = comment
         locked.returned_at = now

@@ -12,11 +12,24 @@ class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
 
+def size_checked(multiple: bool = False) -> dict:
+    """The attributes the page's script (homework.js) checks before sending:
+    no file over ``uploads.MAX_FILE_BYTES``, at most ``MAX_ATTACHMENTS``."""
+    attrs = {
+        "data-max-bytes": str(uploads.MAX_FILE_BYTES),
+        "data-too-big": _("Each file must be at most 10 MB."),
+    }
+    if multiple:
+        attrs["data-max-files"] = str(uploads.MAX_ATTACHMENTS)
+        attrs["data-too-many"] = _("At most 5 files per homework.")
+    return attrs
+
+
 class MultipleFileField(forms.FileField):
     """Several files (Django's documented pattern); checked by ``uploads``."""
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("widget", MultipleFileInput())
+        kwargs.setdefault("widget", MultipleFileInput(attrs=size_checked(True)))
         super().__init__(*args, **kwargs)
 
     def clean(self, data, initial=None):
@@ -77,6 +90,17 @@ class HomeworkForm(forms.Form):
         required=False,
     )
 
+    def __init__(self, *args, subjects: list[str] | None = None, **kwargs):
+        """``subjects``: the timetable's subjects the teacher may choose from
+        (``access.subjects_taught``); ``None`` for a class with no timetable
+        (free text)."""
+        super().__init__(*args, **kwargs)
+        if subjects is not None:
+            self.fields["subject"] = forms.ChoiceField(
+                label=pgettext_lazy("homework", "Subject"),
+                choices=[(s, s) for s in subjects],
+            )
+
     def clean_links(self) -> list[str]:
         return [
             line.strip()
@@ -90,7 +114,10 @@ class HomeworkForm(forms.Form):
 
 
 class HandInForm(forms.Form):
-    file = forms.FileField(label=_("Your work (PDF, image, office document)"))
+    file = forms.FileField(
+        label=_("Your work (PDF, image, office document)"),
+        widget=forms.ClearableFileInput(attrs=size_checked()),
+    )
 
 
 class ReturnForm(forms.Form):

@@ -21,14 +21,18 @@ from core.audit import log as audit
 from core.homework import access, actions, uploads, workload
 from core.homework.forms import HandInForm, HomeworkForm, ReturnForm, SessionContentForm
 from core.homework.models import Attachment, HandIn, Homework
-from core.roster.access import classes_of, students_of_class
+from core.roster.access import students_of_class
 from core.roster.models import Enrollment, SchoolClass, User
 from core.timetable.models import Occurrence
 
 log = logging.getLogger(__name__)
 HORIZON = dt.timedelta(weeks=8)
+# How far from today the workload API looks (a date past it is refused).
+WORKLOAD_REACH = dt.timedelta(days=366)
 # Characters no file name in a zip should hold (separators, Windows' reserved).
 UNSAFE_IN_NAMES = frozenset('/\\:*?"<>|')
+# The zip's list of hand-ins whose file could not be read.
+MISSING_LIST = "MANQUANTS.txt"
 
 
 def _int(value) -> int | None:
@@ -61,10 +65,11 @@ def index(request):
     user = request.user
     if user.role in (User.Role.STUDENT, User.Role.GUARDIAN):
         return _family_page(request)
-    context = {"classes": classes_of(user).order_by("title")}
+    context = {"classes": access.readable_classes(user).order_by("title")}
     if user.role == User.Role.TEACHER:
         context["classes"] = access.writable_classes(user)
-        context["to_review"] = access.handins_to_review(user)[:50]
+        context["to_review"] = list(access.handins_to_review(user)[:50])
+        actions.log_handins_listed(user, context["to_review"])
     return render(request, "homework/index.html", context)
 
 
@@ -89,6 +94,7 @@ def _family_page(request):
             "groups": _groups(items, today),
             "can_tick": user.role == User.Role.STUDENT,
             "handin_form": HandInForm(),
+            "max_file_bytes": uploads.MAX_FILE_BYTES,
             "now": timezone.now(),
             "live": {
                 "pupil": pupil.pk,
@@ -107,7 +113,12 @@ def class_page(request, class_id: int):
         raise Http404("no such class")
     teaching = access.writable_classes(user).filter(pk=school_class.pk).exists()
     subjects = access.subjects_taught(user, school_class) if teaching else []
-    form = HomeworkForm(request.POST or None, request.FILES or None)
+    timetabled = Occurrence.objects.filter(school_class=school_class).exists()
+    form = HomeworkForm(
+        request.POST or None,
+        request.FILES or None,
+        subjects=subjects if timetabled else None,
+    )
     if request.method == "POST":
         if not teaching:
             raise Http404("no such class")
@@ -138,14 +149,17 @@ def class_page(request, class_id: int):
     elif subjects:
         form.initial["subject"] = subjects[0]
     today = timezone.localdate()
-    items = [
-        (hw, access.may_manage(user, hw))
-        for hw in access.visible(user)
+    rows = list(
+        access.visible(user)
         .filter(school_class=school_class, due_date__gte=today)
         .order_by("due_date", "subject")
-    ]
+    )
+    managed = access.pairs_taught(
+        user, {(hw.school_class_id, hw.subject) for hw in rows}
+    )
+    items = [(hw, (hw.school_class_id, hw.subject) in managed) for hw in rows]
     days = workload.workload(
-        school_class, today, today + dt.timedelta(days=workload.DAYS_SHOWN)
+        school_class, today, today + dt.timedelta(days=workload.DAYS_SHOWN), user
     )
     return render(
         request,
@@ -166,12 +180,21 @@ def class_page(request, class_id: int):
 def workload_api(request, class_id: int):
     """JSON workload of a class for the form: ``{"days": [...]}``."""
     school_class = access.get_writable_class(request.user, class_id)
+    today = timezone.localdate()
+    raw = request.GET.get("from", "")
     try:
-        first = dt.date.fromisoformat(request.GET.get("from", ""))
+        first = dt.date.fromisoformat(raw) if raw else today
     except ValueError:
-        first = timezone.localdate()
+        first = None
+    if first is None or not (today - WORKLOAD_REACH <= first <= today + WORKLOAD_REACH):
+        return JsonResponse(
+            {"error": _("Choose a date within a year of today.")}, status=400
+        )
     days = workload.workload(
-        school_class, first, first + dt.timedelta(days=workload.DAYS_SHOWN)
+        school_class,
+        first,
+        first + dt.timedelta(days=workload.DAYS_SHOWN),
+        request.user,
     )
     return JsonResponse({"days": workload.as_json(days)})
 
@@ -374,26 +397,39 @@ def zip_name(pupil: User, name: str, mime: str, taken: set[str]) -> str:
 
 @login_required
 def handins_zip(request, homework_id: int):
-    """Every hand-in of a homework as one zip (audit: a staff read of minors' data)."""
+    """Every hand-in of a homework as one zip (audit: a staff read of minors' data).
+
+    A file that cannot be read (lost, undecryptable) is logged and left
+    out; :data:`MISSING_LIST` in the zip names those pupils."""
     homework = access.get_homework_to_manage(request.user, homework_id)
     spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
     taken: set[str] = set()
     count = 0
+    missing: list[str] = []
     with zipfile.ZipFile(spool, "w", zipfile.ZIP_DEFLATED) as archive:
         for pupil, handin in _handin_rows(homework):
             if handin is None:
                 continue
-            data = _read(handin)
+            try:
+                data = _read(handin)
+            except Http404:  # logged by _read; the others still come
+                missing.append(f"{pupil.last_name} {pupil.first_name} - {handin.name}")
+                continue
             mime = files.detect(data) or "application/octet-stream"
             archive.writestr(zip_name(pupil, handin.name, mime, taken), data)
             count += 1
+        if missing:
+            note = _("These hand-ins could not be read; ask the pupils again:")
+            archive.writestr(
+                MISSING_LIST, "\r\n".join([note, "", *missing, ""]).encode()
+            )
     audit.record_read(
         actor=request.user,
         action="handins.downloaded",
         target_type="homework",
         target_id=homework.pk,
         org_ids=[homework.school_class.org_id],
-        detail={"files": count},
+        detail={"files": count, "missing": len(missing)},
     )
     spool.seek(0)
     name = get_valid_filename(
@@ -479,6 +515,7 @@ def sessions(request, class_id: int):
     if user.role == User.Role.TEACHER:
         subjects = set(access.subjects_taught(user, school_class))
         writable = {o.pk for o in lessons if o.subject in subjects}
+        writable |= access.lessons_named_on(user, lessons)
     return render(
         request,
         "homework/sessions.html",

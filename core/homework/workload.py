@@ -1,16 +1,19 @@
 """The workload of a class: how much is due per day, across subjects.
 
-For the teachers of a class, each day from ``first`` to ``last``: the
-homework due (published and planned, not removed), counted by subject and
-kind. A day with two tests ("contrôles") or more is flagged: ENTs warn when
+For the readers of a class's page, each day from ``first`` to ``last``: the
+homework due (not removed), counted by subject and kind: the published
+ones, and the planned ones only for a viewer who may manage them
+(``access.pairs_taught``): staff and teachers of other subjects do not see
+what is not published yet. A day with two tests ("contrôles") or more is flagged: ENTs warn when
 a class already has two tests on one day.
 """
 
 import datetime as dt
 from dataclasses import dataclass, field
 
+from core.homework import access
 from core.homework.models import Homework
-from core.roster.models import SchoolClass
+from core.roster.models import SchoolClass, User
 
 MAX_TESTS_PER_DAY = 2
 DAYS_SHOWN = 21
@@ -37,21 +40,31 @@ class Day:
         return sorted(counts.items())
 
 
-def workload(school_class: SchoolClass, first: dt.date, last: dt.date) -> list[Day]:
+def workload(
+    school_class: SchoolClass, first: dt.date, last: dt.date, viewer: User
+) -> list[Day]:
     """Return the school days (Monday-Saturday) of [first, last] with their
-    homework (one query)."""
+    homework as ``viewer`` may see it (see the module's rule; a constant
+    number of queries)."""
     days = {}
     day = first
     while day <= last:
         if day.weekday() < 6:
             days[day] = Day(day)
         day += dt.timedelta(days=1)
-    for item in Homework.objects.filter(
-        school_class=school_class,
-        deleted_at__isnull=True,
-        due_date__gte=first,
-        due_date__lte=last,
-    ).order_by("due_date", "subject"):
+    rows = list(
+        Homework.objects.filter(
+            school_class=school_class,
+            deleted_at__isnull=True,
+            due_date__gte=first,
+            due_date__lte=last,
+        ).order_by("due_date", "subject")
+    )
+    planned = {(h.school_class_id, h.subject) for h in rows if not h.published}
+    managed = access.pairs_taught(viewer, planned) if planned else set()
+    for item in rows:
+        if not item.published and (item.school_class_id, item.subject) not in managed:
+            continue
         if item.due_date in days:
             days[item.due_date].items.append(item)
     return list(days.values())

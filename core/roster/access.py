@@ -98,7 +98,9 @@ def school_life_staff(org_id: int, perm: str) -> QuerySet[User]:
 SCHOOL_LIFE_GROUP = "Vie scolaire"
 
 # The permissions the "Vie scolaire" group holds (migration
-# ``roster.0003_school_life_staff_group``): what school-life staff do.
+# ``roster.0003_school_life_staff_group``, then each app's own data migration
+# for a permission added later, e.g. ``homework.0002``): what school-life
+# staff do.
 SCHOOL_LIFE_PERMISSIONS = (
     "attendance.view_attendancerecord",
     "attendance.view_rollcall",
@@ -110,6 +112,7 @@ SCHOOL_LIFE_PERMISSIONS = (
     "messaging.view_report",
     "messaging.change_report",
     "documents.view_item",
+    "homework.view_homework",
 )
 
 

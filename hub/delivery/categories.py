@@ -32,6 +32,7 @@ IN_APP = Choice()
 PUSH = Choice(push=True)
 DAILY = Choice(digest=Digest.DAILY)
 PUSH_AND_DAILY = Choice(push=True, digest=Digest.DAILY)
+OFF = Choice(inapp=False)
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,8 @@ CATEGORIES: dict[str, Category] = {
             _("The homework notebook."),
             ttl=24 * HOUR,
             urgency="low",
-            defaults={"guardian": DAILY, "student": PUSH},
+            # Staff read every class of their school: off unless they ask.
+            defaults={"guardian": DAILY, "student": PUSH, "administrator": OFF},
         ),
         Category(
             "documents",
@@ -120,7 +122,12 @@ CATEGORIES: dict[str, Category] = {
             _("New documents and new versions in your classes."),
             ttl=24 * HOUR,
             urgency="low",
-            defaults={"guardian": DAILY, "student": IN_APP, "teacher": IN_APP},
+            defaults={
+                "guardian": DAILY,
+                "student": IN_APP,
+                "teacher": IN_APP,
+                "administrator": OFF,
+            },
         ),
         Category(
             "announcement",

@@ -29,6 +29,7 @@ ROLE_CATEGORIES = {
         "message",
         "roll_call",
         "timetable",
+        "homework",
         "documents",
         "announcement",
     ],
@@ -37,6 +38,8 @@ ROLE_CATEGORIES = {
         "excuse",
         "message",
         "roll_call",
+        "homework",
+        "documents",
         "announcement",
     ],
 }

@@ -132,11 +132,22 @@ def test_settings_page_asks_a_guardian_about_their_role_categories_in_french(sch
     assert '<option value="push" selected>' in html
 
 
-def test_settings_page_asks_a_teacher_about_roll_calls_not_homework(school):
+def test_settings_page_asks_a_teacher_about_roll_calls_and_homework(school):
     html = login(school.teacher).get(SETTINGS_URL).content.decode()
 
     assert 'name="category_roll_call"' in html
-    assert 'name="category_homework"' not in html
+    assert 'name="category_homework"' in html  # hand-ins reach teachers
+    assert 'name="category_grades"' not in html
+
+
+def test_staff_choose_about_homework_and_documents_off_by_default(school):
+    from hub.delivery.preferences import choices_of
+
+    html = login(school.cpe).get(SETTINGS_URL).content.decode()
+    for key in ("homework", "documents"):
+        assert f'name="category_{key}"' in html
+        assert not choices_of([school.cpe], key)[school.cpe.pk].inapp
+        assert choices_of([school.teacher], key)[school.teacher.pk].inapp
 
 
 def test_saving_a_choice_stores_only_the_changed_category(school):

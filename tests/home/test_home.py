@@ -461,3 +461,31 @@ def test_teacher_week_opens_on_this_week_whatever_the_configured_week(school, se
     school.session.end_date = dt.date(2026, 1, 1)
     school.session.save()
     assert client.get("/api/timetable/mine/").json()["week"] == "2025-10-06"
+
+
+def test_the_handins_card_logs_the_pupils_it_shows(school, settings, tmp_path):
+    """Like the hand-ins page: one audit entry per render, in the school
+    whose pupils were shown; nothing shown, nothing logged."""
+    from core.homework import actions as homework_actions
+    from core.homework.uploads import CheckedFile
+
+    settings.MEDIA_ROOT = tmp_path
+    client = login(school.teacher)
+    client.get("/")
+    assert not AuditEntry.objects.filter(action="handins.listed").exists()
+    homework = homework_actions.set_homework(
+        teacher=school.teacher,
+        school_class=school.class_4b,
+        subject="Mathématiques",
+        title="DM",
+        handin_required=True,
+    )
+    homework_actions.hand_in(
+        homework=homework,
+        student=school.pupil,
+        upload=CheckedFile(name="a.pdf", mime="application/pdf", data=b"%PDF-1.4"),
+    )
+    html = client.get("/").content.decode()
+    assert "Dubois" in card_html(html, "handins")
+    (entry,) = AuditEntry.objects.filter(action="handins.listed")
+    assert entry.actor_id == school.teacher.pk and entry.org_id == school.org.pk

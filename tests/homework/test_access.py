@@ -9,7 +9,9 @@ import pytest
 from django.http import Http404
 
 from core.homework import access, actions
-from core.roster.models import Enrollment, GuardianLink
+from core.roster.models import Enrollment, GuardianLink, User
+from core.timetable.models import Occurrence
+from tests.conftest import make_occurrence, make_user
 from tests.homework.conftest import MONDAY, at, pdf, set_maths
 
 pytestmark = pytest.mark.django_db
@@ -98,3 +100,47 @@ def test_handins_to_review_are_those_not_returned_of_the_teachers_subjects(week)
     assert list(access.handins_to_review(week.teacher)) == [first]
     assert list(access.handins_to_review(week.bruno)) == []
     assert list(access.handins_to_review(week.outsider)) == []
+
+
+def test_a_teacher_whose_enrollment_ended_loses_the_homework_and_handins(week):
+    """Named on every maths lesson, Alice still loses it all once her teacher
+    enrollment in 4e B ends: access follows the roster."""
+    homework = set_maths(week, handin_required=True)
+    handin = actions.hand_in(homework=homework, student=week.pupil, upload=pdf())
+    Enrollment.objects.filter(user=week.teacher, school_class=week.class_4b).delete()
+    assert not access.may_manage(week.teacher, homework)
+    assert not access.teaches_subject(week.teacher, week.class_4b, "Mathématiques")
+    assert list(access.writable_classes(week.teacher)) == []
+    assert list(access.handins_to_review(week.teacher)) == []
+    with pytest.raises(Http404):
+        access.get_homework_to_manage(week.teacher, homework.pk)
+    with pytest.raises(Http404):
+        access.get_handin_for_teacher(week.teacher, handin.pk)
+    # Like its roll call, a lesson naming her still lets her write its content.
+    assert access.get_occurrence_to_write(week.teacher, week.maths[3].pk)
+
+
+def test_a_substitute_writes_only_the_content_of_the_lesson_they_took(week):
+    """Sam, named on one maths lesson of 4e B and not enrolled there, may
+    write that lesson's content and nothing else of the notebook."""
+    sam = make_user("sam", User.Role.TEACHER, "Sam", "Remplaçant")
+    sam.orgs.add(week.org)
+    taken = make_occurrence(week.class_4b, at(0, 14), teachers=[sam])
+    homework = set_maths(week, handin_required=True)
+    handin = actions.hand_in(homework=homework, student=week.pupil, upload=pdf())
+    assert access.get_occurrence_to_write(sam, taken.pk) == taken
+    with pytest.raises(Http404):
+        access.get_occurrence_to_write(sam, week.maths[0].pk)
+    assert not access.may_manage(sam, homework)
+    assert not access.teaches_subject(sam, week.class_4b, "Mathématiques")
+    assert list(access.writable_classes(sam)) == []
+    assert list(access.handins_to_review(sam)) == []
+    with pytest.raises(Http404):
+        access.get_handin_for_teacher(sam, handin.pk)
+    with pytest.raises(Http404):
+        access.get_writable_class(sam, week.class_4b.pk)
+    # A cancelled lesson gives nothing.
+    taken.status = Occurrence.Status.CANCELLED
+    taken.save()
+    with pytest.raises(Http404):
+        access.get_occurrence_to_write(sam, taken.pk)

@@ -250,7 +250,9 @@ def test_the_workload_warns_of_two_tests_on_one_day(week):
     set_maths(week, teacher=week.bruno, subject="Français", due_date=wednesday)
     days = {
         d.day: d
-        for d in workload.workload(week.class_4b, MONDAY, MONDAY + dt.timedelta(days=6))
+        for d in workload.workload(
+            week.class_4b, MONDAY, MONDAY + dt.timedelta(days=6), week.teacher
+        )
     }
     assert len(days[wednesday].items) == 2 and not days[wednesday].warning
     set_maths(
@@ -258,7 +260,110 @@ def test_the_workload_warns_of_two_tests_on_one_day(week):
     )
     days = {
         d.day: d
-        for d in workload.workload(week.class_4b, MONDAY, MONDAY + dt.timedelta(days=6))
+        for d in workload.workload(
+            week.class_4b, MONDAY, MONDAY + dt.timedelta(days=6), week.teacher
+        )
     }
     assert days[wednesday].warning and days[wednesday].tests == 2
     assert days[wednesday].by_subject == [("Français", 2), ("Mathématiques", 1)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_resubmission_racing_a_return_does_not_wipe_it(week, monkeypatch):
+    """The pupil's re-submission has read the hand-in when the teacher
+    returns it: the return waits for the re-submission (locks), then
+    returns the new work; it is not lost. Needs row locks (PostgreSQL)."""
+    import threading
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need a server database (DATABASE_URL=postgres://)")
+    homework = set_maths(week, handin_required=True)
+    first = actions.hand_in(homework=homework, student=week.pupil, upload=pdf())
+    read, go = threading.Event(), threading.Event()
+    encrypted = actions.files.encrypted
+
+    def slow_encrypted(data):
+        read.set()  # the hand-in row has been read
+        go.wait(10)
+        return encrypted(data)
+
+    monkeypatch.setattr(actions.files, "encrypted", slow_encrypted)
+    errors = []
+
+    def run(job):
+        try:
+            job()
+        except Exception as error:  # reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    pupil = threading.Thread(
+        target=run,
+        args=(
+            lambda: actions.hand_in(
+                homework=homework, student=week.pupil, upload=pdf("v2.pdf")
+            ),
+        ),
+    )
+    teacher = threading.Thread(
+        target=run,
+        args=(
+            lambda: actions.return_handin(
+                handin=first, teacher=week.teacher, comment="Vu."
+            ),
+        ),
+    )
+    pupil.start()
+    assert read.wait(10)
+    teacher.start()
+    teacher.join(1)  # without the locks, the return is done by now
+    go.set()
+    pupil.join(10)
+    teacher.join(10)
+    assert errors == []
+    handin = HandIn.objects.get(pk=first.pk)
+    assert handin.returned_at is not None and handin.comment == "Vu."
+    assert handin.name == "v2.pdf"
+
+
+def test_a_planned_homework_removed_while_publishing_is_not_announced(
+    week, clock, monkeypatch
+):
+    """Removed between the scheduler's listing and its update: not
+    published, no event."""
+    import contextlib
+
+    planned = set_maths(week, publish_at=at(0, 11))
+    clock.move_to(at(0, 11, 1))
+    atomic = actions.transaction.atomic
+
+    @contextlib.contextmanager
+    def removed_first(*args, **kwargs):
+        Homework.objects.filter(pk=planned.pk).update(deleted_at=at(0, 11, 1))
+        with atomic(*args, **kwargs):
+            yield
+
+    monkeypatch.setattr(actions.transaction, "atomic", removed_first)
+    with capture_events() as events:
+        assert actions.publish_due() == 0
+    assert events == []
+    assert not Homework.objects.get(pk=planned.pk).published
+
+
+def test_planned_homework_counts_only_for_the_teachers_who_may_manage_it(week):
+    wednesday = MONDAY + dt.timedelta(days=2)
+    set_maths(week, due_date=wednesday, kind="test", publish_at=at(1, 18))
+    set_maths(week, teacher=week.bruno, subject="Français", due_date=wednesday)
+
+    def on_wednesday(viewer):
+        days = workload.workload(
+            week.class_4b, MONDAY, MONDAY + dt.timedelta(days=6), viewer
+        )
+        return next(d for d in days if d.day == wednesday).by_subject
+
+    assert on_wednesday(week.teacher) == [("Français", 1), ("Mathématiques", 1)]
+    assert on_wednesday(week.bruno) == [("Français", 1)]
+    assert on_wednesday(week.cpe) == [("Français", 1)]

@@ -10,11 +10,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from core.audit.models import AuditEntry
-from core.homework import actions, uploads
+from core.homework import access, actions, uploads
 from core.homework.models import Attachment, DoneMark, HandIn, Homework
-from core.roster.models import GuardianLink
-from tests.conftest import login_verified
-from tests.homework.conftest import EXE, MONDAY, PDF, PNG, at, set_maths
+from core.roster.actions import grant_school_life_staff
+from core.roster.models import GuardianLink, User
+from tests.conftest import login_verified, make_user
+from tests.homework.conftest import EXE, MONDAY, PDF, PNG, at, pdf, set_maths
 
 pytestmark = pytest.mark.django_db
 
@@ -272,3 +273,112 @@ def test_the_teacher_sees_change_and_remove_on_their_homework(week):
     assert f"/homework/{hw.pk}/edit/" in text
     assert f"/homework/{hw.pk}/remove/" in text
     assert f"/homework/{hw.pk}/handins/" in text
+
+
+def test_staff_read_the_notebook_only_with_the_permission_in_their_orgs(week):
+    """An ADMINISTRATOR linked to the org reads nothing without
+    ``homework.view_homework``; the CPE ("Vie scolaire") reads their own
+    school; the CPE of another school nothing."""
+    set_maths(week, title="Devoir de la classe")
+    clerk = make_user("clerk", User.Role.ADMINISTRATOR, "Claire", "Secrétariat")
+    clerk.orgs.add(week.org)
+    other_cpe = make_user("berthe", User.Role.ADMINISTRATOR, "Berthe", "Morel")
+    other_cpe.orgs.add(week.other_org)
+    grant_school_life_staff(other_cpe)
+    urls = [
+        f"/homework/class/{week.class_4b.pk}/",
+        f"/homework/class/{week.class_4b.pk}/sessions/",
+    ]
+    for url in urls:
+        assert client_for(week.cpe).get(url).status_code == 200, url
+        assert client_for(clerk).get(url).status_code == 404, url
+        assert client_for(other_cpe).get(url).status_code == 404, url
+    assert "4e B" in client_for(week.cpe).get("/homework/").content.decode()
+    assert "4e B" not in client_for(clerk).get("/homework/").content.decode()
+    assert "4e B" not in client_for(other_cpe).get("/homework/").content.decode()
+    assert not access.visible(clerk).exists()
+    assert access.visible(week.cpe).count() == 1
+
+
+def test_the_class_page_costs_the_same_for_one_homework_or_eleven(
+    week, django_assert_max_num_queries
+):
+    client = client_for(week.teacher)
+    url = f"/homework/class/{week.class_4b.pk}/"
+    set_maths(week, title="0")
+    with django_assert_max_num_queries(100) as one:
+        assert client.get(url).status_code == 200
+    for n in range(10):
+        set_maths(week, title=f"x{n}")
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        page = client.get(url).content.decode()
+    assert page.count("/edit/") == 11
+
+
+def test_a_planned_homework_is_not_in_the_workload_of_other_readers(week):
+    set_maths(week, title="Contrôle surprise", kind="test", publish_at=at(1, 18))
+    url = f"/homework/class/{week.class_4b.pk}/"
+    assert "Mathématiques (1)" in client_for(week.teacher).get(url).content.decode()
+    for user in (week.bruno, week.cpe):
+        page = client_for(user).get(url).content.decode()
+        assert "Mathématiques" not in page, user
+
+
+@pytest.mark.parametrize("value", ["9999-12-31", "0001-01-01", "2026-13-01", "hier"])
+def test_the_workload_api_refuses_a_bad_or_far_date(week, value):
+    client = client_for(week.teacher)
+    url = f"/homework/class/{week.class_4b.pk}/workload/"
+    response = client.get(url, {"from": value}, HTTP_ACCEPT_LANGUAGE="fr")
+    assert response.status_code == 400
+    assert "moins d'un an" in response.json()["error"]
+    assert client.get(url).status_code == 200  # no date: today
+
+
+def test_the_to_review_list_is_logged_like_the_handins_page(week):
+    client = client_for(week.teacher)
+    client.get("/homework/")
+    assert not AuditEntry.objects.filter(action="handins.listed").exists()
+    homework = set_maths(week, handin_required=True)
+    actions.hand_in(homework=homework, student=week.pupil, upload=pdf())
+    assert "Dubois" in client.get("/homework/").content.decode()
+    (entry,) = AuditEntry.objects.filter(action="handins.listed")
+    assert entry.actor_id == week.teacher.pk and entry.org_id == week.org.pk
+
+
+def test_an_unreadable_hand_in_is_listed_missing_and_the_zip_still_comes(week):
+    hw = set_maths(week, handin_required=True)
+    lost = actions.hand_in(homework=hw, student=week.pupil, upload=pdf("copie.pdf"))
+    actions.hand_in(homework=hw, student=week.pupil2, upload=pdf("dm.pdf"))
+    lost.file.storage.delete(lost.file.name)
+    response = client_for(week.teacher).get(f"/homework/{hw.pk}/handins.zip")
+    assert response.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    assert sorted(archive.namelist()) == ["MANQUANTS.txt", "Petit Hugo - dm.pdf"]
+    listed = archive.read("MANQUANTS.txt").decode()
+    assert "Dubois Léa - copie.pdf" in listed and "redemandez" in listed
+    entry = AuditEntry.objects.get(action="handins.downloaded")
+    assert entry.detail == {"files": 1, "missing": 1}
+
+
+def test_the_subject_is_chosen_from_the_timetable(week):
+    """'maths' is not 'Mathématiques': an enrolled teacher cannot sidestep
+    the named-teacher rule with another spelling; a class without a
+    timetable takes any subject from its enrolled teachers."""
+    page = client_for(week.bruno).get(f"/homework/class/{week.class_4b.pk}/")
+    html = page.content.decode()
+    assert '<select name="subject"' in html
+    assert '<option value="Français"' in html
+    assert '<option value="Mathématiques"' not in html
+    for subject in ("maths", "Mathématiques"):
+        with pytest.raises(actions.HomeworkError):
+            set_maths(week, teacher=week.bruno, subject=subject)
+        response = client_for(week.bruno).post(
+            f"/homework/class/{week.class_4b.pk}/",
+            {"subject": subject, "title": "Contourné", "kind": "exercise"},
+        )
+        assert response.status_code == 200
+        assert not Homework.objects.filter(title="Contourné").exists()
+    # 5e C has no timetable: Oscar (enrolled) writes any subject.
+    assert access.teaches_subject(week.outsider, week.other_class, "Latin")
+    html = client_for(week.outsider).get(f"/homework/class/{week.other_class.pk}/")
+    assert '<input type="text" name="subject"' in html.content.decode()

@@ -149,6 +149,35 @@ if (root && live) {
   globalThis.hubHomework = { refresh }; // for browser tests
 }
 
+// Files: too big or too many are told before sending ---------------------------
+//
+// The server refuses them too (core/homework/uploads.py), but a body over the
+// URL's limit (core/body_limits.py) would get a bare 413: check first, with
+// the input's own message (data-too-big, data-too-many).
+
+document.addEventListener(
+  "submit",
+  (event) => {
+    const inputs = event.target.querySelectorAll?.("input[type=file][data-max-bytes]") || [];
+    for (const input of inputs) {
+      const max = Number(input.dataset.maxBytes);
+      const most = Number(input.dataset.maxFiles || 0);
+      const chosen = [...(input.files || [])];
+      let problem = "";
+      if (most && chosen.length > most) problem = input.dataset.tooMany || `${most} max`;
+      else if (chosen.some((file) => file.size > max)) problem = input.dataset.tooBig || "10 MB max";
+      if (problem) {
+        event.preventDefault();
+        input.setCustomValidity(problem);
+        input.reportValidity();
+        input.addEventListener("change", () => input.setCustomValidity(""), { once: true });
+        return;
+      }
+    }
+  },
+  true,
+);
+
 // The teacher's form: the workload of the chosen due date ---------------------
 
 const form = document.getElementById("homework-form");
