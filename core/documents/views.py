@@ -234,6 +234,30 @@ def delete(request, item_id: int):
     return redirect(_space_url(space, folder_id))
 
 
+@require_POST
+@login_required
+def set_visibility(request, item_id: int):
+    """Show an item to guardians (``visible=1``) or hide it from them."""
+    user = request.user
+    item, space = access.get_item(user, item_id, write=True)
+    visible = request.POST.get("visible") == "1"
+    try:
+        changed = actions.set_guardian_visibility(
+            item=item, space=space, actor=user, visible=visible
+        )
+    except actions.DocumentError as error:
+        messages.error(request, str(error))
+    else:
+        if changed:
+            text = (
+                _("“%(title)s” is now visible to guardians.")
+                if visible
+                else _("“%(title)s” is now hidden from guardians.")
+            )
+            messages.success(request, text % {"title": item.title})
+    return redirect(_space_url(space, item.folder_id))
+
+
 @login_required
 def download(request, version_id: int):
     """Stream one version's file to a reader of its item.
