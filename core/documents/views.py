@@ -105,6 +105,7 @@ def space(request, kind: str, space_id: int):
             "download": reverse("documents:download", args=[0]),
             "add_version": reverse("documents:add_version", args=[0]),
             "delete": reverse("documents:delete", args=[0]),
+            "visibility": reverse("documents:set_visibility", args=[0]),
             "item_ids": [item.pk for item in items],
         },
     }
