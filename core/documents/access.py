@@ -20,7 +20,7 @@ enrolled in a class of that course: "shared between the teachers of a
 subject". Pupils, guardians and staff have no course space.
 
 **Writing** (adding folders, files and links, uploading a new version,
-deleting) is for the teachers who read the space as teachers: any teacher of
+showing to or hiding from guardians, deleting) is for the teachers who read the space as teachers: any teacher of
 the class (or of the course), not only the one who uploaded, so a colleague
 can fix or replace a document; a teacher who left the class can no longer.
 

@@ -21,7 +21,12 @@ The caller checked that the actor may write in the space
   them too (the flag of a new item or subfolder is forced off there), so
   the item's own flag alone says whether guardians see it;
 - **links** are http(s) URLs only;
-- **events** (``core.documents.events``): see :func:`streams_for`.
+- **events** (``core.documents.events``): see :func:`streams_for`;
+- **changing who sees an item** (:func:`set_guardian_visibility`): only in
+  a class space; an item in a folder hidden from guardians cannot be shown
+  to them (show the folder's content elsewhere, or move it); hiding sends
+  ``removed`` and showing sends ``added`` to the guardians' ``user:``
+  streams only, so pupils and teachers, who keep the item, are not told.
 """
 
 import urllib.parse
@@ -40,7 +45,7 @@ from core.audit import log as audit
 from core.documents.access import CLASS, Space
 from core.documents.events import ItemChanged, ItemData, ItemRemoved
 from core.documents.models import DocumentVersion, Folder, Item
-from core.roster.models import Enrollment, User
+from core.roster.models import Enrollment, GuardianLink, User
 from hub.streams import class_stream, user_stream
 
 # Accepted types, decided from the content (magic bytes), never the name.
@@ -173,6 +178,15 @@ def streams_for(space: Space, guardians_may_see: bool) -> list[str]:
         )
     ids = sorted(set(members.values_list("user_id", flat=True)))
     return [user_stream(pk) for pk in ids]
+
+
+def guardian_streams(space: Space) -> list[str]:
+    """Return the ``user:<id>`` streams of the guardians of a class's pupils."""
+    ids = GuardianLink.objects.filter(
+        student__enrollments__school_class_id=space.id,
+        student__enrollments__role=Enrollment.Role.STUDENT,
+    ).values_list("guardian_id", flat=True)
+    return [user_stream(pk) for pk in sorted(set(ids))]
 
 
 def item_data(item: Item, space_key: str) -> ItemData:
@@ -419,3 +433,53 @@ def delete_folder(*, folder: Folder, space: Space, actor: User) -> None:
         pk = folder.pk
         folder.delete()
         _audit(actor, "documents.folder_deleted", "document_folder", pk, space)
+
+
+def set_guardian_visibility(
+    *, item: Item, space: Space, actor: User, visible: bool
+) -> bool:
+    """Let guardians see ``item`` (``visible``) or hide it from them; return
+    whether anything changed (nothing written, no event if not).
+
+    Guardians only are told, on their ``user:`` streams: hiding sends them
+    the non-notifying ``removed`` (open pages drop the item), showing sends
+    ``added`` (new to them: notified by their preferences). Pupils and
+    teachers keep the item and get no event. Raises :class:`DocumentError`
+    in a course space or to show an item of a folder hidden from guardians.
+    """
+    if space.kind != CLASS:
+        raise DocumentError("Les parents ne voient pas les documents d'une matière.")
+    with transaction.atomic():
+        item = Item.objects.select_for_update().filter(pk=item.pk).first()
+        if item is None:
+            raise DocumentError("Ce document a été supprimé entre-temps.")
+        if item.guardians_may_see == visible:
+            return False
+        if visible and item.folder_id and not item.folder.guardians_may_see:
+            raise DocumentError(
+                "Ce document est dans un dossier masqué aux parents : il le "
+                "reste tant que le dossier l'est."
+            )
+        item.guardians_may_see = visible
+        item.save(update_fields=["guardians_may_see"])
+        _audit(
+            actor,
+            "documents.item_visibility",
+            "document",
+            item.pk,
+            space,
+            guardians_may_see=visible,
+        )
+        kind = ItemChanged if visible else ItemRemoved
+        hub.send_event(
+            guardian_streams(space),
+            kind(
+                op="added" if visible else "removed",
+                org_id=space.org_id,
+                space_title=space.title,
+                subject=space.subject,
+                item=item_data(item, space.key),
+                actor_id=actor.pk,
+            ),
+        )
+    return True

@@ -6,7 +6,9 @@ its class's ``class:<id>`` stream; an item hidden from guardians goes on the
 ``user:<id>`` streams of the class's pupils and teachers instead (guardians
 read ``class:`` streams: a hidden document must reach them neither live nor
 in their digest); a course space's items go on its teachers' ``user:``
-streams. Payloads hold only what teachers wrote (titles, folder names) and
+streams. A teacher showing or hiding an item afterwards sends ``added`` or
+``removed`` to the guardians' ``user:`` streams only (pupils and teachers
+keep it and are not told again). Payloads hold only what teachers wrote (titles, folder names) and
 file facts: no pupil's data.
 """
 

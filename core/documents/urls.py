@@ -29,6 +29,9 @@ urlpatterns = [
     path("<space:kind>/<int:space_id>/api/items/", views.api_items, name="api_items"),
     path("folders/<int:folder_id>/delete/", views.delete_folder, name="delete_folder"),
     path("items/<int:item_id>/versions/", views.add_version, name="add_version"),
+    path(
+        "items/<int:item_id>/visibility/", views.set_visibility, name="set_visibility"
+    ),
     path("items/<int:item_id>/delete/", views.delete, name="delete"),
     path("files/<int:version_id>/", views.download, name="download"),
 ]

@@ -105,6 +105,7 @@ def space(request, kind: str, space_id: int):
             "download": reverse("documents:download", args=[0]),
             "add_version": reverse("documents:add_version", args=[0]),
             "delete": reverse("documents:delete", args=[0]),
+            "visibility": reverse("documents:set_visibility", args=[0]),
             "item_ids": [item.pk for item in items],
         },
     }
@@ -232,6 +233,30 @@ def delete(request, item_id: int):
     actions.delete_item(item=item, space=space, actor=user)
     messages.success(request, _("“%(title)s” was deleted.") % {"title": title})
     return redirect(_space_url(space, folder_id))
+
+
+@require_POST
+@login_required
+def set_visibility(request, item_id: int):
+    """Show an item to guardians (``visible=1``) or hide it from them."""
+    user = request.user
+    item, space = access.get_item(user, item_id, write=True)
+    visible = request.POST.get("visible") == "1"
+    try:
+        changed = actions.set_guardian_visibility(
+            item=item, space=space, actor=user, visible=visible
+        )
+    except actions.DocumentError as error:
+        messages.error(request, str(error))
+    else:
+        if changed:
+            text = (
+                _("“%(title)s” is now visible to guardians.")
+                if visible
+                else _("“%(title)s” is now hidden from guardians.")
+            )
+            messages.success(request, text % {"title": item.title})
+    return redirect(_space_url(space, item.folder_id))
 
 
 @login_required

@@ -139,6 +139,60 @@ def test_an_item_added_live_has_the_teachers_forms(live_hub, browser, login):
 
 
 @pytest.mark.browser
+def test_a_teacher_hides_an_item_and_the_guardians_open_page_drops_it(
+    live_hub, browser, login
+):
+    """Karim (Léa's father) has 4e B's documents open; Alice hides an item
+    (its form drawn live on her page) and it leaves his page without a
+    reload; she shows it again and it comes back."""
+    title = f"Croquis {uuid.uuid4().hex[:6]}"
+    url = class_4b_url(live_hub)
+    contexts = [
+        new_context(browser, live_hub),
+        new_context(browser, live_hub, width=360, height=780),
+    ]
+    try:
+        teacher, guardian = (context.new_page() for context in contexts)
+        teacher_errors, guardian_errors = watch_errors(teacher), watch_errors(guardian)
+        login(teacher, "alice")
+        login(guardian, "karim")
+        guardian.goto(url)
+        connected(guardian)
+        guardian.evaluate("window.notReloaded = true")
+        teacher.goto(url)
+        connected(teacher)
+        live_hub.shell(ADD_LINK.format(title=title))
+        seen = guardian.locator("#document-list .doc", has_text=title)
+        expect(seen).to_have_count(1, timeout=20_000)
+        mine = teacher.locator("#document-list .doc", has_text=title)
+        expect(mine).to_have_count(1, timeout=20_000)
+        expect(seen.get_by_role("button")).to_have_count(0)  # guardians do not write
+
+        with teacher.expect_navigation():
+            mine.get_by_role("button", name=f"Masquer aux parents {title}").click()
+        expect(teacher.locator(".message--success")).to_contain_text(
+            "masqué aux parents"
+        )
+        expect(seen).to_have_count(0, timeout=20_000)
+        assert guardian.evaluate("window.notReloaded") is True
+
+        with teacher.expect_navigation():
+            mine.get_by_role(
+                "button", name=f"Rendre visible des parents {title}"
+            ).click()
+        expect(seen).to_have_count(1, timeout=20_000)
+        assert guardian.evaluate("window.notReloaded") is True
+        expect(guardian.locator("#documents-announcer")).to_contain_text(
+            "Nouveau document"
+        )
+        assert not teacher_errors, teacher_errors
+        assert not guardian_errors, guardian_errors
+    finally:
+        for context in contexts:
+            context.close()
+
+
+@pytest.mark.browser
 @pytest.mark.parametrize("width", [1280, 360])
 @pytest.mark.parametrize("username", ["alice", "lea", "karim", "paul"])
 def test_documents_pages_fit_and_pass_axe(live_hub, browser, login, username, width):

@@ -8,7 +8,8 @@
 // out; each is announced. A `reset` of the stream reloads the folder's items from
 // /documents/<kind>/<id>/api/items/. Everything is drawn with textContent.
 // Items drawn live carry their links and, for a teacher (`initial.can_write`),
-// the same forms as the page's: new version (files) and delete.
+// the same forms as the page's: new version (files), show to / hide from
+// guardians (class spaces) and delete.
 
 import { hub } from "./hub-client.js";
 import { formatStamp } from "./notifications.js";
@@ -81,6 +82,19 @@ function renderActions(item, urls) {
     form.append(label, input, button);
     actions.append(form);
   }
+  if (urls.visibility && item.space.startsWith("class:")) {
+    const toggle = postForm(urls.visibility.replace(/\/0\//, `/${id}/`), "inline-form");
+    const visible = el("input");
+    visible.type = "hidden";
+    visible.name = "visible";
+    visible.value = item.guardians_may_see ? "0" : "1";
+    const label = item.guardians_may_see ? _("Hide from guardians") : _("Show to guardians");
+    const button = el("button", "button--secondary", label);
+    button.type = "submit";
+    button.append(el("span", "visually-hidden", ` ${item.title}`));
+    toggle.append(visible, button);
+    actions.append(toggle);
+  }
   const form = postForm(urls.delete.replace(/\/0\//, `/${id}/`), "inline-form");
   const button = el("button", "button--secondary", _("Delete"));
   button.type = "submit";
@@ -141,7 +155,9 @@ export class DocumentsView {
     this.announcer = root.querySelector("#documents-announcer");
     this.space = initial.space;
     this.folderId = initial.folder_id ?? null;
-    this.urls = initial.can_write ? { version: initial.add_version, delete: initial.delete } : null;
+    this.urls = initial.can_write
+      ? { version: initial.add_version, delete: initial.delete, visibility: initial.visibility }
+      : null;
   }
 
   render(item) {
