@@ -111,7 +111,7 @@ def test_cpe_sees_a_new_excuse_live_and_accepts_it(live_hub, browser, login):
             card = page.locator("#excuse-queue li[data-excuse-id]").filter(
                 has_text="Éducation musicale"
             )
-            expect(card).to_have_count(1, timeout=10_000)
+            expect(card).to_have_count(1, timeout=20_000)
             expect(card).to_contain_text("Léa Dubois")
             expect(card).to_contain_text("maladie")
             expect(card).to_contain_text("« Fièvre <b>38,5</b> »")

@@ -18,7 +18,7 @@ feed, _ = Feed.objects.get_or_create(school_class=school_class, defaults={"name"
 alice = User.objects.get(username="alice")
 now = timezone.now().replace(second=0, microsecond=0)
 ids = []
-for uid, subject, minutes in [("home-1", "Éducation musicale", 60), ("home-2", "Arts plastiques", -10)]:
+for uid, subject, minutes in [("home-1", "Éducation musicale", 60), ("home-2", "Latin (option)", -10)]:
     lesson, _ = Lesson.objects.get_or_create(
         feed=feed, school_class=school_class, uid=uid, defaults={"subject": subject})
     start = now + dt.timedelta(minutes=minutes)
@@ -99,13 +99,13 @@ def test_guardian_home_shows_a_new_absence_live(
     lea = page.locator("section.home-section", has=page.locator("h2", has_text="Léa"))
     card = lea.locator('[data-card="to_excuse"]')
     expect(card).to_have_count(1)
-    expect(card.locator("li", has_text="Arts plastiques")).to_have_count(0)
+    expect(card.locator("li", has_text="Latin (option)")).to_have_count(0)
     before = int(card.locator(".count").get_attribute("data-count"))
     page.evaluate("window.__notReloaded = true")
 
     live_hub.shell(ABSENT.format(pk=started))
 
-    row = card.locator("li", has_text="Arts plastiques")
+    row = card.locator("li", has_text="Latin (option)")
     expect(row).to_have_count(1, timeout=15_000)
     expect(row).to_contain_text("Absent")
     expect(row.get_by_role("link", name=re.compile("Justificatif"))).to_be_visible()
@@ -115,7 +115,7 @@ def test_guardian_home_shows_a_new_absence_live(
     # Inès's section (her own school) did not change.
     ines = page.locator("section.home-section", has=page.locator("h2", has_text="Inès"))
     expect(ines).to_contain_text("Collège Jules Verne")
-    expect(ines.locator("li", has_text="Arts plastiques")).to_have_count(0)
+    expect(ines.locator("li", has_text="Latin (option)")).to_have_count(0)
     assert page.evaluate("window.__notReloaded") is True
     assert not page.js_errors, page.js_errors
     page.screenshot(path=str(screens_dir / "home-guardian-1280.png"), full_page=True)
@@ -165,7 +165,7 @@ def test_teacher_week_across_classes_updates_live(
     expect(page.locator("#hub-status")).to_have_attribute("data-state", "connected")
     lesson = page.locator(f"#occ-{started}")
     expect(lesson).to_contain_text("4e B")
-    expect(lesson).to_contain_text("Arts plastiques")
+    expect(lesson).to_contain_text("Latin (option)")
     page.evaluate("window.__notReloaded = true")
 
     live_hub.shell(ROOM.format(pk=started))

@@ -18,6 +18,32 @@ print(day.isoformat())
 """
 
 
+# 4e B's timetable names Alice for maths: the form offers the class's
+# timetable subjects (other journeys add lessons of their own to 4e B).
+MATHS = """
+import datetime as dt
+from django.utils import timezone
+from core.roster.models import SchoolClass, User
+from core.timetable.models import Feed, Lesson, Occurrence
+school_class = SchoolClass.objects.get(title="4e B", org__uai="0350001A")
+feed, _ = Feed.objects.get_or_create(school_class=school_class, defaults={"name": "seed"})
+lesson, _ = Lesson.objects.get_or_create(
+    feed=feed, school_class=school_class, uid="homework-maths",
+    defaults={"subject": "Mathématiques"})
+start = timezone.now().replace(microsecond=0) + dt.timedelta(days=7)
+occurrence, _ = Occurrence.objects.get_or_create(
+    lesson=lesson, recurrence_key="", defaults=dict(
+        school_class=school_class, start=start, end=start + dt.timedelta(minutes=55),
+        subject="Mathématiques", room="B12"))
+occurrence.teachers.set([User.objects.get(username="alice")])
+"""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def maths_lesson(live_hub):
+    live_hub.shell(MATHS)
+
+
 def new_page(browser, live_hub):
     context = browser.new_context(
         base_url=live_hub.url, locale="fr-FR", timezone_id="Europe/Paris"
@@ -28,7 +54,7 @@ def new_page(browser, live_hub):
 def set_homework(page, title: str, due: str) -> None:
     page.goto("/homework/")
     page.get_by_role("link", name="4e B").first.click()
-    page.fill("#id_subject", "Mathématiques")
+    page.select_option("#id_subject", "Mathématiques")
     page.fill("#id_title", title)
     page.select_option("#id_kind", "exercise")
     page.fill("#id_text", "Rédiger les calculs <b>proprement</b>.")
