@@ -79,6 +79,7 @@ from messaging_latency import (
     PASSWORD,
     TOTP_KEY,
     Browser,
+    bench_cleanup,
     bench_environment,
     free_port,
     percentile,
@@ -860,14 +861,7 @@ def main() -> None:
         for process in processes:
             if process.poll() is None:
                 process.kill()
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:
-            pass
-        database.drop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        bench_cleanup(workdir, database)
 
     h, a, p = ms(result["homework"]), ms(result["absence"]), ms(result["ping"])
     figures = {

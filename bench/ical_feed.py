@@ -35,7 +35,6 @@ import datetime as dt
 import gzip
 import http.client
 import math
-import shutil
 import subprocess
 import sys
 import time
@@ -47,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.fanout_common import stop_process  # noqa: E402
 from bench.messaging_latency import (  # noqa: E402
+    bench_cleanup,
     bench_environment,
     free_port,
     wait_until_up,
@@ -279,14 +279,7 @@ def main() -> None:
         connections.close_all()
     finally:
         stop_process(process)
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:
-            pass
-        database.drop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        bench_cleanup(workdir, database)
 
     events = body.count(b"BEGIN:VEVENT")
     print(

@@ -172,6 +172,19 @@ def bench_environment(
     return workdir, database
 
 
+def bench_cleanup(workdir: Path, database: Database) -> None:
+    """Undo :func:`bench_environment` once the servers are stopped: close
+    this process's connections, drop the database, remove the directory."""
+    try:
+        from django.db import connections
+
+        connections.close_all()
+    except Exception:
+        pass
+    database.drop()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -480,14 +493,7 @@ def main() -> None:
                 process.wait(10)
             except subprocess.TimeoutExpired:
                 process.kill()
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:
-            pass
-        database.drop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        bench_cleanup(workdir, database)
 
     layer = "Redis pub/sub layer" if redis_url else "in-memory layer"
     print(

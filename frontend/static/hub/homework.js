@@ -12,6 +12,7 @@
 // Teacher's form: picking a due date shows that day's workload of the class
 // (how much is due, a warning when two tests are already set).
 import { hub } from "./hub-client.js";
+import { csrfToken } from "./page-data.js";
 import { pageRefresher } from "./refresh.js";
 
 const _ = (text) => (typeof globalThis.gettext === "function" ? globalThis.gettext(text) : text);
@@ -21,12 +22,6 @@ function fill(template, values) {
     return globalThis.interpolate(template, values, true);
   }
   return template.replace(/%\((\w+)\)s/g, (_match, key) => String(values[key] ?? ""));
-}
-
-function csrfToken() {
-  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  if (match) return decodeURIComponent(match[1]);
-  return document.querySelector("input[name=csrfmiddlewaretoken]")?.value || "";
 }
 
 const root = document.getElementById("homework");
