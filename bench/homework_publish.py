@@ -71,7 +71,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 from pathlib import Path
@@ -80,9 +79,11 @@ from messaging_latency import (
     PASSWORD,
     TOTP_KEY,
     Browser,
-    Database,
+    bench_cleanup,
+    bench_environment,
     free_port,
     percentile,
+    server_count,
     wait_until_up,
 )
 from morning_rush import FormFields
@@ -793,28 +794,9 @@ def main() -> None:
     from scripts.topology import server_argv
 
     redis_url = os.environ.get("REDIS_URL", "")
-    servers = args.servers or (2 if redis_url else 1)
-    if servers > 1 and not redis_url:
-        raise SystemExit(
-            "several servers need REDIS_URL (the in-memory layer is local)"
-        )
-    workdir = Path(tempfile.mkdtemp(prefix="hub-bench-homework-"))
-    database = Database(os.environ.get("DATABASE_URL", ""), workdir)
-    from cryptography.fernet import Fernet
-
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "core.settings",
-            "DATABASE_URL": database.url,
-            "VAR_DIR": str(workdir),
-            "DEBUG": "0",
-            "SECRET_KEY": secrets.token_urlsafe(40),
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "SECURE_COOKIES": "0",
-            "MESSAGE_KEYS": Fernet.generate_key().decode(),
-            "LOG_LEVEL": "WARNING",
-            "HUB_CHANNEL_PREFIX": f"bench-homework-{os.getpid()}",
-        }
+    servers = server_count(args.servers)
+    workdir, database = bench_environment(
+        "hub-bench-homework-", HUB_CHANNEL_PREFIX=f"bench-homework-{os.getpid()}"
     )
     processes = []
     load_before = " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -879,14 +861,7 @@ def main() -> None:
         for process in processes:
             if process.poll() is None:
                 process.kill()
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:
-            pass
-        database.drop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        bench_cleanup(workdir, database)
 
     h, a, p = ms(result["homework"]), ms(result["absence"]), ms(result["ping"])
     figures = {

@@ -35,12 +35,8 @@ import datetime as dt
 import gzip
 import http.client
 import math
-import os
-import secrets
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -49,7 +45,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.fanout_common import stop_process  # noqa: E402
-from bench.messaging_latency import Database, free_port, wait_until_up  # noqa: E402
+from bench.messaging_latency import (  # noqa: E402
+    bench_cleanup,
+    bench_environment,
+    free_port,
+    wait_until_up,
+)
 
 PARIS = ZoneInfo("Europe/Paris")
 SUBJECTS = [
@@ -220,22 +221,8 @@ def main() -> None:
         serve(args.serve)
         return
 
-    workdir = Path(tempfile.mkdtemp(prefix="hub-bench-"))
-    database = Database(os.environ.get("DATABASE_URL", ""), workdir)
-    from cryptography.fernet import Fernet
-
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "core.settings",
-            "DATABASE_URL": database.url,
-            "VAR_DIR": str(workdir),
-            "DEBUG": "0",
-            "SECRET_KEY": secrets.token_urlsafe(40),
-            "ALLOWED_HOSTS": "127.0.0.1,testserver",
-            "SECURE_COOKIES": "0",
-            "MESSAGE_KEYS": Fernet.generate_key().decode(),
-            "LOG_LEVEL": "WARNING",
-        }
+    workdir, database = bench_environment(
+        "hub-bench-", allowed_hosts="127.0.0.1,testserver"
     )
     process = None
     try:
@@ -292,14 +279,7 @@ def main() -> None:
         connections.close_all()
     finally:
         stop_process(process)
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:
-            pass
-        database.drop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        bench_cleanup(workdir, database)
 
     events = body.count(b"BEGIN:VEVENT")
     print(

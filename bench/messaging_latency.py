@@ -130,6 +130,61 @@ class Database:
             connection.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
+def server_count(asked: int | None) -> int:
+    """The hub processes to start: ``asked``, else 2 with ``REDIS_URL`` and 1
+    without. Several need ``REDIS_URL`` (the in-memory layer is local to one
+    process): without it, asking for more than one stops the bench."""
+    redis_url = os.environ.get("REDIS_URL", "")
+    servers = asked or (2 if redis_url else 1)
+    if servers > 1 and not redis_url:
+        raise SystemExit(
+            "several servers need REDIS_URL (the in-memory layer is local)"
+        )
+    return servers
+
+
+def bench_environment(
+    prefix: str, allowed_hosts: str = "127.0.0.1", **extra: str
+) -> tuple[Path, Database]:
+    """Make a work directory (named from ``prefix``) and a throwaway database,
+    and set the environment the hub's settings read, for this process and the
+    servers it starts: fresh secret and message keys, no debug, plain cookies,
+    warnings only, plus ``extra``. The caller drops the database and removes
+    the directory when done."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    database = Database(os.environ.get("DATABASE_URL", ""), workdir)
+    from cryptography.fernet import Fernet
+
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "core.settings",
+            "DATABASE_URL": database.url,
+            "VAR_DIR": str(workdir),
+            "DEBUG": "0",
+            "SECRET_KEY": secrets.token_urlsafe(40),
+            "ALLOWED_HOSTS": allowed_hosts,
+            "SECURE_COOKIES": "0",
+            "MESSAGE_KEYS": Fernet.generate_key().decode(),
+            "LOG_LEVEL": "WARNING",
+            **extra,
+        }
+    )
+    return workdir, database
+
+
+def bench_cleanup(workdir: Path, database: Database) -> None:
+    """Undo :func:`bench_environment` once the servers are stopped: close
+    this process's connections, drop the database, remove the directory."""
+    try:
+        from django.db import connections
+
+        connections.close_all()
+    except Exception:
+        pass
+    database.drop()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -391,28 +446,9 @@ def main() -> None:
         return
 
     redis_url = os.environ.get("REDIS_URL", "")
-    servers = args.servers or (2 if redis_url else 1)
-    if servers > 1 and not redis_url:
-        raise SystemExit(
-            "several servers need REDIS_URL (the in-memory layer is local)"
-        )
-    workdir = Path(tempfile.mkdtemp(prefix="hub-bench-"))
-    database = Database(os.environ.get("DATABASE_URL", ""), workdir)
-    from cryptography.fernet import Fernet
-
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "core.settings",
-            "DATABASE_URL": database.url,
-            "VAR_DIR": str(workdir),
-            "DEBUG": "0",
-            "SECRET_KEY": secrets.token_urlsafe(40),
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "SECURE_COOKIES": "0",
-            "MESSAGE_KEYS": Fernet.generate_key().decode(),
-            "LOG_LEVEL": "WARNING",
-            "BENCH_CHANNEL_PREFIX": f"bench{os.getpid()}",
-        }
+    servers = server_count(args.servers)
+    workdir, database = bench_environment(
+        "hub-bench-", BENCH_CHANNEL_PREFIX=f"bench{os.getpid()}"
     )
     processes = []
     try:
@@ -457,14 +493,7 @@ def main() -> None:
                 process.wait(10)
             except subprocess.TimeoutExpired:
                 process.kill()
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:
-            pass
-        database.drop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        bench_cleanup(workdir, database)
 
     layer = "Redis pub/sub layer" if redis_url else "in-memory layer"
     print(

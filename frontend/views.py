@@ -259,6 +259,15 @@ def json_error(code: str, status: int, message: str = "") -> JsonResponse:
     return JsonResponse(body, status=status)
 
 
+def invalid_week() -> JsonResponse:
+    """The 400 answer to a ``?week=`` that :func:`parse_week` refuses."""
+    return json_error(
+        "invalid_week",
+        400,
+        "week must be an ISO date (YYYY-MM-DD), years 1900-2200",
+    )
+
+
 @require_GET
 @login_required
 def api_timetable(request, class_id: int):
@@ -275,11 +284,7 @@ def api_timetable(request, class_id: int):
     raw = request.GET.get("week")
     monday = parse_week(raw)
     if raw and monday is None:
-        return json_error(
-            "invalid_week",
-            400,
-            "week must be an ISO date (YYYY-MM-DD), years 1900-2200",
-        )
+        return invalid_week()
     try:
         school_class = get_class_for_user(request.user, class_id)
         monday = monday or default_week(school_class)
@@ -341,11 +346,7 @@ def api_timetable_mine(request):
     raw = request.GET.get("week")
     monday = parse_week(raw)
     if raw and monday is None:
-        return json_error(
-            "invalid_week",
-            400,
-            "week must be an ISO date (YYYY-MM-DD), years 1900-2200",
-        )
+        return invalid_week()
     monday = monday or teacher_default_week(request.user)
     return JsonResponse(mine_week(request.user, monday))
 

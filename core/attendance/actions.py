@@ -22,8 +22,8 @@ from core.attendance.events import (
 )
 from core.attendance.models import AttendanceRecord, Excuse, MissingRollCall, RollCall
 from core.audit import log as audit
-from core.roster.access import school_life_staff, students_of_class
-from core.roster.models import Enrollment, GuardianLink, User
+from core.roster.access import families, school_life_staff, students_of_class
+from core.roster.models import Enrollment, User
 from core.timetable.models import Occurrence
 from hub.streams import user_stream
 
@@ -307,18 +307,10 @@ def _announce(events: list, actor: User | None = None) -> None:
     if not events:
         return
     skip = {user_stream(actor.pk)} if actor else set()
-    guardians: dict[int, list[int]] = {}
-    for guardian_id, student_id in GuardianLink.objects.filter(
-        student_id__in={e.student_id for e in events}, guardian__is_active=True
-    ).values_list("guardian_id", "student_id"):
-        guardians.setdefault(student_id, []).append(guardian_id)
-    families = [
-        {user_stream(pk) for pk in [e.student_id, *guardians.get(e.student_id, [])]}
-        - skip
-        for e in events
-    ]
-    hub.lock_streams(set().union(*families))
-    for event, family in zip(events, families, strict=True):
+    members = families({e.student_id for e in events})
+    streams = [{user_stream(pk) for pk in members[e.student_id]} - skip for e in events]
+    hub.lock_streams(set().union(*streams))
+    for event, family in zip(events, streams, strict=True):
         hub.send_event(family, event)
     staff = {
         user_stream(pk)
@@ -326,7 +318,7 @@ def _announce(events: list, actor: User | None = None) -> None:
             events[0].org_id, "attendance.view_attendancerecord"
         ).values_list("pk", flat=True)
     } - skip
-    for event, family in zip(events, families, strict=True):
+    for event, family in zip(events, streams, strict=True):
         if staff - family:
             hub.send_event(staff - family, event)
 

@@ -155,9 +155,16 @@ def readable_folders(user: User) -> QuerySet[Folder]:
     return _readable(user, Folder)
 
 
-def get_space(user: User, kind: str, space_id: int) -> Space:
+def get_space(user: User, kind: str, space_id: int, *, write: bool = False) -> Space:
     """Return the space ``kind`` (``class``/``course``) ``space_id`` as
-    ``user`` sees it, or raise Http404."""
+    ``user`` sees it (``write``: one ``user`` may add to), or raise Http404."""
+    space = _space(user, kind, space_id)
+    if write and not space.can_write:
+        raise Http404("no such space")
+    return space
+
+
+def _space(user: User, kind: str, space_id: int) -> Space:
     if not _active(user):
         raise Http404("no such space")
     if kind == CLASS:

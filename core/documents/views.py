@@ -127,9 +127,7 @@ def space(request, kind: str, space_id: int):
 def add(request, kind: str, space_id: int):
     """Add a file or a link (``kind`` field ``file``/``link``) to a space."""
     user = request.user
-    space = access.get_space(user, kind, space_id)
-    if not space.can_write:
-        raise Http404("no such space")
+    space = access.get_space(user, kind, space_id, write=True)
     folder = access.get_folder(user, space, _int(request.POST.get("folder")))
     folder_id = folder.pk if folder else None
     try:
@@ -166,9 +164,7 @@ def add(request, kind: str, space_id: int):
 def add_folder(request, kind: str, space_id: int):
     """Create a folder in a space (under ``parent``)."""
     user = request.user
-    space = access.get_space(user, kind, space_id)
-    if not space.can_write:
-        raise Http404("no such space")
+    space = access.get_space(user, kind, space_id, write=True)
     parent = access.get_folder(user, space, _int(request.POST.get("parent")))
     try:
         folder = actions.create_folder(
@@ -192,9 +188,7 @@ def delete_folder(request, folder_id: int):
     folder = access.readable_folders(user).filter(pk=folder_id).first()
     if folder is None:
         raise Http404("no such folder")
-    space = access.get_space(user, *access.space_of(folder))
-    if not space.can_write:
-        raise Http404("no such folder")
+    space = access.get_space(user, *access.space_of(folder), write=True)
     try:
         actions.delete_folder(folder=folder, space=space, actor=user)
     except actions.DocumentError as error:

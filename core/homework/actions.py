@@ -51,7 +51,8 @@ from core.homework.models import (
     SessionContent,
 )
 from core.homework.uploads import MAX_ATTACHMENTS, CheckedFile
-from core.roster.models import GuardianLink, SchoolClass, User
+from core.roster.access import families
+from core.roster.models import SchoolClass, User
 from core.timetable.models import Occurrence
 from hub.streams import class_stream, user_stream
 
@@ -409,10 +410,8 @@ def publish_due(now: dt.datetime | None = None) -> int:
 
 
 def _family_streams(student_id: int) -> list[str]:
-    guardians = GuardianLink.objects.filter(
-        student_id=student_id, guardian__is_active=True
-    ).values_list("guardian_id", flat=True)
-    return [user_stream(student_id), *(user_stream(pk) for pk in guardians)]
+    """The ``user:`` streams of the pupil and the pupil's guardians."""
+    return [user_stream(pk) for pk in families([student_id])[student_id]]
 
 
 def set_done(*, homework: Homework, student: User, done: bool) -> bool:

@@ -108,6 +108,25 @@ class HomeworkForm(forms.Form):
             if line.strip()
         ]
 
+    def details(self) -> dict:
+        """The cleaned fields that setting and changing a homework both pass
+        to the action as they are (``actions.set_homework``,
+        ``actions.change_homework``); the subject, the due date and the files
+        are each view's."""
+        return {
+            name: self.cleaned_data[name]
+            for name in (
+                "title",
+                "text",
+                "kind",
+                "links",
+                "handin_required",
+                "handin_deadline",
+                "late_allowed",
+                "publish_at",
+            )
+        }
+
     def checked_files(self, request_files) -> list[uploads.CheckedFile]:
         """Check the uploaded files (raises ``uploads.FileRefused``)."""
         return [uploads.check(f) for f in request_files.getlist("attachments")]

@@ -130,16 +130,9 @@ def class_page(request, class_id: int):
                     teacher=user,
                     school_class=school_class,
                     subject=data["subject"],
-                    title=data["title"],
-                    text=data["text"],
-                    kind=data["kind"],
                     due_date=data["due_date"],
-                    links=data["links"],
                     attachments=checked,
-                    handin_required=data["handin_required"],
-                    handin_deadline=data["handin_deadline"],
-                    late_allowed=data["late_allowed"],
-                    publish_at=data["publish_at"],
+                    **form.details(),
                 )
             except (uploads.FileRefused, actions.HomeworkError) as error:
                 messages.error(request, str(error))
@@ -223,7 +216,6 @@ def edit(request, homework_id: int):
     }
     form = HomeworkForm(request.POST or None, request.FILES or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
         try:
             checked = form.checked_files(request.FILES)
             actions.change_homework(
@@ -233,15 +225,8 @@ def edit(request, homework_id: int):
                 remove_attachments=[
                     int(pk) for pk in request.POST.getlist("remove") if pk.isdecimal()
                 ],
-                title=data["title"],
-                text=data["text"],
-                kind=data["kind"],
-                due_date=data["due_date"] or homework.due_date,
-                links=data["links"],
-                handin_required=data["handin_required"],
-                handin_deadline=data["handin_deadline"],
-                late_allowed=data["late_allowed"],
-                publish_at=data["publish_at"],
+                due_date=form.cleaned_data["due_date"] or homework.due_date,
+                **form.details(),
             )
         except (uploads.FileRefused, actions.HomeworkError) as error:
             messages.error(request, str(error))

@@ -9,6 +9,7 @@
 // card.
 import { djangoDate, LESSON_START } from "./formats.js";
 import { hub } from "./hub-client.js";
+import { pageRefresher } from "./refresh.js";
 
 // The choice labels of core/attendance/models.py as the template shows them
 // (`get_status_display|capfirst`), and the template's other words.
@@ -130,8 +131,6 @@ function updateExcuse(data) {
 const queue = document.getElementById("excuse-queue");
 const decided = new Set(); // excuses accepted or refused since the page loaded
 let emptyItem = queue?.querySelector(":scope > li.empty")?.cloneNode(true) || null;
-let loading = false;
-let again = false;
 
 function queueKey(item) {
   return item.dataset.excuseId ? `excuse:${item.dataset.excuseId}` : `other:${item.className}`;
@@ -177,33 +176,14 @@ function mergeQueue(fresh) {
 }
 
 /** Fetch this page again and take its #excuse-queue; one fetch at a time. */
-async function refreshQueue() {
-  if (loading) {
-    again = true;
-    return;
-  }
-  loading = true;
-  try {
-    do {
-      again = false;
-      const response = await fetch(window.location.href, {
-        credentials: "same-origin",
-        headers: { Accept: "text/html" },
-      });
-      if (!response.ok) continue;
-      const page = new DOMParser().parseFromString(await response.text(), "text/html");
-      const fresh = page.getElementById("excuse-queue");
-      if (!fresh) continue; // logged out meanwhile: the login page has no queue
-      emptyItem = fresh.querySelector(":scope > li.empty")?.cloneNode(true) || emptyItem;
-      mergeQueue(fresh);
-    } while (again);
-  } catch (error) {
-    // Offline: the hub's resume or reset brings the queue back in step.
-    console.warn("excuse queue not refreshed", error);
-  } finally {
-    loading = false;
-  }
-}
+const refreshQueue = pageRefresher(
+  "excuse-queue",
+  (fresh) => {
+    emptyItem = fresh.querySelector(":scope > li.empty")?.cloneNode(true) || emptyItem;
+    mergeQueue(fresh);
+  },
+  "excuse queue",
+);
 
 function removeDecided(data) {
   const id = String(data.excuse_id);

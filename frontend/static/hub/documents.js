@@ -13,6 +13,7 @@
 
 import { hub } from "./hub-client.js";
 import { formatStamp } from "./notifications.js";
+import { csrfToken } from "./page-data.js";
 
 const _ = (text) => (typeof globalThis.gettext === "function" ? globalThis.gettext(text) : text);
 
@@ -43,12 +44,6 @@ export function formatSize(bytes) {
     maximumFractionDigits: unit ? 1 : 0,
   }).format(value);
   return `${number} ${_(units[unit])}`;
-}
-
-function csrfToken() {
-  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  if (match) return decodeURIComponent(match[1]);
-  return document.querySelector("input[name=csrfmiddlewaretoken]")?.value || "";
 }
 
 function postForm(action, className) {

@@ -12,6 +12,8 @@
 // Teacher's form: picking a due date shows that day's workload of the class
 // (how much is due, a warning when two tests are already set).
 import { hub } from "./hub-client.js";
+import { csrfToken } from "./page-data.js";
+import { pageRefresher } from "./refresh.js";
 
 const _ = (text) => (typeof globalThis.gettext === "function" ? globalThis.gettext(text) : text);
 
@@ -20,12 +22,6 @@ function fill(template, values) {
     return globalThis.interpolate(template, values, true);
   }
   return template.replace(/%\((\w+)\)s/g, (_match, key) => String(values[key] ?? ""));
-}
-
-function csrfToken() {
-  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  if (match) return decodeURIComponent(match[1]);
-  return document.querySelector("input[name=csrfmiddlewaretoken]")?.value || "";
 }
 
 const root = document.getElementById("homework");
@@ -49,41 +45,20 @@ function setDone(id, done) {
   }
 }
 
-let loading = false;
-let again = false;
-
 /** Fetch this page again and take its #homework list; one fetch at a time. */
-async function refresh() {
-  if (loading) {
-    again = true;
-    return;
-  }
-  loading = true;
-  try {
-    do {
-      again = false;
-      const response = await fetch(globalThis.location.href, {
-        credentials: "same-origin",
-        headers: { Accept: "text/html" },
-      });
-      if (!response.ok) continue;
-      const page = new DOMParser().parseFromString(await response.text(), "text/html");
-      const fresh = page.getElementById("homework");
-      if (!fresh) continue; // logged out meanwhile
-      const removed = [...root.querySelectorAll(".hw--removed")];
-      root.replaceChildren(...[...fresh.childNodes].map((node) => document.importNode(node, true)));
-      for (const item of removed) {
-        if (!document.getElementById(item.id)) {
-          root.querySelector(".hw-list")?.prepend(item);
-        }
+const refresh = pageRefresher(
+  "homework",
+  (fresh) => {
+    const removed = [...root.querySelectorAll(".hw--removed")];
+    root.replaceChildren(...[...fresh.childNodes].map((node) => document.importNode(node, true)));
+    for (const item of removed) {
+      if (!document.getElementById(item.id)) {
+        root.querySelector(".hw-list")?.prepend(item);
       }
-    } while (again);
-  } catch (error) {
-    console.warn("homework not refreshed", error);
-  } finally {
-    loading = false;
-  }
-}
+    }
+  },
+  "homework",
+);
 
 function markRemoved(id) {
   const item = document.getElementById(`hw-${id}`);

@@ -10,7 +10,7 @@
 // Everything else the script writes goes through textContent.
 
 import { hub } from "./hub-client.js";
-import { readJson } from "./page-data.js";
+import { csrfToken, readJson } from "./page-data.js";
 
 const TYPING_SHOWN_MS = 4000;
 const TYPING_EVERY_MS = 2000;
@@ -24,12 +24,6 @@ const announcer = document.getElementById("hub-announcer");
 
 function fill(template, values) {
   return String(template).replace(/%\((\w+)\)s/g, (_match, key) => String(values[key] ?? ""));
-}
-
-function csrfToken() {
-  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  if (match) return decodeURIComponent(match[1]);
-  return document.querySelector("input[name=csrfmiddlewaretoken]")?.value || "";
 }
 
 async function request(url, { method = "GET", body } = {}) {

@@ -11,6 +11,7 @@
 
 import { setUnread } from "./badge.js";
 import { hub } from "./hub-client.js";
+import { csrfToken } from "./page-data.js";
 
 export const TIME_ZONE = "Europe/Paris";
 
@@ -374,12 +375,6 @@ function renderItem(event, unread) {
   time.textContent = formatStamp(event.ts);
   item.append(time);
   return item;
-}
-
-function csrfToken() {
-  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  if (match) return decodeURIComponent(match[1]);
-  return document.querySelector("input[name=csrfmiddlewaretoken]")?.value || "";
 }
 
 /** POST "mark all read"; returns the new unread count (0). */

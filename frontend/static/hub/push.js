@@ -11,7 +11,7 @@
 //   again silently (permission is already granted); if the service worker
 //   re-subscribed by itself and could not tell the server, it tells it now.
 
-import { readJson } from "./page-data.js";
+import { csrfToken, readJson } from "./page-data.js";
 
 const _ = (text) => (typeof globalThis.gettext === "function" ? globalThis.gettext(text) : text);
 
@@ -53,12 +53,6 @@ export function sameKey(subscription, key) {
   const a = new Uint8Array(current);
   const b = keyBytes(key);
   return a.length === b.length && a.every((byte, i) => byte === b[i]);
-}
-
-function csrfToken() {
-  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  if (match) return decodeURIComponent(match[1]);
-  return document.querySelector("input[name=csrfmiddlewaretoken]")?.value || "";
 }
 
 async function postJson(url, body) {
