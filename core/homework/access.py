@@ -34,7 +34,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from core.homework.models import DoneMark, HandIn, Homework, SessionContent
+from core.homework.models import DoneMark, HandIn, Homework
 from core.roster.access import children_of, classes_of, staff_orgs
 from core.roster.models import Enrollment, SchoolClass, User
 from core.timetable.models import Occurrence
@@ -371,15 +371,20 @@ def get_class_for_reader(user: User, class_id: int) -> SchoolClass:
     return school_class
 
 
-def session_log(school_class: SchoolClass) -> QuerySet[SessionContent]:
-    """The contents of the class's past lessons, newest first."""
-    return (
-        SessionContent.objects.filter(
-            occurrence__school_class=school_class,
-            occurrence__start__lte=timezone.now() + dt.timedelta(hours=12),
+def session_lessons(school_class: SchoolClass) -> list[Occurrence]:
+    """The class's scheduled lessons of the last three weeks up to 12 hours
+    ahead, newest first, each with its "contenu de la séance" (the session
+    log). The caller checked the reader (:func:`get_class_for_reader`)."""
+    now = timezone.now()
+    return list(
+        Occurrence.objects.filter(
+            school_class=school_class,
+            start__lte=now + dt.timedelta(hours=12),
+            start__gte=now - dt.timedelta(weeks=3),
+            status=Occurrence.Status.SCHEDULED,
         )
-        .select_related("occurrence", "teacher")
-        .order_by("-occurrence__start")
+        .select_related("session_content__teacher")
+        .order_by("-start")
     )
 
 

@@ -485,17 +485,7 @@ def sessions(request, class_id: int):
     """The session log ("contenu des séances") of a class; teachers write it."""
     user = request.user
     school_class = access.get_class_for_reader(user, class_id)
-    now = timezone.now()
-    lessons = list(
-        Occurrence.objects.filter(
-            school_class=school_class,
-            start__lte=now + dt.timedelta(hours=12),
-            start__gte=now - dt.timedelta(weeks=3),
-            status=Occurrence.Status.SCHEDULED,
-        )
-        .select_related("session_content__teacher")
-        .order_by("-start")
-    )
+    lessons = access.session_lessons(school_class)
     writable = set()
     if user.role == User.Role.TEACHER:
         subjects = set(access.subjects_taught(user, school_class))
