@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "core.twofactor",
     "core.demo",
     "core.documents",
+    "core.grades",
     "frontend",
 ]
 
