@@ -1,0 +1,427 @@
+"""School-life notice writes. Each action writes its rows, logs them and
+emits its events (rules documented here, tested in tests/schoollife).
+
+- **Audience**: one school (the publisher's own), roles, levels, classes of
+  that school (``core.roster.audience``); a class of another school, an
+  unknown role or level is refused with a message.
+- **Scheduled publication**: ``publish_at`` in the future keeps the notice
+  unpublished (no event, only staff see it); :func:`publish_due` (the
+  scheduler, every minute) publishes it once, even with two schedulers (a
+  conditional update), and never once withdrawn.
+- **Events** go to the ``user:`` streams of the audience's members *at
+  that moment*, in one ``send_event`` call (one event, many stream rows).
+- **Acknowledgement**: one per member per notice; the notice row is locked
+  first, so concurrent clicks make one row, count once and tell staff once.
+  With a reply kind, the answer is required and checked (yes/no, or one of
+  the options). An acknowledgement is final.
+- **Reminder**: one per reminder action (its token, unique per notice): a
+  double click or a resent form reminds once; it reaches the members who
+  have not acknowledged, never those who have.
+- **Changes** after publication set ``edited_at`` and tell the members
+  (``changed``); a **withdrawal** is soft and tells them (``withdrawn``).
+"""
+
+import datetime as dt
+from collections import defaultdict
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+import hub
+from core import files
+from core.audit import log as audit
+from core.homework.uploads import MAX_ATTACHMENTS, CheckedFile
+from core.roster import audience as audiences
+from core.roster.access import school_life_staff
+from core.roster.models import Org, SchoolClass, User
+from core.schoollife import access
+from core.schoollife.events import (
+    AckChanged,
+    ClassCount,
+    NoticeChanged,
+    NoticeData,
+    NoticeReminder,
+)
+from core.schoollife.models import (
+    MAX_BODY,
+    MAX_OPTIONS,
+    Acknowledgement,
+    Attachment,
+    Notice,
+    Reminder,
+)
+from hub.streams import user_stream
+
+MAX_OPTION_LENGTH = 100
+YES_NO = ("yes", "no")
+
+
+class NoticeError(ValueError):
+    """A request the rules refuse; ``str(error)`` is a message for the user."""
+
+
+def check_audience(org: Org, data: dict) -> audiences.Audience:
+    """Return the :class:`Audience` of ``data`` (roles, levels, classes) in
+    ``org``, or raise :class:`NoticeError`."""
+    try:
+        audience = audiences.Audience(
+            org_id=org.pk,
+            roles=frozenset(data.get("roles") or ()),
+            levels=frozenset(data.get("levels") or ()),
+            class_ids=frozenset(int(pk) for pk in data.get("classes") or ()),
+        )
+    except (TypeError, ValueError):
+        raise NoticeError(_("Unknown role or level in the audience.")) from None
+    if audience.class_ids:
+        known = set(
+            SchoolClass.objects.filter(org=org, pk__in=audience.class_ids).values_list(
+                "pk", flat=True
+            )
+        )
+        if known != set(audience.class_ids):
+            raise NoticeError(
+                _("The audience names a class that is not one of this school's.")
+            )
+    return audience
+
+
+def _check_reply(reply_kind: str, options) -> list[str]:
+    if reply_kind not in Notice.ReplyKind.values:
+        raise NoticeError(_("Unknown kind of answer."))
+    if reply_kind != Notice.ReplyKind.CHOICE:
+        return []
+    cleaned = []
+    for option in options or []:
+        option = " ".join(str(option).split())
+        if option and option not in cleaned:
+            cleaned.append(option[:MAX_OPTION_LENGTH])
+    if not 2 <= len(cleaned) <= MAX_OPTIONS:
+        raise NoticeError(_("Give between 2 and 6 options to choose from."))
+    return cleaned
+
+
+def _check_text(title: str, body: str) -> tuple[str, str]:
+    title = " ".join((title or "").split())
+    body = (body or "").strip()
+    if not title:
+        raise NoticeError(_("Give the notice a title."))
+    if len(title) > 200:
+        raise NoticeError(_("The title is too long (200 characters at most)."))
+    if len(body) > MAX_BODY:
+        raise NoticeError(_("The text is too long (10,000 characters at most)."))
+    return title, body
+
+
+def notice_data(notice: Notice) -> NoticeData:
+    return NoticeData(
+        id=notice.pk,
+        org_id=notice.org_id,
+        title=notice.title,
+        urgent=notice.urgent,
+        requires_ack=notice.requires_ack,
+        edited_at=notice.edited_at.isoformat() if notice.edited_at else None,
+    )
+
+
+def member_streams(notice: Notice) -> list[str]:
+    """The ``user:`` streams of the notice's audience members now."""
+    return [user_stream(pk) for pk in audiences.members(access.audience_of(notice))]
+
+
+def _emit(notice: Notice, op: str, actor: User | None) -> None:
+    hub.send_event(
+        member_streams(notice),
+        NoticeChanged(
+            op=op, item=notice_data(notice), actor_id=actor.pk if actor else None
+        ),
+    )
+
+
+def _audit(actor, action: str, notice: Notice, **detail) -> None:
+    audit.record(
+        actor=actor,
+        action=action,
+        target_type="notice",
+        target_id=notice.pk,
+        org_id=notice.org_id,
+        detail=detail or None,
+    )
+
+
+def _save_attachments(notice: Notice, uploads: list[CheckedFile]) -> None:
+    if notice.attachments.count() + len(uploads) > MAX_ATTACHMENTS:
+        raise NoticeError(_("At most 5 files per notice."))
+    for checked in uploads:
+        attachment = Attachment(
+            notice=notice,
+            name=files.download_name(checked.name, checked.mime),
+            mime=checked.mime,
+            size=len(checked.data),
+        )
+        attachment.file.save("x", ContentFile(checked.data), save=False)
+        attachment.save()
+
+
+def publish_notice(
+    *,
+    author: User,
+    org: Org,
+    title: str,
+    body: str = "",
+    audience: dict,
+    attachments: list[CheckedFile] = (),
+    publish_at: dt.datetime | None = None,
+    urgent: bool = False,
+    requires_ack: bool = False,
+    reply_kind: str = Notice.ReplyKind.NONE,
+    reply_options=(),
+    now: dt.datetime | None = None,
+) -> Notice:
+    """Publish a notice now (event ``published`` to its members) or at
+    ``publish_at``. Raises :class:`NoticeError` when ``author`` does not
+    publish for ``org`` or the input breaks a rule."""
+    now = now or timezone.now()
+    if not access.publishing_orgs(author).filter(pk=org.pk).exists():
+        raise NoticeError(_("You do not publish for this school."))
+    title, body = _check_text(title, body)
+    checked = check_audience(org, audience)
+    options = _check_reply(reply_kind, reply_options)
+    if reply_kind != Notice.ReplyKind.NONE:
+        requires_ack = True
+    publish_at = publish_at or now
+    with transaction.atomic():
+        notice = Notice.objects.create(
+            org=org,
+            author=author,
+            title=title,
+            body=body,
+            audience=checked.to_json(),
+            urgent=urgent,
+            requires_ack=requires_ack,
+            reply_kind=reply_kind,
+            reply_options=options,
+            publish_at=publish_at,
+            published_at=now if publish_at <= now else None,
+        )
+        _save_attachments(notice, list(attachments))
+        _audit(
+            author,
+            "notice.published" if notice.published_at else "notice.scheduled",
+            notice,
+            audience=notice.audience,
+        )
+        if notice.published_at:
+            _emit(notice, "published", author)
+    return notice
+
+
+def change_notice(
+    *,
+    notice: Notice,
+    actor: User,
+    title: str,
+    body: str,
+    urgent: bool,
+    now: dt.datetime | None = None,
+) -> Notice:
+    """Change the title, text or urgency; after publication ``edited_at``
+    and event ``changed``. The caller checked ``access.get_notice_for_staff``."""
+    now = now or timezone.now()
+    title, body = _check_text(title, body)
+    with transaction.atomic():
+        locked = Notice.objects.select_for_update().get(pk=notice.pk)
+        if locked.withdrawn_at:
+            raise NoticeError(_("This notice was withdrawn."))
+        locked.title, locked.body, locked.urgent = title, body, urgent
+        if locked.published_at:
+            locked.edited_at = now
+        locked.save(update_fields=["title", "body", "urgent", "edited_at"])
+        _audit(actor, "notice.changed", locked)
+        if locked.published_at:
+            _emit(locked, "changed", actor)
+    return locked
+
+
+def withdraw_notice(
+    *, notice: Notice, actor: User, now: dt.datetime | None = None
+) -> Notice:
+    """Withdraw a notice (soft); event ``withdrawn`` if it had been published."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Notice.objects.select_for_update().get(pk=notice.pk)
+        if locked.withdrawn_at:
+            return locked
+        locked.withdrawn_at = now
+        locked.save(update_fields=["withdrawn_at"])
+        _audit(actor, "notice.withdrawn", locked)
+        if locked.published_at:
+            _emit(locked, "withdrawn", actor)
+    return locked
+
+
+def publish_due(now: dt.datetime | None = None) -> int:
+    """Publish every planned notice whose ``publish_at`` has come; return
+    how many. Each is published (and announced) once: ``published_at`` is
+    set by a conditional update, so two schedulers cannot both announce it."""
+    now = now or timezone.now()
+    due = list(
+        Notice.objects.filter(
+            published_at__isnull=True, withdrawn_at__isnull=True, publish_at__lte=now
+        ).values_list("pk", flat=True)
+    )
+    published = 0
+    for pk in due:
+        with transaction.atomic():
+            won = Notice.objects.filter(
+                pk=pk, published_at__isnull=True, withdrawn_at__isnull=True
+            ).update(published_at=now)
+            if not won:
+                continue
+            notice = Notice.objects.get(pk=pk)
+            _audit(None, "notice.published", notice, scheduled=True)
+            _emit(notice, "published", None)
+            published += 1
+    return published
+
+
+def scheduled_jobs(now: dt.datetime | None = None) -> dict:
+    """The school-life jobs of the scheduler: planned publications."""
+    return {"published": publish_due(now)}
+
+
+# Acknowledgements ------------------------------------------------------------
+
+
+def counts(
+    notice: Notice, reached: dict[int, set[int | None]] | None = None
+) -> tuple[int, int, list[ClassCount]]:
+    """``(acknowledged, total, per class)`` among the members now."""
+    if reached is None:
+        reached = audiences.members(access.audience_of(notice))
+    acked = set(
+        Acknowledgement.objects.filter(notice=notice).values_list("user_id", flat=True)
+    )
+    per_class: dict[int | None, list[int]] = defaultdict(lambda: [0, 0])
+    for user_id, class_ids in reached.items():
+        for class_id in class_ids:
+            per_class[class_id][1] += 1
+            per_class[class_id][0] += user_id in acked
+    return (
+        len(acked & set(reached)),
+        len(reached),
+        [
+            ClassCount(class_id=class_id, acknowledged=done, total=total)
+            for class_id, (done, total) in sorted(
+                per_class.items(), key=lambda item: (item[0] is None, item[0] or 0)
+            )
+        ],
+    )
+
+
+def _check_answer(notice: Notice, reply: str) -> str:
+    reply = (reply or "").strip()
+    if notice.reply_kind == Notice.ReplyKind.YES_NO and reply not in YES_NO:
+        raise NoticeError(_("Answer yes or no."))
+    if (
+        notice.reply_kind == Notice.ReplyKind.CHOICE
+        and reply not in notice.reply_options
+    ):
+        raise NoticeError(_("Choose one of the options."))
+    return reply if notice.reply_kind != Notice.ReplyKind.NONE else ""
+
+
+def staff_streams(notice: Notice) -> list[str]:
+    """The ``user:`` streams that follow a notice's acknowledgements: the
+    org's school-life staff holding the permission, and the author."""
+    staff = set(
+        school_life_staff(notice.org_id, access.STAFF_PERMISSION).values_list(
+            "pk", flat=True
+        )
+    )
+    return [user_stream(pk) for pk in sorted(staff | {notice.author_id})]
+
+
+def acknowledge(
+    *, notice: Notice, user: User, reply: str = "", now: dt.datetime | None = None
+) -> tuple[Acknowledgement, bool]:
+    """``user`` acknowledges ``notice`` (with ``reply`` when one is asked);
+    return the row and whether it was made now. Event ``acknowledged`` (the
+    counts) to the staff when it was. The caller checked ``access.reads``."""
+    now = now or timezone.now()
+    if not notice.requires_ack:
+        raise NoticeError(_("No acknowledgement is asked for this notice."))
+    reply = _check_answer(notice, reply)
+    with transaction.atomic():
+        locked = Notice.objects.select_for_update().get(pk=notice.pk)
+        if not locked.live:
+            raise NoticeError(_("This notice was withdrawn."))
+        ack, created = Acknowledgement.objects.get_or_create(
+            notice=locked, user=user, defaults={"acknowledged_at": now, "reply": reply}
+        )
+        if created:
+            audit.record(
+                actor=user,
+                action="notice.acknowledged",
+                target_type="notice",
+                target_id=locked.pk,
+                org_id=locked.org_id,
+                detail={"reply": reply} if reply else None,
+            )
+            done, total, per_class = counts(locked)
+            hub.send_event(
+                staff_streams(locked),
+                AckChanged(
+                    op="acknowledged",
+                    notice_id=locked.pk,
+                    org_id=locked.org_id,
+                    acknowledged=done,
+                    total=total,
+                    classes=per_class,
+                ),
+            )
+    return ack, created
+
+
+def remind(
+    *, notice: Notice, actor: User, token: str, now: dt.datetime | None = None
+) -> int:
+    """Remind the members who have not acknowledged ``notice``; return how
+    many were reminded (0 when this action ``token`` was already done).
+    One event, to each of their ``user:`` streams. The caller checked
+    ``access.get_notice_for_staff``."""
+    now = now or timezone.now()
+    token = (token or "").strip()[:64]
+    if not token:
+        raise NoticeError(_("Malformed request."))
+    if not notice.requires_ack:
+        raise NoticeError(_("No acknowledgement is asked for this notice."))
+    with transaction.atomic():
+        locked = Notice.objects.select_for_update().get(pk=notice.pk)
+        if not locked.live:
+            raise NoticeError(_("This notice is not published."))
+        if Reminder.objects.filter(notice=locked, token=token).exists():
+            return 0
+        acked = set(
+            Acknowledgement.objects.filter(notice=locked).values_list(
+                "user_id", flat=True
+            )
+        )
+        waiting = sorted(set(audiences.members(access.audience_of(locked))) - acked)
+        Reminder.objects.create(
+            notice=locked,
+            token=token,
+            sent_by=actor,
+            sent_at=now,
+            recipients=len(waiting),
+        )
+        _audit(actor, "notice.reminded", locked, recipients=len(waiting))
+        if waiting:
+            hub.send_event(
+                [user_stream(pk) for pk in waiting],
+                NoticeReminder(
+                    op="remind", item=notice_data(locked), actor_id=actor.pk
+                ),
+            )
+    return len(waiting)
