@@ -135,7 +135,7 @@ def send_event(streams: Iterable[str], event: HubEvent) -> list[Envelope]:
         advanced = _advance_many(connection, names)
     else:
         advanced = [_advance(connection, name) for name in names]
-    for name, (stream_id, epoch, offset) in zip(names, advanced, strict=True):
+    for stream_id, epoch, offset in advanced:
         rows.append(
             Event(
                 stream_id=stream_id,

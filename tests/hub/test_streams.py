@@ -101,6 +101,57 @@ def test_concurrent_senders_get_distinct_gap_free_offsets():
     assert offsets("user:1") == [1, 2, 3, 4, 5]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_senders_to_many_streams_take_offsets_in_batches():
+    """Above ``BATCH_FROM`` streams the offsets are taken by a few statements
+    (a notice to thousands of guardians); overlapping senders still get
+    gap-free offsets and do not deadlock (rows locked in name order)."""
+    if connection.vendor == "sqlite":
+        pytest.skip("needs a server database (DATABASE_URL=postgres://...)")
+    from hub import streams as hub_streams
+
+    errors = []
+    shared = [f"user:{n}" for n in range(1, 30)]
+
+    def sender(worker: int) -> None:
+        try:
+            for n in range(5):
+                names = shared[worker:] + [f"class:{worker + 1}"]
+                assert len(names) > hub_streams.BATCH_FROM
+                emit(list(reversed(names)), n)
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=sender, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert offsets("user:29") == list(range(1, 21))
+    assert offsets("user:1") == [1, 2, 3, 4, 5]
+    assert offsets("class:2") == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.django_db
+def test_many_streams_get_an_offset_each_in_a_few_queries(
+    django_assert_max_num_queries,
+):
+    emit(["user:3"])
+    names = [f"user:{n}" for n in range(1, 1200)]
+    # (SQLite splits the bulk inserts of rows into several statements.)
+    with transaction.atomic(), django_assert_max_num_queries(25):
+        envelopes = hub.send_event(names, Ping(op="ping", n=1))
+    assert len(envelopes) == 1199
+    assert {(e.stream, e.offset) for e in envelopes if e.stream == "user:3"} == {
+        ("user:3", 2)
+    }
+    assert {e.offset for e in envelopes if e.stream != "user:3"} == {1}
+
+
 @pytest.mark.django_db
 def test_one_event_to_several_streams_gets_an_offset_in_each():
     emit(["class:7"])
