@@ -7,15 +7,15 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from core.audit.models import AuditEntry
+from core.homework.uploads import CheckedFile
 from core.roster.models import GuardianLink
 from core.schoollife import actions
 from core.schoollife.models import Acknowledgement, Notice, Reminder
-from hub.delivery.models import DeliverySettings
 from hub.delivery import actions as delivery
+from hub.delivery.models import DeliverySettings
 from tests.conftest import login_verified
 from tests.delivery.helpers import run_tasks
 from tests.schoollife.conftest import EXE, PDF, publish
-from core.homework.uploads import CheckedFile
 
 
 def form_data(school, **extra):
