@@ -451,3 +451,16 @@ def messages(user: User, today: dt.date) -> dict:
 def notifications(user: User, today: dt.date) -> dict:
     """How many notifications are unread."""
     return {"count": inbox.unread_count(user)}
+
+
+@card(
+    "notices",
+    roles=(STUDENT, GUARDIAN, TEACHER),
+    kinds=("schoollife.notice", "schoollife.reminder"),
+)
+def notices(user: User, today: dt.date) -> dict:
+    """The school's notices addressed to ``user`` still to acknowledge."""
+    from core.schoollife import access as schoollife
+
+    waiting = schoollife.waiting_for(user)
+    return {"notices": waiting[:SHOWN], "count": len(waiting)}

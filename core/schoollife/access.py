@@ -193,3 +193,15 @@ def acknowledgement_table(notice: Notice) -> list[ClassBlock]:
             b.school_class.title if b.school_class else "",
         ),
     )
+
+
+def waiting_for(user: User) -> list[Notice]:
+    """The notices addressed to ``user`` now that ask for an acknowledgement
+    they have not given, newest first (the home card)."""
+    notices = [notice for notice in notices_for(user) if notice.requires_ack]
+    done = set(
+        Acknowledgement.objects.filter(user=user, notice__in=notices).values_list(
+            "notice_id", flat=True
+        )
+    )
+    return [notice for notice in notices if notice.pk not in done]

@@ -257,3 +257,19 @@ def test_an_urgent_notice_passes_quiet_hours_and_a_plain_one_waits(
     run_tasks()
     (record,) = push_endpoint.received("karim")
     assert "Confinement" in record.payload["title"]
+
+
+def test_the_home_card_counts_the_notices_to_acknowledge(life, client):
+    notice = publish(life, requires_ack=True, urgent=True)
+    publish(life, title="Pour information")  # nothing to acknowledge
+    client.force_login(life.parent)
+    home = client.get("/").content.decode()
+    assert "Informations à lire" in home
+    card = client.get("/api/home/cards/notices/").json()["parts"][""]
+    assert 'data-count="1"' in card and "Sortie au musée" in card
+    actions.acknowledge(notice=notice, user=life.parent)
+    card = client.get("/api/home/cards/notices/").json()["parts"][""]
+    assert 'data-count="0"' in card and "Rien à confirmer" in card
+    client.force_login(life.pupil3)
+    card = client.get("/api/home/cards/notices/").json()["parts"][""]
+    assert 'data-count="0"' in card
