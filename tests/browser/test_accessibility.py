@@ -34,6 +34,8 @@ PAGES = {
         "/settings/security/",
         "/mes-donnees/",
         "/homework/",
+        "/schoollife/",
+        "/schoollife/{notice}/",
     ],
     "lea": [
         "/",
@@ -41,6 +43,7 @@ PAGES = {
         "/notifications/",
         "/messages/",
         "/homework/",
+        "/schoollife/",
     ],
     "alice": [
         "/",
@@ -63,6 +66,9 @@ PAGES = {
         "/audit/",
         "/settings/security/",
         "/homework/",
+        "/schoollife/",
+        "/schoollife/new/",
+        "/schoollife/{notice}/status/",
     ],
 }
 BLOCKING = {"serious", "critical"}
@@ -89,6 +95,31 @@ def homework_ids(live_hub, lesson) -> dict:
     return {"klass": klass, "handin_homework": handin_homework}
 
 
+# A notice of the CPE to 4e B's guardians asking for an authorisation, with
+# a long title and a file (school life).
+NOTICE_SEED = """
+from core.homework.uploads import CheckedFile
+from core.roster.models import Org, User
+from core.schoollife import actions
+from core.schoollife.models import Notice
+notice = Notice.objects.filter(title__startswith="Sortie pédagogique").first()
+if notice is None:
+    notice = actions.publish_notice(
+        author=User.objects.get(username="paul"), org=Org.objects.get(uai="0350001A"),
+        title="Sortie pédagogique au musée des Beaux-Arts et au jardin botanique",
+        body="Départ à 8 h devant le collège. **Prévoir** un pique-nique : https://www.example.org/sorties/2026/musee-des-beaux-arts-et-jardin-botanique",
+        audience={"roles": ["guardian"], "levels": ["4e"]}, reply_kind="yes_no",
+        attachments=[CheckedFile(name="autorisation-de-sortie.pdf", mime="application/pdf",
+                                 data=b"%PDF-1.4\\n%%EOF\\n")])
+print(notice.pk)
+"""
+
+
+@pytest.fixture(scope="module")
+def notice_ids(live_hub) -> dict:
+    return {"notice": live_hub.shell(NOTICE_SEED).strip()}
+
+
 def run_axe(page) -> list[dict]:
     """Run axe-core on ``page``; return its serious and critical violations."""
     if not AXE.exists():
@@ -113,7 +144,7 @@ def run_axe(page) -> list[dict]:
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("username", list(PAGES), ids=lambda u: u or "anonymous")
 def test_no_serious_accessibility_violation(
-    live_hub, browser, login, username, width, lesson, homework_ids
+    live_hub, browser, login, username, width, lesson, homework_ids, notice_ids
 ):
     context = browser.new_context(
         base_url=live_hub.url,
@@ -129,7 +160,10 @@ def test_no_serious_accessibility_violation(
     try:
         if username:
             login(page, username)
-        for path in (p.format(lesson=lesson, **homework_ids) for p in PAGES[username]):
+        for path in (
+            p.format(lesson=lesson, **homework_ids, **notice_ids)
+            for p in PAGES[username]
+        ):
             response = page.goto(path)
             assert response.status == 200, f"{path}: HTTP {response.status}"
             if username:

@@ -10,6 +10,8 @@ PAGES = {
         "/notifications/",
         "/absences/",
         "/homework/",
+        "/schoollife/",
+        "/schoollife/{notice}/",
     ],
     "alice": [
         "/",
@@ -21,8 +23,15 @@ PAGES = {
         "/homework/class/{klass}/sessions/",
         "/homework/{handin_homework}/handins/",
     ],
-    "lea": ["/", "/notifications/", "/homework/"],
-    "paul": ["/", "/absences/", "/homework/"],
+    "lea": ["/", "/notifications/", "/homework/", "/schoollife/"],
+    "paul": [
+        "/",
+        "/absences/",
+        "/homework/",
+        "/schoollife/",
+        "/schoollife/new/",
+        "/schoollife/{notice}/status/",
+    ],
 }
 
 # A lesson of 4e B for alice's roll call, Léa absent there with a pending excuse
@@ -95,10 +104,35 @@ def homework_ids(live_hub, lesson) -> dict:
     return {"klass": klass, "handin_homework": handin_homework}
 
 
+# A notice of the CPE to 4e B's guardians asking for an authorisation, with
+# a long title and a file (school life).
+NOTICE_SEED = """
+from core.homework.uploads import CheckedFile
+from core.roster.models import Org, User
+from core.schoollife import actions
+from core.schoollife.models import Notice
+notice = Notice.objects.filter(title__startswith="Sortie pédagogique").first()
+if notice is None:
+    notice = actions.publish_notice(
+        author=User.objects.get(username="paul"), org=Org.objects.get(uai="0350001A"),
+        title="Sortie pédagogique au musée des Beaux-Arts et au jardin botanique",
+        body="Départ à 8 h devant le collège. **Prévoir** un pique-nique : https://www.example.org/sorties/2026/musee-des-beaux-arts-et-jardin-botanique",
+        audience={"roles": ["guardian"], "levels": ["4e"]}, reply_kind="yes_no",
+        attachments=[CheckedFile(name="autorisation-de-sortie.pdf", mime="application/pdf",
+                                 data=b"%PDF-1.4\\n%%EOF\\n")])
+print(notice.pk)
+"""
+
+
+@pytest.fixture(scope="module")
+def notice_ids(live_hub) -> dict:
+    return {"notice": live_hub.shell(NOTICE_SEED).strip()}
+
+
 @pytest.mark.browser
 @pytest.mark.parametrize("username", sorted(PAGES))
 def test_pages_fit_360_px(
-    live_hub, browser, login, screens_dir, username, lesson, homework_ids
+    live_hub, browser, login, screens_dir, username, lesson, homework_ids, notice_ids
 ):
     context = browser.new_context(
         base_url=live_hub.url, viewport={"width": 360, "height": 740}, locale="fr-FR"
@@ -116,7 +150,10 @@ def test_pages_fit_360_px(
     )
     try:
         login(page, username)
-        for path in (p.format(lesson=lesson, **homework_ids) for p in PAGES[username]):
+        for path in (
+            p.format(lesson=lesson, **homework_ids, **notice_ids)
+            for p in PAGES[username]
+        ):
             response = page.goto(path)
             assert response.status == 200, f"{path}: HTTP {response.status}"
             expect(page.locator("html")).to_have_attribute("lang", "fr")
