@@ -65,6 +65,11 @@ FATES = {
     "documents.Folder.created_by": KEEP,
     "documents.Item.created_by": KEEP,
     "documents.DocumentVersion.uploaded_by": KEEP,
+    # School-life notices are the school's; an acknowledgement (an outing's
+    # authorisation) is its record too.
+    "schoollife.Notice.author": KEEP,
+    "schoollife.Acknowledgement.user": KEEP,
+    "schoollife.Reminder.sent_by": KEEP,
     # Accounts.
     "accounts.ActivationCode.user": DELETE,
     "accounts.ActivationCode.issued_by": KEEP,
