@@ -69,8 +69,12 @@ def notices_for(user: User) -> list[Notice]:
         .prefetch_related("attachments")
         .order_by("-published_at", "-pk")[:LIST_LIMIT]
     )
+    # The role test is free; only notices naming the user's role ask the roster.
     return [
-        notice for notice in candidates if audiences.includes(audience_of(notice), user)
+        notice
+        for notice in candidates
+        if audience_of(notice).names(user.role)
+        and audiences.includes(audience_of(notice), user)
     ]
 
 
