@@ -15,7 +15,8 @@ be at most:
   upload rosters: ``core.roster.views.can_upload``), a teacher's course
   document (``DOCUMENTS_MAX_FILE_BYTES``, ``core.documents``), and the
   homework notebook's files (``core.homework.uploads``: a pupil's hand-in,
-  one file of 10 MB; a teacher's homework form, 5 files of 10 MB). Within
+  one file of 10 MB; a teacher's homework form, 5 files of 10 MB), and a
+  school-life notice of the staff (``core.schoollife``: 5 files of 10 MB). Within
   these limits a file too big or one too many gets the form's own French
   message; the pages also check sizes before sending.
 
@@ -59,6 +60,7 @@ ROSTER_UPLOAD_URL = "admin:roster_rosterimport_upload"
 DOCUMENT_URLS = frozenset({"documents:add", "documents:add_version"})
 HOMEWORK_HANDIN_URL = "homework:hand_in"
 HOMEWORK_TEACHER_URLS = frozenset({"homework:class", "homework:edit"})
+NOTICE_URL = "schoollife:compose"
 
 
 def limit_for(user, path: str) -> int:
@@ -88,6 +90,13 @@ def limit_for(user, path: str) -> int:
             return default
         # A teacher's homework, with up to MAX_ATTACHMENTS files.
         if user is None or user.role == "teacher":
+            return MAX_ATTACHMENTS * MAX_FILE_BYTES + default
+        return default
+    if name == NOTICE_URL:
+        from core.homework.uploads import MAX_ATTACHMENTS, MAX_FILE_BYTES
+
+        # A school-life notice with its files: school-life staff publish them.
+        if user is None or user.role == "administrator":
             return MAX_ATTACHMENTS * MAX_FILE_BYTES + default
         return default
     if name == ROSTER_UPLOAD_URL:

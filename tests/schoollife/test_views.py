@@ -273,3 +273,26 @@ def test_the_home_card_counts_the_notices_to_acknowledge(life, client):
     client.force_login(life.pupil3)
     card = client.get("/api/home/cards/notices/").json()["parts"][""]
     assert 'data-count="0"' in card
+
+
+def test_the_staff_form_takes_five_files_of_10_mb_and_nobody_else_does(life):
+    from django.conf import settings
+
+    from core import body_limits
+
+    default = settings.HTTP_MAX_BODY_BYTES
+    assert body_limits.limit_for(life.cpe, "/schoollife/new/") == (
+        5 * 10 * 1024 * 1024 + default
+    )
+    assert body_limits.limit_for(life.parent, "/schoollife/new/") == default
+    assert body_limits.limit_for(life.parent, "/schoollife/1/acknowledge/") == default
+
+
+def test_a_file_over_10_mb_is_refused_with_its_name(life, client):
+    login_verified(client, life.cpe)
+    big = SimpleUploadedFile("gros.pdf", PDF + b"0" * (10 * 1024 * 1024))
+    response = client.post("/schoollife/new/", {**form_data(life), "attachments": big})
+    assert response.status_code == 200
+    assert "gros.pdf" in response.content.decode()
+    assert "10" in response.content.decode()
+    assert Notice.objects.count() == 0
