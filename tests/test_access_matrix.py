@@ -30,6 +30,7 @@ from core.homework.actions import hand_in, set_homework
 from core.homework.uploads import CheckedFile
 from core.roster.actions import grant_school_life_staff
 from core.roster.models import Enrollment, GuardianLink, User
+from core.schoollife.actions import publish_notice
 from hub.access import readable_streams
 from tests.conftest import build_school, login_verified, make_occurrence, make_user
 from tests.hub.helpers import connect_as, receive
@@ -109,6 +110,18 @@ def world(db, settings, tmp_path):
             space=space, actor=teacher, upload=upload("cours.pdf", PDF)
         )
         w[f"doc{key}"] = item.versions.get().pk
+        notice = publish_notice(
+            author=school.cpe if key == "A" else berthe,
+            org=school_class.org,
+            title="Sortie",
+            audience={"roles": ["guardian"], "classes": [school_class.pk]},
+            requires_ack=True,
+            attachments=[
+                CheckedFile(name="autorisation.pdf", mime="application/pdf", data=PDF)
+            ],
+        )
+        w[f"notice{key}"] = notice.pk
+        w[f"nfile{key}"] = notice.attachments.get().pk
     sam = make_user("sam", User.Role.TEACHER, "Sam", "Roux")
     sam.orgs.add(school.org)
     make_occurrence(school.class_4b, now - dt.timedelta(days=1), teachers=[sam])
@@ -159,6 +172,15 @@ MATRIX = [
     ("/documents/class/{classB}/", {"ines", "karim", "oscar", "berthe"}),
     ("/documents/files/{docA}/", {"lea", "karim", "sophie", "alice", "paul"}),
     ("/documents/files/{docB}/", {"ines", "karim", "oscar", "berthe"}),
+    ("/schoollife/new/", {"paul", "berthe"}),
+    ("/schoollife/{noticeA}/", {"karim", "sophie"}),
+    ("/schoollife/{noticeB}/", {"karim"}),
+    ("/schoollife/{noticeA}/status/", {"paul"}),
+    ("/schoollife/{noticeB}/status/", {"berthe"}),
+    ("/schoollife/{noticeA}/edit/", {"paul"}),
+    ("/schoollife/{noticeA}/acknowledgements.csv", {"paul"}),
+    ("/schoollife/files/{nfileA}/", {"karim", "sophie", "paul"}),
+    ("/schoollife/files/{nfileB}/", {"karim", "berthe"}),
     ("/delivery/log/?user={lea}", {"paul"}),
     ("/delivery/log/?user={ines}", {"berthe"}),
     ("/delivery/log/?user={karim_id}", {"paul", "berthe"}),
@@ -284,6 +306,8 @@ def test_when_a_guardian_link_ends_every_access_through_it_ends(world):
         "/homework/api/items/?child={ines}",
         "/documents/class/{classB}/",
         "/documents/files/{docB}/",
+        "/schoollife/{noticeB}/",
+        "/schoollife/files/{nfileB}/",
     ]:
         assert _check(world, path, set(), people=["karim"]) == [], path
     # What goes through Léa stays.
