@@ -25,7 +25,7 @@ pages, the CSV export, actions and events.
 "Not found" and "not allowed" raise the same ``Http404``.
 """
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404
 
 from core.grades.models import Evaluation, Mark, Period
@@ -136,3 +136,33 @@ def get_period_to_manage(user: User, period_id: int) -> Period:
     if period is None:
         raise Http404("no such period")
     return period
+
+
+def latest_marks(pupils, limit: int) -> dict[int, list[Mark]]:
+    """Each pupil's most recently published marks (at most ``limit`` each),
+    as :func:`published_marks` gives them: one query for any number of
+    pupils (the home's card). The caller checked the reader."""
+    ids = [pupil.pk for pupil in pupils]
+    found: dict[int, list[Mark]] = {pk: [] for pk in ids}
+    if not ids:
+        return found
+    current = Enrollment.objects.filter(
+        user=OuterRef("student"),
+        school_class=OuterRef("evaluation__school_class"),
+        role=Enrollment.Role.STUDENT,
+    )
+    rows = (
+        Mark.objects.filter(
+            Exists(current),
+            student_id__in=ids,
+            evaluation__published_at__isnull=False,
+            evaluation__deleted_at__isnull=True,
+        )
+        .select_related("evaluation")
+        .defer("comment")
+        .order_by("-evaluation__published_at", "-evaluation__date", "-pk")
+    )[: limit * len(ids) * 4]
+    for mark in rows:
+        if len(found[mark.student_id]) < limit:
+            found[mark.student_id].append(mark)
+    return found
