@@ -443,9 +443,12 @@ def _emit(evaluation: Evaluation, student_ids, op: str, actor: User | None) -> N
         "class_min": _number(stats.minimum) if policy.show_min_max else None,
         "class_max": _number(stats.maximum) if policy.show_min_max else None,
     }
-    names = dict(
-        User.objects.filter(pk__in=student_ids).values_list("pk", "first_name")
-    )
+    names = {
+        pk: f"{first} {last}".strip()
+        for pk, first, last in User.objects.filter(pk__in=student_ids).values_list(
+            "pk", "first_name", "last_name"
+        )
+    }
     fams = families(student_ids)
     lock_streams(user_stream(pk) for ids in fams.values() for pk in ids)
     for student_id in student_ids:

@@ -5,7 +5,9 @@ and a number of queries that does not grow per pupil beyond send_event's."""
 import datetime as dt
 
 import pytest
+import time_machine
 from django.db import connection, transaction
+from django.utils import translation
 from django.test.utils import CaptureQueriesContext
 
 import hub
@@ -52,7 +54,7 @@ def test_each_family_hears_only_its_own_pupil(periods):
     lea = by_stream[f"user:{s.parent.pk}"].data
     assert lea == by_stream[f"user:{s.pupil.pk}"].data
     assert lea["student_id"] == s.pupil.pk
-    assert lea["student_name"] == "Léa"
+    assert lea["student_name"] == "Léa Dubois"
     mark = lea["mark"]
     assert mark["value"] == "15.00" and mark["on_twenty"] == "15.00"
     assert mark["title"] == "Contrôle 1" and mark["subject"] == "Mathématiques"
@@ -140,7 +142,8 @@ def test_notice_per_child():
             on_twenty="15.50",
         ),
     )
-    notice = event.notice(dt.datetime(2026, 1, 12, tzinfo=dt.UTC))
+    with translation.override("fr"):
+        notice = event.notice(dt.datetime(2026, 1, 12, tzinfo=dt.UTC))
     assert notice.title == "Nouvelle note en Mathématiques : Contrôle (15,5/20)"
     assert (notice.child_id, notice.child_name) == (7, "Léa")
     assert notice.url == "/grades/?child=7&period=5"
@@ -224,3 +227,54 @@ def test_publishing_uses_queries_constant_per_pupil(
         with capture_events() as events:
             actions.publish(evaluation=large, teacher=s.teacher)
     assert len(events) == 60  # each pupil and their guardian
+
+
+@pytest.fixture
+def afternoon():
+    """Monday 12 January 2026, 16:00 in Paris (the digest goes at 18:00)."""
+    with time_machine.travel(dt.datetime(2026, 1, 12, 15, tzinfo=dt.UTC), tick=False):
+        yield
+
+
+def test_delivery_the_guardians_digest_groups_per_child(periods, afternoon):
+    """The pupil and Karim are told (category "grades", per child); the
+    teacher is not; Karim's evening digest names the child."""
+    from zoneinfo import ZoneInfo
+
+    from hub.delivery import emailing
+    from hub.delivery.models import Delivery, EmailSend, Notification
+    from hub.delivery.planning import plan_event
+    from hub.models import Event
+
+    s = periods
+    s.parent.email = "karim@example.org"
+    s.parent.save()
+    evaluation(s.class_4b, s.teacher, {s.pupil: "15,5"}, publish=True)
+    evaluation(
+        s.other_class,
+        s.outsider,
+        {s.other_child: "11"},
+        subject="Histoire",
+        publish=True,
+    )
+    now = dt.datetime(2026, 1, 12, 16, tzinfo=dt.UTC)
+    for event in Event.objects.filter(kind="grades.mark").order_by("pk"):
+        plan_event(event.pk, now=now)
+    notes = Notification.objects.filter(user=s.parent, category="grades")
+    assert sorted((n.child_name, n.title) for n in notes) == [
+        ("Inès Dubois", "Nouvelle note en Histoire : Contrôle (11/20)"),
+        ("Léa Dubois", "Nouvelle note en Mathématiques : Contrôle (15,5/20)"),
+    ]
+    assert Notification.objects.filter(user=s.pupil, category="grades").count() == 1
+    assert not Notification.objects.filter(user=s.teacher).exists()
+    assert not Notification.objects.filter(user=s.other_parent).exists()
+    (send_id,) = emailing.schedule_digests(
+        now=dt.datetime(2026, 1, 12, 17, 0, tzinfo=dt.UTC)
+    )
+    send = EmailSend.objects.get(pk=send_id)
+    send.message_id = "<digest.grades@hub.example>"
+    rows = list(Delivery.objects.filter(email=send).select_related("notification"))
+    message = emailing.compose_send(send, rows, ZoneInfo("Europe/Paris"))
+    text = message.get_body(("plain",)).get_content()
+    assert "Léa Dubois" in text and "Inès Dubois" in text
+    assert "15,5/20" in text and "Hugo" not in text
