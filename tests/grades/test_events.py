@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 import time_machine
 from django.db import connection, transaction
-from django.utils import translation
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 
 import hub
 from core.grades import actions
