@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -36,7 +37,14 @@ import hub
 from core.audit import log as audit
 from core.grades import averages
 from core.grades.events import MarkChanged, MarkData, SkillResult
-from core.grades.models import Evaluation, Mark, Period, Skill, SkillLevel
+from core.grades.models import (
+    Evaluation,
+    GradesPolicy,
+    Mark,
+    Period,
+    Skill,
+    SkillLevel,
+)
 from core.homework import access as homework_access
 from core.roster.access import families, students_of_class
 from core.roster.models import AcademicSession, Org, SchoolClass, User
@@ -541,9 +549,28 @@ def save_period(
     return period
 
 
+def save_policy(*, actor: User, policy: GradesPolicy) -> GradesPolicy:
+    """Save a school's grades settings (the caller checked
+    :func:`core.grades.access.period_orgs`)."""
+    with transaction.atomic():
+        policy.save()
+        audit.record(
+            actor=actor,
+            action="grades_policy.saved",
+            target_type="org",
+            target_id=policy.org_id,
+            org_id=policy.org_id,
+            detail={
+                "show_class_average": policy.show_class_average,
+                "show_min_max": policy.show_min_max,
+                "not_submitted_counts_zero": policy.not_submitted_counts_zero,
+                "alert_below": str(policy.alert_below),
+            },
+        )
+    return policy
+
+
 def skills_for(org_id: int):
     """The skills an evaluation of ``org_id`` may assess: the socle commun's
     and the school's own."""
-    from django.db.models import Q
-
     return Skill.objects.filter(Q(org__isnull=True) | Q(org_id=org_id))

@@ -5,7 +5,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from core.grades.models import Evaluation, Period
+from core.grades.models import Evaluation, GradesPolicy, Period
 
 
 class CommaDecimalField(forms.DecimalField):
@@ -83,3 +83,24 @@ class PeriodForm(forms.Form):
     def __init__(self, *args, sessions, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["session"].queryset = sessions
+
+
+class PolicyForm(forms.ModelForm):
+    """A school's grades settings (``GradesPolicy``)."""
+
+    alert_below = CommaDecimalField(
+        label=_("Flag pupils below (out of 20)"),
+        min_value=0,
+        max_value=20,
+        decimal_places=2,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "size": 5}),
+    )
+
+    class Meta:
+        model = GradesPolicy
+        fields = [
+            "show_class_average",
+            "show_min_max",
+            "not_submitted_counts_zero",
+            "alert_below",
+        ]

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from core.audit import log as audit
 from core.grades import access, actions, averages
-from core.grades.forms import EvaluationForm, PeriodForm
+from core.grades.forms import EvaluationForm, PeriodForm, PolicyForm
 from core.grades.models import Evaluation, Period, SkillLevel
 from core.roster.access import students_of_class
 from core.roster.models import AcademicSession, SchoolClass, User
@@ -412,15 +412,11 @@ def _class_table(school_class: SchoolClass, period: Period):
     return subjects, rows, averages.class_subject_stats(found)
 
 
-def _class_for_reader(user, class_id: int) -> SchoolClass:
-    return access.get_class_for_export(user, class_id)
-
-
 @login_required
 def class_summary(request, class_id: int):
     """A class's averages per pupil and subject for a period (its teachers
     and the staff of its org; every read logged)."""
-    school_class = _class_for_reader(request.user, class_id)
+    school_class = access.get_class_for_export(request.user, class_id)
     periods = list(Period.objects.filter(org=school_class.org_id))
     period = _chosen_period(periods, request.GET.get("period"))
     subjects, rows, stats = ([], [], {})
@@ -461,7 +457,7 @@ def export(request, class_id: int):
     """CSV of a class for a period: a row per pupil, a column per subject
     average and the overall average (``;``, decimal comma, UTF-8 with a
     BOM: what French Excel opens). Logged."""
-    school_class = _class_for_reader(request.user, class_id)
+    school_class = access.get_class_for_export(request.user, class_id)
     period = Period.objects.filter(
         org=school_class.org_id, pk=_int(request.GET.get("period"))
     ).first()
@@ -510,6 +506,7 @@ def periods(request):
         editing = access.get_period_to_manage(request.user, _int(request.GET["edit"]))
     sessions = AcademicSession.objects.filter(org__in=orgs).select_related("org")
     initial = None
+    posted = None
     if editing:
         initial = {
             "session": editing.session_id,
@@ -518,8 +515,17 @@ def periods(request):
             "start_date": editing.start_date,
             "end_date": editing.end_date,
         }
-    form = PeriodForm(request.POST or None, initial=initial, sessions=sessions)
-    if request.method == "POST" and form.is_valid():
+    settings_post = request.method == "POST" and "settings_org" in request.POST
+    if settings_post:
+        posted = _save_settings(request, orgs)
+        if posted is None:
+            return redirect("grades:periods")
+    form = PeriodForm(
+        None if settings_post else request.POST or None,
+        initial=initial,
+        sessions=sessions,
+    )
+    if request.method == "POST" and not settings_post and form.is_valid():
         data = form.cleaned_data
         try:
             actions.save_period(
@@ -533,14 +539,40 @@ def periods(request):
         else:
             messages.success(request, _("Period saved."))
             return redirect("grades:periods")
+    policies = [
+        (
+            org,
+            posted
+            if posted is not None and posted.instance.org_id == org.pk
+            else PolicyForm(instance=averages.policy(org.pk), prefix=f"org{org.pk}"),
+        )
+        for org in orgs.order_by("name")
+    ]
     return render(
         request,
         "grades/periods.html",
         {
             "form": form,
+            "policies": policies,
             "editing": editing,
             "periods": Period.objects.filter(org__in=orgs).select_related(
                 "org", "session"
             ),
         },
     )
+
+
+def _save_settings(request, orgs):
+    """Save the posted grades settings of one of ``orgs``; return ``None``
+    when saved, else the bound form (shown again with its errors)."""
+    org = orgs.filter(pk=_int(request.POST.get("settings_org"))).first()
+    if org is None:
+        raise Http404("no such school")
+    form = PolicyForm(
+        request.POST, instance=averages.policy(org.pk), prefix=f"org{org.pk}"
+    )
+    if not form.is_valid():
+        return form
+    actions.save_policy(actor=request.user, policy=form.save(commit=False))
+    messages.success(request, _("Grades settings saved."))
+    return None

@@ -263,3 +263,45 @@ def test_no_period_yet(client, periods):
     response = client.get(NOTES)
     assert response.status_code == 200
     assert "pas encore de période" in response.content.decode()
+
+
+def test_staff_set_what_families_see(client, marked):
+    s = marked
+    login_verified(client, s.cpe)
+    url = reverse("grades:periods")
+    response = client.post(
+        url,
+        {
+            "settings_org": s.org.pk,
+            f"org{s.org.pk}-show_min_max": "on",
+            f"org{s.org.pk}-not_submitted_counts_zero": "on",
+            f"org{s.org.pk}-alert_below": "9,5",
+        },
+    )
+    assert response.status_code == 302
+    policy = GradesPolicy.objects.get(org=s.org)
+    assert (policy.show_class_average, policy.show_min_max) == (False, True)
+    assert str(policy.alert_below) == "9.50"
+    assert AuditEntry.objects.filter(action="grades_policy.saved").exists()
+    text = page(client, s.pupil, period=s.periods[1].pk).content.decode()
+    assert "classe : 11" not in text and "min. 8,25" in text
+    login_verified(client, s.cpe)
+    bad = client.post(
+        url, {"settings_org": s.org.pk, f"org{s.org.pk}-alert_below": "25"}
+    )
+    assert bad.status_code == 200
+    assert 'value="25"' in bad.content.decode()  # what was typed stays
+    assert str(GradesPolicy.objects.get(org=s.org).alert_below) == "9.50"
+    assert client.post(url, {"settings_org": s.other_org.pk}).status_code == 404
+    login_verified(client, s.teacher)
+    assert client.post(url, {}).status_code == 404
+
+
+def test_csv_cells_never_run_as_formulas(client, marked):
+    s = marked
+    s.pupil2.last_name = "=HYPERLINK(1)"
+    s.pupil2.save()
+    login_verified(client, s.teacher)
+    url = reverse("grades:export", args=[s.class_4b.pk])
+    body = client.get(url, {"period": s.periods[1].pk}).content.decode()
+    assert "'=HYPERLINK(1);Hugo" in body
