@@ -13,6 +13,7 @@ urlpatterns = [
     path("absences/", include("core.attendance.urls")),
     path("homework/", include("core.homework.urls")),
     path("schoollife/", include("core.schoollife.urls")),
+    path("grades/", include("core.grades.urls")),
     path("messages/", include("core.messaging.urls")),
     path("documents/", include("core.documents.urls")),
     path("audit/", include("core.audit.urls")),

@@ -126,6 +126,8 @@ SCHOOL_LIFE_PERMISSIONS = (
     "documents.view_item",
     "homework.view_homework",
     "schoollife.add_notice",
+    "grades.view_evaluation",
+    "grades.change_period",
 )
 
 
