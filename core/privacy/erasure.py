@@ -61,6 +61,11 @@ FATES = {
     "homework.SessionContent.teacher": KEEP,
     "homework.HandIn.returned_by": KEEP,
     "homework.HandIn.student": DELETE,
+    # An evaluation is the teacher's and the class's; a pupil's results are
+    # their own (deleted, as their hand-ins are).
+    "grades.Evaluation.teacher": KEEP,
+    "grades.Mark.student": DELETE,
+    "grades.SkillLevel.student": DELETE,
     # Course documents belong to the class or the subject's teachers.
     "documents.Folder.created_by": KEEP,
     "documents.Item.created_by": KEEP,
