@@ -125,6 +125,8 @@ SCHOOL_LIFE_PERMISSIONS = (
     "messaging.change_report",
     "documents.view_item",
     "homework.view_homework",
+    "reportcards.view_reportcard",
+    "reportcards.add_publication",
 )
 
 
