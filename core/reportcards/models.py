@@ -20,6 +20,7 @@ made, by :mod:`core.grades.averages` (the one rule).
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from core import crypto, files
 from core.grades.models import Period
@@ -62,10 +63,10 @@ class SubjectAppraisal(models.Model):
 
 class ReportCard(models.Model):
     class Status(models.TextChoices):
-        DRAFT = "draft", _("not generated")
-        PENDING = "pending", _("being generated")
-        READY = "ready", _("generated")
-        FAILED = "failed", _("generation failed")
+        DRAFT = "draft", pgettext_lazy("report card", "not generated")
+        PENDING = "pending", pgettext_lazy("report card", "being generated")
+        READY = "ready", pgettext_lazy("report card", "generated")
+        FAILED = "failed", pgettext_lazy("report card", "generation failed")
 
     student = models.ForeignKey(
         settings.AUTH_USER_MODEL,
