@@ -34,6 +34,7 @@ PAGES = {
         "/settings/security/",
         "/mes-donnees/",
         "/homework/",
+        "/reportcards/",
     ],
     "lea": [
         "/",
@@ -41,6 +42,7 @@ PAGES = {
         "/notifications/",
         "/messages/",
         "/homework/",
+        "/reportcards/",
     ],
     "alice": [
         "/",
@@ -53,6 +55,7 @@ PAGES = {
         "/homework/class/{klass}/",
         "/homework/class/{klass}/sessions/",
         "/homework/{handin_homework}/handins/",
+        "/reportcards/",
     ],
     "paul": [
         "/",
@@ -63,6 +66,7 @@ PAGES = {
         "/audit/",
         "/settings/security/",
         "/homework/",
+        "/reportcards/",
     ],
 }
 BLOCKING = {"serious", "critical"}

@@ -10,6 +10,7 @@ PAGES = {
         "/notifications/",
         "/absences/",
         "/homework/",
+        "/reportcards/",
     ],
     "alice": [
         "/",
@@ -20,9 +21,10 @@ PAGES = {
         "/homework/class/{klass}/",
         "/homework/class/{klass}/sessions/",
         "/homework/{handin_homework}/handins/",
+        "/reportcards/",
     ],
-    "lea": ["/", "/notifications/", "/homework/"],
-    "paul": ["/", "/absences/", "/homework/"],
+    "lea": ["/", "/notifications/", "/homework/", "/reportcards/"],
+    "paul": ["/", "/absences/", "/homework/", "/reportcards/"],
 }
 
 # A lesson of 4e B for alice's roll call, Léa absent there with a pending excuse
