@@ -116,6 +116,14 @@ def subject_page(request, class_id: int, period_id: int):
         )
     }
     pupil_averages = rule.subject_averages([p.pk for p in pupils], period)
+    audit.record_read(
+        actor=user,
+        action="reportcards.subject_viewed",
+        target_type="school_class",
+        target_id=school_class.pk,
+        org_ids=[school_class.org_id],
+        detail={"period": period.pk, "subject": subject, "pupils": len(pupils)},
+    )
     rows = [
         (
             pupil,

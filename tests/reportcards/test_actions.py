@@ -141,3 +141,28 @@ def test_the_generation_reads_a_constant_number_of_queries_per_card(
     assert made == 6
     # The four new pupils have no guardian: no event to send for them.
     assert six - two <= 4 * 12, (two, six)
+
+
+def test_erasing_a_pupil_deletes_their_cards_and_pdfs(
+    term, django_capture_on_commit_callbacks
+):
+    from core.privacy.actions import erase_person
+    from core.reportcards.models import Publication, ReportCard
+    from tests.delivery.helpers import run_tasks
+
+    save(term, {term.pupil.pk: "Bien", term.pupil2.pk: "Assez bien"})
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.publish(staff=term.cpe, school_class=term.class_4b, period=term.period)
+    run_tasks()
+    card = ReportCard.objects.get(student=term.pupil)
+    storage, name = card.file.storage, card.file.name
+    assert storage.exists(name)
+    with django_capture_on_commit_callbacks(execute=True):
+        erase_person(term.pupil, None)
+    assert not ReportCard.objects.filter(student=term.pupil).exists()
+    assert not SubjectAppraisal.objects.filter(student=term.pupil).exists()
+    assert not storage.exists(name)
+    # Hugo's card, the appraisals' authors and the publication stay.
+    assert ReportCard.objects.filter(student=term.pupil2).exists()
+    assert SubjectAppraisal.objects.filter(student=term.pupil2).exists()
+    assert Publication.objects.filter(school_class=term.class_4b).exists()

@@ -133,6 +133,8 @@ def test_the_teacher_writes_appraisals_beside_the_averages(term):
     page = client.get(subject_url(term)).content.decode()
     assert "Léa Dubois · moyenne 13,33/20" in page
     assert "Hugo Petit · moyenne 8,00/20" in page
+    viewed = AuditEntry.objects.get(action="reportcards.subject_viewed")
+    assert viewed.actor_id == term.teacher.pk and viewed.org_id == term.org.pk
     response = client.post(
         subject_url(term),
         {
