@@ -471,13 +471,17 @@ def _announce(publication_id: int, generation: int) -> int:
         op = "updated" if publication.notified_generation else "published"
         publication.notified_generation = generation
         publication.save(update_fields=["notified_generation"])
-        _progress(publication, "done")
         ready = [c for c in cards if c.status == ReportCard.Status.READY and c.file]
         family = families([c.student_id for c in ready])
         streams = {
             c.pk: [user_stream(pk) for pk in family[c.student_id][1:]] for c in ready
         }
-        hub.lock_streams(sorted({s for names in streams.values() for s in names}))
+        # Every stream this transaction writes, locked first in one order.
+        hub.lock_streams(
+            {s for names in streams.values() for s in names}
+            | set(_staff_streams(publication.school_class))
+        )
+        _progress(publication, "done")
         for card in ready:
             if not streams[card.pk]:
                 continue
