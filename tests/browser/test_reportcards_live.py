@@ -44,6 +44,7 @@ def test_staff_publish_and_the_guardians_open_page_shows_the_card(
     live_hub,
     browser,
     login,
+    screens_dir,
     task_worker,  # noqa: F811
 ):
     class_id, period_id = live_hub.shell(SEED).split()
@@ -96,6 +97,7 @@ def test_staff_publish_and_the_guardians_open_page_shows_the_card(
         with open(path, "rb") as handle:
             assert handle.read(5) == b"%PDF-"
         assert download.value.suggested_filename.endswith(".pdf")
+        parent.screenshot(path=str(screens_dir / "karim-reportcards-live-360.png"))
         width = parent.evaluate("document.documentElement.scrollWidth")
         assert width <= 360
     finally:
@@ -105,7 +107,9 @@ def test_staff_publish_and_the_guardians_open_page_shows_the_card(
 
 @pytest.mark.browser
 @pytest.mark.parametrize("width", [1280, 360])
-def test_the_appraisal_pages_fit_and_pass_axe(live_hub, browser, login, width):
+def test_the_appraisal_pages_fit_and_pass_axe(
+    live_hub, browser, login, screens_dir, width
+):
     """The teacher's and the staff's forms (the shared lists have the index
     pages): no horizontal scroll at 360 px, no serious axe violation."""
     from tests.browser.test_accessibility import run_axe
@@ -133,6 +137,10 @@ def test_the_appraisal_pages_fit_and_pass_axe(live_hub, browser, login, width):
                 assert response.status == 200, f"{path}: HTTP {response.status}"
                 expect(page.locator("#hub-status")).to_have_attribute(
                     "data-state", "connected"
+                )
+                page.screenshot(
+                    path=str(screens_dir / f"{username}-reportcard-form-{width}.png"),
+                    full_page=True,
                 )
                 assert page.evaluate("document.scrollingElement.scrollWidth") <= width
                 assert run_axe(page) == [], path
