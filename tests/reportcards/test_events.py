@@ -142,3 +142,25 @@ def test_staff_pages_follow_the_generation(term, django_capture_on_commit_callba
     assert {e.stream for e in progress} == {user_stream(term.cpe.pk)}
     assert [e.op for e in progress] == ["generated", "generated", "done"]
     assert progress[-1].data["ready"] == progress[-1].data["total"] == 2
+
+
+def test_delivery_plans_one_notification_per_family_in_grades(
+    term, django_capture_on_commit_callbacks
+):
+    """The worker's planning: Karim is told of Léa, Sophie of Hugo, in the
+    "Notes" category, with the child's name (digests group per child)."""
+    from hub.delivery.models import Notification
+
+    publish_and_generate(term, django_capture_on_commit_callbacks)
+    run_tasks()  # the delivery planning the events enqueued
+    rows = {
+        n.user_id: n
+        for n in Notification.objects.filter(category="grades").select_related()
+    }
+    assert set(rows) == {term.parent.pk, term.other_parent.pk}
+    assert rows[term.parent.pk].child_name == "Léa Dubois"
+    assert (
+        rows[term.parent.pk].title == "Bulletin disponible (1er trimestre) : Léa Dubois"
+    )
+    assert rows[term.parent.pk].org_id == term.org.pk
+    assert rows[term.other_parent.pk].child_name == "Hugo Petit"
