@@ -168,3 +168,30 @@ def test_an_older_generation_stops_and_announces_nothing(
     publication = Publication.objects.get(pk=first.pk)
     assert publication.generation == publication.notified_generation == 2
     assert card_of(term.pupil, term.period).status == ReportCard.Status.READY
+
+
+def test_a_card_that_fails_is_marked_and_the_others_still_go_out(
+    term, django_capture_on_commit_callbacks, monkeypatch
+):
+    from tests.conftest import capture_events
+
+    real = pdf.build
+
+    def build(data):
+        if data.pupil == "Hugo Petit":
+            raise ValueError("broken")
+        return real(data)
+
+    monkeypatch.setattr(pdf, "build", build)
+    with django_capture_on_commit_callbacks(execute=True):
+        publication = publish(term)
+    with capture_events() as events:
+        result = actions.generate(publication.pk, publication.generation)
+    assert result == {"status": "done", "made": 1, "failed": 1, "announced": 1}
+    assert card_of(term.pupil2, term.period).status == ReportCard.Status.FAILED
+    assert [
+        e.data["student_id"] for e in events if e.kind == "reportcards.available"
+    ] == [term.pupil.pk]
+    done = [e for e in events if e.kind == "reportcards.progress"][-1]
+    assert done.op == "done" and done.data["failed"] == 1
+    assert AuditEntry.objects.filter(action="reportcard.failed").count() == 1
