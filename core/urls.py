@@ -16,6 +16,7 @@ urlpatterns = [
     path("grades/", include("core.grades.urls")),
     path("messages/", include("core.messaging.urls")),
     path("documents/", include("core.documents.urls")),
+    path("reportcards/", include("core.reportcards.urls")),
     path("audit/", include("core.audit.urls")),
     path("", include("core.accounts.urls")),
     path("", include("core.privacy.urls")),

@@ -128,6 +128,8 @@ SCHOOL_LIFE_PERMISSIONS = (
     "schoollife.add_notice",
     "grades.view_evaluation",
     "grades.change_period",
+    "reportcards.view_reportcard",
+    "reportcards.add_publication",
 )
 
 

@@ -37,6 +37,7 @@ PAGES = {
         "/schoollife/",
         "/schoollife/{notice}/",
         "/grades/?child={lea}",
+        "/reportcards/",
     ],
     "lea": [
         "/",
@@ -46,6 +47,7 @@ PAGES = {
         "/homework/",
         "/schoollife/",
         "/grades/",
+        "/reportcards/",
     ],
     "alice": [
         "/",
@@ -63,6 +65,7 @@ PAGES = {
         "/grades/{evaluation}/",
         "/grades/{evaluation}/edit/",
         "/grades/class/{klass}/",
+        "/reportcards/",
     ],
     "paul": [
         "/",
@@ -79,6 +82,7 @@ PAGES = {
         "/grades/",
         "/grades/class/{klass}/",
         "/grades/periods/",
+        "/reportcards/",
     ],
 }
 BLOCKING = {"serious", "critical"}

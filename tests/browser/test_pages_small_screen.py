@@ -13,6 +13,7 @@ PAGES = {
         "/schoollife/",
         "/schoollife/{notice}/",
         "/grades/?child={lea}",
+        "/reportcards/",
     ],
     "alice": [
         "/",
@@ -27,8 +28,16 @@ PAGES = {
         "/grades/class/{klass}/new/",
         "/grades/{evaluation}/",
         "/grades/class/{klass}/",
+        "/reportcards/",
     ],
-    "lea": ["/", "/notifications/", "/homework/", "/schoollife/", "/grades/"],
+    "lea": [
+        "/",
+        "/notifications/",
+        "/homework/",
+        "/schoollife/",
+        "/grades/",
+        "/reportcards/",
+    ],
     "paul": [
         "/",
         "/absences/",
@@ -38,6 +47,7 @@ PAGES = {
         "/schoollife/{notice}/status/",
         "/grades/",
         "/grades/periods/",
+        "/reportcards/",
     ],
 }
 
