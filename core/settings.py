@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "core.demo",
     "core.documents",
     "core.grades",
+    "core.agenda",
     "frontend",
 ]
 

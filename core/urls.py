@@ -12,6 +12,7 @@ urlpatterns = [
     path("calendar/", include("core.timetable.urls")),
     path("absences/", include("core.attendance.urls")),
     path("homework/", include("core.homework.urls")),
+    path("agenda/", include("core.agenda.urls")),
     path("messages/", include("core.messaging.urls")),
     path("documents/", include("core.documents.urls")),
     path("audit/", include("core.audit.urls")),

@@ -125,6 +125,7 @@ SCHOOL_LIFE_PERMISSIONS = (
     "messaging.change_report",
     "documents.view_item",
     "homework.view_homework",
+    "agenda.add_agendaentry",
 )
 
 
