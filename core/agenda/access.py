@@ -24,7 +24,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from core.agenda.models import AgendaEntry, Booking, MeetingEvening, MeetingSlot
-from core.roster.access import children_of, orgs_of, staff_orgs
+from core.roster.access import children_of, classes_of, orgs_of, staff_orgs
 from core.roster.audience import Audience, classes, includes
 from core.roster.models import Enrollment, GuardianLink, Org, SchoolClass, User
 
@@ -53,9 +53,13 @@ def entries_for(user: User, since=None) -> list[AgendaEntry]:
     of their managed orgs), from ``since`` on (their end), by start."""
     if not _active(user):
         return []
-    managed = set(managed_orgs(user).values_list("pk", flat=True))
+    managed = set()
+    if user.role == User.Role.ADMINISTRATOR:
+        managed = set(managed_orgs(user).values_list("pk", flat=True))
     found = AgendaEntry.objects.filter(
-        Q(org__in=orgs_of(user)) | Q(org__in=managed)
+        Q(org__in=user.orgs.all())
+        | Q(org__in=classes_of(user).values("org_id"))
+        | Q(org__in=managed)
     ).select_related("org", "author")
     if since is not None:
         found = found.filter(end__gte=since)
