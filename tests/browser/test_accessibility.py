@@ -34,6 +34,7 @@ PAGES = {
         "/settings/security/",
         "/mes-donnees/",
         "/homework/",
+        "/agenda/",
     ],
     "lea": [
         "/",
@@ -41,6 +42,7 @@ PAGES = {
         "/notifications/",
         "/messages/",
         "/homework/",
+        "/agenda/",
     ],
     "alice": [
         "/",
@@ -53,6 +55,7 @@ PAGES = {
         "/homework/class/{klass}/",
         "/homework/class/{klass}/sessions/",
         "/homework/{handin_homework}/handins/",
+        "/agenda/",
     ],
     "paul": [
         "/",
@@ -63,6 +66,9 @@ PAGES = {
         "/audit/",
         "/settings/security/",
         "/homework/",
+        "/agenda/",
+        "/agenda/new/",
+        "/agenda/evenings/new/",
     ],
 }
 BLOCKING = {"serious", "critical"}

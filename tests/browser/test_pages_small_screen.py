@@ -10,6 +10,7 @@ PAGES = {
         "/notifications/",
         "/absences/",
         "/homework/",
+        "/agenda/",
     ],
     "alice": [
         "/",
@@ -20,9 +21,17 @@ PAGES = {
         "/homework/class/{klass}/",
         "/homework/class/{klass}/sessions/",
         "/homework/{handin_homework}/handins/",
+        "/agenda/",
     ],
-    "lea": ["/", "/notifications/", "/homework/"],
-    "paul": ["/", "/absences/", "/homework/"],
+    "lea": ["/", "/notifications/", "/homework/", "/agenda/"],
+    "paul": [
+        "/",
+        "/absences/",
+        "/homework/",
+        "/agenda/",
+        "/agenda/new/",
+        "/agenda/evenings/new/",
+    ],
 }
 
 # A lesson of 4e B for alice's roll call, Léa absent there with a pending excuse
