@@ -219,7 +219,9 @@ def bookings_for(user: User) -> QuerySet[Booking]:
 
 def taken_slot_ids(evening: MeetingEvening) -> set[int]:
     """Slots of ``evening`` holding a live booking."""
-    return set(live_bookings().filter(evening=evening).values_list("slot_id", flat=True))
+    return set(
+        live_bookings().filter(evening=evening).values_list("slot_id", flat=True)
+    )
 
 
 def slot_for_teacher(user: User, slot_id: int) -> MeetingSlot:

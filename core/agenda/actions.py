@@ -8,7 +8,8 @@ Rules (tested in tests/agenda):
   roles and levels; every class of the entry's org). The end is not before
   the start; an all-day entry takes dates (first and last day). A change
   after publication counts in ``sequence`` (the iCalendar SEQUENCE) and is
-  told to the members before and after the change.
+  told to the members after the change (``changed``); the members it leaves
+  out hear ``removed`` with the entry as they knew it, never the new one.
 - **Evenings**: staff create them for classes of their org; the booking
   window closes before the evening starts.
 - **Slots**: a teacher of a class concerned opens slots on the evening's
@@ -155,14 +156,16 @@ def _entry_fields(org: Org, fields: dict) -> dict:
     }
 
 
-def _emit_entry(entry: AgendaEntry, op: str, actor: User, also=()) -> None:
-    reached = set(members(access.audience_of(entry))) | set(also)
+def _emit_entry(entry: AgendaEntry, op: str, actor: User) -> set[int]:
+    """Tell the audience's members; return their ids."""
+    reached = set(members(access.audience_of(entry)))
     hub.send_event(
         [user_stream(pk) for pk in sorted(reached)],
         EntryChanged(
             op=op, org_id=entry.org_id, entry=entry_data(entry), actor_id=actor.pk
         ),
     )
+    return reached
 
 
 def create_entry(*, actor: User, org: Org, **fields) -> AgendaEntry:
@@ -185,13 +188,22 @@ def change_entry(*, actor: User, entry: AgendaEntry, **fields) -> AgendaEntry:
     with transaction.atomic():
         entry = AgendaEntry.objects.select_for_update().get(pk=entry.pk)
         before = set(members(access.audience_of(entry)))
+        old = entry_data(entry)
         for name, value in values.items():
             setattr(entry, name, value)
         entry.edited_at = timezone.now()
         entry.sequence += 1
         entry.save()
         _audit(actor, "agenda.entry_changed", "agenda_entry", entry.pk, entry.org_id)
-        _emit_entry(entry, "changed", actor, also=before)
+        left = before - _emit_entry(entry, "changed", actor)
+        if left:
+            # Those the change leaves out hear it is gone, with what they knew.
+            hub.send_event(
+                [user_stream(pk) for pk in sorted(left)],
+                EntryChanged(
+                    op="removed", org_id=entry.org_id, entry=old, actor_id=actor.pk
+                ),
+            )
     return entry
 
 
@@ -333,8 +345,13 @@ def remove_slot(*, teacher: User, slot: MeetingSlot) -> None:
         evening = slot.evening
         Booking.objects.filter(slot=slot).delete()
         slot.delete()
-        _audit(teacher, "agenda.slot_removed", "meeting_evening", evening.pk,
-               evening.org_id)
+        _audit(
+            teacher,
+            "agenda.slot_removed",
+            "meeting_evening",
+            evening.pk,
+            evening.org_id,
+        )
         _emit_slots(evening, teacher.pk)
 
 
@@ -377,8 +394,14 @@ def _void(booking: Booking, now: dt.datetime) -> None:
     """Cancel a void booking (inside the caller's transaction): the teacher hears."""
     booking.cancelled_at = now
     booking.save(update_fields=["cancelled_at"])
-    _audit(None, "agenda.booking_voided", "booking", booking.pk,
-           booking.evening.org_id, student=booking.student_id)
+    _audit(
+        None,
+        "agenda.booking_voided",
+        "booking",
+        booking.pk,
+        booking.evening.org_id,
+        student=booking.student_id,
+    )
     _emit_booking(booking, "cancelled", None, [user_stream(booking.teacher_id)])
 
 
@@ -396,8 +419,12 @@ def book(*, guardian: User, slot: MeetingSlot, student: User) -> Booking:
     try:
         with transaction.atomic():
             slot = MeetingSlot.objects.select_for_update().get(pk=slot.pk)
-            for void in access.void_bookings().filter(slot=slot).select_related(
-                "slot", "evening__org", "teacher", "guardian", "student"
+            for void in (
+                access.void_bookings()
+                .filter(slot=slot)
+                .select_related(
+                    "slot", "evening__org", "teacher", "guardian", "student"
+                )
             ):
                 _void(void, now)
             if Booking.objects.filter(slot=slot, cancelled_at__isnull=True).exists():
@@ -416,8 +443,15 @@ def book(*, guardian: User, slot: MeetingSlot, student: User) -> Booking:
                 guardian=guardian,
                 student=student,
             )
-            _audit(guardian, "agenda.booked", "booking", booking.pk, evening.org_id,
-                   slot=slot.pk, student=student.pk)
+            _audit(
+                guardian,
+                "agenda.booked",
+                "booking",
+                booking.pk,
+                evening.org_id,
+                slot=slot.pk,
+                student=student.pk,
+            )
             _emit_booking(booking, "booked", guardian)
             _emit_slots(evening, slot.teacher_id)
     except IntegrityError:
@@ -442,8 +476,14 @@ def cancel_booking(*, guardian: User, booking: Booking) -> Booking:
             return booking
         booking.cancelled_at = timezone.now()
         booking.save(update_fields=["cancelled_at"])
-        _audit(guardian, "agenda.booking_cancelled", "booking", booking.pk,
-               booking.evening.org_id, student=booking.student_id)
+        _audit(
+            guardian,
+            "agenda.booking_cancelled",
+            "booking",
+            booking.pk,
+            booking.evening.org_id,
+            student=booking.student_id,
+        )
         _emit_booking(booking, "cancelled", guardian)
         _emit_slots(booking.evening, booking.teacher_id)
     return booking
@@ -456,14 +496,16 @@ def cancel_void_bookings(now: dt.datetime | None = None) -> int:
     """Cancel the void bookings of meetings still to come; the teachers hear."""
     now = now or timezone.now()
     done = 0
-    for pk in access.void_bookings().filter(slot__start__gt=now).values_list(
-        "pk", flat=True
+    for pk in (
+        access.void_bookings().filter(slot__start__gt=now).values_list("pk", flat=True)
     ):
         with transaction.atomic():
             booking = (
                 access.void_bookings()
                 .select_for_update(of=("self",))
-                .select_related("slot", "evening__org", "teacher", "guardian", "student")
+                .select_related(
+                    "slot", "evening__org", "teacher", "guardian", "student"
+                )
                 .filter(pk=pk)
                 .first()
             )
@@ -504,8 +546,13 @@ def send_reminders(now: dt.datetime | None = None) -> int:
             ).update(reminded_at=now)
             if not claimed:
                 continue
-            _audit(None, "agenda.booking_reminded", "booking", booking.pk,
-                   booking.evening.org_id)
+            _audit(
+                None,
+                "agenda.booking_reminded",
+                "booking",
+                booking.pk,
+                booking.evening.org_id,
+            )
             hub.send_event(
                 [user_stream(booking.guardian_id), user_stream(booking.teacher_id)],
                 BookingReminder(
@@ -521,5 +568,3 @@ def send_reminders(now: dt.datetime | None = None) -> int:
 def scheduled_jobs(now: dt.datetime | None = None) -> dict:
     """The agenda jobs of the scheduler: void bookings, then reminders."""
     return {"voided": cancel_void_bookings(now), "reminded": send_reminders(now)}
-
-

@@ -19,7 +19,9 @@ def _weekday_after(now: dt.datetime, days: int) -> dt.date:
 
 
 def _at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(hour, minute), timezone.get_current_timezone())
+    return dt.datetime.combine(
+        day, dt.time(hour, minute), timezone.get_current_timezone()
+    )
 
 
 def seed_demo(school_class: SchoolClass, teacher: User, staff: User) -> MeetingEvening:

@@ -1,9 +1,10 @@
 """Event kinds of the agenda.
 
 - ``agenda.entry`` (published, changed, cancelled) on the ``user:`` stream
-  of each member of the entry's audience (``audience.members``; a change
-  that narrows the audience also tells those it leaves), never broader: a
-  guardian in two schools hears each school's entries for them.
+  of each member of the entry's audience (``audience.members``), never
+  broader: a guardian in two schools hears each school's entries for them.
+  A change that narrows the audience tells those it leaves ``removed``, with
+  the entry as it was (what they already knew).
 - ``agenda.booking`` (booked, cancelled) on the guardian's and the
   teacher's ``user:`` streams; ``Notice.child_id`` groups digests per child.
 - ``agenda.reminder``: the meeting is soon, to the same two streams, once.
@@ -38,7 +39,7 @@ class EntryChanged(HubEvent):
 
     kind = "agenda.entry"
     category = "agenda"
-    op: Literal["published", "changed", "cancelled"]
+    op: Literal["published", "changed", "cancelled", "removed"]
     org_id: int
     entry: EntryData
     actor_id: int
@@ -48,6 +49,8 @@ class EntryChanged(HubEvent):
         values = {"title": entry.title, "when": local_when(entry.start)}
         if self.op == "cancelled":
             title = _("Cancelled: %(title)s (%(when)s)") % values
+        elif self.op == "removed":
+            title = _("No longer in your agenda: %(title)s (%(when)s)") % values
         elif self.op == "changed":
             title = _("Agenda changed: %(title)s (%(when)s)") % values
         else:
@@ -59,7 +62,6 @@ class EntryChanged(HubEvent):
             tag=f"agenda-{entry.id}",
             org_id=self.org_id,
             actor_id=self.actor_id,
-            push=False,
         )
 
 
@@ -96,7 +98,9 @@ class BookingChanged(HubEvent):
             "when": local_when(booking.start),
         }
         if self.op == "cancelled":
-            title = _("Meeting cancelled: %(child)s with %(teacher)s, %(when)s") % values
+            title = (
+                _("Meeting cancelled: %(child)s with %(teacher)s, %(when)s") % values
+            )
         else:
             title = _("Meeting booked: %(child)s with %(teacher)s, %(when)s") % values
         return Notice(
@@ -108,7 +112,6 @@ class BookingChanged(HubEvent):
             child_name=booking.student_name,
             org_id=self.org_id,
             actor_id=self.actor_id,
-            push=False,
         )
 
 

@@ -50,13 +50,31 @@ def _name(person: User) -> str:
 def version_part(user: User, window) -> tuple:
     """What the agenda adds to the feed's version (see module)."""
     entries = tuple(
-        (e.pk, e.sequence, _stamp(e).isoformat(), e.title, e.location, e.description,
-         e.start.isoformat(), e.end.isoformat(), e.all_day, e.org.time_zone)
+        (
+            e.pk,
+            e.sequence,
+            _stamp(e).isoformat(),
+            e.title,
+            e.location,
+            e.description,
+            e.start.isoformat(),
+            e.end.isoformat(),
+            e.all_day,
+            e.org.time_zone,
+        )
         for e in _entries(user, window)
     )
     bookings = tuple(
-        (b.pk, b.sequence, b.slot.start.isoformat(), b.slot.minutes, b.slot.room,
-         _name(b.teacher), _name(b.guardian), _name(b.student))
+        (
+            b.pk,
+            b.sequence,
+            b.slot.start.isoformat(),
+            b.slot.minutes,
+            b.slot.room,
+            _name(b.teacher),
+            _name(b.guardian),
+            _name(b.student),
+        )
         for b in _bookings(user, window)
     )
     return ("agenda", entries, bookings)
@@ -95,7 +113,9 @@ def _booking_event(booking: Booking, user: User, host: str) -> Event:
     stamp = (booking.cancelled_at or booking.created_at).astimezone(dt.UTC)
     event.add("dtstamp", stamp)
     event.add("dtstart", slot.start.astimezone(zone))
-    event.add("dtend", (slot.start + dt.timedelta(minutes=slot.minutes)).astimezone(zone))
+    event.add(
+        "dtend", (slot.start + dt.timedelta(minutes=slot.minutes)).astimezone(zone)
+    )
     values = {
         "teacher": _name(booking.teacher),
         "guardian": _name(booking.guardian),

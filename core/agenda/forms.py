@@ -31,14 +31,16 @@ class EntryForm(forms.Form):
         label=_("Start date"), widget=forms.DateInput(attrs={"type": "date"})
     )
     start_time = forms.TimeField(
-        required=False, label=_("Start time"),
+        required=False,
+        label=_("Start time"),
         widget=forms.TimeInput(attrs={"type": "time"}),
     )
     end_date = forms.DateField(
         label=_("End date"), widget=forms.DateInput(attrs={"type": "date"})
     )
     end_time = forms.TimeField(
-        required=False, label=_("End time"),
+        required=False,
+        label=_("End time"),
         widget=forms.TimeInput(attrs={"type": "time"}),
     )
     roles = forms.MultipleChoiceField(
@@ -63,9 +65,11 @@ class EntryForm(forms.Form):
     def __init__(self, *args, orgs, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["org"].queryset = orgs
-        self.fields["classes"].queryset = SchoolClass.objects.filter(
-            org__in=orgs
-        ).select_related("org").order_by("org__name", "title")
+        self.fields["classes"].queryset = (
+            SchoolClass.objects.filter(org__in=orgs)
+            .select_related("org")
+            .order_by("org__name", "title")
+        )
 
     def clean(self):
         data = super().clean()
@@ -73,7 +77,7 @@ class EntryForm(forms.Form):
             return data
         for name in ("start_time", "end_time"):
             if not data.get(name) and name not in self.errors:
-                self.add_error(name, _("Give a time, or tick \"All day\"."))
+                self.add_error(name, _('Give a time, or tick "All day".'))
         return data
 
     def moments(self) -> tuple:
@@ -92,7 +96,9 @@ class EntryForm(forms.Form):
 class EveningForm(forms.Form):
     org = forms.ModelChoiceField(Org.objects.none(), label=_("School"))
     title = forms.CharField(max_length=200, label=_("Title"))
-    date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    date = forms.DateField(
+        label=_("Date"), widget=forms.DateInput(attrs={"type": "date"})
+    )
     classes = _ClassChoice(
         SchoolClass.objects.none(),
         widget=forms.CheckboxSelectMultiple,
@@ -112,13 +118,17 @@ class EveningForm(forms.Form):
     def __init__(self, *args, orgs, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["org"].queryset = orgs
-        self.fields["classes"].queryset = SchoolClass.objects.filter(
-            org__in=orgs
-        ).select_related("org").order_by("org__name", "title")
+        self.fields["classes"].queryset = (
+            SchoolClass.objects.filter(org__in=orgs)
+            .select_related("org")
+            .order_by("org__name", "title")
+        )
 
 
 class SlotsForm(forms.Form):
-    start = forms.TimeField(label=_("From"), widget=forms.TimeInput(attrs={"type": "time"}))
+    start = forms.TimeField(
+        label=_("From"), widget=forms.TimeInput(attrs={"type": "time"})
+    )
     end = forms.TimeField(label=_("To"), widget=forms.TimeInput(attrs={"type": "time"}))
     minutes = forms.IntegerField(
         min_value=5, max_value=60, initial=10, label=_("Minutes per slot")

@@ -142,9 +142,9 @@ class Booking(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.slot_id} ← {self.guardian_id} ({self.student_id})"
+
     @property
     def sequence(self) -> int:
         return 1 if self.cancelled_at else 0
-
-    def __str__(self) -> str:
-        return f"{self.slot_id} ← {self.guardian_id} ({self.student_id})"

@@ -13,5 +13,7 @@ urlpatterns = [
     path("evenings/<int:evening_id>/slots/", views.open_slots, name="open_slots"),
     path("slots/<int:slot_id>/remove/", views.remove_slot, name="remove_slot"),
     path("slots/<int:slot_id>/book/", views.book, name="book"),
-    path("bookings/<int:booking_id>/cancel/", views.cancel_booking, name="cancel_booking"),
+    path(
+        "bookings/<int:booking_id>/cancel/", views.cancel_booking, name="cancel_booking"
+    ),
 ]

@@ -236,7 +236,9 @@ def open_slots(request, evening_id: int):
         messages.error(request, _("Check the times and the length of the slots."))
         return redirect("agenda:evening", evening.pk)
     try:
-        slots = actions.open_slots(teacher=request.user, evening=evening, **form.cleaned_data)
+        slots = actions.open_slots(
+            teacher=request.user, evening=evening, **form.cleaned_data
+        )
         messages.success(request, _("%(count)s slots opened.") % {"count": len(slots)})
     except actions.AgendaError as error:
         messages.error(request, str(error))
@@ -257,12 +259,18 @@ def remove_slot(request, slot_id: int):
 @require_POST
 @login_required
 def book(request, slot_id: int):
-    slot = MeetingSlot.objects.select_related("evening", "teacher").filter(pk=slot_id).first()
+    slot = (
+        MeetingSlot.objects.select_related("evening", "teacher")
+        .filter(pk=slot_id)
+        .first()
+    )
     if slot is None:
         raise Http404
     evening = access.get_evening(request.user, slot.evening_id)
     child_id = request.POST.get("child", "")
-    child = User.objects.filter(pk=int(child_id)).first() if child_id.isdecimal() else None
+    child = (
+        User.objects.filter(pk=int(child_id)).first() if child_id.isdecimal() else None
+    )
     try:
         if child is None:
             raise actions.AgendaError(_("Choose the child."))
@@ -289,5 +297,3 @@ def cancel_booking(request, booking_id: int):
     except actions.AgendaError as error:
         messages.error(request, str(error))
     return redirect("agenda:evening", booking.evening_id)
-
-

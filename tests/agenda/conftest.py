@@ -34,7 +34,9 @@ def clock():
 def bruno(school):
     teacher = make_user("bruno", User.Role.TEACHER, "Bruno", "Roux")
     teacher.orgs.add(school.org)
-    Enrollment.objects.create(user=teacher, school_class=school.class_4b, role="teacher")
+    Enrollment.objects.create(
+        user=teacher, school_class=school.class_4b, role="teacher"
+    )
     return teacher
 
 

@@ -23,8 +23,12 @@ def user_streams(envelopes, kind="agenda.entry"):
 def test_a_4e_guardians_entry_reaches_exactly_them_in_each_school(school, clock):
     with capture_events() as sent:
         entry = add_entry(
-            school, audience=Audience(org_id=school.org.pk, roles=frozenset({"guardian"}),
-                                      levels=frozenset({"4e"}))
+            school,
+            audience=Audience(
+                org_id=school.org.pk,
+                roles=frozenset({"guardian"}),
+                levels=frozenset({"4e"}),
+            ),
         )
     assert user_streams(sent) == {
         f"user:{school.parent.pk}",
@@ -39,7 +43,9 @@ def test_a_4e_guardians_entry_reaches_exactly_them_in_each_school(school, clock)
         school,
         org=school.other_org,
         actor=_staff_of(school.other_org),
-        audience=Audience(org_id=school.other_org.pk, class_ids=frozenset({school.other_class.pk})),
+        audience=Audience(
+            org_id=school.other_org.pk, class_ids=frozenset({school.other_class.pk})
+        ),
     )
     assert {e.pk for e in access.entries_for(school.parent)} == {entry.pk, other.pk}
     assert other not in access.entries_for(school.other_parent)
@@ -57,7 +63,12 @@ def _staff_of(org):
 
 
 def test_a_guardian_whose_link_ends_stops_seeing_the_entry(school, clock):
-    entry = add_entry(school, audience=Audience(org_id=school.org.pk, class_ids=frozenset({school.class_4b.pk})))
+    entry = add_entry(
+        school,
+        audience=Audience(
+            org_id=school.org.pk, class_ids=frozenset({school.class_4b.pk})
+        ),
+    )
     assert entry in access.entries_for(school.parent)
     GuardianLink.objects.filter(guardian=school.parent, student=school.pupil).delete()
     assert entry not in access.entries_for(school.parent)
@@ -67,18 +78,30 @@ def test_only_staff_of_the_org_write(school, clock):
     with pytest.raises(actions.AgendaError):
         add_entry(school, actor=school.teacher)
     with pytest.raises(actions.AgendaError):
-        add_entry(school, org=school.other_org, audience=Audience(org_id=school.other_org.pk))
+        add_entry(
+            school, org=school.other_org, audience=Audience(org_id=school.other_org.pk)
+        )
     assert not AgendaEntry.objects.exists()
 
 
 @pytest.mark.parametrize(
     "fields, message",
     [
-        ({"start": paris(2026, 1, 22, 18), "end": paris(2026, 1, 22, 17)}, "end is before"),
-        ({"title": "  "}, "title"),
-        ({"kind": "party"}, "Unknown kind"),
-        ({"all_day": True, "start": dt.date(2026, 1, 23), "end": dt.date(2026, 1, 22)}, "end is before"),
-        ({"start": dt.datetime(2026, 1, 22, 17)}, "start time"),
+        (
+            {"start": paris(2026, 1, 22, 18), "end": paris(2026, 1, 22, 17)},
+            "fin est avant",
+        ),
+        ({"title": "  "}, "titre"),
+        ({"kind": "party"}, "Type d'événement inconnu"),
+        (
+            {
+                "all_day": True,
+                "start": dt.date(2026, 1, 23),
+                "end": dt.date(2026, 1, 22),
+            },
+            "fin est avant",
+        ),
+        ({"start": dt.datetime(2026, 1, 22, 17)}, "heure de début"),
     ],
 )
 def test_bad_entries_are_refused_with_a_message(school, clock, fields, message):
@@ -87,7 +110,7 @@ def test_bad_entries_are_refused_with_a_message(school, clock, fields, message):
 
 
 def test_another_schools_class_or_an_unknown_level_is_refused(school):
-    with pytest.raises(actions.AgendaError, match="another school"):
+    with pytest.raises(actions.AgendaError, match="autre établissement"):
         actions.clean_audience(school.org, class_ids=[school.other_class.pk])
     with pytest.raises(actions.AgendaError):
         actions.clean_audience(school.org, levels=["7e"])
@@ -96,7 +119,12 @@ def test_another_schools_class_or_an_unknown_level_is_refused(school):
 
 
 def test_a_change_tells_those_before_and_after_and_counts(school, clock):
-    entry = add_entry(school, audience=Audience(org_id=school.org.pk, class_ids=frozenset({school.class_4b.pk})))
+    entry = add_entry(
+        school,
+        audience=Audience(
+            org_id=school.org.pk, class_ids=frozenset({school.class_4b.pk})
+        ),
+    )
     with capture_events() as sent:
         entry = actions.change_entry(
             actor=school.cpe,
@@ -105,11 +133,17 @@ def test_a_change_tells_those_before_and_after_and_counts(school, clock):
             title="Conseil (3e A)",
             start=entry.start,
             end=entry.end,
-            audience=Audience(org_id=school.org.pk, class_ids=frozenset({school.class_3a.pk})),
+            audience=Audience(
+                org_id=school.org.pk, class_ids=frozenset({school.class_3a.pk})
+            ),
         )
-    reached = user_streams(sent)
-    assert f"user:{school.parent.pk}" in reached  # was a member: hears it moved away
-    assert f"user:{school.pupil3.pk}" in reached  # now a member
+    changed = {e.stream for e in sent if e.op == "changed"}
+    removed = {e.stream: e.data for e in sent if e.op == "removed"}
+    assert f"user:{school.pupil3.pk}" in changed  # now a member
+    assert f"user:{school.parent.pk}" not in changed
+    # Karim was a member: told it is gone, with the title he knew.
+    assert removed[f"user:{school.parent.pk}"]["entry"]["title"] == "Conseil de classe"
+    assert f"user:{school.pupil3.pk}" not in removed
     assert entry.sequence == 1 and entry.edited_at
     assert entry not in access.entries_for(school.parent)
     with capture_events() as sent:
@@ -121,7 +155,9 @@ def test_a_change_tells_those_before_and_after_and_counts(school, clock):
 
 
 def test_whole_school_entry_all_day(school, clock):
-    entry = add_entry(school, all_day=True, start=dt.date(2026, 1, 26), end=dt.date(2026, 1, 27))
+    entry = add_entry(
+        school, all_day=True, start=dt.date(2026, 1, 26), end=dt.date(2026, 1, 27)
+    )
     assert entry.start == paris(2026, 1, 26, 0) and entry.end == paris(2026, 1, 28, 0)
     for user in (school.pupil, school.parent, school.teacher, school.cpe):
         assert entry in access.entries_for(user)
@@ -201,8 +237,12 @@ def test_teachers_and_families_cannot_open_the_staff_form(school, client):
 
 
 def test_an_entry_of_another_school_cannot_be_edited(school, client, clock):
-    entry = add_entry(school, org=school.other_org, actor=_staff_of(school.other_org),
-                      audience=Audience(org_id=school.other_org.pk))
+    entry = add_entry(
+        school,
+        org=school.other_org,
+        actor=_staff_of(school.other_org),
+        audience=Audience(org_id=school.other_org.pk),
+    )
     login_verified(client, school.cpe)
     assert client.get(f"/agenda/{entry.pk}/edit/").status_code == 404
     assert client.post(f"/agenda/{entry.pk}/cancel/").status_code == 404

@@ -35,7 +35,9 @@ def read_both(body: bytes) -> dict[str, dict]:
         start = event.decoded("DTSTART")
         by_icalendar[str(event["UID"])] = {
             "summary": str(event["SUMMARY"]),
-            "start": start if not isinstance(start, dt.datetime) else start.astimezone(UTC),
+            "start": start
+            if not isinstance(start, dt.datetime)
+            else start.astimezone(UTC),
             "status": str(event["STATUS"]),
             "location": str(event.get("LOCATION", "")),
             "sequence": int(event["SEQUENCE"]),
@@ -45,7 +47,9 @@ def read_both(body: bytes) -> dict[str, dict]:
         start = event.dtstart.value
         by_vobject[event.uid.value] = {
             "summary": event.summary.value,
-            "start": start if not isinstance(start, dt.datetime) else start.astimezone(UTC),
+            "start": start
+            if not isinstance(start, dt.datetime)
+            else start.astimezone(UTC),
             "status": event.status.value,
             "location": event.location.value if hasattr(event, "location") else "",
             "sequence": int(event.sequence.value),
@@ -59,15 +63,23 @@ def test_entries_for_karim_in_both_schools_are_in_his_feed(school, client, clock
 
     here = add_entry(school, title="Conseil de classe 4e B")
     there = add_entry(
-        school, org=school.other_org, actor=_staff_of(school.other_org),
-        title="Sortie 5e C", audience=Audience(org_id=school.other_org.pk),
+        school,
+        org=school.other_org,
+        actor=_staff_of(school.other_org),
+        title="Sortie 5e C",
+        audience=Audience(org_id=school.other_org.pk),
     )
     not_his = add_entry(
-        school, title="Conseil 3e A",
-        audience=Audience(org_id=school.org.pk, class_ids=frozenset({school.class_3a.pk})),
+        school,
+        title="Conseil 3e A",
+        audience=Audience(
+            org_id=school.org.pk, class_ids=frozenset({school.class_3a.pk})
+        ),
     )
     events = read_both(fetch(client, school.parent).content)
-    assert events[f"agenda-{here.pk}@ent.example.fr"]["start"] == paris(2026, 1, 22, 17).astimezone(UTC)
+    assert events[f"agenda-{here.pk}@ent.example.fr"]["start"] == paris(
+        2026, 1, 22, 17
+    ).astimezone(UTC)
     assert events[f"agenda-{here.pk}@ent.example.fr"]["location"] == "Salle 12"
     assert f"agenda-{there.pk}@ent.example.fr" in events
     assert f"agenda-{not_his.pk}@ent.example.fr" not in events
@@ -76,7 +88,9 @@ def test_entries_for_karim_in_both_schools_are_in_his_feed(school, client, clock
 
 
 def test_an_all_day_entry_is_written_as_dates(school, client, clock):
-    entry = add_entry(school, all_day=True, start=dt.date(2026, 2, 2), end=dt.date(2026, 2, 3))
+    entry = add_entry(
+        school, all_day=True, start=dt.date(2026, 2, 2), end=dt.date(2026, 2, 3)
+    )
     events = read_both(fetch(client, school.pupil).content)
     assert events[f"agenda-{entry.pk}@ent.example.fr"]["start"] == dt.date(2026, 2, 2)
     body = fetch(client, school.pupil).content.decode()
@@ -89,8 +103,12 @@ def test_the_etag_follows_a_change_and_a_cancel(school, client, clock):
     etag = first.headers["ETag"]
     assert fetch(client, school.pupil, if_none_match=etag).status_code == 304
     entry = actions.change_entry(
-        actor=school.cpe, entry=entry, kind="class_council", title="Conseil (déplacé)",
-        start=paris(2026, 1, 23, 17), end=paris(2026, 1, 23, 18),
+        actor=school.cpe,
+        entry=entry,
+        kind="class_council",
+        title="Conseil (déplacé)",
+        start=paris(2026, 1, 23, 17),
+        end=paris(2026, 1, 23, 18),
         audience=Audience(org_id=school.org.pk),
     )
     second = fetch(client, school.pupil, if_none_match=etag)
@@ -105,9 +123,13 @@ def test_the_etag_follows_a_change_and_a_cancel(school, client, clock):
     assert cancelled["status"] == "CANCELLED" and cancelled["sequence"] == 2
 
 
-def test_a_booking_is_in_both_feeds_and_its_cancel_changes_them(school, client, evening):
+def test_a_booking_is_in_both_feeds_and_its_cancel_changes_them(
+    school, client, evening
+):
     slots = open_slots(school.teacher, evening)
-    before = {u: fetch(client, u).headers["ETag"] for u in (school.parent, school.teacher)}
+    before = {
+        u: fetch(client, u).headers["ETag"] for u in (school.parent, school.teacher)
+    }
     booking = actions.book(guardian=school.parent, slot=slots[0], student=school.pupil)
     uid = f"booking-{booking.pk}@ent.example.fr"
     for user in (school.parent, school.teacher):
@@ -117,8 +139,13 @@ def test_a_booking_is_in_both_feeds_and_its_cancel_changes_them(school, client, 
         assert event["start"] == paris(2026, 1, 29, 17).astimezone(UTC)
         assert event["location"] == "B12" and event["status"] == "CONFIRMED"
         before[user] = response.headers["ETag"]
-    assert "Léa Dubois" in read_both(fetch(client, school.parent).content)[uid]["summary"]
-    assert "Karim Dubois" in read_both(fetch(client, school.teacher).content)[uid]["summary"]
+    assert (
+        "Léa Dubois" in read_both(fetch(client, school.parent).content)[uid]["summary"]
+    )
+    assert (
+        "Karim Dubois"
+        in read_both(fetch(client, school.teacher).content)[uid]["summary"]
+    )
     # Sophie's feed does not hold it.
     assert uid not in read_both(fetch(client, school.other_parent).content)
     actions.cancel_booking(guardian=school.parent, booking=booking)

@@ -24,7 +24,9 @@ def test_a_teacher_opens_slots_in_bulk(school, evening):
     with capture_events() as sent:
         slots = open_slots(school.teacher, evening, (17, 0), (19, 0), 10)
     assert len(slots) == 12
-    assert slots[0].start == paris(2026, 1, 29, 17) and slots[-1].start == paris(2026, 1, 29, 18, 50)
+    assert slots[0].start == paris(2026, 1, 29, 17) and slots[-1].start == paris(
+        2026, 1, 29, 18, 50
+    )
     assert {e.stream for e in sent} == {f"class:{school.class_4b.pk}"}
     assert AuditEntry.objects.filter(action="agenda.slots_opened").count() == 1
 
@@ -32,9 +34,9 @@ def test_a_teacher_opens_slots_in_bulk(school, evening):
 @pytest.mark.parametrize(
     "start, end, minutes, message",
     [
-        ((19, 0), (17, 0), 10, "end is before"),
-        ((17, 0), (17, 5), 10, "No slot fits"),
-        ((17, 0), (19, 0), 2, "5 to 60"),
+        ((19, 0), (17, 0), 10, "fin est avant"),
+        ((17, 0), (17, 5), 10, "Aucun créneau ne tient"),
+        ((17, 0), (19, 0), 2, "5 à 60"),
     ],
 )
 def test_bad_slots_are_refused(school, evening, start, end, minutes, message):
@@ -45,7 +47,7 @@ def test_bad_slots_are_refused(school, evening, start, end, minutes, message):
 
 def test_overlapping_slots_are_refused(school, evening):
     open_slots(school.teacher, evening, (17, 0), (18, 0), 10)
-    with pytest.raises(actions.AgendaError, match="overlap"):
+    with pytest.raises(actions.AgendaError, match="chevauchent"):
         open_slots(school.teacher, evening, (17, 55), (18, 30), 15)
     assert MeetingSlot.objects.count() == 6
 
@@ -56,17 +58,25 @@ def test_a_teacher_of_no_class_concerned_opens_none(school, evening):
 
 
 def test_an_evening_with_another_schools_class_is_refused(school, clock):
-    with pytest.raises(actions.AgendaError, match="another school"):
+    with pytest.raises(actions.AgendaError, match="autre établissement"):
         actions.create_evening(
-            actor=school.cpe, org=school.org, title="Réunion", date=EVENING,
+            actor=school.cpe,
+            org=school.org,
+            title="Réunion",
+            date=EVENING,
             class_ids=[school.other_class.pk],
-            booking_opens=paris(2026, 1, 15, 8), booking_closes=paris(2026, 1, 28, 12),
+            booking_opens=paris(2026, 1, 15, 8),
+            booking_closes=paris(2026, 1, 28, 12),
         )
-    with pytest.raises(actions.AgendaError, match="close after"):
+    with pytest.raises(actions.AgendaError, match="fermer après"):
         actions.create_evening(
-            actor=school.cpe, org=school.org, title="Réunion", date=EVENING,
+            actor=school.cpe,
+            org=school.org,
+            title="Réunion",
+            date=EVENING,
             class_ids=[school.class_4b.pk],
-            booking_opens=paris(2026, 1, 28, 12), booking_closes=paris(2026, 1, 15, 8),
+            booking_opens=paris(2026, 1, 28, 12),
+            booking_closes=paris(2026, 1, 15, 8),
         )
 
 
@@ -77,18 +87,22 @@ def test_a_guardian_books_one_slot_per_teacher_per_child(school, evening, bruno)
     slots = open_slots(school.teacher, evening)
     bruno_slots = open_slots(bruno, evening, room="C3")
     with capture_events() as sent:
-        booking = actions.book(guardian=school.parent, slot=slots[0], student=school.pupil)
+        booking = actions.book(
+            guardian=school.parent, slot=slots[0], student=school.pupil
+        )
     assert {e.stream for e in sent if e.kind == "agenda.booking"} == {
         f"user:{school.parent.pk}",
         f"user:{school.teacher.pk}",
     }
-    assert {e.stream for e in sent if e.kind == "agenda.slots"} == {f"class:{school.class_4b.pk}"}
-    with pytest.raises(actions.AgendaError, match="already booked"):
+    assert {e.stream for e in sent if e.kind == "agenda.slots"} == {
+        f"class:{school.class_4b.pk}"
+    }
+    with pytest.raises(actions.AgendaError, match="déjà réservé"):
         actions.book(guardian=school.parent, slot=slots[1], student=school.pupil)
     # Another teacher: fine.
     actions.book(guardian=school.parent, slot=bruno_slots[0], student=school.pupil)
     # The slot is taken for Sophie.
-    with pytest.raises(actions.AgendaError, match="just been taken"):
+    with pytest.raises(actions.AgendaError, match="vient d'être pris"):
         actions.book(guardian=school.other_parent, slot=slots[0], student=school.pupil2)
     assert list(access.bookings_for(school.teacher)) == [booking]
     assert access.taken_slot_ids(evening) == {slots[0].pk, bruno_slots[0].pk}
@@ -96,9 +110,9 @@ def test_a_guardian_books_one_slot_per_teacher_per_child(school, evening, bruno)
 
 def test_a_guardian_books_for_their_own_child_only(school, evening):
     slots = open_slots(school.teacher, evening)
-    with pytest.raises(actions.AgendaError, match="not concerned"):
+    with pytest.raises(actions.AgendaError, match="pas concerné"):
         actions.book(guardian=school.parent, slot=slots[0], student=school.pupil2)
-    with pytest.raises(actions.AgendaError, match="not concerned"):
+    with pytest.raises(actions.AgendaError, match="pas concerné"):
         # Inès is Karim's, but in the other school's 5e C.
         actions.book(guardian=school.parent, slot=slots[0], student=school.other_child)
 
@@ -106,7 +120,7 @@ def test_a_guardian_books_for_their_own_child_only(school, evening):
 def test_the_teacher_must_teach_the_child_now(school, evening, bruno):
     slots = open_slots(bruno, evening)
     Enrollment.objects.filter(user=bruno).delete()
-    with pytest.raises(actions.AgendaError, match="does not teach"):
+    with pytest.raises(actions.AgendaError, match="n'enseigne pas"):
         actions.book(guardian=school.parent, slot=slots[0], student=school.pupil)
 
 
@@ -114,9 +128,9 @@ def test_booking_is_refused_once_closed_and_cancel_too(school, evening, clock):
     slots = open_slots(school.teacher, evening)
     booking = actions.book(guardian=school.parent, slot=slots[0], student=school.pupil)
     clock.move_to(paris(2026, 1, 28, 12, 1))
-    with pytest.raises(actions.AgendaError, match="closed"):
+    with pytest.raises(actions.AgendaError, match="fermées"):
         actions.book(guardian=school.other_parent, slot=slots[1], student=school.pupil2)
-    with pytest.raises(actions.AgendaError, match="closed"):
+    with pytest.raises(actions.AgendaError, match="fermées"):
         actions.cancel_booking(guardian=school.parent, booking=booking)
 
 
@@ -126,9 +140,11 @@ def test_a_cancelled_booking_frees_the_slot(school, evening):
     with capture_events() as sent:
         actions.cancel_booking(guardian=school.parent, booking=booking)
     assert {e.op for e in sent if e.kind == "agenda.booking"} == {"cancelled"}
-    with pytest.raises(actions.AgendaError, match="not yours"):
+    with pytest.raises(actions.AgendaError, match="pas le vôtre"):
         actions.cancel_booking(guardian=school.other_parent, booking=booking)
-    again = actions.book(guardian=school.other_parent, slot=slots[0], student=school.pupil2)
+    again = actions.book(
+        guardian=school.other_parent, slot=slots[0], student=school.pupil2
+    )
     assert again.slot_id == slots[0].pk
 
 
@@ -142,11 +158,13 @@ def test_an_ended_link_voids_the_booking_and_tells_the_teacher(school, evening):
     assert not access.bookings_for(school.parent).exists()
     assert not access.bookings_for(school.teacher).exists()
     assert access.taken_slot_ids(evening) == set()
-    with pytest.raises(actions.AgendaError, match="not concerned"):
+    with pytest.raises(actions.AgendaError, match="pas concerné"):
         actions.book(guardian=school.parent, slot=slots[1], student=school.pupil)
     with capture_events() as sent:
         assert actions.cancel_void_bookings() == 1
-    assert {e.stream for e in sent if e.kind == "agenda.booking"} == {f"user:{school.teacher.pk}"}
+    assert {e.stream for e in sent if e.kind == "agenda.booking"} == {
+        f"user:{school.teacher.pk}"
+    }
     booking.refresh_from_db()
     assert booking.cancelled_at is not None
     assert actions.cancel_void_bookings() == 0
@@ -158,7 +176,11 @@ def test_a_void_booking_frees_its_slot_for_the_next_guardian(school, evening):
     Enrollment.objects.filter(user=school.pupil).delete()  # Léa left 4e B
     with capture_events() as sent:
         actions.book(guardian=school.other_parent, slot=slots[0], student=school.pupil2)
-    assert [e.op for e in sent if e.kind == "agenda.booking" and e.stream == f"user:{school.teacher.pk}"] == [
+    assert [
+        e.op
+        for e in sent
+        if e.kind == "agenda.booking" and e.stream == f"user:{school.teacher.pk}"
+    ] == [
         "cancelled",
         "booked",
     ]
@@ -175,7 +197,10 @@ def test_the_reminder_goes_once_the_day_before_at_17(school, evening, clock):
     clock.move_to(paris(2026, 1, 28, 17, 0))
     with capture_events() as sent:
         assert actions.send_reminders() == 1
-    assert {e.stream for e in sent} == {f"user:{school.parent.pk}", f"user:{school.teacher.pk}"}
+    assert {e.stream for e in sent} == {
+        f"user:{school.parent.pk}",
+        f"user:{school.teacher.pk}",
+    }
     assert {e.kind for e in sent} == {"agenda.reminder"}
     assert actions.send_reminders() == 0
     booking.refresh_from_db()
@@ -206,7 +231,9 @@ def _race(jobs):
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
+    threads = [
+        threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -216,7 +243,9 @@ def _race(jobs):
 
 def _needs_postgresql():
     if connection.vendor != "postgresql":
-        pytest.skip("concurrent writers need a server database (DATABASE_URL=postgres://)")
+        pytest.skip(
+            "concurrent writers need a server database (DATABASE_URL=postgres://)"
+        )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -225,14 +254,18 @@ def test_two_guardians_clicking_one_slot_at_once_one_wins(school, evening):
     slots = open_slots(school.teacher, evening)
     results = _race(
         [
-            lambda: actions.book(guardian=school.parent, slot=slots[0], student=school.pupil),
-            lambda: actions.book(guardian=school.other_parent, slot=slots[0], student=school.pupil2),
+            lambda: actions.book(
+                guardian=school.parent, slot=slots[0], student=school.pupil
+            ),
+            lambda: actions.book(
+                guardian=school.other_parent, slot=slots[0], student=school.pupil2
+            ),
         ]
     )
     won = [r for r in results if isinstance(r, Booking)]
     lost = [r for r in results if isinstance(r, actions.AgendaError)]
     assert len(won) == 1 and len(lost) == 1, results
-    assert "just been taken" in str(lost[0])
+    assert "vient d'être pris" in str(lost[0])
     assert Booking.objects.filter(slot=slots[0], cancelled_at__isnull=True).count() == 1
 
 
@@ -242,12 +275,19 @@ def test_one_guardian_clicking_two_slots_of_a_teacher_at_once_gets_one(school, e
     slots = open_slots(school.teacher, evening)
     results = _race(
         [
-            lambda: actions.book(guardian=school.parent, slot=slots[0], student=school.pupil),
-            lambda: actions.book(guardian=school.parent, slot=slots[1], student=school.pupil),
+            lambda: actions.book(
+                guardian=school.parent, slot=slots[0], student=school.pupil
+            ),
+            lambda: actions.book(
+                guardian=school.parent, slot=slots[1], student=school.pupil
+            ),
         ]
     )
     assert sum(isinstance(r, Booking) for r in results) == 1, results
-    assert Booking.objects.filter(student=school.pupil, cancelled_at__isnull=True).count() == 1
+    assert (
+        Booking.objects.filter(student=school.pupil, cancelled_at__isnull=True).count()
+        == 1
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -261,7 +301,9 @@ def test_two_schedulers_remind_once(school, evening, clock):
     before = Event.objects.filter(kind="agenda.reminder").count()
     results = _race([actions.send_reminders, actions.send_reminders])
     assert sorted(results) == [0, 1], results
-    assert Event.objects.filter(kind="agenda.reminder").count() - before == 2  # two streams
+    assert (
+        Event.objects.filter(kind="agenda.reminder").count() - before == 2
+    )  # two streams
 
 
 # Pages ----------------------------------------------------------------------
@@ -272,12 +314,16 @@ def test_the_pages_of_an_evening(school, evening, client):
     client.force_login(school.parent)
     page = client.get(f"/agenda/evenings/{evening.pk}/").content.decode()
     assert "Alice Martin" in page and f"/agenda/slots/{slots[0].pk}/book/" in page
-    response = client.post(f"/agenda/slots/{slots[0].pk}/book/", {"child": school.pupil.pk})
+    response = client.post(
+        f"/agenda/slots/{slots[0].pk}/book/", {"child": school.pupil.pk}
+    )
     assert response.status_code == 302
     assert Booking.objects.filter(slot=slots[0], student=school.pupil).exists()
     # Booked twice by another tab: a clear message, nothing lost.
-    response = client.post(f"/agenda/slots/{slots[1].pk}/book/", {"child": school.pupil.pk}, follow=True)
-    assert "déjà" in response.content.decode() or "already" in response.content.decode()
+    response = client.post(
+        f"/agenda/slots/{slots[1].pk}/book/", {"child": school.pupil.pk}, follow=True
+    )
+    assert "Vous avez déjà réservé un créneau avec ce professeur." in response.content.decode()
     login_verified(client, school.teacher)
     page = client.get(f"/agenda/evenings/{evening.pk}/").content.decode()
     assert "Karim Dubois" in page and "Léa Dubois" in page

@@ -55,9 +55,13 @@ def test_a_booking_reaches_the_teachers_open_page(live_hub, browser, login, even
         teacher.fill("#id_room", "B12")
         with teacher.expect_navigation():
             teacher.get_by_role("button", name="Ouvrir les créneaux").click()
-        expect(teacher.locator(".message--success")).to_contain_text("3 créneaux ouverts")
+        expect(teacher.locator(".message--success")).to_contain_text(
+            "3 créneaux ouverts"
+        )
         expect(teacher.locator("#my-slots .slot")).to_have_count(3)
-        expect(teacher.locator("#hub-status")).to_have_attribute("data-state", "connected")
+        expect(teacher.locator("#hub-status")).to_have_attribute(
+            "data-state", "connected"
+        )
 
         context, parent = new_page(browser, live_hub, errors)
         contexts.append(context)
@@ -66,7 +70,9 @@ def test_a_booking_reaches_the_teachers_open_page(live_hub, browser, login, even
         contexts.append(context)
         login(other, "sophie")
         other.goto(f"/agenda/evenings/{evening_id}/")
-        expect(other.locator("#hub-status")).to_have_attribute("data-state", "connected")
+        expect(other.locator("#hub-status")).to_have_attribute(
+            "data-state", "connected"
+        )
         expect(other.get_by_role("button", name="17:00 (B12)")).to_be_visible()
 
         parent.goto(f"/agenda/evenings/{evening_id}/")
@@ -79,7 +85,9 @@ def test_a_booking_reaches_the_teachers_open_page(live_hub, browser, login, even
         taken = teacher.locator("#my-slots .slot--taken")
         expect(taken).to_have_count(1)
         expect(taken).to_contain_text("Karim Dubois pour Léa Dubois")
-        expect(teacher.locator("#agenda-status")).to_contain_text("Un rendez-vous a été pris.")
+        expect(teacher.locator("#agenda-status")).to_contain_text(
+            "Un rendez-vous a été pris."
+        )
         expect(other.get_by_role("button", name="17:00 (B12)")).to_have_count(0)
         expect(other.get_by_role("button", name="17:10 (B12)")).to_be_visible()
         assert errors == []
