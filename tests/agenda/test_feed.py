@@ -24,6 +24,18 @@ def site(settings):
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def vobject_time_zones():
+    """vobject keeps the first VTIMEZONE it reads per TZID for the whole
+    process: these feeds' (a 2026 window) must not stand for Europe/Paris
+    in the timetable's feed tests (a 2025 window) run after them."""
+    registry = vobject.icalendar.__dict__["__tzidMap"]
+    saved = dict(registry)
+    yield
+    registry.clear()
+    registry.update(saved)
+
+
 def fetch(client, user, **headers):
     return client.get(f"/calendar/{feed_token_for(user)}.ics", headers=headers)
 
