@@ -1,4 +1,7 @@
-"""The agenda's forms: parsing only; the rules live in ``actions``."""
+"""The agenda's forms: parsing only; the rules live in ``actions``.
+
+Date, time and datetime inputs are drawn in the ISO forms browsers' pickers
+read ("2026-01-22", "17:30"), whatever the page's language."""
 
 import datetime as dt
 
@@ -28,20 +31,22 @@ class EntryForm(forms.Form):
     location = forms.CharField(required=False, max_length=200, label=_("Location"))
     all_day = forms.BooleanField(required=False, label=_("All day"))
     start_date = forms.DateField(
-        label=_("Start date"), widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Start date"),
+        widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
     )
     start_time = forms.TimeField(
         required=False,
         label=_("Start time"),
-        widget=forms.TimeInput(attrs={"type": "time"}),
+        widget=forms.TimeInput(format="%H:%M", attrs={"type": "time"}),
     )
     end_date = forms.DateField(
-        label=_("End date"), widget=forms.DateInput(attrs={"type": "date"})
+        label=_("End date"),
+        widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
     )
     end_time = forms.TimeField(
         required=False,
         label=_("End time"),
-        widget=forms.TimeInput(attrs={"type": "time"}),
+        widget=forms.TimeInput(format="%H:%M", attrs={"type": "time"}),
     )
     roles = forms.MultipleChoiceField(
         required=False,
@@ -97,7 +102,8 @@ class EveningForm(forms.Form):
     org = forms.ModelChoiceField(Org.objects.none(), label=_("School"))
     title = forms.CharField(max_length=200, label=_("Title"))
     date = forms.DateField(
-        label=_("Date"), widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Date"),
+        widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
     )
     classes = _ClassChoice(
         SchoolClass.objects.none(),
@@ -107,12 +113,16 @@ class EveningForm(forms.Form):
     booking_opens = forms.DateTimeField(
         input_formats=LOCAL_DATETIME,
         label=_("Booking opens"),
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        widget=forms.DateTimeInput(
+            format="%Y-%m-%dT%H:%M", attrs={"type": "datetime-local"}
+        ),
     )
     booking_closes = forms.DateTimeField(
         input_formats=LOCAL_DATETIME,
         label=_("Booking closes"),
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        widget=forms.DateTimeInput(
+            format="%Y-%m-%dT%H:%M", attrs={"type": "datetime-local"}
+        ),
     )
 
     def __init__(self, *args, orgs, **kwargs):
@@ -127,9 +137,11 @@ class EveningForm(forms.Form):
 
 class SlotsForm(forms.Form):
     start = forms.TimeField(
-        label=_("From"), widget=forms.TimeInput(attrs={"type": "time"})
+        label=_("From"), widget=forms.TimeInput(format="%H:%M", attrs={"type": "time"})
     )
-    end = forms.TimeField(label=_("To"), widget=forms.TimeInput(attrs={"type": "time"}))
+    end = forms.TimeField(
+        label=_("To"), widget=forms.TimeInput(format="%H:%M", attrs={"type": "time"})
+    )
     minutes = forms.IntegerField(
         min_value=5, max_value=60, initial=10, label=_("Minutes per slot")
     )

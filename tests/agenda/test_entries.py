@@ -253,3 +253,35 @@ def test_home_card_shows_the_next_entries(school, client, clock):
     client.force_login(school.parent)
     page = client.get("/").content.decode()
     assert "Conseil de classe du 4e B" in page
+
+
+def test_the_edit_form_shows_the_entry_and_saves_a_change(school, client, clock):
+    entry = add_entry(
+        school,
+        audience=Audience(
+            org_id=school.org.pk, class_ids=frozenset({school.class_4b.pk})
+        ),
+    )
+    login_verified(client, school.cpe)
+    page = client.get(f"/agenda/{entry.pk}/edit/").content.decode()
+    assert 'value="Conseil de classe"' in page and 'value="2026-01-22"' in page
+    response = client.post(
+        f"/agenda/{entry.pk}/edit/",
+        {
+            "org": school.org.pk,
+            "kind": "class_council",
+            "title": "Conseil de classe (salle 14)",
+            "location": "Salle 14",
+            "start_date": "2026-01-22",
+            "start_time": "17:30",
+            "end_date": "2026-01-22",
+            "end_time": "18:30",
+            "classes": [school.class_4b.pk],
+        },
+    )
+    assert response.status_code == 302
+    entry.refresh_from_db()
+    assert entry.location == "Salle 14" and entry.sequence == 1
+    assert client.post(f"/agenda/{entry.pk}/cancel/").status_code == 302
+    entry.refresh_from_db()
+    assert entry.cancelled_at is not None

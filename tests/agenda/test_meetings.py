@@ -323,7 +323,10 @@ def test_the_pages_of_an_evening(school, evening, client):
     response = client.post(
         f"/agenda/slots/{slots[1].pk}/book/", {"child": school.pupil.pk}, follow=True
     )
-    assert "Vous avez déjà réservé un créneau avec ce professeur." in response.content.decode()
+    assert (
+        "Vous avez déjà réservé un créneau avec ce professeur."
+        in response.content.decode()
+    )
     login_verified(client, school.teacher)
     page = client.get(f"/agenda/evenings/{evening.pk}/").content.decode()
     assert "Karim Dubois" in page and "Léa Dubois" in page
@@ -365,3 +368,40 @@ def test_staff_create_an_evening_from_the_form(school, client, clock):
     )
     assert response.status_code == 302
     assert dt.date(2026, 2, 5) == access.evenings_for(school.cpe)[0].date
+
+
+def test_a_teacher_removes_a_free_slot_not_a_booked_one(school, evening, bruno):
+    slots = open_slots(school.teacher, evening)
+    actions.book(guardian=school.parent, slot=slots[0], student=school.pupil)
+    with pytest.raises(actions.AgendaError, match="réservé"):
+        actions.remove_slot(teacher=school.teacher, slot=slots[0])
+    with pytest.raises(actions.AgendaError, match="pas le vôtre"):
+        actions.remove_slot(teacher=bruno, slot=slots[1])
+    actions.remove_slot(teacher=school.teacher, slot=slots[1])
+    assert MeetingSlot.objects.filter(teacher=school.teacher).count() == 5
+
+
+def test_booking_notices_name_the_child_for_digests(school, evening):
+    slots = open_slots(school.teacher, evening)
+    with capture_events() as sent:
+        actions.book(guardian=school.parent, slot=slots[0], student=school.pupil)
+    from hub.events import event_class
+
+    envelope = next(e for e in sent if e.kind == "agenda.booking")
+    event = event_class("agenda.booking")(op=envelope.op, **envelope.data)
+    notice = event.notice(paris(2026, 1, 19, 10))
+    assert notice.child_id == school.pupil.pk and notice.child_name == "Léa Dubois"
+    assert notice.title.startswith("Rendez-vous pris : Léa Dubois avec Alice Martin")
+
+
+def test_both_agenda_pages_list_the_meeting(school, evening, client):
+    slots = open_slots(school.teacher, evening)
+    actions.book(guardian=school.parent, slot=slots[0], student=school.pupil)
+    client.force_login(school.parent)
+    page = client.get("/agenda/").content.decode()
+    assert "Léa Dubois · Alice Martin · Karim Dubois" in page
+    login_verified(client, school.teacher)
+    page = client.get("/agenda/").content.decode()
+    assert "Léa Dubois · Alice Martin · Karim Dubois" in page
+    client.force_login(school.other_parent)
+    assert "Léa Dubois" not in client.get("/agenda/").content.decode()
