@@ -94,3 +94,37 @@ def test_a_booking_reaches_the_teachers_open_page(live_hub, browser, login, even
     finally:
         for context in contexts:
             context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [360, 1280])
+@pytest.mark.parametrize("username", ["alice", "karim", "paul"])
+def test_the_evening_page_fits_and_passes_the_accessibility_check(
+    live_hub, browser, login, evening_id, username, width
+):
+    """The evening's page (not in the shared page lists: its id comes from
+    this module's seed) at 360 and 1280 px, with axe-core (serious and
+    critical violations) as tests/browser/test_accessibility.py runs it."""
+    from tests.browser.test_accessibility import run_axe
+
+    context = browser.new_context(
+        base_url=live_hub.url,
+        viewport={"width": width, "height": 740},
+        locale="fr-FR",
+        # axe is injected inline (the journey above runs under the page's CSP).
+        bypass_csp=True,
+    )
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        login(page, username)
+        response = page.goto(f"/agenda/evenings/{evening_id}/")
+        assert response.status == 200
+        expect(page.locator("#hub-status")).to_have_attribute("data-state", "connected")
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= width
+        assert run_axe(page) == []
+        assert errors == []
+    finally:
+        context.close()
