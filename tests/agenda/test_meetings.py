@@ -405,3 +405,24 @@ def test_both_agenda_pages_list_the_meeting(school, evening, client):
     assert "Léa Dubois · Alice Martin · Karim Dubois" in page
     client.force_login(school.other_parent)
     assert "Léa Dubois" not in client.get("/agenda/").content.decode()
+
+
+def test_staff_work_on_their_own_schools_evenings_only(school, evening, client):
+    from tests.agenda.test_entries import _staff_of
+
+    other_staff = _staff_of(school.other_org)
+    with pytest.raises(actions.AgendaError, match="ne gérez pas"):
+        actions.create_evening(
+            actor=other_staff,
+            org=school.org,
+            title="Réunion",
+            date=EVENING,
+            class_ids=[school.class_4b.pk],
+            booking_opens=paris(2026, 1, 15, 8),
+            booking_closes=paris(2026, 1, 28, 12),
+        )
+    assert access.evenings_for(other_staff) == []
+    login_verified(client, other_staff)
+    assert client.get(f"/agenda/evenings/{evening.pk}/").status_code == 404
+    login_verified(client, school.cpe)
+    assert client.get(f"/agenda/evenings/{evening.pk}/").status_code == 200
