@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "core.grades",
     "core.schoollife",
     "core.reportcards",
+    "core.agenda",
     "frontend",
 ]
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("homework/", include("core.homework.urls")),
     path("schoollife/", include("core.schoollife.urls")),
     path("grades/", include("core.grades.urls")),
+    path("agenda/", include("core.agenda.urls")),
     path("messages/", include("core.messaging.urls")),
     path("documents/", include("core.documents.urls")),
     path("reportcards/", include("core.reportcards.urls")),

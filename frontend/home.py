@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from core.agenda import access as agenda
 from core.attendance import access as attendance
 from core.attendance.models import Excuse, RollCall
 from core.audit import log as audit
@@ -465,6 +466,28 @@ def messages(user: User, today: dt.date) -> dict:
     """How many conversations and messages are unread."""
     conversations, count = unread_totals(user)
     return {"conversations": conversations, "count": count}
+
+
+@card(
+    "agenda",
+    roles=(STUDENT, GUARDIAN, TEACHER, STAFF),
+    kinds=("agenda.entry", "agenda.booking"),
+)
+def agenda_next(user: User, today: dt.date) -> dict:
+    """The next agenda entries and booked meetings for the user (``core.agenda.access``)."""
+    moment = now()
+    items = [
+        {"start": entry.start, "entry": entry}
+        for entry in agenda.entries_for(user, since=moment)
+        if not entry.cancelled_at
+    ] + [
+        {"start": booking.slot.start, "booking": booking}
+        for booking in agenda.bookings_for(user).filter(
+            cancelled_at__isnull=True, slot__start__gte=moment
+        )[:SHOWN]
+    ]
+    items.sort(key=lambda item: item["start"])
+    return {"items": items[:SHOWN], "count": len(items)}
 
 
 @card("notifications", roles=(STUDENT, GUARDIAN, TEACHER, STAFF), kinds=("notifying",))

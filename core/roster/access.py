@@ -130,6 +130,7 @@ SCHOOL_LIFE_PERMISSIONS = (
     "grades.change_period",
     "reportcards.view_reportcard",
     "reportcards.add_publication",
+    "agenda.add_agendaentry",
 )
 
 

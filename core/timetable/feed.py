@@ -11,6 +11,8 @@ other pages use:
 - a teacher: the lessons whose roll call they take, across classes
   (``core.attendance.access.taught_by``: linked to the occurrence, or in a
   class they teach that names no teacher);
+- the school agenda's entries and the parent–teacher meetings the user
+  reads (``core.agenda.feed``), for each of these roles;
 - school-life staff have no feed: a whole school's lessons are not a
   personal calendar (their page shows no link, and a link 404s).
 
@@ -55,6 +57,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 from icalendar import Calendar, Event
 
+from core.agenda import feed as agenda_feed
 from core.attendance.access import taught_by
 from core.audit import log as audit
 from core.roster.access import children_of, classes_of
@@ -225,7 +228,8 @@ def feed_version(user: User, sources: list[Source], window) -> str:
     re-imported, when the window moves (each day), when a child comes or
     goes, or when a name the calendar shows changes (the user's, a child's,
     a class's title, a linked teacher's, an org's time zone): a roster
-    import renames without touching the occurrences. Two queries per source.
+    import renames without touching the occurrences. Two queries per source,
+    and the agenda's entries and meetings (``core.agenda.feed.version_part``).
     """
     parts: list = [FORMAT, site_host(), user.pk, str(user), window[0].isoformat()]
     for source in sources:
@@ -259,6 +263,7 @@ def feed_version(user: User, sources: list[Source], window) -> str:
                 sorted(names, key=repr),
             )
         )
+    parts.append(agenda_feed.version_part(user, window))
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:40]
 
 
@@ -350,6 +355,8 @@ def render_feed(user: User, sources: list[Source], window) -> bytes:
             )
             for occurrence in occurrences:
                 calendar.add_component(_event(occurrence, source.child, host, teacher))
+        for event in agenda_feed.events(user, window, host):
+            calendar.add_component(event)
     start, end = window
     calendar.add_missing_timezones(
         first_date=start.date() - dt.timedelta(days=1),

@@ -130,6 +130,19 @@ CATEGORIES: dict[str, Category] = {
             },
         ),
         Category(
+            "agenda",
+            _("Agenda and meetings"),
+            _("School events for you, parent–teacher meeting bookings and reminders."),
+            ttl=24 * HOUR,
+            urgency="normal",
+            defaults={
+                "guardian": DAILY,
+                "student": IN_APP,
+                "teacher": IN_APP,
+                "administrator": IN_APP,
+            },
+        ),
+        Category(
             "announcement",
             _("Announcements"),
             _("News from the school; urgent ones always get through."),

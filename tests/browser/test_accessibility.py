@@ -38,6 +38,7 @@ PAGES = {
         "/schoollife/{notice}/",
         "/grades/?child={lea}",
         "/reportcards/",
+        "/agenda/",
     ],
     "lea": [
         "/",
@@ -48,6 +49,7 @@ PAGES = {
         "/schoollife/",
         "/grades/",
         "/reportcards/",
+        "/agenda/",
     ],
     "alice": [
         "/",
@@ -66,6 +68,7 @@ PAGES = {
         "/grades/{evaluation}/edit/",
         "/grades/class/{klass}/",
         "/reportcards/",
+        "/agenda/",
     ],
     "paul": [
         "/",
@@ -83,6 +86,9 @@ PAGES = {
         "/grades/class/{klass}/",
         "/grades/periods/",
         "/reportcards/",
+        "/agenda/",
+        "/agenda/new/",
+        "/agenda/evenings/new/",
     ],
 }
 BLOCKING = {"serious", "critical"}

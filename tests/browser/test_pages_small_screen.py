@@ -14,6 +14,7 @@ PAGES = {
         "/schoollife/{notice}/",
         "/grades/?child={lea}",
         "/reportcards/",
+        "/agenda/",
     ],
     "alice": [
         "/",
@@ -29,6 +30,7 @@ PAGES = {
         "/grades/{evaluation}/",
         "/grades/class/{klass}/",
         "/reportcards/",
+        "/agenda/",
     ],
     "lea": [
         "/",
@@ -37,6 +39,7 @@ PAGES = {
         "/schoollife/",
         "/grades/",
         "/reportcards/",
+        "/agenda/",
     ],
     "paul": [
         "/",
@@ -48,6 +51,9 @@ PAGES = {
         "/grades/",
         "/grades/periods/",
         "/reportcards/",
+        "/agenda/",
+        "/agenda/new/",
+        "/agenda/evenings/new/",
     ],
 }
 

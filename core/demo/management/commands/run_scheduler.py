@@ -4,6 +4,7 @@ import time
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
+from core.agenda.actions import scheduled_jobs as agenda_jobs
 from core.attendance.actions import flag_missing_roll_calls
 from core.homework.actions import scheduled_jobs as homework_jobs
 from core.privacy.retention import scheduled_purge
@@ -20,7 +21,10 @@ def scheduler_loop(interval: float, stop=None) -> None:
     Jobs: flag lessons whose roll call is missing 15 minutes after they
     began; publish planned homework and send the evening homework
     reminders (:func:`core.homework.actions.scheduled_jobs`); publish planned
-    school-life notices (:func:`core.schoollife.actions.scheduled_jobs`); drop stream events past their retention; release pushes held for
+    school-life notices (:func:`core.schoollife.actions.scheduled_jobs`);
+    cancel void meeting bookings and remind booked meetings
+    (:func:`core.agenda.actions.scheduled_jobs`); drop stream events past
+    their retention; release pushes held for
     quiet hours, settle mails of dead workers, create due digests
     (:func:`hub.delivery.tasks.periodic`); apply the retention policy of
     every other kind, hourly (:func:`core.privacy.retention.scheduled_purge`,
@@ -33,6 +37,7 @@ def scheduler_loop(interval: float, stop=None) -> None:
             flag_missing_roll_calls,
             homework_jobs,
             schoollife_jobs,
+            agenda_jobs,
             purge_old_events,
             scheduled_purge,
             deliver_periodic,

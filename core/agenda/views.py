@@ -1,0 +1,299 @@
+"""Agenda pages. Each view parses, checks access (``access``), calls one
+action, responds."""
+
+import datetime as dt
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from core.agenda import access, actions
+from core.agenda.forms import EntryForm, EveningForm, SlotsForm
+from core.agenda.models import AgendaEntry, MeetingSlot
+from core.roster.models import User
+
+
+def _weeks(entries, bookings, zone) -> list[tuple[dt.date, list]]:
+    """Entries and bookings by the Monday of their week, in time order."""
+    items = [(e.start, "entry", e) for e in entries] + [
+        (b.slot.start, "booking", b) for b in bookings
+    ]
+    weeks: dict[dt.date, list] = {}
+    for start, kind, item in sorted(items, key=lambda row: (row[0], row[1])):
+        day = start.astimezone(zone).date()
+        weeks.setdefault(day - dt.timedelta(days=day.weekday()), []).append(
+            {"kind": kind, "item": item}
+        )
+    return sorted(weeks.items())
+
+
+@login_required
+def index(request):
+    """Upcoming entries and meetings for me, by week (live); staff's links."""
+    user = request.user
+    now = timezone.now()
+    entries = access.entries_for(user, since=now)
+    bookings = list(
+        access.bookings_for(user).filter(
+            cancelled_at__isnull=True, slot__start__gte=now
+        )
+    )
+    managed = access.managed_orgs(user)
+    return render(
+        request,
+        "agenda/index.html",
+        {
+            "weeks": _weeks(entries, bookings, timezone.get_current_timezone()),
+            "evenings": access.evenings_for(user),
+            "manages": managed.exists(),
+            "managed_orgs": set(managed.values_list("pk", flat=True)),
+        },
+    )
+
+
+def _entry_initial(entry: AgendaEntry) -> dict:
+    zone = timezone.get_current_timezone()
+    start = entry.start.astimezone(zone)
+    end = entry.end.astimezone(zone)
+    audience = access.audience_of(entry)
+    if entry.all_day:
+        end = end - dt.timedelta(days=1)
+    return {
+        "org": entry.org_id,
+        "kind": entry.kind,
+        "title": entry.title,
+        "description": entry.description,
+        "location": entry.location,
+        "all_day": entry.all_day,
+        "start_date": start.date(),
+        "start_time": None if entry.all_day else start.time(),
+        "end_date": end.date(),
+        "end_time": None if entry.all_day else end.time(),
+        "roles": sorted(audience.roles),
+        "levels": sorted(audience.levels),
+        "classes": sorted(audience.class_ids),
+    }
+
+
+def _entry_form(request, entry: AgendaEntry | None):
+    orgs = access.managed_orgs(request.user)
+    if not orgs.exists():
+        raise Http404
+    if request.method == "POST":
+        form = EntryForm(request.POST, orgs=orgs)
+        if form.is_valid():
+            data = form.cleaned_data
+            start, end = form.moments()
+            try:
+                audience = actions.clean_audience(
+                    data["org"],
+                    roles=data["roles"],
+                    levels=data["levels"],
+                    class_ids=[c.pk for c in data["classes"]],
+                )
+                fields = {
+                    "kind": data["kind"],
+                    "title": data["title"],
+                    "description": data["description"],
+                    "location": data["location"],
+                    "start": start,
+                    "end": end,
+                    "all_day": data["all_day"],
+                    "audience": audience,
+                }
+                if entry is None:
+                    actions.create_entry(actor=request.user, org=data["org"], **fields)
+                    messages.success(request, _("Entry published."))
+                else:
+                    if data["org"].pk != entry.org_id:
+                        raise actions.AgendaError(_("An entry stays in its school."))
+                    actions.change_entry(actor=request.user, entry=entry, **fields)
+                    messages.success(request, _("Entry changed."))
+                return redirect("agenda:index")
+            except actions.AgendaError as error:
+                form.add_error(None, str(error))
+    else:
+        form = EntryForm(
+            initial=_entry_initial(entry) if entry else {"kind": "other"}, orgs=orgs
+        )
+    return render(request, "agenda/entry_form.html", {"form": form, "entry": entry})
+
+
+@login_required
+def entry_new(request):
+    return _entry_form(request, None)
+
+
+@login_required
+def entry_edit(request, entry_id: int):
+    return _entry_form(request, access.get_entry_to_manage(request.user, entry_id))
+
+
+@require_POST
+@login_required
+def entry_cancel(request, entry_id: int):
+    entry = access.get_entry_to_manage(request.user, entry_id)
+    actions.cancel_entry(actor=request.user, entry=entry)
+    messages.success(request, _("Entry cancelled."))
+    return redirect("agenda:index")
+
+
+@login_required
+def evening_new(request):
+    orgs = access.managed_orgs(request.user)
+    if not orgs.exists():
+        raise Http404
+    form = EveningForm(request.POST or None, orgs=orgs)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            evening = actions.create_evening(
+                actor=request.user,
+                org=data["org"],
+                title=data["title"],
+                date=data["date"],
+                class_ids=[c.pk for c in data["classes"]],
+                booking_opens=data["booking_opens"],
+                booking_closes=data["booking_closes"],
+            )
+            return redirect("agenda:evening", evening.pk)
+        except actions.AgendaError as error:
+            form.add_error(None, str(error))
+    return render(request, "agenda/evening_form.html", {"form": form})
+
+
+@login_required
+def evening(request, evening_id: int):
+    """A teacher's slots and who booked them; a guardian's children's
+    teachers and their free slots; the staff's overview. Live."""
+    user = request.user
+    evening = access.get_evening(user, evening_id)
+    now = timezone.now()
+    context = {
+        "evening": evening,
+        "is_open": evening.booking_opens <= now < evening.booking_closes,
+        "class_ids": access.evening_class_ids(evening),
+    }
+    live = {
+        b.slot_id: b
+        for b in access.live_bookings()
+        .filter(evening=evening)
+        .select_related("guardian", "student")
+    }
+    if access.teaches_in(user, evening):
+        slots = MeetingSlot.objects.filter(evening=evening, teacher=user)
+        context["slots_form"] = SlotsForm(initial={"minutes": 10})
+        context["teaching"] = True
+        context["my_slots"] = [(slot, live.get(slot.pk)) for slot in slots]
+    children = access.children_for(user, evening)
+    if children:
+        booked = {
+            (b.teacher_id, b.student_id): b
+            for b in live.values()
+            if b.guardian_id == user.pk
+        }
+        context["children"] = [
+            {
+                "child": child,
+                "teachers": [
+                    {
+                        "teacher": teacher,
+                        "booking": booked.get((teacher.pk, child.pk)),
+                        "free": [
+                            slot
+                            for slot in MeetingSlot.objects.filter(
+                                evening=evening, teacher=teacher
+                            )
+                            if slot.pk not in live
+                        ],
+                    }
+                    for teacher in access.teachers_of_child(child, evening)
+                ],
+            }
+            for child in children
+        ]
+    if access.manages(user, evening.org_id):
+        context["overview"] = (
+            MeetingSlot.objects.filter(evening=evening)
+            .select_related("teacher")
+            .order_by("teacher__last_name", "start")
+        )
+        context["taken"] = set(live)
+        context["managing"] = True
+    return render(request, "agenda/evening.html", context)
+
+
+@require_POST
+@login_required
+def open_slots(request, evening_id: int):
+    evening = access.get_evening(request.user, evening_id)
+    form = SlotsForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Check the times and the length of the slots."))
+        return redirect("agenda:evening", evening.pk)
+    try:
+        slots = actions.open_slots(
+            teacher=request.user, evening=evening, **form.cleaned_data
+        )
+        messages.success(request, _("%(count)s slots opened.") % {"count": len(slots)})
+    except actions.AgendaError as error:
+        messages.error(request, str(error))
+    return redirect("agenda:evening", evening.pk)
+
+
+@require_POST
+@login_required
+def remove_slot(request, slot_id: int):
+    slot = access.slot_for_teacher(request.user, slot_id)
+    try:
+        actions.remove_slot(teacher=request.user, slot=slot)
+    except actions.AgendaError as error:
+        messages.error(request, str(error))
+    return redirect("agenda:evening", slot.evening_id)
+
+
+@require_POST
+@login_required
+def book(request, slot_id: int):
+    slot = (
+        MeetingSlot.objects.select_related("evening", "teacher")
+        .filter(pk=slot_id)
+        .first()
+    )
+    if slot is None:
+        raise Http404
+    evening = access.get_evening(request.user, slot.evening_id)
+    child_id = request.POST.get("child", "")
+    child = (
+        User.objects.filter(pk=int(child_id)).first() if child_id.isdecimal() else None
+    )
+    try:
+        if child is None:
+            raise actions.AgendaError(_("Choose the child."))
+        actions.book(guardian=request.user, slot=slot, student=child)
+        messages.success(request, _("Meeting booked."))
+    except actions.AgendaError as error:
+        messages.error(request, str(error))
+    return redirect("agenda:evening", evening.pk)
+
+
+@require_POST
+@login_required
+def cancel_booking(request, booking_id: int):
+    booking = (
+        access.bookings_for(request.user)
+        .filter(pk=booking_id, guardian=request.user)
+        .first()
+    )
+    if booking is None:
+        raise Http404
+    try:
+        actions.cancel_booking(guardian=request.user, booking=booking)
+        messages.success(request, _("Meeting cancelled."))
+    except actions.AgendaError as error:
+        messages.error(request, str(error))
+    return redirect("agenda:evening", booking.evening_id)
