@@ -146,7 +146,7 @@ def build(data: CardData) -> bytes:
     pdf.set_text_color(*TEXT)
     headings = FontFace(emphasis="BOLD", fill_color=LIGHT, color=TEXT)
     with pdf.table(
-        col_widths=(30, 15, 15, 12, 12, 96),
+        col_widths=(40, 15, 15, 12, 12, 86),
         text_align=("LEFT", "CENTER", "CENTER", "CENTER", "CENTER", "LEFT"),
         headings_style=headings,
         line_height=4.2,
