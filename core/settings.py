@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "core.documents",
     "core.grades",
     "core.schoollife",
+    "core.reportcards",
     "frontend",
 ]
 

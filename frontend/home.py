@@ -32,6 +32,8 @@ from django.utils import timezone
 from core.attendance import access as attendance
 from core.attendance.models import Excuse, RollCall
 from core.audit import log as audit
+from core.grades import access as grades
+from core.grades import actions as grades_actions
 from core.homework import access as homework
 from core.homework import actions as homework_actions
 from core.messaging.access import unread_totals
@@ -50,6 +52,8 @@ STAFF = User.Role.ADMINISTRATOR
 SHOWN = 8
 # Rows read at most for a list card (all pupils or classes together).
 READ_AT_MOST = 200
+# Marks the "Dernières notes" card shows per pupil.
+LATEST_MARKS = 5
 
 TIMETABLE_KINDS = ("timetable.occurrence", "timetable.feed")
 
@@ -270,6 +274,22 @@ def homework_due(user: User, today: dt.date, pupils: list[User]) -> dict:
             "day": tomorrow,
         }
     return contexts
+
+
+@card("latest_marks", roles=(STUDENT, GUARDIAN), per_pupil=True, kinds=("grades.mark",))
+def latest_marks(user: User, today: dt.date, pupils: list[User]) -> dict:
+    """Each pupil's latest published marks ("Dernières notes"): one query
+    for any number of pupils."""
+    found = grades.latest_marks(pupils, LATEST_MARKS)
+    return {
+        pupil.pk: {
+            "marks": [
+                (mark, grades_actions.cell(mark.value, mark.status))
+                for mark in found[pupil.pk]
+            ]
+        }
+        for pupil in pupils
+    }
 
 
 def awaiting_excuse(user: User, pupils: list[User]):

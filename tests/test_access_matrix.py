@@ -17,6 +17,7 @@ APIs, documents, conversations, socket streams.
 """
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from channels.db import database_sync_to_async
@@ -26,6 +27,8 @@ from django.utils import timezone
 from core.attendance import actions as attendance
 from core.documents import access as documents_access
 from core.documents import actions as documents
+from core.grades import actions as grades
+from core.grades.models import Period
 from core.homework.actions import hand_in, set_homework
 from core.homework.uploads import CheckedFile
 from core.roster.actions import grant_school_life_staff
@@ -122,6 +125,23 @@ def world(db, settings, tmp_path):
         )
         w[f"notice{key}"] = notice.pk
         w[f"nfile{key}"] = notice.attachments.get().pk
+        period = Period.objects.create(
+            org=school_class.org,
+            session=school_class.session,
+            title="Trimestre 2",
+            start_date=dt.date(2025, 12, 1),
+            end_date=dt.date(2026, 2, 28),
+        )
+        w[f"per{key}"] = period.pk
+        w[f"eval{key}"] = grades.create_evaluation(
+            teacher=teacher,
+            school_class=school_class,
+            subject="Mathématiques",
+            title="Contrôle",
+            date=dt.date(2026, 1, 12),
+            coefficient=Decimal(1),
+            out_of=Decimal(20),
+        ).pk
     sam = make_user("sam", User.Role.TEACHER, "Sam", "Roux")
     sam.orgs.add(school.org)
     make_occurrence(school.class_4b, now - dt.timedelta(days=1), teachers=[sam])
@@ -184,6 +204,15 @@ MATRIX = [
     ("/delivery/log/?user={lea}", {"paul"}),
     ("/delivery/log/?user={ines}", {"berthe"}),
     ("/delivery/log/?user={karim_id}", {"paul", "berthe"}),
+    ("/grades/{evalA}/", {"alice"}),
+    ("/grades/{evalB}/", {"oscar"}),
+    ("/grades/{evalA}/edit/", {"alice"}),
+    ("/grades/class/{classA}/new/", {"alice"}),
+    ("/grades/class/{classB}/new/", {"oscar"}),
+    ("/grades/class/{classA}/", {"alice", "paul"}),
+    ("/grades/class/{classB}/", {"oscar", "berthe"}),
+    ("/grades/class/{classA}/export.csv?period={perA}", {"alice", "paul"}),
+    ("/grades/class/{classB}/export.csv?period={perB}", {"oscar", "berthe"}),
 ]
 
 
@@ -328,6 +357,9 @@ def test_when_a_guardian_link_ends_every_access_through_it_ends(world):
 
 
 HOMEWORK_OF_A = [
+    "/grades/{evalA}/",
+    "/grades/class/{classA}/new/",
+    "/grades/class/{classA}/export.csv?period={perA}",
     "/homework/class/{classA}/",
     "/homework/class/{classA}/sessions/",
     "/homework/class/{classA}/workload/",

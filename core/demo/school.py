@@ -295,6 +295,9 @@ def _build(today: dt.date) -> None:
     from core.schoollife.demo import seed_demo as seed_notices
 
     seed_notices(org, User.objects.get(username="cpe"))
+    from core.grades.demo import seed_demo as seed_grades
+
+    seed_grades(class_4b, prof)
     from core.documents.demo import seed_demo_documents
 
     seed_demo_documents(prof, class_4b)

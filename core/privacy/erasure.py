@@ -61,6 +61,11 @@ FATES = {
     "homework.SessionContent.teacher": KEEP,
     "homework.HandIn.returned_by": KEEP,
     "homework.HandIn.student": DELETE,
+    # An evaluation is the teacher's and the class's; a pupil's results are
+    # their own (deleted, as their hand-ins are).
+    "grades.Evaluation.teacher": KEEP,
+    "grades.Mark.student": DELETE,
+    "grades.SkillLevel.student": DELETE,
     # Course documents belong to the class or the subject's teachers.
     "documents.Folder.created_by": KEEP,
     "documents.Item.created_by": KEEP,
@@ -70,6 +75,14 @@ FATES = {
     "schoollife.Notice.author": KEEP,
     "schoollife.Acknowledgement.user": KEEP,
     "schoollife.Reminder.sent_by": KEEP,
+    # Report cards: the ENT's copy of a pupil's cards goes with the pupil
+    # (the PDF names them; the school's record is the national LSU); who
+    # wrote or published them is the school's record.
+    "reportcards.ReportCard.student": DELETE,
+    "reportcards.SubjectAppraisal.student": DELETE,
+    "reportcards.ReportCard.head_appraisal_by": KEEP,
+    "reportcards.SubjectAppraisal.teacher": KEEP,
+    "reportcards.Publication.published_by": KEEP,
     # Accounts.
     "accounts.ActivationCode.user": DELETE,
     "accounts.ActivationCode.issued_by": KEEP,

@@ -126,6 +126,10 @@ SCHOOL_LIFE_PERMISSIONS = (
     "documents.view_item",
     "homework.view_homework",
     "schoollife.add_notice",
+    "grades.view_evaluation",
+    "grades.change_period",
+    "reportcards.view_reportcard",
+    "reportcards.add_publication",
 )
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_pages_small_screen import HOMEWORK_SEED, SEED
+from tests.browser.test_pages_small_screen import GRADES_SEED, HOMEWORK_SEED, SEED
 
 AXE = (
     Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
@@ -36,6 +36,8 @@ PAGES = {
         "/homework/",
         "/schoollife/",
         "/schoollife/{notice}/",
+        "/grades/?child={lea}",
+        "/reportcards/",
     ],
     "lea": [
         "/",
@@ -44,6 +46,8 @@ PAGES = {
         "/messages/",
         "/homework/",
         "/schoollife/",
+        "/grades/",
+        "/reportcards/",
     ],
     "alice": [
         "/",
@@ -56,6 +60,12 @@ PAGES = {
         "/homework/class/{klass}/",
         "/homework/class/{klass}/sessions/",
         "/homework/{handin_homework}/handins/",
+        "/grades/",
+        "/grades/class/{klass}/new/",
+        "/grades/{evaluation}/",
+        "/grades/{evaluation}/edit/",
+        "/grades/class/{klass}/",
+        "/reportcards/",
     ],
     "paul": [
         "/",
@@ -69,6 +79,10 @@ PAGES = {
         "/schoollife/",
         "/schoollife/new/",
         "/schoollife/{notice}/status/",
+        "/grades/",
+        "/grades/class/{klass}/",
+        "/grades/periods/",
+        "/reportcards/",
     ],
 }
 BLOCKING = {"serious", "critical"}
@@ -120,6 +134,12 @@ def notice_ids(live_hub) -> dict:
     return {"notice": live_hub.shell(NOTICE_SEED).strip()}
 
 
+@pytest.fixture(scope="module")
+def grades_ids(live_hub, lesson) -> dict:
+    evaluation, lea = live_hub.shell(GRADES_SEED).split()
+    return {"evaluation": evaluation, "lea": lea}
+
+
 def run_axe(page) -> list[dict]:
     """Run axe-core on ``page``; return its serious and critical violations."""
     if not AXE.exists():
@@ -144,7 +164,15 @@ def run_axe(page) -> list[dict]:
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("username", list(PAGES), ids=lambda u: u or "anonymous")
 def test_no_serious_accessibility_violation(
-    live_hub, browser, login, username, width, lesson, homework_ids, notice_ids
+    live_hub,
+    browser,
+    login,
+    username,
+    width,
+    lesson,
+    homework_ids,
+    notice_ids,
+    grades_ids,
 ):
     context = browser.new_context(
         base_url=live_hub.url,
@@ -160,10 +188,8 @@ def test_no_serious_accessibility_violation(
     try:
         if username:
             login(page, username)
-        for path in (
-            p.format(lesson=lesson, **homework_ids, **notice_ids)
-            for p in PAGES[username]
-        ):
+        ids = {**homework_ids, **notice_ids, **grades_ids}
+        for path in (p.format(lesson=lesson, **ids) for p in PAGES[username]):
             response = page.goto(path)
             assert response.status == 200, f"{path}: HTTP {response.status}"
             if username:

@@ -12,6 +12,8 @@ PAGES = {
         "/homework/",
         "/schoollife/",
         "/schoollife/{notice}/",
+        "/grades/?child={lea}",
+        "/reportcards/",
     ],
     "alice": [
         "/",
@@ -22,8 +24,20 @@ PAGES = {
         "/homework/class/{klass}/",
         "/homework/class/{klass}/sessions/",
         "/homework/{handin_homework}/handins/",
+        "/grades/",
+        "/grades/class/{klass}/new/",
+        "/grades/{evaluation}/",
+        "/grades/class/{klass}/",
+        "/reportcards/",
     ],
-    "lea": ["/", "/notifications/", "/homework/", "/schoollife/"],
+    "lea": [
+        "/",
+        "/notifications/",
+        "/homework/",
+        "/schoollife/",
+        "/grades/",
+        "/reportcards/",
+    ],
     "paul": [
         "/",
         "/absences/",
@@ -31,6 +45,9 @@ PAGES = {
         "/schoollife/",
         "/schoollife/new/",
         "/schoollife/{notice}/status/",
+        "/grades/",
+        "/grades/periods/",
+        "/reportcards/",
     ],
 }
 
@@ -93,6 +110,45 @@ print(school_class.pk, homework.pk)
 """
 
 
+# Grades: 4e B's trimesters and a published evaluation in the lesson's
+# subject (Léa 14,5 with a comment and a skill, Hugo absent).
+GRADES_SEED = """
+import datetime as dt
+from decimal import Decimal
+from core.grades import actions
+from core.grades.models import Evaluation, Period, Skill
+from core.roster.models import SchoolClass, User
+school_class = SchoolClass.objects.get(title="4e B", org__uai="0350001A")
+alice, lea, hugo = (User.objects.get(username=n) for n in ("alice", "lea", "hugo"))
+for title, start, end in [
+    ("Trimestre 1", dt.date(2025, 9, 1), dt.date(2025, 11, 30)),
+    ("Trimestre 2", dt.date(2025, 12, 1), dt.date(2026, 2, 28)),
+    ("Trimestre 3", dt.date(2026, 3, 1), dt.date(2026, 7, 4)),
+]:
+    Period.objects.get_or_create(org=school_class.org, session=school_class.session,
+        title=title, defaults={"start_date": start, "end_date": end})
+evaluation = Evaluation.objects.filter(title="Contrôle : la digestion").first()
+if evaluation is None:
+    skill = Skill.objects.get(code="D4")
+    evaluation = actions.create_evaluation(teacher=alice, school_class=school_class,
+        subject="Sciences de la vie et de la Terre", title="Contrôle : la digestion",
+        date=dt.date(2026, 6, 1), kind="test", coefficient=Decimal(2),
+        out_of=Decimal(20), period=None, skills=[skill])
+    actions.save_marks(evaluation=evaluation, teacher=alice, entries={
+        lea.pk: actions.Entry(mark="14,5", comment="Schémas soignés, conclusion à développer.",
+                              skills={skill.pk: "3"}),
+        hugo.pk: actions.Entry(mark="abs")})
+    actions.publish(evaluation=evaluation, teacher=alice)
+print(evaluation.pk, lea.pk)
+"""
+
+
+@pytest.fixture(scope="module")
+def grades_ids(live_hub, lesson) -> dict:
+    evaluation, lea = live_hub.shell(GRADES_SEED).split()
+    return {"evaluation": evaluation, "lea": lea}
+
+
 @pytest.fixture(scope="module")
 def lesson(live_hub) -> int:
     return int(live_hub.shell(SEED).strip())
@@ -132,7 +188,15 @@ def notice_ids(live_hub) -> dict:
 @pytest.mark.browser
 @pytest.mark.parametrize("username", sorted(PAGES))
 def test_pages_fit_360_px(
-    live_hub, browser, login, screens_dir, username, lesson, homework_ids, notice_ids
+    live_hub,
+    browser,
+    login,
+    screens_dir,
+    username,
+    lesson,
+    homework_ids,
+    notice_ids,
+    grades_ids,
 ):
     context = browser.new_context(
         base_url=live_hub.url, viewport={"width": 360, "height": 740}, locale="fr-FR"
@@ -150,10 +214,8 @@ def test_pages_fit_360_px(
     )
     try:
         login(page, username)
-        for path in (
-            p.format(lesson=lesson, **homework_ids, **notice_ids)
-            for p in PAGES[username]
-        ):
+        ids = {**homework_ids, **notice_ids, **grades_ids}
+        for path in (p.format(lesson=lesson, **ids) for p in PAGES[username]):
             response = page.goto(path)
             assert response.status == 200, f"{path}: HTTP {response.status}"
             expect(page.locator("html")).to_have_attribute("lang", "fr")
@@ -163,7 +225,7 @@ def test_pages_fit_360_px(
             width = page.evaluate("document.scrollingElement.scrollWidth")
             name = path.strip("/").split("?")[0].replace("/", "-") or "home"
             name = name.replace(f"-{lesson}", "")
-            for value in homework_ids.values():
+            for value in ids.values():
                 name = name.replace(f"-{value}", "")
             page.screenshot(
                 path=str(screens_dir / f"{username}-{name}-360.png"), full_page=True

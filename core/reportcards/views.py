@@ -1,0 +1,255 @@
+"""Report card pages and the PDF download. Each view parses, checks access
+(``access``), calls one action, responds."""
+
+import logging
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.http import urlencode
+from django.utils.text import get_valid_filename
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from core import crypto, files
+from core.audit import log as audit
+from core.grades import averages as rule
+from core.reportcards import access, actions
+from core.reportcards.models import (
+    MAX_APPRAISAL,
+    Publication,
+    ReportCard,
+    SubjectAppraisal,
+)
+from core.roster.access import students_of_class
+from core.roster.models import User
+
+log = logging.getLogger(__name__)
+
+
+@login_required
+def index(request):
+    """Guardians: each child's published cards. Teachers: the appraisals to
+    write. School-life staff: their homerooms and periods. Pupils: a note."""
+    user = request.user
+    if user.role == User.Role.GUARDIAN:
+        children = access.cards_for_guardian(user)
+        return render(
+            request,
+            "reportcards/family.html",
+            {"children": children, "live": {"kind": "family"}},
+        )
+    if user.role == User.Role.TEACHER:
+        rows = []
+        for school_class in access.teacher_classes(user):
+            for period in access.periods_of(school_class):
+                subjects = access.subjects_to_appraise(user, school_class, period)
+                if subjects:
+                    rows.append((school_class, period, subjects))
+        return render(request, "reportcards/teacher.html", {"rows": rows})
+    if user.role == User.Role.ADMINISTRATOR:
+        classes = list(access.staff_classes(user))
+        published = {
+            (p.school_class_id, p.period_id): p
+            for p in Publication.objects.filter(school_class__in=classes)
+        }
+        rows = [
+            (
+                school_class,
+                [
+                    (period, published.get((school_class.pk, period.pk)))
+                    for period in access.periods_of(school_class)
+                ],
+            )
+            for school_class in classes
+        ]
+        return render(request, "reportcards/staff.html", {"rows": rows})
+    return render(request, "reportcards/pupil.html")
+
+
+def _texts(request, pupils) -> dict[int, str]:
+    """The posted ``appraisal-<pupil id>`` fields of ``pupils``."""
+    return {
+        pupil.pk: request.POST[f"appraisal-{pupil.pk}"]
+        for pupil in pupils
+        if f"appraisal-{pupil.pk}" in request.POST
+    }
+
+
+@login_required
+def subject_page(request, class_id: int, period_id: int):
+    """A teacher's appraisals of one subject: a textarea per pupil, with the
+    pupil's average in the subject for the period."""
+    user = request.user
+    school_class = access.get_teacher_class(user, class_id)
+    period = access.get_period(school_class, period_id)
+    subjects = access.subjects_to_appraise(user, school_class, period)
+    subject = (request.POST.get("subject") or request.GET.get("subject") or "").strip()
+    if not subject and subjects:
+        subject = subjects[0]
+    if subject not in subjects:
+        raise Http404("no such subject")
+    pupils = list(students_of_class(school_class))
+    posted = {}
+    if request.method == "POST":
+        posted = _texts(request, pupils)
+        try:
+            changed = actions.save_subject_appraisals(
+                teacher=user,
+                school_class=school_class,
+                period=period,
+                subject=subject,
+                texts=posted,
+            )
+        except actions.ReportCardError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(
+                request, _("Appraisals saved (%(count)s changed).") % {"count": changed}
+            )
+            return redirect(f"{request.path}?{urlencode({'subject': subject})}")
+    saved = {
+        a.student_id: a.text
+        for a in SubjectAppraisal.objects.filter(
+            school_class=school_class, period=period, subject=subject
+        )
+    }
+    pupil_averages = rule.subject_averages([p.pk for p in pupils], period)
+    audit.record_read(
+        actor=user,
+        action="reportcards.subject_viewed",
+        target_type="school_class",
+        target_id=school_class.pk,
+        org_ids=[school_class.org_id],
+        detail={"period": period.pk, "subject": subject, "pupils": len(pupils)},
+    )
+    rows = [
+        (
+            pupil,
+            pupil_averages.get(pupil.pk, {}).get(subject),
+            posted.get(pupil.pk, saved.get(pupil.pk, "")),
+        )
+        for pupil in pupils
+    ]
+    return render(
+        request,
+        "reportcards/subject.html",
+        {
+            "school_class": school_class,
+            "period": period,
+            "subject": subject,
+            "subjects": subjects,
+            "rows": rows,
+            "max_length": MAX_APPRAISAL,
+        },
+    )
+
+
+def _class_rows(school_class, period, posted):
+    pupils = list(students_of_class(school_class))
+    cards = {
+        c.student_id: c
+        for c in ReportCard.objects.filter(
+            period=period, student_id__in=[p.pk for p in pupils]
+        )
+    }
+    pupil_averages = rule.subject_averages([p.pk for p in pupils], period)
+    return [
+        (
+            pupil,
+            rule.overall(pupil_averages.get(pupil.pk, {})),
+            cards.get(pupil.pk),
+            posted.get(
+                pupil.pk,
+                cards[pupil.pk].head_appraisal if pupil.pk in cards else "",
+            ),
+        )
+        for pupil in pupils
+    ], pupils
+
+
+@login_required
+def class_page(request, class_id: int, period_id: int):
+    """School-life staff: the head teacher's appraisals of a homeroom for a
+    period, each card's generation, the publish button (audited read)."""
+    user = request.user
+    school_class = access.get_staff_class(user, class_id)
+    period = access.get_period(school_class, period_id)
+    posted = {}
+    if request.method == "POST":
+        pupils = list(students_of_class(school_class))
+        posted = _texts(request, pupils)
+        try:
+            changed = actions.save_head_appraisals(
+                staff=user, school_class=school_class, period=period, texts=posted
+            )
+        except actions.ReportCardError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(
+                request, _("Appraisals saved (%(count)s changed).") % {"count": changed}
+            )
+            return redirect("reportcards:class", class_id=class_id, period_id=period_id)
+    rows, pupils = _class_rows(school_class, period, posted)
+    audit.record_read(
+        actor=user,
+        action="reportcards.class_viewed",
+        target_type="school_class",
+        target_id=school_class.pk,
+        org_ids=[school_class.org_id],
+        detail={"period": period.pk, "pupils": len(pupils)},
+    )
+    cards = [card for _p, _a, card, _t in rows if card]
+    return render(
+        request,
+        "reportcards/class.html",
+        {
+            "school_class": school_class,
+            "period": period,
+            "rows": rows,
+            "publication": access.publication_of(school_class, period),
+            "pending": sum(c.status == ReportCard.Status.PENDING for c in cards),
+            "ready": sum(c.status == ReportCard.Status.READY for c in cards),
+            "failed": sum(c.status == ReportCard.Status.FAILED for c in cards),
+            "max_length": MAX_APPRAISAL,
+            "live": {"kind": "staff", "class": school_class.pk, "period": period.pk},
+        },
+    )
+
+
+@require_POST
+@login_required
+def publish(request, class_id: int, period_id: int):
+    school_class = access.get_staff_class(request.user, class_id)
+    period = access.get_period(school_class, period_id)
+    try:
+        actions.publish(staff=request.user, school_class=school_class, period=period)
+    except actions.ReportCardError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request,
+            _(
+                "Published: the report cards are being generated; families "
+                "will be told when they are ready."
+            ),
+        )
+    return redirect("reportcards:class", class_id=class_id, period_id=period_id)
+
+
+@login_required
+def download(request, card_id: int):
+    """A card's PDF: the pupil's current guardians, or staff (audited)."""
+    card, as_staff = access.get_card_to_download(request.user, card_id)
+    try:
+        data = files.read_decrypted(card.file)
+    except (FileNotFoundError, crypto.InvalidToken):
+        log.error("report card %s: its file cannot be read", card.pk)
+        raise Http404("no such report card") from None
+    if as_staff:
+        actions.log_download(request.user, card)
+    name = get_valid_filename(
+        f"Bulletin {card.period.title} {card.student.last_name} {card.student.first_name}"
+    )
+    return files.serve(data, mime="application/pdf", name=f"{name}.pdf")
