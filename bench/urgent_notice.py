@@ -431,7 +431,7 @@ async def run(args, school, staff, teacher, socket_port, arrivals) -> dict:
         await asyncio.sleep(0.05)  # the notice's POST is under way
         while not stop.is_set() and len(lessons) > args.rounds:
             await roll_call("while")
-            await asyncio.sleep(args.pause)
+            await asyncio.sleep(args.while_pause)
 
     stop = asyncio.Event()
     side = asyncio.create_task(meanwhile(stop))
@@ -622,6 +622,9 @@ def main() -> None:
     parser.add_argument("--server", choices=("uvicorn", "daphne"), default="uvicorn")
     parser.add_argument("--servers", type=int, default=None)
     parser.add_argument("--pause", type=float, default=0.2)
+    parser.add_argument(
+        "--while-pause", type=float, default=1.0, help="s between roll calls while"
+    )
     parser.add_argument("--timeout", type=float, default=60.0)
     parser.add_argument("--delivery-timeout", type=float, default=240.0)
     parser.add_argument("--seed", type=int, default=15)
