@@ -86,8 +86,47 @@ def _org_id(event: Event, notice: Notice) -> int | None:
     return None
 
 
-def plan_event(event_id: int, now: datetime.datetime | None = None) -> dict:
+# Events planned in one transaction by :func:`plan_events`, their sending
+# enqueued together: a notice to 3,000 ``user:`` streams is 3,000 events.
+PLAN_CHUNK = 200
+
+
+def plan_events(
+    event_ids: list[int], now: datetime.datetime | None = None
+) -> dict[str, int]:
+    """Plan several events (:func:`plan_event`); return the summed counts.
+
+    The events are planned ``PLAN_CHUNK`` at a time, each chunk in one
+    transaction that ends by enqueueing one push task and one e-mail task
+    for all its deliveries: one event per reader (a notice to every member's
+    ``user:`` stream) would otherwise make one task per push and per e-mail,
+    each picked up by a worker on its own. A failure rolls back its chunk
+    (planned and enqueued together, or neither), so a retried task plans
+    what is left.
+    """
+    total: dict[str, int] = {}
+    for start in range(0, len(event_ids), PLAN_CHUNK):
+        pending: tuple[list[int], list[int]] = ([], [])
+        with transaction.atomic():
+            for event_id in event_ids[start : start + PLAN_CHUNK]:
+                counts = plan_event(event_id, now, pending=pending)
+                for key, value in counts.items():
+                    total[key] = total.get(key, 0) + value
+            _enqueue(*pending)
+    return total
+
+
+def plan_event(
+    event_id: int,
+    now: datetime.datetime | None = None,
+    *,
+    pending: tuple[list[int], list[int]] | None = None,
+) -> dict:
     """Write the notifications and deliveries of one event; enqueue sending.
+
+    With ``pending`` (push delivery ids, e-mail send ids), the ids to send
+    are added there instead, for the caller to enqueue inside the same
+    transaction (:func:`plan_events`).
 
     Returns counts ``{"notifications": n, "push": p, "email": e}`` (tests and
     logs). An event of a kind without category, or already planned, writes
@@ -186,7 +225,11 @@ def plan_event(event_id: int, now: datetime.datetime | None = None) -> dict:
                 pushes.append(row.pk)
             if row.channel == Channel.EMAIL and row.status == Status.QUEUED:
                 sends.append(row.email_id)
-        _enqueue(pushes, sends)
+        if pending is None:
+            _enqueue(pushes, sends)
+        else:
+            pending[0].extend(pushes)
+            pending[1].extend(sends)
     return {"notifications": len(readers), "push": len(pushes), "email": len(sends)}
 
 

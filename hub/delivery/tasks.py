@@ -14,14 +14,10 @@ from django_tasks import task
 
 @task()
 def plan_event(event_ids: list[int]) -> dict:
-    """Plan the deliveries of events (see :func:`hub.delivery.planning.plan_event`)."""
+    """Plan the deliveries of events (see :func:`hub.delivery.planning.plan_events`)."""
     from hub.delivery import planning
 
-    total: dict[str, int] = {}
-    for event_id in event_ids:
-        for key, value in planning.plan_event(event_id).items():
-            total[key] = total.get(key, 0) + value
-    return total
+    return planning.plan_events(event_ids)
 
 
 @task()

@@ -236,3 +236,70 @@ def test_a_second_planner_waits_for_the_first_and_adds_nothing(school):
     assert results["second"] == {"notifications": 11, "push": 0, "email": 0}
     assert Notification.objects.filter(event=event).count() == 10
     assert EmailSend.objects.filter(period__startswith="now:").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_notice_to_every_guardian_is_sent_by_one_push_task_and_one_email_task(
+    school,
+):
+    """A notice is one event per member's ``user:`` stream: the plan task
+    enqueues the sending of all of them together, not one task per push."""
+    from django_tasks_db.models import DBTaskResult
+
+    from core.schoollife.actions import publish_notice
+    from hub.delivery import tasks
+
+    school_class = SchoolClass.objects.get(org=school.org, title="4e B")
+    phones, mailers = [], []
+    for n in range(6):
+        pupil = make_user(f"bulk-pupil-{n}", "student", f"Élève {n}", "Bulk")
+        Enrollment.objects.create(user=pupil, school_class=school_class, role="student")
+        guardian = make_user(
+            f"bulk-guardian-{n}",
+            "guardian",
+            f"Parent {n}",
+            "Bulk",
+            email=f"bulk-{n}@example.org",
+        )
+        GuardianLink.objects.create(guardian=guardian, student=pupil)
+        if n % 2:
+            PushSubscription.objects.create(
+                user=guardian,
+                endpoint=f"https://push.example.org/bulk/{n}",
+                p256dh="p" * 87,
+                auth="a" * 22,
+            )
+            phones.append(guardian)
+        else:
+            Preference.objects.create(
+                user=guardian, category="announcement", push=False, email=True
+            )
+            mailers.append(guardian)
+    publish_notice(
+        author=school.cpe,
+        org=school.org,
+        title="Grève jeudi",
+        audience={"roles": ["guardian"]},
+        urgent=True,
+    )
+    [plan] = DBTaskResult.objects.filter(task_path__endswith=".plan_event")
+    event_ids = plan.args_kwargs["args"][0]
+    assert len(event_ids) >= len(phones) + len(mailers)  # one per member
+
+    tasks.plan_event.call(event_ids)
+
+    [push_task] = DBTaskResult.objects.filter(task_path__endswith=".send_pushes")
+    [email_task] = DBTaskResult.objects.filter(task_path__endswith=".send_emails")
+    queued = Delivery.objects.filter(status=Delivery.Status.QUEUED)
+    assert sorted(push_task.args_kwargs["args"][0]) == sorted(
+        queued.filter(channel="push").values_list("pk", flat=True)
+    )
+    assert queued.filter(channel="push", user__in=phones).count() == len(phones)
+    assert sorted(email_task.args_kwargs["args"][0]) == sorted(
+        EmailSend.objects.filter(user__in=mailers).values_list("pk", flat=True)
+    )
+    assert len(email_task.args_kwargs["args"][0]) >= len(mailers)
+    # Planned once: a retried task adds nothing and enqueues nothing.
+    tasks.plan_event.call(event_ids)
+    assert DBTaskResult.objects.filter(task_path__endswith=".send_pushes").count() == 1
+    assert Notification.objects.filter(event_id__in=event_ids).count() == len(event_ids)
