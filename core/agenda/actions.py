@@ -48,6 +48,7 @@ from core.agenda.events import (
 )
 from core.agenda.models import AgendaEntry, Booking, MeetingEvening, MeetingSlot
 from core.audit import log as audit
+from core.roster import audience as audiences
 from core.roster.audience import Audience, members
 from core.roster.models import Org, User
 from hub.streams import class_stream, user_stream
@@ -83,20 +84,12 @@ def _check_staff(actor: User, org: Org) -> None:
 
 
 def clean_audience(org: Org, roles=(), levels=(), class_ids=()) -> Audience:
-    """The audience of ``org`` for these roles, levels and classes, or
-    :class:`AgendaError` (unknown role or level, another school's class)."""
+    """The audience of ``org`` for these roles, levels and classes
+    (``audience.check``), or :class:`AgendaError`."""
     try:
-        audience = Audience(
-            org_id=org.pk,
-            roles=frozenset(roles),
-            levels=frozenset(levels),
-            class_ids=frozenset(int(pk) for pk in class_ids),
-        )
-    except (TypeError, ValueError):
-        raise AgendaError(_("Unknown role, level or class.")) from None
-    if not access.class_in_org(audience.class_ids, org.pk):
-        raise AgendaError(_("A class of another school cannot be chosen."))
-    return audience
+        return audiences.check(org.pk, roles, levels, class_ids)
+    except audiences.AudienceError as error:
+        raise AgendaError(str(error)) from None
 
 
 # Entries --------------------------------------------------------------------
