@@ -149,16 +149,18 @@ def _entry_fields(org: Org, fields: dict) -> dict:
     }
 
 
-def _emit_entry(entry: AgendaEntry, op: str, actor: User) -> set[int]:
-    """Tell the audience's members; return their ids."""
-    reached = set(members(access.audience_of(entry)))
+def _emit_entry(
+    entry: AgendaEntry, op: str, actor: User, reached: set[int] | None = None
+) -> None:
+    """Tell the audience's members (``reached``: read now if not given)."""
+    if reached is None:
+        reached = set(members(access.audience_of(entry)))
     hub.send_event(
         [user_stream(pk) for pk in sorted(reached)],
         EntryChanged(
             op=op, org_id=entry.org_id, entry=entry_data(entry), actor_id=actor.pk
         ),
     )
-    return reached
 
 
 def create_entry(*, actor: User, org: Org, **fields) -> AgendaEntry:
@@ -188,7 +190,11 @@ def change_entry(*, actor: User, entry: AgendaEntry, **fields) -> AgendaEntry:
         entry.sequence += 1
         entry.save()
         _audit(actor, "agenda.entry_changed", "agenda_entry", entry.pk, entry.org_id)
-        left = before - _emit_entry(entry, "changed", actor)
+        after = set(members(access.audience_of(entry)))
+        left = before - after
+        # Two events: every stream locked first, in one order (no deadlock).
+        hub.lock_streams(user_stream(pk) for pk in before | after)
+        _emit_entry(entry, "changed", actor, after)
         if left:
             # Those the change leaves out hear it is gone, with what they knew.
             hub.send_event(
@@ -254,9 +260,13 @@ def create_evening(
     return evening
 
 
+def _slot_streams(evening: MeetingEvening) -> list[str]:
+    return [class_stream(pk) for pk in access.evening_class_ids(evening)]
+
+
 def _emit_slots(evening: MeetingEvening, teacher_id: int) -> None:
     hub.send_event(
-        [class_stream(pk) for pk in access.evening_class_ids(evening)],
+        _slot_streams(evening),
         SlotsChanged(op="changed", evening_id=evening.pk, teacher_id=teacher_id),
     )
 
@@ -412,6 +422,11 @@ def book(*, guardian: User, slot: MeetingSlot, student: User) -> Booking:
     try:
         with transaction.atomic():
             slot = MeetingSlot.objects.select_for_update().get(pk=slot.pk)
+            # Several events: every stream locked first, in one order.
+            hub.lock_streams(
+                [user_stream(guardian.pk), user_stream(slot.teacher_id)]
+                + _slot_streams(evening)
+            )
             for void in (
                 access.void_bookings()
                 .filter(slot=slot)
@@ -467,6 +482,10 @@ def cancel_booking(*, guardian: User, booking: Booking) -> Booking:
         )
         if booking.cancelled_at:
             return booking
+        hub.lock_streams(
+            [user_stream(booking.guardian_id), user_stream(booking.teacher_id)]
+            + _slot_streams(booking.evening)
+        )
         booking.cancelled_at = timezone.now()
         booking.save(update_fields=["cancelled_at"])
         _audit(
@@ -504,6 +523,9 @@ def cancel_void_bookings(now: dt.datetime | None = None) -> int:
             )
             if booking is None:
                 continue
+            hub.lock_streams(
+                [user_stream(booking.teacher_id)] + _slot_streams(booking.evening)
+            )
             _void(booking, now)
             _emit_slots(booking.evening, booking.teacher_id)
             done += 1
