@@ -25,15 +25,14 @@ emits its events (rules documented here, tested in tests/schoollife).
 import datetime as dt
 from collections import defaultdict
 
-from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 import hub
-from core import files
 from core.audit import log as audit
-from core.homework.uploads import MAX_ATTACHMENTS, CheckedFile
+from core.homework import uploads
+from core.homework.uploads import CheckedFile
 from core.roster import audience as audiences
 from core.roster.access import school_life_staff
 from core.roster.models import Org, User
@@ -48,7 +47,6 @@ from core.schoollife.models import (
     MAX_BODY,
     MAX_OPTIONS,
     Acknowledgement,
-    Attachment,
     Notice,
     Reminder,
 )
@@ -136,18 +134,11 @@ def _audit(actor, action: str, notice: Notice, **detail) -> None:
     )
 
 
-def _save_attachments(notice: Notice, uploads: list[CheckedFile]) -> None:
-    if notice.attachments.count() + len(uploads) > MAX_ATTACHMENTS:
-        raise NoticeError(_("At most 5 files per notice."))
-    for checked in uploads:
-        attachment = Attachment(
-            notice=notice,
-            name=files.download_name(checked.name, checked.mime),
-            mime=checked.mime,
-            size=len(checked.data),
-        )
-        attachment.file.save("x", ContentFile(checked.data), save=False)
-        attachment.save()
+def _save_attachments(notice: Notice, checked: list[CheckedFile]) -> None:
+    try:
+        uploads.save_attachments(notice.attachments, checked)
+    except uploads.TooManyFiles:
+        raise NoticeError(_("At most 5 files per notice.")) from None
 
 
 def publish_notice(
