@@ -29,7 +29,6 @@ from core.roster.audience import (
     Audience,
     Standing,
     classes,
-    includes,
     standing_of,
     visible,
 )
@@ -78,15 +77,6 @@ def entries_for(user: User, since=None) -> list[AgendaEntry]:
         )
     }
     return [entry for entry in found if entry.org_id in managed or entry.pk in kept]
-
-
-def get_entry_to_read(user: User, entry_id: int) -> AgendaEntry:
-    entry = AgendaEntry.objects.filter(pk=entry_id).first()
-    if entry is None or not (
-        manages(user, entry.org_id) or includes(audience_of(entry), user)
-    ):
-        raise Http404
-    return entry
 
 
 def get_entry_to_manage(user: User, entry_id: int) -> AgendaEntry:
