@@ -416,3 +416,75 @@ async def test_an_open_socket_loses_the_streams_of_an_ended_link_at_once(world):
         assert set(frame["streams"]) == {class_b, org_b}
     finally:
         await socket.disconnect()
+
+
+# Agenda --------------------------------------------------------------------
+# An entry and a parent–teacher evening of each school's class: staff manage
+# their own school's, the evening's page is for them, the class's teachers
+# and the guardians of its pupils.
+
+
+@pytest.fixture
+def agenda_world(world):
+    from core.agenda import actions as agenda
+    from core.roster.audience import Audience
+
+    school = world["school"]
+    berthe = User.objects.get(username="berthe")
+    now = timezone.now()
+    for key, org, school_class, staff in [
+        ("A", school.org, school.class_4b, school.cpe),
+        ("B", school.other_org, school.other_class, berthe),
+    ]:
+        world[f"entry{key}"] = agenda.create_entry(
+            actor=staff,
+            org=org,
+            kind="class_council",
+            title="Conseil de classe",
+            start=now + dt.timedelta(days=3),
+            end=now + dt.timedelta(days=3, hours=1),
+            audience=Audience(org_id=org.pk, class_ids=frozenset({school_class.pk})),
+        ).pk
+        world[f"evening{key}"] = agenda.create_evening(
+            actor=staff,
+            org=org,
+            title="Rencontres parents-professeurs",
+            date=(now + dt.timedelta(days=10)).date(),
+            class_ids=[school_class.pk],
+            booking_opens=now - dt.timedelta(days=1),
+            booking_closes=now + dt.timedelta(days=5),
+        ).pk
+    return world
+
+
+AGENDA_MATRIX = [
+    ("/agenda/new/", {"paul", "berthe"}),
+    ("/agenda/evenings/new/", {"paul", "berthe"}),
+    ("/agenda/{entryA}/edit/", {"paul"}),
+    ("/agenda/{entryB}/edit/", {"berthe"}),
+    ("/agenda/evenings/{eveningA}/", {"paul", "alice", "karim", "sophie"}),
+    ("/agenda/evenings/{eveningB}/", {"berthe", "oscar", "karim"}),
+]
+
+
+@pytest.mark.parametrize(
+    "path,allowed", AGENDA_MATRIX, ids=[row[0] for row in AGENDA_MATRIX]
+)
+def test_each_agenda_url_answers_exactly_the_people_allowed(
+    agenda_world, path, allowed
+):
+    assert _check(agenda_world, path, allowed) == []
+
+
+def test_when_a_guardian_link_ends_the_agenda_through_it_ends(agenda_world):
+    school = agenda_world["school"]
+    GuardianLink.objects.get(
+        guardian=school.parent, student=school.other_child
+    ).delete()
+    assert _check(agenda_world, "/agenda/evenings/{eveningB}/", set(), ["karim"]) == []
+    assert (
+        _check(agenda_world, "/agenda/evenings/{eveningA}/", {"karim"}, ["karim"]) == []
+    )
+    page = _client("karim").get("/agenda/").content.decode()
+    assert f"/agenda/evenings/{agenda_world['eveningB']}/" not in page
+    assert f"/agenda/evenings/{agenda_world['eveningA']}/" in page

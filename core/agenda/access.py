@@ -25,8 +25,14 @@ from django.http import Http404
 
 from core.agenda.models import AgendaEntry, Booking, MeetingEvening, MeetingSlot
 from core.roster.access import children_of, classes_of, orgs_of, staff_orgs
-from core.roster.audience import Audience, classes, includes
-from core.roster.models import Enrollment, GuardianLink, Org, SchoolClass, User
+from core.roster.audience import (
+    Audience,
+    Standing,
+    classes,
+    standing_of,
+    visible,
+)
+from core.roster.models import Enrollment, GuardianLink, Org, User
 
 STAFF_PERMISSION = "agenda.add_agendaentry"
 
@@ -63,20 +69,14 @@ def entries_for(user: User, since=None) -> list[AgendaEntry]:
     ).select_related("org", "author")
     if since is not None:
         found = found.filter(end__gte=since)
-    return [
-        entry
-        for entry in found.order_by("start", "pk")
-        if entry.org_id in managed or includes(audience_of(entry), user)
-    ]
-
-
-def get_entry_to_read(user: User, entry_id: int) -> AgendaEntry:
-    entry = AgendaEntry.objects.filter(pk=entry_id).first()
-    if entry is None or not (
-        manages(user, entry.org_id) or includes(audience_of(entry), user)
-    ):
-        raise Http404
-    return entry
+    found = list(found.order_by("start", "pk"))
+    kept = {
+        entry.pk
+        for entry in visible(
+            user, [entry for entry in found if entry.org_id not in managed]
+        )
+    }
+    return [entry for entry in found if entry.org_id in managed or entry.pk in kept]
 
 
 def get_entry_to_manage(user: User, entry_id: int) -> AgendaEntry:
@@ -139,34 +139,43 @@ def teachers_of_child(child: User, evening: MeetingEvening) -> list[User]:
     )
 
 
+def _takes_part(standing: Standing, evening: MeetingEvening) -> bool:
+    """A teacher enrolled, or a guardian with an active child enrolled, in
+    a class of the evening (:func:`teaches_in`, :func:`children_for`)."""
+    return standing.role in (
+        User.Role.TEACHER,
+        User.Role.GUARDIAN,
+    ) and standing.in_classes(audience_of(evening))
+
+
 def evenings_for(user: User) -> list[MeetingEvening]:
-    """The evenings ``user`` takes part in or manages, by date."""
+    """The evenings ``user`` takes part in or manages, by date. A fixed
+    number of queries."""
     if not _active(user):
         return []
     managed = set(managed_orgs(user).values_list("pk", flat=True))
     found = MeetingEvening.objects.filter(
         Q(org__in=orgs_of(user)) | Q(org__in=managed)
     ).order_by("date", "pk")
+    standing = standing_of(user)
     return [
         evening
         for evening in found
-        if evening.org_id in managed
-        or teaches_in(user, evening)
-        or children_for(user, evening)
+        if evening.org_id in managed or _takes_part(standing, evening)
     ]
 
 
 def get_evening(user: User, evening_id: int) -> MeetingEvening:
     evening = MeetingEvening.objects.filter(pk=evening_id).first()
-    if evening is None or evening not in evenings_for(user):
+    if (
+        evening is None
+        or not _active(user)
+        or not (
+            manages(user, evening.org_id) or _takes_part(standing_of(user), evening)
+        )
+    ):
         raise Http404
     return evening
-
-
-def class_in_org(class_ids, org_id: int) -> bool:
-    """Whether every class of ``class_ids`` belongs to ``org_id``."""
-    ids = set(class_ids)
-    return SchoolClass.objects.filter(pk__in=ids, org_id=org_id).count() == len(ids)
 
 
 # Bookings -------------------------------------------------------------------

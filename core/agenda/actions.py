@@ -48,6 +48,7 @@ from core.agenda.events import (
 )
 from core.agenda.models import AgendaEntry, Booking, MeetingEvening, MeetingSlot
 from core.audit import log as audit
+from core.roster import audience as audiences
 from core.roster.audience import Audience, members
 from core.roster.models import Org, User
 from hub.streams import class_stream, user_stream
@@ -83,20 +84,12 @@ def _check_staff(actor: User, org: Org) -> None:
 
 
 def clean_audience(org: Org, roles=(), levels=(), class_ids=()) -> Audience:
-    """The audience of ``org`` for these roles, levels and classes, or
-    :class:`AgendaError` (unknown role or level, another school's class)."""
+    """The audience of ``org`` for these roles, levels and classes
+    (``audience.check``), or :class:`AgendaError`."""
     try:
-        audience = Audience(
-            org_id=org.pk,
-            roles=frozenset(roles),
-            levels=frozenset(levels),
-            class_ids=frozenset(int(pk) for pk in class_ids),
-        )
-    except (TypeError, ValueError):
-        raise AgendaError(_("Unknown role, level or class.")) from None
-    if not access.class_in_org(audience.class_ids, org.pk):
-        raise AgendaError(_("A class of another school cannot be chosen."))
-    return audience
+        return audiences.check(org.pk, roles, levels, class_ids)
+    except audiences.AudienceError as error:
+        raise AgendaError(str(error)) from None
 
 
 # Entries --------------------------------------------------------------------
@@ -156,16 +149,18 @@ def _entry_fields(org: Org, fields: dict) -> dict:
     }
 
 
-def _emit_entry(entry: AgendaEntry, op: str, actor: User) -> set[int]:
-    """Tell the audience's members; return their ids."""
-    reached = set(members(access.audience_of(entry)))
+def _emit_entry(
+    entry: AgendaEntry, op: str, actor: User, reached: set[int] | None = None
+) -> None:
+    """Tell the audience's members (``reached``: read now if not given)."""
+    if reached is None:
+        reached = set(members(access.audience_of(entry)))
     hub.send_event(
         [user_stream(pk) for pk in sorted(reached)],
         EntryChanged(
             op=op, org_id=entry.org_id, entry=entry_data(entry), actor_id=actor.pk
         ),
     )
-    return reached
 
 
 def create_entry(*, actor: User, org: Org, **fields) -> AgendaEntry:
@@ -195,7 +190,11 @@ def change_entry(*, actor: User, entry: AgendaEntry, **fields) -> AgendaEntry:
         entry.sequence += 1
         entry.save()
         _audit(actor, "agenda.entry_changed", "agenda_entry", entry.pk, entry.org_id)
-        left = before - _emit_entry(entry, "changed", actor)
+        after = set(members(access.audience_of(entry)))
+        left = before - after
+        # Two events: every stream locked first, in one order (no deadlock).
+        hub.lock_streams(user_stream(pk) for pk in before | after)
+        _emit_entry(entry, "changed", actor, after)
         if left:
             # Those the change leaves out hear it is gone, with what they knew.
             hub.send_event(
@@ -261,9 +260,13 @@ def create_evening(
     return evening
 
 
+def _slot_streams(evening: MeetingEvening) -> list[str]:
+    return [class_stream(pk) for pk in access.evening_class_ids(evening)]
+
+
 def _emit_slots(evening: MeetingEvening, teacher_id: int) -> None:
     hub.send_event(
-        [class_stream(pk) for pk in access.evening_class_ids(evening)],
+        _slot_streams(evening),
         SlotsChanged(op="changed", evening_id=evening.pk, teacher_id=teacher_id),
     )
 
@@ -419,6 +422,11 @@ def book(*, guardian: User, slot: MeetingSlot, student: User) -> Booking:
     try:
         with transaction.atomic():
             slot = MeetingSlot.objects.select_for_update().get(pk=slot.pk)
+            # Several events: every stream locked first, in one order.
+            hub.lock_streams(
+                [user_stream(guardian.pk), user_stream(slot.teacher_id)]
+                + _slot_streams(evening)
+            )
             for void in (
                 access.void_bookings()
                 .filter(slot=slot)
@@ -474,6 +482,10 @@ def cancel_booking(*, guardian: User, booking: Booking) -> Booking:
         )
         if booking.cancelled_at:
             return booking
+        hub.lock_streams(
+            [user_stream(booking.guardian_id), user_stream(booking.teacher_id)]
+            + _slot_streams(booking.evening)
+        )
         booking.cancelled_at = timezone.now()
         booking.save(update_fields=["cancelled_at"])
         _audit(
@@ -511,6 +523,9 @@ def cancel_void_bookings(now: dt.datetime | None = None) -> int:
             )
             if booking is None:
                 continue
+            hub.lock_streams(
+                [user_stream(booking.teacher_id)] + _slot_streams(booking.evening)
+            )
             _void(booking, now)
             _emit_slots(booking.evening, booking.teacher_id)
             done += 1

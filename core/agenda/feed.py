@@ -10,11 +10,13 @@
   ``booking-<id>@<host>``; a cancelled booking stays, ``STATUS:CANCELLED``,
   SEQUENCE 1.
 
-:func:`version_part` reads exactly what :func:`events` writes, without
-rendering: the feed's ETag changes whenever an entry or a booking does.
+:func:`read` reads the rows once per fetch; :func:`version_part` takes
+exactly what :func:`events` writes, without rendering: the feed's ETag
+changes whenever an entry or a booking does.
 """
 
 import datetime as dt
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext as _
@@ -25,17 +27,25 @@ from core.agenda.models import AgendaEntry, Booking
 from core.roster.models import User
 
 
-def _entries(user: User, window) -> list[AgendaEntry]:
-    start, end = window
-    return [e for e in access.entries_for(user, since=start) if e.start < end]
+@dataclass(frozen=True)
+class Rows:
+    """The user's entries and bookings of a feed's window."""
+
+    entries: list[AgendaEntry]
+    bookings: list[Booking]
 
 
-def _bookings(user: User, window) -> list[Booking]:
+def read(user: User, window) -> Rows:
+    """The entries and bookings of ``user``'s feed in ``window`` (read once
+    per fetch, for the version and the rendering)."""
     start, end = window
-    return list(
-        access.bookings_for(user)
-        .filter(slot__start__gte=start, slot__start__lt=end)
-        .order_by("slot__start", "pk")
+    return Rows(
+        entries=[e for e in access.entries_for(user, since=start) if e.start < end],
+        bookings=list(
+            access.bookings_for(user)
+            .filter(slot__start__gte=start, slot__start__lt=end)
+            .order_by("slot__start", "pk")
+        ),
     )
 
 
@@ -47,7 +57,7 @@ def _name(person: User) -> str:
     return person.get_full_name() or str(person)
 
 
-def version_part(user: User, window) -> tuple:
+def version_part(rows: Rows) -> tuple:
     """What the agenda adds to the feed's version (see module)."""
     entries = tuple(
         (
@@ -62,7 +72,7 @@ def version_part(user: User, window) -> tuple:
             e.all_day,
             e.org.time_zone,
         )
-        for e in _entries(user, window)
+        for e in rows.entries
     )
     bookings = tuple(
         (
@@ -75,7 +85,7 @@ def version_part(user: User, window) -> tuple:
             _name(b.guardian),
             _name(b.student),
         )
-        for b in _bookings(user, window)
+        for b in rows.bookings
     )
     return ("agenda", entries, bookings)
 
@@ -135,8 +145,8 @@ def _booking_event(booking: Booking, user: User, host: str) -> Event:
     return event
 
 
-def events(user: User, window, host: str) -> list[Event]:
-    """The VEVENTs of ``user``'s entries and meetings in ``window``."""
-    return [_entry_event(entry, host) for entry in _entries(user, window)] + [
-        _booking_event(booking, user, host) for booking in _bookings(user, window)
+def events(user: User, rows: Rows, host: str) -> list[Event]:
+    """The VEVENTs of ``user``'s entries and meetings (:func:`read`)."""
+    return [_entry_event(entry, host) for entry in rows.entries] + [
+        _booking_event(booking, user, host) for booking in rows.bookings
     ]

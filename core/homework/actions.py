@@ -34,7 +34,7 @@ from django.utils.translation import gettext as _
 import hub
 from core import files
 from core.audit import log as audit
-from core.homework import access
+from core.homework import access, uploads
 from core.homework.events import (
     DoneChanged,
     HandInChanged,
@@ -43,14 +43,13 @@ from core.homework.events import (
     HomeworkReminder,
 )
 from core.homework.models import (
-    Attachment,
     DoneMark,
     HandIn,
     Homework,
     Reminder,
     SessionContent,
 )
-from core.homework.uploads import MAX_ATTACHMENTS, CheckedFile
+from core.homework.uploads import CheckedFile
 from core.roster.access import families
 from core.roster.models import SchoolClass, User
 from core.timetable.models import Occurrence
@@ -172,20 +171,11 @@ def _audit(actor, action: str, homework: Homework, **detail) -> None:
     )
 
 
-def _save_attachments(homework: Homework, uploads: list[CheckedFile]) -> None:
-    if homework.attachments.count() + len(uploads) > MAX_ATTACHMENTS:
-        raise HomeworkError(_("At most 5 files per homework."))
-    for checked in uploads:
-        attachment = Attachment(
-            homework=homework,
-            name=files.download_name(checked.name, checked.mime),
-            mime=checked.mime,
-            size=len(checked.data),
-        )
-        from django.core.files.base import ContentFile
-
-        attachment.file.save("x", ContentFile(checked.data), save=False)
-        attachment.save()
+def _save_attachments(homework: Homework, checked: list[CheckedFile]) -> None:
+    try:
+        uploads.save_attachments(homework.attachments, checked)
+    except uploads.TooManyFiles:
+        raise HomeworkError(_("At most 5 files per homework.")) from None
 
 
 def _check_fields(fields: dict, school_class: SchoolClass) -> dict:

@@ -10,6 +10,7 @@ names, and served with ``core.files.serve``.
 
 from dataclasses import dataclass
 
+from django.core.files.base import ContentFile
 from django.utils.translation import gettext as _
 
 from core import files
@@ -69,3 +70,25 @@ def check(upload) -> CheckedFile:
             % {"name": name}
         )
     return CheckedFile(name=name, mime=mime, data=data)
+
+
+class TooManyFiles(FileRefused):
+    """More than :data:`MAX_ATTACHMENTS` files on one item."""
+
+
+def save_attachments(attachments, uploads: list[CheckedFile]) -> None:
+    """Store ``uploads`` as new rows of ``attachments``, an item's related
+    manager of attachment rows (``homework.attachments``,
+    ``notice.attachments``: a ``file``, ``name``, ``mime`` and ``size``),
+    under random names. Raises :class:`TooManyFiles` (nothing stored) when
+    the item would hold more than :data:`MAX_ATTACHMENTS`."""
+    if attachments.count() + len(uploads) > MAX_ATTACHMENTS:
+        raise TooManyFiles
+    for checked in uploads:
+        attachment = attachments.model(
+            name=files.download_name(checked.name, checked.mime),
+            mime=checked.mime,
+            size=len(checked.data),
+        )
+        attachment.file.save("x", ContentFile(checked.data), save=False)
+        attachments.add(attachment, bulk=False)

@@ -75,6 +75,14 @@ FATES = {
     "schoollife.Notice.author": KEEP,
     "schoollife.Acknowledgement.user": KEEP,
     "schoollife.Reminder.sent_by": KEEP,
+    # Agenda: entries, evenings and slots are the school's; a guardian's
+    # booking for a child is the family's own (deleted with either).
+    "agenda.AgendaEntry.author": KEEP,
+    "agenda.MeetingEvening.author": KEEP,
+    "agenda.MeetingSlot.teacher": KEEP,
+    "agenda.Booking.teacher": KEEP,
+    "agenda.Booking.guardian": DELETE,
+    "agenda.Booking.student": DELETE,
     # Report cards: the ENT's copy of a pupil's cards goes with the pupil
     # (the PDF names them; the school's record is the national LSU); who
     # wrote or published them is the school's record.

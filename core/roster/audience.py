@@ -118,6 +118,16 @@ class Audience:
         )
 
 
+def _reaches(audience: Audience, org_id: int, class_id: int, level: str) -> bool:
+    """Whether the audience reaches the class ``class_id`` (of ``org_id``,
+    at ``level``): the one rule of :func:`classes`."""
+    return org_id == audience.org_id and (
+        audience.whole_school
+        or class_id in audience.class_ids
+        or level in audience.levels
+    )
+
+
 def classes(audience: Audience) -> list[SchoolClass]:
     """The classes of the audience's school it reaches, by title: all of
     them for the whole school, else those of its levels or listed."""
@@ -127,8 +137,9 @@ def classes(audience: Audience) -> list[SchoolClass]:
     return [
         school_class
         for school_class in found
-        if school_class.pk in audience.class_ids
-        or level_of(school_class.title) in audience.levels
+        if _reaches(
+            audience, school_class.org_id, school_class.pk, level_of(school_class.title)
+        )
     ]
 
 
@@ -141,44 +152,69 @@ def members(audience: Audience) -> dict[int, set[int | None]]:
     staff; teachers linked to the school). Per-class lists ("who has read
     it in 4e B") are built from it. A fixed number of queries.
     """
-    class_ids = [school_class.pk for school_class in classes(audience)]
-    found: dict[int, set[int | None]] = defaultdict(set)
-    enrolled = Enrollment.objects.filter(
-        school_class_id__in=class_ids, user__is_active=True
-    )
-    if audience.names(User.Role.STUDENT) or audience.names(User.Role.GUARDIAN):
-        pupils = list(
-            enrolled.filter(role=Enrollment.Role.STUDENT).values_list(
-                "user_id", "school_class_id"
-            )
+    return members_of_each([audience])[0]
+
+
+def members_of_each(audiences: list[Audience]) -> list[dict[int, set[int | None]]]:
+    """:func:`members` of each audience, the roster of their schools read
+    once (a fixed number of queries, whatever the number of audiences)."""
+    org_ids = {audience.org_id for audience in audiences}
+    if not org_ids:
+        return []
+    school_classes = list(
+        SchoolClass.objects.filter(org_id__in=org_ids).values_list(
+            "pk", "org_id", "title"
         )
-        if audience.names(User.Role.STUDENT):
-            for user_id, class_id in pupils:
-                found[user_id].add(class_id)
-        if audience.names(User.Role.GUARDIAN):
-            classes_of_pupil: dict[int, set[int]] = defaultdict(set)
-            for user_id, class_id in pupils:
+    )
+    enrolled = list(
+        Enrollment.objects.filter(
+            school_class__org_id__in=org_ids, user__is_active=True
+        ).values_list("user_id", "school_class_id", "role")
+    )
+    pupil_ids = {
+        user_id for user_id, _c, role in enrolled if role == Enrollment.Role.STUDENT
+    }
+    links = list(
+        GuardianLink.objects.filter(
+            student_id__in=pupil_ids, guardian__is_active=True
+        ).values_list("guardian_id", "student_id")
+    )
+    staff = list(
+        User.objects.filter(
+            role__in=[User.Role.TEACHER, User.Role.ADMINISTRATOR],
+            orgs__in=org_ids,
+            is_active=True,
+        ).values_list("pk", "role", "orgs")
+    )
+    found = []
+    for audience in audiences:
+        class_ids = {
+            pk
+            for pk, org_id, title in school_classes
+            if _reaches(audience, org_id, pk, level_of(title))
+        }
+        reached: dict[int, set[int | None]] = defaultdict(set)
+        classes_of_pupil: dict[int, set[int]] = defaultdict(set)
+        for user_id, class_id, role in enrolled:
+            if class_id not in class_ids:
+                continue
+            if role == Enrollment.Role.STUDENT:
                 classes_of_pupil[user_id].add(class_id)
-            for guardian_id, student_id in GuardianLink.objects.filter(
-                student_id__in=list(classes_of_pupil), guardian__is_active=True
-            ).values_list("guardian_id", "student_id"):
-                found[guardian_id].update(classes_of_pupil[student_id])
-    if audience.names(User.Role.TEACHER):
-        for user_id, class_id in enrolled.filter(
-            role=Enrollment.Role.TEACHER
-        ).values_list("user_id", "school_class_id"):
-            found[user_id].add(class_id)
-        if audience.whole_school:
-            for user_id in User.objects.filter(
-                role=User.Role.TEACHER, orgs=audience.org_id, is_active=True
-            ).values_list("pk", flat=True):
-                found[user_id].add(None)
-    if audience.names(User.Role.ADMINISTRATOR):
-        for user_id in User.objects.filter(
-            role=User.Role.ADMINISTRATOR, orgs=audience.org_id, is_active=True
-        ).values_list("pk", flat=True):
-            found[user_id].add(None)
-    return dict(found)
+                if audience.names(User.Role.STUDENT):
+                    reached[user_id].add(class_id)
+            elif audience.names(User.Role.TEACHER):
+                reached[user_id].add(class_id)
+        if audience.names(User.Role.GUARDIAN):
+            for guardian_id, student_id in links:
+                if student_id in classes_of_pupil:
+                    reached[guardian_id].update(classes_of_pupil[student_id])
+        for user_id, role, org_id in staff:
+            if org_id != audience.org_id or not audience.names(role):
+                continue
+            if role == User.Role.ADMINISTRATOR or audience.whole_school:
+                reached[user_id].add(None)
+        found.append(dict(reached))
+    return found
 
 
 def includes(audience: Audience, user: User) -> bool:
@@ -209,3 +245,113 @@ def includes(audience: Audience, user: User) -> bool:
     return Enrollment.objects.filter(
         user=user, school_class_id__in=class_ids, role=role
     ).exists()
+
+
+class AudienceError(ValueError):
+    """An audience the rules refuse; ``str(error)`` is a message for the user."""
+
+
+def check(org_id: int, roles=(), levels=(), class_ids=()) -> Audience:
+    """The :class:`Audience` of school ``org_id`` for these roles, levels and
+    classes, or :class:`AudienceError` (an unknown role or level, a class
+    that is not one of the school's): the one check of what staff submit."""
+    try:
+        audience = Audience(
+            org_id=org_id,
+            roles=frozenset(roles or ()),
+            levels=frozenset(levels or ()),
+            class_ids=frozenset(int(pk) for pk in class_ids or ()),
+        )
+    except (TypeError, ValueError):
+        raise AudienceError(_("Unknown role, level or class.")) from None
+    if audience.class_ids:
+        known = SchoolClass.objects.filter(
+            org_id=org_id, pk__in=audience.class_ids
+        ).count()
+        if known != len(audience.class_ids):
+            raise AudienceError(_("A class of another school cannot be chosen."))
+    return audience
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What decides a user's membership of any audience, read once
+    (:func:`standing_of`): their role, whether they are active, their staff
+    orgs and the classes that reach them (``(pk, org id, level)``: a
+    pupil's or a teacher's own enrollments in that role, a guardian's
+    active children's classes as pupils)."""
+
+    role: str
+    active: bool
+    org_ids: frozenset[int]
+    classes: tuple[tuple[int, int, str], ...]
+
+    def classes_in(self, audience: Audience) -> list[int]:
+        """The user's classes that are the audience's (:func:`classes`),
+        whatever the roles named."""
+        return [
+            pk
+            for pk, org_id, level in self.classes
+            if _reaches(audience, org_id, pk, level)
+        ]
+
+    def in_classes(self, audience: Audience) -> bool:
+        return bool(self.classes_in(audience))
+
+    def admits(self, audience: Audience) -> bool:
+        """:func:`includes`, answered from the standing alone."""
+        if not self.active or not audience.names(self.role):
+            return False
+        if self.role == User.Role.ADMINISTRATOR:
+            return audience.org_id in self.org_ids
+        if (
+            self.role == User.Role.TEACHER
+            and audience.whole_school
+            and audience.org_id in self.org_ids
+        ):
+            return True
+        return self.in_classes(audience)
+
+
+def standing_of(user: User) -> Standing:
+    """Read ``user``'s :class:`Standing` (at most three queries)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Standing(role="", active=False, org_ids=frozenset(), classes=())
+    org_ids = frozenset(user.orgs.values_list("pk", flat=True))
+    rows: list[tuple[int, int, str]] = []
+    if user.role != User.Role.ADMINISTRATOR:
+        if user.role == User.Role.GUARDIAN:
+            enrolled = Enrollment.objects.filter(
+                user__guardians=user,
+                role=Enrollment.Role.STUDENT,
+                user__is_active=True,
+            )
+        else:
+            role = (
+                Enrollment.Role.STUDENT
+                if user.role == User.Role.STUDENT
+                else Enrollment.Role.TEACHER
+            )
+            enrolled = Enrollment.objects.filter(user=user, role=role)
+        rows = [
+            (pk, org_id, level_of(title))
+            for pk, org_id, title in enrolled.values_list(
+                "school_class_id", "school_class__org_id", "school_class__title"
+            ).distinct()
+        ]
+    return Standing(
+        role=user.role, active=True, org_ids=org_ids, classes=tuple(sorted(set(rows)))
+    )
+
+
+def visible(user: User, rows, audience_of=None) -> list:
+    """The rows of ``rows`` whose audience includes ``user`` now, in order:
+    :func:`includes` for each, with the user's standing read once.
+    ``audience_of(row)`` gives a row's audience (default: its ``audience``
+    JSON)."""
+    rows = list(rows)
+    if not rows:
+        return []
+    audience_of = audience_of or (lambda row: Audience.from_json(row.audience))
+    standing = standing_of(user)
+    return [row for row in rows if standing.admits(audience_of(row))]

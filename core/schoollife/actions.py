@@ -10,8 +10,9 @@ emits its events (rules documented here, tested in tests/schoollife).
   conditional update), and never once withdrawn.
 - **Events** go to the ``user:`` streams of the audience's members *at
   that moment*, in one ``send_event`` call (one event, many stream rows).
-- **Acknowledgement**: one per member per notice; the notice row is locked
-  first, so concurrent clicks make one row, count once and tell staff once.
+- **Acknowledgement**: one per member per notice (the unique constraint,
+  no lock on the notice): concurrent clicks make one row and tell staff
+  once; the event names the member's classes, staff pages fetch the counts.
   With a reply kind, the answer is required and checked (yes/no, or one of
   the options). An acknowledgement is final.
 - **Reminder**: one per reminder action (its token, unique per notice): a
@@ -24,22 +25,20 @@ emits its events (rules documented here, tested in tests/schoollife).
 import datetime as dt
 from collections import defaultdict
 
-from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 import hub
-from core import files
 from core.audit import log as audit
-from core.homework.uploads import MAX_ATTACHMENTS, CheckedFile
+from core.homework import uploads
+from core.homework.uploads import CheckedFile
 from core.roster import audience as audiences
 from core.roster.access import school_life_staff
-from core.roster.models import Org, SchoolClass, User
+from core.roster.models import Org, User
 from core.schoollife import access
 from core.schoollife.events import (
     AckChanged,
-    ClassCount,
     NoticeChanged,
     NoticeData,
     NoticeReminder,
@@ -48,7 +47,6 @@ from core.schoollife.models import (
     MAX_BODY,
     MAX_OPTIONS,
     Acknowledgement,
-    Attachment,
     Notice,
     Reminder,
 )
@@ -64,27 +62,13 @@ class NoticeError(ValueError):
 
 def check_audience(org: Org, data: dict) -> audiences.Audience:
     """Return the :class:`Audience` of ``data`` (roles, levels, classes) in
-    ``org``, or raise :class:`NoticeError`."""
+    ``org`` (``audience.check``), or raise :class:`NoticeError`."""
     try:
-        audience = audiences.Audience(
-            org_id=org.pk,
-            roles=frozenset(data.get("roles") or ()),
-            levels=frozenset(data.get("levels") or ()),
-            class_ids=frozenset(int(pk) for pk in data.get("classes") or ()),
+        return audiences.check(
+            org.pk, data.get("roles"), data.get("levels"), data.get("classes")
         )
-    except (TypeError, ValueError):
-        raise NoticeError(_("Unknown role or level in the audience.")) from None
-    if audience.class_ids:
-        known = set(
-            SchoolClass.objects.filter(org=org, pk__in=audience.class_ids).values_list(
-                "pk", flat=True
-            )
-        )
-        if known != set(audience.class_ids):
-            raise NoticeError(
-                _("The audience names a class that is not one of this school's.")
-            )
-    return audience
+    except audiences.AudienceError as error:
+        raise NoticeError(str(error)) from None
 
 
 def _check_reply(reply_kind: str, options) -> list[str]:
@@ -150,18 +134,11 @@ def _audit(actor, action: str, notice: Notice, **detail) -> None:
     )
 
 
-def _save_attachments(notice: Notice, uploads: list[CheckedFile]) -> None:
-    if notice.attachments.count() + len(uploads) > MAX_ATTACHMENTS:
-        raise NoticeError(_("At most 5 files per notice."))
-    for checked in uploads:
-        attachment = Attachment(
-            notice=notice,
-            name=files.download_name(checked.name, checked.mime),
-            mime=checked.mime,
-            size=len(checked.data),
-        )
-        attachment.file.save("x", ContentFile(checked.data), save=False)
-        attachment.save()
+def _save_attachments(notice: Notice, checked: list[CheckedFile]) -> None:
+    try:
+        uploads.save_attachments(notice.attachments, checked)
+    except uploads.TooManyFiles:
+        raise NoticeError(_("At most 5 files per notice.")) from None
 
 
 def publish_notice(
@@ -294,30 +271,20 @@ def scheduled_jobs(now: dt.datetime | None = None) -> dict:
 # Acknowledgements ------------------------------------------------------------
 
 
-def counts(
-    notice: Notice, reached: dict[int, set[int | None]] | None = None
-) -> tuple[int, int, list[ClassCount]]:
-    """``(acknowledged, total, per class)`` among the members now."""
-    if reached is None:
-        reached = audiences.members(access.audience_of(notice))
-    acked = set(
-        Acknowledgement.objects.filter(notice=notice).values_list("user_id", flat=True)
-    )
-    per_class: dict[int | None, list[int]] = defaultdict(lambda: [0, 0])
-    for user_id, class_ids in reached.items():
-        for class_id in class_ids:
-            per_class[class_id][1] += 1
-            per_class[class_id][0] += user_id in acked
-    return (
-        len(acked & set(reached)),
-        len(reached),
-        [
-            ClassCount(class_id=class_id, acknowledged=done, total=total)
-            for class_id, (done, total) in sorted(
-                per_class.items(), key=lambda item: (item[0] is None, item[0] or 0)
-            )
-        ],
-    )
+def counts(notices: list[Notice]) -> list[tuple[int, int]]:
+    """``(acknowledged, total)`` of each notice among its members now: the
+    audiences' members read together, the acknowledgements in one query."""
+    notices = list(notices)
+    reached = audiences.members_of_each([access.audience_of(n) for n in notices])
+    acked: dict[int, set[int]] = defaultdict(set)
+    for notice_id, user_id in Acknowledgement.objects.filter(
+        notice__in=notices
+    ).values_list("notice_id", "user_id"):
+        acked[notice_id].add(user_id)
+    return [
+        (len(acked[notice.pk] & set(members)), len(members))
+        for notice, members in zip(notices, reached, strict=True)
+    ]
 
 
 def _check_answer(notice: Notice, reply: str) -> str:
@@ -354,34 +321,40 @@ def acknowledge(
         raise NoticeError(_("No acknowledgement is asked for this notice."))
     reply = _check_answer(notice, reply)
     with transaction.atomic():
-        locked = Notice.objects.select_for_update().get(pk=notice.pk)
-        if not locked.live:
+        # No lock on the notice: the unique constraint makes one row per
+        # member (a concurrent click waits for the first and fails here).
+        current = Notice.objects.get(pk=notice.pk)
+        if not current.live:
             raise NoticeError(_("This notice was withdrawn."))
-        ack, created = Acknowledgement.objects.get_or_create(
-            notice=locked, user=user, defaults={"acknowledged_at": now, "reply": reply}
+        try:
+            with transaction.atomic():
+                ack = Acknowledgement.objects.create(
+                    notice=current, user=user, acknowledged_at=now, reply=reply
+                )
+        except IntegrityError:
+            return Acknowledgement.objects.get(notice=current, user=user), False
+        audit.record(
+            actor=user,
+            action="notice.acknowledged",
+            target_type="notice",
+            target_id=current.pk,
+            org_id=current.org_id,
+            detail={"reply": reply} if reply else None,
         )
-        if created:
-            audit.record(
-                actor=user,
-                action="notice.acknowledged",
-                target_type="notice",
-                target_id=locked.pk,
-                org_id=locked.org_id,
-                detail={"reply": reply} if reply else None,
-            )
-            done, total, per_class = counts(locked)
-            hub.send_event(
-                staff_streams(locked),
-                AckChanged(
-                    op="acknowledged",
-                    notice_id=locked.pk,
-                    org_id=locked.org_id,
-                    acknowledged=done,
-                    total=total,
-                    classes=per_class,
-                ),
-            )
-    return ack, created
+        # The classes through which the member is reached, not the counts:
+        # the staff's open page fetches its fresh counts (reading the whole
+        # audience once per click would not scale to a school's families).
+        class_ids = audiences.standing_of(user).classes_in(access.audience_of(current))
+        hub.send_event(
+            staff_streams(current),
+            AckChanged(
+                op="acknowledged",
+                notice_id=current.pk,
+                org_id=current.org_id,
+                class_ids=class_ids,
+            ),
+        )
+    return ack, True
 
 
 def remind(

@@ -5,8 +5,8 @@
   or org stream: the audience is narrower). Category ``announcement``; an
   urgent notice passes quiet hours (``Notice.urgent``).
 - ``schoollife.ack`` on the ``user:`` streams of the org's school-life staff
-  and the author: the acknowledged/total counts per class, so open
-  acknowledgement pages follow. Not a notification. Never on ``org:``
+  and the author: which notice, and the member's classes in its audience;
+  open acknowledgement pages fetch their fresh counts. Not a notification. Never on ``org:``
   (pupils read it) nor to families.
 - ``schoollife.reminder`` on the ``user:`` streams of the members who have
   not acknowledged: category ``announcement``.
@@ -63,26 +63,15 @@ class NoticeChanged(HubEvent):
         )
 
 
-class ClassCount(BaseModel):
-    """Acknowledged out of total members reached through one class
-    (``class_id`` ``None``: reached through the school, e.g. staff)."""
-
-    class_id: int | None
-    acknowledged: int
-    total: int
-
-
 class AckChanged(HubEvent):
-    """A member acknowledged a notice: the counts staff pages show."""
+    """A member acknowledged a notice (staff pages fetch the counts)."""
 
     kind = "schoollife.ack"
     notify = False
     op: Literal["acknowledged"]
     notice_id: int
     org_id: int
-    acknowledged: int
-    total: int
-    classes: list[ClassCount]
+    class_ids: list[int]  # the member's classes in the audience
 
 
 class NoticeReminder(HubEvent):

@@ -36,10 +36,13 @@ def index(request):
     """Staff: their schools' notices with counts. Members: "Informations"."""
     user = request.user
     if access.is_publisher(user):
-        rows = []
-        for notice in access.staff_notices(user)[:STAFF_LIST]:
-            done, total, _classes = actions.counts(notice)
-            rows.append((notice, done, total))
+        notices = list(access.staff_notices(user)[:STAFF_LIST])
+        rows = [
+            (notice, done, total)
+            for notice, (done, total) in zip(
+                notices, actions.counts(notices), strict=True
+            )
+        ]
         return render(request, "schoollife/staff_list.html", {"rows": rows})
     notices = access.notices_for(user)
     acked = {

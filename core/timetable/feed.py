@@ -220,7 +220,9 @@ def calendar_name(user: User, sources: list[Source]) -> str:
     return _("Timetable – %(name)s") % {"name": str(user)}
 
 
-def feed_version(user: User, sources: list[Source], window) -> str:
+def feed_version(
+    user: User, sources: list[Source], window, agenda: agenda_feed.Rows
+) -> str:
     """Return a version of the feed, without rendering it (the ETag).
 
     It changes when an occurrence of the window is added, removed or
@@ -229,7 +231,8 @@ def feed_version(user: User, sources: list[Source], window) -> str:
     goes, or when a name the calendar shows changes (the user's, a child's,
     a class's title, a linked teacher's, an org's time zone): a roster
     import renames without touching the occurrences. Two queries per source,
-    and the agenda's entries and meetings (``core.agenda.feed.version_part``).
+    and the agenda's entries and meetings (``agenda``, read once per fetch
+    by ``core.agenda.feed.read``; ``version_part``).
     """
     parts: list = [FORMAT, site_host(), user.pk, str(user), window[0].isoformat()]
     for source in sources:
@@ -263,7 +266,7 @@ def feed_version(user: User, sources: list[Source], window) -> str:
                 sorted(names, key=repr),
             )
         )
-    parts.append(agenda_feed.version_part(user, window))
+    parts.append(agenda_feed.version_part(agenda))
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:40]
 
 
@@ -321,7 +324,9 @@ def _event(occurrence: Occurrence, child: User | None, host: str, teacher: bool)
     return event
 
 
-def render_feed(user: User, sources: list[Source], window) -> bytes:
+def render_feed(
+    user: User, sources: list[Source], window, agenda: agenda_feed.Rows
+) -> bytes:
     """Return ``user``'s calendar (RFC 5545 text, UTF-8, CRLF lines).
 
     Written in the site's language whatever the calendar app asks for:
@@ -355,7 +360,7 @@ def render_feed(user: User, sources: list[Source], window) -> bytes:
             )
             for occurrence in occurrences:
                 calendar.add_component(_event(occurrence, source.child, host, teacher))
-        for event in agenda_feed.events(user, window, host):
+        for event in agenda_feed.events(user, agenda, host):
             calendar.add_component(event)
     start, end = window
     calendar.add_missing_timezones(

@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core import files
+from core.agenda import feed as agenda_feed
 from core.audit.ip import client_ip
 from core.timetable.feed import (
     feed_sources,
@@ -68,14 +69,15 @@ def calendar_feed(request, token: str):
         return _not_found()
     sources = feed_sources(user)
     window = feed_window(timezone.now())
-    etag = f'"{feed_version(user, sources, window)}"'
+    agenda = agenda_feed.read(user, window)
+    etag = f'"{feed_version(user, sources, window, agenda)}"'
     unchanged = get_conditional_response(request, etag=etag)
     if unchanged is not None:
         unchanged["ETag"] = etag
         unchanged["Cache-Control"] = CACHE_CONTROL
         return unchanged
     response = HttpResponse(
-        _rendered(user, sources, window, etag),
+        _rendered(user, sources, window, agenda, etag),
         content_type="text/calendar; charset=utf-8",
     )
     response["ETag"] = etag
@@ -88,7 +90,7 @@ def calendar_feed(request, token: str):
     return response
 
 
-def _rendered(user, sources, window, etag: str) -> bytes:
+def _rendered(user, sources, window, agenda, etag: str) -> bytes:
     """Return the feed, rendered once per version.
 
     Calendar apps poll, many without ``If-None-Match``: the body of a version
@@ -99,7 +101,7 @@ def _rendered(user, sources, window, etag: str) -> bytes:
     packed = cache.get(key)
     if packed is not None:
         return gzip.decompress(packed)
-    body = render_feed(user, sources, window)
+    body = render_feed(user, sources, window, agenda)
     cache.set(key, gzip.compress(body, compresslevel=6), RENDERED_TTL)
     return body
 

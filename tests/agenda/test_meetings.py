@@ -2,16 +2,15 @@
 reminder, races (PostgreSQL, threads), the pages."""
 
 import datetime as dt
-import threading
 
 import pytest
-from django.db import connection
 
 from core.agenda import access, actions
 from core.agenda.models import Booking, MeetingSlot
 from core.audit.models import AuditEntry
 from core.roster.models import Enrollment, GuardianLink
 from tests.agenda.conftest import EVENING, open_slots, paris
+from tests.concurrency import needs_server_database, race
 from tests.conftest import capture_events, login_verified
 
 pytestmark = pytest.mark.django_db
@@ -217,42 +216,11 @@ def test_no_reminder_for_a_cancelled_or_void_booking(school, evening, clock):
     assert actions.send_reminders() == 0
 
 
-def _race(jobs):
-    """Run ``jobs`` at once in threads; return their results or errors."""
-    barrier = threading.Barrier(len(jobs))
-    results = [None] * len(jobs)
-
-    def run(index, job):
-        try:
-            barrier.wait(10)
-            results[index] = job()
-        except Exception as error:  # reported to the caller
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [
-        threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return results
-
-
-def _needs_postgresql():
-    if connection.vendor != "postgresql":
-        pytest.skip(
-            "concurrent writers need a server database (DATABASE_URL=postgres://)"
-        )
-
-
 @pytest.mark.django_db(transaction=True)
 def test_two_guardians_clicking_one_slot_at_once_one_wins(school, evening):
-    _needs_postgresql()
+    needs_server_database()
     slots = open_slots(school.teacher, evening)
-    results = _race(
+    results = race(
         [
             lambda: actions.book(
                 guardian=school.parent, slot=slots[0], student=school.pupil
@@ -271,9 +239,9 @@ def test_two_guardians_clicking_one_slot_at_once_one_wins(school, evening):
 
 @pytest.mark.django_db(transaction=True)
 def test_one_guardian_clicking_two_slots_of_a_teacher_at_once_gets_one(school, evening):
-    _needs_postgresql()
+    needs_server_database()
     slots = open_slots(school.teacher, evening)
-    results = _race(
+    results = race(
         [
             lambda: actions.book(
                 guardian=school.parent, slot=slots[0], student=school.pupil
@@ -292,14 +260,14 @@ def test_one_guardian_clicking_two_slots_of_a_teacher_at_once_gets_one(school, e
 
 @pytest.mark.django_db(transaction=True)
 def test_two_schedulers_remind_once(school, evening, clock):
-    _needs_postgresql()
+    needs_server_database()
     slots = open_slots(school.teacher, evening)
     actions.book(guardian=school.parent, slot=slots[0], student=school.pupil)
     clock.move_to(paris(2026, 1, 28, 17, 30))
     from hub.models import Event
 
     before = Event.objects.filter(kind="agenda.reminder").count()
-    results = _race([actions.send_reminders, actions.send_reminders])
+    results = race([actions.send_reminders, actions.send_reminders])
     assert sorted(results) == [0, 1], results
     assert (
         Event.objects.filter(kind="agenda.reminder").count() - before == 2

@@ -2,7 +2,17 @@
 
 import pytest
 
-from core.roster.audience import Audience, includes, level_of, members
+from core.roster.audience import (
+    Audience,
+    AudienceError,
+    check,
+    includes,
+    level_of,
+    members,
+    members_of_each,
+    standing_of,
+    visible,
+)
 from core.roster.models import Enrollment, GuardianLink, SchoolClass, User
 from tests.conftest import make_user
 
@@ -56,10 +66,14 @@ def everyone():
 
 
 def check_includes_matches(audience):
-    """``includes`` gives the same answer as ``members`` for every user."""
+    """``includes`` gives the same answer as ``members`` for every user, and
+    so does the batched ``visible``."""
     found = members(audience)
     for user in everyone():
         assert includes(audience, user) == (user.pk in found), user.username
+        assert visible(user, [audience], lambda a: a) == (
+            [audience] if user.pk in found else []
+        ), user.username
     return found
 
 
@@ -149,3 +163,79 @@ def test_members_takes_a_fixed_number_of_queries(school, django_assert_max_num_q
 @pytest.mark.parametrize(("title", "level"), [("4eB", "4e"), ("4emes", "")])
 def test_level_of_more_titles(title, level):
     assert level_of(title) == level
+
+
+def several_audiences(school) -> list[Audience]:
+    org, other = school.org.pk, school.other_org.pk
+    return [
+        Audience(org_id=org),
+        Audience(org_id=other),
+        Audience(org_id=org, roles=frozenset({"guardian"})),
+        Audience(org_id=org, roles=frozenset({"guardian"}), levels=frozenset({"4e"})),
+        Audience(org_id=org, roles=frozenset({"teacher"})),
+        Audience(org_id=other, roles=frozenset({"teacher", "guardian"})),
+        Audience(org_id=org, levels=frozenset({"3e"})),
+        Audience(org_id=org, class_ids=frozenset({school.class_4b.pk})),
+        Audience(org_id=org, class_ids=frozenset({school.other_class.pk})),
+        Audience(org_id=other, levels=frozenset({"5e"}), roles=frozenset({"student"})),
+        Audience(org_id=org, roles=frozenset({"administrator"})),
+        Audience(
+            org_id=org,
+            roles=frozenset({"student", "teacher"}),
+            levels=frozenset({"4e"}),
+        ),
+    ]
+
+
+def test_visible_agrees_with_includes_for_every_user_and_audience(school):
+    """The batched helper gives, for each user of both schools (Karim is a
+    family of both), exactly ``includes``'s answer for each audience; and
+    ``members_of_each`` reads them all as ``members`` does one by one."""
+    # An inactive pupil and an inactive guardian reach nothing.
+    gone = make_user("max", User.Role.STUDENT, "Max", "Petit", is_active=False)
+    Enrollment.objects.create(user=gone, school_class=school.class_3a, role="student")
+    GuardianLink.objects.create(
+        guardian=school.other_parent, student=gone, relationship="mère"
+    )
+    audiences = several_audiences(school)
+    each = members_of_each(audiences)
+    for user in everyone():
+        expected = [includes(audience, user) for audience in audiences]
+        kept = visible(user, list(enumerate(audiences)), lambda pair: pair[1])
+        assert [index for index, _a in kept] == [
+            index for index, yes in enumerate(expected) if yes
+        ], user.username
+        assert [user.pk in found for found in each] == expected, user.username
+    assert [set(found) for found in each] == [set(members(a)) for a in audiences]
+
+
+def test_a_users_standing_is_read_in_a_fixed_number_of_queries(
+    school, django_assert_max_num_queries
+):
+    for user in (school.parent, school.pupil, school.teacher, school.cpe):
+        with django_assert_max_num_queries(2):
+            standing_of(user)
+    audiences = several_audiences(school) * 10
+    with django_assert_max_num_queries(2):
+        visible(school.parent, audiences, lambda a: a)
+    with django_assert_max_num_queries(4):
+        members_of_each(audiences)
+
+
+def test_check_refuses_unknown_values_and_another_schools_class(school):
+    audience = check(school.org.pk, ["guardian"], ["4e"], [str(school.class_4b.pk)])
+    assert audience == Audience(
+        org_id=school.org.pk,
+        roles=frozenset({"guardian"}),
+        levels=frozenset({"4e"}),
+        class_ids=frozenset({school.class_4b.pk}),
+    )
+    for bad in (
+        {"roles": ["janitor"]},
+        {"levels": ["CM2"]},
+        {"class_ids": ["x"]},
+        {"class_ids": [school.other_class.pk]},
+        {"class_ids": [999999]},
+    ):
+        with pytest.raises(AudienceError):
+            check(school.org.pk, **bad)

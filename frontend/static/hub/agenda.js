@@ -37,5 +37,4 @@ if (root) {
   });
   hub.on("agenda.slots", () => refresh());
   hub.on("reset", () => refresh());
-  globalThis.hubAgenda = { refresh }; // for browser tests
 }

@@ -6,7 +6,7 @@
 // (#notice): a withdrawal of that notice says so and disables the form; a
 // change brings the server's fresh page part.
 // The staff's acknowledgement page (#ack-status): a `schoollife.ack` of that
-// notice brings the server's fresh per-class lists.
+// notice brings the server's fresh per-class lists and counts.
 import { hub } from "./hub-client.js";
 import { pageRefresher } from "./refresh.js";
 
@@ -63,12 +63,20 @@ if (page) {
 }
 
 const live = JSON.parse(document.getElementById("schoollife-live")?.textContent || "null");
-const acks = swapper("ack-status");
-if (live && acks) {
+const ackRoot = document.getElementById("ack-status");
+if (live && ackRoot) {
+  // The event says who acknowledged, not the counts: the fresh page part
+  // brings them, and its total is announced.
+  const acks = pageRefresher(
+    "ack-status",
+    (fresh) => {
+      ackRoot.replaceChildren(...[...fresh.childNodes].map((node) => document.importNode(node, true)));
+      say(document.getElementById("ack-total")?.textContent.trim() || "");
+    },
+    "ack-status",
+  );
   hub.on("schoollife.ack", (event) => {
-    if (event.data?.notice_id !== live.notice) return;
-    acks();
-    say(fill(_("%(acknowledged)s of %(total)s acknowledged"), event.data));
+    if (event.data?.notice_id === live.notice) acks();
   });
   hub.on("reset", () => acks());
 }
