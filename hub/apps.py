@@ -6,6 +6,13 @@ class HubConfig(AppConfig):
     verbose_name = "Hub"
 
     def ready(self) -> None:
+        from django.utils.module_loading import autodiscover_modules
+
         from hub import gcwatch, signals  # noqa: F401
+
+        # Every app's ``events`` module, so the registry (notifying kinds,
+        # the notification centre's wording) never depends on which view
+        # happened to be imported first.
+        autodiscover_modules("events")
 
         gcwatch.install()

@@ -7,13 +7,19 @@ may read (:func:`hub.access.readable_streams`), is unread. A stream without a
 cursor counts as read up to offset 0.
 """
 
+import datetime
+import logging
+
 from django.db import transaction
 from django.db.models import Q
+from pydantic import ValidationError
 
 from hub.access import readable_streams
-from hub.events import notifying_kinds
+from hub.events import Notice, UnknownEventKind, event_class, notifying_kinds
 from hub.models import Event, ReadCursor, Stream
 from hub.streams import Envelope, envelope
+
+logger = logging.getLogger(__name__)
 
 
 def _streams(user, names: list[str] | None = None) -> list[Stream]:
@@ -77,6 +83,23 @@ def recent(user, limit: int = 50) -> list[Envelope]:
         envelope(streams[row.stream_id].name, streams[row.stream_id].epoch, row)
         for row in rows
     ]
+
+
+def notice_of(item: Envelope) -> Notice | None:
+    """Return how ``item`` reads (its kind's ``notice``), in the active language.
+
+    The one wording of an event for the notification centre, push, e-mail
+    and digests. ``None`` for a kind that stays in-app or a payload its
+    class no longer accepts (an event logged by an older version).
+    """
+    try:
+        cls = event_class(item.kind)
+        return cls(op=item.op, **item.data).notice(
+            datetime.datetime.fromisoformat(item.ts)
+        )
+    except (UnknownEventKind, ValidationError, TypeError):
+        logger.warning("cannot describe %s.%s", item.kind, item.op, exc_info=True)
+        return None
 
 
 def mark_all_read(user) -> None:

@@ -236,3 +236,23 @@ def test_guardian_home_shows_homework_for_tomorrow_and_its_tick_live(
     page.set_viewport_size({"width": 360, "height": 780})
     page.screenshot(path=str(screens_dir / "home-guardian-homework-360.png"))
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
+
+
+@pytest.mark.browser
+def test_guardian_home_announces_a_report_card_in_french(live_hub, page, login):
+    # A kind notifications.js does not word itself: the announcer reads the
+    # server's words (the notification's title), never the kind's name.
+    from tests.browser.test_notifications_live import REPORT_CARD
+
+    login(page, "karim")
+    page.goto("/")
+    expect(page.locator("#hub-status")).to_have_attribute("data-state", "connected")
+
+    live_hub.shell(REPORT_CARD)
+
+    announcer = page.locator("#home-announcer")
+    expect(announcer).to_contain_text(
+        "Bulletin disponible (Trimestre témoin)", timeout=15_000
+    )
+    expect(announcer).not_to_contain_text("reportcards")
+    assert not page.js_errors, page.js_errors

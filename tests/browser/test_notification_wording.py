@@ -153,3 +153,42 @@ def test_timetable_changes_read_as_one_notification(page, login):
     with page.expect_navigation():
         page.click('.language-form button[value="fr"]')
     assert not page.js_errors, page.js_errors
+
+
+GRADE = {
+    "kind": "grades.mark",
+    "op": "published",
+    "stream": "user:1",
+    "offset": 3,
+    "data": {"student_id": 1, "student_name": "Léa Dubois"},
+}
+
+
+@pytest.mark.browser
+def test_a_kind_without_describer_reads_the_server_words_or_a_sentence(page, login):
+    login(page, "karim")
+    page.goto("/notifications/")
+    expect(page.locator("#hub-status")).to_have_attribute("data-state", "connected")
+    # From the notifications API: the server's title, body and link.
+    served = {
+        **GRADE,
+        "title": "Nouvelle note en Mathématiques : Contrôle (15,5/20)",
+        "body": "Léa Dubois",
+        "url": "/grades/?child=1&period=2",
+    }
+    assert page.evaluate(READ, served) == [
+        "Nouvelle note en Mathématiques : Contrôle (15,5/20)",
+        "Léa Dubois",
+        "/grades/?child=1&period=2",
+    ]
+    # Live, before the list is fetched again: a sentence, never the kind.
+    assert page.evaluate(READ, GRADE) == ["Nouvelle notification", "", None]
+    # A link elsewhere than this site is not followed.
+    assert page.evaluate(READ, {**served, "url": "//evil.example/"})[2] is None
+    with page.expect_navigation():
+        page.click('.language-form button[value="en"]')
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    assert page.evaluate(DESCRIBE, GRADE) == "New notification"
+    with page.expect_navigation():
+        page.click('.language-form button[value="fr"]')
+    assert not page.js_errors, page.js_errors

@@ -65,3 +65,45 @@ def test_parent_sees_an_absence_arrive_and_marks_it_read(live_hub, page, login):
     expect(page.locator("#unread-count")).to_be_hidden()
     expect(page.locator("#notif-list li").first).to_have_class("notif")
     assert not page.js_errors, page.js_errors
+
+
+REPORT_CARD = """
+from django.db import transaction
+from core.reportcards.events import ReportCardAvailable
+from core.roster.models import Org, User
+from hub import send_event
+from hub.streams import user_stream
+karim = User.objects.get(username="karim")
+lea = User.objects.get(username="lea")
+with transaction.atomic():
+    send_event([user_stream(karim.pk)], ReportCardAvailable(
+        op="published", report_card_id=999, student_id=lea.pk,
+        student_name=lea.get_full_name(), org_id=Org.objects.get(uai="0350001A").pk,
+        class_title="4e B", period_title="Trimestre témoin",
+        actor_id=karim.pk,
+    ))
+"""
+
+
+@pytest.mark.browser
+def test_a_report_card_arrives_in_french_with_its_link(live_hub, page, login):
+    # A kind notifications.js does not word itself: the centre shows the
+    # server's words (its push and e-mail title), live and after a reload.
+    login(page, "karim")
+    page.goto("/notifications/")
+    expect(page.locator("#hub-status")).to_have_attribute("data-state", "connected")
+
+    live_hub.shell(REPORT_CARD)
+
+    link = page.locator("#notif-list li").first.locator("a")
+    expect(link).to_contain_text(
+        "Bulletin disponible (Trimestre témoin)", timeout=15_000
+    )
+    expect(link).to_contain_text("Léa Dubois")
+    expect(link).to_have_attribute("href", "/reportcards/")
+    expect(page.locator("#notif-list")).not_to_contain_text("reportcards.")
+    page.reload()
+    link = page.locator("#notif-list li").first.locator("a")
+    expect(link).to_contain_text("Bulletin disponible (Trimestre témoin)")
+    expect(link).to_have_attribute("href", "/reportcards/")
+    assert not page.js_errors, page.js_errors

@@ -8,7 +8,8 @@
 // fetch per card. No page reload; the server's templates escape every text.
 
 import { hub } from "./hub-client.js";
-import { describe } from "./notifications.js";
+import { describe, hasDescriber } from "./notifications.js";
+import { readJson } from "./page-data.js";
 
 const DEBOUNCE_MS = 250;
 const FLASH_MS = 2600;
@@ -44,6 +45,42 @@ export class HomeCards {
     this.byKind = cardsByKind(root);
     this.timers = new Map();
     this.generation = new Map(); // card -> fetch number: a late answer loses
+    const config = readJson("hub-config", {});
+    this.notifying = new Set(config.notifying_kinds || []);
+    this.notificationsApi = config.notifications_api;
+  }
+
+  /** The words to announce for `event`: this module's, else the server's
+   * (its notification's title), else none for a kind that notifies nobody. */
+  async wording(event) {
+    if (hasDescriber(event)) return describe(event);
+    if (!this.notifying.has(event.kind)) return "";
+    if (this.notificationsApi) {
+      try {
+        const response = await fetch(`${this.notificationsApi}?limit=10`, {
+          headers: { Accept: "application/json" },
+          credentials: "same-origin",
+        });
+        if (response.ok) {
+          const body = await response.json();
+          const same = (body.events || []).find(
+            (e) => e.stream === event.stream && e.offset === event.offset,
+          );
+          if (same) return describe(same);
+        }
+      } catch {
+        // Offline: the generic sentence below.
+      }
+    }
+    return describe(event);
+  }
+
+  announce(text) {
+    if (!text || !this.announcer) return;
+    this.announcer.textContent = "";
+    setTimeout(() => {
+      this.announcer.textContent = text;
+    }, 50);
   }
 
   names() {
@@ -55,13 +92,7 @@ export class HomeCards {
     const names = this.byKind.get(event.kind);
     if (!names) return;
     for (const name of names) this.schedule(name);
-    const text = describe(event);
-    if (text && this.announcer) {
-      this.announcer.textContent = "";
-      setTimeout(() => {
-        this.announcer.textContent = text;
-      }, 50);
-    }
+    this.wording(event).then((text) => this.announce(text));
   }
 
   schedule(name) {

@@ -6,6 +6,11 @@
 //   eventLink(event) -> "/absences/" or a timetable URL, or null
 //
 // `event` is an `event` frame of the hub ({kind, op, data, stream, offset, ts}).
+// Frames from the notifications API also carry the server's wording of the
+// event (`title`, `body`, `url`: its `HubEvent.notice`, the words of its push
+// and e-mail). A kind with no describer here reads by those; a live frame of
+// such a kind (no title yet) reads "New notification" until the list is
+// fetched again (the centre does so at once). Never the kind's name.
 // Strings are English msgids translated by Django's JavaScript catalog
 // (/jsi18n/, loaded by base.html); callers insert the text with textContent.
 
@@ -227,10 +232,13 @@ function shortChange(change) {
   }
 }
 
-/** Return a second line for `event` (the first changes of a batch), or "". */
+/** Return a second line for `event` (the first changes of a batch, or the
+ * server's `body`: the child, the room, …), or "". */
 export function detail(event) {
   const data = event?.data || {};
-  if (event?.kind !== "timetable.changes" || !(data.count > 1)) return "";
+  if (event?.kind !== "timetable.changes" || !(data.count > 1)) {
+    return hasDescriber(event) ? "" : event?.body || "";
+  }
   const first = data.first || [];
   let text = first.map(shortChange).join(", ");
   if (data.count > first.length) text += ", …";
@@ -296,17 +304,22 @@ const DESCRIBERS = {
   "timetable.changes": describeChanges,
 };
 
+/** Whether this module words `event` itself (live, without the server). */
+export function hasDescriber(event) {
+  return Object.hasOwn(DESCRIBERS, event?.kind ?? "");
+}
+
 /** Return one line of text describing `event` for a person (never HTML). */
 export function describe(event) {
-  const describer = DESCRIBERS[event?.kind];
-  if (describer) {
+  if (hasDescriber(event)) {
     try {
-      return describer(event);
+      return DESCRIBERS[event.kind](event);
     } catch (error) {
       console.error("cannot describe", event, error);
     }
   }
-  return fill(_("Update: %(kind)s"), { kind: `${event?.kind ?? "?"}.${event?.op ?? "?"}` });
+  if (event?.title) return event.title;
+  return _("New notification");
 }
 
 /** The Monday (YYYY-MM-DD, Europe/Paris) of the week holding `iso`. */
@@ -342,6 +355,8 @@ export function eventLink(event) {
     const folder = data.item.folder_id ? `?folder=${encodeURIComponent(data.item.folder_id)}` : "";
     return `/documents/${encodeURIComponent(kind)}/${encodeURIComponent(id)}/${folder}`;
   }
+  // The server's link (HubEvent.notice.url): a path of this site only.
+  if (typeof event?.url === "string" && /^\/(?!\/)/.test(event.url)) return event.url;
   return null;
 }
 
@@ -438,11 +453,20 @@ export function startCentre(root, config) {
     }
   });
 
+  // A kind this module cannot word live is worded by the server: the list
+  // is fetched again (one fetch for a burst of events).
+  let refetch = null;
+  const loadSoon = () => {
+    clearTimeout(refetch);
+    refetch = setTimeout(load, 200);
+  };
+
   const kinds = new Set(config.notifying_kinds || []);
   hub.on("event", (event) => {
     if (!kinds.has(event.kind)) return;
     const key = `[data-stream="${CSS.escape(event.stream)}"][data-offset="${event.offset}"]`;
     if (list.querySelector(key)) return; // already listed when the page was drawn
+    if (!hasDescriber(event)) loadSoon();
     list.prepend(renderItem(event, true));
     while (list.children.length > limit) list.lastElementChild.remove();
     empty.hidden = true;
