@@ -127,7 +127,10 @@ def _pupil_notes(pupil: User, period: Period, classes) -> dict:
         .order_by("evaluation__subject", "evaluation__date", "evaluation__pk")
     )
     evaluations = [m.evaluation for m in marks]
-    stats = averages.evaluations_stats(evaluations)
+    stats = {
+        pk: averages.for_families(found, policy)
+        for pk, found in averages.evaluations_stats(evaluations).items()
+    }
     levels = defaultdict(list)
     for level in (
         SkillLevel.objects.filter(
@@ -178,7 +181,7 @@ def _pupil_notes(pupil: User, period: Period, classes) -> dict:
                 items, key=lambda i: (i["evaluation"].date, i["evaluation"].pk)
             ),
             "average": own.get(subject),
-            "class": class_stats.get(subject),
+            "class": averages.for_families(class_stats.get(subject), policy),
         }
         for subject, items in sorted(subjects.items())
     ]
