@@ -13,7 +13,7 @@ from core.grades.models import Evaluation, GradesPolicy
 from core.reportcards import actions, pdf
 from core.reportcards.models import Publication, ReportCard
 from tests.delivery.helpers import run_tasks
-from tests.reportcards.conftest import LONG_APPRAISAL, evaluation, mark
+from tests.reportcards.conftest import LONG_APPRAISAL, mark
 from tests.reportcards.helpers import card_of, card_text, pdf_text
 
 pytestmark = pytest.mark.django_db(transaction=False)
