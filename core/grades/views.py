@@ -14,6 +14,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from core import spreadsheet
 from core.audit import log as audit
 from core.grades import access, actions, averages
 from core.grades.forms import EvaluationForm, PeriodForm, PolicyForm
@@ -480,22 +481,24 @@ def export(request, class_id: int):
     response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
     response.write("\ufeff")
     writer = csv.writer(response, delimiter=";")
-    writer.writerow([_("Last name"), _("First name"), *subjects, _("Overall average")])
+    writer.writerow(
+        [
+            _("Last name"),
+            _("First name"),
+            *[spreadsheet.cell(subject) for subject in subjects],
+            _("Overall average"),
+        ]
+    )
     for pupil, values, overall in rows:
         writer.writerow(
             [
-                _safe(pupil.last_name),
-                _safe(pupil.first_name),
+                spreadsheet.cell(pupil.last_name),
+                spreadsheet.cell(pupil.first_name),
                 *[_fr(v) for v in values],
                 _fr(overall),
             ]
         )
     return response
-
-
-def _safe(text: str) -> str:
-    """A cell a spreadsheet will not run as a formula (CSV injection)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 @login_required

@@ -346,3 +346,45 @@ def test_csv_cells_never_run_as_formulas(client, marked):
     url = reverse("grades:export", args=[s.class_4b.pk])
     body = client.get(url, {"period": s.periods[1].pk}).content.decode()
     assert "'=HYPERLINK(1);Hugo" in body
+
+
+def test_csv_subject_names_never_run_as_formulas(client, marked):
+    """A subject is free text when the school has no timetable: the header
+    row goes through the same guard as the names."""
+    import csv
+    import io
+
+    s = marked
+    evaluation(
+        s.class_4b,
+        s.teacher,
+        {s.pupil: "12"},
+        subject='=HYPERLINK("http://x")',
+        publish=True,
+    )
+    login_verified(client, s.teacher)
+    url = reverse("grades:export", args=[s.class_4b.pk])
+    body = client.get(url, {"period": s.periods[1].pk}).content.decode()
+    header = next(csv.reader(io.StringIO(body.lstrip("\ufeff")), delimiter=";"))
+    assert '\'=HYPERLINK("http://x")' in header
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in header)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+33 6", "'+33 6"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("Dupont", "Dupont"),
+        ("", ""),
+        (12, "12"),
+    ],
+)
+def test_the_spreadsheet_guard(text, expected):
+    from core import spreadsheet
+
+    assert spreadsheet.cell(text) == expected
