@@ -119,7 +119,9 @@ def _notes_page(request):
 
 def _pupil_notes(pupil: User, period: Period, classes) -> dict:
     """The pupil's published marks of ``period`` per subject, with the
-    averages and (by the school's policy) the class's figures."""
+    averages and (by :func:`averages.for_families`) the class's figures.
+    The marks listed are the ones the averages count: the pupil's own in
+    the period, whatever class they were given in."""
     policy = averages.policy(period.org_id)
     marks = list(
         access.published_marks(pupil)
@@ -136,7 +138,9 @@ def _pupil_notes(pupil: User, period: Period, classes) -> dict:
     for level in (
         SkillLevel.objects.filter(
             student=pupil,
-            evaluation__in=access.published_evaluations(classes).filter(period=period),
+            evaluation__period=period,
+            evaluation__published_at__isnull=False,
+            evaluation__deleted_at__isnull=True,
         )
         .select_related("skill", "evaluation")
         .order_by("skill__code", "evaluation__date")
@@ -155,8 +159,7 @@ def _pupil_notes(pupil: User, period: Period, classes) -> dict:
     # Evaluations of skills only, without a mark row for the pupil.
     skill_only = [
         e
-        for e in access.published_evaluations(classes)
-        .filter(period=period, pk__in=list(levels))
+        for e in Evaluation.objects.filter(pk__in=list(levels))
         .exclude(pk__in=[m.evaluation_id for m in marks])
         .select_related("school_class")
     ]

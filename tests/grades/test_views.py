@@ -388,3 +388,26 @@ def test_the_spreadsheet_guard(text, expected):
     from core import spreadsheet
 
     assert spreadsheet.cell(text) == expected
+
+
+def test_a_pupil_who_changed_class_sees_what_the_average_counts(
+    client, periods, settings
+):
+    """Léa had 10 in 4e B, then moved to 3e A (same school) and had 16
+    there: her page lists both marks, and the average over them, 13, is the
+    one of the averages rule (and so of the report card)."""
+    from core.grades import averages
+
+    s = periods
+    settings.LANGUAGE_CODE = "fr"
+    evaluation(s.class_4b, s.teacher, {s.pupil: "10"}, title="En 4e B", publish=True)
+    Enrollment.objects.filter(user=s.pupil, school_class=s.class_4b).delete()
+    Enrollment.objects.create(user=s.pupil, school_class=s.class_3a, role="student")
+    Enrollment.objects.create(user=s.teacher, school_class=s.class_3a, role="teacher")
+    evaluation(s.class_3a, s.teacher, {s.pupil: "16"}, title="En 3e A", publish=True)
+    found = averages.subject_averages([s.pupil.pk], s.periods[1])[s.pupil.pk]
+    assert found == {"Mathématiques": 13}
+    text = page(client, s.parent, child=s.pupil.pk, period=s.periods[1].pk)
+    text = text.content.decode()
+    assert "En 4e B" in text and "En 3e A" in text
+    assert "13,00/20" in text
