@@ -366,6 +366,7 @@ def save_marks(
             locked,
             pupils=len(rows),
             changed=len(changed),
+            changed_pupils=sorted(changed),
             published=locked.published_at is not None,
         )
         if locked.published_at and changed:
