@@ -147,7 +147,29 @@ def world(db, settings, tmp_path):
     make_occurrence(school.class_4b, now - dt.timedelta(days=1), teachers=[sam])
     w["lea"], w["ines"] = school.pupil.pk, school.other_child.pk
     w["karim_id"] = school.parent.pk
+    _report_cards(w, school, berthe)
     return w
+
+
+def _report_cards(w, school, berthe) -> None:
+    """Each school's Trimestre 2 published for its class and the PDFs made
+    (the background task run in place): Léa's, Hugo's and Inès's cards."""
+    from core.reportcards import actions as reportcards
+    from core.reportcards.models import ReportCard
+
+    for key, school_class, staff in [
+        ("A", school.class_4b, school.cpe),
+        ("B", school.other_class, berthe),
+    ]:
+        period = Period.objects.get(pk=w[f"per{key}"])
+        publication = reportcards.publish(
+            staff=staff, school_class=school_class, period=period
+        )
+        reportcards.generate(publication.pk, publication.generation)
+    cards = {c.student_id: c.pk for c in ReportCard.objects.exclude(file="")}
+    w["cardLea"] = cards[school.pupil.pk]
+    w["cardHugo"] = cards[school.pupil2.pk]
+    w["cardInes"] = cards[school.other_child.pk]
 
 
 class _OtherSchool:
@@ -213,6 +235,14 @@ MATRIX = [
     ("/grades/class/{classB}/", {"oscar", "berthe"}),
     ("/grades/class/{classA}/export.csv?period={perA}", {"alice", "paul"}),
     ("/grades/class/{classB}/export.csv?period={perB}", {"oscar", "berthe"}),
+]
+
+# Report card PDFs: the pupil's current guardians and the school's staff;
+# not the pupil, not a teacher.
+MATRIX += [
+    ("/reportcards/{cardLea}/pdf/", {"karim", "paul"}),
+    ("/reportcards/{cardHugo}/pdf/", {"sophie", "paul"}),
+    ("/reportcards/{cardInes}/pdf/", {"karim", "berthe"}),
 ]
 
 
@@ -354,6 +384,15 @@ def test_when_a_guardian_link_ends_every_access_through_it_ends(world):
     }
     # Berthe (school B's CPE) no longer counts Karim among her school's people.
     assert _check(world, "/delivery/log/?user={karim_id}", {"paul"}) == []
+
+
+def test_when_a_guardian_link_ends_the_report_card_download_ends(world):
+    school = world["school"]
+    GuardianLink.objects.get(
+        guardian=school.parent, student=school.other_child
+    ).delete()
+    assert _check(world, "/reportcards/{cardInes}/pdf/", set(), ["karim"]) == []
+    assert _check(world, "/reportcards/{cardLea}/pdf/", {"karim"}, ["karim"]) == []
 
 
 HOMEWORK_OF_A = [

@@ -298,6 +298,9 @@ def _build(today: dt.date) -> None:
     from core.grades.demo import seed_demo as seed_grades
 
     seed_grades(class_4b, prof)
+    from core.reportcards.demo import seed_demo as seed_report_cards
+
+    seed_report_cards(class_4b, prof, User.objects.get(username="cpe"))
     from core.agenda.demo import seed_demo as seed_agenda
 
     seed_agenda(class_4b, prof, User.objects.get(username="cpe"))

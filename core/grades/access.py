@@ -8,7 +8,9 @@ pages, the CSV export, actions and events.
   Those teachers read every mark of the evaluations they manage, drafts
   too. The enrollment ends: managing and reading end at once.
 - **A pupil** reads their own marks of published, live evaluations of the
-  classes they are currently enrolled in as a student.
+  schools they are currently enrolled in as a student, whatever class the
+  evaluation was given in (a pupil who changed class keeps the marks of the
+  period): the same marks the averages and the report card count.
 - **A guardian** reads the same, per child, for their current children
   (``GuardianLink`` rows read at request time: a link removed ends it).
   Never another pupil's mark: every family read goes through
@@ -25,7 +27,8 @@ pages, the CSV export, actions and events.
 "Not found" and "not allowed" raise the same ``Http404``.
 """
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet, Window
+from django.db.models.functions import RowNumber
 from django.http import Http404
 
 from core.grades.models import Evaluation, Mark, Period
@@ -96,11 +99,17 @@ def published_evaluations(classes) -> QuerySet[Evaluation]:
 
 def published_marks(student: User) -> QuerySet[Mark]:
     """``student``'s own marks that their family may read: of published,
-    live evaluations of the classes the pupil is enrolled in now. The caller
-    checked the reader is the pupil or a current guardian (:func:`get_pupil`)."""
+    live evaluations of the schools where the pupil is enrolled now, in any
+    class (the marks :func:`core.grades.averages.subject_averages` counts
+    for a period, which belongs to one school). The caller checked the
+    reader is the pupil or a current guardian (:func:`get_pupil`)."""
     return Mark.objects.filter(
         student=student,
-        evaluation__in=published_evaluations(student_classes(student)),
+        evaluation__school_class__org__in=Org.objects.filter(
+            classes__in=student_classes(student)
+        ),
+        evaluation__published_at__isnull=False,
+        evaluation__deleted_at__isnull=True,
     )
 
 
@@ -139,30 +148,35 @@ def get_period_to_manage(user: User, period_id: int) -> Period:
 
 
 def latest_marks(pupils, limit: int) -> dict[int, list[Mark]]:
-    """Each pupil's most recently published marks (at most ``limit`` each),
-    as :func:`published_marks` gives them: one query for any number of
-    pupils (the home's card). The caller checked the reader."""
+    """Each pupil's most recently published marks (at most ``limit`` each,
+    counted per pupil: a child with many new marks leaves the others'
+    theirs), as :func:`published_marks` gives them: one query for any
+    number of pupils (the home's card). The caller checked the reader."""
     ids = [pupil.pk for pupil in pupils]
     found: dict[int, list[Mark]] = {pk: [] for pk in ids}
     if not ids:
         return found
-    current = Enrollment.objects.filter(
+    newest = ["-evaluation__published_at", "-evaluation__date", "-pk"]
+    in_school_now = Enrollment.objects.filter(
         user=OuterRef("student"),
-        school_class=OuterRef("evaluation__school_class"),
+        school_class__org=OuterRef("evaluation__school_class__org"),
         role=Enrollment.Role.STUDENT,
     )
     rows = (
         Mark.objects.filter(
-            Exists(current),
+            Exists(in_school_now),
             student_id__in=ids,
             evaluation__published_at__isnull=False,
             evaluation__deleted_at__isnull=True,
         )
+        .annotate(
+            rank=Window(RowNumber(), partition_by=[F("student_id")], order_by=newest)
+        )
+        .filter(rank__lte=limit)
         .select_related("evaluation")
         .defer("comment")
-        .order_by("-evaluation__published_at", "-evaluation__date", "-pk")
-    )[: limit * len(ids) * 4]
+        .order_by("student_id", *newest)
+    )
     for mark in rows:
-        if len(found[mark.student_id]) < limit:
-            found[mark.student_id].append(mark)
+        found[mark.student_id].append(mark)
     return found

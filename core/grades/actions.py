@@ -366,6 +366,7 @@ def save_marks(
             locked,
             pupils=len(rows),
             changed=len(changed),
+            changed_pupils=sorted(changed),
             published=locked.published_at is not None,
         )
         if locked.published_at and changed:
@@ -445,11 +446,11 @@ def _emit(evaluation: Evaluation, student_ids, op: str, actor: User | None) -> N
                 label=str(SkillLevel.Level(level.level).label),
             )
         )
-    stats = averages.evaluation_stats(evaluation)
+    stats = averages.for_families(averages.evaluation_stats(evaluation), policy)
     shown = {
-        "class_average": _number(stats.average) if policy.show_class_average else None,
-        "class_min": _number(stats.minimum) if policy.show_min_max else None,
-        "class_max": _number(stats.maximum) if policy.show_min_max else None,
+        "class_average": _number(stats.average),
+        "class_min": _number(stats.minimum),
+        "class_max": _number(stats.maximum),
     }
     names = {
         pk: f"{first} {last}".strip()

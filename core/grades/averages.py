@@ -12,7 +12,14 @@ pages, the report cards, the CSV export and the events).
   (every subject weighs the same on a collège report card).
 - A class's average, lowest and highest in a subject are taken over its
   pupils' subject averages; for one evaluation, over its /20 marks.
-- Results are rounded half up to 2 decimals, at the end only.
+- Families see a class's figures only by the school's policy and only over
+  at least :data:`MIN_RESULTS` results (:func:`for_families`); teachers and
+  staff, who read every mark anyway, see them whatever the count.
+- Every function here returns exact values (``Decimal`` quotients, never
+  rounded): an overall or class average is computed from exact subject
+  averages. Figures are rounded half up to 2 decimals once, for display
+  (:func:`rounded`, the templates' ``floatformat:2``, which rounds half up
+  too, and the PDF).
 """
 
 from collections import defaultdict
@@ -24,6 +31,11 @@ from core.grades.models import Evaluation, GradesPolicy, Mark, Period
 
 TWENTY = Decimal(20)
 CENT = Decimal("0.01")
+# The fewest results over which families see a class's average, lowest and
+# highest. With the average, the lowest, the highest and one's own mark,
+# four results give the fourth away (4 × average − own − lowest − highest),
+# and fewer give more: from five on, at least two results stay unknown.
+MIN_RESULTS = 5
 
 
 def rounded(value: Decimal | None) -> Decimal | None:
@@ -60,16 +72,30 @@ class Stats:
     count: int
 
 
+NO_STATS = Stats(None, None, None, 0)
+
+
 def stats(values: Iterable[Decimal | None]) -> Stats:
-    """:class:`Stats` of the values that are not ``None`` (rounded)."""
+    """:class:`Stats` of the values that are not ``None`` (exact)."""
     present = [value for value in values if value is not None]
     if not present:
-        return Stats(None, None, None, 0)
+        return NO_STATS
+    return Stats(sum(present) / len(present), min(present), max(present), len(present))
+
+
+def for_families(found: Stats | None, policy: GradesPolicy) -> Stats:
+    """What a pupil and their guardians may see of a class's ``found``
+    figures: none over fewer than :data:`MIN_RESULTS` results (they would
+    reveal a classmate's mark), the average only when the school shows it,
+    the lowest and highest only when it shows them. The one rule of the
+    Notes page, the ``grades.mark`` events and the report card."""
+    if found is None or found.count < MIN_RESULTS:
+        return NO_STATS
     return Stats(
-        rounded(sum(present) / len(present)),
-        rounded(min(present)),
-        rounded(max(present)),
-        len(present),
+        found.average if policy.show_class_average else None,
+        found.minimum if policy.show_min_max else None,
+        found.maximum if policy.show_min_max else None,
+        found.count,
     )
 
 
@@ -77,7 +103,7 @@ def evaluation_stats(evaluation: Evaluation) -> Stats:
     """Class average, lowest and highest mark of one evaluation, in its own
     scale (out of ``out_of``): what the teacher and (by policy) families see."""
     if not evaluation.graded:
-        return Stats(None, None, None, 0)
+        return NO_STATS
     zero = policy(evaluation.school_class.org_id).not_submitted_counts_zero
     values = [
         on_twenty(value, status, evaluation.out_of, zero)
@@ -121,7 +147,7 @@ def subject_averages(
             total[1] += coefficient
     return {
         pk: {
-            subject: rounded(weighted / weights) if weights else None
+            subject: weighted / weights if weights else None
             for subject, (weighted, weights) in sorted(subjects.items())
         }
         for pk, subjects in sums.items()
@@ -129,7 +155,7 @@ def subject_averages(
 
 
 def overall(averages: dict[str, Decimal | None]) -> Decimal | None:
-    """The plain mean of the subject averages that exist (rounded)."""
+    """The plain mean of the subject averages that exist (exact)."""
     return stats(averages.values()).average
 
 

@@ -14,6 +14,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from core import spreadsheet
 from core.audit import log as audit
 from core.grades import access, actions, averages
 from core.grades.forms import EvaluationForm, PeriodForm, PolicyForm
@@ -118,7 +119,9 @@ def _notes_page(request):
 
 def _pupil_notes(pupil: User, period: Period, classes) -> dict:
     """The pupil's published marks of ``period`` per subject, with the
-    averages and (by the school's policy) the class's figures."""
+    averages and (by :func:`averages.for_families`) the class's figures.
+    The marks listed are the ones the averages count: the pupil's own in
+    the period, whatever class they were given in."""
     policy = averages.policy(period.org_id)
     marks = list(
         access.published_marks(pupil)
@@ -127,12 +130,17 @@ def _pupil_notes(pupil: User, period: Period, classes) -> dict:
         .order_by("evaluation__subject", "evaluation__date", "evaluation__pk")
     )
     evaluations = [m.evaluation for m in marks]
-    stats = averages.evaluations_stats(evaluations)
+    stats = {
+        pk: averages.for_families(found, policy)
+        for pk, found in averages.evaluations_stats(evaluations).items()
+    }
     levels = defaultdict(list)
     for level in (
         SkillLevel.objects.filter(
             student=pupil,
-            evaluation__in=access.published_evaluations(classes).filter(period=period),
+            evaluation__period=period,
+            evaluation__published_at__isnull=False,
+            evaluation__deleted_at__isnull=True,
         )
         .select_related("skill", "evaluation")
         .order_by("skill__code", "evaluation__date")
@@ -151,8 +159,7 @@ def _pupil_notes(pupil: User, period: Period, classes) -> dict:
     # Evaluations of skills only, without a mark row for the pupil.
     skill_only = [
         e
-        for e in access.published_evaluations(classes)
-        .filter(period=period, pk__in=list(levels))
+        for e in Evaluation.objects.filter(pk__in=list(levels))
         .exclude(pk__in=[m.evaluation_id for m in marks])
         .select_related("school_class")
     ]
@@ -178,7 +185,7 @@ def _pupil_notes(pupil: User, period: Period, classes) -> dict:
                 items, key=lambda i: (i["evaluation"].date, i["evaluation"].pk)
             ),
             "average": own.get(subject),
-            "class": class_stats.get(subject),
+            "class": averages.for_families(class_stats.get(subject), policy),
         }
         for subject, items in sorted(subjects.items())
     ]
@@ -477,22 +484,24 @@ def export(request, class_id: int):
     response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
     response.write("\ufeff")
     writer = csv.writer(response, delimiter=";")
-    writer.writerow([_("Last name"), _("First name"), *subjects, _("Overall average")])
+    writer.writerow(
+        [
+            _("Last name"),
+            _("First name"),
+            *[spreadsheet.cell(subject) for subject in subjects],
+            _("Overall average"),
+        ]
+    )
     for pupil, values, overall in rows:
         writer.writerow(
             [
-                _safe(pupil.last_name),
-                _safe(pupil.first_name),
+                spreadsheet.cell(pupil.last_name),
+                spreadsheet.cell(pupil.first_name),
                 *[_fr(v) for v in values],
                 _fr(overall),
             ]
         )
     return response
-
-
-def _safe(text: str) -> str:
-    """A cell a spreadsheet will not run as a formula (CSV injection)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 @login_required

@@ -21,10 +21,11 @@ Rules (tested in tests/reportcards):
   (a conditional update of ``notified_generation``): ``published`` the first
   time, ``updated`` after a correction. A task of an older generation
   stops at its next card (a newer publication remakes them all).
-- The class average, lowest and highest are on every card, whatever the
-  school's :class:`~core.grades.models.GradesPolicy` says for the grades
-  pages: the bulletin is the school's official record, where they are
-  customary.
+- The class's average, lowest and highest follow the one rule of what
+  families see (:func:`core.grades.averages.for_families`): the school's
+  :class:`~core.grades.models.GradesPolicy`, and none over fewer than
+  :data:`~core.grades.averages.MIN_RESULTS` pupils' averages (they would
+  reveal a classmate's). The class's overall average likewise.
 """
 
 import logging
@@ -280,9 +281,13 @@ class _ClassFacts:
         ids = sorted(set(class_ids) | set(card_pupils))
         self.averages = rule.subject_averages(ids, period)
         in_class = {pk: self.averages[pk] for pk in class_ids}
-        self.stats = rule.class_subject_stats(in_class)
-        self.class_overall = rule.stats(
-            rule.overall(values) for values in in_class.values()
+        policy = rule.policy(school_class.org_id)
+        self.stats = {
+            subject: rule.for_families(found, policy)
+            for subject, found in rule.class_subject_stats(in_class).items()
+        }
+        self.class_overall = rule.for_families(
+            rule.stats(rule.overall(values) for values in in_class.values()), policy
         ).average
         self.appraisals: dict[tuple[int, str], SubjectAppraisal] = {
             (a.student_id, a.subject): a
@@ -311,11 +316,10 @@ class _ClassFacts:
             set(pupil_averages)
             | {s for (pk, s), a in self.appraisals.items() if pk == card.student_id}
         )
-        empty = rule.Stats(None, None, None, 0)
         lines = []
         for subject in subjects:
             appraisal = self.appraisals.get((card.student_id, subject))
-            stats = self.stats.get(subject, empty)
+            stats = self.stats.get(subject, rule.NO_STATS)
             teacher = (
                 appraisal.teacher.get_full_name()
                 if appraisal
@@ -347,12 +351,6 @@ class _ClassFacts:
             head_appraisal=card.head_appraisal,
             generated_on=today,
         )
-
-
-def card_pdf(card: ReportCard) -> bytes:
-    """The PDF of ``card`` as it would be made now (its class's facts)."""
-    facts = _ClassFacts(card.school_class, card.period, [card.student_id])
-    return pdf.build(facts.card_data(card, timezone.localdate()))
 
 
 def _staff_streams(school_class: SchoolClass) -> list[str]:

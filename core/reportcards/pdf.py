@@ -14,7 +14,7 @@ appraisals in their cell and breaks pages between rows, repeating the
 header row.
 
 Plain data in (:class:`CardData`), bytes out: no query here (that is
-:func:`core.reportcards.actions.card_data`).
+:meth:`core.reportcards.actions._ClassFacts.card_data`).
 """
 
 import datetime as dt
@@ -26,6 +26,7 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from core.accounts.letters import FONTS
+from core.grades.averages import rounded
 
 FONT = "DejaVu"
 BLUE = (43, 95, 168)
@@ -77,8 +78,9 @@ class CardData:
 
 
 def number(value: Decimal | None) -> str:
-    """ "12,50" (French decimal comma), or a dash when there is none."""
-    return NONE if value is None else f"{value:.2f}".replace(".", ",")
+    """ "12,50" (rounded half up, French decimal comma), or a dash when
+    there is none."""
+    return NONE if value is None else str(rounded(value)).replace(".", ",")
 
 
 def clean(text: str) -> str:

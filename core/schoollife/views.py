@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from core import files
+from core import files, spreadsheet
 from core.audit import log as audit
 from core.homework import uploads
 from core.messaging.render import render_message
@@ -235,16 +235,16 @@ def export(request, notice_id: int):
             ack = row.acknowledgement
             writer.writerow(
                 [
-                    _csv_cell(title),
-                    _csv_cell(row.user.last_name),
-                    _csv_cell(row.user.first_name),
+                    spreadsheet.cell(title),
+                    spreadsheet.cell(row.user.last_name),
+                    spreadsheet.cell(row.user.first_name),
                     row.user.get_role_display(),
-                    _csv_cell(", ".join(row.children)),
+                    spreadsheet.cell(", ".join(row.children)),
                     _("yes") if ack else _("no"),
                     ack.acknowledged_at.astimezone(zone).strftime("%d/%m/%Y %H:%M")
                     if ack
                     else "",
-                    _csv_cell(_reply_label(notice, ack.reply)) if ack else "",
+                    spreadsheet.cell(_reply_label(notice, ack.reply)) if ack else "",
                 ]
             )
     response = HttpResponse(
@@ -255,12 +255,6 @@ def export(request, notice_id: int):
     )
     response["Cache-Control"] = "private, no-store"
     return response
-
-
-def _csv_cell(value: str) -> str:
-    """A spreadsheet cell that cannot run as a formula (OWASP CSV injection)."""
-    value = str(value)
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 @login_required

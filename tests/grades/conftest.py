@@ -72,3 +72,16 @@ def evaluation(
         actions.publish(evaluation=made, teacher=teacher)
     made.refresh_from_db()
     return made
+
+
+def classmates(s, count: int) -> list:
+    """``count`` more pupils of 4e B (no guardian)."""
+    from core.roster.models import Enrollment, User
+    from tests.conftest import make_user
+
+    pupils = []
+    for index in range(count):
+        pupil = make_user(f"mate{index}", User.Role.STUDENT, "Camarade", str(index))
+        Enrollment.objects.create(user=pupil, school_class=s.class_4b, role="student")
+        pupils.append(pupil)
+    return pupils

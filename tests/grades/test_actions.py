@@ -277,3 +277,23 @@ def test_periods_are_defined_within_the_year_without_overlap(periods):
             start_date=dt.date(2026, 2, 1),
             end_date=dt.date(2026, 7, 4),
         )
+
+
+def test_the_log_says_whose_marks_changed(periods):
+    """Each save of the grid logs the ids of the pupils whose result
+    changed (not only how many), for the record of who changed a mark."""
+    s = periods
+    made = evaluation(s.class_4b, s.teacher, {s.pupil: "12", s.pupil2: "abs"})
+    first = AuditEntry.objects.filter(action="marks.saved").latest("pk")
+    assert first.detail["changed_pupils"] == sorted([s.pupil.pk, s.pupil2.pk])
+    actions.save_marks(
+        evaluation=made,
+        teacher=s.teacher,
+        entries={
+            s.pupil.pk: actions.Entry(mark="12"),
+            s.pupil2.pk: actions.Entry(mark="9"),
+        },
+    )
+    second = AuditEntry.objects.filter(action="marks.saved").latest("pk")
+    assert second.detail["changed_pupils"] == [s.pupil2.pk]
+    assert (second.detail["pupils"], second.detail["changed"]) == (2, 1)

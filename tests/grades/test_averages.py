@@ -45,7 +45,9 @@ def test_not_handed_in_left_out_by_policy(term):
     GradesPolicy.objects.create(org=term.org, not_submitted_counts_zero=False)
     found = averages.subject_averages([term.pupil.pk], term.periods[1])
     assert found[term.pupil.pk]["Mathématiques"] == D("14.25")
-    assert averages.overall(found[term.pupil.pk]) == D("13.13")  # 13.125 half up
+    overall = averages.overall(found[term.pupil.pk])
+    assert overall == D("13.125")  # exact inside
+    assert averages.rounded(overall) == D("13.13")  # half up for display
 
 
 def test_class_figures(term):
@@ -104,8 +106,43 @@ def test_rounding_half_up_at_the_end(periods):
     maths(s, {s.pupil: "12,5"})
     maths(s, {s.pupil: "12.51"})
     found = averages.subject_averages([s.pupil.pk], s.periods[1])
-    assert found[s.pupil.pk]["Mathématiques"] == D("12.51")
+    assert averages.rounded(found[s.pupil.pk]["Mathématiques"]) == D("12.51")
     assert averages.rounded(D("2.345")) == D("2.35")
+
+
+def test_rounded_once_for_display(periods):
+    """Maths (12 + 12.69) / 2 = 12.345, French 13: the overall is
+    (12.345 + 13) / 2 = 12.6725 → 12.67. Rounding the subject first
+    (12.35) would give 12.675 → 12.68."""
+    s = periods
+    maths(s, {s.pupil: "12"})
+    maths(s, {s.pupil: "12,69"})
+    maths(s, {s.pupil: "13"}, subject="Français")
+    found = averages.subject_averages([s.pupil.pk], s.periods[1])[s.pupil.pk]
+    assert found["Mathématiques"] == D("12.345")
+    assert averages.rounded(averages.overall(found)) == D("12.67")
+    # The class's figures too, over the exact subject averages.
+    class_stats = averages.class_subject_stats({s.pupil.pk: found, 0: {"x": None}})
+    assert class_stats["Mathématiques"].average == D("12.345")
+
+
+def test_families_see_class_figures_over_five_results_only(periods):
+    """Léa 15, Hugo 7: average, lowest and highest would give Hugo's mark
+    away. From MIN_RESULTS results on, by the school's policy."""
+    policy = averages.policy(periods.org.pk)
+    two = averages.stats([D(15), D(7)])
+    assert two.average == D(11)  # teachers and staff see it
+    assert averages.for_families(two, policy) == averages.NO_STATS
+    five = averages.stats([D(15), D(7), D(10), D(12), D(11)])
+    assert averages.MIN_RESULTS == 5
+    assert averages.for_families(five, policy) == five
+    policy.show_min_max = False
+    shown = averages.for_families(five, policy)
+    assert (shown.average, shown.minimum, shown.maximum) == (D(11), None, None)
+    policy.show_class_average = False
+    policy.show_min_max = True
+    shown = averages.for_families(five, policy)
+    assert (shown.average, shown.minimum, shown.maximum) == (None, D(7), D(15))
 
 
 def test_evaluation_stats_in_its_own_scale(periods):

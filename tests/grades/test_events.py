@@ -16,7 +16,7 @@ from core.grades.events import MarkChanged, MarkData
 from core.grades.models import GradesPolicy, Skill
 from core.roster.models import Enrollment, GuardianLink, User
 from tests.conftest import capture_events, make_user
-from tests.grades.conftest import evaluation
+from tests.grades.conftest import classmates, evaluation
 
 pytestmark = pytest.mark.django_db
 
@@ -59,11 +59,11 @@ def test_each_family_hears_only_its_own_pupil(periods):
     assert mark["value"] == "15.00" and mark["on_twenty"] == "15.00"
     assert mark["title"] == "Contrôle 1" and mark["subject"] == "Mathématiques"
     assert mark["date"] == "2026-01-12" and mark["status"] == ""
-    # The class figures are over the only mark (Hugo was absent).
+    # One mark (Hugo was absent): no class figures, they would be Léa's.
     assert (mark["class_average"], mark["class_min"], mark["class_max"]) == (
-        "15.00",
-        "15.00",
-        "15.00",
+        None,
+        None,
+        None,
     )
     assert mark["skills"] == [
         {
@@ -278,3 +278,28 @@ def test_delivery_the_guardians_digest_groups_per_child(periods, afternoon):
     text = message.get_body(("plain",)).get_content()
     assert "Léa Dubois" in text and "Inès Dubois" in text
     assert "15,5/20" in text and "Hugo" not in text
+
+
+def _figures(events, stream):
+    mark = next(e for e in events if e.stream == stream).data["mark"]
+    return mark["class_average"], mark["class_min"], mark["class_max"]
+
+
+def test_two_marks_give_karim_no_class_figures_five_do(periods):
+    """Léa 15, Hugo 7: average, lowest and highest would tell Karim Hugo's
+    mark. With five results (MIN_RESULTS) the figures come."""
+    s = periods
+    made = evaluation(s.class_4b, s.teacher, {s.pupil: "15", s.pupil2: "7"})
+    with capture_events() as events:
+        actions.publish(evaluation=made, teacher=s.teacher)
+    assert _figures(events, f"user:{s.parent.pk}") == (None, None, None)
+    more = classmates(s, 3)
+    five = evaluation(
+        s.class_4b,
+        s.teacher,
+        {s.pupil: "15", s.pupil2: "7", more[0]: "10", more[1]: "12", more[2]: "11"},
+        title="Contrôle 2",
+    )
+    with capture_events() as events:
+        actions.publish(evaluation=five, teacher=s.teacher)
+    assert _figures(events, f"user:{s.parent.pk}") == ("11.00", "7.00", "15.00")

@@ -9,7 +9,7 @@ from core.audit.models import AuditEntry
 from core.grades.models import Evaluation, GradesPolicy, Mark, Period
 from core.roster.models import Enrollment, GuardianLink
 from tests.conftest import login_verified
-from tests.grades.conftest import evaluation
+from tests.grades.conftest import classmates, evaluation
 
 pytestmark = pytest.mark.django_db
 
@@ -76,9 +76,49 @@ def test_pupil_reads_their_own(client, marked):
     s = marked
     text = page(client, s.pupil, period=s.periods[1].pk).content.decode()
     assert "13,75/20" in text and "Hugo-secret" not in text
-    # The class average (11) by the policy; min and max hidden.
-    assert "classe : 11" in text and "min." not in text
+    # Two marks: no class figure (they would give Hugo's mark away).
+    assert "classe :" not in text and "min." not in text
     assert page(client, s.pupil, child=s.pupil2.pk).status_code == 404
+
+
+def _five_marks(s):
+    """Three more marks of Pythagore: 10, 12, 11 (five results, average 11)."""
+    from core.grades import actions
+
+    more = classmates(s, 3)
+    actions.save_marks(
+        evaluation=s.maths,
+        teacher=s.teacher,
+        entries={
+            pupil.pk: actions.Entry(mark=text)
+            for pupil, text in zip(more, ("10", "12", "11"), strict=True)
+        },
+    )
+
+
+def test_class_figures_only_over_five_results(client, periods, settings):
+    """Léa 15, Hugo 7: Karim sees no class figure (they would tell him
+    Hugo's 7), on the mark nor on the subject; five results show them. The
+    teacher, who reads every mark, sees them whatever the count."""
+    s = periods
+    settings.LANGUAGE_CODE = "fr"
+    s.maths = evaluation(
+        s.class_4b, s.teacher, {s.pupil: "15", s.pupil2: "7"}, publish=True
+    )
+    text = page(client, s.parent, child=s.pupil.pk, period=s.periods[1].pk)
+    text = text.content.decode()
+    assert "15/20" in text
+    for hidden in ("classe :", "min.", "max.", "plus basse", "plus haute", "7,00"):
+        assert hidden not in text
+    login_verified(client, s.teacher)
+    grid = client.get(reverse("grades:grid", args=[s.maths.pk])).content.decode()
+    assert "11,00" in grid and "7,00" in grid
+    _five_marks(s)
+    text = page(client, s.parent, child=s.pupil.pk, period=s.periods[1].pk)
+    text = text.content.decode()
+    assert "classe : 11" in text and "min. 7" in text and "max. 15" in text
+    # The subject's figures too (five pupils' averages).
+    assert "classe : 11,00" in text and "15,00" in text
 
 
 def test_ended_link_and_enrollment_end_access_at_once(client, marked):
@@ -283,6 +323,7 @@ def test_staff_set_what_families_see(client, marked):
     assert (policy.show_class_average, policy.show_min_max) == (False, True)
     assert str(policy.alert_below) == "9.50"
     assert AuditEntry.objects.filter(action="grades_policy.saved").exists()
+    _five_marks(s)
     text = page(client, s.pupil, period=s.periods[1].pk).content.decode()
     assert "classe : 11" not in text and "min. 8,25" in text
     login_verified(client, s.cpe)
@@ -305,3 +346,68 @@ def test_csv_cells_never_run_as_formulas(client, marked):
     url = reverse("grades:export", args=[s.class_4b.pk])
     body = client.get(url, {"period": s.periods[1].pk}).content.decode()
     assert "'=HYPERLINK(1);Hugo" in body
+
+
+def test_csv_subject_names_never_run_as_formulas(client, marked):
+    """A subject is free text when the school has no timetable: the header
+    row goes through the same guard as the names."""
+    import csv
+    import io
+
+    s = marked
+    evaluation(
+        s.class_4b,
+        s.teacher,
+        {s.pupil: "12"},
+        subject='=HYPERLINK("http://x")',
+        publish=True,
+    )
+    login_verified(client, s.teacher)
+    url = reverse("grades:export", args=[s.class_4b.pk])
+    body = client.get(url, {"period": s.periods[1].pk}).content.decode()
+    header = next(csv.reader(io.StringIO(body.lstrip("\ufeff")), delimiter=";"))
+    assert '\'=HYPERLINK("http://x")' in header
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in header)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+33 6", "'+33 6"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("Dupont", "Dupont"),
+        ("", ""),
+        (12, "12"),
+    ],
+)
+def test_the_spreadsheet_guard(text, expected):
+    from core import spreadsheet
+
+    assert spreadsheet.cell(text) == expected
+
+
+def test_a_pupil_who_changed_class_sees_what_the_average_counts(
+    client, periods, settings
+):
+    """Léa had 10 in 4e B, then moved to 3e A (same school) and had 16
+    there: her page lists both marks, and the average over them, 13, is the
+    one of the averages rule (and so of the report card)."""
+    from core.grades import averages
+
+    s = periods
+    settings.LANGUAGE_CODE = "fr"
+    evaluation(s.class_4b, s.teacher, {s.pupil: "10"}, title="En 4e B", publish=True)
+    Enrollment.objects.filter(user=s.pupil, school_class=s.class_4b).delete()
+    Enrollment.objects.create(user=s.pupil, school_class=s.class_3a, role="student")
+    Enrollment.objects.create(user=s.teacher, school_class=s.class_3a, role="teacher")
+    evaluation(s.class_3a, s.teacher, {s.pupil: "16"}, title="En 3e A", publish=True)
+    found = averages.subject_averages([s.pupil.pk], s.periods[1])[s.pupil.pk]
+    assert found == {"Mathématiques": 13}
+    text = page(client, s.parent, child=s.pupil.pk, period=s.periods[1].pk)
+    text = text.content.decode()
+    assert "En 4e B" in text and "En 3e A" in text
+    assert "13,00/20" in text

@@ -102,7 +102,7 @@ def test_a_group_teacher_appraises_in_the_group(term):
     )
     german = next(line for line in data.subjects if line.subject == "Allemand")
     assert german.appraisal == "Sehr gut, Léa !" and german.teacher == "Gerda Klein"
-    assert str(german.average) == "18.00"
+    assert german.average == 18
 
 
 def test_a_class_without_pupils_cannot_be_published(term):

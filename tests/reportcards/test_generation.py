@@ -9,10 +9,11 @@ from django_tasks_db.models import DBTaskResult
 from pypdf import PdfReader
 
 from core.audit.models import AuditEntry
+from core.grades.models import Evaluation, GradesPolicy
 from core.reportcards import actions, pdf
 from core.reportcards.models import Publication, ReportCard
 from tests.delivery.helpers import run_tasks
-from tests.reportcards.conftest import LONG_APPRAISAL
+from tests.reportcards.conftest import LONG_APPRAISAL, mark
 from tests.reportcards.helpers import card_of, card_text, pdf_text
 
 pytestmark = pytest.mark.django_db(transaction=False)
@@ -77,11 +78,8 @@ def test_the_pdf_holds_the_hand_computed_averages_and_appraisals(
         "2025-2026",
         "Mathématiques",
         "13,33",  # Léa in maths: (12 + 2 × 14) / 3
-        "10,67",  # the class's maths average: (13.33 + 8) / 2
-        "8,00",  # the lowest (Hugo)
         "15,50",  # Léa in French
-        "12,75",  # the class in French
-        "Moyenne générale : 14,42",
+        "Moyenne générale : 14,42",  # (13.333… + 15.5) / 2 = 14.4166…
         "Alice Martin",
         "Bruno Leroy",
         "Œuvre remarquable",
@@ -94,10 +92,40 @@ def test_the_pdf_holds_the_hand_computed_averages_and_appraisals(
         assert expected in text, expected
     # The whole long appraisal is there, wrapped in its cell.
     assert text.count("Œuvre remarquable") == 6
+    # Two pupils: no class figure (Léa's card would give Hugo's away).
+    for hidden in ("10,67", "8,00", "12,75", "moyenne générale de la classe"):
+        assert hidden not in text, hidden
     hugo = card_text(term.pupil2, term.period)
     assert "Hugo Petit" in hugo and "Léa" not in hugo
     assert "Moyenne générale : 9,00" in hugo
     assert "Maîtrise" not in hugo  # no skill assessed for Hugo
+
+
+def test_class_figures_over_five_pupils_by_the_school_policy(
+    term, django_capture_on_commit_callbacks
+):
+    """Three more pupils: maths 10, 14, 6; French 11, 9, 13. Maths class
+    (13.333… + 8 + 10 + 14 + 6) / 5 = 10.2666… → 10,27; French 58.5 / 5 =
+    11,70; overall (14.4166… + 9 + 10.5 + 11.5 + 9.5) / 5 = 10.9833… →
+    10,98. The school hides the lowest and highest: the card too."""
+    from tests.grades.conftest import classmates
+
+    GradesPolicy.objects.create(org=term.org, show_min_max=False)
+    maths = Evaluation.objects.filter(
+        school_class=term.class_4b, subject="Mathématiques", coefficient=1
+    ).get(out_of=20)
+    french = Evaluation.objects.get(subject="Français", school_class=term.class_4b)
+    for pupil, m, f in zip(classmates(term, 3), (10, 14, 6), (11, 9, 13), strict=True):
+        mark(maths, pupil, m)
+        mark(french, pupil, f)
+    with django_capture_on_commit_callbacks(execute=True):
+        publish(term)
+    run_tasks()
+    text = card_text(term.pupil, term.period)
+    for shown in ("10,27", "11,70", "moyenne générale de la classe : 10,98"):
+        assert shown in text, shown
+    for hidden in ("6,00", "14,00", "9,00"):  # the lowest and highest
+        assert hidden not in text, hidden
 
 
 def test_many_subjects_and_long_text_break_pages():
