@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import urlencode
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from core import crypto, files
@@ -106,7 +107,13 @@ def subject_page(request, class_id: int, period_id: int):
             messages.error(request, str(error))
         else:
             messages.success(
-                request, _("Appraisals saved (%(count)s changed).") % {"count": changed}
+                request,
+                ngettext(
+                    "Appraisals saved (%(count)s changed).",
+                    "Appraisals saved (%(count)s changed).",
+                    changed,
+                )
+                % {"count": changed},
             )
             return redirect(f"{request.path}?{urlencode({'subject': subject})}")
     saved = {
@@ -188,7 +195,13 @@ def class_page(request, class_id: int, period_id: int):
             messages.error(request, str(error))
         else:
             messages.success(
-                request, _("Appraisals saved (%(count)s changed).") % {"count": changed}
+                request,
+                ngettext(
+                    "Appraisals saved (%(count)s changed).",
+                    "Appraisals saved (%(count)s changed).",
+                    changed,
+                )
+                % {"count": changed},
             )
             return redirect("reportcards:class", class_id=class_id, period_id=period_id)
     rows, pupils = _class_rows(school_class, period, posted)

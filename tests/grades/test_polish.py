@@ -5,6 +5,7 @@ subject as the default."""
 import pytest
 from django.urls import reverse
 
+from core.grades.models import GradesPolicy
 from tests.conftest import login_verified
 from tests.grades.test_views import marked  # noqa: F401 (fixture)
 
@@ -20,3 +21,31 @@ def test_edit_forms_send_iso_dates(client, marked):  # noqa: F811
     period = s.periods[0]
     html = client.get(reverse("grades:periods"), {"edit": period.pk}).content.decode()
     assert 'value="2025-09-01"' in html and 'value="2025-11-30"' in html
+
+
+def test_settings_and_lists_in_plain_french(client, marked):  # noqa: F811
+    s = marked
+    login_verified(client, s.cpe)
+    html = client.get(reverse("grades:periods")).content.decode()
+    assert f"Réglages des notes — {s.org.name}" in html
+    assert "Signaler les élèves en dessous de (sur 20)" in html
+    assert "Montrer la note la plus basse et la plus haute" in html
+    assert "Trimestre 1 · " in html and "(trimestre)" not in html
+    login_verified(client, s.teacher)
+    html = client.get(
+        reverse("grades:index"), {"period": s.periods[1].pk}
+    ).content.decode()
+    assert "<span>12/01/2026</span>" in html and "· 12/01/2026" not in html
+
+
+def test_families_read_numbers_with_the_same_precision(client, marked):  # noqa: F811
+    s = marked
+    GradesPolicy.objects.filter(org=s.org).update(show_min_max=True)
+    client.force_login(s.parent)
+    html = client.get(
+        reverse("grades:index"), {"child": s.pupil.pk, "period": s.periods[1].pk}
+    ).content.decode()
+    # Pythagore: Léa 13,75 and Hugo 8,25: class 11,00, min 8,25, max 13,75.
+    assert "classe : 11,00" in html
+    assert "min. 8,25" in html and "max. 13,75" in html
+    assert "plus basse : 8,25" in html and "plus haute : 13,75" in html

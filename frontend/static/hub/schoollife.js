@@ -11,6 +11,12 @@ import { hub } from "./hub-client.js";
 import { pageRefresher } from "./refresh.js";
 
 const _ = (text) => (typeof globalThis.gettext === "function" ? globalThis.gettext(text) : text);
+const ngettext = (singular, plural, count) =>
+  typeof globalThis.ngettext === "function"
+    ? globalThis.ngettext(singular, plural, count)
+    : count === 1
+      ? singular
+      : plural;
 
 function fill(template, values) {
   if (typeof globalThis.interpolate === "function") {
@@ -68,7 +74,16 @@ if (live && acks) {
   hub.on("schoollife.ack", (event) => {
     if (event.data?.notice_id !== live.notice) return;
     acks();
-    say(fill(_("%(acknowledged)s of %(total)s acknowledged"), event.data));
+    say(
+      fill(
+        ngettext(
+          "%(acknowledged)s of %(total)s acknowledged",
+          "%(acknowledged)s of %(total)s acknowledged",
+          event.data?.acknowledged,
+        ),
+        event.data,
+      ),
+    );
   });
   hub.on("reset", () => acks());
 }

@@ -1,0 +1,24 @@
+"""Fresh-user trial fixes on the school-life pages: plural forms, link
+labels, confirmations of irreversible actions, the body's length limit."""
+
+import pytest
+
+from core.schoollife import actions
+from tests.conftest import login_verified
+from tests.schoollife.conftest import publish
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_acknowledgement_count_agrees_in_number(life, client):
+    notice = publish(life, requires_ack=True)
+    login_verified(client, life.cpe)
+    page = client.get(f"/schoollife/{notice.pk}/status/").content.decode()
+    assert "0 sur 2 a confirmé la lecture" in page
+    assert ">Modifier</a>" in page and "Modification" not in page
+    actions.acknowledge(notice=notice, user=life.parent)
+    page = client.get(f"/schoollife/{notice.pk}/status/").content.decode()
+    assert "1 sur 2 a confirmé la lecture" in page
+    actions.acknowledge(notice=notice, user=life.other_parent)
+    page = client.get(f"/schoollife/{notice.pk}/status/").content.decode()
+    assert "2 sur 2 ont confirmé la lecture" in page
