@@ -3,7 +3,8 @@ slots form keeping what was typed, the new-entry form's choices."""
 
 import pytest
 
-from tests.agenda.conftest import add_entry
+from core.agenda.models import MeetingSlot
+from tests.agenda.conftest import add_entry, open_slots
 from tests.conftest import login_verified
 
 pytestmark = pytest.mark.django_db
@@ -17,3 +18,33 @@ def test_edit_link_and_home_card_month_in_french(school, client, clock):
     client.force_login(school.parent)
     page = client.get("/").content.decode()
     assert "jeu 22 jan 17:00" in page and "Jan" not in page
+
+
+@pytest.mark.parametrize(
+    "start, end",
+    [("17:55", "18:30"), ("19:00", "18:00")],  # overlaps; ends before it starts
+)
+def test_the_slots_form_keeps_what_was_typed_after_an_error(
+    school, client, clock, evening, start, end
+):
+    open_slots(school.teacher, evening, (17, 0), (18, 0), 10)
+    login_verified(client, school.teacher)
+    response = client.post(
+        f"/agenda/evenings/{evening.pk}/slots/",
+        {"start": start, "end": end, "minutes": "15", "room": "Salle B14"},
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert f'value="{start}"' in page and f'value="{end}"' in page
+    assert 'value="15"' in page and 'value="Salle B14"' in page
+    assert MeetingSlot.objects.filter(evening=evening).count() == 6
+
+
+def test_opening_one_slot_says_it_in_the_singular(school, client, clock, evening):
+    login_verified(client, school.teacher)
+    response = client.post(
+        f"/agenda/evenings/{evening.pk}/slots/",
+        {"start": "17:00", "end": "17:10", "minutes": "10", "room": ""},
+        follow=True,
+    )
+    assert "1 créneau ouvert." in response.content.decode()
