@@ -3,6 +3,7 @@ slots form keeping what was typed, the new-entry form's choices."""
 
 import pytest
 
+from core.agenda import actions
 from core.agenda.models import MeetingSlot
 from tests.agenda.conftest import add_entry, open_slots
 from tests.conftest import login_verified
@@ -48,3 +49,15 @@ def test_opening_one_slot_says_it_in_the_singular(school, client, clock, evening
         follow=True,
     )
     assert "1 créneau ouvert." in response.content.decode()
+
+
+def test_cancelling_a_meeting_or_an_entry_asks_first(school, client, clock, evening):
+    entry = add_entry(school)
+    login_verified(client, school.cpe)
+    page = client.get(f"/agenda/{entry.pk}/edit/").content.decode()
+    assert 'data-confirm="Annuler cet événement ?"' in page
+    slot = open_slots(school.teacher, evening)[0]
+    actions.book(guardian=school.parent, slot=slot, student=school.pupil)
+    client.force_login(school.parent)
+    page = client.get(f"/agenda/evenings/{evening.pk}/").content.decode()
+    assert 'data-confirm="Annuler ce rendez-vous ?"' in page

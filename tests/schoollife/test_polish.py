@@ -22,3 +22,15 @@ def test_the_acknowledgement_count_agrees_in_number(life, client):
     actions.acknowledge(notice=notice, user=life.other_parent)
     page = client.get(f"/schoollife/{notice.pk}/status/").content.decode()
     assert "2 sur 2 ont confirmé la lecture" in page
+
+
+def test_withdraw_and_remind_ask_first(life, client):
+    notice = publish(life, requires_ack=True)
+    login_verified(client, life.cpe)
+    page = client.get(f"/schoollife/{notice.pk}/status/").content.decode()
+    assert (
+        'data-confirm="Retirer cette information ? Les familles ne la verront plus."'
+        in page
+    )
+    assert 'data-confirm="Relancer ceux qui n’ont pas confirmé la lecture ?"' in page
+    assert "/static/hub/confirm.js" in page
