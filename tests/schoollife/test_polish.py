@@ -34,3 +34,28 @@ def test_withdraw_and_remind_ask_first(life, client):
     )
     assert 'data-confirm="Relancer ceux qui n’ont pas confirmé la lecture ?"' in page
     assert "/static/hub/confirm.js" in page
+
+
+def test_a_long_text_is_not_cut_by_the_browser_and_the_limit_is_said(life, client):
+    login_verified(client, life.cpe)
+    page = client.get("/schoollife/new/").content.decode()
+    textarea = page[page.index('<textarea name="body"') :].split(">", 1)[0]
+    assert "maxlength" not in textarea
+    assert "10 000 caractères au plus" in page
+    text = "Une sortie. " * 900  # 10 800 characters
+    response = client.post(
+        "/schoollife/new/",
+        {
+            "org": life.org.pk,
+            "roles": ["guardian"],
+            "title": "Sortie",
+            "body": text,
+            "reply_kind": "none",
+        },
+    )
+    content = response.content.decode()
+    assert "10000" in content and text.strip() in content
+    notice = publish(life)
+    page = client.get(f"/schoollife/{notice.pk}/edit/").content.decode()
+    textarea = page[page.index('<textarea name="body"') :].split(">", 1)[0]
+    assert "maxlength" not in textarea
