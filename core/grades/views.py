@@ -383,6 +383,7 @@ def grid(request, evaluation_id: int):
             "brackets": brackets,
             "below": below,
             "threshold": averages.rounded(policy.alert_below),
+            "policy": policy,
         },
     )
 

@@ -5,7 +5,7 @@ subject as the default."""
 import pytest
 from django.urls import reverse
 
-from core.grades.models import GradesPolicy
+from core.grades.models import GradesPolicy, Mark
 from tests.conftest import login_verified
 from tests.grades.test_views import marked  # noqa: F401 (fixture)
 
@@ -49,3 +49,26 @@ def test_families_read_numbers_with_the_same_precision(client, marked):  # noqa:
     assert "classe : 11,00" in html
     assert "min. 8,25" in html and "max. 13,75" in html
     assert "plus basse : 8,25" in html and "plus haute : 13,75" in html
+
+
+def test_nr_says_it_counts_0_where_it_matters(client, marked):  # noqa: F811
+    s = marked
+    GradesPolicy.objects.filter(org=s.org).update(not_submitted_counts_zero=True)
+    Mark.objects.filter(evaluation=s.maths, student=s.pupil).update(
+        value=None, status="not_submitted"
+    )
+    login_verified(client, s.teacher)
+    html = client.get(reverse("grades:grid", args=[s.maths.pk])).content.decode()
+    assert "nr (non rendu : compte 0 dans les moyennes" in html
+    client.force_login(s.parent)
+    html = client.get(
+        reverse("grades:index"), {"child": s.pupil.pk, "period": s.periods[1].pk}
+    ).content.decode()
+    assert "Non rendu : compte 0 dans les moyennes" in html
+    assert "non rendu (compte 0)" in html
+    GradesPolicy.objects.filter(org=s.org).update(not_submitted_counts_zero=False)
+    html = client.get(
+        reverse("grades:index"), {"child": s.pupil.pk, "period": s.periods[1].pk}
+    ).content.decode()
+    assert "Non rendu : non compté dans les moyennes" in html
+    assert "(compte 0)" not in html
