@@ -15,7 +15,9 @@ from django.views.decorators.http import require_POST
 from core.agenda import access, actions
 from core.agenda.forms import EntryForm, EveningForm, SlotsForm
 from core.agenda.models import AgendaEntry, MeetingSlot
-from core.roster.models import User
+from core.roster.access import children_of
+from core.roster.audience import classes as audience_classes
+from core.roster.models import Enrollment, User
 
 
 def _weeks(entries, bookings, zone) -> list[tuple[dt.date, list]]:
@@ -32,12 +34,33 @@ def _weeks(entries, bookings, zone) -> list[tuple[dt.date, list]]:
     return sorted(weeks.items())
 
 
+def _name_children(user: User, entries) -> None:
+    """For a guardian of several children, ``entry.children``: the first
+    names of those of their children each entry concerns (by class)."""
+    children = list(children_of(user)) if user.role == User.Role.GUARDIAN else []
+    if len(children) < 2:
+        return
+    classes_of_child: dict[int, set[int]] = {}
+    for child_id, class_id in Enrollment.objects.filter(
+        user__in=children, role=Enrollment.Role.STUDENT
+    ).values_list("user_id", "school_class_id"):
+        classes_of_child.setdefault(child_id, set()).add(class_id)
+    for entry in entries:
+        reached = {c.pk for c in audience_classes(access.audience_of(entry))}
+        entry.children = [
+            child.first_name
+            for child in children
+            if classes_of_child.get(child.pk, set()) & reached
+        ]
+
+
 @login_required
 def index(request):
     """Upcoming entries and meetings for me, by week (live); staff's links."""
     user = request.user
     now = timezone.now()
     entries = access.entries_for(user, since=now)
+    _name_children(user, entries)
     bookings = list(
         access.bookings_for(user).filter(
             cancelled_at__isnull=True, slot__start__gte=now

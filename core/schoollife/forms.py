@@ -94,9 +94,8 @@ class NoticeForm(forms.Form):
             (c.pk, f"{c.title} ({c.org.name})" if several else c.title) for c in classes
         ]
         self.fields["classes"].widget.attrs["size"] = str(min(10, max(3, len(classes))))
-        found = {audiences.level_of(c.title) for c in classes}
         self.fields["levels"].choices = [
-            (level, level) for level in audiences.LEVELS if level in found
+            (level, level) for level in audiences.levels_of(classes)
         ]
 
     def audience(self) -> dict:

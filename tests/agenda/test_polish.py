@@ -5,8 +5,10 @@ import pytest
 
 from core.agenda import actions
 from core.agenda.models import MeetingSlot
+from core.roster.actions import grant_school_life_staff
+from core.roster.audience import Audience
 from tests.agenda.conftest import add_entry, open_slots
-from tests.conftest import login_verified
+from tests.conftest import login_verified, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -61,3 +63,32 @@ def test_cancelling_a_meeting_or_an_entry_asks_first(school, client, clock, even
     client.force_login(school.parent)
     page = client.get(f"/agenda/evenings/{evening.pk}/").content.decode()
     assert 'data-confirm="Annuler ce rendez-vous ?"' in page
+
+
+def test_a_parent_of_two_reads_which_child_an_entry_concerns(school, client, clock):
+    add_entry(
+        school,
+        title="Réunion des 4e",
+        audience=Audience(org_id=school.org.pk, levels=frozenset({"4e"})),
+    )
+    staff = make_user("jeanne", "administrator", "Jeanne", "Roy")
+    staff.orgs.add(school.other_org)
+    grant_school_life_staff(staff)
+    add_entry(school, org=school.other_org, title="Portes ouvertes", actor=staff)
+    client.force_login(school.parent)
+    page = client.get("/agenda/").content.decode()
+    first = page[page.index("Réunion des 4e") :].split("</li>", 1)[0]
+    assert "Pour Léa" in first and "Inès" not in first
+    other = page[page.index("Portes ouvertes") :].split("</li>", 1)[0]
+    assert "Pour Inès" in other and "Léa" not in other
+    client.force_login(school.other_parent)  # one child: nothing to say
+    assert "Pour " not in client.get("/agenda/").content.decode()
+
+
+def test_the_new_entry_form_preselects_the_one_school_and_its_levels(
+    school, client, clock
+):
+    login_verified(client, school.cpe)
+    page = client.get("/agenda/new/").content.decode()
+    assert f'<option value="{school.org.pk}" selected>' in page
+    assert 'value="4e"' in page and 'value="Tle"' not in page
