@@ -2,11 +2,15 @@
 French wording and plural forms, the "nr counts 0" legend, the teacher's
 subject as the default."""
 
+import datetime as dt
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from core.grades.models import GradesPolicy, Mark
-from tests.conftest import login_verified
+from core.grades.models import GradesPolicy, Mark, Period
+from core.roster.models import AcademicSession
+from tests.conftest import login_verified, make_occurrence
 from tests.grades.test_views import marked  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db
@@ -72,3 +76,38 @@ def test_nr_says_it_counts_0_where_it_matters(client, marked):  # noqa: F811
     ).content.decode()
     assert "Non rendu : non compté dans les moyennes" in html
     assert "(compte 0)" not in html
+
+
+def test_a_new_evaluation_starts_in_the_teachers_subject(client, marked):  # noqa: F811
+    s = marked
+    start = timezone.now() - dt.timedelta(days=7)
+    make_occurrence(s.class_4b, start, subject="Accompagnement personnalisé")
+    make_occurrence(s.class_4b, start, teachers=[s.teacher])  # Mathématiques
+    login_verified(client, s.teacher)
+    html = client.get(reverse("grades:new", args=[s.class_4b.pk])).content.decode()
+    assert '<option value="Mathématiques" selected>' in html
+
+
+def test_periods_are_those_of_the_classs_school_year(client, marked):  # noqa: F811
+    """As on the report cards pages: a period of another school year of the
+    same school is not offered."""
+    s = marked
+    next_year = AcademicSession.objects.create(
+        org=s.org,
+        title="2026-2027",
+        start_date=dt.date(2026, 9, 1),
+        end_date=dt.date(2027, 7, 4),
+    )
+    Period.objects.create(
+        org=s.org,
+        session=next_year,
+        title="Semestre futur",
+        start_date=dt.date(2026, 9, 1),
+        end_date=dt.date(2027, 1, 31),
+    )
+    client.force_login(s.parent)
+    html = client.get(reverse("grades:index"), {"child": s.pupil.pk}).content.decode()
+    assert "Trimestre 1" in html and "Semestre futur" not in html
+    login_verified(client, s.teacher)
+    html = client.get(reverse("grades:index")).content.decode()
+    assert "Trimestre 1" in html and "Semestre futur" not in html
