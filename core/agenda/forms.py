@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.agenda.models import AgendaEntry
-from core.roster.audience import LEVELS, ROLES
+from core.roster.audience import ROLES, levels_of
 from core.roster.models import Org, SchoolClass
 
 LOCAL_DATETIME = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
@@ -56,7 +56,7 @@ class EntryForm(forms.Form):
     )
     levels = forms.MultipleChoiceField(
         required=False,
-        choices=[(level, level) for level in LEVELS],
+        choices=(),
         widget=forms.CheckboxSelectMultiple,
         label=_("Levels"),
     )
@@ -70,11 +70,15 @@ class EntryForm(forms.Form):
     def __init__(self, *args, orgs, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["org"].queryset = orgs
-        self.fields["classes"].queryset = (
+        if len(orgs) == 1:  # nothing to choose: preselected
+            self.fields["org"].initial = orgs[0].pk
+        classes = (
             SchoolClass.objects.filter(org__in=orgs)
             .select_related("org")
             .order_by("org__name", "title")
         )
+        self.fields["classes"].queryset = classes
+        self.fields["levels"].choices = [(level, level) for level in levels_of(classes)]
 
     def clean(self):
         data = super().clean()

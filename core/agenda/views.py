@@ -9,12 +9,15 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from core.agenda import access, actions
 from core.agenda.forms import EntryForm, EveningForm, SlotsForm
 from core.agenda.models import AgendaEntry, MeetingSlot
-from core.roster.models import User
+from core.roster.access import children_of
+from core.roster.audience import classes as audience_classes
+from core.roster.models import Enrollment, User
 
 
 def _weeks(entries, bookings, zone) -> list[tuple[dt.date, list]]:
@@ -31,12 +34,33 @@ def _weeks(entries, bookings, zone) -> list[tuple[dt.date, list]]:
     return sorted(weeks.items())
 
 
+def _name_children(user: User, entries) -> None:
+    """For a guardian of several children, ``entry.children``: the first
+    names of those of their children each entry concerns (by class)."""
+    children = list(children_of(user)) if user.role == User.Role.GUARDIAN else []
+    if len(children) < 2:
+        return
+    classes_of_child: dict[int, set[int]] = {}
+    for child_id, class_id in Enrollment.objects.filter(
+        user__in=children, role=Enrollment.Role.STUDENT
+    ).values_list("user_id", "school_class_id"):
+        classes_of_child.setdefault(child_id, set()).add(class_id)
+    for entry in entries:
+        reached = {c.pk for c in audience_classes(access.audience_of(entry))}
+        entry.children = [
+            child.first_name
+            for child in children
+            if classes_of_child.get(child.pk, set()) & reached
+        ]
+
+
 @login_required
 def index(request):
     """Upcoming entries and meetings for me, by week (live); staff's links."""
     user = request.user
     now = timezone.now()
     entries = access.entries_for(user, since=now)
+    _name_children(user, entries)
     bookings = list(
         access.bookings_for(user).filter(
             cancelled_at__isnull=True, slot__start__gte=now
@@ -170,8 +194,13 @@ def evening_new(request):
 def evening(request, evening_id: int):
     """A teacher's slots and who booked them; a guardian's children's
     teachers and their free slots; the staff's overview. Live."""
+    return _evening_page(request, access.get_evening(request.user, evening_id))
+
+
+def _evening_page(request, evening, slots_form=None, status=200):
+    """The evening's page; ``slots_form`` is the teacher's bound form after
+    an error (what was typed stays)."""
     user = request.user
-    evening = access.get_evening(user, evening_id)
     now = timezone.now()
     context = {
         "evening": evening,
@@ -186,7 +215,7 @@ def evening(request, evening_id: int):
     }
     if access.teaches_in(user, evening):
         slots = MeetingSlot.objects.filter(evening=evening, teacher=user)
-        context["slots_form"] = SlotsForm(initial={"minutes": 10})
+        context["slots_form"] = slots_form or SlotsForm(initial={"minutes": 10})
         context["teaching"] = True
         context["my_slots"] = [(slot, live.get(slot.pk)) for slot in slots]
     children = access.children_for(user, evening)
@@ -224,7 +253,7 @@ def evening(request, evening_id: int):
         )
         context["taken"] = set(live)
         context["managing"] = True
-    return render(request, "agenda/evening.html", context)
+    return render(request, "agenda/evening.html", context, status=status)
 
 
 @require_POST
@@ -234,14 +263,19 @@ def open_slots(request, evening_id: int):
     form = SlotsForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Check the times and the length of the slots."))
-        return redirect("agenda:evening", evening.pk)
+        return _evening_page(request, evening, form, status=400)
     try:
         slots = actions.open_slots(
             teacher=request.user, evening=evening, **form.cleaned_data
         )
-        messages.success(request, _("%(count)s slots opened.") % {"count": len(slots)})
     except actions.AgendaError as error:
         messages.error(request, str(error))
+        return _evening_page(request, evening, form, status=400)
+    messages.success(
+        request,
+        ngettext("%(count)s slot opened.", "%(count)s slots opened.", len(slots))
+        % {"count": len(slots)},
+    )
     return redirect("agenda:evening", evening.pk)
 
 

@@ -23,7 +23,8 @@ class EvaluationForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200)
     subject = forms.CharField(label=pgettext_lazy("grades", "Subject"), max_length=300)
     date = forms.DateField(
-        label=_("Date"), widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Date"),
+        widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
     )
     kind = forms.ChoiceField(label=_("Kind"), choices=Evaluation.Kind.choices)
     coefficient = CommaDecimalField(
@@ -74,10 +75,12 @@ class PeriodForm(forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=Period.Kind.choices)
     title = forms.CharField(label=_("Title"), max_length=100)
     start_date = forms.DateField(
-        label=_("Start date"), widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Start date"),
+        widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
     )
     end_date = forms.DateField(
-        label=_("End date"), widget=forms.DateInput(attrs={"type": "date"})
+        label=_("End date"),
+        widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
     )
 
     def __init__(self, *args, sessions, **kwargs):

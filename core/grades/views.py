@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Count
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -66,7 +67,7 @@ def _teacher_page(request):
     user = request.user
     classes = list(access.teaching_classes(user).select_related("org"))
     periods = list(
-        Period.objects.filter(org__in={c.org_id for c in classes}).order_by(
+        Period.objects.filter(session__in={c.session_id for c in classes}).order_by(
             "start_date"
         )
     )
@@ -99,7 +100,7 @@ def _notes_page(request):
     pupil = access.get_pupil(user, _int(request.GET.get("child")))
     classes = list(access.student_classes(pupil))
     periods = list(
-        Period.objects.filter(org__in={c.org_id for c in classes}).order_by(
+        Period.objects.filter(session__in={c.session_id for c in classes}).order_by(
             "start_date", "org"
         )
     )
@@ -199,10 +200,23 @@ def _pupil_notes(pupil: User, period: Period, classes) -> dict:
 def _evaluation_form(request, school_class: SchoolClass, user, initial=None):
     timetabled = Occurrence.objects.filter(school_class=school_class).exists()
     subjects = access.subjects_taught(user, school_class) if timetabled else []
+    initial = dict(initial or {})
+    if subjects and not initial.get("subject"):
+        # The subject the teacher's own lessons of the class are in, the most
+        # frequent first (not the first one alphabetically).
+        mine = (
+            Occurrence.objects.filter(school_class=school_class, teachers=user)
+            .values("subject")
+            .annotate(lessons=Count("pk"))
+            .order_by("-lessons", "subject")
+            .first()
+        )
+        if mine and mine["subject"] in subjects:
+            initial["subject"] = mine["subject"]
     return EvaluationForm(
         request.POST or None,
         initial=initial,
-        periods=Period.objects.filter(org=school_class.org_id),
+        periods=Period.objects.filter(session=school_class.session_id),
         skills=actions.skills_for(school_class.org_id),
         subjects=subjects,
     )
@@ -390,6 +404,7 @@ def grid(request, evaluation_id: int):
             "brackets": brackets,
             "below": below,
             "threshold": averages.rounded(policy.alert_below),
+            "policy": policy,
         },
     )
 
@@ -424,7 +439,7 @@ def class_summary(request, class_id: int):
     """A class's averages per pupil and subject for a period (its teachers
     and the staff of its org; every read logged)."""
     school_class = access.get_class_for_export(request.user, class_id)
-    periods = list(Period.objects.filter(org=school_class.org_id))
+    periods = list(Period.objects.filter(session=school_class.session_id))
     period = _chosen_period(periods, request.GET.get("period"))
     subjects, rows, stats = ([], [], {})
     if period is not None:

@@ -5,11 +5,13 @@ import logging
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Max
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.http import urlencode
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from core import crypto, files
@@ -54,11 +56,16 @@ def index(request):
             (p.school_class_id, p.period_id): p
             for p in Publication.objects.filter(school_class__in=classes)
         }
+        changed = _changed_since(published.values())
         rows = [
             (
                 school_class,
                 [
-                    (period, published.get((school_class.pk, period.pk)))
+                    (
+                        period,
+                        published.get((school_class.pk, period.pk)),
+                        (school_class.pk, period.pk) in changed,
+                    )
                     for period in access.periods_of(school_class)
                 ],
             )
@@ -66,6 +73,29 @@ def index(request):
         ]
         return render(request, "reportcards/staff.html", {"rows": rows})
     return render(request, "reportcards/pupil.html")
+
+
+def _changed_since(publications) -> set[tuple[int, int]]:
+    """(class id, period id) of the publications whose subject appraisals
+    changed after they were published: families have an older card."""
+    publications = list(publications)
+    if not publications:
+        return set()
+    latest = (
+        SubjectAppraisal.objects.filter(
+            school_class_id__in={p.school_class_id for p in publications},
+            period_id__in={p.period_id for p in publications},
+        )
+        .values("school_class_id", "period_id")
+        .annotate(last=Max("updated_at"))
+    )
+    last = {(row["school_class_id"], row["period_id"]): row["last"] for row in latest}
+    return {
+        (p.school_class_id, p.period_id)
+        for p in publications
+        if last.get((p.school_class_id, p.period_id))
+        and last[(p.school_class_id, p.period_id)] > p.published_at
+    }
 
 
 def _texts(request, pupils) -> dict[int, str]:
@@ -106,8 +136,23 @@ def subject_page(request, class_id: int, period_id: int):
             messages.error(request, str(error))
         else:
             messages.success(
-                request, _("Appraisals saved (%(count)s changed).") % {"count": changed}
+                request,
+                ngettext(
+                    "Appraisals saved (%(count)s changed).",
+                    "Appraisals saved (%(count)s changed).",
+                    changed,
+                )
+                % {"count": changed},
             )
+            if changed and access.publication_of(school_class, period):
+                messages.warning(
+                    request,
+                    _(
+                        "These report cards are already published: families keep "
+                        "the previous version until the school-life staff publish "
+                        "them again."
+                    ),
+                )
             return redirect(f"{request.path}?{urlencode({'subject': subject})}")
     saved = {
         a.student_id: a.text
@@ -188,7 +233,13 @@ def class_page(request, class_id: int, period_id: int):
             messages.error(request, str(error))
         else:
             messages.success(
-                request, _("Appraisals saved (%(count)s changed).") % {"count": changed}
+                request,
+                ngettext(
+                    "Appraisals saved (%(count)s changed).",
+                    "Appraisals saved (%(count)s changed).",
+                    changed,
+                )
+                % {"count": changed},
             )
             return redirect("reportcards:class", class_id=class_id, period_id=period_id)
     rows, pupils = _class_rows(school_class, period, posted)
@@ -201,6 +252,7 @@ def class_page(request, class_id: int, period_id: int):
         detail={"period": period.pk, "pupils": len(pupils)},
     )
     cards = [card for _p, _a, card, _t in rows if card]
+    publication = access.publication_of(school_class, period)
     return render(
         request,
         "reportcards/class.html",
@@ -208,7 +260,8 @@ def class_page(request, class_id: int, period_id: int):
             "school_class": school_class,
             "period": period,
             "rows": rows,
-            "publication": access.publication_of(school_class, period),
+            "publication": publication,
+            "changed_since": bool(publication and _changed_since([publication])),
             "pending": sum(c.status == ReportCard.Status.PENDING for c in cards),
             "ready": sum(c.status == ReportCard.Status.READY for c in cards),
             "failed": sum(c.status == ReportCard.Status.FAILED for c in cards),

@@ -75,6 +75,13 @@ def level_of(title: str) -> str:
     return ""
 
 
+def levels_of(classes) -> list[str]:
+    """The levels of ``classes`` (a school's: "6e"…"3e" for a collège), in
+    the order of :data:`LEVELS`: the choices of the audience forms."""
+    found = {level_of(school_class.title) for school_class in classes}
+    return [level for level in LEVELS if level in found]
+
+
 @dataclass(frozen=True)
 class Audience:
     """A school, the roles, and optionally the levels and classes it is for."""

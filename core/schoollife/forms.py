@@ -12,6 +12,24 @@ from core.schoollife.models import MAX_BODY, Notice
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
 
 
+def body_field() -> forms.CharField:
+    """A notice's text. The limit is said, and checked by the server only:
+    the browser's maxlength cut a long text silently; the server's error
+    keeps the whole text in the form."""
+    field = forms.CharField(
+        label=_("Text"),
+        required=False,
+        max_length=MAX_BODY,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=_(
+            "Plain text; **bold**, *italics*, lists and links work. "
+            "At most 10,000 characters."
+        ),
+    )
+    field.widget.attrs.pop("maxlength", None)
+    return field
+
+
 class NoticeForm(forms.Form):
     """A notice as staff write it: school, audience, text, files, options."""
 
@@ -33,13 +51,7 @@ class NoticeForm(forms.Form):
         label=_("Classes"), required=False, coerce=int
     )
     title = forms.CharField(label=_("Title"), max_length=200)
-    body = forms.CharField(
-        label=_("Text"),
-        required=False,
-        max_length=MAX_BODY,
-        widget=forms.Textarea(attrs={"rows": 6}),
-        help_text=_("Plain text; **bold**, *italics*, lists and links work."),
-    )
+    body = body_field()
     attachments = MultipleFileField(label=_("Files"), required=False)
     publish_at = forms.DateTimeField(
         label=_("Publish on"),
@@ -82,9 +94,8 @@ class NoticeForm(forms.Form):
             (c.pk, f"{c.title} ({c.org.name})" if several else c.title) for c in classes
         ]
         self.fields["classes"].widget.attrs["size"] = str(min(10, max(3, len(classes))))
-        found = {audiences.level_of(c.title) for c in classes}
         self.fields["levels"].choices = [
-            (level, level) for level in audiences.LEVELS if level in found
+            (level, level) for level in audiences.levels_of(classes)
         ]
 
     def audience(self) -> dict:
@@ -105,12 +116,7 @@ class NoticeForm(forms.Form):
 
 class NoticeChangeForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200)
-    body = forms.CharField(
-        label=_("Text"),
-        required=False,
-        max_length=MAX_BODY,
-        widget=forms.Textarea(attrs={"rows": 6}),
-    )
+    body = body_field()
     urgent = forms.BooleanField(
         label=_("Urgent (sent even during quiet hours)"), required=False
     )
