@@ -16,7 +16,7 @@ from core.agenda import access, actions
 from core.agenda.forms import EntryForm, EveningForm, SlotsForm
 from core.agenda.models import AgendaEntry, MeetingSlot
 from core.roster.access import children_of
-from core.roster.audience import classes as audience_classes
+from core.roster.audience import level_of, reaches
 from core.roster.models import Enrollment, User
 
 
@@ -36,21 +36,29 @@ def _weeks(entries, bookings, zone) -> list[tuple[dt.date, list]]:
 
 def _name_children(user: User, entries) -> None:
     """For a guardian of several children, ``entry.children``: the first
-    names of those of their children each entry concerns (by class)."""
+    names of those of their children each entry concerns (by class; one
+    query whatever the number of entries)."""
     children = list(children_of(user)) if user.role == User.Role.GUARDIAN else []
     if len(children) < 2:
         return
-    classes_of_child: dict[int, set[int]] = {}
-    for child_id, class_id in Enrollment.objects.filter(
+    classes_of_child: dict[int, list[tuple[int, int, str]]] = {}
+    for child_id, class_id, org_id, title in Enrollment.objects.filter(
         user__in=children, role=Enrollment.Role.STUDENT
-    ).values_list("user_id", "school_class_id"):
-        classes_of_child.setdefault(child_id, set()).add(class_id)
+    ).values_list(
+        "user_id", "school_class_id", "school_class__org_id", "school_class__title"
+    ):
+        classes_of_child.setdefault(child_id, []).append(
+            (class_id, org_id, level_of(title))
+        )
     for entry in entries:
-        reached = {c.pk for c in audience_classes(access.audience_of(entry))}
+        audience = access.audience_of(entry)
         entry.children = [
             child.first_name
             for child in children
-            if classes_of_child.get(child.pk, set()) & reached
+            if any(
+                reaches(audience, org_id, class_id, level)
+                for class_id, org_id, level in classes_of_child.get(child.pk, [])
+            )
         ]
 
 

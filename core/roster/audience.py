@@ -125,7 +125,7 @@ class Audience:
         )
 
 
-def _reaches(audience: Audience, org_id: int, class_id: int, level: str) -> bool:
+def reaches(audience: Audience, org_id: int, class_id: int, level: str) -> bool:
     """Whether the audience reaches the class ``class_id`` (of ``org_id``,
     at ``level``): the one rule of :func:`classes`."""
     return org_id == audience.org_id and (
@@ -144,7 +144,7 @@ def classes(audience: Audience) -> list[SchoolClass]:
     return [
         school_class
         for school_class in found
-        if _reaches(
+        if reaches(
             audience, school_class.org_id, school_class.pk, level_of(school_class.title)
         )
     ]
@@ -198,7 +198,7 @@ def members_of_each(audiences: list[Audience]) -> list[dict[int, set[int | None]
         class_ids = {
             pk
             for pk, org_id, title in school_classes
-            if _reaches(audience, org_id, pk, level_of(title))
+            if reaches(audience, org_id, pk, level_of(title))
         }
         reached: dict[int, set[int | None]] = defaultdict(set)
         classes_of_pupil: dict[int, set[int]] = defaultdict(set)
@@ -299,7 +299,7 @@ class Standing:
         return [
             pk
             for pk, org_id, level in self.classes
-            if _reaches(audience, org_id, pk, level)
+            if reaches(audience, org_id, pk, level)
         ]
 
     def in_classes(self, audience: Audience) -> bool:

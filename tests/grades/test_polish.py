@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from core.grades import averages
 from core.grades.models import GradesPolicy, Mark, Period
 from core.roster.models import AcademicSession
 from tests.conftest import login_verified, make_occurrence
@@ -42,8 +43,15 @@ def test_settings_and_lists_in_plain_french(client, marked):  # noqa: F811
     assert "<span>12/01/2026</span>" in html and "· 12/01/2026" not in html
 
 
-def test_families_read_numbers_with_the_same_precision(client, marked):  # noqa: F811
+def test_families_read_numbers_with_the_same_precision(
+    client,
+    marked,  # noqa: F811
+    monkeypatch,
+):
     s = marked
+    # Two results only: let families see class figures over two (the
+    # five-result rule has its own tests) to read their format.
+    monkeypatch.setattr(averages, "MIN_RESULTS", 2)
     GradesPolicy.objects.filter(org=s.org).update(show_min_max=True)
     client.force_login(s.parent)
     html = client.get(
