@@ -81,7 +81,7 @@ def test_staff_publish_and_the_guardians_open_page_shows_the_card(
 
         # The staff's open page follows the generation without a reload.
         expect(staff.locator(".rc-progress")).to_contain_text(
-            "Générés : 2", timeout=20_000
+            f"Générés : {pupils}", timeout=20_000
         )
         assert staff.evaluate("window.notReloaded") is True
         # The guardian's open page shows Léa's new card, live.
