@@ -2,6 +2,7 @@
 
 from django.db.models import Q, QuerySet
 
+from core.roster.grants import SCHOOL_LIFE_GROUP  # noqa: F401 (re-exported)
 from core.roster.models import Enrollment, GuardianLink, Org, SchoolClass, User
 
 
@@ -106,8 +107,6 @@ def school_life_staff(org_id: int, perm: str) -> QuerySet[User]:
 
 
 # School-life staff: one definition of "staff of which orgs, for what" ---------
-
-SCHOOL_LIFE_GROUP = "Vie scolaire"
 
 # The permissions the "Vie scolaire" group holds (migration
 # ``roster.0003_school_life_staff_group``, then each app's own data migration

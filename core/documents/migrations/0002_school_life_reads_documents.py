@@ -9,35 +9,7 @@ school-life staff's access on upgrade.
 
 from django.db import migrations
 
-GROUP = "Vie scolaire"
-APP_LABEL, CODENAME = "documents", "view_item"
-
-
-def grant(apps, schema_editor):
-    from django.contrib.auth.management import create_permissions
-
-    # Permissions are made after migrations (post_migrate): make them now.
-    app_config = apps.get_app_config(APP_LABEL)
-    app_config.models_module = True
-    create_permissions(app_config, apps=apps, verbosity=0)
-    app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    group, _ = Group.objects.get_or_create(name=GROUP)
-    group.permissions.add(
-        Permission.objects.get(content_type__app_label=APP_LABEL, codename=CODENAME)
-    )
-
-
-def revoke(apps, schema_editor):
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    permission = Permission.objects.filter(
-        content_type__app_label=APP_LABEL, codename=CODENAME
-    ).first()
-    group = Group.objects.filter(name=GROUP).first()
-    if group is not None and permission is not None:
-        group.permissions.remove(permission)
+from core.roster.grants import school_life_grant
 
 
 class Migration(migrations.Migration):
@@ -47,4 +19,4 @@ class Migration(migrations.Migration):
         ("documents", "0001_initial"),
     ]
 
-    operations = [migrations.RunPython(grant, revoke)]
+    operations = [school_life_grant("documents", "view_item")]

@@ -6,37 +6,7 @@ scolaire" group (``roster.0003``) gets ``homework.view_homework``, which
 
 from django.db import migrations
 
-GROUP = "Vie scolaire"
-PERMISSION = ("homework", "view_homework")
-
-
-def grant(apps, schema_editor):
-    from django.contrib.auth.management import create_permissions
-
-    # Permissions are made after migrations (post_migrate): make them now.
-    app_config = apps.get_app_config("homework")
-    app_config.models_module = True
-    create_permissions(app_config, apps=apps, verbosity=0)
-    app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    group, _ = Group.objects.get_or_create(name=GROUP)
-    group.permissions.add(
-        Permission.objects.get(
-            content_type__app_label=PERMISSION[0], codename=PERMISSION[1]
-        )
-    )
-
-
-def revoke(apps, schema_editor):
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    permission = Permission.objects.filter(
-        content_type__app_label=PERMISSION[0], codename=PERMISSION[1]
-    ).first()
-    group = Group.objects.filter(name=GROUP).first()
-    if group and permission:
-        group.permissions.remove(permission)
+from core.roster.grants import school_life_grant
 
 
 class Migration(migrations.Migration):
@@ -47,4 +17,4 @@ class Migration(migrations.Migration):
         ("homework", "0001_initial"),
     ]
 
-    operations = [migrations.RunPython(grant, revoke)]
+    operations = [school_life_grant("homework", "view_homework")]

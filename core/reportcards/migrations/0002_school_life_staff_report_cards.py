@@ -7,41 +7,7 @@ of staff (``core.roster.access.staff_orgs``). Also listed in
 
 from django.db import migrations
 
-GROUP = "Vie scolaire"
-PERMISSIONS = [("reportcards", "view_reportcard"), ("reportcards", "add_publication")]
-
-
-def grant(apps, schema_editor):
-    from django.contrib.auth.management import create_permissions
-
-    # Permissions are made after migrations (post_migrate): make them now.
-    app_config = apps.get_app_config("reportcards")
-    app_config.models_module = True
-    create_permissions(app_config, apps=apps, verbosity=0)
-    app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    group, _ = Group.objects.get_or_create(name=GROUP)
-    for app_label, codename in PERMISSIONS:
-        group.permissions.add(
-            Permission.objects.get(
-                content_type__app_label=app_label, codename=codename
-            )
-        )
-
-
-def revoke(apps, schema_editor):
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    group = Group.objects.filter(name=GROUP).first()
-    if group is None:
-        return
-    for app_label, codename in PERMISSIONS:
-        permission = Permission.objects.filter(
-            content_type__app_label=app_label, codename=codename
-        ).first()
-        if permission:
-            group.permissions.remove(permission)
+from core.roster.grants import school_life_grant
 
 
 class Migration(migrations.Migration):
@@ -52,4 +18,4 @@ class Migration(migrations.Migration):
         ("reportcards", "0001_initial"),
     ]
 
-    operations = [migrations.RunPython(grant, revoke)]
+    operations = [school_life_grant("reportcards", "view_reportcard", "add_publication")]
