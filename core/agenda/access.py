@@ -226,13 +226,6 @@ def bookings_for(user: User) -> QuerySet[Booking]:
     return found.filter(_roster_holds())
 
 
-def taken_slot_ids(evening: MeetingEvening) -> set[int]:
-    """Slots of ``evening`` holding a live booking."""
-    return set(
-        live_bookings().filter(evening=evening).values_list("slot_id", flat=True)
-    )
-
-
 def slot_for_teacher(user: User, slot_id: int) -> MeetingSlot:
     slot = MeetingSlot.objects.select_related("evening").filter(pk=slot_id).first()
     if slot is None or slot.teacher_id != user.pk:

@@ -74,13 +74,6 @@ def subjects_to_appraise(
     return sorted(subject for _class_id, subject in taught)
 
 
-def may_appraise(
-    user: User, school_class: SchoolClass, period: Period, subject: str
-) -> bool:
-    """Whether ``user`` may write the appraisals of ``subject`` in the class."""
-    return subject in subjects_to_appraise(user, school_class, period)
-
-
 def teacher_classes(user: User) -> QuerySet[SchoolClass]:
     """The classes ``user`` teaches now (a current teacher enrollment)."""
     return homework_access.writable_classes(user).select_related("org")

@@ -98,7 +98,7 @@ def save_subject_appraisals(
 ) -> int:
     """Write ``teacher``'s appraisals of ``subject`` (``{pupil id: text}``);
     return how many changed. The caller checked
-    :func:`core.reportcards.access.may_appraise`."""
+    :func:`core.reportcards.access.subjects_to_appraise`."""
     checked = _checked_texts(school_class, texts)
     changed = 0
     with transaction.atomic():

@@ -3,17 +3,28 @@ plural forms."""
 
 import pytest
 from django.test import Client
-from django.utils import translation
+from django.utils import timezone
 
 from core.reportcards import actions
-from tests.conftest import login_verified
+from tests.conftest import login_verified, make_occurrence
 
 pytestmark = pytest.mark.django_db
 
 
-def test_subject_picker_says_matiere():
-    with translation.override("fr"):
-        assert translation.pgettext("school subject", "Subject") == "Matière"
+def test_subject_picker_says_matiere(term):
+    # The picker shows when the teacher has two subjects in the class.
+    make_occurrence(
+        term.class_4b,
+        timezone.now(),
+        subject="Accompagnement personnalisé",
+        teachers=[term.teacher],
+    )
+    client = login_verified(Client(), term.teacher)
+    html = client.get(
+        f"/reportcards/class/{term.class_4b.pk}/period/{term.period.pk}"
+        "/subject/?subject=Mathématiques"
+    ).content.decode()
+    assert "Matière" in html and "Objet" not in html
 
 
 def test_appraisals_saved_in_the_singular_and_the_plural(term):

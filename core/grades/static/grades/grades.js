@@ -28,7 +28,7 @@ const grid = document.getElementById("marks-grid");
 const WORDS = new Set(["", "abs", "disp", "nr", "n.r.", "n.r"]);
 
 /** Whether `text` is a valid mark cell for an evaluation out of `outOf`. */
-export function validCell(text, outOf) {
+function validCell(text, outOf) {
   const cell = text.trim().toLowerCase();
   if (WORDS.has(cell)) return true;
   if (!outOf || !/^\d+([.,]\d{1,2})?$/.test(cell)) return false;
