@@ -124,7 +124,7 @@ class PgBouncer:
         ) as connection:
             cursor = connection.execute(command)
             names = [column.name for column in cursor.description]
-            return [dict(zip(names, row)) for row in cursor.fetchall()]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def _write_config(self) -> Path:
         server_host = self.server["HOST"] or HOST
