@@ -24,7 +24,9 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -213,6 +215,18 @@ async def test_a_socket_gets_events_from_another_process_and_resumes(
 
 
 SOCKETS = 50
+REQUESTS = 40
+
+
+def http_burst(url: str, count: int) -> None:
+    """``count`` GET requests at once (each a thread of its own), all 200."""
+
+    def get(_):
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status
+
+    with ThreadPoolExecutor(count) as pool:
+        assert set(pool.map(get, range(count))) == {200}
 
 
 class Peaks(threading.Thread):
@@ -295,9 +309,14 @@ async def test_connections_of_one_hub_process_under_a_socket_storm(
             )
         )
         peaks = await asyncio.to_thread(sampler.stop)
+        sampler = Peaks(through)
+        sampler.start()
+        await asyncio.to_thread(http_burst, topo.urls[0] + "/healthz", REQUESTS)
+        http_peaks = await asyncio.to_thread(sampler.stop)
         print(
-            f"\n{SOCKETS} sockets connecting and subscribing on one hub process "
-            f"({path}, HUB_DB_THREADS={settings.HUB_DB_THREADS}): peaks {peaks}"
+            f"\nOne hub process ({path}, HUB_DB_THREADS={settings.HUB_DB_THREADS}, "
+            f"DB_POOL_SIZE 20): {SOCKETS} sockets connecting and subscribing: "
+            f"peaks {peaks}; {REQUESTS} concurrent GET /healthz: peaks {http_peaks}"
         )
         if through:
             assert 0 < peaks["pgbouncer servers"] <= pgbouncer.pool_size, peaks
