@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 from scripts.topology import ROOT
+from tests.test_deploy import load_compose
 
 POSTGRES = "postgres://hub@db.invalid:5432/hub"
 SHOW = (
@@ -60,3 +61,21 @@ def test_a_pooler_without_postgresql_is_refused():
     result = read_settings(DATABASE_POOLER="pgbouncer")  # the SQLite default
     assert result.returncode != 0
     assert "DATABASE_POOLER needs a postgres DATABASE_URL" in result.stderr
+
+
+def test_compose_puts_pgbouncer_between_the_hub_and_postgresql():
+    """The app services go through PgBouncer (transaction pooling) with the
+    switch; migrations go straight to PostgreSQL."""
+    services = load_compose()["services"]
+    bouncer = services["pgbouncer"]
+    assert bouncer["image"].startswith("edoburu/pgbouncer:v1.")  # a pinned tag
+    assert bouncer["environment"]["POOL_MODE"] == "transaction"
+    assert bouncer["environment"]["DB_HOST"] == "postgres"
+    for name in ("asgi-1", "asgi-2", "worker-1", "worker-2", "scheduler"):
+        env = services[name]["environment"]
+        assert env["DATABASE_URL"].startswith("postgres://hub:hub@pgbouncer:"), name
+        assert env["DATABASE_POOLER"] == "pgbouncer", name
+        assert "pgbouncer" in services[name]["depends_on"], name
+    migrate = services["migrate"]["environment"]
+    assert migrate["DATABASE_URL"].startswith("postgres://hub:hub@postgres:")
+    assert migrate["DATABASE_POOLER"] == ""
