@@ -28,6 +28,9 @@ from scripts.topology import free_ports
 HOST = "127.0.0.1"
 # Debian installs it under /usr/sbin, which a user's PATH may lack.
 CANDIDATES = ("pgbouncer", "/usr/sbin/pgbouncer")
+# Server connections start in this time zone, not the hub's UTC: a transaction
+# on one that a client's ``SET TimeZone`` never reached would show it.
+SERVER_TIMEZONE = "Europe/Paris"
 
 
 def pgbouncer_binary() -> str | None:
@@ -135,7 +138,7 @@ class PgBouncer:
         config.write_text(
             "[databases]\n"
             f"{self.alias} = host={server_host} port={server_port} "
-            f"dbname={self.database} user={self.user}\n"
+            f"dbname={self.database} user={self.user} timezone={SERVER_TIMEZONE}\n"
             "[pgbouncer]\n"
             f"listen_addr = {HOST}\n"
             f"listen_port = {self.port}\n"

@@ -477,6 +477,9 @@ def test_without_the_switch_an_iterator_loses_its_cursor(settings, pgbouncer):
     assert outcome["rows"] == 1, outcome
     assert outcome["error"].startswith("InvalidCursorName"), outcome
     assert "does not exist" in outcome["error"], outcome
+    # Another server connection than the cursor's: PgBouncer set it to the
+    # client's time zone (Django's session SET), not its own Europe/Paris.
+    assert outcome["timezone"] == "UTC", outcome
 
 
 def test_with_the_switch_the_iterator_reads_every_row(settings, pgbouncer):
