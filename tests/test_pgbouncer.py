@@ -86,7 +86,7 @@ def rendezvous(expected: int) -> int:
 
 
 @pytest.fixture(scope="module")
-def pgbouncer(django_db_setup, django_db_blocker):
+def pgbouncer(django_db_setup):
     """PgBouncer (transaction pooling, 2 server connections) in front of the
     test database; stopped after the module."""
     if pgbouncer_binary() is None:
@@ -101,7 +101,7 @@ def pgbouncer(django_db_setup, django_db_blocker):
 
 def process_env(settings, bouncer: PgBouncer, **extra: str) -> dict[str, str]:
     """The environment of a hub process on the test database through PgBouncer."""
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_POOLER"}
     env.update(
         DJANGO_SETTINGS_MODULE="core.settings",
         DATABASE_URL=bouncer.url,
