@@ -175,6 +175,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # The pool checks a connection before lending it: one broken while idle
     # (failover, network cut) is replaced before a request gets it.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A pooler between the processes and PostgreSQL (docs/scaling.md, "PostgreSQL
+# and PgBouncer"): "pgbouncer" in transaction pooling mode hands a server
+# connection to a client for one transaction only, so nothing may outlive a
+# transaction on it. Django's server-side cursors (``.iterator()`` outside a
+# transaction declares a cursor WITH HOLD, fetched in later transactions) are
+# turned off, and prepared statements stay off (Debian's PgBouncer 1.18 does
+# not carry them; Django's default, pinned here).
+DATABASE_POOLER = env_str("DATABASE_POOLER")
+if DATABASE_POOLER not in ("", "pgbouncer"):
+    raise ImproperlyConfigured(
+        f"DATABASE_POOLER={DATABASE_POOLER!r}: use pgbouncer, or leave it unset"
+    )
+if DATABASE_POOLER:
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_POOLER needs a postgres DATABASE_URL")
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while a command (import_ical) writes.
     DATABASES["default"]["OPTIONS"] = {
