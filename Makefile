@@ -6,12 +6,12 @@ STAMP := $(VENV)/.installed
 # axe-core for the accessibility checks (tests/browser/test_accessibility.py).
 AXE := tests/browser/axe/node_modules/axe-core/axe.min.js
 
-.PHONY: run test demo-after demo-code lint messages clean
+.PHONY: run test demo-after demo-code lint lock messages clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[demo,test]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -32,6 +32,15 @@ test: $(STAMP) $(AXE)
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+# requirements.lock: the runtime dependencies the image installs, each pinned
+# with its hashes, resolved from pyproject.toml for the image's Python (3.11)
+# on Linux. After changing `dependencies`: `make lock` (keeps the other pins);
+# to take every newer version the bounds admit: `make lock UV_ARGS=--upgrade`.
+# tests/test_packaging.py checks the lock against pyproject.toml.
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet 'uv>=0.13,<0.14'
+	$(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11.7 --python-platform linux --quiet $(UV_ARGS) -o requirements.lock
 
 # Apps that keep their own catalogue (core/<app>/locale); the rest goes to frontend's.
 APP_LOCALES := core/messaging core/accounts core/timetable core/privacy core/twofactor core/homework core/documents core/schoollife core/grades core/reportcards core/agenda

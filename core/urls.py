@@ -3,10 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from core.health import healthz
-
 urlpatterns = [
-    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("calendar/", include("core.timetable.urls")),

@@ -3,9 +3,9 @@
 A deploy or a scale-down stops one ASGI process among several. On SIGTERM
 the process does not drop its sockets (clients would see 1006 and back off):
 
-1. it starts **draining**: ``/healthz`` answers 503 (the proxy stops sending
-   it new connections) and a socket that still connects is closed at once
-   with 4503;
+1. it starts **draining**: ``/readyz`` answers 503 (a load balancer that
+   probes it stops sending it new connections; core/health.py) and a socket
+   that still connects is closed at once with 4503;
 2. every open socket gets ``{"type": "bye", "reason": "restart"}`` and is
    closed with **4503**, which tells the client to reconnect now (it lands on
    another process) and ``resume`` from its offsets: no gap, no duplicate;

@@ -34,7 +34,6 @@ OPEN_VIEWS = frozenset(
         "admin:logout",
         "set_language",
         "javascript-catalog",
-        "healthz",
     }
 )
 
