@@ -18,6 +18,7 @@ installs them.
 """
 
 import asyncio
+import contextlib
 import json
 import time
 import urllib.parse
@@ -122,9 +123,11 @@ async def collect(socket: Socket, expected: dict[str, int]) -> dict[str, list[in
     seen = {name: [] for name in expected}
     deadline = time.monotonic() + TIMEOUT
     while any(len(seen[name]) < count for name, count in expected.items()):
-        left = deadline - time.monotonic()
-        assert left > 0, f"missing events: {seen} of {expected}"
-        frame = json.loads(await asyncio.wait_for(socket.ws.recv(), left))
+        try:
+            text = await asyncio.wait_for(socket.ws.recv(), deadline - time.monotonic())
+        except TimeoutError:
+            pytest.fail(f"missing events: got {seen}, expected {expected} per stream")
+        frame = json.loads(text)
         assert frame["type"] == "event", frame
         seen[frame["stream"]].append(frame["offset"])
     return seen
@@ -199,3 +202,78 @@ async def test_events_cross_processes_on_three_shards(
             assert seen[name] == [base[name] + k for k in range(1, count + 1)]
         await assert_silent(socket)
         await socket.ws.close()
+
+
+async def test_a_master_failover_loses_and_doubles_nothing(
+    school, on_cluster, redis_cluster
+):
+    parent = school.parent
+    streams = [
+        f"user:{parent.pk}",
+        f"class:{school.class_4b.pk}",
+        f"org:{school.org.pk}",
+    ]
+    topo = await asyncio.to_thread(on_cluster, 1, streams)
+    socket = Socket(topo, 0, await session_of(parent))
+    base = await subscribe(socket, streams)
+    written = dict.fromkeys(streams, 0)
+
+    async def write(names: list[str]) -> None:
+        await aemit(names, n=1)
+        for name in names:
+            written[name] += 1
+
+    await write(streams)
+    assert await collect(socket, written) == {
+        name: [base[name] + 1] for name in streams
+    }
+
+    # The master of the user stream's channel stops while events keep coming.
+    victim_stream = streams[0]
+    channel = channel_prefix() + victim_stream
+    victim = redis_cluster.master_of(channel)
+    writing = True
+
+    async def keep_writing() -> None:
+        while writing:
+            await write([victim_stream])
+            await asyncio.sleep(0.1)
+
+    writer = asyncio.create_task(keep_writing())
+    await asyncio.sleep(0.3)
+    stopped = time.monotonic()
+    await asyncio.to_thread(redis_cluster.stop_node, victim)
+    while True:  # until a replica serves the slot
+        assert time.monotonic() - stopped < TIMEOUT, "no replica took over"
+        with contextlib.suppress(Exception):
+            if await asyncio.to_thread(redis_cluster.master_of, channel) != victim:
+                break
+        await asyncio.sleep(0.05)
+    promoted = time.monotonic()
+    writing = False
+    await writer
+    # Published to the new master: if the process has not subscribed there
+    # yet, nobody hears it, and only its log can bring it to the socket.
+    listening = await asyncio.to_thread(subscribers, redis_cluster, channel)
+    await write([victim_stream])
+    while await asyncio.to_thread(subscribers, redis_cluster, channel) != 1:
+        assert time.monotonic() - promoted < TIMEOUT, "never subscribed again"
+        await asyncio.sleep(0.05)
+    resubscribed = time.monotonic()
+    print(
+        f"\nfailover: replica promoted {promoted - stopped:.2f} s after the master "
+        f"stopped, the process subscribed on it {resubscribed - stopped:.2f} s "
+        f"after; {written[victim_stream] - 1} events written meanwhile; "
+        f"{listening} subscriber(s) on the new master when the last was written"
+    )
+
+    seen = await collect(socket, {victim_stream: written[victim_stream] - 1})
+    await write(streams)  # live on every shard again
+    later = await collect(socket, dict.fromkeys(streams, 1))
+    for name in streams:
+        offsets = [base[name] + 1] + seen.get(name, []) + later[name]
+        assert offsets == [base[name] + k for k in range(1, written[name] + 1)]
+    await assert_silent(socket)
+    await socket.ws.close()
+    log = (topo.log_dir / "asgi-1.log").read_text()
+    assert "Redis subscribed 1 stream(s) again" in log, log[-3000:]
