@@ -1,6 +1,9 @@
 """The hub on a Redis Cluster: sharded pub/sub between real processes (issue 16).
 
-SLOW (about 30 s): each test starts six ``redis-server`` processes made into a
+``REDIS_CLUSTER_URL`` without ``REDIS_URL``, or not a Redis URL, stops the
+settings with a clear message.
+
+SLOW (about 30 s each): the other tests start six ``redis-server`` processes made into a
 cluster (3 masters, 3 replicas: ``scripts/redis_cluster.py``) and uvicorn
 processes of the hub with ``REDIS_CLUSTER_URL`` (``scripts.topology``). Only
 on the PostgreSQL + Redis pass of the suite, like tests/test_topology.py
@@ -33,16 +36,45 @@ from redis.crc import key_slot
 from hub.broadcast import channel_prefix
 from scripts.redis_cluster import MissingRedis, RedisCluster
 from scripts.topology import Topology
+from tests.test_security_headers import run_settings
 from tests.test_topology import (
     REDIS_URL,
     Socket,
     _database_url,
     aemit,
-    pytestmark,  # noqa: F401 (the same skips and marks)
     session_of,
 )
+from tests.test_topology import pytestmark as topology_marks
 
 TIMEOUT = 30
+SHOW = "from django.conf import settings; print(settings.REDIS_CLUSTER_URL)"
+
+
+def with_processes(test):
+    """test_topology's skips and marks: PostgreSQL and Redis, slow."""
+    for mark in topology_marks:
+        test = mark(test)
+    return test
+
+
+def test_a_cluster_url_needs_the_standalone_redis_too(tmp_path):
+    env = {"DEBUG": "1", "VAR_DIR": str(tmp_path)}
+    seed = "redis://127.0.0.1:7000"
+    alone = run_settings({**env, "REDIS_CLUSTER_URL": seed}, SHOW)
+    assert alone.returncode != 0
+    assert "REDIS_CLUSTER_URL needs REDIS_URL too" in alone.stderr
+    both = {**env, "REDIS_URL": "redis://127.0.0.1:6379/0"}
+    ok = run_settings({**both, "REDIS_CLUSTER_URL": seed}, SHOW)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.strip() == seed
+
+
+def test_a_cluster_url_must_be_a_redis_url(tmp_path):
+    env = {"DEBUG": "1", "VAR_DIR": str(tmp_path), "REDIS_URL": "redis://h:6379/0"}
+    for wrong in ("127.0.0.1:7000", "http://127.0.0.1:7000"):
+        refused = run_settings({**env, "REDIS_CLUSTER_URL": wrong}, SHOW)
+        assert refused.returncode != 0
+        assert "REDIS_CLUSTER_URL must be a redis:// or rediss:// URL" in refused.stderr
 
 
 @pytest.fixture
@@ -147,6 +179,7 @@ async def subscribe(socket: Socket, streams: list[str]) -> dict[str, int]:
     return {name: reply["streams"][name]["offset"] for name in streams}
 
 
+@with_processes
 async def test_events_cross_processes_on_three_shards(
     school, on_cluster, redis_cluster
 ):
@@ -204,6 +237,7 @@ async def test_events_cross_processes_on_three_shards(
         await socket.ws.close()
 
 
+@with_processes
 async def test_a_master_failover_loses_and_doubles_nothing(
     school, on_cluster, redis_cluster
 ):
