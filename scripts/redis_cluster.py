@@ -7,7 +7,7 @@ which pulls ``redis-tools``), Redis 7 or later for sharded pub/sub.
 
 As a command (Ctrl-C stops and removes everything)::
 
-    .venv/bin/python scripts/redis_cluster.py            # prints REDIS_CLUSTER_URL
+    .venv/bin/python -m scripts.redis_cluster      # prints REDIS_CLUSTER_URL
 
 As a context manager::
 
@@ -40,6 +40,8 @@ from pathlib import Path
 
 import redis
 from redis.crc import key_slot
+
+from scripts.topology import die_with_parent
 
 HOST = "127.0.0.1"
 # Client ports are drawn here; their bus ports (+10000) stay below 32768.
@@ -173,6 +175,7 @@ class RedisCluster:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=die_with_parent(),  # no node left behind by a killed run
         )
 
     def _wait_for_ping(self, port: int) -> None:
