@@ -3,8 +3,9 @@
 ``REDIS_CLUSTER_URL`` without ``REDIS_URL``, or not a Redis URL, stops the
 settings with a clear message.
 
-SLOW (about 30 s each): the other tests start six ``redis-server`` processes made into a
-cluster (3 masters, 3 replicas: ``scripts/redis_cluster.py``) and uvicorn
+SLOW (about 40 s each, mostly starting processes): the other tests start six
+``redis-server`` processes made into a cluster (3 masters, 3 replicas:
+``scripts/redis_cluster.py``) and uvicorn
 processes of the hub with ``REDIS_CLUSTER_URL`` (``scripts.topology``). Only
 on the PostgreSQL + Redis pass of the suite, like tests/test_topology.py
 (several processes share the test database; ``REDIS_URL`` keeps the throttle
