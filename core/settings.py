@@ -210,6 +210,22 @@ REDIS_URL = env_str("REDIS_URL")
 # Prefix of the hub's Redis channels: pub/sub ignores database numbers, so two
 # hubs on one Redis need their own.
 HUB_CHANNEL_PREFIX = env_str("HUB_CHANNEL_PREFIX", "hub")
+# A region past one Redis (docs/scaling.md, "Redis Cluster"): the fan-out's
+# pub/sub goes to this Redis Cluster, sharded (SPUBLISH/SSUBSCRIBE, Redis 7),
+# a seed node's URL. The throttle cache stays on REDIS_URL's standalone Redis
+# (Django's RedisCache does not speak cluster), so that one is needed too.
+REDIS_CLUSTER_URL = env_str("REDIS_CLUSTER_URL")
+if REDIS_CLUSTER_URL:
+    if urlsplit(REDIS_CLUSTER_URL).scheme not in ("redis", "rediss"):
+        raise ImproperlyConfigured(
+            "REDIS_CLUSTER_URL must be a redis:// or rediss:// URL of one node "
+            "of the cluster."
+        )
+    if not REDIS_URL:
+        raise ImproperlyConfigured(
+            "REDIS_CLUSTER_URL needs REDIS_URL too: the throttle counters stay "
+            "on a standalone Redis (docs/scaling.md, Redis Cluster)."
+        )
 
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",

@@ -33,9 +33,19 @@ is away is lost (and logged).
 
 When Redis goes away the subscription reconnects by itself (back-off up to
 5 s); once back, every local socket re-reads the log of the streams it
-follows, so nothing written meanwhile is missed (P1). Without Redis (the
-embedded default, one process) events and control messages go straight to
-the process's loops.
+follows, so nothing written meanwhile is missed (P1). When Redis confirms a
+channel it had already confirmed, the client library subscribed again by
+itself (a dropped connection, a failover): the followers of that stream
+re-read its log too. Without Redis (the embedded default, one process) events
+and control messages go straight to the process's loops.
+
+With ``REDIS_CLUSTER_URL`` (docs/scaling.md, "Redis Cluster") the same
+channels are sharded channels of a Redis Cluster: ``SPUBLISH`` and
+``SSUBSCRIBE`` through redis-py's cluster clients, so each stream's channel
+lives on the shard of its hash slot, and the subscription holds one
+connection per shard that has a followed stream. redis-py moves a channel to
+its slot's new master after a failover or a slot migration; the confirmation
+of that new subscription is what makes the followers catch up.
 """
 
 import asyncio
@@ -63,6 +73,8 @@ RECONNECT_MAX_SECONDS = 5.0
 RECENT_CONTROL_SECONDS = 120.0
 RECENT_CONTROL_MAX = 20_000
 LASTING_CONTROL = frozenset({"hub.close", "hub.recheck"})
+# Sharded pub/sub's message types, as the plain ones the subscription handles.
+SHARDED_TYPES = {"ssubscribe": "subscribe", "smessage": "message"}
 
 
 def channel_prefix() -> str:
@@ -109,9 +121,14 @@ def fanout_for_running_loop() -> "LocalFanout":
 def _redis_publisher():
     global _publisher
     if _publisher is None:
-        _publisher = redis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
-        )
+        if settings.REDIS_CLUSTER_URL:
+            _publisher = redis.RedisCluster.from_url(
+                settings.REDIS_CLUSTER_URL, socket_timeout=2, socket_connect_timeout=2
+            )
+        else:
+            _publisher = redis.Redis.from_url(
+                settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
+            )
     return _publisher
 
 
@@ -119,7 +136,8 @@ def publish(frames: list[dict]) -> None:
     """Send ``event`` frames to every process's sockets; never raises.
 
     Called after the writing transaction committed (from any thread). With
-    Redis: one ``PUBLISH`` per frame, in one pipeline round trip. Without:
+    Redis: one ``PUBLISH`` per frame, in one pipeline round trip (on a Redis
+    Cluster ``SPUBLISH``, one round trip per shard). Without:
     handed to every event loop of this process. A failure is logged: the
     events are in the log, and sockets catch up (P1).
     """
@@ -139,12 +157,14 @@ def publish(frames: list[dict]) -> None:
 
 
 def _publish_on_redis(items: list[tuple[str, str]], what: str) -> None:
-    """``PUBLISH`` each ``(channel, text)`` in one pipeline round trip; a
-    failure is logged (``what``: the kind of message), never raised."""
+    """``PUBLISH`` (``SPUBLISH`` on a cluster) each ``(channel, text)`` in one
+    pipeline; a failure is logged (``what``: the kind of message), never
+    raised."""
     try:
         pipe = _redis_publisher().pipeline(transaction=False)
+        send = pipe.spublish if settings.REDIS_CLUSTER_URL else pipe.publish
         for channel, text in items:
-            pipe.publish(channel, text)
+            send(channel, text)
         pipe.execute()
     except Exception:
         logger.exception("could not publish %d %s(s) on Redis", len(items), what)
@@ -213,6 +233,8 @@ class LocalFanout:
         # HUB_MAX_SOCKETS_PER_USER and HUB_MAX_SOCKETS_PER_IP (hub/consumers.py).
         self.socket_counts: collections.Counter = collections.Counter()
         self.redis = settings.REDIS_URL
+        # Sharded pub/sub on a Redis Cluster, instead of REDIS_URL's Redis.
+        self.cluster = settings.REDIS_CLUSTER_URL
         self.prefix = channel_prefix()
         # Named, so an operator (or a test) can find this subscription.
         self.client_name = self.prefix.replace(":", "-") + "fanout"
@@ -225,6 +247,9 @@ class LocalFanout:
         self.pubsub = None
         self.subscribed: set[str] = set()  # SUBSCRIBE sent on this connection
         self.confirmed: set[str] = set()  # ... and confirmed by Redis
+        # Confirmed again: Redis lost the subscription a while (their
+        # followers re-read the log once the confirmations are read).
+        self.resubscribed: set[str] = set()
         # Streams whose followers came or went since the last _sync: it looks
         # at those only (not at every stream: O(streams) per new socket made
         # a reconnect storm of 10,000 sockets quadratic), unless the
@@ -440,8 +465,10 @@ class LocalFanout:
         """Keep one subscription in step with ``followers``; reconnect on loss."""
         delay = 0.1
         while self._wanted():
-            client = aioredis.Redis.from_url(
-                self.redis,
+            client = (
+                aioredis.RedisCluster if self.cluster else aioredis.Redis
+            ).from_url(
+                self.cluster or self.redis,
                 socket_connect_timeout=2,
                 health_check_interval=10,
                 client_name=self.client_name,
@@ -482,17 +509,17 @@ class LocalFanout:
         )
 
     def _forget_subscriptions(self) -> None:
-        self.subscribed, self.confirmed = set(), set()
+        self.subscribed, self.confirmed, self.resubscribed = set(), set(), set()
         self.control_subscribed = self.control_confirmed = False
         self.resync = True
 
     async def _sync(self, pubsub) -> None:
         control = bool(self.addressed)
         if control and not self.control_subscribed:
-            await pubsub.subscribe(self.control)
+            await self._subscribe(pubsub, [self.control])
             self.control_subscribed = True
         elif not control and self.control_subscribed:
-            await pubsub.unsubscribe(self.control)
+            await self._unsubscribe(pubsub, [self.control])
             self.control_subscribed = self.control_confirmed = False
         touched, self.touched = self.touched, set()
         if self.resync:  # a new connection: every stream followed
@@ -504,12 +531,34 @@ class LocalFanout:
             name for name in touched if name not in followers and name in subscribed
         ]
         if new:
-            await pubsub.subscribe(*(self.prefix + name for name in new))
+            await self._subscribe(pubsub, [self.prefix + name for name in new])
         if gone:
-            await pubsub.unsubscribe(*(self.prefix + name for name in gone))
+            await self._unsubscribe(pubsub, [self.prefix + name for name in gone])
         self.subscribed.update(new)
         self.subscribed.difference_update(gone)
         self.confirmed.difference_update(gone)
+
+    async def _subscribe(self, pubsub, channels: list[str]) -> None:
+        if self.cluster:
+            await pubsub.ssubscribe(*channels)
+        else:
+            await pubsub.subscribe(*channels)
+
+    async def _unsubscribe(self, pubsub, channels: list[str]) -> None:
+        if self.cluster:
+            await pubsub.sunsubscribe(*channels)
+        else:
+            await pubsub.unsubscribe(*channels)
+
+    async def _next_message(self, pubsub) -> dict | None:
+        """The next message, sharded types named as plain ones; ``None`` after
+        0.2 s without one."""
+        if not self.cluster:
+            return await pubsub.get_message(timeout=0.2)
+        message = await pubsub.get_sharded_message(timeout=0.2)
+        if message is not None:
+            message["type"] = SHARDED_TYPES.get(message["type"], message["type"])
+        return message
 
     async def _listen(self, pubsub) -> None:
         skip = len(self.prefix)
@@ -519,9 +568,12 @@ class LocalFanout:
                 await self._sync(pubsub)
                 if not self.subscribed and not self.control_subscribed:
                     return
-            message = await pubsub.get_message(timeout=0.2)
-            if message is None:
-                continue
+            message = await self._next_message(pubsub)
+            if message is None or message["type"] != "subscribe":
+                if self.resubscribed:
+                    self._catch_up_resubscribed()
+                if message is None:
+                    continue
             channel = message["channel"]
             if isinstance(channel, bytes):
                 channel = channel.decode()
@@ -530,7 +582,11 @@ class LocalFanout:
                 continue
             name = channel[skip:]
             if message["type"] == "subscribe":
-                if name in self.subscribed:  # not unsubscribed since
+                if name in self.confirmed:
+                    # Subscribed again by redis-py itself (a reconnect, a
+                    # failover): what was published meanwhile reached no one.
+                    self.resubscribed.add(name)
+                elif name in self.subscribed:  # not unsubscribed since
                     self.confirmed.add(name)
                 for waiter in self.waiting.pop(name, []):
                     if not waiter.done():
@@ -554,7 +610,22 @@ class LocalFanout:
 
     def _catch_up_everyone(self) -> None:
         """After an outage: every local socket re-reads its streams' log."""
-        consumers = {c for followers in self.followers.values() for c in followers}
-        logger.info("Redis is back: %d socket(s) catch up from the log", len(consumers))
+        count = self._catch_up(self.followers)
+        logger.info("Redis is back: %d socket(s) catch up from the log", count)
+
+    def _catch_up_resubscribed(self) -> None:
+        """After redis-py subscribed again by itself: the followers of those
+        streams re-read their log (once each, however many streams)."""
+        names, self.resubscribed = self.resubscribed, set()
+        count = self._catch_up(names)
+        logger.info(
+            "Redis subscribed %d stream(s) again: %d socket(s) catch up from the log",
+            len(names),
+            count,
+        )
+
+    def _catch_up(self, names) -> int:
+        consumers = {c for name in names for c in self.followers.get(name, ())}
         for consumer in consumers:
             consumer.catch_up_later()
+        return len(consumers)

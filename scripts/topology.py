@@ -146,6 +146,19 @@ except (OSError, AttributeError):  # not Linux
 _PR_SET_PDEATHSIG = 1
 
 
+def die_with_parent():
+    """A ``preexec_fn`` that makes a child get SIGTERM when this process dies,
+    or ``None`` (not Linux, or not the main thread: Linux sends it when the
+    parent *thread* exits, and a worker thread may end before we do)."""
+    if _prctl is None or threading.current_thread() is not threading.main_thread():
+        return None
+
+    def preexec() -> None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return preexec
+
+
 class TopologyError(RuntimeError):
     """A process did not start, or the database could not be made."""
 
@@ -546,13 +559,6 @@ class Topology:
         return env
 
     def _spawn(self, process: Process) -> None:
-        preexec = None
-        if _prctl is not None and threading.current_thread() is threading.main_thread():
-            # Linux sends this when the parent *thread* exits: only safe to ask
-            # from the main thread (a worker thread may end before we do).
-            def preexec() -> None:
-                _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
         with open(process.log_path, "ab") as log:
             log.write(
                 f"--- {time.strftime('%H:%M:%S')} start {process.name}\n".encode()
@@ -566,7 +572,7 @@ class Topology:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group
-                preexec_fn=preexec,
+                preexec_fn=die_with_parent(),
             )
         process.stopping = False
 
