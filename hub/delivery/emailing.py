@@ -145,7 +145,7 @@ def _prepare(send_ids: list[int], now) -> tuple[list[smtp.OutgoingMail], dict]:
         .order_by("notification__created_at")
     )
     fresh = unseen([row.notification for row in rows])
-    by_send: dict[int, list[Delivery]] = {}
+    by_send: dict[int | None, list[Delivery]] = {}
     for row in rows:
         if row.notification_id in fresh:
             by_send.setdefault(row.email_id, []).append(row)

@@ -446,6 +446,7 @@ class PushSender:
         return outcomes  # type: ignore[return-value]
 
     async def _attempt(self, job: PushJob, payload: bytes) -> PushOutcome:
+        assert self._session is not None  # send() checked it
         endpoint = job.subscription.get("endpoint", "")
         signer = self._signers.get(job.vapid_key, self.signer)
         try:
