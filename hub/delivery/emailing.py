@@ -271,9 +271,9 @@ def send(send_ids: list[int], now: datetime.datetime | None = None) -> dict:
     if retry_at:
         tasks.send_emails.using(run_after=min(retry_at)).enqueue(
             [
-                m.key
+                m.key  # type: ignore[misc]  # OutgoingMail's keys here: EmailSend pks
                 for m in outgoing
-                if EmailSend.objects.filter(pk=m.key, state=State.PENDING).exists()
+                if EmailSend.objects.filter(pk=m.key, state=State.PENDING).exists()  # type: ignore[misc]  # idem
             ]
         )
     return counts

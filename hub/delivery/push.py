@@ -51,7 +51,7 @@ class InvalidSubscription(ValueError):
 
 
 def validate_subscription(
-    info: Mapping, *, allowed_hosts: Sequence[str], allow_http: bool
+    info: object, *, allowed_hosts: Sequence[str], allow_http: bool
 ) -> dict:
     """Check a browser's ``PushSubscription.toJSON()`` and return it cleaned.
 
