@@ -173,7 +173,7 @@ def _readers(events: list[Event]) -> dict[str, list[User]]:
         for name, user_id in wanted.items():
             user = by_pk.get(user_id)
             if user is not None:
-                user.children_here = []  # type: ignore[attr-defined]  # per stream
+                user.children_here = []
             found[name] = [user] if user is not None else []
     return found
 
