@@ -127,7 +127,7 @@ class HubConsumer(AsyncWebsocketConsumer):
     tokens = float(RATE_BURST)  # rate limit bucket (_take_token)
     busy = 0  # messages being handled or waiting for their turn
     queued = 0  # local messages (_queue) not yet handled
-    transport = None
+    transport: Any = None  # the server's, when it exposes one
     outbox: list[str] | None = None  # frames held for one write (_batched), or None
     # keys of fanout.socket_counts this socket counts in
     counted: tuple[tuple, ...] = ()
