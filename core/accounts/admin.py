@@ -44,7 +44,7 @@ class ActivationCodeAdmin(OrgScopedAdmin, admin.ModelAdmin):
     search_fields = ["user__username", "user__last_name"]
     # (list_display's names are all fields here)
     fields = list_display + ["issued_by"]  # type: ignore[assignment]
-    readonly_fields = fields  # type: ignore[assignment]
+    readonly_fields = fields  # type: ignore[assignment]  # plain names, no fieldsets
 
     def has_add_permission(self, request) -> bool:
         return False
