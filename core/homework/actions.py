@@ -25,6 +25,7 @@ Rules (documented here, tested in tests/homework):
 """
 
 import datetime as dt
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
@@ -148,7 +149,11 @@ def homework_data(homework: Homework) -> HomeworkData:
     )
 
 
-def _emit(homework: Homework, op: str, actor: User | None) -> None:
+def _emit(
+    homework: Homework,
+    op: Literal["published", "changed", "removed"],
+    actor: User | None,
+) -> None:
     hub.send_event(
         [class_stream(homework.school_class_id)],
         HomeworkChanged(
@@ -439,7 +444,9 @@ def set_done(*, homework: Homework, student: User, done: bool) -> bool:
     return changed
 
 
-def _handin_event(handin: HandIn, op: str, actor: User) -> HandInChanged:
+def _handin_event(
+    handin: HandIn, op: Literal["submitted", "returned"], actor: User
+) -> HandInChanged:
     homework = handin.homework
     return HandInChanged(
         op=op,

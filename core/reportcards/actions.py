@@ -32,6 +32,7 @@ import logging
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
+from typing import Literal
 
 from django.db import transaction
 from django.utils import timezone
@@ -362,7 +363,9 @@ def _staff_streams(school_class: SchoolClass) -> list[str]:
     ]
 
 
-def _progress(publication: Publication, op: str) -> None:
+def _progress(
+    publication: Publication, op: Literal["generated", "failed", "done"]
+) -> None:
     counts = defaultdict(int)
     for status in ReportCard.objects.filter(
         school_class_id=publication.school_class_id, period_id=publication.period_id
@@ -466,7 +469,9 @@ def _announce(publication_id: int, generation: int) -> int:
             return 0
         if publication.notified_generation >= generation:
             return 0
-        op = "updated" if publication.notified_generation else "published"
+        op: Literal["published", "updated"] = (
+            "updated" if publication.notified_generation else "published"
+        )
         publication.notified_generation = generation
         publication.save(update_fields=["notified_generation"])
         ready = [c for c in cards if c.status == ReportCard.Status.READY and c.file]

@@ -827,7 +827,7 @@ def _record_and_send(
         announcement.add(
             change,
             OccurrenceChanged(
-                op=op,
+                op=op,  # type: ignore[arg-type]  # _OP_PRIORITY: its ops
                 changes=list(kinds),
                 occurrence=occurrence_data(occurrence),
                 org_id=occurrence.school_class.org_id,
