@@ -196,7 +196,7 @@ def review_excuse(
         locked.reviewed_at = timezone.now()
         locked.review_note = note.strip()[:300]
         locked.save()
-        _emit_excuse(locked, locked.status, reviewer)
+        _emit_excuse(locked, locked.status, reviewer)  # type: ignore[arg-type]  # accepted or refused
     return locked
 
 

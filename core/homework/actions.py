@@ -25,6 +25,7 @@ Rules (documented here, tested in tests/homework):
 """
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -213,7 +214,7 @@ def set_homework(
     due_date: dt.date | None = None,
     set_in: Occurrence | None = None,
     links=(),
-    attachments: list[CheckedFile] = (),
+    attachments: Sequence[CheckedFile] = (),
     handin_required: bool = False,
     handin_deadline: dt.datetime | None = None,
     late_allowed: bool = True,
@@ -290,7 +291,7 @@ def change_homework(
     *,
     homework: Homework,
     teacher: User,
-    attachments: list[CheckedFile] = (),
+    attachments: Sequence[CheckedFile] = (),
     remove_attachments=(),
     now: dt.datetime | None = None,
     **changes,
@@ -499,11 +500,11 @@ def hand_in(
                 _("Your teacher has already returned this work: it cannot be replaced.")
             )
         created = handin is None
-        if created:
+        if handin is None:  # created
             handin = HandIn(homework=homework, student=student)
         elif handin.file:
             storage, old_name = handin.file.storage, handin.file.name
-            files.delete_on_commit(lambda: storage.delete(old_name))
+            files.delete_on_commit(lambda: storage.delete(old_name))  # type: ignore[arg-type]  # a stored file's name
         handin.name = upload.name
         handin.mime = upload.mime
         handin.size = len(upload.data)

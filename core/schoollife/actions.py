@@ -24,6 +24,7 @@ emits its events (rules documented here, tested in tests/schoollife).
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Literal
 
 from django.db import IntegrityError, transaction
@@ -153,7 +154,7 @@ def publish_notice(
     title: str,
     body: str = "",
     audience: dict,
-    attachments: list[CheckedFile] = (),
+    attachments: Sequence[CheckedFile] = (),
     publish_at: dt.datetime | None = None,
     urgent: bool = False,
     requires_ack: bool = False,
