@@ -27,6 +27,7 @@ while sessions load (decision 0004).
 """
 
 import functools
+from collections.abc import Mapping
 from importlib import import_module
 from typing import Any
 from urllib.parse import urlsplit
@@ -244,7 +245,7 @@ def session_store() -> type:
 class SocketApp:
     """ASGI application for every WebSocket connection of the hub."""
 
-    def __init__(self, routes: dict[str, type]) -> None:
+    def __init__(self, routes: Mapping[str, type]) -> None:
         """``routes`` maps a path (``"/ws/"``) to a consumer class."""
         self.routes = routes
 

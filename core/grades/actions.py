@@ -148,7 +148,7 @@ def parse_cell(raw: str, out_of: Decimal | None) -> tuple[Decimal | None, str]:
 def cell(value: Decimal | None, status: str) -> str:
     """How a stored result is written in the grid: "12,5", "abs", ""."""
     if status:
-        return STATUS_CELLS.get(status, "")
+        return STATUS_CELLS.get(status, "")  # type: ignore[call-overload]  # Status is a str
     if value is None:
         return ""
     text = format(value.normalize(), "f")

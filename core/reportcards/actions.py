@@ -366,7 +366,7 @@ def _staff_streams(school_class: SchoolClass) -> list[str]:
 def _progress(
     publication: Publication, op: Literal["generated", "failed", "done"]
 ) -> None:
-    counts = defaultdict(int)
+    counts: defaultdict[str, int] = defaultdict(int)
     for status in ReportCard.objects.filter(
         school_class_id=publication.school_class_id, period_id=publication.period_id
     ).values_list("status", flat=True):
@@ -427,7 +427,7 @@ def generate(publication_id: int, generation: int) -> dict:
             else:
                 if locked.file:
                     storage, old = locked.file.storage, locked.file.name
-                    files.delete_on_commit(lambda s=storage, n=old: s.delete(n))
+                    files.delete_on_commit(lambda s=storage, n=old: s.delete(n))  # type: ignore[misc]
                 locked.file.save("x", files.encrypted(data), save=False)
                 locked.status = ReportCard.Status.READY
                 locked.generated_at = timezone.now()
