@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # axe-core for the accessibility checks (tests/browser/test_accessibility.py).
 AXE := tests/browser/axe/node_modules/axe-core/axe.min.js
 
-.PHONY: run test demo-after demo-code lint messages clean
+.PHONY: run test demo-after demo-code lint typecheck messages clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ test: $(STAMP) $(AXE)
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+# mypy + django-stubs on core/ and hub/ ([tool.mypy] in pyproject.toml);
+# incremental through .mypy_cache.
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 # Apps that keep their own catalogue (core/<app>/locale); the rest goes to frontend's.
 APP_LOCALES := core/messaging core/accounts core/timetable core/privacy core/twofactor core/homework core/documents core/schoollife core/grades core/reportcards core/agenda
