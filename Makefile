@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # axe-core for the accessibility checks (tests/browser/test_accessibility.py).
 AXE := tests/browser/axe/node_modules/axe-core/axe.min.js
 
-.PHONY: run test demo-after demo-code lint lock messages clean
+.PHONY: run test demo-after demo-code lint lock typecheck messages clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ lint: $(STAMP)
 lock: $(STAMP)
 	$(BIN)/python -m pip install --quiet 'uv>=0.13,<0.14'
 	$(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11.7 --python-platform linux --quiet $(UV_ARGS) -o requirements.lock
+# mypy + django-stubs on core/ and hub/ ([tool.mypy] in pyproject.toml);
+# incremental through .mypy_cache.
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 # Apps that keep their own catalogue (core/<app>/locale); the rest goes to frontend's.
 APP_LOCALES := core/messaging core/accounts core/timetable core/privacy core/twofactor core/homework core/documents core/schoollife core/grades core/reportcards core/agenda

@@ -192,6 +192,9 @@ class EncryptedTextField(models.BinaryField):
     """
 
     description = "Text encrypted at rest (Fernet)"
+    # For django-stubs: the attribute's type on a model instance is str.
+    _pyi_private_set_type: str
+    _pyi_private_get_type: str  # type: ignore[assignment]  # bytes only in the database
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("default", "")
@@ -244,7 +247,7 @@ class EncryptedTextField(models.BinaryField):
 
     def value_to_string(self, obj):
         # Serialized (dumpdata) as a token too: a dump reveals no text.
-        text = self.value_from_object(obj) or ""
+        text = str(self.value_from_object(obj) or "")
         return SERIALIZED_PREFIX + encrypt(text).decode() if text else ""
 
     def formfield(self, **kwargs):

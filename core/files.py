@@ -34,6 +34,7 @@ from django.core.files.storage import Storage
 from django.db import DEFAULT_DB_ALIAS, models, transaction
 from django.db.models.signals import post_delete
 from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 from django.utils.http import content_disposition_header
@@ -123,15 +124,15 @@ def read_decrypted(file) -> bytes:
         return crypto.decrypt(handle.read())
 
 
-def set_download_headers(response: HttpResponse, *, mime: str, name: str) -> None:
+def set_download_headers(response: HttpResponseBase, *, mime: str, name: str) -> None:
     """Give ``response`` the headers of a download of type ``mime``.
 
     ``name`` is the file name offered (see :func:`download_name`).
     """
     response["Content-Type"] = mime
-    response["Content-Disposition"] = content_disposition_header(
-        mime not in INLINE_TYPES, name
-    )
+    disposition = content_disposition_header(mime not in INLINE_TYPES, name)
+    assert disposition is not None  # None only without attachment and name
+    response["Content-Disposition"] = disposition
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
 

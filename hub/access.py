@@ -140,7 +140,7 @@ def readers_of(name: str) -> list[User]:
     )
     guardians = [user.pk for user in users if user.role == User.Role.GUARDIAN]
     children: dict[int, list[str]] = {}
-    for link in User.children.through.objects.filter(
+    for link in GuardianLink.objects.filter(
         guardian_id__in=guardians, student_id__in=list(student_names)
     ).values("guardian_id", "student_id"):
         children.setdefault(link["guardian_id"], []).append(

@@ -27,7 +27,9 @@ while sessions load (decision 0004).
 """
 
 import functools
+from collections.abc import Mapping
 from importlib import import_module
+from typing import Any
 from urllib.parse import urlsplit
 
 from channels.security.websocket import AllowedHostsOriginValidator
@@ -45,10 +47,11 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Manager
 from django.http import parse_cookie
-from django.http.request import is_same_domain, split_domain_port
+from django.http.request import split_domain_port
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
+from django.utils.http import is_same_domain
 
 from core.audit.ip import client_ip
 from core.twofactor.policy import session_passed
@@ -105,11 +108,11 @@ def session_user(session):
         return None
     if backend_path not in settings.AUTHENTICATION_BACKENDS:
         return None
-    backend = load_backend(backend_path)
+    backend: Any = load_backend(backend_path)  # any class: duck-typed below
     if not hasattr(backend, "get_user"):
         # A backend that only refuses (the login lockout) logs no one in.
         return None
-    if _plain_lookup(type(backend)):
+    if _plain_lookup(type(backend)):  # type: ignore[arg-type]  # a class is hashable
         user = user_by_pk(user_id)
         if user is not None and not backend.user_can_authenticate(user):
             user = None
@@ -143,7 +146,7 @@ def _fallback_hash_matches(user, session_hash) -> bool:
 
 
 @functools.cache
-def _plain_lookup(backend_class: type) -> bool:
+def _plain_lookup(backend_class: type[Any]) -> bool:
     """Whether ``backend_class.get_user`` is ModelBackend's (a primary-key
     lookup through a default manager that filters nothing)."""
     manager = get_user_model()._default_manager
@@ -182,7 +185,7 @@ def _user_query(vendor: str) -> tuple[str, tuple[str, ...], list[str]]:
     quote = connection.ops.quote_name
     sql = (
         f"SELECT {columns(model, names)} FROM {quote(model._meta.db_table)}"
-        f" WHERE {quote(model._meta.pk.column)} = %s"
+        f" WHERE {quote(model._meta.pk.column)} = %s"  # type: ignore[arg-type]  # pk: a column
     )
     return sql, names, [field.attname for field in fields]
 
@@ -208,7 +211,7 @@ def session_store() -> type:
     times the query's on every handshake: bench S5). Decoding, expiry and
     everything else stay Django's.
     """
-    engine = import_module(settings.SESSION_ENGINE)
+    engine: Any = import_module(settings.SESSION_ENGINE)
     if settings.SESSION_ENGINE != "django.contrib.sessions.backends.db":
         return engine.SessionStore
 
@@ -242,7 +245,7 @@ def session_store() -> type:
 class SocketApp:
     """ASGI application for every WebSocket connection of the hub."""
 
-    def __init__(self, routes: dict[str, type]) -> None:
+    def __init__(self, routes: Mapping[str, type]) -> None:
         """``routes`` maps a path (``"/ws/"``) to a consumer class."""
         self.routes = routes
 
@@ -349,8 +352,9 @@ def _origin_rules(allowed_hosts: tuple, trusted_origins: tuple, debug: bool):
     middleware (for its parsed ``CSRF_TRUSTED_ORIGINS``), built once per
     value of the settings they read."""
     return (
-        AllowedHostsOriginValidator(None),
-        CsrfViewMiddleware(lambda request: None),
+        # Neither wraps an application: only their checks are called.
+        AllowedHostsOriginValidator(None),  # type: ignore[arg-type]
+        CsrfViewMiddleware(lambda request: None),  # type: ignore[arg-type]
     )
 
 

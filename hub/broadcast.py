@@ -55,6 +55,7 @@ import json
 import logging
 import threading
 import weakref
+from collections.abc import Iterable
 
 # Imported with the module, not on the first socket: a survivor of a
 # reconnect storm spent a second importing it while every socket waited for
@@ -311,7 +312,7 @@ class LocalFanout:
     async def join(
         self,
         consumer,
-        targets: list[str],
+        targets: Iterable[str],
         timeout: float = 2.0,
         since: float | None = None,
     ) -> None:
@@ -345,7 +346,7 @@ class LocalFanout:
         except TimeoutError:
             logger.warning("no Redis confirmation for the control channel")
 
-    def leave(self, consumer, targets: list[str]) -> None:
+    def leave(self, consumer, targets: Iterable[str]) -> None:
         """Stop delivering control messages of ``targets`` to ``consumer``."""
         for target in targets:
             consumers = self.addressed.get(target)

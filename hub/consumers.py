@@ -29,6 +29,9 @@ import functools
 import json
 import logging
 import time
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
+from typing import Any
 
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
@@ -39,7 +42,12 @@ from hub import ephemeral, lifecycle
 from hub import streams as log
 from hub.access import can_read_stream, readable_streams
 from hub.auth import is_session_key, load_user
-from hub.broadcast import fanout_for_running_loop, session_target, user_target
+from hub.broadcast import (
+    LocalFanout,
+    fanout_for_running_loop,
+    session_target,
+    user_target,
+)
 from hub.db import off_loop
 from hub.delivery.actions import mark_seen
 
@@ -101,24 +109,28 @@ class HubConsumer(AsyncWebsocketConsumer):
 
     # Class-level defaults, replaced per socket only when they change (an
     # idle socket is mostly these; bench S1).
-    groups = ()  # Channels' per-socket group list: none (no channel layer)
-    channel_layer = None
-    channel_name = None
-    fanout = None
-    poller = None
-    later = None  # tasks of this socket in flight (set), made on first use
-    relayed_at = None  # ephemeral throttle: subject -> time, on first use
-    targets = ()  # control targets this socket has joined
-    readable = frozenset()
+    # No channel layer (decision 0005): Channels' typing assumes one.
+    groups = ()  # type: ignore[assignment]  # Channels' per-socket group list: none
+    channel_layer = None  # type: ignore[assignment]
+    channel_name = None  # type: ignore[assignment]
+    fanout: LocalFanout = None  # type: ignore[assignment]  # set first in connect
+    poller: asyncio.Task | None = None
+    # tasks of this socket in flight, made on first use
+    later: set[asyncio.Task] | None = None
+    # ephemeral throttle: subject -> time, on first use
+    relayed_at: dict[str, float] | None = None
+    targets: Sequence[str] = ()  # control targets this socket has joined
+    readable: AbstractSet[str] = frozenset()
     closed_by_client = False
     closing = False
     errors = 0
     tokens = float(RATE_BURST)  # rate limit bucket (_take_token)
     busy = 0  # messages being handled or waiting for their turn
     queued = 0  # local messages (_queue) not yet handled
-    transport = None
-    outbox = None  # frames held for one write (_batched), or None
-    counted = ()  # keys of fanout.socket_counts this socket counts in
+    transport: Any = None  # the server's, when it exposes one
+    outbox: list[str] | None = None  # frames held for one write (_batched), or None
+    # keys of fanout.socket_counts this socket counts in
+    counted: tuple[tuple, ...] = ()
 
     async def __call__(self, scope, receive, send) -> None:
         """Serve one socket: dispatch each ASGI message from ``receive`` in turn.
@@ -148,7 +160,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         ``admission``), so sockets finish one after the other instead of all
         at the end (bench S5).
         """
-        self.user = None
+        self.user: Any = None
         self.positions: dict[str, list] = {}
         self.fanout = fanout_for_running_loop()
         if lifecycle.draining.is_set():
@@ -170,13 +182,14 @@ class HubConsumer(AsyncWebsocketConsumer):
             )
         self.refilled_at = time.monotonic()
         await self.accept()
-        address = self.scope.pop("client_address", None)
+        # Both keys put in the scope by hub.auth's middleware.
+        address = self.scope.pop("client_address", None)  # type: ignore[typeddict-item]
         if address and not self._count(
             ("ip", address), settings.HUB_MAX_SOCKETS_PER_IP
         ):
             await self.close(code=CLOSE_TOO_MANY_SOCKETS)
             return
-        cookie = self.scope.pop("session_cookie", None)
+        cookie = self.scope.pop("session_cookie", None)  # type: ignore[typeddict-item]
         if cookie and is_session_key(cookie):
             # This session's control messages (its logout) from any process,
             # joined before the session is read: a logout that commits after
@@ -431,7 +444,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         for text in texts:
             await self.send(text_data=text)
         if close_code is not None:
-            await self.base_send({"type": "websocket.close", "code": close_code})
+            await self.base_send({"type": "websocket.close", "code": close_code})  # type: ignore[arg-type]  # reason optional
 
     def _take_token(self) -> bool:
         now = time.monotonic()
@@ -610,7 +623,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         return allowed
 
     async def _catch_up(
-        self, name: str, upto: int, read: list[log.Envelope] = ()
+        self, name: str, upto: int, read: Sequence[log.Envelope] = ()
     ) -> str | None:
         """Send the events of ``name`` from this socket's position to ``upto``.
 
@@ -712,7 +725,8 @@ class HubConsumer(AsyncWebsocketConsumer):
         busy = self.busy or self.queued
         if position is None and not busy:
             return
-        if busy or event["epoch"] != position[0] or event["offset"] != position[1] + 1:
+        # (position is None only while busy)
+        if busy or event["epoch"] != position[0] or event["offset"] != position[1] + 1:  # type: ignore[index]
             if (
                 position
                 and event["epoch"] == position[0]
@@ -724,8 +738,10 @@ class HubConsumer(AsyncWebsocketConsumer):
         if self._unsent_bytes() > settings.HUB_SEND_BUFFER_BYTES:
             await self._too_slow()
             return
+        assert position is not None  # not busy: see above
         position[1] = event["offset"]
-        await self.base_send({"type": "websocket.send", "text": text})
+        # asgiref's event types require both bytes and text; servers do not.
+        await self.base_send({"type": "websocket.send", "text": text})  # type: ignore[arg-type]
 
     def catch_up_later(self) -> None:
         """Re-read the log of every followed stream in this consumer's turn
@@ -764,7 +780,7 @@ class HubConsumer(AsyncWebsocketConsumer):
             self.fanout.unfollow(self, name)
         # In a task of its own: on an asyncio server the close waits until the
         # transport's buffer drains, and the fan-out must not wait for that.
-        self._later(self.base_send({"type": "websocket.close", "code": CLOSE_TOO_SLOW}))
+        self._later(self.base_send({"type": "websocket.close", "code": CLOSE_TOO_SLOW}))  # type: ignore[arg-type]  # reason optional
 
     async def _poll_forever(self) -> None:
         """Ask this consumer to look at the log every ``HUB_POLL_SECONDS``.

@@ -320,7 +320,7 @@ class _Families:
         self.guardians: dict[int, list[int]] = {}
         self.classes: dict[int, list[SchoolClass]] = {}
         ids = sorted(pending)
-        links = []
+        links: list[GuardianLink] = []
         for chunk in _chunks(ids):
             links += GuardianLink.objects.filter(
                 Q(guardian_id__in=chunk) | Q(student_id__in=chunk)

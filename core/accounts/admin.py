@@ -42,8 +42,9 @@ class ActivationCodeAdmin(OrgScopedAdmin, admin.ModelAdmin):
     ]
     list_filter = ["channel", ("used_at", admin.EmptyFieldListFilter)]
     search_fields = ["user__username", "user__last_name"]
-    fields = list_display + ["issued_by"]
-    readonly_fields = fields
+    # (list_display's names are all fields here)
+    fields = list_display + ["issued_by"]  # type: ignore[assignment]
+    readonly_fields = fields  # type: ignore[assignment]  # plain names, no fieldsets
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -14,6 +14,7 @@ Plain data in (:class:`Letter`), bytes out: no query and no code issuing here
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import segno
 from django.utils import formats, translation
@@ -68,6 +69,7 @@ def _qr_image(link: str, scale: int = 8) -> Image.Image:
     size = len(qr.matrix) + 2 * border
     image = Image.new("1", (size, size), 1)
     pixels = image.load()
+    assert pixels is not None  # a new image in memory
     for y, row in enumerate(qr.matrix):
         for x, dark in enumerate(row):
             if dark:
@@ -110,8 +112,11 @@ class _LetterPdf(FPDF):
         key = (text, style, size, width)
         lines = self._wrapped.get(key)
         if lines is None:
-            lines = self.multi_cell(
-                width, height, text, align="L", dry_run=True, output="LINES"
+            lines = cast(  # output="LINES": the lines
+                "list[str]",
+                self.multi_cell(
+                    width, height, text, align="L", dry_run=True, output="LINES"
+                ),
             )
             self._wrapped[key] = lines
         left = self.l_margin if x is None else x

@@ -139,7 +139,7 @@ def lockout_response(request, *args, **kwargs):
         request,
         "accounts/locked_out.html",
         {"minutes": minutes_left(request, credentials)},
-        status=settings.AXES_HTTP_RESPONSE_CODE,
+        status=settings.AXES_HTTP_RESPONSE_CODE,  # type: ignore[misc]  # axes.conf's
     )
 
 

@@ -169,7 +169,8 @@ def live_sessions(user) -> list[UserSession]:
     from hub.auth import session_store, session_user
 
     store = session_store()
-    alive, dead = [], []
+    alive: list[UserSession] = []
+    dead: list[UserSession] = []
     for row in UserSession.objects.filter(user=user).order_by("-last_activity"):
         owner = session_user(store(row.session_key))
         (alive if owner is not None and owner.pk == user.pk else dead).append(row)

@@ -16,6 +16,7 @@ matches) and closes all their sockets (``hub.signals``).
 """
 
 import time
+from typing import TYPE_CHECKING
 
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
@@ -141,7 +142,14 @@ def activate_password(request):
 # Password reset and change: Django's views ------------------------------------
 
 
-class _AuditedPasswordMixin:
+# A mixin for Django's FormViews: mypy checks its super() calls against them.
+if TYPE_CHECKING:
+    from django.views.generic.edit import FormView as _FormViewBase
+else:
+    _FormViewBase = object
+
+
+class _AuditedPasswordMixin(_FormViewBase):
     """Leave an audit-log row ``audit_action`` once Django's form saved the
     new password."""
 

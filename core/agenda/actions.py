@@ -30,6 +30,7 @@ Rules (tested in tests/agenda):
 """
 
 import datetime as dt
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
@@ -150,7 +151,10 @@ def _entry_fields(org: Org, fields: dict) -> dict:
 
 
 def _emit_entry(
-    entry: AgendaEntry, op: str, actor: User, reached: set[int] | None = None
+    entry: AgendaEntry,
+    op: Literal["published", "changed", "cancelled", "removed"],
+    actor: User,
+    reached: set[int] | None = None,
 ) -> None:
     """Tell the audience's members (``reached``: read now if not given)."""
     if reached is None:
@@ -379,7 +383,9 @@ def booking_data(booking: Booking) -> BookingData:
     )
 
 
-def _emit_booking(booking: Booking, op: str, actor, streams=None) -> None:
+def _emit_booking(
+    booking: Booking, op: Literal["booked", "cancelled"], actor, streams=None
+) -> None:
     if streams is None:
         streams = [user_stream(booking.guardian_id), user_stream(booking.teacher_id)]
     hub.send_event(

@@ -69,7 +69,8 @@ class EntryForm(forms.Form):
 
     def __init__(self, *args, orgs, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["org"].queryset = orgs
+        # Choice fields (self.fields is typed as plain Fields).
+        self.fields["org"].queryset = orgs  # type: ignore[attr-defined]
         if len(orgs) == 1:  # nothing to choose: preselected
             self.fields["org"].initial = orgs[0].pk
         classes = (
@@ -77,11 +78,12 @@ class EntryForm(forms.Form):
             .select_related("org")
             .order_by("org__name", "title")
         )
-        self.fields["classes"].queryset = classes
-        self.fields["levels"].choices = [(level, level) for level in levels_of(classes)]
+        self.fields["classes"].queryset = classes  # type: ignore[attr-defined]
+        self.fields["levels"].choices = [(level, level) for level in levels_of(classes)]  # type: ignore[attr-defined]
 
     def clean(self):
         data = super().clean()
+        assert data is not None  # Form.clean returns cleaned_data
         if data.get("all_day"):
             return data
         for name in ("start_time", "end_time"):
@@ -131,8 +133,9 @@ class EveningForm(forms.Form):
 
     def __init__(self, *args, orgs, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["org"].queryset = orgs
-        self.fields["classes"].queryset = (
+        # Model choice fields (self.fields is typed as plain Fields).
+        self.fields["org"].queryset = orgs  # type: ignore[attr-defined]
+        self.fields["classes"].queryset = (  # type: ignore[attr-defined]
             SchoolClass.objects.filter(org__in=orgs)
             .select_related("org")
             .order_by("org__name", "title")

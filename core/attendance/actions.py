@@ -8,6 +8,7 @@ the school-life staff.
 
 import datetime as dt
 from collections.abc import Mapping
+from typing import Literal
 
 from django.db import transaction
 from django.utils import timezone
@@ -195,7 +196,7 @@ def review_excuse(
         locked.reviewed_at = timezone.now()
         locked.review_note = note.strip()[:300]
         locked.save()
-        _emit_excuse(locked, locked.status, reviewer)
+        _emit_excuse(locked, locked.status, reviewer)  # type: ignore[arg-type]  # accepted or refused
     return locked
 
 
@@ -279,7 +280,9 @@ def _clean_mark(status: str, minutes: int | None) -> tuple[str, int | None]:
     return status, minutes
 
 
-def _record_op(before: str, after: str, changed: bool) -> str | None:
+def _record_op(
+    before: str, after: str, changed: bool
+) -> Literal["recorded", "updated", "cleared"] | None:
     if not changed:
         return None
     if after == Status.PRESENT:
@@ -323,7 +326,9 @@ def _announce(events: list, actor: User | None = None) -> None:
             hub.send_event(staff - family, event)
 
 
-def _emit_excuse(excuse: Excuse, op: str, actor: User) -> None:
+def _emit_excuse(
+    excuse: Excuse, op: Literal["submitted", "accepted", "refused"], actor: User
+) -> None:
     """Tell the pupil, guardians and staff, but not the one who acted; log it."""
     record = excuse.record
     occurrence = record.roll_call.occurrence

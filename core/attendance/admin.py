@@ -29,7 +29,7 @@ class RecordInline(admin.TabularInline):
     model = AttendanceRecord
     extra = 0
     fields = ["student", "status", "minutes_late", "recorded_at"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # plain names, no fieldsets
     can_delete = False
 
     def has_add_permission(self, request, obj=None):

@@ -78,7 +78,7 @@ def index(request):
     context = {
         "day": day,
         "records": records[:100],
-        "reasons": ExcuseForm.base_fields["reason"].choices,
+        "reasons": ExcuseForm.base_fields["reason"].choices,  # type: ignore[attr-defined]  # a ChoiceField
     }
     if user.role == User.Role.TEACHER:
         context["lessons"] = access.lessons_to_call(user, day)

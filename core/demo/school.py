@@ -157,7 +157,7 @@ def demo_accounts() -> list[Account]:
     """Return the accounts to print, in the order a visitor tries them."""
     guardian_of_two = User.objects.get(username="parent")
     children = ", ".join(
-        f"{c.first_name} ({c.enrollments.first().school_class.title})"
+        f"{c.first_name} ({c.enrollments.first().school_class.title})"  # type: ignore[union-attr]  # seeded
         for c in guardian_of_two.children.all().order_by("first_name")
     )
     return [
@@ -240,7 +240,7 @@ def _build(today: dt.date) -> None:
 
     names = [(f, last) for f in FIRST_NAMES for last in LAST_NAMES]
     rng.shuffle(names)
-    pupils = {}
+    pupils: dict = {}
     for school_class, size in [(flop_class, 12), (class_4b, 12), (class_5c, 10)]:
         pupils[school_class] = []
         for index in range(size):

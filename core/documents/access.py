@@ -73,6 +73,7 @@ class Space:
         """The subject taught: a class's course title, or the course's own."""
         if self.kind == COURSE:
             return self.obj.title
+        assert isinstance(self.obj, SchoolClass)  # kind CLASS
         course = self.obj.course
         return course.title if course else ""
 
@@ -204,6 +205,7 @@ def space_of(row: Item | Folder) -> tuple[str, int]:
     """Return ``(kind, id)`` of the space of a folder or an item."""
     if row.school_class_id:
         return CLASS, row.school_class_id
+    assert row.course_id is not None  # in a class or a course
     return COURSE, row.course_id
 
 
@@ -277,7 +279,7 @@ def recent_documents(user: User, since: dt.datetime, limit: int) -> list[Item]:
     ):
         latest.setdefault(version.item_id, version)
     for item in items:
-        item.latest = latest.get(item.pk)
+        item.latest = latest.get(item.pk)  # type: ignore[attr-defined]  # for the page
     return items
 
 

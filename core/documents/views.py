@@ -9,6 +9,7 @@ from the storage).
 """
 
 import logging
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
@@ -22,6 +23,7 @@ from django.views.decorators.http import require_POST
 
 from core import files
 from core.documents import access, actions
+from core.documents.models import Folder
 from core.roster.access import children_of
 from core.roster.models import User
 
@@ -72,7 +74,9 @@ def _breadcrumbs(user, space, folder) -> list:
     folders ``user`` sees are few, loaded in one query and walked here."""
     if folder is None:
         return []
-    folders = {f.pk: f for f in access.readable_folders(user).filter(**space.filter())}
+    folders: dict[int | None, Folder] = {
+        f.pk: f for f in access.readable_folders(user).filter(**space.filter())
+    }
     trail = [folder]
     parent = folders.get(folder.parent_id)
     while parent is not None and parent not in trail:
@@ -92,7 +96,7 @@ def space(request, kind: str, space_id: int):
     space = access.get_space(user, kind, space_id)
     folder = access.get_folder(user, space, _int(request.GET.get("folder")))
     items = list(access.space_items(user, space, folder))
-    context = {
+    context: dict[str, Any] = {
         "space": space,
         "folder": folder,
         "trail": _breadcrumbs(user, space, folder),

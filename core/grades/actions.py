@@ -27,6 +27,7 @@ Rules (documented here, tested in tests/grades):
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import Literal
 
 from django.db import transaction
 from django.db.models import Q
@@ -147,7 +148,7 @@ def parse_cell(raw: str, out_of: Decimal | None) -> tuple[Decimal | None, str]:
 def cell(value: Decimal | None, status: str) -> str:
     """How a stored result is written in the grid: "12,5", "abs", ""."""
     if status:
-        return STATUS_CELLS.get(status, "")
+        return STATUS_CELLS.get(status, "")  # type: ignore[call-overload]  # Status is a str
     if value is None:
         return ""
     text = format(value.normalize(), "f")
@@ -417,7 +418,12 @@ def _number(value: Decimal | None) -> str | None:
     return None if value is None else str(averages.rounded(value))
 
 
-def _emit(evaluation: Evaluation, student_ids, op: str, actor: User | None) -> None:
+def _emit(
+    evaluation: Evaluation,
+    student_ids,
+    op: Literal["published", "changed", "removed"],
+    actor: User | None,
+) -> None:
     """Send each pupil of ``student_ids`` their own ``grades.mark`` on their
     and their guardians' ``user:`` streams. A constant number of queries
     whatever the number of pupils, plus one ``send_event`` each."""

@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import overload
 
 from core.grades.models import Evaluation, GradesPolicy, Mark, Period
 
@@ -38,6 +39,10 @@ CENT = Decimal("0.01")
 MIN_RESULTS = 5
 
 
+@overload
+def rounded(value: Decimal) -> Decimal: ...
+@overload
+def rounded(value: None) -> None: ...
 def rounded(value: Decimal | None) -> Decimal | None:
     """Round half up to 2 decimals (``None`` stays ``None``)."""
     return None if value is None else value.quantize(CENT, rounding=ROUND_HALF_UP)
@@ -80,7 +85,8 @@ def stats(values: Iterable[Decimal | None]) -> Stats:
     present = [value for value in values if value is not None]
     if not present:
         return NO_STATS
-    return Stats(sum(present) / len(present), min(present), max(present), len(present))
+    total = sum(present, Decimal(0))
+    return Stats(total / len(present), min(present), max(present), len(present))
 
 
 def for_families(found: Stats | None, policy: GradesPolicy) -> Stats:
@@ -109,6 +115,7 @@ def evaluation_stats(evaluation: Evaluation) -> Stats:
         on_twenty(value, status, evaluation.out_of, zero)
         for value, status in evaluation.marks.values_list("value", "status")
     ]
+    assert evaluation.out_of is not None  # graded
     scale = evaluation.out_of / TWENTY
     return stats(None if v is None else v * scale for v in values)
 
@@ -185,5 +192,6 @@ def evaluations_stats(evaluations: Iterable[Evaluation]) -> dict[int, Stats]:
     ).values_list("evaluation_id", "value", "status"):
         out_of = by_id[evaluation_id].out_of
         mark = on_twenty(value, status, out_of, zero)
-        values[evaluation_id].append(None if mark is None else mark * out_of / TWENTY)
+        # (a mark only when out_of is set: on_twenty)
+        values[evaluation_id].append(None if mark is None else mark * out_of / TWENTY)  # type: ignore[operator]
     return {pk: stats(found) for pk, found in values.items()}

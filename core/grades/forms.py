@@ -5,7 +5,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from core.grades.models import Evaluation, GradesPolicy, Period
+from core.grades.models import Evaluation, GradesPolicy, Period, Skill
+from core.roster.models import AcademicSession
 
 
 class CommaDecimalField(forms.DecimalField):
@@ -51,7 +52,7 @@ class EvaluationForm(forms.Form):
         required=False,
         empty_label=_("The period of the date"),
     )
-    skills = forms.ModelMultipleChoiceField(
+    skills: "forms.ModelMultipleChoiceField[Skill]" = forms.ModelMultipleChoiceField(
         label=_("Skills assessed"),
         queryset=None,
         required=False,
@@ -60,8 +61,9 @@ class EvaluationForm(forms.Form):
 
     def __init__(self, *args, periods, skills, subjects=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["period"].queryset = periods
-        self.fields["skills"].queryset = skills
+        # Model choice fields (self.fields is typed as plain Fields).
+        self.fields["period"].queryset = periods  # type: ignore[attr-defined]
+        self.fields["skills"].queryset = skills  # type: ignore[attr-defined]
         if subjects:
             self.fields["subject"].widget = forms.Select(
                 choices=[(s, s) for s in subjects]
@@ -71,7 +73,9 @@ class EvaluationForm(forms.Form):
 class PeriodForm(forms.Form):
     """A grading period of one of the staff member's schools."""
 
-    session = forms.ModelChoiceField(label=_("School year"), queryset=None)
+    session: "forms.ModelChoiceField[AcademicSession]" = forms.ModelChoiceField(
+        label=_("School year"), queryset=None
+    )
     kind = forms.ChoiceField(label=_("Kind"), choices=Period.Kind.choices)
     title = forms.CharField(label=_("Title"), max_length=100)
     start_date = forms.DateField(
@@ -85,7 +89,7 @@ class PeriodForm(forms.Form):
 
     def __init__(self, *args, sessions, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["session"].queryset = sessions
+        self.fields["session"].queryset = sessions  # type: ignore[attr-defined]  # idem
 
 
 class PolicyForm(forms.ModelForm):

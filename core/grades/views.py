@@ -4,6 +4,7 @@
 import csv
 from collections import defaultdict
 from decimal import Decimal
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -42,7 +43,8 @@ def _chosen_period(periods: list[Period], raw) -> Period | None:
     today = timezone.localdate()
     current = [p for p in periods if p.start_date <= today <= p.end_date]
     begun = [p for p in periods if p.start_date <= today]
-    return (current or begun[-1:] or periods[:1] or [None])[0]
+    found = current or begun[-1:] or periods[:1]
+    return found[0] if found else None
 
 
 def _fr(value: Decimal | None) -> str:
@@ -164,7 +166,7 @@ def _pupil_notes(pupil: User, period: Period, classes) -> dict:
         .exclude(pk__in=[m.evaluation_id for m in marks])
         .select_related("school_class")
     ]
-    subjects = defaultdict(list)
+    subjects: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
     for mark in marks:
         subjects[mark.evaluation.subject].append(
             {
@@ -319,7 +321,7 @@ def _distribution(evaluation: Evaluation, marks, threshold: Decimal):
     threshold (/20), lowest first."""
     zero = averages.policy(evaluation.school_class.org_id).not_submitted_counts_zero
     counts = [0] * len(BRACKETS)
-    below = []
+    below: list[tuple[User, Decimal]] = []
     for mark in marks:
         value = averages.on_twenty(mark.value, mark.status, evaluation.out_of, zero)
         if value is None:
@@ -369,7 +371,7 @@ def grid(request, evaluation_id: int):
                 messages.success(request, _("Marks saved."))
             return redirect("grades:grid", evaluation_id=evaluation.pk)
     marks = {m.student_id: m for m in evaluation.marks.select_related("student")}
-    levels = defaultdict(dict)
+    levels: defaultdict[int, dict[int, str]] = defaultdict(dict)
     for student_id, skill_id, level in evaluation.skill_levels.values_list(
         "student_id", "skill_id", "level"
     ):
@@ -481,7 +483,8 @@ def export(request, class_id: int):
     BOM: what French Excel opens). Logged."""
     school_class = access.get_class_for_export(request.user, class_id)
     period = Period.objects.filter(
-        org=school_class.org_id, pk=_int(request.GET.get("period"))
+        org=school_class.org_id,
+        pk=_int(request.GET.get("period")),  # type: ignore[misc]  # None: no period
     ).first()
     if period is None:
         raise Http404("no such period")
@@ -526,8 +529,9 @@ def periods(request):
     if not orgs.exists():
         raise Http404("no periods to manage")
     editing = None
-    if _int(request.GET.get("edit")):
-        editing = access.get_period_to_manage(request.user, _int(request.GET["edit"]))
+    edit_id = _int(request.GET.get("edit"))
+    if edit_id:
+        editing = access.get_period_to_manage(request.user, edit_id)
     sessions = AcademicSession.objects.filter(org__in=orgs).select_related("org")
     initial = None
     posted = None

@@ -25,6 +25,8 @@ Rules (documented here, tested in tests/homework):
 """
 
 import datetime as dt
+from collections.abc import Sequence
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
@@ -148,7 +150,11 @@ def homework_data(homework: Homework) -> HomeworkData:
     )
 
 
-def _emit(homework: Homework, op: str, actor: User | None) -> None:
+def _emit(
+    homework: Homework,
+    op: Literal["published", "changed", "removed"],
+    actor: User | None,
+) -> None:
     hub.send_event(
         [class_stream(homework.school_class_id)],
         HomeworkChanged(
@@ -208,7 +214,7 @@ def set_homework(
     due_date: dt.date | None = None,
     set_in: Occurrence | None = None,
     links=(),
-    attachments: list[CheckedFile] = (),
+    attachments: Sequence[CheckedFile] = (),
     handin_required: bool = False,
     handin_deadline: dt.datetime | None = None,
     late_allowed: bool = True,
@@ -285,7 +291,7 @@ def change_homework(
     *,
     homework: Homework,
     teacher: User,
-    attachments: list[CheckedFile] = (),
+    attachments: Sequence[CheckedFile] = (),
     remove_attachments=(),
     now: dt.datetime | None = None,
     **changes,
@@ -439,7 +445,9 @@ def set_done(*, homework: Homework, student: User, done: bool) -> bool:
     return changed
 
 
-def _handin_event(handin: HandIn, op: str, actor: User) -> HandInChanged:
+def _handin_event(
+    handin: HandIn, op: Literal["submitted", "returned"], actor: User
+) -> HandInChanged:
     homework = handin.homework
     return HandInChanged(
         op=op,
@@ -492,11 +500,11 @@ def hand_in(
                 _("Your teacher has already returned this work: it cannot be replaced.")
             )
         created = handin is None
-        if created:
+        if handin is None:  # created
             handin = HandIn(homework=homework, student=student)
         elif handin.file:
             storage, old_name = handin.file.storage, handin.file.name
-            files.delete_on_commit(lambda: storage.delete(old_name))
+            files.delete_on_commit(lambda: storage.delete(old_name))  # type: ignore[arg-type]  # a stored file's name
         handin.name = upload.name
         handin.mime = upload.mime
         handin.size = len(upload.data)

@@ -6,6 +6,7 @@ import json
 import logging
 import tempfile
 import zipfile
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -43,7 +44,7 @@ def _groups(items, today: dt.date) -> list[tuple[str, str, list]]:
     """Split a pupil's items into today, tomorrow, this week, later."""
     tomorrow = today + dt.timedelta(days=1)
     sunday = today + dt.timedelta(days=6 - today.weekday())
-    groups = [
+    groups: list[tuple[str, str, list]] = [
         ("today", _("For today"), []),
         ("tomorrow", _("For tomorrow"), []),
         ("week", _("This week"), []),
@@ -65,7 +66,9 @@ def index(request):
     user = request.user
     if user.role in (User.Role.STUDENT, User.Role.GUARDIAN):
         return _family_page(request)
-    context = {"classes": access.readable_classes(user).order_by("title")}
+    context: dict[str, Any] = {
+        "classes": access.readable_classes(user).order_by("title")
+    }
     if user.role == User.Role.TEACHER:
         context["classes"] = access.writable_classes(user)
         context["to_review"] = list(access.handins_to_review(user)[:50])
@@ -451,7 +454,7 @@ def _readable_homework(user):
     if user.role == User.Role.STUDENT:
         return access.for_pupil(user)
     if user.role == User.Role.GUARDIAN:
-        ids = set()
+        ids: set[int] = set()
         for child in access.pupils_of_user(user):
             ids.update(access.for_pupil(child).values_list("pk", flat=True))
         return Homework.objects.filter(pk__in=ids)

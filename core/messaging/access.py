@@ -4,6 +4,7 @@
 """
 
 import unicodedata
+from typing import Any
 
 from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Concat
@@ -83,7 +84,7 @@ def subjects_matching(user: User, query: str, only: int | None = None) -> list[i
 
 def search_conversations(
     user: User, query: str, only: int | None = None
-) -> QuerySet[Conversation]:
+) -> QuerySet[Conversation, Any]:
     """Return ``user``'s conversations whose subject or a participant's name
     holds ``query`` (case-insensitive), as a filter of ids.
 
@@ -117,7 +118,7 @@ def search_conversations(
 
 def unread_totals(user: User) -> tuple[int, int]:
     """Return ``(conversations, messages)`` unread by ``user``."""
-    counts = list(conversations_for_user(user).values_list("unread", flat=True))
+    counts = list(conversations_for_user(user).values_list("unread", flat=True))  # type: ignore[misc]  # annotated there
     return sum(1 for n in counts if n), sum(counts)
 
 

@@ -6,6 +6,7 @@ Events go to the ``user:<id>`` streams of the people who can see the message
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Literal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -538,7 +539,7 @@ def _refuse_if_suspended(user: User, org_id: int) -> None:
 
 
 def _private_thread_partner(
-    conversation: Conversation, sender: User, private_to: User
+    conversation: Conversation, sender: User, private_to: User | int
 ) -> int:
     """Return the id of the recipient whose private thread ``sender`` writes in.
 
@@ -551,7 +552,7 @@ def _private_thread_partner(
         )
     if sender.pk != conversation.created_by_id:
         raise MessagingError("Seul l'auteur de la conversation répond en privé.")
-    partner = getattr(private_to, "pk", private_to)
+    partner = private_to.pk if isinstance(private_to, User) else private_to
     if partner == sender.pk or not (
         conversation.participants.filter(user_id=partner).exists()
     ):
@@ -623,7 +624,12 @@ def _audience_ids(message: Message) -> list[int]:
     return [message.sender_id, message.visible_to_id]
 
 
-def _emit(message: Message, op: str, user_ids: list[int], silent: bool = False) -> None:
+def _emit(
+    message: Message,
+    op: Literal["new", "edited", "deleted", "hidden"],
+    user_ids: list[int],
+    silent: bool = False,
+) -> None:
     conversation = message.conversation
     hub.send_event(
         [user_stream(pk) for pk in user_ids],

@@ -76,7 +76,7 @@ class ReportAdmin(OrgScopedAdmin, admin.ModelAdmin):
         "handled_by",
         "handled_at",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # plain names, no fieldsets
 
     @admin.display(description=_("conversation"))
     def conversation_subject(self, report: Report) -> str:
@@ -171,7 +171,7 @@ class ConversationAdmin(OrgScopedAdmin, admin.ModelAdmin):
         "created_at",
         "last_message_at",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # plain names, no fieldsets
 
     def has_add_permission(self, request):
         return False

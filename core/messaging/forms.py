@@ -159,12 +159,13 @@ class NewConversationForm(forms.Form):
         self.user = user
         self.org_id = org_id
         self.allowed = allowed
-        self.fields["recipients"].queryset = User.objects.filter(
+        # Model choice fields (self.fields is typed as plain Fields).
+        self.fields["recipients"].queryset = User.objects.filter(  # type: ignore[attr-defined]
             pk__in=[u.pk for u in allowed]
         )
         classes = shortcut_classes(user, org_id).order_by("title")
-        self.fields["classes"].queryset = classes
-        self.fields["pupil"].queryset = User.objects.filter(
+        self.fields["classes"].queryset = classes  # type: ignore[attr-defined]
+        self.fields["pupil"].queryset = User.objects.filter(  # type: ignore[attr-defined]
             enrollments__school_class__in=classes,
             enrollments__role=Enrollment.Role.STUDENT,
         ).distinct()
@@ -254,6 +255,7 @@ class NewConversationForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        assert data is not None  # Form.clean returns cleaned_data
         audience = {u.pk: u for u in data.get("recipients") or []}
         classes = data.get("classes") or []
         for school_class in classes:

@@ -22,7 +22,7 @@ STAFF_ROLES = (User.Role.TEACHER, User.Role.ADMINISTRATOR)
 
 def policy_for(org: Org | int) -> MessagingPolicy:
     """Return the org's policy, the defaults when none was saved."""
-    org_id = getattr(org, "pk", org)
+    org_id = org.pk if isinstance(org, Org) else org
     return MessagingPolicy.objects.filter(org_id=org_id).first() or MessagingPolicy(
         org_id=org_id
     )
@@ -122,10 +122,11 @@ def allowed_recipients(sender: User, org_id: int):
             return []
         return list(members.exclude(pk=sender.pk))
     # Only these roles can pass may_write for a guardian or a pupil.
-    reachable = {
+    reach: dict[str, list[str]] = {
         User.Role.GUARDIAN: [User.Role.ADMINISTRATOR, User.Role.TEACHER],
         User.Role.STUDENT: [User.Role.TEACHER],
-    }.get(sender.role, [])
+    }
+    reachable = reach.get(sender.role, [])
     return [
         user
         for user in members.filter(role__in=reachable)

@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
@@ -245,7 +246,7 @@ def message_item(message: Message, thread: Thread) -> dict:
     text = decrypt_text(message.body) if state == "ok" else ""
     if text is None:
         state, text = "unreadable", ""
-    item = {
+    item: dict[str, Any] = {
         "message": message,
         "id": message.pk,
         "sender_name": display_name(message.sender),
@@ -362,7 +363,7 @@ def reply_state(thread: Thread, to: int | None = None) -> dict:
                 for p in thread.participants
                 if p.user_id != user.pk
             ),
-            key=lambda item: item["name"].casefold(),
+            key=lambda item: str(item["name"]).casefold(),
         )
         selected = next((t for t in threads if t["id"] == to), None)
         everyone = _("Message visible to every recipient")
@@ -476,7 +477,7 @@ def inbox(request):
         conversation_row(c, request.user)
         for c in inbox_queryset(request.user, query)[:INBOX_LIMIT]
     ]
-    context = {"rows": rows, "query": query}
+    context: dict[str, object] = {"rows": rows, "query": query}
     if request.user.role == User.Role.ADMINISTRATOR:
         context["reports"] = access.moderation_queue(request.user).count()
     return render(request, "messaging/inbox.html", context)

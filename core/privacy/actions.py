@@ -269,7 +269,7 @@ def erase_person(person: User, actor: User | None, *, ip: str | None = None) -> 
                 else:
                     getattr(model, field).through.objects.filter(
                         **{
-                            model._meta.get_field(
+                            model._meta.get_field(  # type: ignore[union-attr]  # a ManyToManyField
                                 field
                             ).m2m_reverse_field_name(): person
                         }
@@ -278,7 +278,7 @@ def erase_person(person: User, actor: User | None, *, ip: str | None = None) -> 
             rows = model._default_manager.filter(**{field: person})
             if model is DataExport:
                 for export in rows:
-                    _delete_file(export.file)
+                    _delete_file(export.file)  # type: ignore[attr-defined]  # a DataExport
             count, _ = rows.delete()
             if count:
                 done[key] = count
@@ -346,7 +346,7 @@ class Names:
         table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
         sql = f"UPDATE {table} SET {quote(column.column)} = %s WHERE {pk} = %s"
         count = 0
-        batch = []
+        batch: list = []
 
         def flush() -> None:
             with connection.cursor() as cursor:

@@ -31,8 +31,8 @@ class DataExportAdmin(OrgScopedAdmin, admin.ModelAdmin):
     org_lookups = member_lookups("user__")
     list_display = ["user", "status", "requested_at", "ready_at", "expires_at"]
     list_filter = ["status"]
-    fields = list_display + ["size"]
-    readonly_fields = fields
+    fields = list_display + ["size"]  # type: ignore[assignment]  # names only
+    readonly_fields = fields  # type: ignore[assignment]  # plain names, no fieldsets
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -105,4 +105,4 @@ def get_deleted_objects(objs, request):
     return to_delete, counts, perms_needed, protected
 
 
-_user_admin.get_deleted_objects = get_deleted_objects
+_user_admin.get_deleted_objects = get_deleted_objects  # type: ignore[method-assign]  # on purpose

@@ -111,7 +111,7 @@ FATES = {
 def relations(user_model) -> list[tuple[str, type[models.Model], str, object]]:
     """Return every relation to ``user_model`` as ``(key, model, field name,
     on_delete)``; many-to-many fields have ``on_delete`` None."""
-    found = []
+    found: list[tuple[str, type[models.Model], str, object]] = []
     for field in user_model._meta.get_fields(include_hidden=True):
         if not field.is_relation:
             continue

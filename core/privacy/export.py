@@ -184,7 +184,9 @@ def attendance(user: User, people: list[User]) -> tuple[list, list, list]:
     people concerned that ``user`` may see, their excuses, and the excuse
     documents ``user`` may download, as ``(zip path, bytes)``."""
     records = attendance_access.visible_records(user).filter(student__in=people)
-    record_rows, excuse_rows, files = [], [], []
+    record_rows: list = []
+    excuse_rows: list = []
+    files: list[tuple[str, bytes]] = []
     for record in records:
         occurrence = record.roll_call.occurrence
         record_rows.append(
@@ -260,7 +262,8 @@ def _text(token) -> str:
 def messages(user: User) -> tuple[list, list]:
     """Return ``(conversations, files)``: the user's conversations with the
     messages they may see (decrypted), and the attachments they may open."""
-    rows, files = [], []
+    rows: list = []
+    files: list[tuple[str, bytes]] = []
     for conversation in messaging_access.conversations_for_user(user):
         conversation = messaging_access.get_conversation_for_user(user, conversation.pk)
         items = []

@@ -96,7 +96,7 @@ def periods_of(school_class: SchoolClass) -> QuerySet[Period]:
 
 def get_period(school_class: SchoolClass, period_id: int | None) -> Period:
     """Return a period of the class's school year, or raise Http404."""
-    period = periods_of(school_class).filter(pk=period_id).first()
+    period = periods_of(school_class).filter(pk=period_id).first()  # type: ignore[misc]  # None: 404
     if period is None:
         raise Http404("no such period")
     return period

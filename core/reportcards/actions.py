@@ -32,6 +32,7 @@ import logging
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
+from typing import Literal
 
 from django.db import transaction
 from django.utils import timezone
@@ -362,8 +363,10 @@ def _staff_streams(school_class: SchoolClass) -> list[str]:
     ]
 
 
-def _progress(publication: Publication, op: str) -> None:
-    counts = defaultdict(int)
+def _progress(
+    publication: Publication, op: Literal["generated", "failed", "done"]
+) -> None:
+    counts: defaultdict[str, int] = defaultdict(int)
     for status in ReportCard.objects.filter(
         school_class_id=publication.school_class_id, period_id=publication.period_id
     ).values_list("status", flat=True):
@@ -424,7 +427,7 @@ def generate(publication_id: int, generation: int) -> dict:
             else:
                 if locked.file:
                     storage, old = locked.file.storage, locked.file.name
-                    files.delete_on_commit(lambda s=storage, n=old: s.delete(n))
+                    files.delete_on_commit(lambda s=storage, n=old: s.delete(n))  # type: ignore[misc]
                 locked.file.save("x", files.encrypted(data), save=False)
                 locked.status = ReportCard.Status.READY
                 locked.generated_at = timezone.now()
@@ -466,7 +469,9 @@ def _announce(publication_id: int, generation: int) -> int:
             return 0
         if publication.notified_generation >= generation:
             return 0
-        op = "updated" if publication.notified_generation else "published"
+        op: Literal["published", "updated"] = (
+            "updated" if publication.notified_generation else "published"
+        )
         publication.notified_generation = generation
         publication.save(update_fields=["notified_generation"])
         ready = [c for c in cards if c.status == ReportCard.Status.READY and c.file]

@@ -24,6 +24,7 @@ of the people it deactivates (``hub.close``, reason ``deactivated``).
 import secrets
 from collections import defaultdict
 from functools import partial
+from typing import Literal
 
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import connection, transaction
@@ -56,6 +57,9 @@ from hub.fanout import close_user_sockets, recheck_user_sockets
 from hub.streams import user_stream
 
 BATCH = 2000  # rows per INSERT / UPDATE statement
+
+# What happened to a membership or a guardian link (core.roster.events).
+Op = Literal["added", "ended"]
 
 
 def write_orgs(plan: Plan) -> None:
@@ -263,7 +267,7 @@ def _announce(
     def known(pks) -> set[int]:
         return {pk for pk in pks if pk not in new}
 
-    changes = [
+    changes: list[tuple[int, int, str, Op]] = [
         (m.user_id, m.other_id, m.role, "ended") for m in group.enrollments_end
     ] + [(e.user_id, e.school_class_id, e.role, "added") for e in enrollments]
     pupils = {u for u, _, role, _ in changes if role == Enrollment.Role.STUDENT}
@@ -294,7 +298,7 @@ def _announce(
                     ),
                 )
             )
-    link_changes = [
+    link_changes: list[tuple[int, int, str, Op]] = [
         (m.user_id, m.other_id, m.role, "ended") for m in group.links_end
     ] + [(g.guardian_id, g.student_id, g.relationship, "added") for g in links]
     link_changes = [c for c in link_changes if c[0] not in new]

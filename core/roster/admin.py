@@ -41,7 +41,7 @@ class UserAdmin(OrgScopedAdmin, BaseUserAdmin):
     list_display = ["username", "last_name", "first_name", "role", "is_active"]
     list_filter = ["role", "is_active", "orgs"]
     search_fields = ["username", "first_name", "last_name", "email"]
-    fieldsets = BaseUserAdmin.fieldsets + (
+    fieldsets = BaseUserAdmin.fieldsets + (  # type: ignore[operator]  # a tuple
         (_("School"), {"fields": ["role", "orgs", "timetable_code"]}),
     )
     add_fieldsets = BaseUserAdmin.add_fieldsets + (

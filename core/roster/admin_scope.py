@@ -23,6 +23,9 @@ permission (the "Vie scolaire" group or an explicit one) and the org links
 decide what is in it.
 """
 
+from typing import TYPE_CHECKING
+
+from django.contrib import admin
 from django.contrib.auth import get_permission_codename
 from django.db.models import Q, QuerySet
 
@@ -53,7 +56,14 @@ def in_orgs(lookups: tuple[str, ...], orgs: QuerySet[Org]) -> Q:
     return condition
 
 
-class OrgScopedAdmin:
+# A mixin for ModelAdmin: mypy checks its super() calls against it.
+if TYPE_CHECKING:
+    _AdminBase = admin.ModelAdmin
+else:
+    _AdminBase = object
+
+
+class OrgScopedAdmin(_AdminBase):
     """``ModelAdmin`` mixin: non-superusers see and touch their orgs' rows only.
 
     ``org_lookups``: the paths from the model to :class:`Org` (``"org"``,
@@ -175,7 +185,7 @@ class OrgScopedAdmin:
 
     # Choices offered in forms: the user's orgs, their classes, their members.
 
-    def _limit_choices(self, request, queryset: QuerySet) -> QuerySet:
+    def _limit_choices(self, request, queryset: QuerySet | None) -> QuerySet | None:
         if request.user.is_superuser or queryset is None:
             return queryset
         orgs = self._orgs(request, "view", "change", "add")

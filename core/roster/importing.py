@@ -10,6 +10,7 @@ files (:func:`core.roster.sources.read_roster`), diffs them against the hub
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Literal
 
 from django.db import transaction
 from django.utils import timezone
@@ -55,7 +56,9 @@ class _Progress:
                 summary={"phase": self.phase},
             )
 
-    def save(self, op: str, *, summary: dict, **fields) -> None:
+    def save(
+        self, op: Literal["progress", "done", "failed"], *, summary: dict, **fields
+    ) -> None:
         """Save ``fields`` on the row and tell its admin, in one transaction."""
         ri = self.roster_import
         if ri is None:
@@ -152,10 +155,10 @@ def run_import(
     after the row is marked failed. Orgs already applied stay applied (one
     transaction per org): a re-run finishes the work.
     """
-    paths = [Path(p) for p in paths]
+    file_paths = [Path(p) for p in paths]
     tracker = _Progress(roster_import, progress)
     try:
-        total = sum(p.stat().st_size for p in paths)
+        total = sum(p.stat().st_size for p in file_paths)
     except OSError:
         total = 0  # read_roster names the missing file
     if roster_import is not None:
@@ -163,14 +166,14 @@ def run_import(
             "progress",
             summary={"phase": "reading"},
             status=RosterImport.Status.RUNNING,
-            file_names=[p.name for p in paths],
+            file_names=[p.name for p in file_paths],
             dry_run=dry_run,
             progress=0,
             total=total,
         )
     try:
-        roster = read_roster(paths, progress=lambda n: tracker(n, total))
-        report = ImportReport(files=[p.name for p in paths], dry_run=dry_run)
+        roster = read_roster(file_paths, progress=lambda n: tracker(n, total))
+        report = ImportReport(files=[p.name for p in file_paths], dry_run=dry_run)
         the_plan = sync.plan(roster, report)
         if roster_import is not None:
             roster_import.source = str(roster.source)

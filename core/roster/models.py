@@ -146,10 +146,13 @@ class User(Sourced, AbstractUser):
         related_name="guardians",
         verbose_name=_("children"),
     )
+    # Not a column: hub.access.stream_members sets it on the users it returns.
+    children_here: list[str]
 
     class Meta(AbstractUser.Meta):
-        verbose_name = _("user")
-        verbose_name_plural = _("users")
+        # The stubs type AbstractUser.Meta's names as str; lazy text is right.
+        verbose_name = _("user")  # type: ignore[assignment]
+        verbose_name_plural = _("users")  # type: ignore[assignment]
         constraints = [unique_source_id("user")]
 
     def __str__(self) -> str:

@@ -49,6 +49,7 @@ import gc
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import connection
 from django.db.models import Count
@@ -447,7 +448,7 @@ class _Planner:
 
     def referenced_orgs(self) -> set[str]:
         r = self.roster
-        refs = {x.org for x in (*r.sessions, *r.courses, *r.classes)}
+        refs = {x.org for x in (*r.sessions, *r.courses, *r.classes)}  # type: ignore[attr-defined]  # each record has its org
         refs.update(o for p in r.people for o in p.orgs)
         return refs
 
@@ -514,7 +515,7 @@ class _Planner:
         if not orgs:
             return
         pks = {self.ids[("org", o)]: o for o in orgs if ("org", o) in self.ids}
-        current = {}
+        current: dict[int | None, int] = {}
         for row in AcademicSession.objects.filter(
             org_id__in=list(pks),
             type=AcademicSession.Type.SCHOOL_YEAR,
@@ -608,7 +609,7 @@ class _Planner:
             self.class_org[sid] = self.org_sid[row["org_id"]]
         # Classes of the roster's orgs, by (org, session, title): a new class
         # must not take an existing title; a hand-made one is taken over.
-        titles = {}
+        titles: dict[tuple[int | None, int | None, str], Any] = {}
         for row in SchoolClass.objects.filter(org_id__in=self.roster_orgs).values(
             "pk", "org_id", "session_id", "title", "source", "sourced_id"
         ):
@@ -1216,7 +1217,7 @@ class _Planner:
             for org_pk in sorted(gone):
                 group.staff_remove.append((row["pk"], org_pk))
                 self.lose[row["pk"]] += 1
-            update = {
+            update: dict[str, object] = {
                 "first_name": r.given_name,
                 "last_name": r.family_name,
                 "role": str(r.role),

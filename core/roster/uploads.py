@@ -159,6 +159,7 @@ def stored_name(file: UploadedFile, storage: Storage) -> str:
     storage may still make it safer (``get_valid_name``: spaces become
     underscores).
     """
+    assert file.name is not None  # an upload always has one
     return storage.get_valid_name(PurePosixPath(file.name).name)
 
 

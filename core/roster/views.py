@@ -139,7 +139,9 @@ class UploadForm(forms.Form):
             "Read the files and show the report without changing anything."
         ),
     )
-    files = MultipleFileField(
+    # A declared field (the form's metaclass moves it off the class), not
+    # BaseForm.files.
+    files = MultipleFileField(  # type: ignore[assignment]
         required=False,
         label=gettext_lazy("Files"),
         help_text=gettext_lazy(

@@ -162,7 +162,7 @@ def acknowledgement_table(notice: Notice) -> list[ClassBlock]:
     classes = SchoolClass.objects.in_bulk(list(class_ids))
     users = User.objects.in_bulk(list(reached))
     acks = {ack.user_id: ack for ack in Acknowledgement.objects.filter(notice=notice)}
-    children: dict[tuple[int, int], list[str]] = defaultdict(list)
+    children: dict[tuple[int, int | None], list[str]] = defaultdict(list)
     guardians = [pk for pk, user in users.items() if user.role == User.Role.GUARDIAN]
     for guardian_id, class_id, first, last in (
         GuardianLink.objects.filter(

@@ -24,6 +24,8 @@ emits its events (rules documented here, tested in tests/schoollife).
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Sequence
+from typing import Literal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -114,7 +116,11 @@ def member_streams(notice: Notice) -> list[str]:
     return [user_stream(pk) for pk in audiences.members(access.audience_of(notice))]
 
 
-def _emit(notice: Notice, op: str, actor: User | None) -> None:
+def _emit(
+    notice: Notice,
+    op: Literal["published", "changed", "withdrawn"],
+    actor: User | None,
+) -> None:
     hub.send_event(
         member_streams(notice),
         NoticeChanged(
@@ -148,7 +154,7 @@ def publish_notice(
     title: str,
     body: str = "",
     audience: dict,
-    attachments: list[CheckedFile] = (),
+    attachments: Sequence[CheckedFile] = (),
     publish_at: dt.datetime | None = None,
     urgent: bool = False,
     requires_ack: bool = False,

@@ -81,7 +81,8 @@ class NoticeForm(forms.Form):
     def __init__(self, *args, orgs, **kwargs):
         super().__init__(*args, **kwargs)
         orgs = list(orgs)
-        self.fields["org"].choices = [(org.pk, org.name) for org in orgs]
+        # Choice fields (self.fields is typed as plain Fields).
+        self.fields["org"].choices = [(org.pk, org.name) for org in orgs]  # type: ignore[attr-defined]
         if orgs:
             self.fields["org"].initial = orgs[0].pk
         classes = list(
@@ -90,11 +91,11 @@ class NoticeForm(forms.Form):
             .order_by("org__name", "title")
         )
         several = len(orgs) > 1
-        self.fields["classes"].choices = [
+        self.fields["classes"].choices = [  # type: ignore[attr-defined]
             (c.pk, f"{c.title} ({c.org.name})" if several else c.title) for c in classes
         ]
         self.fields["classes"].widget.attrs["size"] = str(min(10, max(3, len(classes))))
-        self.fields["levels"].choices = [
+        self.fields["levels"].choices = [  # type: ignore[attr-defined]
             (level, level) for level in audiences.levels_of(classes)
         ]
 

@@ -172,7 +172,7 @@ class _Announcement:
             [class_stream(self.school_class.pk)],
             TimetableChanges(
                 op="changed",
-                batch=self.batch,
+                batch=self.batch,  # type: ignore[arg-type]  # set by the first add
                 class_id=self.school_class.pk,
                 class_title=self.school_class.title,
                 org_id=self.school_class.org_id,
@@ -202,8 +202,9 @@ def occurrence_data(occurrence: Occurrence) -> OccurrenceData:
         id=occurrence.pk,
         class_id=occurrence.school_class_id,
         subject=occurrence.subject,
-        start=local(occurrence.start),
-        end=local(occurrence.end),
+        # (start and end are never null)
+        start=local(occurrence.start),  # type: ignore[arg-type]
+        end=local(occurrence.end),  # type: ignore[arg-type]
         room=occurrence.room,
         teachers=occurrence.teacher_names,
         status=occurrence.status,
@@ -827,7 +828,7 @@ def _record_and_send(
         announcement.add(
             change,
             OccurrenceChanged(
-                op=op,
+                op=op,  # type: ignore[arg-type]  # _OP_PRIORITY: its ops
                 changes=list(kinds),
                 occurrence=occurrence_data(occurrence),
                 org_id=occurrence.school_class.org_id,

@@ -46,6 +46,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -215,7 +216,7 @@ def _in_window(source: Source, window) -> QuerySet[Occurrence]:
 def calendar_name(user: User, sources: list[Source]) -> str:
     """Return the calendar's name: the user's, or a guardian's children's."""
     if user.role == User.Role.GUARDIAN:
-        names = ", ".join(s.child.first_name or str(s.child) for s in sources)
+        names = ", ".join(s.child.first_name or str(s.child) for s in sources)  # type: ignore[union-attr]  # a guardian's
         return _("Timetable – %(name)s") % {"name": names or str(user)}
     return _("Timetable – %(name)s") % {"name": str(user)}
 
@@ -296,11 +297,13 @@ def _description(occurrence: Occurrence, zone: ZoneInfo) -> str:
 
 
 def _event(occurrence: Occurrence, child: User | None, host: str, teacher: bool):
+    # last_change and sequence: annotations of the feed's query.
+    occurrence_: Any = occurrence
     zone = ZoneInfo(occurrence.school_class.org.time_zone)
     event = Event()
     suffix = f"-{child.pk}" if child else ""
     event.add("uid", f"occurrence-{occurrence.pk}{suffix}@{host}")
-    stamp = occurrence.last_change or occurrence.lesson.feed.imported_at or _EPOCH
+    stamp = occurrence_.last_change or occurrence.lesson.feed.imported_at or _EPOCH
     event.add("dtstamp", stamp.astimezone(dt.UTC))
     event.add("dtstart", occurrence.start.astimezone(zone))
     event.add("dtend", occurrence.end.astimezone(zone))
@@ -318,9 +321,9 @@ def _event(occurrence: Occurrence, child: User | None, host: str, teacher: bool)
     event.add("description", _description(occurrence, zone))
     cancelled = occurrence.status == Occurrence.Status.CANCELLED
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
-    event.add("sequence", occurrence.sequence)
-    if occurrence.last_change:
-        event.add("last-modified", occurrence.last_change.astimezone(dt.UTC))
+    event.add("sequence", occurrence_.sequence)
+    if occurrence_.last_change:
+        event.add("last-modified", occurrence_.last_change.astimezone(dt.UTC))
     return event
 
 

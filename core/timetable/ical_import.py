@@ -55,6 +55,7 @@ import hashlib
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
@@ -249,7 +250,9 @@ def parse_calendar(
     text = _decode(data)
     layout = _scan(text)
     calendar = _parse(text, layout)
-    events = calendar.walk("VEVENT")
+    # Any, as in the helpers below: icalendar types a property as the union
+    # of every value type, and _check_event made sure the times are readable.
+    events: list[Any] = calendar.walk("VEVENT")
     if len(events) != len(layout.events):  # never seen; keep lines usable anyway
         layout.events = [_EventLines(begin=1) for _ in events]
 
@@ -519,7 +522,7 @@ def _scan(text: str) -> _Layout:
     )
 
 
-def _parse(text: str, layout: _Layout) -> icalendar.Calendar:
+def _parse(text: str, layout: _Layout) -> icalendar.Component:
     """Parse with ``icalendar``; wrap bare components in a VCALENDAR."""
     if layout.skipped:
         text = "\r\n".join(
@@ -594,7 +597,7 @@ def _time_values(prop) -> list:
     """Return the vDDDTypes values of a DTSTART/EXDATE/RDATE-like property."""
     if prop is None:
         return []
-    values = []
+    values: list = []
     for item in prop if isinstance(prop, list) else [prop]:
         values.extend(getattr(item, "dts", None) or [item])
     return [v for v in values if hasattr(v, "dt") and hasattr(v, "params")]
@@ -617,7 +620,7 @@ def _repair_rrule(event: icalendar.Event) -> bool:
     return True
 
 
-def _uid(event: icalendar.Event) -> str:
+def _uid(event: Any) -> str:
     """Return the UID, or a stable one for an event without (hashed if long)."""
     uid = str(event.get("UID", "")).strip()
     if not uid:
@@ -629,8 +632,8 @@ def _uid(event: icalendar.Event) -> str:
 
 
 def _resolve_floating_times(
-    calendar: icalendar.Calendar, layout: _Layout, default_tz: str
-) -> icalendar.Calendar:
+    calendar: icalendar.Component, layout: _Layout, default_tz: str
+) -> icalendar.Component:
     """Give floating times a zone: X-WR-TIMEZONE, else the feed's zone.
 
     The ``x-wr-timezone`` package does it (and moves UTC times into the

@@ -78,7 +78,7 @@ _NOT_PUPILS = {
 ACADEMY_SUCCESSORS = {"caen": "normandie", "rouen": "normandie"}
 
 _MAX = {
-    name: SchoolHoliday._meta.get_field(name).max_length
+    name: SchoolHoliday._meta.get_field(name).max_length  # type: ignore[union-attr]
     for name in ("name", "zone", "academy", "school_year", "population")
 }
 

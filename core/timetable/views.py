@@ -48,7 +48,7 @@ def _unlogged(response: HttpResponse) -> HttpResponse:
     # Django logs every 4xx with its path ("Not Found: /calendar/<token>.ics",
     # "Method Not Allowed (POST): ..."): a token, even a dead one, never goes
     # to the log.
-    response._has_been_logged = True
+    response._has_been_logged = True  # type: ignore[attr-defined]  # Django's own flag
     return response
 
 

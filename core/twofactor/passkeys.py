@@ -14,6 +14,7 @@ session verified like a TOTP code. Here:
 """
 
 import json
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -55,7 +56,17 @@ class PasswordNeeded(exceptions.OTPWebAuthnApiError):
     default_code = "password_needed"
 
 
-class _Register:
+# A mixin for the registration views: typed against one of them (untyped
+# library: Any), so its super() call and self.request check.
+if TYPE_CHECKING:
+    from django_otp_webauthn.views import (
+        BeginCredentialRegistrationView as _RegisterBase,
+    )
+else:
+    _RegisterBase = object
+
+
+class _Register(_RegisterBase):
     def check_can_register(self):
         super().check_can_register()
         # Enrolment right after a login, or within minutes of typing the

@@ -83,7 +83,7 @@ def save_settings(user: User, **fields) -> DeliverySettings:
     return row
 
 
-def subscribe(user: User, info: dict, user_agent: str = "") -> PushSubscription:
+def subscribe(user: User, info: object, user_agent: str = "") -> PushSubscription:
     """Register a browser's push subscription (``PushSubscription.toJSON()``).
 
     Raises :class:`hub.delivery.push.InvalidSubscription` for a malformed one

@@ -41,7 +41,7 @@ class DeliveryInline(admin.TabularInline):
         "created_at",
         "sent_at",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # plain names, no fieldsets
     ordering = ["created_at", "pk"]
 
     def has_add_permission(self, request, obj=None) -> bool:

@@ -10,10 +10,14 @@ hub's core promise to families).
 """
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext_lazy as _
 
 from hub.delivery.models import Digest
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrPromise  # gettext_lazy's type
 
 HOUR = 3600
 
@@ -38,8 +42,8 @@ OFF = Choice(inapp=False)
 @dataclass(frozen=True)
 class Category:
     key: str
-    label: str
-    help: str
+    label: "str | StrPromise"
+    help: "str | StrPromise"
     ttl: int
     urgency: str
     defaults: dict[str, Choice] = field(default_factory=dict)
@@ -159,7 +163,7 @@ CATEGORIES: dict[str, Category] = {
 }
 
 # What the settings page offers: few choices, each a stored combination.
-CHOICES: dict[str, tuple[Choice, str]] = {
+CHOICES: dict[str, tuple[Choice, "str | StrPromise"]] = {
     "push": (PUSH, _("Notification right away")),
     "push_daily": (PUSH_AND_DAILY, _("Notification + evening digest")),
     "email": (Choice(email=True), _("E-mail right away")),

@@ -96,6 +96,7 @@ def next_morning(
     """
     window = quiet_window(settings, now, zone)
     if window.quiet:
+        assert window.ends_at is not None  # a quiet window has an end
         return window.ends_at
     local = now.astimezone(zone)
     if local.time() >= datetime.time(19, 0):

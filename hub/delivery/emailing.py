@@ -145,7 +145,7 @@ def _prepare(send_ids: list[int], now) -> tuple[list[smtp.OutgoingMail], dict]:
         .order_by("notification__created_at")
     )
     fresh = unseen([row.notification for row in rows])
-    by_send: dict[int, list[Delivery]] = {}
+    by_send: dict[int | None, list[Delivery]] = {}
     for row in rows:
         if row.notification_id in fresh:
             by_send.setdefault(row.email_id, []).append(row)
@@ -271,9 +271,9 @@ def send(send_ids: list[int], now: datetime.datetime | None = None) -> dict:
     if retry_at:
         tasks.send_emails.using(run_after=min(retry_at)).enqueue(
             [
-                m.key
+                m.key  # type: ignore[misc]  # OutgoingMail's keys here: EmailSend pks
                 for m in outgoing
-                if EmailSend.objects.filter(pk=m.key, state=State.PENDING).exists()
+                if EmailSend.objects.filter(pk=m.key, state=State.PENDING).exists()  # type: ignore[misc]  # idem
             ]
         )
     return counts

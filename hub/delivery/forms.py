@@ -144,6 +144,7 @@ class SettingsForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean()
+        assert data is not None  # Form.clean returns cleaned_data
         start, end = data.get("quiet_start"), data.get("quiet_end")
         if data.get("quiet_enabled") and start is not None and start == end:
             raise forms.ValidationError(

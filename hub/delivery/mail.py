@@ -373,7 +373,7 @@ def _sections(items: list[DigestItem]) -> dict:
     names = sorted((name for name in by_child if name), key=str.casefold)
     if "" in by_child:
         names.append("")
-    groups = [
+    groups: list[dict] = [
         {
             "name": name or GENERAL,
             "items": sorted(by_child[name], key=lambda entry: entry["when"]),
@@ -412,7 +412,8 @@ def _html_template():
     because Django tags sit where the HTML parser keeps text (see the
     template's comment); the rendered output still has every style inline.
     """
-    source = get_template(HTML_TEMPLATE).template.source
+    # The Django backend's wrapper; .template is its compiled Template.
+    source = get_template(HTML_TEMPLATE).template.source  # type: ignore[attr-defined]
     source = _DJANGO_COMMENT.sub("", source)
     inliner = css_inline.CSSInliner(
         keep_style_tags=False, load_remote_stylesheets=False

@@ -60,7 +60,7 @@ def _notice(event: Event) -> tuple[str, Notice] | None:
     return (cls.category, notice) if notice else None
 
 
-def _org_names(org_ids: set[int]) -> dict[int, str]:
+def _org_names(org_ids: set[int]) -> dict[int | None, str]:
     return dict(Org.objects.filter(pk__in=org_ids).values_list("pk", "name"))
 
 
@@ -236,7 +236,7 @@ def _plan_chunk(
     # A notice names its school; older events are placed by their stream
     # (one query per stream, not per event).
     by_stream: dict[str, int | None] = {}
-    org_ids = {}
+    org_ids: dict[int, int | None] = {}
     for event, _category, notice, _told in work:
         if notice.org_id:
             org_ids[event.pk] = notice.org_id
@@ -303,11 +303,13 @@ def _plan_chunk(
         )
     EmailSend.objects.bulk_create([row.email for row in rows if row.email])
     Delivery.objects.bulk_create(rows)
-    pushes, sends = [], []
+    pushes: list[int] = []
+    sends: list[int] = []
     for row in rows:
         if row.channel == Channel.PUSH and row.status == Status.QUEUED:
             pushes.append(row.pk)
         if row.channel == Channel.EMAIL and row.status == Status.QUEUED:
+            assert row.email_id is not None  # a queued e-mail has its send
             sends.append(row.email_id)
     counts = {"notifications": told, "push": len(pushes), "email": len(sends)}
     return counts, pushes, sends

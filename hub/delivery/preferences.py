@@ -5,7 +5,7 @@ from hub.delivery.categories import CATEGORIES, Category, Choice
 from hub.delivery.models import DeliverySettings, Preference
 
 # The categories each role is asked about on the settings page (few per screen).
-ROLE_CATEGORIES = {
+ROLE_CATEGORIES: dict[str, list[str]] = {
     User.Role.GUARDIAN: [
         "absence",
         "excuse",

@@ -51,7 +51,7 @@ class InvalidSubscription(ValueError):
 
 
 def validate_subscription(
-    info: Mapping, *, allowed_hosts: Sequence[str], allow_http: bool
+    info: object, *, allowed_hosts: Sequence[str], allow_http: bool
 ) -> dict:
     """Check a browser's ``PushSubscription.toJSON()`` and return it cleaned.
 
@@ -446,6 +446,7 @@ class PushSender:
         return outcomes  # type: ignore[return-value]
 
     async def _attempt(self, job: PushJob, payload: bytes) -> PushOutcome:
+        assert self._session is not None  # send() checked it
         endpoint = job.subscription.get("endpoint", "")
         signer = self._signers.get(job.vapid_key, self.signer)
         try:

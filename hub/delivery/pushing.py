@@ -87,6 +87,7 @@ def message_for(
 def _job(delivery: Delivery, message: dict, urgent: bool) -> push.PushJob:
     spec = CATEGORIES.get(delivery.notification.category)
     urgency = "high" if urgent else (spec.urgency if spec else "normal")
+    assert delivery.subscription is not None  # a push delivery has its device
     return push.PushJob(
         key=delivery.pk,
         subscription=delivery.subscription.info(),
@@ -157,6 +158,7 @@ def record(row: Delivery, outcome: push.PushOutcome, now: datetime.datetime) -> 
     """Write one push outcome on its delivery (and its subscription)."""
     from hub.delivery import tasks
 
+    assert row.subscription_id is not None  # a push delivery has its device
     attempts = row.attempts + 1
     status_text = f"HTTP {outcome.status}" if outcome.status else ""
     reason = " ".join(part for part in (status_text, outcome.reason) if part)
@@ -226,7 +228,7 @@ def release_held(now: datetime.datetime | None = None) -> int:
     if not rows:
         return 0
     fresh = unseen([row.notification for row in rows])
-    by_device: dict[int, list[Delivery]] = {}
+    by_device: dict[int | None, list[Delivery]] = {}
     for row in rows:
         if row.notification_id not in fresh:
             _finish(

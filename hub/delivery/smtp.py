@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import getaddresses
-from typing import Literal
+from typing import Any, Literal
 
 import aiosmtplib
 from aiosmtplib.email import quote_address
@@ -84,7 +84,8 @@ class OutgoingMail:
         Reads the stored header values without the (slow) header registry.
         Raises ``ValueError`` if there is no sender or no recipient.
         """
-        senders, recipients = [], []
+        senders: list[str] = []
+        recipients: list[str] = []
         for name, value in message.raw_items():
             field = name.lower()
             if field not in ("from", "to", "cc", "bcc"):
@@ -150,6 +151,7 @@ class _Connection:
 
     def eight_bit(self, payload: bytes) -> bool:
         """Whether to announce ``BODY=8BITMIME`` (RFC 6152) for ``payload``."""
+        assert self.smtp is not None  # called on an open connection
         return not payload.isascii() and self.smtp.supports_extension("8bitmime")
 
     @property
@@ -186,6 +188,7 @@ class _Connection:
 
     async def quit(self) -> None:
         if self.is_open:
+            assert self.smtp is not None  # is_open
             try:
                 await self.smtp.quit(timeout=min(self.owner.timeout, 5.0))
             except (SMTPException, OSError):
@@ -269,7 +272,7 @@ class SmtpBatchSender:
         ``EMAIL_TIMEOUT`` and ``EMAIL_CONNECTIONS``; ``overrides`` win."""
         from django.conf import settings
 
-        options = {
+        options: dict[str, Any] = {
             "host": settings.EMAIL_HOST,
             "port": settings.EMAIL_PORT,
             "username": settings.EMAIL_HOST_USER,

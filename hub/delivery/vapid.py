@@ -67,6 +67,7 @@ def current_key() -> VapidKey:
         private_pem, public = generate_keypair()
         VapidKey.objects.create(private_pem=private_pem, public_key=public)
         key = VapidKey.objects.filter(active=True).first()
+        assert key is not None  # the one just created is active
     return key
 
 

@@ -241,7 +241,7 @@ def unsubscribe(request, token: str):
         return _no_referrer(
             render(request, "delivery/unsubscribe.html", {"invalid": True}, status=400)
         )
-    context = {"scope": scope_label(scope), "token": token}
+    context: dict[str, object] = {"scope": scope_label(scope), "token": token}
     if request.method == "POST":
         if request.POST.get("List-Unsubscribe") != ONE_CLICK:
             context["bad_request"] = True

@@ -11,6 +11,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import ModuleType
 
 from core.roster.records import Roster, UnreadableFile
 
@@ -19,7 +20,7 @@ FORMATS = {"aaf": "AAF", "siecle": "SIECLE", "oneroster": "OneRoster"}
 HEAD_BYTES = 64 * 1024
 
 
-def parsers() -> dict[str, object]:
+def parsers() -> dict[str, ModuleType]:
     """The parser modules by format name (imported on first use)."""
     return {
         name: importlib.import_module(f"core.roster.sources.{name}") for name in FORMATS
@@ -67,10 +68,10 @@ def read_roster(
     is read further. ``progress(n)`` gets the cumulative number of bytes
     read across all files.
     """
-    paths = [Path(p) for p in paths]
-    if not paths:
+    file_paths = [Path(p) for p in paths]
+    if not file_paths:
         raise UnreadableFile("Aucun fichier à importer.")
-    formats = {path: detect(path) for path in paths}
+    formats = {path: detect(path) for path in file_paths}
     found = sorted(set(formats.values()), key=list(FORMATS).index)
     if len(found) > 1:
         listing = ", ".join(f"{p.name} ({FORMATS[f]})" for p, f in formats.items())
@@ -79,11 +80,11 @@ def read_roster(
             "Importez chaque format séparément."
         )
     try:
-        return parsers()[found[0]].parse(paths, progress=progress)
+        return parsers()[found[0]].parse(file_paths, progress=progress)
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         # A zip whose directory reads but whose entries do not (bad header,
         # bad CRC, truncated deflate stream): found while reading an entry.
         raise UnreadableFile(
-            f"{', '.join(p.name for p in paths)} : archive zip abîmée ({exc}). "
+            f"{', '.join(p.name for p in file_paths)} : archive zip abîmée ({exc}). "
             "Téléchargez l'export à nouveau."
         ) from exc

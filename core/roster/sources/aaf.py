@@ -298,7 +298,7 @@ class _Reader:
         self.files.append(name)
         if not _NAME.search(name):
             self.unnamed.append(name)
-        report = None
+        report: Callable[[int], None] | None = None
         if progress is not None:
 
             def report(done: int) -> None:

@@ -325,7 +325,7 @@ def _collect(paths: list[Path]) -> tuple[dict[str, _File], int, SafeZip | None]:
             for name, info in members.items()
         }
         return files, size, archive
-    files: dict[str, _File] = {}
+    files = {}
     for path in paths:
         key = path.name.lower()
         if key in files:

@@ -35,7 +35,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from core.roster.records import UnreadableFile
 from core.text import strip_accents
@@ -50,7 +50,7 @@ CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")
 LATIN9_ONLY = frozenset(b"\xa4\xa6\xa8\xb4\xb8\xbc\xbd\xbe")
 _ASCII = bytes(range(0x80))
 
-Opener = Callable[[], BinaryIO]
+Opener = Callable[[], IO[bytes]]
 
 
 def _chunks(opener: Opener) -> Iterator[bytes]:
@@ -133,7 +133,7 @@ class TextSource:
 
     name: str
     encoding: str
-    raw: BinaryIO
+    raw: IO[bytes]
     text: io.TextIOWrapper
 
     def close(self) -> None:

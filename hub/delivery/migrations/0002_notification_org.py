@@ -19,7 +19,7 @@ def place_notifications(apps, schema_editor):
     Conversation = apps.get_model("messaging", "Conversation")
     orgs = set(Org.objects.values_list("pk", flat=True))
     class_org = dict(SchoolClass.objects.values_list("pk", "org_id"))
-    by_name = {}
+    by_name: dict = {}
     for pk, name in Org.objects.values_list("pk", "name"):
         by_name.setdefault(name, []).append(pk)
 

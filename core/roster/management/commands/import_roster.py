@@ -77,8 +77,8 @@ class _Bar:
     def __init__(self, stream) -> None:
         self.stream = stream
         self.enabled = getattr(stream, "isatty", lambda: False)()
-        self.bar = None
-        self.phase = None
+        self.bar: tqdm | None = None
+        self.phase: str | None = None
 
     def update(self, phase: str, done: int, total: int) -> None:
         if not self.enabled:
@@ -95,6 +95,7 @@ class _Bar:
                 leave=False,
             )
             self.phase = phase
+        assert self.bar is not None  # made above for this phase
         self.bar.total = total
         self.bar.update(done - self.bar.n)
 
