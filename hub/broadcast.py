@@ -103,7 +103,7 @@ _local_lock = threading.Lock()
 _fanouts: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LocalFanout]" = (
     weakref.WeakKeyDictionary()
 )
-_publisher = None
+_publisher: redis.Redis | redis.RedisCluster | None = None
 
 
 def fanout_for_running_loop() -> "LocalFanout":
