@@ -38,6 +38,7 @@ from django.views.decorators.http import require_GET, require_POST
 from core.audit import log as audit
 from core.roster.access import orgs_of
 from core.roster.models import User
+from frontend.webapp import worker_config
 from hub.delivery import access, actions, clock, mail, preferences, push, vapid
 from hub.delivery.categories import CATEGORIES, CHOICES, choice_key
 from hub.delivery.forms import COMMON_ZONES, MuteForm, SettingsForm, UserSearchForm
@@ -158,8 +159,6 @@ def settings_page(request):
             "key": vapid.public_key(),
             "subscribe": reverse("delivery:subscribe"),
             "unsubscribe": reverse("delivery:unsubscribe_push"),
-            # The worker speaks the language of the page that registered it.
-            "worker": f"{reverse('delivery:service_worker')}?lang={get_language()}",
         },
     }
     return render(request, "delivery/settings.html", context, status=status)
@@ -398,6 +397,7 @@ def service_worker(request):
             "newNotification": _("New notification"),
             "subscribeUrl": reverse("delivery:subscribe"),
             "icon": static("hub/favicon.svg"),
+            **worker_config(),
         }
     source = Path(path).read_text(encoding="utf-8")
     response = HttpResponse(
