@@ -14,7 +14,7 @@ function when(iso, lang) {
 
 async function listCopies() {
   const labels = read("offline-labels") || {};
-  const saved = read("offline-saved") || "%(date)s";
+  const saved = read("offline-saved") || "";
   const list = document.getElementById("offline-pages");
   const lang = document.documentElement.lang || undefined;
   const cache = await caches.open(section.dataset.cache);
@@ -30,7 +30,7 @@ async function listCopies() {
     link.textContent = label;
     item.append(link);
     const date = when(response?.headers.get(section.dataset.savedAt), lang);
-    if (date) item.append(` — ${saved.replace("%(date)s", date)}`);
+    if (date) item.append(` — ${saved} ${date}`);
     list.append(item);
   }
   document.getElementById("offline-none").hidden = list.children.length > 0;

@@ -221,16 +221,12 @@ function isHtml(response) {
   return (response.headers.get("Content-Type") || "").startsWith("text/html");
 }
 
-/** Whether `response` (a user's page, fresh from the network) may be kept. */
+/** Whether `response` (one of CONFIG.offlinePages, fresh from the network)
+ * may be kept. Signed-in pages say "no-store" (core/security.py) to HTTP
+ * caches and proxies; this copy is the app's own, of the pages the server
+ * lists, and lives only as long as the login (see forgetPages). */
 function keepable(response) {
-  const control = response.headers.get("Cache-Control") || "";
-  return (
-    response.status === 200 &&
-    response.type === "basic" &&
-    !response.redirected &&
-    isHtml(response) &&
-    !/no-store/i.test(control)
-  );
+  return response.status === 200 && response.type === "basic" && !response.redirected && isHtml(response);
 }
 
 async function savePage(request, response) {
