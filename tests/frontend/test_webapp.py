@@ -153,3 +153,10 @@ def test_every_page_registers_the_same_worker_url(school):
     )
 
     assert config["worker"] == "/sw.js?lang=fr"
+
+
+def test_the_content_security_policy_allows_the_manifest_and_the_worker(db):
+    policy = Client().get("/login/")["Content-Security-Policy"]
+
+    assert "manifest-src 'self'" in policy
+    assert "worker-src 'self'" in policy
