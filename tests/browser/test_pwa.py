@@ -24,6 +24,11 @@ IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
 )
+# Safari on a Mac, and on an iPad (iPadOS asks for the desktop site).
+MAC_SAFARI = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Safari/605.1.15"
+)
 
 # An absence of Léa on Karim's own stream, a subject no other test uses.
 SEED_NOTIFICATION = """
@@ -222,13 +227,32 @@ def test_an_iphone_is_told_to_add_the_hub_to_its_home_screen(
     assert violations == []
 
 
-def test_a_desktop_browser_is_not_told_about_the_home_screen(live_hub, browser, login):
-    context = new_context(browser, live_hub)
+def test_an_ipad_saying_macintosh_is_told_too(live_hub, browser, login):
+    context = new_context(browser, live_hub, user_agent=MAC_SAFARI)
+    page = context.new_page()
+    # A touch screen of several points: what tells an iPad from a Mac.
+    context.new_cdp_session(page).send(
+        "Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 5}
+    )
+    login(page, "karim")
+    page.goto("/settings/notifications/")
+
+    expect(page.locator("#push-ios")).to_be_visible()
+    expect(page.locator("#push-state")).to_have_attribute("data-state", "install")
+    context.close()
+
+
+@pytest.mark.parametrize("user_agent", [None, MAC_SAFARI], ids=["chromium", "mac"])
+def test_a_desktop_browser_is_not_told_about_the_home_screen(
+    live_hub, browser, login, user_agent
+):
+    context = new_context(browser, live_hub, user_agent=user_agent)
     page = context.new_page()
     login(page, "karim")
     page.goto("/settings/notifications/")
 
     expect(page.locator("#push-state")).not_to_have_attribute("data-state", "unknown")
+    expect(page.locator("#push-state")).not_to_have_attribute("data-state", "install")
     expect(page.locator("#push-ios")).to_be_hidden()
     assert "Sur l’écran d’accueil" not in page.locator("main").inner_text()
     context.close()

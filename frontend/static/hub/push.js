@@ -4,12 +4,11 @@
 //   offline copies of the timetable and notifications: frontend/webapp.py),
 //   asking no permission.
 // - On the settings page (#push-device): shows this device's state (on /
-//   blocked by the browser / not supported), on an iPhone or iPad whose
-//   browser is not the app added to the home screen (where iOS allows no web
-//   push) how to add it, and on the
-//   user's tap only (the explanation is already on the page) asks the
-//   browser's permission, subscribes with the server's VAPID key
-//   (RFC 8292 applicationServerKey) and POSTs the subscription.
+//   blocked by the browser / not supported); on an iPhone or iPad outside
+//   the app added to the home screen (iOS gives web push to that app only),
+//   how to add it; and on the user's tap only (the explanation is already on
+//   the page) asks the browser's permission, subscribes with the server's
+//   VAPID key (RFC 8292 applicationServerKey) and POSTs the subscription.
 // - On every page, cheaply (no request unless something is wrong): if this
 //   browser holds a subscription made for this user whose key is not the
 //   server's current one (a key rotation), it unsubscribes and subscribes
@@ -50,10 +49,10 @@ function registerWorker() {
 /** Whether this is an iPhone or iPad browser outside the home-screen app:
  * iOS gives web push to home-screen apps only (iOS 16.4+). iPadOS says
  * "Macintosh", but a Mac has no touch screen. */
-export function needsHomeScreen(nav = navigator, media = window.matchMedia) {
-  const agent = nav.userAgent || "";
-  const ios = /iPhone|iPad|iPod/.test(agent) || (/Macintosh/.test(agent) && nav.maxTouchPoints > 1);
-  const standalone = nav.standalone === true || media("(display-mode: standalone)").matches;
+function needsHomeScreen() {
+  const agent = navigator.userAgent || "";
+  const ios = /iPhone|iPad|iPod/.test(agent) || (/Macintosh/.test(agent) && navigator.maxTouchPoints > 1);
+  const standalone = navigator.standalone === true || window.matchMedia("(display-mode: standalone)").matches;
   return ios && !standalone;
 }
 
