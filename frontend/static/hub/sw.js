@@ -213,7 +213,11 @@ async function saveOfflineAssets() {
   await cache.addAll(CONFIG.assets);
 }
 
+// Counts the forgets: a save that straddles a logout must not outlive it.
+let forgets = 0;
+
 function forgetPages() {
+  forgets += 1;
   return caches.delete(CONFIG.pagesCache);
 }
 
@@ -230,6 +234,7 @@ function keepable(response) {
 }
 
 async function savePage(request, response) {
+  const before = forgets;
   const headers = new Headers(response.headers);
   headers.set(CONFIG.savedAtHeader, new Date().toISOString());
   const copy = new Response(await response.blob(), {
@@ -237,8 +242,10 @@ async function savePage(request, response) {
     statusText: response.statusText,
     headers,
   });
+  if (forgets !== before) return;
   const cache = await caches.open(CONFIG.pagesCache);
   await cache.put(request.url, copy);
+  if (forgets !== before) await cache.delete(request.url);
 }
 
 function escapeHtml(value) {
@@ -262,11 +269,8 @@ async function withBanner(copy) {
 
 async function offlinePage() {
   const cache = await caches.open(CONFIG.assetsCache);
-  const page = await cache.match(CONFIG.offlineUrl);
-  return page || new Response(CONFIG.offlineBanner.replace("%(date)s", "—"), {
-    status: 503,
-    headers: { "Content-Type": "text/plain; charset=utf-8" },
-  });
+  // Without it (a failed install), the browser's own "no connection" page.
+  return (await cache.match(CONFIG.offlineUrl)) || Response.error();
 }
 
 async function navigate(event, path) {
