@@ -137,7 +137,7 @@ def test_offline_the_last_timetable_and_notifications_stay_readable(
     context.set_offline(True)
     page.goto(TIMETABLE)
     banner = page.locator("#offline-banner")
-    expect(banner).to_be_visible()
+    expect(banner).to_be_visible(timeout=15_000)
     expect(banner).to_contain_text("Hors ligne — dernière mise à jour le ")
     expect(page.locator("section.day").first).to_be_visible()
     assert page.locator("#timetable").inner_text() == lessons
@@ -151,6 +151,7 @@ def test_offline_the_last_timetable_and_notifications_stay_readable(
     expect(page.locator("h1")).to_have_text("Vous êtes hors ligne")
     pages = page.locator("#offline-pages li")
     expect(pages).to_have_count(2)
+    expect(page.locator("#offline-retry")).to_have_attribute("href", "/absences/")
     expect(pages.filter(has_text="Emploi du temps")).to_contain_text("enregistrée le")
     expect(
         page.locator("#offline-pages a", has_text="Notifications")
@@ -186,7 +187,10 @@ def test_offline_pages_pass_the_accessibility_check_at(live_hub, browser, login,
     found = {}
     for path in ("/notifications/", "/absences/"):
         page.goto(path)
-        expect(page.locator("#offline-banner, #offline-title")).to_be_visible()
+        # A worker woken on a loaded machine can take a few seconds.
+        expect(page.locator("#offline-banner, #offline-title")).to_be_visible(
+            timeout=15_000
+        )
         found[path] = run_axe(page)
         wide = page.evaluate("document.scrollingElement.scrollWidth")
         assert wide <= width, f"{path} offline is {wide} px wide"

@@ -36,6 +36,12 @@ async function listCopies() {
   document.getElementById("offline-none").hidden = list.children.length > 0;
 }
 
+// Shown in place of the page asked for: "Try again" asks for it again.
+const retry = document.getElementById("offline-retry");
+if (retry && window.location.pathname !== retry.dataset.offlineUrl) {
+  retry.href = window.location.pathname + window.location.search;
+}
+
 if (section && "caches" in window) {
   listCopies().catch((error) => {
     console.warn("offline: cannot read the saved pages", error);
