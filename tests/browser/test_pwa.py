@@ -127,6 +127,8 @@ def test_offline_the_last_timetable_and_notifications_stay_readable(
     page.on("pageerror", lambda error: errors.append(str(error)))
     login(page, "karim")
     wait_for_worker(page)
+    # Registered by the home page without asking anything of the user.
+    assert page.evaluate("Notification.permission") == "default"
     page.goto(TIMETABLE)
     expect(page.locator("section.day").first).to_be_visible()
     lessons = page.locator("#timetable").inner_text()
