@@ -382,9 +382,10 @@ def choice_label(key: str) -> str:
 def service_worker(request):
     """Serve ``static/hub/sw.js`` at ``/sw.js``, so its scope can be the whole site.
 
-    The few words it shows are prepended in the language ``?lang=`` names
-    (the settings page registers ``/sw.js?lang=<its language>``), else the
-    request's; ``Cache-Control: no-cache`` makes browsers check for a new
+    The few words it shows, and its offline settings
+    (:func:`frontend.webapp.worker_config`), are prepended in the language
+    ``?lang=`` names (every page registers ``/sw.js?lang=<its language>``),
+    else the request's; ``Cache-Control: no-cache`` makes browsers check for a new
     version on every update check.
     """
     path = finders.find("hub/sw.js")
