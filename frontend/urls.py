@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.i18n import JavaScriptCatalog
 
-from frontend import views
+from frontend import views, webapp
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -27,4 +27,8 @@ urlpatterns = [
         name="api-notifications-read",
     ),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    # The installable app (frontend/webapp.py).
+    path("manifest.webmanifest", webapp.manifest, name="webmanifest"),
+    path("favicon.ico", webapp.favicon, name="favicon"),
+    path("offline/", webapp.offline, name="offline"),
 ]

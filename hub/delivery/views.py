@@ -38,6 +38,7 @@ from django.views.decorators.http import require_GET, require_POST
 from core.audit import log as audit
 from core.roster.access import orgs_of
 from core.roster.models import User
+from frontend.webapp import worker_config
 from hub.delivery import access, actions, clock, mail, preferences, push, vapid
 from hub.delivery.categories import CATEGORIES, CHOICES, choice_key
 from hub.delivery.forms import COMMON_ZONES, MuteForm, SettingsForm, UserSearchForm
@@ -158,8 +159,6 @@ def settings_page(request):
             "key": vapid.public_key(),
             "subscribe": reverse("delivery:subscribe"),
             "unsubscribe": reverse("delivery:unsubscribe_push"),
-            # The worker speaks the language of the page that registered it.
-            "worker": f"{reverse('delivery:service_worker')}?lang={get_language()}",
         },
     }
     return render(request, "delivery/settings.html", context, status=status)
@@ -383,9 +382,10 @@ def choice_label(key: str) -> str:
 def service_worker(request):
     """Serve ``static/hub/sw.js`` at ``/sw.js``, so its scope can be the whole site.
 
-    The few words it shows are prepended in the language ``?lang=`` names
-    (the settings page registers ``/sw.js?lang=<its language>``), else the
-    request's; ``Cache-Control: no-cache`` makes browsers check for a new
+    The few words it shows, and its offline settings
+    (:func:`frontend.webapp.worker_config`), are prepended in the language
+    ``?lang=`` names (every page registers ``/sw.js?lang=<its language>``),
+    else the request's; ``Cache-Control: no-cache`` makes browsers check for a new
     version on every update check.
     """
     path = finders.find("hub/sw.js")
@@ -398,6 +398,7 @@ def service_worker(request):
             "newNotification": _("New notification"),
             "subscribeUrl": reverse("delivery:subscribe"),
             "icon": static("hub/favicon.svg"),
+            **worker_config(),
         }
     source = Path(path).read_text(encoding="utf-8")
     response = HttpResponse(

@@ -20,7 +20,7 @@ WIDTHS = [1280, 360]
 
 # Every page a role reaches from the menu, and the forms behind them.
 PAGES = {
-    None: ["/login/", "/mot-de-passe/oublie/", "/activer/"],
+    None: ["/login/", "/mot-de-passe/oublie/", "/activer/", "/offline/"],
     "karim": [
         "/",
         "/timetable/?week=2026-01-19",

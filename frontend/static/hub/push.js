@@ -1,10 +1,14 @@
 // Push notifications on this device (hub/delivery): loaded on every page.
 //
-// - On the settings page (#push-device): registers /sw.js, shows this
-//   device's state (on / blocked by the browser / not supported), and on the
-//   user's tap only (the explanation is already on the page) asks the
-//   browser's permission, subscribes with the server's VAPID key
-//   (RFC 8292 applicationServerKey) and POSTs the subscription.
+// - On every page of a logged-in user: registers /sw.js (push, and the
+//   offline copies of the timetable and notifications: frontend/webapp.py),
+//   asking no permission.
+// - On the settings page (#push-device): shows this device's state (on /
+//   blocked by the browser / not supported); on an iPhone or iPad outside
+//   the app added to the home screen (iOS gives web push to that app only),
+//   how to add it; and on the user's tap only (the explanation is already on
+//   the page) asks the browser's permission, subscribes with the server's
+//   VAPID key (RFC 8292 applicationServerKey) and POSTs the subscription.
 // - On every page, cheaply (no request unless something is wrong): if this
 //   browser holds a subscription made for this user whose key is not the
 //   server's current one (a key rotation), it unsubscribes and subscribes
@@ -19,6 +23,7 @@ const STATES = {
   unsupported: () => _("This browser cannot receive notifications."),
   denied: () =>
     _("Blocked by the browser: allow notifications for this site in the browser's settings, then reload the page."),
+  install: () => _("On iPhone and iPad, add the hub to the home screen first."),
   off: () => _("Not turned on for this device yet."),
   asking: () => _("Answer the browser's question to allow notifications…"),
   on: () => _("On: this device receives notifications."),
@@ -29,6 +34,27 @@ const STATES = {
 const config = readJson("push-config", {});
 const hubConfig = readJson("hub-config", {});
 const storageKey = `hub-push-endpoint:${hubConfig.user ?? ""}`;
+
+/** Register the worker for the whole site; null where there is none. */
+function registerWorker() {
+  if (!window.isSecureContext || !("serviceWorker" in navigator) || !config.worker) {
+    return Promise.resolve(null);
+  }
+  return navigator.serviceWorker.register(config.worker, { scope: "/" }).catch((error) => {
+    console.warn("push: the service worker could not be registered", error);
+    return null;
+  });
+}
+
+/** Whether this is an iPhone or iPad browser outside the home-screen app:
+ * iOS gives web push to home-screen apps only (iOS 16.4+). iPadOS says
+ * "Macintosh", but a Mac has no touch screen. */
+function needsHomeScreen() {
+  const agent = navigator.userAgent || "";
+  const ios = /iPhone|iPad|iPod/.test(agent) || (/Macintosh/.test(agent) && navigator.maxTouchPoints > 1);
+  const standalone = navigator.standalone === true || window.matchMedia("(display-mode: standalone)").matches;
+  return ios && !standalone;
+}
 
 export const supported =
   typeof window !== "undefined" &&
@@ -128,15 +154,17 @@ async function startSettings(section) {
     state.dataset.state = name;
     state.textContent = (STATES[name] || STATES.off)();
   };
+  if (needsHomeScreen()) {
+    section.querySelector("#push-ios").hidden = false;
+    setState("install");
+    return;
+  }
   if (!supported) {
     setState("unsupported");
     return;
   }
-  let registration;
-  try {
-    registration = await navigator.serviceWorker.register(urls.worker, { scope: "/" });
-  } catch (error) {
-    console.warn("push: the service worker could not be registered", error);
+  const registration = await registered;
+  if (!registration) {
     setState("unsupported");
     return;
   }
@@ -206,9 +234,12 @@ async function startSettings(section) {
   }
 }
 
+const registered = registerWorker();
 const section = document.getElementById("push-device");
 if (section) {
   startSettings(section).catch((error) => console.warn("push:", error));
 } else {
-  checkSubscription().catch((error) => console.warn("push: check failed", error));
+  registered
+    .then(checkSubscription)
+    .catch((error) => console.warn("push: check failed", error));
 }

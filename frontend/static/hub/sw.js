@@ -1,9 +1,11 @@
-// The hub's service worker: shows web pushes (hub/delivery/pushing.py) and
-// opens the page a notification is about.
+// The hub's service worker: shows web pushes (hub/delivery/pushing.py),
+// opens the page a notification is about, and keeps the user's last
+// timetable and notifications readable offline (frontend/webapp.py).
 //
 // Served at /sw.js (hub.delivery.views.service_worker, scope "/"), which
-// prepends `self.HUB_SW = {newNotification, subscribeUrl, icon}` with the
-// words in the request's language. Push messages are JSON:
+// prepends `self.HUB_SW = {newNotification, subscribeUrl, icon, ...}` with
+// the words in the request's language and the offline settings
+// (frontend.webapp.worker_config). Push messages are JSON:
 //
 //   {"type": "show", "title", "body", "tag", "url", "child", "school", "ts"}
 //   {"type": "close", "tags": ["conversation:12", ...]}
@@ -15,12 +17,26 @@ const CONFIG = Object.assign(
     newNotification: "New notification",
     subscribeUrl: "/delivery/subscribe/",
     icon: "/static/hub/favicon.svg",
+    lang: "en",
+    pagesCache: "hub-pages",
+    assetsCache: "hub-assets",
+    savedAtHeader: "X-Hub-Saved-At",
+    offlineUrl: "/offline/",
+    loginUrl: "/login/",
+    logoutUrl: "/logout/",
+    offlinePages: [],
+    offlineBanner: "Offline — last updated on %(date)s",
+    assets: [],
+    staticUrl: "/static/",
+    catalogUrl: "/jsi18n/",
   },
   self.HUB_SW || {},
 );
 
-self.addEventListener("install", () => {
+self.addEventListener("install", (event) => {
   self.skipWaiting();
+  // Offline is a bonus: a failed copy never stops the worker (and push).
+  event.waitUntil(saveOfflineAssets().catch((error) => console.warn("hub offline: precache", error)));
 });
 
 self.addEventListener("activate", (event) => {
@@ -170,4 +186,143 @@ self.addEventListener("pushsubscriptionchange", (event) => {
   event.waitUntil(
     resubscribe(event).catch((error) => console.warn("hub push: resubscribe failed", error)),
   );
+});
+
+// Offline ---------------------------------------------------------------------
+//
+// - The pages in CONFIG.offlinePages (the user's timetable and notifications,
+//   which carry their data in the HTML): network first; each successful GET
+//   is saved with the time it was saved; offline, the saved copy is shown
+//   with a "Hors ligne — dernière mise à jour le …" banner.
+// - Other pages: network; offline, the offline page (fetched without cookies
+//   at install: it holds no one's data).
+// - /static/ and the JavaScript catalogue: network first, saved for offline.
+// - Nothing else is touched: no POST, no API, no media, no other origin.
+// - The saved pages are deleted at logout and whenever the login page shows
+//   (a session that ended, another person logging in on this device).
+
+/** Save the offline page and the files it needs. */
+async function saveOfflineAssets() {
+  const cache = await caches.open(CONFIG.assetsCache);
+  const page = await fetch(CONFIG.offlineUrl, {
+    credentials: "omit",
+    headers: { "Accept-Language": CONFIG.lang },
+  });
+  if (!page.ok) throw new Error(`offline page: ${page.status}`);
+  await cache.put(CONFIG.offlineUrl, page);
+  await cache.addAll(CONFIG.assets);
+}
+
+// Counts the forgets: a save that straddles a logout must not outlive it.
+let forgets = 0;
+
+function forgetPages() {
+  forgets += 1;
+  return caches.delete(CONFIG.pagesCache);
+}
+
+function isHtml(response) {
+  return (response.headers.get("Content-Type") || "").startsWith("text/html");
+}
+
+/** Whether `response` (one of CONFIG.offlinePages, fresh from the network)
+ * may be kept. Signed-in pages say "no-store" (core/security.py) to HTTP
+ * caches and proxies; this copy is the app's own, of the pages the server
+ * lists, and lives only as long as the login (see forgetPages). */
+function keepable(response) {
+  return response.status === 200 && response.type === "basic" && !response.redirected && isHtml(response);
+}
+
+async function savePage(request, response) {
+  const before = forgets;
+  const headers = new Headers(response.headers);
+  headers.set(CONFIG.savedAtHeader, new Date().toISOString());
+  const copy = new Response(await response.blob(), {
+    status: response.status,
+    statusText: response.statusText,
+    headers,
+  });
+  if (forgets !== before) return;
+  const cache = await caches.open(CONFIG.pagesCache);
+  await cache.put(request.url, copy);
+  if (forgets !== before) await cache.delete(request.url);
+}
+
+function escapeHtml(value) {
+  return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** The saved `copy` with the offline banner at the top of <main>. */
+async function withBanner(copy) {
+  const saved = new Date(copy.headers.get(CONFIG.savedAtHeader) || "");
+  let date = "";
+  if (!Number.isNaN(saved.getTime())) {
+    date = new Intl.DateTimeFormat(CONFIG.lang, { dateStyle: "full", timeStyle: "short" }).format(saved);
+  }
+  const words = escapeHtml(CONFIG.offlineBanner.replace("%(date)s", date));
+  const banner = `<p id="offline-banner" class="offline-banner" role="status">${words}</p>`;
+  const html = (await copy.text()).replace(/<main\b[^>]*>/, (tag) => tag + banner);
+  const headers = new Headers(copy.headers);
+  headers.delete("Content-Length");
+  return new Response(html, { status: 200, headers });
+}
+
+async function offlinePage() {
+  const cache = await caches.open(CONFIG.assetsCache);
+  // Without it (a failed install), the browser's own "no connection" page.
+  return (await cache.match(CONFIG.offlineUrl)) || Response.error();
+}
+
+async function navigate(event, path) {
+  const { request } = event;
+  let response;
+  try {
+    response = await fetch(request);
+  } catch {
+    if (CONFIG.offlinePages.includes(path)) {
+      const cache = await caches.open(CONFIG.pagesCache);
+      const copy = await cache.match(request.url);
+      if (copy) return withBanner(copy);
+    }
+    return offlinePage();
+  }
+  if (path === CONFIG.loginUrl) {
+    event.waitUntil(forgetPages());
+  } else if (CONFIG.offlinePages.includes(path) && keepable(response)) {
+    event.waitUntil(savePage(request, response.clone()));
+  }
+  return response;
+}
+
+async function networkFirst(event) {
+  const { request } = event;
+  try {
+    const response = await fetch(request);
+    if (response.status === 200 && response.type === "basic") {
+      const copy = response.clone();
+      event.waitUntil(caches.open(CONFIG.assetsCache).then((cache) => cache.put(request, copy)));
+    }
+    return response;
+  } catch (error) {
+    const cache = await caches.open(CONFIG.assetsCache);
+    const copy = await cache.match(request, { ignoreVary: true });
+    if (copy) return copy;
+    throw error;
+  }
+}
+
+self.addEventListener("fetch", (event) => {
+  const { request } = event;
+  const url = new URL(request.url);
+  if (url.origin !== self.location.origin) return;
+  if (request.method === "POST" && url.pathname === CONFIG.logoutUrl) {
+    event.waitUntil(forgetPages()); // the logout itself goes on untouched
+    return;
+  }
+  if (request.method !== "GET") return;
+  if (request.mode === "navigate") {
+    event.respondWith(navigate(event, url.pathname));
+  } else if (url.pathname.startsWith(CONFIG.staticUrl) || url.pathname === CONFIG.catalogUrl) {
+    event.respondWith(networkFirst(event));
+  }
 });

@@ -9,6 +9,7 @@ import re
 
 from django import template
 from django.urls import reverse
+from django.utils.translation import get_language
 
 from hub.delivery.models import VapidKey
 
@@ -33,6 +34,12 @@ SYSTEMS = [
 ]
 
 
+def worker_url() -> str:
+    """Return ``/sw.js?lang=<language>``: the worker speaks the language of the
+    page that registered it, and every page registers this same URL."""
+    return f"{reverse('delivery:service_worker')}?lang={get_language()}"
+
+
 @register.simple_tag
 def push_config() -> dict:
     """Return ``{"key", "worker", "subscribe", "unsubscribe"}`` for push.js.
@@ -43,7 +50,7 @@ def push_config() -> dict:
     key = VapidKey.objects.filter(active=True).values_list("public_key", flat=True)
     return {
         "key": key.first() or "",
-        "worker": reverse("delivery:service_worker"),
+        "worker": worker_url(),
         "subscribe": reverse("delivery:subscribe"),
         "unsubscribe": reverse("delivery:unsubscribe_push"),
     }
