@@ -8,10 +8,11 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from core.demo.calendars import DEMO_WEEK
 from core.demo.mailbox import start_mailbox
 from core.demo.management.commands.run_scheduler import scheduler_loop
 from core.demo.management.commands.seed_demo import format_accounts
-from core.demo.school import DEMO_WEEK, FLOP_CLASS, build_demo_school, ensure_lesson_now
+from core.demo.school import CLASS_3A, build_demo_school, ensure_lesson_now
 from core.env import MAILBOX_PORT_OFFSET, local_site_url
 
 
@@ -55,7 +56,7 @@ class Command(BaseCommand):
         except FileNotFoundError as error:
             raise CommandError(str(error)) from error
         lesson = ensure_lesson_now()
-        # The real 2025-26 timetable opens on the week its changes land in.
+        # 3e A's 2025-26 timetable opens on the week its changes land in.
         settings.TIMETABLE_DEFAULT_WEEK = settings.TIMETABLE_DEFAULT_WEEK or str(
             DEMO_WEEK
         )
@@ -64,9 +65,10 @@ class Command(BaseCommand):
         self.stdout.write(
             f"\nHub ENT, collège de démonstration : {base}/\n\n"
             f"{format_accounts(accounts)}\n\n"
-            f"Emploi du temps réel de la {FLOP_CLASS} (semaine du {DEMO_WEEK:%d/%m/%Y}) :\n"
+            f"Emploi du temps de la {CLASS_3A} (semaine du {DEMO_WEEK:%d/%m/%Y}) :\n"
             f"  {base}/timetable/?week={DEMO_WEEK:%Y-%m-%d}\n"
-            "Pour voir arriver en direct l'annulation et les six déplacements :\n"
+            "Pour voir arriver en direct un cours annulé, trois déplacés et "
+            "trois changements de salle :\n"
             "  make demo-after\n"
             f"Cours en cours pour faire l'appel (prof) : {base}/absences/roll-call/{lesson.pk}/\n"
             f"Administration : {base}/admin/\n"
