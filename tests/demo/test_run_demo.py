@@ -68,7 +68,9 @@ def test_local_site_url_of_wildcard_and_ipv6_addresses():
 def local_env(monkeypatch):
     """No SITE_URL, relay or mailbox port given, as a newcomer runs it."""
     for name in ("SITE_URL", "EMAIL_HOST", "EMAIL_PORT"):
-        monkeypatch.delenv(name, raising=False)
+        # Set first so that what run_demo sets is undone after the test.
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     monkeypatch.setattr(settings, "SITE_URL", settings.SITE_URL)
     monkeypatch.setattr(settings, "EMAIL_PORT", settings.EMAIL_PORT)
     monkeypatch.setattr(settings, "EMAIL_HOST", "127.0.0.1")
