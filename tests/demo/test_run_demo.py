@@ -24,8 +24,9 @@ def _settings_of(env: dict[str, str]) -> list[str]:
         "import django; django.setup(); from django.conf import settings; "
         "from core.accounts.actions import activation_link; "
         "from core.roster.models import User; "
+        "from core.timetable.views import feed_url; "
         "print(settings.SITE_URL); print(settings.EMAIL_PORT); "
-        "print(activation_link(User(username='x'), 'c'))"
+        "print(activation_link(User(username='x'), 'c')); print(feed_url('t'))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],
@@ -41,10 +42,12 @@ def _settings_of(env: dict[str, str]) -> list[str]:
 def test_links_and_mailbox_follow_port_in_every_process():
     # `make demo-after`, `send_activation_emails`… in another terminal with
     # the same PORT link to the server that runs, and mail its mailbox.
-    site, mail_port, link = _settings_of({"PORT": "8100"})
+    site, mail_port, *links = _settings_of({"PORT": "8100"})
     assert site == "http://127.0.0.1:8100"
     assert mail_port == "8125"
-    assert link.startswith("http://127.0.0.1:8100/")
+    # An activation letter's link and a calendar subscription's address.
+    assert len(links) == 2
+    assert all(link.startswith("http://127.0.0.1:8100/") for link in links)
     assert _settings_of({})[:2] == ["http://127.0.0.1:8000", "8025"]
     explicit = _settings_of(
         {"PORT": "8100", "SITE_URL": "https://ent.example.fr/", "EMAIL_PORT": "587"}
