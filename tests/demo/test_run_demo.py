@@ -85,6 +85,7 @@ def test_run_demo_on_port_8100_prints_and_links_8100(local_env):
     out = StringIO()
     call_command("run_demo", "--port", "8100", "--no-serve", stdout=out)
     assert "http://127.0.0.1:8100/timetable/" in out.getvalue()
+    assert "(boîte mail locale, port 8125)" in out.getvalue()
     assert settings.SITE_URL == os.environ["SITE_URL"] == "http://127.0.0.1:8100"
     assert settings.EMAIL_PORT == 8125 and os.environ["EMAIL_PORT"] == "8125"
 

@@ -73,7 +73,13 @@ class Command(BaseCommand):
             f"Cours en cours pour faire l'appel (prof) : {base}/absences/roll-call/{lesson.pk}/\n"
             f"Administration : {base}/admin/\n"
             f"Réglages des notifications : {base}/settings/notifications/\n"
-            f"Les e-mails (immédiats, résumés de 18 h) arrivent dans {mail_dir}/\n"
+            + (
+                "Les e-mails (immédiats, récapitulatifs de 18 h) arrivent dans "
+                f"{mail_dir}/ (boîte mail locale, port {settings.EMAIL_PORT})\n"
+                if local_mailbox
+                else f"Les e-mails partent par {settings.EMAIL_HOST}:"
+                f"{settings.EMAIL_PORT}\n"
+            )
         )
         if no_serve:
             return
