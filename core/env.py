@@ -1,6 +1,7 @@
 """Small helpers that read typed settings from the environment.
 
-Only ``core/settings.py`` calls them; library code reads ``django.conf.settings``.
+Only ``core/settings.py`` calls them (and ``run_demo``, for the address it
+serves on); library code reads ``django.conf.settings``.
 """
 
 import os
@@ -29,6 +30,41 @@ def env_bool(name: str, default: bool = False) -> bool:
     if value in _FALSE:
         return False
     raise ValueError(f"{name}={raw!r} is not a boolean (use 1/0, true/false)")
+
+
+def env_port(name: str, default: int) -> int:
+    """Return ``name`` read as a TCP port (1-65535).
+
+    Raises ``ValueError`` naming the variable on anything else.
+    """
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        port = int(raw)
+    except ValueError:
+        port = 0
+    if not 0 < port < 65536:
+        raise ValueError(f"{name}={raw!r} is not a TCP port (1-65535)")
+    return port
+
+
+# A local run's mailbox listens this far above its HTTP port (8025 beside
+# 8000), so two runs side by side never fight over it.
+MAILBOX_PORT_OFFSET = 25
+
+
+def local_site_url(host: str, port: int) -> str:
+    """Return the address a local run on ``host:port`` is opened at.
+
+    A wildcard address (``0.0.0.0``, ``::``) is reached as ``127.0.0.1``; an
+    IPv6 address is bracketed.
+    """
+    if host in {"", "0.0.0.0", "::"}:
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

@@ -15,7 +15,15 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from core.env import env_bool, env_list, env_str, local_secret_key
+from core.env import (
+    MAILBOX_PORT_OFFSET,
+    env_bool,
+    env_list,
+    env_port,
+    env_str,
+    local_secret_key,
+    local_site_url,
+)
 from core.security import admin_inline_style_hashes, websocket_origins
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -456,9 +464,15 @@ PRIVACY_RETENTION_DAYS = {
 PRIVACY_EXPORT_DAYS = int(env_str("PRIVACY_EXPORT_DAYS", "7"))
 
 # Delivery outside the app (hub/delivery, docs/delivery.md).
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# A local run (`make run`) serves on HOST:PORT and its mailbox listens on
+# PORT + 25: links and mails follow PORT unless SITE_URL / EMAIL_PORT are set,
+# in every process (server, task worker, `make demo-after`, commands).
+LOCAL_PORT = env_port("PORT", 8000)
+SITE_URL = env_str(
+    "SITE_URL", local_site_url(env_str("HOST", "127.0.0.1"), LOCAL_PORT)
+).rstrip("/")
 EMAIL_HOST = env_str("EMAIL_HOST", "127.0.0.1")
-EMAIL_PORT = int(env_str("EMAIL_PORT", "8025"))
+EMAIL_PORT = env_port("EMAIL_PORT", LOCAL_PORT + MAILBOX_PORT_OFFSET)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_str("EMAIL_USE_TLS", "") == "1"  # implicit TLS (465)

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class HubConfig(AppConfig):
     name = "hub"
-    verbose_name = "Hub"
+    verbose_name = _("Event log")
 
     def ready(self) -> None:
         from django.utils.module_loading import autodiscover_modules

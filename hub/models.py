@@ -11,6 +11,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 def new_epoch() -> str:
@@ -22,6 +23,10 @@ class Stream(models.Model):
     name = models.CharField(max_length=100, unique=True)
     epoch = models.CharField(max_length=24, default=new_epoch)
     last_offset = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("stream")
+        verbose_name_plural = _("streams")
 
     def __str__(self) -> str:
         return f"{self.name}@{self.epoch}:{self.last_offset}"
@@ -36,6 +41,8 @@ class Event(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
         constraints = [
             models.UniqueConstraint(
                 fields=["stream", "offset"], name="unique_stream_offset"
@@ -53,6 +60,8 @@ class ReadCursor(models.Model):
     offset = models.PositiveBigIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("read cursor")
+        verbose_name_plural = _("read cursors")
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "stream"], name="unique_read_cursor"

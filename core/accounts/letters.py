@@ -21,6 +21,8 @@ from django.utils import formats, translation
 from fpdf import FPDF
 from PIL import Image
 
+from core.elision import of_name
+
 FONTS = Path(__file__).resolve().parent / "fonts"
 FONT = "DejaVu"
 BLUE = (43, 95, 168)
@@ -139,7 +141,9 @@ def _page(pdf: _LetterPdf, letter: Letter) -> None:
     width = pdf.w - pdf.l_margin - pdf.r_margin
     pdf.write_line(letter.school, size=16, bold=True, color=BLUE, gap=0.5)
     pdf.write_line("Hub ENT · espace numérique de l'établissement", color=GREY, gap=8)
-    pdf.write_line(f"À l'attention de {letter.name}", size=13, bold=True, gap=4)
+    with translation.override("fr"):  # the letter is in French
+        addressee = of_name(letter.name)
+    pdf.write_line(f"À l'attention {addressee}", size=13, bold=True, gap=4)
     if letter.role == "guardian":
         pdf.write_line(
             "Votre compte Hub ENT vous donne accès, en direct, à l'emploi du "

@@ -97,6 +97,8 @@ class MeetingSlot(models.Model):
     room = models.CharField(_("room"), max_length=100, blank=True)
 
     class Meta:
+        verbose_name = _("meeting slot")
+        verbose_name_plural = _("meeting slots")
         ordering = ["start", "pk"]
         constraints = [
             models.UniqueConstraint(
@@ -128,6 +130,8 @@ class Booking(models.Model):
     reminded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("booking")
+        verbose_name_plural = _("bookings")
         ordering = ["slot__start", "pk"]
         constraints = [
             models.UniqueConstraint(

@@ -24,10 +24,15 @@ from core.timetable.models import Occurrence
 
 class RollCall(models.Model):
     occurrence = models.OneToOneField(
-        Occurrence, on_delete=models.CASCADE, related_name="roll_call"
+        Occurrence,
+        on_delete=models.CASCADE,
+        related_name="roll_call",
+        verbose_name=_("occurrence"),
     )
-    taken_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
-    taken_at = models.DateTimeField(auto_now_add=True)
+    taken_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, verbose_name=_("taken by")
+    )
+    taken_at = models.DateTimeField(auto_now_add=True, verbose_name=_("taken at"))
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -59,7 +64,7 @@ class AttendanceRecord(models.Model):
     minutes_late = models.PositiveSmallIntegerField(
         _("minutes late"), null=True, blank=True
     )
-    recorded_at = models.DateTimeField(auto_now=True)
+    recorded_at = models.DateTimeField(auto_now=True, verbose_name=_("recorded at"))
 
     class Meta:
         verbose_name = _("attendance record")

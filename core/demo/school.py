@@ -1,23 +1,29 @@
 """The demo school: an invented collège in the Grand Est, built deterministically.
 
-Every name is fictitious. One class (3e A) gets the real flop!EDT timetable
-export (``flopedt_…_before.ics``); the others get weekly lessons generated as
-an iCalendar feed (RRULE + EXDATE) and imported through the same importer, plus
-a lesson starting when the demo starts (:func:`ensure_lesson_now`) so a
-teacher can always try the roll call.
+Every name is fictitious. Each class gets a collège's weekly timetable as an
+iCalendar feed (:mod:`core.demo.calendars`) imported through the same
+importer as a school's export: 3e A in the 2025-26 school year (its later
+version is `make demo-after`), 4e B and 5e C in the current one, plus a
+lesson starting when the demo starts (:func:`ensure_lesson_now`) so a teacher
+can always try the roll call.
 """
 
 import datetime as dt
 import random
 from base64 import b32encode
 from dataclasses import dataclass
-from pathlib import Path
 
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Permission
 from django.db import transaction
 from django.utils import timezone
 
+from core.demo.calendars import (
+    WEEK_4B,
+    WEEK_5C,
+    class_3a_before,
+    weekly_calendar,
+)
 from core.messaging.actions import start_conversation
 from core.messaging.models import Conversation
 from core.roster.actions import grant_school_life_staff
@@ -40,10 +46,8 @@ PASSWORD = "demo1234"
 # README (add it to an app, or `make demo-code` prints the current code).
 DEMO_TOTP_KEY = b"HubENT-demo-2FA-2026"
 DEMO_TOTP_SECRET = b32encode(DEMO_TOTP_KEY).decode()  # JB2WERKOKQWWIZLN…
-FLOP_CLASS = "3e A"
-FLOP_BEFORE = "flopedt_iut-blagnac_RT-BUT1-1C_2025-12-14T1822Z_before.ics"
-FLOP_AFTER = "flopedt_iut-blagnac_RT-BUT1-1C_2025-12-15T0629Z_after.ics"
-DEMO_WEEK = dt.date(2026, 1, 19)
+# The class of the 2025-26 school year whose timetable `make demo-after` changes.
+CLASS_3A = "3e A"
 
 FIRST_NAMES = [
     "Léa",
@@ -102,15 +106,6 @@ class Account:
     description: str
 
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
-
-
-def data_file(name: str) -> Path:
-    """Return the path of a real data file the demo ships (``core/demo/data``;
-    provenance in its ``PROVENANCE.md``)."""
-    return DATA_DIR / name
-
-
 def school_year_of(day: dt.date) -> tuple[dt.date, dt.date]:
     """Return the first and last day of the French school year holding ``day``."""
     start_year = day.year if day.month >= 8 else day.year - 1
@@ -163,8 +158,8 @@ def demo_accounts() -> list[Account]:
     return [
         Account("parent", "guardian", f"parent de deux enfants : {children}"),
         Account("prof", "teacher", "professeure principale de 4e B, cours du jour"),
-        Account("prof.om", "teacher", "enseigne en 3e A (emploi du temps flop!EDT)"),
-        Account("eleve", "student", "élève de 3e A (emploi du temps réel)"),
+        Account("prof.om", "teacher", "professeur d'histoire-géographie (3e A, 4e B)"),
+        Account("eleve", "student", "élève de 3e A (emploi du temps qui change)"),
         Account("cpe", "administrator", "CPE, vie scolaire"),
         Account("admin", "administrator", "administration Django (/admin/)"),
     ]
@@ -205,13 +200,11 @@ def _build(today: dt.date) -> None:
             u.orgs.add(org)
         return u
 
-    prof = user("prof", User.Role.TEACHER, "Claire", "Fontaine", timetable_code="CF")
-    prof_om = user(
-        "prof.om", User.Role.TEACHER, "Olivier", "Marchal", timetable_code="OM"
-    )
-    prof_tv = user(
-        "prof.tvil", User.Role.TEACHER, "Thomas", "Villard", timetable_code="TVIL"
-    )
+    # The timetables name teachers in full (core/demo/calendars.py): the
+    # importer links these accounts to their lessons by name.
+    prof = user("prof", User.Role.TEACHER, "Claire", "Fontaine")
+    prof_om = user("prof.om", User.Role.TEACHER, "Olivier", "Marchal")
+    prof_tv = user("prof.tvil", User.Role.TEACHER, "Thomas", "Villard")
     cpe = user("cpe", User.Role.ADMINISTRATOR, "Nadia", "Benali")
     admin = user("admin", User.Role.ADMINISTRATOR, "Marc", "Antoine")
     admin.is_staff = admin.is_superuser = True
@@ -225,12 +218,13 @@ def _build(today: dt.date) -> None:
     )
     del cpe
 
-    flop_class = SchoolClass.objects.create(org=org, session=past, title=FLOP_CLASS)
+    class_3a = SchoolClass.objects.create(org=org, session=past, title=CLASS_3A)
     class_4b = SchoolClass.objects.create(org=org, session=current, title="4e B")
     class_5c = SchoolClass.objects.create(org=org, session=current, title="5e C")
     for teacher, school_class in [
-        (prof_om, flop_class),
-        (prof_tv, flop_class),
+        (prof_om, class_3a),
+        (prof_tv, class_3a),
+        (prof_om, class_4b),
         (prof, class_4b),
         (prof, class_5c),
     ]:
@@ -241,7 +235,7 @@ def _build(today: dt.date) -> None:
     names = [(f, last) for f in FIRST_NAMES for last in LAST_NAMES]
     rng.shuffle(names)
     pupils: dict = {}
-    for school_class, size in [(flop_class, 12), (class_4b, 12), (class_5c, 10)]:
+    for school_class, size in [(class_3a, 12), (class_4b, 12), (class_5c, 10)]:
         pupils[school_class] = []
         for index in range(size):
             first, last = names.pop()
@@ -255,7 +249,7 @@ def _build(today: dt.date) -> None:
             pupils[school_class].append(pupil)
 
     # The named accounts: one pupil of 3e A, a guardian of two (3e A and 4e B).
-    lea = pupils[flop_class][0]
+    lea = pupils[class_3a][0]
     lea.username, lea.first_name, lea.last_name = "eleve", "Léa", "Moreau"
     lea.save()
     tom = pupils[class_4b][0]
@@ -279,14 +273,19 @@ def _build(today: dt.date) -> None:
             GuardianLink.objects.create(guardian=guardian, student=pupil)
 
     import_feed(
-        school_class=flop_class,
-        data=data_file(FLOP_BEFORE).read_bytes(),
-        name=FLOP_BEFORE,
+        school_class=class_3a,
+        data=class_3a_before(past.start_date, past.end_date),
+        name="demo-3e A.ics",
     )
     for school_class, lessons in [(class_4b, WEEK_4B), (class_5c, WEEK_5C)]:
         import_feed(
             school_class=school_class,
-            data=generated_feed(school_class, lessons, current).encode(),
+            data=weekly_calendar(
+                school_class.title.replace(" ", "").lower(),
+                lessons,
+                current.start_date,
+                current.end_date,
+            ),
             name=f"demo-{school_class.title}.ics",
         )
     from core.homework.demo import seed_demo as seed_homework
@@ -346,7 +345,7 @@ def ensure_lesson_now(*, now: dt.datetime | None = None) -> Occurrence:
             uid=uid,
             subject=subject,
             room="B12",
-            teacher_names="CF",
+            teacher_names="Claire Fontaine",
         )
         occurrence = Occurrence.objects.create(
             lesson=lesson,
@@ -355,73 +354,7 @@ def ensure_lesson_now(*, now: dt.datetime | None = None) -> Occurrence:
             end=start + dt.timedelta(minutes=55),
             subject=subject,
             room="B12",
-            teacher_names="CF",
+            teacher_names="Claire Fontaine",
         )
         occurrence.teachers.set(User.objects.filter(username="prof"))
     return occurrence
-
-
-# (weekday 0=Monday, start "HH:MM", minutes, subject, room, teacher code)
-WEEK_4B = [
-    (0, "08:00", 55, "Mathématiques", "B12", "CF"),
-    (0, "10:05", 55, "Français", "B14", ""),
-    (1, "09:00", 55, "Mathématiques", "B12", "CF"),
-    (1, "14:00", 110, "Sciences de la vie et de la Terre", "Labo 2", ""),
-    (2, "08:00", 55, "Allemand", "C03", ""),
-    (3, "10:05", 55, "Mathématiques", "B12", "CF"),
-    (3, "13:30", 55, "Histoire-géographie", "B10", ""),
-    (4, "08:00", 55, "Mathématiques", "B12", "CF"),
-    (4, "15:00", 55, "Éducation physique et sportive", "Gymnase", ""),
-]
-WEEK_5C = [
-    (0, "09:00", 55, "Mathématiques", "B12", "CF"),
-    (2, "10:05", 55, "Mathématiques", "B12", "CF"),
-    (3, "08:00", 55, "Anglais", "C01", ""),
-    (4, "11:00", 55, "Mathématiques", "B12", "CF"),
-]
-
-
-def generated_feed(school_class, lessons, session) -> str:
-    """Return an RFC 5545 calendar of weekly lessons for the session.
-
-    Floating local times with ``X-WR-TIMEZONE:Europe/Paris`` (as flop!EDT
-    does), one VEVENT with ``RRULE:FREQ=WEEKLY;UNTIL=…`` per lesson (public
-    holidays are dropped by the importer).
-    """
-    first_monday = session.start_date - dt.timedelta(days=session.start_date.weekday())
-    until = f"{session.end_date:%Y%m%d}T235959"
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//Hub ENT//demo//FR",
-        "X-WR-TIMEZONE:Europe/Paris",
-    ]
-    slug = school_class.title.replace(" ", "").lower()
-    for index, (weekday, start, minutes, subject, room, code) in enumerate(lessons):
-        day = first_monday + dt.timedelta(days=weekday)
-        if day < session.start_date:
-            day += dt.timedelta(days=7)
-        begin = dt.datetime.combine(day, dt.time.fromisoformat(start))
-        lines += _vevent(
-            f"{slug}-{index}@demo.hub-ent", begin, minutes, subject, room, code
-        )
-        lines.insert(-1, f"RRULE:FREQ=WEEKLY;UNTIL={until}")
-    lines.append("END:VCALENDAR")
-    return "\r\n".join(lines) + "\r\n"
-
-
-def _vevent(uid, begin: dt.datetime, minutes, subject, room, code) -> list[str]:
-    end = begin + dt.timedelta(minutes=minutes)
-    summary = f"{subject} - {code}" if code else subject
-    teacher = code or "None"
-    return [
-        "BEGIN:VEVENT",
-        f"UID:{uid}",
-        "DTSTAMP:20250801T000000Z",
-        f"DTSTART:{begin:%Y%m%dT%H%M%S}",
-        f"DTEND:{end:%Y%m%dT%H%M%S}",
-        f"SUMMARY:{summary}",
-        f"LOCATION:{room}",
-        f"DESCRIPTION:Cours : {subject}\\nEnseignant·e : {teacher}\\nSalle : {room}",
-        "END:VEVENT",
-    ]

@@ -102,7 +102,7 @@ class Homework(models.Model):
     class Meta:
         ordering = ["due_date", "subject", "pk"]
         verbose_name = _("homework")
-        verbose_name_plural = _("homework")
+        verbose_name_plural = _("homework items")
         indexes = [models.Index(fields=["school_class", "due_date"])]
 
     def __str__(self) -> str:
@@ -122,6 +122,8 @@ class Attachment(models.Model):
     size = models.PositiveIntegerField()
 
     class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
         ordering = ["pk"]
 
     def __str__(self) -> str:
@@ -138,6 +140,8 @@ class DoneMark(models.Model):
     done_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("done mark")
+        verbose_name_plural = _("done marks")
         constraints = [
             models.UniqueConstraint(
                 fields=["homework", "student"], name="one_done_mark_per_pupil"
@@ -197,6 +201,8 @@ class Reminder(models.Model):
     sent_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("homework reminder")
+        verbose_name_plural = _("homework reminders")
         constraints = [
             models.UniqueConstraint(
                 fields=["school_class", "due_date"], name="one_reminder_per_day"

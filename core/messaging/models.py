@@ -24,7 +24,10 @@ class MessagingPolicy(models.Model):
     """
 
     org = models.OneToOneField(
-        Org, on_delete=models.CASCADE, related_name="messaging_policy"
+        Org,
+        on_delete=models.CASCADE,
+        related_name="messaging_policy",
+        verbose_name=_("org"),
     )
     guardians_may_write_teachers = models.BooleanField(
         _("guardians may write to their children's teachers"), default=True
@@ -51,19 +54,25 @@ class Conversation(models.Model):
         SENDER = "sender", _("recipients may reply to the sender only")
         NONE = "none", _("recipients may not reply")
 
-    org = models.ForeignKey(Org, on_delete=models.CASCADE, related_name="+")
+    org = models.ForeignKey(
+        Org, on_delete=models.CASCADE, related_name="+", verbose_name=_("org")
+    )
     # Encrypted: searched in Python over the user's own conversations
     # (``access.search_conversations``), never by the database.
     subject = crypto.EncryptedTextField(_("subject"))
-    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", verbose_name=_("created by")
+    )
     reply_policy = models.CharField(
         _("replies"),
         max_length=10,
         choices=ReplyPolicy.choices,
         default=ReplyPolicy.ALL,
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_message_at = models.DateTimeField(null=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    last_message_at = models.DateTimeField(
+        null=True, db_index=True, verbose_name=_("last message at")
+    )
 
     class Meta:
         verbose_name = _("conversation")
@@ -82,6 +91,8 @@ class Participant(models.Model):
     joined_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("participant")
+        verbose_name_plural = _("participants")
         constraints = [
             models.UniqueConstraint(
                 fields=["conversation", "user"], name="unique_participant"
@@ -117,6 +128,8 @@ class Message(models.Model):
     hidden_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(
@@ -145,6 +158,10 @@ class Attachment(models.Model):
     size = models.PositiveIntegerField()
     file = models.FileField(upload_to=files.RandomName("messages"))
 
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
     def __str__(self) -> str:
         return f"attachment {self.pk} of {self.message_id}"
 
@@ -158,21 +175,35 @@ class Report(models.Model):
     message = models.ForeignKey(
         Message, on_delete=models.CASCADE, related_name="reports"
     )
-    reporter = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    reporter = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="+", verbose_name=_("reporter")
+    )
     reason = crypto.EncryptedTextField(_("reason"))
     # The message's text when it was reported: what the moderators judge,
     # whatever its author does afterwards.
     evidence = crypto.EncryptedTextField(_("reported text"))
     status = models.CharField(
-        max_length=10, choices=Status.choices, default=Status.OPEN
+        max_length=10,
+        choices=Status.choices,
+        default=Status.OPEN,
+        verbose_name=_("status"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     handled_by = models.ForeignKey(
-        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        User,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("handled by"),
     )
-    handled_at = models.DateTimeField(null=True, blank=True)
+    handled_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("handled at")
+    )
 
     class Meta:
+        verbose_name = _("report")
+        verbose_name_plural = _("reports")
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
@@ -187,12 +218,22 @@ class Report(models.Model):
 class WriteSuspension(models.Model):
     """A user may not send messages in ``org`` until ``until`` (or ever)."""
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
-    org = models.ForeignKey(Org, on_delete=models.CASCADE, related_name="+")
-    until = models.DateTimeField(null=True, blank=True)
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
+    )
+    org = models.ForeignKey(
+        Org, on_delete=models.CASCADE, related_name="+", verbose_name=_("org")
+    )
+    until = models.DateTimeField(null=True, blank=True, verbose_name=_("until"))
     reason = crypto.EncryptedTextField(_("reason"))
-    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", verbose_name=_("created by")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+
+    class Meta:
+        verbose_name = _("write suspension")
+        verbose_name_plural = _("write suspensions")
 
     def __str__(self) -> str:
         return f"{self.user_id} suspended in {self.org_id}"
@@ -204,6 +245,10 @@ class SendQuota(models.Model):
     user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="+")
     tokens = models.FloatField()
     updated_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("send quota")
+        verbose_name_plural = _("send quotas")
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.tokens:.1f} tokens"

@@ -36,7 +36,7 @@ class DataExport(models.Model):
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
     # The zip, encrypted (a Fernet token), under a random name.
     file = models.FileField(upload_to="exports/", blank=True)
-    size = models.PositiveBigIntegerField(default=0)
+    size = models.PositiveBigIntegerField(default=0, verbose_name=_("size"))
 
     class Meta:
         ordering = ["-requested_at", "-pk"]

@@ -41,6 +41,7 @@ from django.utils.translation import gettext as _
 import hub
 from core import files
 from core.audit import log as audit
+from core.elision import of_name
 from core.grades import averages as rule
 from core.grades.models import Evaluation, Period, SkillLevel
 from core.reportcards import pdf
@@ -76,11 +77,11 @@ def _checked_texts(school_class: SchoolClass, texts: dict) -> dict[int, str]:
         if len(text) > MAX_APPRAISAL:
             raise ReportCardError(
                 _(
-                    "The appraisal of %(name)s is %(length)s characters long: "
+                    "The appraisal %(of_name)s is %(length)s characters long: "
                     "at most %(max)s."
                 )
                 % {
-                    "name": pupil.get_full_name(),
+                    "of_name": of_name(pupil.get_full_name()),
                     "length": len(text),
                     "max": MAX_APPRAISAL,
                 }

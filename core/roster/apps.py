@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class RosterConfig(AppConfig):
     name = "core.roster"
     label = "roster"
-    verbose_name = "Roster"
+    verbose_name = _("Roster")
 
     def ready(self) -> None:
         from django.db.models.signals import post_delete

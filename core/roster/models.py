@@ -82,7 +82,9 @@ class AcademicSession(Sourced):
         SCHOOL_YEAR = "schoolYear", _("school year")
         TERM = "term", _("term")
 
-    org = models.ForeignKey(Org, on_delete=models.CASCADE, related_name="sessions")
+    org = models.ForeignKey(
+        Org, on_delete=models.CASCADE, related_name="sessions", verbose_name=_("org")
+    )
     title = models.CharField(_("title"), max_length=100)
     type = models.CharField(
         max_length=20, choices=Type.choices, default=Type.SCHOOL_YEAR
@@ -102,7 +104,9 @@ class AcademicSession(Sourced):
 class Course(Sourced):
     """A subject as taught in an org (OneRoster ``course``), e.g. "Allemand LV2"."""
 
-    org = models.ForeignKey(Org, on_delete=models.CASCADE, related_name="courses")
+    org = models.ForeignKey(
+        Org, on_delete=models.CASCADE, related_name="courses", verbose_name=_("org")
+    )
     title = models.CharField(_("title"), max_length=200)
     code = models.CharField(_("code"), max_length=50, blank=True)
 
@@ -162,8 +166,12 @@ class User(Sourced, AbstractUser):
 class GuardianLink(Sourced):
     """A guardian's legal responsibility for a student (OneRoster ``agents``)."""
 
-    guardian = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
-    student = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    guardian = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="+", verbose_name=_("guardian")
+    )
+    student = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="+", verbose_name=_("student")
+    )
     relationship = models.CharField(_("relationship"), max_length=30, blank=True)
 
     class Meta:
@@ -188,7 +196,9 @@ class SchoolClass(Sourced):
         HOMEROOM = "homeroom", _("homeroom")
         SCHEDULED = "scheduled", _("scheduled group")
 
-    org = models.ForeignKey(Org, on_delete=models.CASCADE, related_name="classes")
+    org = models.ForeignKey(
+        Org, on_delete=models.CASCADE, related_name="classes", verbose_name=_("org")
+    )
     session = models.ForeignKey(
         AcademicSession, on_delete=models.PROTECT, related_name="classes"
     )
@@ -197,7 +207,10 @@ class SchoolClass(Sourced):
     )
     title = models.CharField(_("title"), max_length=200)
     class_type = models.CharField(
-        max_length=20, choices=Type.choices, default=Type.HOMEROOM
+        max_length=20,
+        choices=Type.choices,
+        default=Type.HOMEROOM,
+        verbose_name=_("class type"),
     )
 
     class Meta:

@@ -79,6 +79,8 @@ class Attachment(models.Model):
     size = models.PositiveIntegerField()
 
     class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
         ordering = ["pk"]
 
     def __str__(self) -> str:
@@ -96,6 +98,8 @@ class Acknowledgement(models.Model):
     reply = models.CharField(max_length=100, blank=True)
 
     class Meta:
+        verbose_name = _("acknowledgement")
+        verbose_name_plural = _("acknowledgements")
         constraints = [
             models.UniqueConstraint(
                 fields=["notice", "user"], name="one_acknowledgement_per_member"
@@ -118,6 +122,8 @@ class Reminder(models.Model):
     recipients = models.PositiveIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("notice reminder")
+        verbose_name_plural = _("notice reminders")
         ordering = ["-sent_at"]
         constraints = [
             models.UniqueConstraint(

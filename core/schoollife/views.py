@@ -11,6 +11,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from core import files, spreadsheet
@@ -203,7 +204,13 @@ def remind(request, notice_id: int):
         messages.error(request, str(error))
     else:
         messages.success(
-            request, _("Reminder sent to %(count)s people.") % {"count": sent}
+            request,
+            ngettext(
+                "Reminder sent to %(count)s person.",
+                "Reminder sent to %(count)s people.",
+                sent,
+            )
+            % {"count": sent},
         )
     return redirect("schoollife:status", notice_id=notice.pk)
 

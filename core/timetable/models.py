@@ -24,7 +24,7 @@ class Holiday(models.Model):
     """A public holiday (Etalab "Jours fériés en France"); one row per date."""
 
     date = models.DateField(unique=True)
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, verbose_name=_("name"))
     zone = models.CharField(max_length=50, default="Métropole")
 
     class Meta:
@@ -85,6 +85,7 @@ class FeedToken(models.Model):
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
         related_name="calendar_feed_token",
+        verbose_name=_("user"),
     )
     salt = models.CharField(max_length=64)
     digest = models.CharField(max_length=64, unique=True)
@@ -102,13 +103,22 @@ class Feed(models.Model):
     """An iCalendar source for one class, re-imported when a newer export comes."""
 
     school_class = models.ForeignKey(
-        SchoolClass, on_delete=models.CASCADE, related_name="feeds"
+        SchoolClass,
+        on_delete=models.CASCADE,
+        related_name="feeds",
+        verbose_name=_("school class"),
     )
     name = models.CharField(
-        max_length=200, help_text=_("file name or URL of the export")
+        max_length=200,
+        help_text=_("file name or URL of the export"),
+        verbose_name=_("name"),
     )
-    time_zone = models.CharField(max_length=64, default="Europe/Paris")
-    imported_at = models.DateTimeField(null=True, blank=True)
+    time_zone = models.CharField(
+        max_length=64, default="Europe/Paris", verbose_name=_("time zone")
+    )
+    imported_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("imported at")
+    )
 
     class Meta:
         verbose_name = _("timetable feed")
@@ -126,13 +136,16 @@ class Lesson(models.Model):
 
     feed = models.ForeignKey(Feed, on_delete=models.CASCADE, related_name="lessons")
     school_class = models.ForeignKey(
-        SchoolClass, on_delete=models.CASCADE, related_name="lessons"
+        SchoolClass,
+        on_delete=models.CASCADE,
+        related_name="lessons",
+        verbose_name=_("school class"),
     )
     uid = models.CharField(max_length=500)
     subject = models.CharField(_("subject"), max_length=300)
     room = models.CharField(_("room"), max_length=300, blank=True)
     teacher_names = models.CharField(_("teachers"), max_length=300, blank=True)
-    rrule = models.CharField(max_length=500, blank=True)
+    rrule = models.CharField(max_length=500, blank=True, verbose_name=_("rrule"))
 
     class Meta:
         verbose_name = _("lesson")
@@ -156,7 +169,10 @@ class Occurrence(models.Model):
         Lesson, on_delete=models.CASCADE, related_name="occurrences"
     )
     school_class = models.ForeignKey(
-        SchoolClass, on_delete=models.CASCADE, related_name="occurrences"
+        SchoolClass,
+        on_delete=models.CASCADE,
+        related_name="occurrences",
+        verbose_name=_("school class"),
     )
     recurrence_key = models.CharField(max_length=40, blank=True)
     start = models.DateTimeField(_("start"), db_index=True)
@@ -168,7 +184,10 @@ class Occurrence(models.Model):
         settings.AUTH_USER_MODEL, blank=True, related_name="taught_occurrences"
     )
     status = models.CharField(
-        max_length=20, choices=Status.choices, default=Status.SCHEDULED
+        max_length=20,
+        choices=Status.choices,
+        default=Status.SCHEDULED,
+        verbose_name=_("status"),
     )
     previous_start = models.DateTimeField(null=True, blank=True)
     previous_end = models.DateTimeField(null=True, blank=True)
@@ -202,16 +221,25 @@ class OccurrenceChange(models.Model):
         TEACHER_CHANGED = "teacher_changed", _("teacher replaced")
 
     occurrence = models.ForeignKey(
-        Occurrence, on_delete=models.CASCADE, related_name="changes"
+        Occurrence,
+        on_delete=models.CASCADE,
+        related_name="changes",
+        verbose_name=_("occurrence"),
     )
-    kinds = models.JSONField(help_text=_("list of change kinds"))
+    kinds = models.JSONField(
+        help_text=_("list of change kinds"), verbose_name=_("kinds")
+    )
     before = models.JSONField()
     after = models.JSONField()
-    reason = models.CharField(max_length=300, blank=True)
+    reason = models.CharField(max_length=300, blank=True, verbose_name=_("reason"))
     changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        verbose_name=_("changed by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["-created_at"]

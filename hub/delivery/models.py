@@ -52,6 +52,8 @@ class Preference(models.Model):
     )
 
     class Meta:
+        verbose_name = _("notification preference")
+        verbose_name_plural = _("notification preferences")
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "category"], name="unique_delivery_preference"
@@ -80,6 +82,10 @@ class DeliverySettings(models.Model):
     digest_hour = models.PositiveSmallIntegerField(default=18)
     weekly_day = models.PositiveSmallIntegerField(default=4)
 
+    class Meta:
+        verbose_name = _("notification settings")
+        verbose_name_plural = _("notification settings")
+
     def __str__(self) -> str:
         return f"settings of {self.user_id}"
 
@@ -92,6 +98,8 @@ class Mute(models.Model):
     until = models.DateTimeField()
 
     class Meta:
+        verbose_name = _("mute")
+        verbose_name_plural = _("mutes")
         constraints = [
             models.UniqueConstraint(fields=["user", "key"], name="unique_mute")
         ]
@@ -107,14 +115,29 @@ class PushSubscription(models.Model):
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
         related_name="push_subscriptions",
+        verbose_name=_("user"),
     )
-    endpoint = models.URLField(max_length=2000, unique=True)
-    p256dh = models.CharField(max_length=100)  # base64url, 65-byte P-256 point
-    auth = models.CharField(max_length=40)  # base64url, 16 bytes
-    vapid_public_key = models.CharField(max_length=100, blank=True)
-    user_agent = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_success_at = models.DateTimeField(null=True, blank=True)
+    endpoint = models.URLField(max_length=2000, unique=True, verbose_name=_("endpoint"))
+    p256dh = models.CharField(
+        max_length=100, verbose_name=_("p256dh")
+    )  # base64url, 65-byte P-256 point
+    auth = models.CharField(
+        max_length=40, verbose_name=_("auth")
+    )  # base64url, 16 bytes
+    vapid_public_key = models.CharField(
+        max_length=100, blank=True, verbose_name=_("vapid public key")
+    )
+    user_agent = models.CharField(
+        max_length=200, blank=True, verbose_name=_("user agent")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    last_success_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("last success at")
+    )
+
+    class Meta:
+        verbose_name = _("push subscription")
+        verbose_name_plural = _("push subscriptions")
 
     def __str__(self) -> str:
         return f"{self.user_id} → {self.endpoint[:60]}"
@@ -141,6 +164,8 @@ class VapidKey(models.Model):
     active = models.BooleanField(default=True)
 
     class Meta:
+        verbose_name = _("VAPID key")
+        verbose_name_plural = _("VAPID keys")
         ordering = ["-created_at", "-pk"]
 
     def __str__(self) -> str:
@@ -153,18 +178,23 @@ class Notification(models.Model):
     """One event as one user is told about it (shown in push, mail, digest)."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("user"),
     )
-    event = models.ForeignKey("hub.Event", on_delete=models.CASCADE, related_name="+")
-    category = models.CharField(max_length=30)
+    event = models.ForeignKey(
+        "hub.Event", on_delete=models.CASCADE, related_name="+", verbose_name=_("event")
+    )
+    category = models.CharField(max_length=30, verbose_name=_("category"))
     urgent = models.BooleanField(default=False)
     # What the user is told, and about which child: encrypted at rest
     # (core.crypto, rotated with the message keys); never filtered on.
-    title = EncryptedTextField()
-    body = EncryptedTextField()
-    url = models.CharField(max_length=300, blank=True)
-    tag = models.CharField(max_length=100, blank=True)
-    child_name = EncryptedTextField()
+    title = EncryptedTextField(verbose_name=_("title"))
+    body = EncryptedTextField(verbose_name=_("body"))
+    url = models.CharField(max_length=300, blank=True, verbose_name=_("url"))
+    tag = models.CharField(max_length=100, blank=True, verbose_name=_("tag"))
+    child_name = EncryptedTextField(verbose_name=_("child name"))
     # The school the event is about: staff read only their orgs' notifications
     # (and, through them, deliveries). Null only for a row no school owns.
     org = models.ForeignKey(
@@ -174,11 +204,13 @@ class Notification(models.Model):
         blank=True,
         related_name="+",
     )
-    org_name = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    seen_at = models.DateTimeField(null=True, blank=True)
+    org_name = models.CharField(max_length=200, blank=True, verbose_name=_("org name"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    seen_at = models.DateTimeField(null=True, blank=True, verbose_name=_("seen at"))
 
     class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "event"], name="unique_notification"
@@ -208,24 +240,43 @@ class Delivery(models.Model):
         Notification, on_delete=models.CASCADE, related_name="deliveries"
     )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("user"),
     )
-    channel = models.CharField(max_length=10, choices=Channel.choices)
+    channel = models.CharField(
+        max_length=10, choices=Channel.choices, verbose_name=_("channel")
+    )
     subscription = models.ForeignKey(
-        PushSubscription, on_delete=models.SET_NULL, null=True, blank=True
+        PushSubscription,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        verbose_name=_("subscription"),
     )
-    status = models.CharField(max_length=12, choices=Status.choices)
-    reason = models.CharField(max_length=300, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(
+        max_length=12, choices=Status.choices, verbose_name=_("status")
+    )
+    reason = models.CharField(max_length=300, blank=True, verbose_name=_("reason"))
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("next attempt at")
+    )
     email = models.ForeignKey(
-        "EmailSend", on_delete=models.SET_NULL, null=True, blank=True
+        "EmailSend",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        verbose_name=_("email"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
 
     class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
         indexes = [
             models.Index(fields=["status", "next_attempt_at"]),
             models.Index(fields=["user", "channel", "status"]),
@@ -255,22 +306,36 @@ class EmailSend(models.Model):
         EMPTY = "empty", _("nothing to send")
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("user"),
     )
-    period = models.CharField(max_length=40)
+    period = models.CharField(max_length=40, verbose_name=_("period"))
     state = models.CharField(
-        max_length=10, choices=State.choices, default=State.PENDING
+        max_length=10,
+        choices=State.choices,
+        default=State.PENDING,
+        verbose_name=_("state"),
     )
-    worker = models.CharField(max_length=64, blank=True)
-    lease_until = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    message_id = models.CharField(max_length=200, blank=True)
-    error = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=64, blank=True, verbose_name=_("worker"))
+    lease_until = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("lease until")
+    )
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("next attempt at")
+    )
+    message_id = models.CharField(
+        max_length=200, blank=True, verbose_name=_("message id")
+    )
+    error = models.CharField(max_length=500, blank=True, verbose_name=_("error"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
 
     class Meta:
+        verbose_name = _("e-mail sent")
+        verbose_name_plural = _("e-mails sent")
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "period"], name="unique_email_per_period"

@@ -41,7 +41,14 @@ from core.roster.models import User
 from frontend.webapp import worker_config
 from hub.delivery import access, actions, clock, mail, preferences, push, vapid
 from hub.delivery.categories import CATEGORIES, CHOICES, choice_key
-from hub.delivery.forms import COMMON_ZONES, MuteForm, SettingsForm, UserSearchForm
+from hub.delivery.forms import (
+    COMMON_ZONES,
+    WEEKDAYS,
+    MuteForm,
+    SettingsForm,
+    UserSearchForm,
+    hour_label,
+)
 from hub.delivery.models import Delivery, Mute
 
 MAX_SUBSCRIPTION_BYTES = 4096  # a PushSubscription.toJSON() is well under 1 KB
@@ -121,11 +128,12 @@ def scope_label(scope: str) -> str:
 def settings_page(request):
     """The user's notification settings (GET), saved through one action (POST)."""
     user = request.user
+    saved_clock = preferences.settings_of([user])[user.pk]
     form = SettingsForm(
         request.POST if request.method == "POST" else None,
         categories=preferences.categories_for(user),
         current=preferences.choices_for(user),
-        clock=preferences.settings_of([user])[user.pk],
+        clock=saved_clock,
     )
     status = 200
     if request.method == "POST":
@@ -154,6 +162,9 @@ def settings_page(request):
         if not devices
         else [],
         "school_zone": preferences.school_zone(user) or clock.DEFAULT_ZONE,
+        # When the saved digests leave (hub.delivery.clock's periods).
+        "digest_hour": hour_label(saved_clock.digest_hour),
+        "digest_day": dict(WEEKDAYS)[saved_clock.weekly_day],
         "zones": COMMON_ZONES,
         "push": {
             "key": vapid.public_key(),

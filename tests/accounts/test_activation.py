@@ -104,6 +104,9 @@ def test_known_email_is_prefilled_on_step_two(client, imported):
     html = text(client.get("/activer/mot-de-passe/"))
     assert 'value="karim.dubois@example.org"' in html
     assert "Compte de Karim Dubois" in html
+    imported.parent.first_name = "Inès"
+    imported.parent.save()
+    assert "Compte d’Inès Dubois" in text(client.get("/activer/mot-de-passe/"))
 
 
 def test_pupil_may_activate_without_email_guardian_may_not(client, imported):

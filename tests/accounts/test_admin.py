@@ -41,6 +41,10 @@ def test_print_action_asks_confirmation_first(staff_client, imported):
     assert "0 d'entre eux ont déjà un code qui fonctionne" in text
     assert 'name="reissue"' in text
     assert not ActivationCode.objects.exists()
+    one = run_action(
+        staff_client, "/admin/roster/user/", "print_activation_letters", ids[:1]
+    )
+    assert "1 compte sur 1 attend son activation" in html.unescape(one.content.decode())
 
 
 def test_confirmed_print_action_returns_the_pdf(staff_client, imported):

@@ -40,6 +40,11 @@ def fragment(link: str) -> dict:
     return {k: v[0] for k, v in parse_qs(urlsplit(link).fragment).items()}
 
 
+def addressee(page: str) -> str:
+    """Return the name a letter's page is addressed to ("de Léa", "d’Alice")."""
+    return re.search(r"À l'attention (?:de |d’)(.*)", page).group(1)
+
+
 @pytest.fixture
 def letters(imported, settings):
     settings.SITE_URL = "https://ent.example.org"
@@ -164,7 +169,7 @@ def test_command_writes_letters_of_one_class(imported, tmp_path):
     )
     pages = pages_of(out.read_bytes())
     # 4e B: Léa (pending) with Karim; Hugo (active) with Sophie (pending).
-    assert [p.split("À l'attention de ")[1].split("\n")[0] for p in pages] == [
+    assert [addressee(p) for p in pages] == [
         "Karim Dubois",
         "Léa Dubois",
         "Sophie Petit",
@@ -224,12 +229,13 @@ def test_org_letters_include_its_teachers_and_staff_class_letters_its_teachers(
     pdf, _ = actions.print_letters(
         users=actions.users_of(org=imported.org, school_class=imported.class_4b)
     )
-    names = [p.split("À l'attention de ")[1].split("\n")[0] for p in pages_of(pdf)]
+    names = [addressee(p) for p in pages_of(pdf)]
     assert "Alice Martin" in names and "Paul Girard" not in names
     alice = pages_of(pdf)[names.index("Alice Martin")]
+    assert "À l'attention d’Alice Martin" in alice  # not "de Alice"
     assert "Collège Victor Hugo" in alice and "à l'appel" in " ".join(alice.split())
     pdf, _ = actions.print_letters(users=actions.users_of(org=imported.org))
-    names = [p.split("À l'attention de ")[1].split("\n")[0] for p in pages_of(pdf)]
+    names = [addressee(p) for p in pages_of(pdf)]
     assert names == ["Paul Girard"]  # the others hold live codes now
     assert "Oscar Lenoir" not in names  # a teacher of the other school
 
@@ -280,7 +286,7 @@ def test_staff_letters_read_their_schools_once_for_all(imported):
         if q["sql"].startswith("SELECT") and '"roster_org"' in q["sql"]
     ]
     assert len(school_reads) <= 2  # staff orgs, then taught classes' orgs
-    pages = {p.split("À l'attention de ")[1].split("\n")[0]: p for p in pages_of(pdf)}
+    pages = {addressee(p): p for p in pages_of(pdf)}
     assert "Collège Victor Hugo" in pages["Alice Martin"]
     assert "Collège Victor Hugo" in pages["Paul Girard"]
     assert "Collège Jules Verne" in pages["Oscar Lenoir"]

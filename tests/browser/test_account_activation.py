@@ -49,7 +49,7 @@ def letters(live_hub) -> dict[str, dict]:
     found = {}
     for page in PdfReader(out).pages:
         text = page.extract_text()
-        name = text.split("À l'attention de ")[1].split("\n")[0]
+        name = re.search(r"À l'attention (?:de |d’)(.*)", text).group(1)
         (qr,) = [r.text for i in page.images for r in zxingcpp.read_barcodes(i.image)]
         found[name] = {"text": text, "code": CODE.findall(text)[0], "link": qr}
     return found

@@ -44,6 +44,10 @@ def test_teacher_and_guardian_exchange_messages_live(live_hub, browser, login):
         parent.goto("/messages/")
         connected(parent)
         parent.evaluate("window.notReloaded = true")
+        # Blank the badge's label: the page must write it again when it changes.
+        parent.evaluate(
+            "document.getElementById('messages-unread-label').textContent = ''"
+        )
         header_badge = parent.locator("#messages-unread")
         unread_before = int(header_badge.get_attribute("data-count") or 0)
         row = parent.locator("#conversation-list > li", has_text=subject)
@@ -70,6 +74,10 @@ def test_teacher_and_guardian_exchange_messages_live(live_hub, browser, login):
         expect(row.locator(".conv__unread")).to_contain_text("1")
         expect(row).to_contain_text("Alice Martin")
         expect(header_badge).to_have_attribute("data-count", str(unread_before + 1))
+        # Its label agrees in number, redrawn by the page (issue 16).
+        expect(parent.locator("#messages-unread-label")).to_have_text(
+            " conversation non lue" if unread_before == 0 else " conversations non lues"
+        )
         assert parent.evaluate("window.notReloaded") is True
 
         # Karim opens it: his reading shows on Alice's message, live.

@@ -44,6 +44,8 @@ def test_parent_sees_an_absence_arrive_and_marks_it_read(live_hub, page, login):
     page.goto("/notifications/")
     expect(page.locator("#hub-status")).to_have_attribute("data-state", "connected")
     before = int(page.locator("#unread-count").get_attribute("data-count") or 0)
+    # Blank the badge's label: the page must write it again, in number.
+    page.evaluate("document.getElementById('unread-label').textContent = ''")
 
     live_hub.shell(ROLL_CALL.format(pk=occurrence_id))
 
@@ -57,6 +59,9 @@ def test_parent_sees_an_absence_arrive_and_marks_it_read(live_hub, page, login):
         "data-count", str(before + 1)
     )
     expect(page.locator("#unread-count")).to_be_visible()
+    expect(page.locator("#unread-label")).to_have_text(
+        " notification non lue" if before == 0 else " notifications non lues"
+    )
 
     page.click("#mark-read")
     expect(page.locator("#unread-count")).to_be_hidden()

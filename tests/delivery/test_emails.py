@@ -120,6 +120,39 @@ def test_the_evening_digest_goes_once_grouped_by_child(school, mailer):
     assert len(mailer.messages) == 2
 
 
+def test_a_change_after_the_digest_hour_goes_the_next_evening_once(school, mailer):
+    # What the settings page says: after 18 h, it leaves the next day.
+    with time_machine.travel(MORNING, tick=False):
+        lesson_changes(school, 1)
+        run_tasks()
+    with time_machine.travel(EVENING, tick=False):
+        emailing.schedule_digests()
+        run_tasks()
+    late = EVENING + dt.timedelta(minutes=30)
+    with time_machine.travel(late, tick=False):
+        lesson_changes(school, 1)
+        run_tasks()
+        # Today's digest has left: the scheduler's next rounds keep it.
+        assert emailing.schedule_digests() == []
+    late_delivery = Delivery.objects.get(
+        user=school.parent, channel="daily", status="queued"
+    )
+    with time_machine.travel(EVENING + dt.timedelta(days=1, minutes=-1), tick=False):
+        assert emailing.schedule_digests() == []
+    with time_machine.travel(EVENING + dt.timedelta(days=1), tick=False):
+        emailing.schedule_digests()
+        run_tasks()
+    late_delivery.refresh_from_db()
+    assert late_delivery.status == "sent"
+    assert late_delivery.email.period == "daily:2026-01-20"
+    to_karim = [m for m in mailer.messages if m.rcpt_tos == ["karim@example.org"]]
+    assert [m.message["Subject"] for m in to_karim] == [
+        "Votre journée : 1 nouveauté",
+        "Votre journée : 1 nouveauté",
+    ]
+    assert Delivery.objects.filter(user=school.parent, channel="daily").count() == 2
+
+
 def test_a_digest_leaves_out_what_was_read_and_sends_nothing_when_all_was(
     school, mailer
 ):

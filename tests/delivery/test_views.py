@@ -132,6 +132,22 @@ def test_settings_page_asks_a_guardian_about_their_role_categories_in_french(sch
     assert '<option value="push" selected>' in html
 
 
+def test_settings_page_says_when_the_digests_leave_and_what_waits(school):
+    # Issue 16: a change after 18:00 waited a day without the page saying so.
+    html = login(school.parent).get(SETTINGS_URL).content.decode()
+    assert (
+        "Le récapitulatif du soir part chaque jour à 18 h ; ce qui arrive après "
+        "18 h part le lendemain. Le récapitulatif de la semaine part le vendredi "
+        "à 18 h" in html
+    )
+    DeliverySettings.objects.update_or_create(
+        user=school.parent, defaults={"digest_hour": 19, "weekly_day": 0}
+    )
+    html = login(school.parent).get(SETTINGS_URL).content.decode()
+    assert "chaque jour à 19 h ; ce qui arrive après 19 h part le lendemain" in html
+    assert "part le lundi à 19 h" in html
+
+
 def test_settings_page_asks_a_teacher_about_roll_calls_and_homework(school):
     html = login(school.teacher).get(SETTINGS_URL).content.decode()
 

@@ -8,6 +8,7 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.utils import timezone
 
+from core.demo.calendars import DEMO_WEEK, WEEK_3A
 from core.demo.school import DEMO_UAI, PASSWORD, build_demo_school, ensure_lesson_now
 from core.roster.models import SchoolClass, User
 from core.timetable.models import Occurrence
@@ -42,10 +43,36 @@ def test_guardian_of_two_has_children_in_two_classes(demo):
     assert classes == ["3e A", "4e B"]
 
 
-def test_3e_a_has_the_real_flop_timetable_and_others_a_weekly_one(demo):
-    flop = Occurrence.objects.filter(school_class__title="3e A")
-    assert flop.count() == 253
-    assert flop.filter(start__date=dt.date(2026, 1, 20)).exists()
+COLLEGE_SUBJECTS = {
+    "Français",
+    "Mathématiques",
+    "Histoire-géographie",
+    "Anglais",
+    "Allemand",
+    "Physique-chimie",
+    "Sciences de la vie et de la Terre",
+    "Technologie",
+    "Éducation physique et sportive",
+    "Arts plastiques",
+    "Éducation musicale",
+}
+
+
+def test_3e_a_has_a_college_timetable_with_its_teachers_named(demo):
+    # Issue 16: the demo collège showed a university's course codes (R101…).
+    class_3a = Occurrence.objects.filter(school_class__title="3e A")
+    assert set(class_3a.values_list("subject", flat=True)) == COLLEGE_SUBJECTS
+    week = class_3a.filter(
+        start__date__gte=DEMO_WEEK, start__date__lt=DEMO_WEEK + dt.timedelta(days=7)
+    )
+    assert week.count() == len(WEEK_3A) == 27
+    names = set(class_3a.values_list("teacher_names", flat=True))
+    assert "Olivier Marchal" in names and "Isabelle Roux" in names
+    prof_om = User.objects.get(username="prof.om")
+    assert set(class_3a.filter(teachers=prof_om).values_list("subject", flat=True)) == {
+        "Histoire-géographie"
+    }
+    assert class_3a.filter(teachers=prof_om, start__date__gte=DEMO_WEEK).exists()
     weekly = Occurrence.objects.filter(school_class__title="4e B")
     assert not weekly.filter(start__date=dt.date(2026, 11, 11)).exists()  # holiday
     assert weekly.filter(start__date=dt.date(2026, 11, 30)).count() == 2  # Monday
@@ -68,14 +95,21 @@ def test_lesson_now_lets_prof_take_a_roll_call_and_is_made_once_a_day(demo):
     assert get_occurrence_for_roll_call(prof, lesson.pk) == lesson
 
 
-def test_demo_after_applies_one_cancellation_and_six_moves(demo):
+def test_demo_after_cancels_one_lesson_moves_three_and_reroooms_three(
+    demo, settings, tmp_path
+):
+    settings.VAR_DIR = tmp_path
     out = StringIO()
     with capture_events() as events:
         call_command("demo_after", stdout=out)
     updates = [e for e in events if e.kind == "timetable.occurrence"]
     ops = sorted(e.op for e in updates)
-    assert ops.count("cancelled") == 1
-    assert len(ops) == 7 and set(ops) <= {"cancelled", "moved", "room_changed"}
+    assert ops == ["cancelled"] + ["moved"] * 3 + ["room_changed"] * 3
+    # All in the week the timetable opens on.
+    for event in updates:
+        day = dt.date.fromisoformat(event.data["occurrence"]["start"][:10])
+        assert DEMO_WEEK <= day < DEMO_WEEK + dt.timedelta(days=7)
+    assert (tmp_path / "demo" / "3eA-after.ics").exists()
     # The families get one notification for the seven (decision 0007).
     (summary,) = [e for e in events if e.kind == "timetable.changes"]
     assert summary.data["count"] == 7 and len(events) == 8
@@ -83,6 +117,10 @@ def test_demo_after_applies_one_cancellation_and_six_moves(demo):
         f"class:{SchoolClass.objects.get(org__uai=DEMO_UAI, title='3e A').pk}"
     }
     assert "cancelled 1" in out.getvalue()
+    # A second run changes nothing more.
+    with capture_events() as again:
+        call_command("demo_after", stdout=StringIO())
+    assert again == []
 
 
 @pytest.mark.django_db

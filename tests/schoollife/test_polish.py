@@ -1,6 +1,8 @@
 """Fresh-user trial fixes on the school-life pages: plural forms, link
 labels, confirmations of irreversible actions, the body's length limit."""
 
+import re
+
 import pytest
 
 from core.schoollife import actions
@@ -59,3 +61,15 @@ def test_a_long_text_is_not_cut_by_the_browser_and_the_limit_is_said(life, clien
     page = client.get(f"/schoollife/{notice.pk}/edit/").content.decode()
     textarea = page[page.index('<textarea name="body"') :].split(">", 1)[0]
     assert "maxlength" not in textarea
+
+
+def test_a_reminder_to_one_person_says_so_in_the_singular(life, client):
+    notice = publish(life, requires_ack=True)
+    actions.acknowledge(notice=notice, user=life.parent)
+    login_verified(client, life.cpe)
+    page = client.get(f"/schoollife/{notice.pk}/status/").content.decode()
+    token = re.search(r'name="token" value="([^"]+)"', page).group(1)
+    done = client.post(
+        f"/schoollife/{notice.pk}/remind/", {"token": token}, follow=True
+    ).content.decode()
+    assert "Relance envoyée à 1 personne." in done

@@ -1,5 +1,7 @@
 // The unread badge of the header (#unread-count), kept in step across tabs.
 
+import { ngettext } from "./i18n.js";
+
 const channel = "BroadcastChannel" in globalThis ? new BroadcastChannel("hub-inbox") : null;
 let count = 0;
 
@@ -13,7 +15,10 @@ function draw(bump) {
   badge.textContent = count > 99 ? "99+" : String(count);
   badge.hidden = count === 0;
   const label = document.getElementById("unread-label");
-  if (label) label.hidden = count === 0;
+  if (label) {
+    label.hidden = count === 0;
+    label.textContent = ` ${ngettext("unread notification", "unread notifications", count)}`;
+  }
   badge.dataset.count = String(count);
   if (bump) {
     badge.classList.remove("bump");

@@ -10,6 +10,7 @@
 // Everything else the script writes goes through textContent.
 
 import { hub } from "./hub-client.js";
+import { ngettext } from "./i18n.js";
 import { csrfToken, readJson } from "./page-data.js";
 
 const TYPING_SHOWN_MS = 4000;
@@ -102,7 +103,10 @@ function drawBadge(count) {
   badge.dataset.count = String(value);
   badge.textContent = value > 99 ? "99+" : String(value);
   badge.hidden = value === 0;
-  if (badgeLabel) badgeLabel.hidden = value === 0;
+  if (badgeLabel) {
+    badgeLabel.hidden = value === 0;
+    badgeLabel.textContent = ` ${ngettext("unread conversation", "unread conversations", value)}`;
+  }
   if (value > before) {
     badge.classList.remove("bump");
     void badge.offsetWidth; // restart the animation

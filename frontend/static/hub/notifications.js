@@ -15,18 +15,13 @@
 // (/jsi18n/, loaded by base.html); callers insert the text with textContent.
 
 import { setUnread } from "./badge.js";
+import { ngettext } from "./i18n.js";
 import { hub } from "./hub-client.js";
 import { csrfToken } from "./page-data.js";
 
 export const TIME_ZONE = "Europe/Paris";
 
 const _ = (text) => (typeof globalThis.gettext === "function" ? globalThis.gettext(text) : text);
-const ngettext = (singular, plural, count) =>
-  typeof globalThis.ngettext === "function"
-    ? globalThis.ngettext(singular, plural, count)
-    : count === 1
-      ? singular
-      : plural;
 
 function fill(template, values) {
   if (typeof globalThis.interpolate === "function") {
