@@ -16,3 +16,17 @@ class HubConfig(AppConfig):
         autodiscover_modules("events")
 
         gcwatch.install()
+
+        # Observability (docs/operations.md): a task's log lines carry its
+        # id; finished tasks are counted; a worker or the scheduler serves
+        # its metrics on METRICS_PORT.
+        import sys
+
+        from django_tasks.signals import task_finished, task_started
+
+        from core import logs, metrics
+
+        task_started.connect(logs.task_started)
+        task_finished.connect(logs.task_finished)
+        task_finished.connect(metrics.task_finished)
+        metrics.serve_if_worker(sys.argv)
