@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from core.logs import ConsoleHandler
+from tests.hub.conftest import hub_settings, sockets  # noqa: F401 (fixtures)
 
 
 class Lines:

@@ -1,18 +1,21 @@
 """Log lines: JSON with the request id and user id, the id of a request
 kept or replaced, no secret written, the socket's and a task's lines."""
 
+import asyncio
 import logging
 import re
 
 import pytest
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.test import Client
 
 from core import logs
 from core.logs import TextFormatter
 from hub.consumers import HubConsumer
+from hub.fanout import recheck_user_sockets
 from tests.conftest import login_verified
-from tests.hub.helpers import connect_as, request
+from tests.hub.helpers import request
 
 NEW_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -117,7 +120,7 @@ def test_no_password_nor_session_key_in_the_logs(school, json_lines, settings):
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_sockets_lines_carry_its_request_id_and_user(
-    school, json_lines, monkeypatch
+    school, json_lines, monkeypatch, sockets
 ):
     pinged = HubConsumer.HANDLERS["ping"]
 
@@ -126,25 +129,29 @@ async def test_a_sockets_lines_carry_its_request_id_and_user(
         await pinged(self, frame)
 
     monkeypatch.setitem(HubConsumer.HANDLERS, "ping", logged_ping)
-    from channels.testing import WebsocketCommunicator
+    rechecked = HubConsumer.hub_recheck
 
-    from core.asgi import application
-    from tests.hub import helpers
+    async def logged_recheck(self, message):
+        logging.getLogger("hub.consumers").info("recheck")
+        await rechecked(self, message)
 
-    monkeypatch.setattr(
-        helpers,
-        "WebsocketCommunicator",
-        lambda app, path, headers: WebsocketCommunicator(
-            app, path, headers=[*headers, (b"x-request-id", b"sock-request-0001")]
-        ),
+    monkeypatch.setattr(HubConsumer, "hub_recheck", logged_recheck)
+    socket = await sockets(
+        school.pupil, headers=[(b"x-request-id", b"sock-request-0001")]
     )
-    assert application  # the real stack
-    socket = await connect_as(school.pupil)
-    try:
-        assert (await request(socket, {"type": "ping", "id": 1}))["type"] == "pong"
-    finally:
-        await socket.disconnect()
+    assert (await request(socket, {"type": "ping", "id": 1}))["type"] == "pong"
     (line,) = [r for r in json_lines.records() if r["message"] == "ping received"]
+    assert line["request_id"] == "sock-request-0001"
+    assert line["user_id"] == school.pupil.pk
+    # A message queued to the consumer (a recheck from a commit elsewhere)
+    # is handled in the socket's context too.
+    await database_sync_to_async(recheck_user_sockets)([school.pupil.pk])
+    for _ in range(100):
+        queued = [r for r in json_lines.records() if r["message"] == "recheck"]
+        if queued:
+            break
+        await asyncio.sleep(0.05)
+    (line,) = queued
     assert line["request_id"] == "sock-request-0001"
     assert line["user_id"] == school.pupil.pk
 
