@@ -1,8 +1,9 @@
 """Error reports to Sentry (sentry-sdk), when ``SENTRY_DSN`` is set.
 
-Nothing personal leaves: no cookies, no user, no client address
-(``send_default_pii`` off), no request body, no local variables of the
-stack frames (they hold passwords and message texts), no query string.
+Nothing personal leaves (:data:`DATA_COLLECTION`, the successor of
+``send_default_pii``, off): no cookies, no user, no client address, no
+headers, no request body, no query string, no local variables of the stack
+frames (they hold passwords and message texts).
 The server-error page quotes the event's id as a reference
 (:func:`event_id`, core/errors.py), and says the team was told only then.
 """
@@ -11,13 +12,21 @@ import sentry_sdk
 from sentry_sdk.integrations.django import DjangoIntegration
 
 
-def _scrub(event, hint):
-    request = event.get("request")
-    if request:
-        request.pop("query_string", None)
-        request.pop("data", None)
-        request.pop("cookies", None)
-    return event
+# What integrations may collect (sentry-sdk's ``data_collection``, which
+# supersedes ``send_default_pii``): no user, no cookies, no headers, no
+# bodies, no query string, no SQL parameters, no local variables.
+DATA_COLLECTION = {
+    "user_info": False,
+    "cookies": {"mode": "off"},
+    "http_headers": {"request": {"mode": "off"}},
+    "http_bodies": [],
+    "url_query_params": {"mode": "off"},
+    "database_query_data": False,
+    "queues": False,
+    "graphql": {"document": False, "variables": False},
+    "gen_ai": {"inputs": False, "outputs": False},
+    "stack_frame_variables": False,
+}
 
 
 def init_sentry(dsn: str, environment: str) -> None:
@@ -26,10 +35,8 @@ def init_sentry(dsn: str, environment: str) -> None:
         dsn=dsn,
         environment=environment,
         integrations=[DjangoIntegration()],
-        send_default_pii=False,
+        data_collection=DATA_COLLECTION,
         max_request_body_size="never",
-        include_local_variables=False,
-        before_send=_scrub,
     )
 
 
