@@ -11,7 +11,6 @@ The server-error page quotes the event's id as a reference
 import sentry_sdk
 from sentry_sdk.integrations.django import DjangoIntegration
 
-
 # What integrations may collect (sentry-sdk's ``data_collection``, which
 # supersedes ``send_default_pii``): no user, no cookies, no headers, no
 # bodies, no query string, no SQL parameters, no local variables.
