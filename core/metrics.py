@@ -36,9 +36,14 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily
+
+# No "_created" series beside each counter: scrapers rarely use them and
+# they double the page.
+disable_created_metrics()
 
 logger = logging.getLogger(__name__)
 
