@@ -1,6 +1,7 @@
 import datetime as dt
 import threading
 
+import pytest
 from django.db import transaction
 from django.utils import timezone
 
@@ -53,8 +54,9 @@ def test_scheduler_loop_runs_its_jobs_and_stops(db, monkeypatch):
     assert calls == [1]
 
 
+@pytest.mark.django_db(transaction=True)  # the loop closes old connections
 def test_the_scheduler_prunes_finished_task_results_past_their_retention(
-    db, settings, monkeypatch
+    settings, monkeypatch
 ):
     """Old finished results (succeeded or failed) go on the scheduler's
     pass; recent ones and tasks still waiting stay."""
