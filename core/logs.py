@@ -33,11 +33,19 @@ FIELDS = ("time", "level", "logger", "message", "request_id", "user_id")
 
 
 class ContextFilter(logging.Filter):
-    """Copy the current request id and user id onto each record."""
+    """Copy the current request id and user id onto each record, and put
+    the URL pattern in place of a request's path in Django's own lines
+    ("Not Found: /calendar/<str:token>.ics"): paths hold tokens and ids."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get()
         record.user_id = user_id.get()
+        request = getattr(record, "request", None)
+        path = getattr(request, "path", None)
+        if path and isinstance(record.args, tuple) and path in record.args:
+            match = getattr(request, "resolver_match", None)
+            shown = "/" + match.route if match else "-"
+            record.args = tuple(shown if arg == path else arg for arg in record.args)
         return True
 
 

@@ -7,7 +7,7 @@ share it; anything else (missing, too long, characters outside
 back in ``X-Request-ID``.
 
 :class:`RequestIdMiddleware` also writes one line per request
-(``hub.requests``): method, the URL *pattern* (``calendar/<str:token>.ics``,
+(``hub.requests``): method, the URL *pattern* (``/calendar/<str:token>.ics``,
 never the path: paths can hold tokens and ids), status and duration.
 """
 
@@ -46,28 +46,36 @@ class RequestIdMiddleware:
 
     def __call__(self, request):
         request.request_id = clean(request.headers.get(HEADER))
-        id_token = logs.request_id.set(request.request_id)
-        user_token = logs.user_id.set(None)
+        # Set, not reset afterwards: Django's own line about a 4xx answer is
+        # written after the last middleware returns, and must carry them.
+        # Each request sets both first (under ASGI each runs in a context of
+        # its own).
+        logs.request_id.set(request.request_id)
+        logs.user_id.set(None)
         started = time.perf_counter()
-        try:
-            response = self.get_response(request)
-            # A login or logout in the view changed the user.
-            logs.user_id.set(_user_pk(request))
-            match = getattr(request, "resolver_match", None)
-            logger.info(
-                "%s %s %s %.0fms",
-                request.method,
-                match.route if match else "-",
-                response.status_code,
-                (time.perf_counter() - started) * 1000,
-            )
-            response[HEADER] = request.request_id
-            return response
-        finally:
-            logs.user_id.reset(user_token)
-            logs.request_id.reset(id_token)
+        response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        logger.info(
+            "%s %s %s %.0fms",
+            request.method,
+            "/" + match.route if match else "-",
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+        )
+        response[HEADER] = request.request_id
+        return response
 
     def process_view(self, request, view, args, kwargs):
-        """Every middleware has run (the session, the user): the view's
-        lines carry the user id."""
+        """Every middleware has run (the second-factor middleware read the
+        session's user): the view's lines carry the user id."""
         logs.user_id.set(_user_pk(request))
+
+
+def logged_in(sender, request, user, **kwargs) -> None:
+    """``user_logged_in``: the rest of the request is the user's."""
+    logs.user_id.set(user.pk)
+
+
+def logged_out(sender, request, user, **kwargs) -> None:
+    """``user_logged_out``: the rest of the request is anonymous."""
+    logs.user_id.set(None)

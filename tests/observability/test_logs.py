@@ -46,7 +46,7 @@ def test_a_request_logs_json_with_its_request_id_and_user_id(school, json_lines)
     assert line["level"] == "INFO"
     assert line["user_id"] == school.parent.pk
     # The URL pattern, not the path.
-    assert line["message"].startswith("GET notifications/ 200 ")
+    assert line["message"].startswith("GET /notifications/ 200 ")
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+\+00:00", line["time"])
 
 
@@ -58,7 +58,7 @@ def test_an_anonymous_request_has_no_user_id(db, json_lines):
         if r["logger"] == "hub.requests"
     ]
     assert line["user_id"] is None
-    assert line["message"].startswith("GET login/ 200")
+    assert line["message"].startswith("GET /login/ 200")
 
 
 @pytest.mark.parametrize(
@@ -116,6 +116,22 @@ def test_no_password_nor_session_key_in_the_logs(school, json_lines, settings):
         if r["logger"] == "hub.requests"
     ]
     assert done["user_id"] == school.parent.pk
+
+
+def test_a_path_is_never_logged_only_its_pattern(db, json_lines):
+    """A calendar feed's path is its secret: the request line names the URL
+    pattern, and Django's own "Not Found" line no path at all."""
+    response = Client().get("/calendar/feed-token-never-logged-0123.ics")
+    assert response.status_code == 404
+    (line,) = request_lines(json_lines, response["X-Request-ID"])
+    assert line["message"].startswith("GET /calendar/<str:token>.ics 404 ")
+    response = Client().get("/no/such/page/token-never-logged-4567/")
+    assert response.status_code == 404
+    lines = request_lines(json_lines, response["X-Request-ID"])
+    assert {(r["logger"], r["message"].split(" ms")[0]) for r in lines} >= {
+        ("django.request", "Not Found: -")
+    }
+    assert "never-logged" not in json_lines.text
 
 
 @pytest.mark.django_db(transaction=True)
