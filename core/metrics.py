@@ -323,9 +323,15 @@ WORKER_COMMANDS = ("db_worker", "run_scheduler")
 
 def serve_if_worker(argv: list[str]) -> None:
     """Start :func:`serve_process_metrics` on ``METRICS_PORT`` when this
-    process is one of :data:`WORKER_COMMANDS` (``manage.py <command>``)."""
+    process is one of :data:`WORKER_COMMANDS` (``manage.py <command>``); a
+    port already taken is logged, and the process works without."""
     if settings.METRICS_PORT and argv[1:2] and argv[1] in WORKER_COMMANDS:
-        serve_process_metrics(settings.METRICS_PORT)
+        try:
+            serve_process_metrics(settings.METRICS_PORT)
+        except OSError as error:  # the port taken: the work goes on
+            logger.error(
+                "metrics not served on port %s: %s", settings.METRICS_PORT, error
+            )
 
 
 def observe_lag(ts: str) -> None:
