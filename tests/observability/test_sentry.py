@@ -107,3 +107,34 @@ def test_without_sentry_the_page_does_not_say_the_team_was_told(settings):
     page = response.content.decode()
     assert "prévenue" not in page and "référence" not in page
     assert "Réessayez plus tard" in page
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_through_the_asgi_application_too(fake_sentry):
+    """As uvicorn serves it: the reference is the event the request sent."""
+    from asgiref.testing import ApplicationCommunicator
+
+    from core.asgi import application
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/fail/",
+        "raw_path": b"/fail/",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1")],
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 8000),
+    }
+    communicator = ApplicationCommunicator(application, scope)
+    await communicator.send_input({"type": "http.request", "body": b""})
+    start = await communicator.receive_output(10)
+    body = (await communicator.receive_output(10))["body"].decode()
+    assert start["status"] == 500
+    sentry_sdk.flush(timeout=5)
+    (envelope,) = fake_sentry.envelopes()
+    assert f"(référence {envelope[0]['event_id']})" in body
