@@ -5,7 +5,8 @@ decision 0005): the Origin check against ``ALLOWED_HOSTS`` (Channels' rules),
 the route, then the session cookie's user, looked up off the loop.
 
 HTTP goes to Django through :class:`core.body_limits.BodyLimitMiddleware`:
-a body over its limit gets 413 before Django reads it (issue 13).
+a body over its limit gets 413 before Django reads it (issue 13);
+``/metrics`` is answered before both (:class:`core.metrics.MetricsApp`).
 """
 
 import os
@@ -21,12 +22,14 @@ from core.body_limits import (  # noqa: E402
     BodyLimitMiddleware,
     bound_daphne_requests,
 )
+from core.metrics import MetricsApp  # noqa: E402
 from hub.auth import SocketApp  # noqa: E402
 from hub.routing import websocket_routes  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": BodyLimitMiddleware(django_asgi_app),
+        # GET /metrics is answered before Django (core/metrics.py).
+        "http": MetricsApp(BodyLimitMiddleware(django_asgi_app)),
         "websocket": SocketApp(websocket_routes),
     }
 )

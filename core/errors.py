@@ -7,13 +7,20 @@ half-stored; the writer gets **503** with ``Retry-After: 5`` and a message
 saying to try again (JSON ``{"error": "database_unavailable"}`` for the
 pages' scripts), not a bare 500. Retrying a write is safe: writes that
 matter carry an idempotency key (messaging) or are idempotent (roll call).
+
+Any other error is a 500 that says the team was told only when it is true:
+Sentry is on and took the error, whose event id is shown as a reference
+(core/sentry.py). Otherwise the page says what the user can do.
 """
 
 import sys
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
+from django.utils.html import escape
 from django.utils.translation import gettext as _
+
+from core import sentry
 
 RETRY_AFTER_SECONDS = 5
 
@@ -27,13 +34,20 @@ def server_error(request):
     error = sys.exc_info()[1]
     outage = isinstance(error, (OperationalError, InterfaceError))
     status = 503 if outage else 500
-    message = (
-        _(
+    reference = None if outage else sentry.event_id()
+    if outage:
+        message = _(
             "The service is briefly unavailable; nothing was saved. Try again in a few seconds."
         )
-        if outage
-        else _("Server error: the team has been told.")
-    )
+    elif reference:
+        message = _(
+            "Server error: the team has been told (reference %(reference)s)."
+        ) % {"reference": reference}
+    else:
+        message = _(
+            "Server error. Try again later; if it happens again, tell your school "
+            "the time it happened."
+        )
     if (
         "application/json" in request.headers.get("Accept", "")
         or "/api/" in request.path
@@ -42,12 +56,13 @@ def server_error(request):
             {
                 "error": "database_unavailable" if outage else "server_error",
                 "message": message,
+                **({"reference": reference} if reference else {}),
             },
             status=status,
         )
     else:
         response = HttpResponse(
-            f"<!doctype html><meta charset=utf-8><title>{status}</title><p>{message}</p>",
+            f"<!doctype html><meta charset=utf-8><title>{status}</title><p>{escape(message)}</p>",
             status=status,
         )
     if outage:

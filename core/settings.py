@@ -108,6 +108,8 @@ MIDDLEWARE = [
     # First: answers /healthz and /readyz before the Host header is read
     # (core/health.py), so the containers' probes pass whatever ALLOWED_HOSTS.
     "core.health.HealthMiddleware",
+    # Then: the request id of every log line and of the response (core/logs.py).
+    "core.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.audit.middleware.AuditMiddleware",
@@ -524,10 +526,32 @@ OTP_WEBAUTHN_EXCEPTION_LOGGER_NAME = "core.twofactor.passkeys"
 # Changing one's second factors asks for the password again after this long.
 TWOFACTOR_REAUTH_SECONDS = int(env_str("TWOFACTOR_REAUTH_SECONDS", "600"))
 
+# Observability (docs/operations.md). Log lines: JSON (one object per line)
+# in production, a readable line on the terminal with DEBUG (make run);
+# LOG_FORMAT=json or text chooses (core/logs.py).
+LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: use json or text")
+# Prometheus metrics (core/metrics.py): GET /metrics needs this bearer token
+# and/or a client address in these networks (CIDR, comma-separated); with
+# neither it answers 404. Task workers and the scheduler serve theirs on
+# METRICS_PORT (0: not served).
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", [])
+METRICS_PORT = int(env_str("METRICS_PORT", "0"))
+# Errors to Sentry (core/sentry.py) when SENTRY_DSN is set.
+SENTRY_DSN = env_str("SENTRY_DSN", "")
+if SENTRY_DSN:
+    from core.sentry import init_sentry
+
+    init_sentry(SENTRY_DSN, env_str("SENTRY_ENVIRONMENT", "production"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "handlers": {
+        "console": {"class": "core.logs.ConsoleHandler", "log_format": LOG_FORMAT}
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.channels.server": {"level": "WARNING"},

@@ -53,7 +53,9 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.http import is_same_domain
 
+from core import logs
 from core.audit.ip import client_ip
+from core.request_id import clean as clean_request_id
 from core.twofactor.policy import session_passed
 from hub.rows import columns, converted
 
@@ -302,7 +304,7 @@ class SocketApp:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "websocket":
             raise ValueError(f"SocketApp serves WebSockets, not {scope['type']!r}")
-        origin = cookie = host = None
+        origin = cookie = host = request_id = None
         repeated = False  # a second Origin or Host: no browser sends one
         for name, value in scope.get("headers", ()):
             if name == b"origin":
@@ -313,6 +315,8 @@ class SocketApp:
             elif name == b"host":
                 repeated = repeated or host is not None
                 host = value.decode("latin1")
+            elif name == b"x-request-id":
+                request_id = value.decode("latin1")
         path = scope.get("path", "")
         root = scope.get("root_path", "")
         if root and path.startswith(root):
@@ -336,6 +340,8 @@ class SocketApp:
             "client_address": client_ip(scope),
         }
         del scope, cookie, origin, host
+        # The socket's log lines, in every task of its consumer (core/logs.py).
+        logs.request_id.set(clean_request_id(request_id))
         await consumer_class()(slim, receive, send)
 
 

@@ -51,6 +51,7 @@ of that new subscription is what makes the followers catch up.
 import asyncio
 import collections
 import contextlib
+import contextvars
 import json
 import logging
 import threading
@@ -63,6 +64,8 @@ from collections.abc import Iterable
 import redis
 import redis.asyncio as aioredis
 from django.conf import settings
+
+from core import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +147,7 @@ def publish(frames: list[dict]) -> None:
     """
     if not frames:
         return
+    metrics.EVENTS_PUBLISHED.inc(len(frames))
     texts = [
         (frame["stream"], json.dumps(frame, separators=(",", ":"), ensure_ascii=False))
         for frame in frames
@@ -208,6 +212,14 @@ def _control_text(target: str, message: dict) -> str:
 def _local_fanouts() -> list["LocalFanout"]:
     with _local_lock:
         return list(_fanouts.values())
+
+
+def _open_sockets() -> int:
+    return sum(len(fanout.connected_sockets) for fanout in _local_fanouts())
+
+
+# Read at each scrape: nothing to count on a socket's way in or out.
+metrics.SOCKETS_OPEN.set_function(_open_sockets)
 
 
 class LocalFanout:
@@ -444,6 +456,8 @@ class LocalFanout:
             except Exception:
                 logger.exception("fan-out to one socket failed")
         self.delivered += len(followers)
+        metrics.DELIVERED_LIVE.inc(len(followers))
+        metrics.observe_lag(event.get("ts"))
         return len(followers)
 
     def dispatch_threadsafe(self, text: str) -> None:
@@ -459,7 +473,11 @@ class LocalFanout:
 
     def _wake(self) -> None:
         if self.task is None or self.task.done():
-            self.task = self.loop.create_task(self._run(), name="hub-fanout")
+            # In a context of its own: not the log context (request id,
+            # user) of the socket that happened to start it.
+            self.task = self.loop.create_task(
+                self._run(), name="hub-fanout", context=contextvars.Context()
+            )
         self.changed.set()
 
     async def _run(self) -> None:

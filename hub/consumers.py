@@ -38,6 +38,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from core import logs, metrics
 from hub import ephemeral, lifecycle
 from hub import streams as log
 from hub.access import can_read_stream, readable_streams
@@ -198,7 +199,11 @@ class HubConsumer(AsyncWebsocketConsumer):
             await self.fanout.join(self, self.targets)
         loading_since = asyncio.get_running_loop().time()
         self.user, session_key = await off_loop(load_user, admission=True)(cookie)
-        if not _is_active(self.user):
+        if _is_active(self.user):
+            # The socket's log lines name its user (core/logs.py).
+            logs.user_id.set(self.user.pk)
+            self.context.run(logs.user_id.set, self.user.pk)
+        else:
             # Closed after the accept, so the browser sees a close code it can
             # act on (a rejected handshake only shows 1006).
             await self.close(code=CLOSE_UNAUTHENTICATED)
@@ -479,6 +484,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         ``{"type": "resume", "streams": {"user:5": {"epoch": "…", "offset": 12}}}``;
         a position of ``null`` means "from now on", as ``subscribe``.
         """
+        metrics.RESUMES.inc()
         wanted = frame.get("streams")
         if (
             not isinstance(wanted, dict)
@@ -651,6 +657,7 @@ class HubConsumer(AsyncWebsocketConsumer):
                 if envelope.offset != after + 1:
                     return "retention"
                 await self.send_json(envelope.frame())
+                metrics.DELIVERED_FROM_LOG.inc()
                 after = envelope.offset
                 self.positions[name] = [epoch, after]
             batch = []
@@ -658,6 +665,7 @@ class HubConsumer(AsyncWebsocketConsumer):
 
     async def _reset(self, name: str, reason: str) -> None:
         """Move the socket to the stream's current end and send ``reset``."""
+        metrics.RESETS.labels(reason).inc()
         current = await off_loop(log.positions)([name])
         epoch, last = current[name]
         self.positions[name] = [epoch, last]
@@ -775,6 +783,7 @@ class HubConsumer(AsyncWebsocketConsumer):
 
     async def _too_slow(self) -> None:
         logger.info("closing a socket of user %s: too slow", self.user.pk)
+        metrics.SLOW_CLOSES.inc()
         self.closing = True
         for name in list(self.positions):
             self.fanout.unfollow(self, name)

@@ -1,6 +1,7 @@
 import datetime as dt
 import threading
 
+import pytest
 from django.db import transaction
 from django.utils import timezone
 
@@ -51,3 +52,40 @@ def test_scheduler_loop_runs_its_jobs_and_stops(db, monkeypatch):
     )
     scheduler_loop(0.01, stop)
     assert calls == [1]
+
+
+@pytest.mark.django_db(transaction=True)  # the loop closes old connections
+def test_the_scheduler_prunes_finished_task_results_past_their_retention(
+    settings, monkeypatch
+):
+    """Old finished results (succeeded or failed) go on the scheduler's
+    pass; recent ones and tasks still waiting stay."""
+    from django_tasks_db.models import DBTaskResult
+
+    from core.privacy import retention
+    from hub.delivery.tasks import withdraw
+    from tests.delivery.helpers import run_tasks
+
+    settings.PRIVACY_RETENTION_DAYS = {"task_results": 30}
+    monkeypatch.setattr(retention, "_last_run", None)
+    old_ok, old_failed, recent = (withdraw.enqueue(0, [str(n)]) for n in range(3))
+    assert run_tasks() == 3
+    long_ago = timezone.now() - dt.timedelta(days=31)
+    DBTaskResult.objects.filter(pk=old_ok.id).update(finished_at=long_ago)
+    DBTaskResult.objects.filter(pk=old_failed.id).update(
+        finished_at=long_ago, status="FAILED"
+    )
+    DBTaskResult.objects.filter(pk=recent.id).update(
+        finished_at=timezone.now() - dt.timedelta(days=29)
+    )
+    waiting = withdraw.enqueue(0, ["waiting"])
+    DBTaskResult.objects.filter(pk=waiting.id).update(enqueued_at=long_ago)
+
+    stop = threading.Event()
+    monkeypatch.setattr(
+        "core.demo.management.commands.run_scheduler.deliver_periodic",
+        lambda: stop.set(),  # the pass's last job: one pass
+    )
+    scheduler_loop(0.01, stop)
+    kept = {str(pk) for pk in DBTaskResult.objects.values_list("pk", flat=True)}
+    assert kept == {recent.id, waiting.id}

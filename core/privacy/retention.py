@@ -105,13 +105,17 @@ def purge_ended_memberships(before: dt.datetime) -> int:
 
 
 def purge_task_results(before: dt.datetime) -> int:
-    """Finished background tasks (their arguments and results) older than
-    ``before``; tasks waiting or running stay."""
+    """Finished background tasks (their arguments and results) that
+    finished before ``before``; tasks waiting or running stay.
+
+    "Finished" is django-tasks-db's own (``finished()``: succeeded or
+    failed), the rule of its ``prune_db_task_results`` command, which an
+    operator may still run by hand; here the cut-off is the retention
+    policy's, on the scheduler's hourly pass.
+    """
     from django_tasks_db.models import DBTaskResult
 
-    return DBTaskResult.objects.filter(
-        finished_at__isnull=False, finished_at__lt=before
-    ).delete()[0]
+    return DBTaskResult.objects.finished().filter(finished_at__lt=before).delete()[0]
 
 
 PURGES = {

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 import hub
+from core import metrics
 from core.roster import actions, sync
 from core.roster.events import RosterImportProgress
 from core.roster.models import RosterImport
@@ -129,6 +130,7 @@ def check_scope(user, roster, the_plan) -> None:
         )
 
 
+@metrics.count_imports("roster")
 def run_import(
     paths: Sequence[Path | str],
     *,

@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 import hub
+from core import metrics
 from core.audit import log as audit
 from core.roster.models import Org, SchoolClass, User
 from core.text import strip_accents
@@ -216,6 +217,7 @@ def occurrence_data(occurrence: Occurrence) -> OccurrenceData:
     )
 
 
+@metrics.count_imports("timetable")
 def import_feed(
     *,
     school_class: SchoolClass,

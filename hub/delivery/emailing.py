@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, override
 
+from core import metrics
 from core.roster.models import User
 from hub.delivery import clock, mail, smtp
 from hub.delivery.categories import CATEGORIES
@@ -166,6 +167,7 @@ def _prepare(send_ids: list[int], now) -> tuple[list[smtp.OutgoingMail], dict]:
         try:
             message = compose_send(send, by_send.get(pk, []), zone)
         except ValueError as error:  # e.g. an address SMTP cannot carry
+            metrics.EMAILS.labels("invalid").inc()
             EmailSend.objects.filter(pk=pk).update(
                 state=State.FAILED, lease_until=None, error=str(error)[:500]
             )
@@ -220,6 +222,7 @@ def send(send_ids: list[int], now: datetime.datetime | None = None) -> dict:
 
     def result(key, outcome, reason):
         counts[outcome] = counts.get(outcome, 0) + 1
+        metrics.EMAILS.labels(outcome).inc()
         at = timezone.now()
         row = EmailSend.objects.get(pk=key)
         fields = {

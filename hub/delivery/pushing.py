@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
+from core import metrics
 from hub.delivery import push, vapid
 from hub.delivery.categories import CATEGORIES
 from hub.delivery.models import Delivery, Notification, PushSubscription
@@ -111,7 +112,10 @@ def send_jobs(jobs: list[push.PushJob]) -> list[push.PushOutcome]:
     vapid.current_key()  # made on first use
     # Every active key: each subscription is signed with the key it was made
     # with (a push service answers 403 to another one).
-    return asyncio.run(_send(vapid.active_signers(), jobs))
+    outcomes = asyncio.run(_send(vapid.active_signers(), jobs))
+    for outcome in outcomes:
+        metrics.PUSHES.labels(outcome.result).inc()
+    return outcomes
 
 
 def deliver(delivery_ids: list[int], now: datetime.datetime | None = None) -> dict:

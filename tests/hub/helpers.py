@@ -70,6 +70,7 @@ async def connect_as(
     expect_hello: bool = True,
     host: bytes | None = HOST,
     address: str | None = None,
+    headers: tuple = (),
 ) -> WebsocketCommunicator:
     """Open a socket on ``/ws/`` as ``user`` (``None``: no session).
 
@@ -77,13 +78,14 @@ async def connect_as(
     ``expect_hello`` the socket must be accepted and the ``hello`` frame is
     read into ``communicator.hello``. ``communicator.client`` is the logged-in
     test client (to log out) and ``communicator.cookie`` the session id.
-    ``address``: the client's IP address in the scope (none by default).
+    ``address``: the client's IP address in the scope (none by default);
+    ``headers``: more headers of the handshake.
     """
     client = None
     if user is not None and cookie is None:
         client = await database_sync_to_async(login)(user)
         cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    headers = [(b"host", host)] if host is not None else []
+    headers = [*headers, *([(b"host", host)] if host is not None else [])]
     if origin is not None:
         headers.append((b"origin", origin))
     if cookie is not None:
