@@ -38,8 +38,13 @@ from django.conf import settings
 from hub import ephemeral, lifecycle
 from hub import streams as log
 from hub.access import can_read_stream, readable_streams
-from hub.auth import is_session_key, load_user
-from hub.broadcast import fanout_for_running_loop, session_target, user_target
+from hub.auth import is_session_key, load_token_user, load_user
+from hub.broadcast import (
+    fanout_for_running_loop,
+    session_target,
+    token_target,
+    user_target,
+)
 from hub.db import off_loop
 from hub.delivery.actions import mark_seen
 
@@ -183,8 +188,20 @@ class HubConsumer(AsyncWebsocketConsumer):
             # the read still reaches this socket.
             self.targets = [session_target(cookie)]
             await self.fanout.join(self, self.targets)
+        secret = self.scope.pop("access_token", None)
         loading_since = asyncio.get_running_loop().time()
-        self.user, session_key = await off_loop(load_user, admission=True)(cookie)
+        if secret:
+            # An app's socket (no Origin): the token's user; its revocation
+            # closes the socket, as a logout closes a session's.
+            self.user, token_id = await off_loop(load_token_user, admission=True)(
+                secret
+            )
+            if token_id is not None:
+                target = token_target(token_id)
+                self.targets = [*self.targets, target]
+                await self.fanout.join(self, [target], since=loading_since)
+        else:
+            self.user, _key = await off_loop(load_user, admission=True)(cookie)
         if not _is_active(self.user):
             # Closed after the accept, so the browser sees a close code it can
             # act on (a rejected handshake only shows 1006).
