@@ -9,13 +9,16 @@ from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from core.api.routers import me, timetable
+from core.api.routers import attendance, me, messaging, notifications, timetable
 from core.api.tokens import TokenRejected
 
 # (URL prefix under /api/v1/, router): one line per area.
 ROUTERS = [
     ("me", me.router),
     ("timetable", timetable.router),
+    ("attendance", attendance.router),
+    ("messaging", messaging.router),
+    ("notifications", notifications.router),
 ]
 
 
@@ -86,4 +89,6 @@ def invalid_request(request, exc: ValidationError):
 def http_error(request, exc: HttpError):
     # ApiError says its code; the other HttpError is ninja's CSRF check.
     code = getattr(exc, "code", "csrf_failed" if exc.status_code == 403 else "error")
-    return _error(request, exc.status_code, code, str(exc))
+    retry_after = getattr(exc, "retry_after", None)
+    headers = {"Retry-After": str(retry_after)} if retry_after else None
+    return _error(request, exc.status_code, code, str(exc), headers)

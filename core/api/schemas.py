@@ -25,8 +25,12 @@ def answers(ok: Any, status: int = 200) -> dict:
 
 
 class ApiError(HttpError):
-    """An error a router raises: ``status``, a stable ``code``, a sentence."""
+    """An error a router raises: ``status``, a stable ``code``, a sentence;
+    ``retry_after`` (seconds) for a 429."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, retry_after: int | None = None
+    ) -> None:
         super().__init__(status, message)
         self.code = code
+        self.retry_after = retry_after
