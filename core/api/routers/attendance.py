@@ -9,7 +9,7 @@ school-life staff those of their schools, and decide the excuses.
 
 import datetime as dt
 
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from core.api.auth import READ, WRITE
@@ -142,7 +142,7 @@ def submit_excuse(request, record_id: int, payload: ExcuseIn):
         )
     except actions.AttendanceError as error:
         raise _refused(error) from None
-    return 201, _excuse(excuse)
+    return Status(201, _excuse(excuse))
 
 
 @router.get("/excuses/pending", response=answers(QueueOut), auth=READ)

@@ -10,7 +10,7 @@ stay on the site for now.
 
 import datetime as dt
 
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from core.api.auth import READ, WRITE
@@ -194,7 +194,7 @@ def send(request, conversation_id: int, payload: MessageIn):
             str(error),
             retry_after=getattr(error, "retry_after", None),
         ) from None
-    return 201, _message(message, load_thread(user, conversation))
+    return Status(201, _message(message, load_thread(user, conversation)))
 
 
 @router.post(
