@@ -11,6 +11,10 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+# What a token may do: ``read`` every GET of the API and the socket, ``write``
+# every request that changes something (it does not imply ``read``).
+SCOPES = {"read": _("read"), "write": _("write")}
+
 
 class AccessTokenQuerySet(models.QuerySet):
     def live(self, now=None) -> "AccessTokenQuerySet":
@@ -46,6 +50,10 @@ class AccessToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+    def scope_labels(self) -> list[str]:
+        """The scopes as the settings page names them."""
+        return [str(SCOPES.get(scope, scope)) for scope in self.scopes]
 
     def is_live(self, now=None) -> bool:
         return self.revoked_at is None and self.expires_at > (now or timezone.now())

@@ -11,14 +11,10 @@ from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
-from core.api.models import AccessToken
+from core.api.models import SCOPES, AccessToken
 from core.audit import log as audit
 
-# What a token may do: ``read`` every GET of the API and the socket, ``write``
-# every request that changes something (it does not imply ``read``).
-SCOPES = {"read": _("read"), "write": _("write")}
 # How long a new token lives, in days: the choices offered.
 LIFETIMES = (30, 90, 365)
 PREFIX = "hub_"

@@ -2,7 +2,9 @@
 (schemathesis): every operation, with generated parameters and bodies, sent
 through Django's WSGI application with a live token of a guardian with
 children in two schools. No answer may be a server error, and every answer
-must match the schema (its status code's body included).
+must match the schema (its status code's body included). Path ids are
+half the time swapped for ids of rows that exist (``world``), so writes
+reach the actions and not only the 404.
 
 Kept short (a few examples per operation) so the suite stays fast.
 """
@@ -16,15 +18,26 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from core.api.api import api
 from tests.api.helpers import token_for
-from tests.conftest import build_school
 
 schema = schemathesis.openapi.from_dict(api.get_openapi_schema(path_params={}))
 APP = get_wsgi_application()
 
 
 @pytest.fixture
-def secret(db):
-    return token_for(build_school().parent)
+def known(world):
+    """A live token of Karim, and the ids of rows his token may reach."""
+    from core.attendance.actions import submit_excuse
+
+    excuse = submit_excuse(
+        record=world.recB, guardian=world.school.parent, reason="illness"
+    )
+    return {
+        "secret": token_for(world.school.parent),
+        "class_id": world.school.class_4b.pk,
+        "record_id": world.recA.pk,
+        "excuse_id": excuse.pk,
+        "conversation_id": world.convA.pk,
+    }
 
 
 def test_the_schema_is_openapi_3_and_lists_every_router():
@@ -51,8 +64,13 @@ def test_the_schema_and_the_docs_are_served(client):
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-def test_every_operation_matches_the_schema(case, secret):
-    response = case.call(app=APP, headers={"Authorization": f"Bearer {secret}"})
+def test_every_operation_matches_the_schema(case, known):
+    for name, value in (case.path_parameters or {}).items():
+        if isinstance(value, int) and value % 2 == 0 and name in known:
+            case.path_parameters[name] = known[name]
+    response = case.call(
+        app=APP, headers={"Authorization": f"Bearer {known['secret']}"}
+    )
     case.validate_response(
         response, checks=[not_a_server_error, response_schema_conformance]
     )
