@@ -47,7 +47,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # Apps that keep their own catalogue (core/<app>/locale); the rest goes to frontend's.
-APP_LOCALES := core/messaging core/accounts core/timetable core/privacy core/twofactor core/homework core/documents core/schoollife core/grades core/reportcards core/agenda
+APP_LOCALES := core/messaging core/accounts core/timetable core/privacy core/twofactor core/homework core/documents core/schoollife core/grades core/reportcards core/agenda core/api
 
 # Translations: the .po files are the source; `make messages` extracts new
 # strings into them (fill the empty msgstr) and compiles the .mo files.

@@ -101,6 +101,10 @@ INSTALLED_APPS = [
     "core.schoollife",
     "core.reportcards",
     "core.agenda",
+    # The API for apps (docs/api.md); "ninja" serves Swagger UI's files
+    # from this server (the CSP allows no CDN).
+    "core.api",
+    "ninja",
     "frontend",
 ]
 

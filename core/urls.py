@@ -16,6 +16,7 @@ urlpatterns = [
     path("documents/", include("core.documents.urls")),
     path("reportcards/", include("core.reportcards.urls")),
     path("audit/", include("core.audit.urls")),
+    path("", include("core.api.urls")),
     path("", include("core.accounts.urls")),
     path("", include("core.privacy.urls")),
     path("", include("core.twofactor.urls")),

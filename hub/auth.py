@@ -15,9 +15,17 @@ long as the socket, :class:`SocketApp` does in one call:
 2. the route (:data:`hub.routing.websocket_routes`): an unknown path is refused
    the same way;
 3. the consumer, with a slim scope: ``type``, ``path``, ``session_cookie``
-   (the session cookie's value, or ``None``) and ``client_address`` (the
-   client's IP address, or ``None``). The headers are not kept for the
-   socket's lifetime.
+   (the session cookie's value, or ``None``), ``access_token`` (see below,
+   or ``None``) and ``client_address`` (the client's IP address, or
+   ``None``). The headers are not kept for the socket's lifetime.
+
+A client that is no browser (an app, a script: docs/api.md) sends no Origin;
+it may authenticate with ``Authorization: Bearer <token>``, a personal
+access token of the API with the ``read`` scope (:func:`load_token_user`).
+Only without an Origin, and then the cookie is ignored: a browser always
+sends an Origin and cannot set that header on a WebSocket, so its path is
+unchanged, and a cookie without an Origin (or without a token) is still
+refused at the handshake.
 
 The consumer accepts the socket, then loads the session and the user in one
 hop with :func:`load_user` (Django's checks: the backend, the session hash):
@@ -85,6 +93,22 @@ def load_user(session_key: str | None):
     # Loading an unknown key (or flushing a session whose hash no longer
     # matches) leaves it without one.
     return user, session.session_key if user.is_authenticated else None
+
+
+def load_token_user(secret: str):
+    """Return ``(user, token id)`` for an API access token with the ``read``
+    scope (sync, database work): ``AnonymousUser`` and ``None`` for a token
+    that opens nothing (:func:`core.api.tokens.authenticate`: unknown,
+    revoked, expired, an inactive user's, without ``read``)."""
+    from django.contrib.auth.models import AnonymousUser
+
+    from core.api.tokens import TokenRejected, authenticate
+
+    try:
+        token = authenticate(secret, "read")
+    except TokenRejected:
+        return AnonymousUser(), None
+    return token.user, token.pk
 
 
 def session_user(session):
@@ -304,10 +328,13 @@ class SocketApp:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "websocket":
             raise ValueError(f"SocketApp serves WebSockets, not {scope['type']!r}")
-        origin = cookie = host = request_id = None
-        repeated = False  # a second Origin or Host: no browser sends one
+        origin = cookie = host = authorization = request_id = None
+        repeated = False  # a second Origin, Host or Authorization
         for name, value in scope.get("headers", ()):
-            if name == b"origin":
+            if name == b"authorization":
+                repeated = repeated or authorization is not None
+                authorization = value.decode("latin1")
+            elif name == b"origin":
                 repeated = repeated or origin is not None
                 origin = value.decode("latin1")
             elif name == b"cookie":
@@ -323,26 +350,38 @@ class SocketApp:
             path = path[len(root) :]
         consumer_class = self.routes.get(path)
         secure = scope.get("scheme") in ("wss", "https")
+        token = _bearer(authorization) if origin is None else None
         if (
             consumer_class is None
             or repeated
-            or not self.origin_allowed(origin, host, secure)
+            or not (token or self.origin_allowed(origin, host, secure))
         ):
             await _deny(receive, send)
             return
-        key = parse_cookie(cookie).get(settings.SESSION_COOKIE_NAME) if cookie else None
+        key = None
+        if cookie and not token:
+            key = parse_cookie(cookie).get(settings.SESSION_COOKIE_NAME)
         slim = {
             "type": "websocket",
             "path": path,
             "session_cookie": key,
+            "access_token": token,
             # The client's address, as the audit log and the throttles read
             # it (trusted proxy hops only): the cap of HUB_MAX_SOCKETS_PER_IP.
             "client_address": client_ip(scope),
         }
-        del scope, cookie, origin, host
+        del scope, cookie, origin, host, authorization, token
         # The socket's log lines, in every task of its consumer (core/logs.py).
         logs.request_id.set(clean_request_id(request_id))
         await consumer_class()(slim, receive, send)
+
+
+def _bearer(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, or ``None``."""
+    scheme, _space, credentials = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return credentials.strip() or None
 
 
 @functools.lru_cache(maxsize=4)

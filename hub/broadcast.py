@@ -102,6 +102,11 @@ def session_target(session_key: str) -> str:
     return f"session:{session_key}"
 
 
+def token_target(token_id: int) -> str:
+    """The control target of the sockets opened with one API access token."""
+    return f"token:{token_id}"
+
+
 _local_lock = threading.Lock()
 _fanouts: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LocalFanout]" = (
     weakref.WeakKeyDictionary()

@@ -42,11 +42,12 @@ from core import logs, metrics
 from hub import ephemeral, lifecycle
 from hub import streams as log
 from hub.access import can_read_stream, readable_streams
-from hub.auth import is_session_key, load_user
+from hub.auth import is_session_key, load_token_user, load_user
 from hub.broadcast import (
     LocalFanout,
     fanout_for_running_loop,
     session_target,
+    token_target,
     user_target,
 )
 from hub.db import off_loop
@@ -197,8 +198,20 @@ class HubConsumer(AsyncWebsocketConsumer):
             # the read still reaches this socket.
             self.targets = [session_target(cookie)]
             await self.fanout.join(self, self.targets)
+        secret = self.scope.pop("access_token", None)
         loading_since = asyncio.get_running_loop().time()
-        self.user, session_key = await off_loop(load_user, admission=True)(cookie)
+        if secret:
+            # An app's socket (no Origin): the token's user; its revocation
+            # closes the socket, as a logout closes a session's.
+            self.user, token_id = await off_loop(load_token_user, admission=True)(
+                secret
+            )
+            if token_id is not None:
+                target = token_target(token_id)
+                self.targets = [*self.targets, target]
+                await self.fanout.join(self, [target], since=loading_since)
+        else:
+            self.user, _key = await off_loop(load_user, admission=True)(cookie)
         if _is_active(self.user):
             # The socket's log lines name its user (core/logs.py).
             logs.user_id.set(self.user.pk)

@@ -49,6 +49,13 @@ def close_session_sockets(session_key: str, reason: str) -> None:
     )
 
 
+def close_token_sockets(token_id: int, reason: str) -> None:
+    """Ask the sockets opened with one API access token to close (its revocation)."""
+    broadcast.publish_control(
+        [(broadcast.token_target(token_id), {"type": "hub.close", "reason": reason})]
+    )
+
+
 def recheck_user_sockets(user_ids) -> None:
     """Ask every socket of ``user_ids`` to drop streams its user may no longer read."""
     broadcast.publish_control(

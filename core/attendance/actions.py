@@ -255,6 +255,31 @@ def flag_missing_roll_calls(*, now: dt.datetime | None = None) -> int:
     return flagged
 
 
+def log_staff_read(
+    user, records, action: str, target_type: str, target_id: int, **extra
+):
+    """Staff reading pupils' attendance leave a trace (families reading their
+    own don't), in the schools of the records shown: each school's readers
+    see the reads of their own pupils, and a read that showed nothing is
+    not one."""
+    if not (user.role in (User.Role.TEACHER, User.Role.ADMINISTRATOR) or user.is_staff):
+        return
+    org_ids = set(
+        records.order_by()
+        .values_list("roll_call__occurrence__school_class__org_id", flat=True)
+        .distinct()
+    )
+    if org_ids:
+        audit.record_read(
+            actor=user,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            org_ids=org_ids,
+            **extra,
+        )
+
+
 def lesson_ref(occurrence: Occurrence) -> LessonRef:
     """Return the event payload naming ``occurrence`` (times ISO 8601, local)."""
     tz = timezone.get_default_timezone()

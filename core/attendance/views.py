@@ -23,31 +23,6 @@ from core.roster.models import User
 log = logging.getLogger(__name__)
 
 
-def _log_staff_read(
-    user, records, action: str, target_type: str, target_id: int, **extra
-):
-    """Staff reading pupils' attendance leave a trace (families reading their
-    own don't), in the schools of the records shown: each school's readers
-    see the reads of their own pupils, and a read that showed nothing is
-    not one."""
-    if not (user.role in (User.Role.TEACHER, User.Role.ADMINISTRATOR) or user.is_staff):
-        return
-    org_ids = set(
-        records.order_by()
-        .values_list("roll_call__occurrence__school_class__org_id", flat=True)
-        .distinct()
-    )
-    if org_ids:
-        audit.record_read(
-            actor=user,
-            action=action,
-            target_type=target_type,
-            target_id=target_id,
-            org_ids=org_ids,
-            **extra,
-        )
-
-
 def _day(request) -> dt.date:
     try:
         return dt.date.fromisoformat(request.GET.get("day", ""))
@@ -65,7 +40,7 @@ def index(request):
     student = request.GET.get("student", "")
     if student.isdigit():
         records = records.filter(student_id=int(student))
-        _log_staff_read(
+        actions.log_staff_read(
             user,
             records,
             "attendance.viewed",
@@ -74,7 +49,7 @@ def index(request):
             subject_id=int(student),
         )
     else:
-        _log_staff_read(user, records, "attendance.viewed", "attendance_list", 0)
+        actions.log_staff_read(user, records, "attendance.viewed", "attendance_list", 0)
     context = {
         "day": day,
         "records": records[:100],
@@ -92,7 +67,9 @@ def index(request):
 def records_api(request):
     """JSON list of the records the user may see: ``{"records": [...]}``."""
     records = access.visible_records(request.user)
-    _log_staff_read(request.user, records, "attendance.viewed", "attendance_list", 0)
+    actions.log_staff_read(
+        request.user, records, "attendance.viewed", "attendance_list", 0
+    )
     rows = [
         {
             "id": r.pk,

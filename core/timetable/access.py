@@ -39,7 +39,19 @@ def week_for_user(
 
     The week is Monday 00:00 to the next Monday 00:00 in the org's time zone
     (Europe/Paris); a ``monday`` that is another day means the week holding
-    it. Occurrences come in start order, with their teachers prefetched and
+    it. As :func:`days_for_user`.
+    """
+    monday = monday - dt.timedelta(days=monday.weekday())
+    return days_for_user(user, school_class_id, monday, monday + dt.timedelta(days=6))
+
+
+def days_for_user(
+    user: User, school_class_id: int, first: dt.date, last: dt.date
+) -> list[Occurrence]:
+    """Return the occurrences of a class that start on the days ``first`` to
+    ``last`` (both included, in the org's time zone), cancelled ones included.
+
+    Occurrences come in start order, with their teachers prefetched and
     ``school_class.org`` selected (ready for ``actions.occurrence_data``).
 
     Raises ``Http404`` when the class does not exist or ``user`` may not read
@@ -47,9 +59,8 @@ def week_for_user(
     """
     school_class = get_class_for_user(user, school_class_id)
     zone = ZoneInfo(school_class.org.time_zone)
-    monday = monday - dt.timedelta(days=monday.weekday())
-    start = dt.datetime.combine(monday, dt.time(), zone)
-    end = dt.datetime.combine(monday + dt.timedelta(days=7), dt.time(), zone)
+    start = dt.datetime.combine(first, dt.time(), zone)
+    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), zone)
     return list(
         Occurrence.objects.filter(
             school_class=school_class, start__gte=start, start__lt=end
