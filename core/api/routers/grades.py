@@ -11,6 +11,7 @@ otherwise). Figures are rounded half up to 2 decimals, as on the page.
 
 import datetime as dt
 from decimal import Decimal
+from typing import Literal
 
 from django.http import Http404
 from ninja import Query, Router, Schema
@@ -23,6 +24,11 @@ from core.grades.models import Evaluation, Mark
 from core.grades.views import pupil_notes
 
 router = Router(tags=["grades"])
+
+# As literals: a model's ``Status``/``Kind`` enum would share its schema
+# name with another module's.
+MarkStatus = Literal[tuple(Mark.Status.values)]
+EvaluationKind = Literal[tuple(Evaluation.Kind.values)]
 
 MAX_ID = 2**63 - 1
 
@@ -56,7 +62,7 @@ class ClassFigures(Schema):
 
 class MarkOut(Schema):
     value: float | None = Field(description="In the evaluation's scale (out_of).")
-    status: Mark.Status
+    status: MarkStatus = Field(description='"": graded.')
     comment: str
 
 
@@ -71,7 +77,7 @@ class EvaluationOut(ClassFigures):
     id: int
     title: str
     date: dt.date
-    kind: Evaluation.Kind
+    kind: EvaluationKind
     coefficient: float
     out_of: float | None = Field(description="null: skills only.")
     mark: MarkOut | None = Field(description="null: skills only, no mark.")

@@ -26,7 +26,7 @@ MAX_ID = 2**63 - 1
 MAX_DAYS = 120
 
 
-class Days(Schema):
+class HomeworkDays(Schema):
     start: dt.date | None = Field(None, description="Default: today.")
     end: dt.date | None = Field(None, description="Default: 8 weeks after start.")
 
@@ -44,7 +44,7 @@ class Days(Schema):
         return start, self.end or start + HORIZON
 
 
-class PupilDays(Days):
+class PupilDays(HomeworkDays):
     pupil_id: int | None = Field(
         None,
         ge=1,
@@ -113,7 +113,7 @@ def set_done(request, homework_id: int, payload: DoneIn):
 
 
 @router.get("/classes/{class_id}/items", response=answers(ClassItemsOut), auth=READ)
-def class_items(request, class_id: int, days: Query[Days]):
+def class_items(request, class_id: int, days: Query[HomeworkDays]):
     """A class's homework due from ``start`` to ``end``, for its teachers
     (their own planned ones too) and its school's school-life staff; 404
     for anyone else (pupils and guardians read ``/items``)."""

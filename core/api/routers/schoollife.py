@@ -9,6 +9,7 @@ the site.
 """
 
 import datetime as dt
+from typing import Literal
 
 from ninja import Router, Schema
 from pydantic import Field
@@ -22,7 +23,7 @@ from core.schoollife.models import Acknowledgement, Notice
 router = Router(tags=["schoollife"])
 
 
-class AttachmentOut(Schema):
+class NoticeAttachmentOut(Schema):
     id: int
     name: str
     size: int
@@ -46,10 +47,10 @@ class NoticeOut(Schema):
     published_at: dt.datetime
     edited_at: dt.datetime | None
     requires_ack: bool
-    reply_kind: Notice.ReplyKind
+    reply_kind: Literal[tuple(Notice.ReplyKind.values)]
     reply_options: list[str]
     acknowledgement: AcknowledgementOut | None
-    attachments: list[AttachmentOut]
+    attachments: list[NoticeAttachmentOut]
 
 
 class NoticesOut(Schema):
@@ -88,7 +89,7 @@ def _notice(notice: Notice, ack: Acknowledgement | None) -> NoticeOut:
         reply_options=list(notice.reply_options or []),
         acknowledgement=_ack(ack),
         attachments=[
-            AttachmentOut(id=a.pk, name=a.name, size=a.size, mime=a.mime)
+            NoticeAttachmentOut(id=a.pk, name=a.name, size=a.size, mime=a.mime)
             for a in notice.attachments.all()
         ],
     )
