@@ -34,24 +34,30 @@ def close_sockets_on_logout(sender, request, user, **kwargs) -> None:
         transaction.on_commit(partial(close_session_sockets, session_key, "logout"))
 
 
+def account_change(instance: User, update_fields) -> str | None:
+    """``"password_changed"`` or ``"deactivated"`` when saving ``instance``
+    (a ``pre_save``, with its ``update_fields``) changes its password or
+    disables it; ``None`` otherwise (a new user, a login's ``last_login``)."""
+    if instance.pk is None:
+        return None
+    if update_fields is not None and not {"password", "is_active"} & set(update_fields):
+        return None  # e.g. login's save(update_fields=["last_login"]): no query
+    old = User.objects.filter(pk=instance.pk).values("password", "is_active").first()
+    if old is None:
+        return None
+    if old["password"] != instance.password:
+        return "password_changed"
+    if old["is_active"] and not instance.is_active:
+        return "deactivated"
+    return None
+
+
 @receiver(pre_save, sender=User)
 def close_sockets_on_password_change(sender, instance: User, **kwargs) -> None:
     """Close the user's sockets when the password changes or the account is disabled."""
-    if instance.pk is None:
-        return
-    update_fields = kwargs.get("update_fields")
-    if update_fields is not None and not {"password", "is_active"} & set(update_fields):
-        return  # e.g. login's save(update_fields=["last_login"]): no query
-    old = User.objects.filter(pk=instance.pk).values("password", "is_active").first()
-    if old is None:
-        return
-    if old["password"] != instance.password:
-        reason = "password_changed"
-    elif old["is_active"] and not instance.is_active:
-        reason = "deactivated"
-    else:
-        return
-    transaction.on_commit(partial(close_user_sockets, instance.pk, reason))
+    reason = account_change(instance, kwargs.get("update_fields"))
+    if reason is not None:
+        transaction.on_commit(partial(close_user_sockets, instance.pk, reason))
 
 
 @receiver(post_save, sender=Enrollment)

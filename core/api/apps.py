@@ -5,3 +5,7 @@ class ApiConfig(AppConfig):
     name = "core.api"
     label = "api"
     verbose_name = "API"
+
+    def ready(self) -> None:
+        # A password change revokes the user's tokens.
+        from core.api import signals  # noqa: F401

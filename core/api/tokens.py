@@ -106,6 +106,35 @@ def revoke_token(*, user, token_id: int) -> AccessToken | None:
     return token
 
 
+def revoke_all(user_id: int, reason: str) -> int:
+    """Revoke every live token of the user ``user_id`` (their password
+    changed: a token made by whoever knew the old one must not outlive it);
+    return how many. One audit row ``api.tokens_revoked``."""
+    from hub.fanout import close_token_sockets
+
+    with transaction.atomic():
+        ids = list(
+            AccessToken.objects.live()
+            .select_for_update()
+            .filter(user_id=user_id)
+            .values_list("pk", flat=True)
+        )
+        if not ids:
+            return 0
+        AccessToken.objects.filter(pk__in=ids).update(revoked_at=timezone.now())
+        audit.record(
+            actor=None,
+            action="api.tokens_revoked",
+            target_type="user",
+            target_id=user_id,
+            subject_id=user_id,
+            detail={"reason": reason, "tokens": ids},
+        )
+        for token_id in ids:
+            transaction.on_commit(partial(close_token_sockets, token_id, reason))
+    return len(ids)
+
+
 def tokens_of(user) -> list[AccessToken]:
     """``user``'s tokens, newest first (revoked and expired ones included)."""
     return list(AccessToken.objects.filter(user=user))

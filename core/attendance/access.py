@@ -181,14 +181,22 @@ def week_taught_by(user: User, monday: dt.date) -> list[Occurrence]:
     """Return the occurrences of ``monday``'s week whose roll call ``user``
     takes (:func:`taught_by`), every class, cancelled ones included.
 
-    The week is Monday 00:00 to the next Monday 00:00, Europe/Paris (the
-    project's zone); a ``monday`` that is another day means its week.
-    Ready for ``core.timetable.actions.occurrence_data``.
+    The week is Monday to Sunday; a ``monday`` that is another day means
+    its week. As :func:`days_taught_by`.
+    """
+    monday = monday - dt.timedelta(days=monday.weekday())
+    return days_taught_by(user, monday, monday + dt.timedelta(days=6))
+
+
+def days_taught_by(user: User, first: dt.date, last: dt.date) -> list[Occurrence]:
+    """Return the occurrences starting on the days ``first`` to ``last``
+    (both included, Europe/Paris: the project's zone) whose roll call
+    ``user`` takes (:func:`taught_by`), every class, cancelled ones included,
+    in start order. Ready for ``core.timetable.actions.occurrence_data``.
     """
     zone = timezone.get_current_timezone()
-    monday = monday - dt.timedelta(days=monday.weekday())
-    start = dt.datetime.combine(monday, dt.time(), zone)
-    end = dt.datetime.combine(monday + dt.timedelta(days=7), dt.time(), zone)
+    start = dt.datetime.combine(first, dt.time(), zone)
+    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), zone)
     return list(
         taught_by(user)
         .filter(start__gte=start, start__lt=end)

@@ -65,6 +65,7 @@ Chaque fichier JSON contient une sorte de données :
   (notification poussée, e-mail) ;
 - preferences.json : vos réglages de notification ;
 - appareils.json : les appareils abonnés aux notifications (sans leurs clés) ;
+- jetons_api.json : vos jetons d'accès à l'API (sans leur secret) ;
 - journal.json : le journal d'audit de ce que vous avez fait et de ce qui a
   été fait sur votre compte ou celui de vos enfants.
 
@@ -415,6 +416,24 @@ def devices(user: User) -> list[dict]:
     ]
 
 
+def api_tokens(user: User) -> list[dict]:
+    """The user's API access tokens, without their secret nor its hash."""
+    from core.api.tokens import tokens_of
+
+    return [
+        {
+            "name": t.name,
+            "prefix": t.prefix,
+            "scopes": t.scopes,
+            "created_at": _when(t.created_at),
+            "last_used_at": _when(t.last_used_at),
+            "expires_at": _when(t.expires_at),
+            "revoked_at": _when(t.revoked_at),
+        }
+        for t in tokens_of(user)
+    ]
+
+
 def audit(user: User, people: list[User]) -> list[dict]:
     """The audit entries the user made, and those about them or a child.
 
@@ -462,6 +481,7 @@ def build_zip(user: User, *, now: dt.datetime | None = None) -> bytes:
         },
         "preferences.json": preferences(user),
         "appareils.json": devices(user),
+        "jetons_api.json": api_tokens(user),
         "journal.json": audit(user, people),
     }
     buffer = io.BytesIO()

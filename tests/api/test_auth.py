@@ -143,3 +143,33 @@ def test_a_session_owing_its_second_factor_reads_nothing(school):
     response = client.get(ME)
     assert response.status_code == 302
     assert response["Location"].startswith("/double-authentification/")
+
+
+def test_a_password_change_revokes_every_token(
+    school, django_capture_on_commit_callbacks
+):
+    secrets = [token_for(school.parent), token_for(school.parent)]
+    other = token_for(school.other_parent)
+    with django_capture_on_commit_callbacks(execute=True):
+        school.parent.set_password("a new password 2026")
+        school.parent.save()
+    for secret in secrets:
+        response = bearer(secret).get(ME)
+        assert response.status_code == 401
+        assert response.json()["detail"] == "This access token was revoked."
+    assert bearer(other).get(ME).status_code == 200
+    entry = AuditEntry.objects.get(action="api.tokens_revoked")
+    assert entry.target_id == school.parent.pk
+    assert entry.detail["reason"] == "password_changed"
+    assert len(entry.detail["tokens"]) == 2
+
+
+def test_a_login_or_a_rename_revokes_nothing(
+    school, django_capture_on_commit_callbacks
+):
+    secret = token_for(school.parent)
+    with django_capture_on_commit_callbacks(execute=True):
+        school.parent.first_name = "Karim-Paul"
+        school.parent.save()
+        login_verified(Client(), school.parent)
+    assert bearer(secret).get(ME).status_code == 200

@@ -11,7 +11,9 @@ Kept short (a few examples per operation) so the suite stays fast.
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
@@ -25,7 +27,19 @@ APP = get_wsgi_application()
 
 
 @pytest.fixture
-def known(world, settings, tmp_path):
+def wsgi_in_the_test_transaction():
+    """Keep the WSGI handler from closing the test's database connection at
+    each request's end (what Django's test client does too): the rows of the
+    test's transaction stay, and PostgreSQL opens no other connection."""
+    for signal in (signals.request_started, signals.request_finished):
+        signal.disconnect(close_old_connections)
+    yield
+    for signal in (signals.request_started, signals.request_finished):
+        signal.connect(close_old_connections)
+
+
+@pytest.fixture
+def known(world, wsgi_in_the_test_transaction, settings, tmp_path):
     """A live token of Karim, and the ids of rows his token may reach."""
     settings.MEDIA_ROOT = tmp_path
     from core.attendance.actions import submit_excuse

@@ -19,6 +19,11 @@ def today():
     return timezone.localdate()
 
 
+def yesterday():
+    # The fixture's lessons began 10 minutes ago: yesterday just after midnight.
+    return today() - dt.timedelta(days=1)
+
+
 @pytest.mark.parametrize(
     "who,readable",
     [
@@ -36,7 +41,7 @@ def test_each_person_reads_exactly_their_classes_lessons(world, who, readable):
     school = world.school
     user = getattr(school, who)
     for key, school_class in [("A", school.class_4b), ("B", school.other_class)]:
-        response = lessons(user, school_class.pk, today(), today())
+        response = lessons(user, school_class.pk, yesterday(), today())
         if key in readable:
             assert response.status_code == 200, (who, key)
             ids = [lesson["id"] for lesson in response.json()["lessons"]]
@@ -98,7 +103,24 @@ def test_an_ended_guardian_link_ends_the_apis_view_at_once(world):
         guardian=school.parent, student=school.other_child
     ).delete()
     client = bearer(secret)
-    url = f"/api/v1/timetable/classes/{school.other_class.pk}/lessons?start={today()}&end={today()}"
+    url = f"/api/v1/timetable/classes/{school.other_class.pk}/lessons?start={yesterday()}&end={today()}"
     assert client.get(url).status_code == 404
     body = client.get("/api/v1/me").json()
     assert [c["first_name"] for c in body["children"]] == ["Léa"]
+
+
+@pytest.mark.parametrize(
+    "who,expected",
+    [("teacher", ["A"]), ("outsider", ["B"]), ("parent", []), ("cpe", [])],
+)
+def test_a_teacher_reads_the_lessons_they_teach(world, who, expected):
+    response = bearer(token_for(getattr(world.school, who))).get(
+        f"/api/v1/timetable/taught?start={yesterday()}&end={today()}"
+    )
+    assert response.status_code == 200
+    lessons = response.json()["lessons"]
+    assert [lesson["id"] for lesson in lessons] == [
+        getattr(world, f"occ{key}").pk for key in expected
+    ]
+    if expected:
+        assert lessons[0]["class_title"] in ("4e B", "5e C")

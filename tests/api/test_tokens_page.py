@@ -68,3 +68,23 @@ def test_revoking_another_users_token_does_nothing(school):
 def test_the_page_needs_a_login(school):
     response = Client().get(PAGE)
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_the_data_export_lists_the_tokens_without_their_secret(school):
+    import io
+    import json
+    import zipfile
+
+    from core.privacy.export import build_zip
+    from tests.api.helpers import token_for
+
+    secret = token_for(school.parent, ["read"])
+    token = AccessToken.objects.get()
+    archive = zipfile.ZipFile(io.BytesIO(build_zip(school.parent)))
+    (row,) = json.loads(archive.read("jetons_api.json"))
+    assert row["name"] == "test" and row["scopes"] == ["read"]
+    assert row["prefix"] == token.prefix
+    assert "jetons_api.json" in archive.read("LISEZMOI.txt").decode()
+    everything = b"".join(archive.read(name) for name in archive.namelist())
+    assert secret.encode() not in everything
+    assert token.key_hash.encode() not in everything

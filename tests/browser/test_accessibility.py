@@ -32,6 +32,7 @@ PAGES = {
         "/settings/password/",
         "/settings/sessions/",
         "/settings/security/",
+        "/settings/api/",
         "/mes-donnees/",
         "/homework/",
         "/schoollife/",

@@ -9,6 +9,7 @@ from pydantic import model_validator
 
 from core.api.auth import READ
 from core.api.schemas import answers
+from core.attendance.access import days_taught_by
 from core.timetable.access import days_for_user
 from core.timetable.actions import occurrence_data
 from core.timetable.events import OccurrenceData
@@ -39,6 +40,16 @@ class LessonsOut(Schema):
     lessons: list[OccurrenceData]
 
 
+class TaughtLesson(OccurrenceData):
+    class_title: str
+
+
+class TaughtOut(Schema):
+    start: dt.date
+    end: dt.date
+    lessons: list[TaughtLesson]
+
+
 @router.get("/classes/{class_id}/lessons", response=answers(LessonsOut), auth=READ)
 def class_lessons(request, class_id: int, days: Query[Days]):
     """The lessons of class ``class_id`` starting from ``start`` to ``end``
@@ -52,4 +63,22 @@ def class_lessons(request, class_id: int, days: Query[Days]):
         start=days.start,
         end=days.end,
         lessons=[occurrence_data(o) for o in lessons],
+    )
+
+
+@router.get("/taught", response=answers(TaughtOut), auth=READ)
+def taught_lessons(request, days: Query[Days]):
+    """A teacher's lessons across all their classes (those whose roll call
+    they take), from ``start`` to ``end`` (at most 62 days), cancelled ones
+    included; empty for anyone who teaches nothing."""
+    lessons = days_taught_by(request.auth, days.start, days.end)
+    return TaughtOut(
+        start=days.start,
+        end=days.end,
+        lessons=[
+            TaughtLesson(
+                **occurrence_data(o).model_dump(), class_title=o.school_class.title
+            )
+            for o in lessons
+        ],
     )
