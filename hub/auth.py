@@ -370,7 +370,9 @@ class SocketApp:
 def _bearer(authorization: str | None) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header, or ``None``."""
     scheme, _space, credentials = (authorization or "").partition(" ")
-    return credentials.strip() or None if scheme.lower() == "bearer" else None
+    if scheme.lower() != "bearer":
+        return None
+    return credentials.strip() or None
 
 
 @functools.lru_cache(maxsize=4)

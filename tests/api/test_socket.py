@@ -123,3 +123,16 @@ async def test_with_an_origin_the_token_is_not_a_way_in(school):
         own = url.replace("ws://", "http://")
         async with app_socket(url, secret, origin=own) as socket:
             assert await closed_with(socket) == 4401
+
+
+@pytest.mark.parametrize("header", ["Basic a2FyaW06cHc=", "Bearer ", "Bearer"])
+async def test_without_origin_only_a_bearer_token_is_heard(school, header):
+    async with serve(PROTOCOL, application) as (_, url):
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(
+                url + "/ws/",
+                additional_headers={"Authorization": header},
+                open_timeout=TIMEOUT,
+            ):
+                pass
+        assert refused.value.response.status_code == 403
