@@ -231,3 +231,71 @@ def slot_for_teacher(user: User, slot_id: int) -> MeetingSlot:
     if slot is None or slot.teacher_id != user.pk:
         raise Http404
     return slot
+
+
+def get_slot_to_book(user: User, slot_id: int) -> MeetingSlot:
+    """Return a slot of an evening ``user`` takes part in (:func:`get_evening`),
+    or raise Http404; whether they may book it is ``actions.book``'s."""
+    slot = (
+        MeetingSlot.objects.select_related("evening", "teacher")
+        .filter(pk=slot_id)
+        .first()
+    )
+    if slot is None:
+        raise Http404
+    get_evening(user, slot.evening_id)
+    return slot
+
+
+def get_booking_to_cancel(user: User, booking_id: int) -> Booking:
+    """Return ``user``'s own booking (as its guardian, roster holding), or
+    raise Http404."""
+    booking = bookings_for(user).filter(pk=booking_id, guardian=user).first()
+    if booking is None:
+        raise Http404
+    return booking
+
+
+def live_by_slot(evening: MeetingEvening) -> dict[int, Booking]:
+    """The evening's live bookings (:func:`live_bookings`) by slot id."""
+    return {
+        b.slot_id: b
+        for b in live_bookings()
+        .filter(evening=evening)
+        .select_related("slot", "evening__org", "teacher", "guardian", "student")
+    }
+
+
+def guardian_choices(user: User, evening: MeetingEvening, live) -> list[dict]:
+    """What ``user`` (a guardian) may book at ``evening``: for each child
+    concerned (:func:`children_for`), each of the child's teachers
+    (:func:`teachers_of_child`) with the user's live booking with them and
+    the teacher's free slots. ``live``: :func:`live_by_slot`."""
+    children = children_for(user, evening)
+    if not children:
+        return []
+    booked = {
+        (b.teacher_id, b.student_id): b
+        for b in live.values()
+        if b.guardian_id == user.pk
+    }
+    return [
+        {
+            "child": child,
+            "teachers": [
+                {
+                    "teacher": teacher,
+                    "booking": booked.get((teacher.pk, child.pk)),
+                    "free": [
+                        slot
+                        for slot in MeetingSlot.objects.filter(
+                            evening=evening, teacher=teacher
+                        )
+                        if slot.pk not in live
+                    ],
+                }
+                for teacher in teachers_of_child(child, evening)
+            ],
+        }
+        for child in children
+    ]

@@ -215,44 +215,15 @@ def _evening_page(request, evening, slots_form=None, status=200):
         "is_open": evening.booking_opens <= now < evening.booking_closes,
         "class_ids": access.evening_class_ids(evening),
     }
-    live = {
-        b.slot_id: b
-        for b in access.live_bookings()
-        .filter(evening=evening)
-        .select_related("guardian", "student")
-    }
+    live = access.live_by_slot(evening)
     if access.teaches_in(user, evening):
         slots = MeetingSlot.objects.filter(evening=evening, teacher=user)
         context["slots_form"] = slots_form or SlotsForm(initial={"minutes": 10})
         context["teaching"] = True
         context["my_slots"] = [(slot, live.get(slot.pk)) for slot in slots]
-    children = access.children_for(user, evening)
+    children = access.guardian_choices(user, evening, live)
     if children:
-        booked = {
-            (b.teacher_id, b.student_id): b
-            for b in live.values()
-            if b.guardian_id == user.pk
-        }
-        context["children"] = [
-            {
-                "child": child,
-                "teachers": [
-                    {
-                        "teacher": teacher,
-                        "booking": booked.get((teacher.pk, child.pk)),
-                        "free": [
-                            slot
-                            for slot in MeetingSlot.objects.filter(
-                                evening=evening, teacher=teacher
-                            )
-                            if slot.pk not in live
-                        ],
-                    }
-                    for teacher in access.teachers_of_child(child, evening)
-                ],
-            }
-            for child in children
-        ]
+        context["children"] = children
     if access.manages(user, evening.org_id):
         context["overview"] = (
             MeetingSlot.objects.filter(evening=evening)
@@ -301,14 +272,8 @@ def remove_slot(request, slot_id: int):
 @require_POST
 @login_required
 def book(request, slot_id: int):
-    slot = (
-        MeetingSlot.objects.select_related("evening", "teacher")
-        .filter(pk=slot_id)
-        .first()
-    )
-    if slot is None:
-        raise Http404
-    evening = access.get_evening(request.user, slot.evening_id)
+    slot = access.get_slot_to_book(request.user, slot_id)
+    evening = slot.evening
     child_id = request.POST.get("child", "")
     child = (
         User.objects.filter(pk=int(child_id)).first() if child_id.isdecimal() else None
@@ -326,13 +291,7 @@ def book(request, slot_id: int):
 @require_POST
 @login_required
 def cancel_booking(request, booking_id: int):
-    booking = (
-        access.bookings_for(request.user)
-        .filter(pk=booking_id, guardian=request.user)
-        .first()
-    )
-    if booking is None:
-        raise Http404
+    booking = access.get_booking_to_cancel(request.user, booking_id)
     try:
         actions.cancel_booking(guardian=request.user, booking=booking)
         messages.success(request, _("Meeting cancelled."))

@@ -9,7 +9,19 @@ from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from core.api.routers import attendance, me, messaging, notifications, timetable
+from core.api.routers import (
+    agenda,
+    attendance,
+    documents,
+    grades,
+    homework,
+    me,
+    messaging,
+    notifications,
+    reportcards,
+    schoollife,
+    timetable,
+)
 from core.api.tokens import TokenRejected
 
 # (URL prefix under /api/v1/, router): one line per area.
@@ -19,6 +31,12 @@ ROUTERS = [
     ("attendance", attendance.router),
     ("messaging", messaging.router),
     ("notifications", notifications.router),
+    ("homework", homework.router),
+    ("documents", documents.router),
+    ("grades", grades.router),
+    ("reportcards", reportcards.router),
+    ("schoollife", schoollife.router),
+    ("agenda", agenda.router),
 ]
 
 

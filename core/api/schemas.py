@@ -34,3 +34,16 @@ class ApiError(HttpError):
         super().__init__(status, message)
         self.code = code
         self.retry_after = retry_after
+
+
+def file_answer(mime: str) -> dict:
+    """An operation's ``openapi_extra`` for a download: a file of ``mime``
+    on 200 (its ``response=`` is then :data:`ERRORS`)."""
+    return {
+        "responses": {
+            "200": {
+                "description": "The file (Content-Disposition: attachment).",
+                "content": {mime: {"schema": {"type": "string", "format": "binary"}}},
+            }
+        }
+    }

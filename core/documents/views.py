@@ -272,6 +272,21 @@ def download(request, version_id: int):
     so, not a server error.
     """
     version = access.get_version(request.user, version_id)
+    response = file_response(version)
+    if response is None:
+        return render(
+            request,
+            "documents/missing.html",
+            {"version": version, "item": version.item},
+            status=404,
+        )
+    return response
+
+
+def file_response(version) -> FileResponse | None:
+    """The download of ``version`` (the caller checked the reader:
+    ``access.get_version``), or ``None`` (logged) when its file cannot be
+    read from the storage."""
     try:
         handle = version.file.open("rb")
     except (OSError, ClientError, BotoCoreError) as error:
@@ -281,12 +296,7 @@ def download(request, version_id: int):
             version.file.name,
             error.__class__.__name__,
         )
-        return render(
-            request,
-            "documents/missing.html",
-            {"version": version, "item": version.item},
-            status=404,
-        )
+        return None
     response = FileResponse(handle)
     files.set_download_headers(
         response,

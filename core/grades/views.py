@@ -33,10 +33,9 @@ def _int(value) -> int | None:
     return int(value) if isinstance(value, str) and value.isdecimal() else None
 
 
-def _chosen_period(periods: list[Period], raw) -> Period | None:
-    """``?period=`` among ``periods``, else the one of today, else the last
-    begun, else the first."""
-    wanted = _int(raw)
+def _chosen_period(periods: list[Period], wanted: int | None) -> Period | None:
+    """Period ``wanted`` (``?period=``) among ``periods``, else the one of
+    today, else the last begun, else the first."""
     for period in periods:
         if period.pk == wanted:
             return period
@@ -73,7 +72,7 @@ def _teacher_page(request):
             "start_date"
         )
     )
-    period = _chosen_period(periods, request.GET.get("period"))
+    period = _chosen_period(periods, _int(request.GET.get("period")))
     rows = Evaluation.objects.filter(
         school_class__in=classes, deleted_at__isnull=True
     ).select_related("school_class", "period")
@@ -100,24 +99,31 @@ def _notes_page(request):
     if not children:
         return render(request, "grades/notes.html", {"pupil": None})
     pupil = access.get_pupil(user, _int(request.GET.get("child")))
+    context = {
+        "pupil": pupil,
+        "children": children if user.role == User.Role.GUARDIAN else [],
+        "live": {"pupil": pupil.pk},
+        **pupil_notes(pupil, _int(request.GET.get("period"))),
+    }
+    return render(request, "grades/notes.html", context)
+
+
+def pupil_notes(pupil: User, period_id: int | None) -> dict:
+    """What the Notes page shows of ``pupil`` (the caller checked the
+    reader: ``access.get_pupil``): the periods of the pupil's school years,
+    the one shown (``period_id``, else :func:`_chosen_period`'s) and, for
+    it, :func:`_pupil_notes`."""
     classes = list(access.student_classes(pupil))
     periods = list(
         Period.objects.filter(session__in={c.session_id for c in classes}).order_by(
             "start_date", "org"
         )
     )
-    period = _chosen_period(periods, request.GET.get("period"))
-    context = {
-        "pupil": pupil,
-        "children": children if user.role == User.Role.GUARDIAN else [],
-        "periods": periods,
-        "period": period,
-        "subjects": [],
-        "live": {"pupil": pupil.pk},
-    }
+    period = _chosen_period(periods, period_id)
+    found = {"periods": periods, "period": period, "subjects": []}
     if period is not None:
-        context.update(_pupil_notes(pupil, period, classes))
-    return render(request, "grades/notes.html", context)
+        found.update(_pupil_notes(pupil, period, classes))
+    return found
 
 
 def _pupil_notes(pupil: User, period: Period, classes) -> dict:
@@ -442,7 +448,7 @@ def class_summary(request, class_id: int):
     and the staff of its org; every read logged)."""
     school_class = access.get_class_for_export(request.user, class_id)
     periods = list(Period.objects.filter(session=school_class.session_id))
-    period = _chosen_period(periods, request.GET.get("period"))
+    period = _chosen_period(periods, _int(request.GET.get("period")))
     subjects, rows, stats = ([], [], {})
     if period is not None:
         subjects, rows, stats = _class_table(school_class, period)

@@ -371,6 +371,16 @@ def get_class_for_reader(user: User, class_id: int) -> SchoolClass:
     return school_class
 
 
+def get_class_for_team(user: User, class_id: int) -> SchoolClass:
+    """Return a class whose notebook ``user`` reads as one of its teachers or
+    school-life staff (the class page), or raise Http404. Pupils and
+    guardians read theirs per pupil (:func:`get_pupil`), not per class."""
+    school_class = get_class_for_reader(user, class_id)
+    if user.role in (User.Role.STUDENT, User.Role.GUARDIAN):
+        raise Http404("no such class")
+    return school_class
+
+
 def session_lessons(school_class: SchoolClass) -> list[Occurrence]:
     """The class's scheduled lessons of the last three weeks up to 12 hours
     ahead, newest first, each with its "contenu de la séance" (the session

@@ -111,9 +111,7 @@ def _family_page(request):
 def class_page(request, class_id: int):
     """A class's homework: the teacher's form, the list, the workload."""
     user = request.user
-    school_class = access.get_class_for_reader(user, class_id)
-    if user.role in (User.Role.STUDENT, User.Role.GUARDIAN):
-        raise Http404("no such class")
+    school_class = access.get_class_for_team(user, class_id)
     teaching = access.writable_classes(user).filter(pk=school_class.pk).exists()
     subjects = access.subjects_taught(user, school_class) if teaching else []
     timetabled = Occurrence.objects.filter(school_class=school_class).exists()
@@ -467,20 +465,18 @@ def items_api(request):
     pupil = access.get_pupil(request.user, _int(request.GET.get("child")))
     today = timezone.localdate()
     items = access.due_between(pupil, today, today + HORIZON)
-    return JsonResponse(
-        {
-            "items": [
-                {
-                    **actions.homework_data(item.homework).model_dump(),
-                    "done": item.done,
-                    "handed_in": item.handin is not None,
-                    "late": bool(item.handin and item.handin.late),
-                    "returned": bool(item.handin and item.handin.returned_at),
-                }
-                for item in items
-            ]
-        }
-    )
+    return JsonResponse({"items": [item_json(item) for item in items]})
+
+
+def item_json(item: access.PupilItem) -> dict:
+    """A homework as one pupil sees it: the homework, "fait", the hand-in."""
+    return {
+        **actions.homework_data(item.homework).model_dump(),
+        "done": item.done,
+        "handed_in": item.handin is not None,
+        "late": bool(item.handin and item.handin.late),
+        "returned": bool(item.handin and item.handin.returned_at),
+    }
 
 
 @login_required
