@@ -198,7 +198,7 @@ class HubConsumer(AsyncWebsocketConsumer):
             # the read still reaches this socket.
             self.targets = [session_target(cookie)]
             await self.fanout.join(self, self.targets)
-        secret = self.scope.pop("access_token", None)
+        secret = self.scope.pop("access_token", None)  # type: ignore[typeddict-item]
         loading_since = asyncio.get_running_loop().time()
         if secret:
             # An app's socket (no Origin): the token's user; its revocation

@@ -29,6 +29,7 @@ can fix or replace a document; a teacher who left the class can no longer.
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Literal
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
@@ -37,8 +38,8 @@ from core.documents.models import DocumentVersion, Folder, Item
 from core.roster.access import staff_orgs
 from core.roster.models import Course, Enrollment, SchoolClass, User
 
-CLASS = "class"
-COURSE = "course"
+CLASS: Literal["class"] = "class"
+COURSE: Literal["course"] = "course"
 # What school-life staff need to read a class's documents.
 VIEW_PERMISSION = "documents.view_item"
 
@@ -47,7 +48,7 @@ VIEW_PERMISSION = "documents.view_item"
 class Space:
     """A class's or a course's documents, as seen by one user."""
 
-    kind: str  # CLASS or COURSE
+    kind: Literal["class", "course"]  # CLASS or COURSE
     obj: SchoolClass | Course
     can_write: bool
     guardian_only: bool  # the user reads it only as a guardian

@@ -144,7 +144,7 @@ def send_message(
     ip: str | None = None,
     now: dt.datetime | None = None,
     silent: bool = False,
-    private_to: User | None = None,
+    private_to: User | int | None = None,
 ) -> Message:
     """Send ``body`` (markdown subset, 10,000 characters) with up to 5 files.
 

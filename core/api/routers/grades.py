@@ -11,7 +11,7 @@ otherwise). Figures are rounded half up to 2 decimals, as on the page.
 
 import datetime as dt
 from decimal import Decimal
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from django.http import Http404
 from ninja import Query, Router, Schema
@@ -27,8 +27,13 @@ router = Router(tags=["grades"])
 
 # As literals: a model's ``Status``/``Kind`` enum would share its schema
 # name with another module's.
-MarkStatus = Literal[tuple(Mark.Status.values)]
-EvaluationKind = Literal[tuple(Evaluation.Kind.values)]
+# mypy sees plain strings: it cannot read a Literal built from the values.
+if TYPE_CHECKING:
+    MarkStatus = str
+    EvaluationKind = str
+else:
+    MarkStatus = Literal[tuple(Mark.Status.values)]
+    EvaluationKind = Literal[tuple(Evaluation.Kind.values)]
 
 MAX_ID = 2**63 - 1
 

@@ -9,7 +9,7 @@ the site.
 """
 
 import datetime as dt
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ninja import Router, Schema
 from pydantic import Field
@@ -19,6 +19,13 @@ from core.api.schemas import ApiError, Error, answers
 from core.messaging.render import render_message
 from core.schoollife import access, actions
 from core.schoollife.models import Acknowledgement, Notice
+
+# As a literal (a model's enum would share its schema name with another
+# module's); mypy sees a plain string: it cannot read a Literal built this way.
+if TYPE_CHECKING:
+    ReplyKind = str
+else:
+    ReplyKind = Literal[tuple(Notice.ReplyKind.values)]
 
 router = Router(tags=["schoollife"])
 
@@ -47,7 +54,7 @@ class NoticeOut(Schema):
     published_at: dt.datetime
     edited_at: dt.datetime | None
     requires_ack: bool
-    reply_kind: Literal[tuple(Notice.ReplyKind.values)]
+    reply_kind: ReplyKind
     reply_options: list[str]
     acknowledgement: AcknowledgementOut | None
     attachments: list[NoticeAttachmentOut]
@@ -74,6 +81,7 @@ def _ack(ack: Acknowledgement | None) -> AcknowledgementOut | None:
 
 
 def _notice(notice: Notice, ack: Acknowledgement | None) -> NoticeOut:
+    assert notice.published_at is not None  # only published notices are read
     return NoticeOut(
         id=notice.pk,
         org_id=notice.org_id,
