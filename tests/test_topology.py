@@ -131,6 +131,27 @@ def session_of(user) -> str:
     return create_sessions([user])[user.pk]
 
 
+async def post_message(url: str, conversation, sender) -> int:
+    """``sender`` posts a message in ``conversation`` through the process at
+    ``url`` (the page's JSON endpoint, with its session and CSRF token); the
+    new message's id."""
+    csrf = get_random_string(32)
+    request = urllib.request.Request(
+        f"{url}/messages/{conversation.pk}/api/messages/",
+        data=urllib.parse.urlencode(
+            {"body": "La sortie est confirmée.", "idempotency_key": uuid.uuid4().hex}
+        ).encode(),
+        headers={
+            "Cookie": f"sessionid={await session_of(sender)}; csrftoken={csrf}",
+            "X-CSRFToken": csrf,
+            "Accept": "application/json",
+        },
+    )
+    response = await asyncio.to_thread(urllib.request.urlopen, request, timeout=10)
+    assert response.status == 200
+    return json.loads(response.read())["message"]["id"]
+
+
 class Socket:
     """A protocol client on one process: frames in order, offsets per stream."""
 
@@ -197,21 +218,7 @@ async def test_event_written_through_one_process_reaches_a_socket_on_the_other(
     start = reply["streams"][mine]["offset"]
 
     # An HTTP action through process A: the teacher posts a message.
-    csrf = get_random_string(32)
-    teacher_session = await session_of(teacher)
-    request = urllib.request.Request(
-        f"{topology.urls[0]}/messages/{conversation.pk}/api/messages/",
-        data=urllib.parse.urlencode(
-            {"body": "La sortie est confirmée.", "idempotency_key": uuid.uuid4().hex}
-        ).encode(),
-        headers={
-            "Cookie": f"sessionid={teacher_session}; csrftoken={csrf}",
-            "X-CSRFToken": csrf,
-            "Accept": "application/json",
-        },
-    )
-    response = await asyncio.to_thread(urllib.request.urlopen, request, timeout=10)
-    message_id = json.loads(response.read())["message"]["id"]
+    message_id = await post_message(topology.urls[0], conversation, teacher)
 
     (frame,) = await on_b.events(1)
     assert (frame["stream"], frame["offset"]) == (mine, start + 1)

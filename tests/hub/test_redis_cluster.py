@@ -25,13 +25,10 @@ import asyncio
 import contextlib
 import json
 import time
-import urllib.parse
-import urllib.request
 import uuid
 
 import pytest
 from channels.db import database_sync_to_async
-from django.utils.crypto import get_random_string
 from redis.crc import key_slot
 
 from hub.broadcast import channel_prefix
@@ -43,6 +40,7 @@ from tests.test_topology import (
     Socket,
     _database_url,
     aemit,
+    post_message,
     session_of,
 )
 from tests.test_topology import pytestmark as topology_marks
@@ -212,20 +210,7 @@ async def test_events_cross_processes_on_three_shards(
 
     # An HTTP action through process A: the teacher posts a message, which
     # lands on the parent's user stream.
-    csrf = get_random_string(32)
-    request = urllib.request.Request(
-        f"{topo.urls[0]}/messages/{conversation.pk}/api/messages/",
-        data=urllib.parse.urlencode(
-            {"body": "La sortie est confirmée.", "idempotency_key": uuid.uuid4().hex}
-        ).encode(),
-        headers={
-            "Cookie": f"sessionid={await session_of(teacher)}; csrftoken={csrf}",
-            "X-CSRFToken": csrf,
-            "Accept": "application/json",
-        },
-    )
-    response = await asyncio.to_thread(urllib.request.urlopen, request, timeout=10)
-    assert response.status == 200
+    await post_message(topo.urls[0], conversation, teacher)
     # hub.send_event from this (third) process, on the three streams.
     await aemit(streams, n=1)
 
