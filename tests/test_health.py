@@ -66,6 +66,48 @@ def test_redis_down_fails_both_probes_and_says_so(client, db, settings, closed_p
         }
 
 
+@pytest.fixture
+def redis_cluster():
+    """A fresh local Redis Cluster (scripts/redis_cluster.py); a missing
+    redis-server is a failure, not a skip (.ci/run installs it)."""
+    from scripts.redis_cluster import MissingRedis, RedisCluster
+
+    try:
+        cluster = RedisCluster().start()
+    except MissingRedis as error:
+        pytest.fail(f"{error} (.ci/run installs it)")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def test_a_redis_cluster_is_checked_on_every_node(client, db, settings, redis_cluster):
+    """Events ride the cluster when REDIS_CLUSTER_URL is set: a probe that
+    asked only REDIS_URL passed while no event could be published."""
+    settings.REDIS_CLUSTER_URL = redis_cluster.url
+    for path in ("/healthz", "/readyz"):
+        response = client.get(path)
+        assert response.status_code == 200, response.json()
+        assert response.json()["checks"]["redis_cluster"] == "ok"
+    redis_cluster.stop_node(redis_cluster.live_ports()[0])
+    for path in ("/healthz", "/readyz"):
+        response = client.get(path)
+        assert response.status_code == 503
+        assert response.json()["checks"]["redis_cluster"] == "failed"
+
+
+def test_a_redis_cluster_down_fails_both_probes(client, db, settings, closed_port):
+    settings.REDIS_CLUSTER_URL = f"redis://127.0.0.1:{closed_port}"
+    for path in ("/healthz", "/readyz"):
+        response = client.get(path)
+        assert response.status_code == 503
+        assert response.json() == {
+            "status": "unavailable",
+            "checks": {**_expected_checks(), "redis_cluster": "failed"},
+        }
+
+
 def test_draining_fails_readiness_only(client, db):
     lifecycle.draining.set()
     try:
