@@ -4,7 +4,7 @@
 ``{"status": "ok", "checks": {"database": "ok", "redis": "ok"}}``, else 503
 with the one that failed marked ``"failed"`` (``redis`` is checked only when
 ``REDIS_URL`` is set: the embedded default has no Redis; ``redis_cluster``,
-every node, only when ``REDIS_CLUSTER_URL`` is).
+its masters, only when ``REDIS_CLUSTER_URL`` is).
 
 ``GET /readyz``: the same checks, and 503 ``"draining"`` once the process has
 had SIGTERM (:mod:`hub.lifecycle`): it should get no new connections. This is
@@ -55,7 +55,9 @@ def _redis() -> bool:
 
 
 def _redis_cluster() -> bool:
-    """Every node of the cluster answers (events ride it: README, Redis Cluster)."""
+    """Every master serving slots answers: each shard can publish (README,
+    Redis Cluster). A lost replica, or a master its replica has replaced,
+    fails no probe: the cluster still carries every event."""
     import redis
     from redis.backoff import NoBackoff
     from redis.exceptions import RedisClusterException
@@ -69,7 +71,7 @@ def _redis_cluster() -> bool:
             socket_timeout=REDIS_TIMEOUT_SECONDS,
             retry=Retry(NoBackoff(), 0),
         )
-        return bool(client.ping(target_nodes=redis.RedisCluster.ALL_NODES))
+        return bool(client.ping(target_nodes=redis.RedisCluster.PRIMARIES))
     except (redis.RedisError, RedisClusterException):
         logger.warning("health: the Redis Cluster does not answer", exc_info=True)
         return False
