@@ -3,7 +3,8 @@
 ``GET /healthz``: the process's dependencies answer. 200
 ``{"status": "ok", "checks": {"database": "ok", "redis": "ok"}}``, else 503
 with the one that failed marked ``"failed"`` (``redis`` is checked only when
-``REDIS_URL`` is set: the embedded default has no Redis).
+``REDIS_URL`` is set: the embedded default has no Redis; ``redis_cluster``,
+its masters, only when ``REDIS_CLUSTER_URL`` is).
 
 ``GET /readyz``: the same checks, and 503 ``"draining"`` once the process has
 had SIGTERM (:mod:`hub.lifecycle`): it should get no new connections. This is
@@ -53,10 +54,38 @@ def _redis() -> bool:
         client.close()
 
 
+def _redis_cluster() -> bool:
+    """Every master serving slots answers: each shard can publish (README,
+    Redis Cluster). A lost replica, or a master its replica has replaced,
+    fails no probe: the cluster still carries every event."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.exceptions import RedisClusterException
+    from redis.retry import Retry
+
+    client = None
+    try:
+        client = redis.RedisCluster.from_url(
+            settings.REDIS_CLUSTER_URL,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+            retry=Retry(NoBackoff(), 0),
+        )
+        return bool(client.ping(target_nodes=redis.RedisCluster.PRIMARIES))
+    except (redis.RedisError, RedisClusterException):
+        logger.warning("health: the Redis Cluster does not answer", exc_info=True)
+        return False
+    finally:
+        if client is not None:
+            client.close()
+
+
 def _checks() -> dict[str, bool]:
     checks = {"database": _database()}
     if settings.REDIS_URL:
         checks["redis"] = _redis()
+    if settings.REDIS_CLUSTER_URL:
+        checks["redis_cluster"] = _redis_cluster()
     return checks
 
 

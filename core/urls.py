@@ -2,6 +2,10 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
+
+# The admin names the hub, not the framework ("Administration de Django").
+admin.site.site_header = admin.site.site_title = _("Hub ENT administration")
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -102,3 +102,5 @@ def test_the_admin_index_is_in_french(client, school):
     for english in ("Delivery", "Roster", "Attendance", "Otp_Totp", "Axes"):
         assert english not in captions
     assert "Deliverys" not in page and "Task Results" not in page
+    assert "<title>Site d’administration | Administration du Hub ENT</title>" in page
+    assert "Django" not in re.sub(r"<[^>]*>", "", page)

@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,61 @@ def test_redis_down_fails_both_probes_and_says_so(client, db, settings, closed_p
         assert response.json() == {
             "status": "unavailable",
             "checks": {"database": "ok", "redis": "failed"},
+        }
+
+
+@pytest.fixture
+def redis_cluster():
+    """A fresh local Redis Cluster (scripts/redis_cluster.py); a missing
+    redis-server is a failure, not a skip (.ci/run installs it)."""
+    from scripts.redis_cluster import MissingRedis, RedisCluster
+
+    try:
+        cluster = RedisCluster().start()
+    except MissingRedis as error:
+        pytest.fail(f"{error} (.ci/run installs it)")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def _cluster_check(client) -> list[tuple[int, str]]:
+    answers = [client.get(path) for path in ("/healthz", "/readyz")]
+    return [(r.status_code, r.json()["checks"]["redis_cluster"]) for r in answers]
+
+
+def test_a_redis_cluster_is_checked_master_by_master(
+    client, db, settings, redis_cluster
+):
+    """Events ride the cluster when REDIS_CLUSTER_URL is set: a probe that
+    asked only REDIS_URL passed while a shard could publish nothing. Once a
+    replica has taken the lost master's place, the probes pass again."""
+    settings.REDIS_CLUSTER_URL = redis_cluster.url
+    assert _cluster_check(client) == [(200, "ok"), (200, "ok")]
+    # A master other than the seed node the URL names (the client starts there).
+    seed = redis_cluster.ports[0]
+    channels = [f"stream-{n}" for n in range(30)]
+    lost = min({redis_cluster.master_of(c) for c in channels} - {seed})
+    channel = next(c for c in channels if redis_cluster.master_of(c) == lost)
+    redis_cluster.stop_node(lost)
+    assert _cluster_check(client) == [(503, "failed"), (503, "failed")]
+    # The replica takes over after the nodes' timeout (a couple of seconds).
+    deadline = time.monotonic() + 30
+    while redis_cluster.master_of(channel) == lost and time.monotonic() < deadline:
+        time.sleep(0.1)
+    redis_cluster.wait_for_ok()
+    assert _cluster_check(client) == [(200, "ok"), (200, "ok")]
+
+
+def test_a_redis_cluster_down_fails_both_probes(client, db, settings, closed_port):
+    settings.REDIS_CLUSTER_URL = f"redis://127.0.0.1:{closed_port}"
+    for path in ("/healthz", "/readyz"):
+        response = client.get(path)
+        assert response.status_code == 503
+        assert response.json() == {
+            "status": "unavailable",
+            "checks": {**_expected_checks(), "redis_cluster": "failed"},
         }
 
 

@@ -29,6 +29,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from core import crypto
 from core.roster.models import AcademicSession, Org, SchoolClass
@@ -123,7 +124,7 @@ class Skill(models.Model):
 class Evaluation(models.Model):
     class Kind(models.TextChoices):
         TEST = "test", _("test")
-        HOMEWORK = "homework", _("homework")
+        HOMEWORK = "homework", pgettext_lazy("evaluation kind", "homework")
         ORAL = "oral", _("oral")
         PRACTICAL = "practical", _("practical work")
         OTHER = "other", _("other")
@@ -206,7 +207,7 @@ class Mark(models.Model):
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default="", blank=True
     )
-    comment = crypto.EncryptedTextField(_("comment"))
+    comment = crypto.EncryptedTextField(pgettext_lazy("mark", "comment"))
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

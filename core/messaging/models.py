@@ -9,6 +9,7 @@ database dump alone reveals no text a user wrote.
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from core import crypto, files
 from core.roster.models import Org
@@ -59,7 +60,7 @@ class Conversation(models.Model):
     )
     # Encrypted: searched in Python over the user's own conversations
     # (``access.search_conversations``), never by the database.
-    subject = crypto.EncryptedTextField(_("subject"))
+    subject = crypto.EncryptedTextField(pgettext_lazy("message", "subject"))
     created_by = models.ForeignKey(
         User, on_delete=models.PROTECT, related_name="+", verbose_name=_("created by")
     )
@@ -202,7 +203,7 @@ class Report(models.Model):
     )
 
     class Meta:
-        verbose_name = _("report")
+        verbose_name = pgettext_lazy("moderation", "report")
         verbose_name_plural = _("reports")
         ordering = ["-created_at"]
         constraints = [

@@ -9,6 +9,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Sourced(models.Model):
@@ -315,7 +316,7 @@ class RosterImport(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", _("queued")
         RUNNING = "running", _("running")
-        DONE = "done", _("done")
+        DONE = "done", pgettext_lazy("import status", "done")
         FAILED = "failed", _("failed")
 
     created_by = models.ForeignKey(

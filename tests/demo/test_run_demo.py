@@ -121,7 +121,9 @@ def test_a_taken_http_port_stops_before_the_banner_with_a_sentence(local_env):
     assert f"Le port {port} (127.0.0.1) pour le hub (HTTP) est déjà utilisé" in str(
         error.value
     )
-    assert f"PORT={port + 1} make run" in str(error.value)
+    # Its own data too: on the same VAR_DIR both hubs would share the
+    # database and task queue, e-mails naming either hub's port.
+    assert f"PORT={port + 1} VAR_DIR=var/port-{port + 1} make run" in str(error.value)
     assert out.getvalue() == ""
 
 

@@ -142,11 +142,24 @@ def ensure_port_free(host: str, port: int, variable: str, what: str) -> None:
 
 
 def port_taken_message(host: str, port: int, variable: str, what: str) -> str:
-    """Say, in French then in English, which port is taken and what to do."""
+    """Say, in French then in English, which port is taken and what to do.
+
+    A second hub gets its own VAR_DIR too: on the same one, both would share
+    the database and the task queue, and an e-mail's links would name
+    whichever hub's worker sent it."""
+    if variable != "PORT":
+        return (
+            f"Le port {port} ({host}) pour {what} est déjà utilisé. Arrêtez ce "
+            f"qui l'occupe, ou choisissez-en un autre : {variable}={port + 1} "
+            f"make run\n"
+            f"Port {port} on {host} is already in use; stop the other server or "
+            f"set {variable}."
+        )
+    other = f"PORT={port + 1} VAR_DIR=var/port-{port + 1} make run"
     return (
         f"Le port {port} ({host}) pour {what} est déjà utilisé, sans doute par "
-        f"un autre « make run ». Arrêtez-le, ou choisissez un autre port : "
-        f"{variable}={port + 1} make run\n"
-        f"Port {port} on {host} is already in use; stop the other server or "
-        f"set {variable}."
+        f"un autre « make run ». Arrêtez-le, ou lancez un second hub sur un "
+        f"autre port avec ses propres données (base, e-mails) : {other}\n"
+        f"Port {port} on {host} is already in use; stop the other server, or "
+        f"start another hub with its own data: {other}"
     )
