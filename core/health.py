@@ -31,8 +31,10 @@ def _database() -> bool:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-    except Exception:
-        logger.warning("health: the database does not answer", exc_info=True)
+    except Exception as error:
+        # One line per failed probe (every few seconds per process while the
+        # outage lasts), not a traceback each time.
+        logger.warning("health: the database does not answer: %r", error)
         return False
     return True
 
@@ -47,8 +49,8 @@ def _redis() -> bool:
     )
     try:
         return bool(client.ping())
-    except redis.RedisError:
-        logger.warning("health: Redis does not answer", exc_info=True)
+    except redis.RedisError as error:
+        logger.warning("health: Redis does not answer: %r", error)
         return False
     finally:
         client.close()
@@ -72,8 +74,8 @@ def _redis_cluster() -> bool:
             retry=Retry(NoBackoff(), 0),
         )
         return bool(client.ping(target_nodes=redis.RedisCluster.PRIMARIES))
-    except (redis.RedisError, RedisClusterException):
-        logger.warning("health: the Redis Cluster does not answer", exc_info=True)
+    except (redis.RedisError, RedisClusterException) as error:
+        logger.warning("health: the Redis Cluster does not answer: %r", error)
         return False
     finally:
         if client is not None:

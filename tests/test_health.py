@@ -67,6 +67,18 @@ def test_redis_down_fails_both_probes_and_says_so(client, db, settings, closed_p
         }
 
 
+def test_a_failed_probe_logs_one_line_not_a_traceback(
+    client, db, settings, closed_port, caplog
+):
+    """Probes run every few seconds per process during an outage."""
+    settings.REDIS_URL = f"redis://127.0.0.1:{closed_port}/0"
+    with caplog.at_level("WARNING", logger="core.health"):
+        client.get("/healthz")
+    (record,) = [r for r in caplog.records if r.name == "core.health"]
+    assert record.getMessage().startswith("health: Redis does not answer: ")
+    assert record.exc_info is None
+
+
 @pytest.fixture
 def redis_cluster():
     """A fresh local Redis Cluster (scripts/redis_cluster.py); a missing
