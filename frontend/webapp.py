@@ -68,6 +68,7 @@ def worker_config() -> dict:
             "back."
         ),
         "backHome": _("Back to the home page"),
+        "stylesheet": static("hub/app.css"),
         "staticUrl": static(""),
         "catalogUrl": reverse("javascript-catalog"),
         "assets": [

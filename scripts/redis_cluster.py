@@ -32,7 +32,6 @@ import contextlib
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -41,7 +40,7 @@ from pathlib import Path
 import redis
 from redis.crc import key_slot
 
-from scripts.topology import die_with_parent
+from scripts.topology import die_with_parent, port_free
 
 HOST = "127.0.0.1"
 # Client ports are drawn here; their bus ports (+10000) stay below 32768.
@@ -66,22 +65,13 @@ def binaries() -> dict[str, str]:
     return found
 
 
-def _free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind((HOST, port))
-        except OSError:
-            return False
-    return True
-
-
 def free_cluster_ports(count: int) -> list[int]:
     """``count`` ports whose client and cluster-bus ports are both free."""
     ports: list[int] = []
     candidates = list(range(*PORT_RANGE))
     random.shuffle(candidates)
     for port in candidates:
-        if _free(port) and _free(port + 10000):
+        if port_free(port) and port_free(port + 10000):
             ports.append(port)
             if len(ports) == count:
                 return ports

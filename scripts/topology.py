@@ -189,7 +189,7 @@ class Process:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def _port_free(port: int) -> bool:
+def port_free(port: int) -> bool:
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -203,14 +203,14 @@ def free_ports(count: int, start: int | None = None) -> list[int]:
     """Return ``count`` consecutive free ports from ``start`` (or a random base)."""
     if start is not None:
         ports = list(range(start, start + count))
-        busy = [port for port in ports if not _port_free(port)]
+        busy = [port for port in ports if not port_free(port)]
         if busy:
             raise TopologyError(f"port(s) already in use: {busy}")
         return ports
     for _ in range(200):
         base = secrets.randbelow(AUTO_PORTS[1] - AUTO_PORTS[0] - count) + AUTO_PORTS[0]
         ports = list(range(base, base + count))
-        if all(_port_free(port) for port in ports):
+        if all(port_free(port) for port in ports):
             return ports
     raise TopologyError(f"no {count} consecutive free ports found")
 
@@ -503,7 +503,7 @@ class Topology:
         if process.pid is not None:
             return process.pid
         deadline = time.monotonic() + 10
-        while not _port_free(process.port) and time.monotonic() < deadline:
+        while not port_free(process.port) and time.monotonic() < deadline:
             time.sleep(0.05)
         self._spawn(process)
         if wait:

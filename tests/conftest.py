@@ -236,3 +236,19 @@ def pytest_collection_modifyitems(config, items):
     its own loop ("Runner.run() cannot be called from a running event loop").
     """
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+@pytest.fixture
+def redis_cluster():
+    """A fresh local Redis Cluster (scripts/redis_cluster.py); a missing
+    redis-server is a failure, not a skip (.ci/run installs it)."""
+    from scripts.redis_cluster import MissingRedis, RedisCluster
+
+    try:
+        cluster = RedisCluster().start()
+    except MissingRedis as error:
+        pytest.fail(f"{error} (.ci/run installs it)")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

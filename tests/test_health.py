@@ -79,22 +79,6 @@ def test_a_failed_probe_logs_one_line_not_a_traceback(
     assert record.exc_info is None
 
 
-@pytest.fixture
-def redis_cluster():
-    """A fresh local Redis Cluster (scripts/redis_cluster.py); a missing
-    redis-server is a failure, not a skip (.ci/run installs it)."""
-    from scripts.redis_cluster import MissingRedis, RedisCluster
-
-    try:
-        cluster = RedisCluster().start()
-    except MissingRedis as error:
-        pytest.fail(f"{error} (.ci/run installs it)")
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
-
-
 def _cluster_check(client) -> list[tuple[int, str]]:
     answers = [client.get(path) for path in ("/healthz", "/readyz")]
     return [(r.status_code, r.json()["checks"]["redis_cluster"]) for r in answers]

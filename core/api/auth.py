@@ -32,7 +32,6 @@ class TokenAuth(HttpBearer):
 
     def authenticate(self, request, token: str):
         found = tokens.authenticate(token, self.scope)
-        request.access_token = found
         return found.user
 
 

@@ -256,6 +256,7 @@ def message_item(message: Message, thread: Thread) -> dict:
         "private": message.visible_to_id is not None,
         "thread": thread.thread_partner(message),
         "thread_name": "",
+        "text": text,  # decrypted once, for the API (core/api/routers/messaging.py)
         "html": render_message(text) if state == "ok" else "",
         "attachments": [],
         "can_edit": False,

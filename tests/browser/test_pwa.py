@@ -272,6 +272,9 @@ def test_a_logout_offline_says_it_did_not_happen(live_hub, browser, login):
     page = context.new_page()
     login(page, "karim")
     wait_for_worker(page)
+    # A saved page, which the failed logout must still delete.
+    page.goto("/notifications/")
+    saved(page, ["/notifications/"])
     page.goto("/")
     context.set_offline(True)
     page.get_by_role("button", name="Se déconnecter").click()

@@ -32,7 +32,7 @@ from channels.db import database_sync_to_async
 from redis.crc import key_slot
 
 from hub.broadcast import channel_prefix
-from scripts.redis_cluster import MissingRedis, RedisCluster
+from scripts.redis_cluster import RedisCluster
 from scripts.topology import Topology
 from tests.test_security_headers import run_settings
 from tests.test_topology import (
@@ -74,19 +74,6 @@ def test_a_cluster_url_must_be_a_redis_url(tmp_path):
         refused = run_settings({**env, "REDIS_CLUSTER_URL": wrong}, SHOW)
         assert refused.returncode != 0
         assert "REDIS_CLUSTER_URL must be a redis:// or rediss:// URL" in refused.stderr
-
-
-@pytest.fixture
-def redis_cluster():
-    """A fresh 6-node cluster; a missing redis-server is a failure, not a skip."""
-    try:
-        cluster = RedisCluster().start()
-    except MissingRedis as error:
-        pytest.fail(f"{error} (.ci/run installs it)")
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 def spread_prefix(cluster: RedisCluster, streams: list[str]) -> str:

@@ -22,7 +22,6 @@ from core.messaging.views import (
     ERROR_STATUS,
     PAGE_SIZE,
     conversation_row,
-    decrypt_text,
     inbox_queryset,
     load_thread,
     may_send_silently,
@@ -115,7 +114,7 @@ def _message(message, thread) -> MessageOut:
         state=item["state"],
         mine=item["mine"],
         private=item["private"],
-        text=(decrypt_text(message.body) or "") if item["state"] == "ok" else "",
+        text=item["text"],
         html=str(item["html"]),
         attachments=item["attachments"],
     )

@@ -17,21 +17,8 @@ const CONFIG = Object.assign(
     newNotification: "New notification",
     subscribeUrl: "/delivery/subscribe/",
     icon: "/static/hub/favicon.svg",
-    lang: "en",
-    pagesCache: "hub-pages",
-    assetsCache: "hub-assets",
-    savedAtHeader: "X-Hub-Saved-At",
-    offlineUrl: "/offline/",
-    loginUrl: "/login/",
-    logoutUrl: "/logout/",
-    offlinePages: [],
-    offlineBanner: "Offline — last updated on %(date)s",
-    notLoggedOutTitle: "You are still logged in",
-    notLoggedOut: "This device is offline: the logout did not reach the server and your session is still open. Log out again once the connection is back.",
-    backHome: "Back to the home page",
-    assets: [],
-    staticUrl: "/static/",
-    catalogUrl: "/jsi18n/",
+    // The offline settings (caches, URLs, words) always come with
+    // self.HUB_SW: frontend.webapp.worker_config.
   },
   self.HUB_SW || {},
 );
@@ -287,7 +274,7 @@ async function logout(request) {
     const html =
       `<!doctype html><html lang="${escapeHtml(CONFIG.lang)}"><head><meta charset="utf-8">` +
       `<meta name="viewport" content="width=device-width, initial-scale=1">` +
-      `<title>${title}</title><link rel="stylesheet" href="${escapeHtml(CONFIG.assets[0] || "")}"></head>` +
+      `<title>${title}</title><link rel="stylesheet" href="${escapeHtml(CONFIG.stylesheet)}"></head>` +
       `<body><main id="main"><h1 id="not-logged-out">${title}</h1>` +
       `<p role="alert">${escapeHtml(CONFIG.notLoggedOut)}</p>` +
       `<p><a href="/">${escapeHtml(CONFIG.backHome)}</a></p></main></body></html>`;

@@ -51,10 +51,7 @@ class Command(BaseCommand):
                     "la boîte mail locale",
                 )
         call_command("migrate", interactive=False, verbosity=0)
-        try:
-            accounts = build_demo_school()
-        except FileNotFoundError as error:
-            raise CommandError(str(error)) from error
+        accounts = build_demo_school()
         lesson = ensure_lesson_now()
         # 3e A's 2025-26 timetable opens on the week its changes land in.
         settings.TIMETABLE_DEFAULT_WEEK = settings.TIMETABLE_DEFAULT_WEEK or str(

@@ -1,4 +1,4 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from core.demo.school import (
     DEMO_TOTP_SECRET,
@@ -15,10 +15,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        try:
-            accounts = build_demo_school()
-        except FileNotFoundError as error:
-            raise CommandError(str(error)) from error
+        accounts = build_demo_school()
         lesson = ensure_lesson_now()
         self.stdout.write(format_accounts(accounts))
         self.stdout.write(
