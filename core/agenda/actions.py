@@ -414,13 +414,15 @@ def _void(booking: Booking, now: dt.datetime) -> None:
     _emit_booking(booking, "cancelled", None, [user_stream(booking.teacher_id)])
 
 
-def book(*, guardian: User, slot: MeetingSlot, student: User) -> Booking:
-    """Book ``slot`` for ``student`` (see the module's rules)."""
+def book(*, guardian: User, slot: MeetingSlot, student: User | None) -> Booking:
+    """Book ``slot`` for ``student`` (see the module's rules). ``None`` (an id
+    that names no one) is refused as another family's child is, so the
+    answer never tells which ids exist."""
     evening = slot.evening
     now = timezone.now()
     if not evening.booking_opens <= now < evening.booking_closes:
         raise AgendaError(_("Booking for this evening is closed."))
-    if student not in access.children_for(guardian, evening):
+    if student is None or student not in access.children_for(guardian, evening):
         raise AgendaError(_("This child is not concerned by this evening."))
     if slot.teacher not in access.teachers_of_child(student, evening):
         raise AgendaError(_("This teacher does not teach this child."))

@@ -157,12 +157,17 @@ def test_nobody_but_a_guardian_books(world, agenda, who, expected):
     assert not Booking.objects.exists()
 
 
-def test_an_unknown_child_is_404_and_a_bad_body_422(world, agenda):
+def test_an_unknown_child_is_refused_as_another_familys_and_a_bad_body_422(
+    world, agenda
+):
+    """An id that names no one and another family's child get the same
+    answer: a token cannot tell which user ids exist."""
     s = world.school
-    status, _body = post(
-        s.parent, f"{AGENDA}/slots/{agenda.slots[0].pk}/booking", {"child_id": 10**9}
-    )
-    assert status == 404
+    url = f"{AGENDA}/slots/{agenda.slots[0].pk}/booking"
+    unknown = post(s.parent, url, {"child_id": 10**9})
+    other = post(s.parent, url, {"child_id": s.pupil2.pk})
+    assert unknown == other
+    assert unknown[0] == 409 and unknown[1]["error"] == "refused"
     status, body = post(s.parent, f"{AGENDA}/slots/{agenda.slots[0].pk}/booking", {})
     assert status == 422 and body["error"] == "invalid_request"
     assert not Booking.objects.exists()
