@@ -61,14 +61,6 @@ def worker_config() -> dict:
         "logoutUrl": reverse("logout"),
         "offlinePages": [reverse(name) for name in OFFLINE_PAGES],
         "offlineBanner": _("Offline — last updated on %(date)s"),
-        "notLoggedOutTitle": _("You are still logged in"),
-        "notLoggedOut": _(
-            "This device is offline: the logout did not reach the server and "
-            "your session is still open. Log out again once the connection is "
-            "back."
-        ),
-        "backHome": _("Back to the home page"),
-        "stylesheet": static("hub/app.css"),
         "staticUrl": static(""),
         "catalogUrl": reverse("javascript-catalog"),
         "assets": [

@@ -262,36 +262,3 @@ def test_a_desktop_browser_is_not_told_about_the_home_screen(
     expect(page.locator("#push-ios")).to_be_hidden()
     assert "Sur l’écran d’accueil" not in page.locator("main").inner_text()
     context.close()
-
-
-def test_a_logout_offline_says_it_did_not_happen(live_hub, browser, login):
-    """Offline, "Se déconnecter" cannot reach the server: the session stays
-    open, and the page says so instead of the browser's own error page (a
-    shared phone's next user would think Karim was logged out)."""
-    context = new_context(browser, live_hub)
-    page = context.new_page()
-    login(page, "karim")
-    wait_for_worker(page)
-    # A saved page, which the failed logout must still delete.
-    page.goto("/notifications/")
-    saved(page, ["/notifications/"])
-    page.goto("/")
-    context.set_offline(True)
-    page.get_by_role("button", name="Se déconnecter").click()
-    expect(page.locator("#not-logged-out")).to_have_text(
-        "Vous êtes toujours connecté", timeout=15_000
-    )
-    expect(page.get_by_role("alert")).to_contain_text(
-        "la déconnexion n’a pas atteint le serveur"
-    )
-    assert saved_pages(page) == []
-
-    # True: back online the session is still open, and a logout now works.
-    context.set_offline(False)
-    page.get_by_role("link", name="Retour à l’accueil").click()
-    logout = page.get_by_role("button", name="Se déconnecter")
-    expect(logout).to_be_visible()
-    with page.expect_navigation():
-        logout.click()
-    page.wait_for_url("**/login/")
-    context.close()

@@ -263,25 +263,6 @@ async function offlinePage() {
   return (await cache.match(CONFIG.offlineUrl)) || Response.error();
 }
 
-/** A logout that cannot reach the server (offline) did not happen: say so,
- * rather than the browser's "no connection" page that reads as if it had
- * (a shared family phone, a CDI computer). The saved pages go either way. */
-async function logout(request) {
-  try {
-    return await fetch(request);
-  } catch {
-    const title = escapeHtml(CONFIG.notLoggedOutTitle);
-    const html =
-      `<!doctype html><html lang="${escapeHtml(CONFIG.lang)}"><head><meta charset="utf-8">` +
-      `<meta name="viewport" content="width=device-width, initial-scale=1">` +
-      `<title>${title}</title><link rel="stylesheet" href="${escapeHtml(CONFIG.stylesheet)}"></head>` +
-      `<body><main id="main"><h1 id="not-logged-out">${title}</h1>` +
-      `<p role="alert">${escapeHtml(CONFIG.notLoggedOut)}</p>` +
-      `<p><a href="/">${escapeHtml(CONFIG.backHome)}</a></p></main></body></html>`;
-    return new Response(html, { status: 503, headers: { "Content-Type": "text/html; charset=utf-8" } });
-  }
-}
-
 async function navigate(event, path) {
   const { request } = event;
   let response;
@@ -325,8 +306,7 @@ self.addEventListener("fetch", (event) => {
   const url = new URL(request.url);
   if (url.origin !== self.location.origin) return;
   if (request.method === "POST" && url.pathname === CONFIG.logoutUrl) {
-    event.waitUntil(forgetPages());
-    if (request.mode === "navigate") event.respondWith(logout(request));
+    event.waitUntil(forgetPages()); // the logout itself goes on untouched
     return;
   }
   if (request.method !== "GET") return;
