@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from core.messaging.access import unread_totals
 from hub import inbox
-from hub.access import readable_streams
+from core.roster.streams import readable_streams
 from hub.events import notifying_kinds
 from hub.streams import positions
 

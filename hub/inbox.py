@@ -3,7 +3,7 @@
 What a user has read is a :class:`hub.models.ReadCursor` per user and stream:
 the last offset they marked as read. Every event of a notifying kind
 (:func:`hub.events.notifying_kinds`) above that offset, on a stream the user
-may read (:func:`hub.access.readable_streams`), is unread. A stream without a
+may read (:func:`core.roster.streams.readable_streams`), is unread. A stream without a
 cursor counts as read up to offset 0.
 """
 
@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 from pydantic import ValidationError
 
-from hub.access import readable_streams
+from core.roster.streams import readable_streams
 from hub.events import Notice, UnknownEventKind, event_class, notifying_kinds
 from hub.models import Event, ReadCursor, Stream
 from hub.streams import Envelope, envelope
@@ -56,7 +56,7 @@ def unread_count(user, names: list[str] | None = None) -> int:
     """Return how many notifying events ``user`` has not marked as read.
 
     ``names`` are the user's readable streams when the caller has them
-    already (:func:`hub.access.readable_streams`); otherwise they are read.
+    already (:func:`core.roster.streams.readable_streams`); otherwise they are read.
     """
     if not getattr(user, "is_authenticated", False):
         return 0

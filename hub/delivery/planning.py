@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from core.roster.models import Org, User
-from hub.access import readers_of
+from core.roster.streams import readers_of
 from hub.delivery import clock
 from hub.delivery.categories import CATEGORIES
 from hub.delivery.models import (
@@ -149,7 +149,7 @@ def _readers(events: list[Event]) -> dict[str, list[User]]:
     """Return ``{stream name: readers}`` of the events' streams.
 
     ``user:`` streams (one per member for a notice) are read in one query
-    for all; class and org streams (few) by :func:`hub.access.readers_of`.
+    for all; class and org streams (few) by :func:`core.roster.streams.readers_of`.
     Each stream gets its own user objects (``children_here`` is per stream).
     """
     from hub.streams import InvalidStreamName, parse_stream

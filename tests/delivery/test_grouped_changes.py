@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from core.roster.models import Enrollment, GuardianLink
 from core.timetable.actions import change_occurrence, import_feed
 from hub import inbox
-from hub.access import readers_of
+from core.roster.streams import readers_of
 from hub.delivery import actions, emailing
 from hub.delivery.models import Delivery, Notification
 from hub.delivery.planning import plan_event

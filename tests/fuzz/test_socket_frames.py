@@ -159,7 +159,7 @@ def _school():
         school = build_school()
     else:
         school = _Fixture(existing)
-    from hub.access import readable_streams
+    from core.roster.streams import readable_streams
 
     school.pupil_streams = set(readable_streams(school.pupil))
     other = User.objects.get(username="ines")  # the other school's pupil

@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
-from hub.access import can_read_stream, readable_streams
+from core.roster.streams import can_read_stream, readable_streams, readers_of
 
 # Streams named after the school fixture: (scope, attribute of ``school``).
 # Attributes that are not on ``school`` are literal ids or raw names.
@@ -136,3 +136,32 @@ def test_readable_streams_agrees_with_the_roster_rules_for_every_user(school):
         ]
 
         assert readable_streams(user) == expected, user.username
+
+
+@pytest.mark.django_db
+def test_readers_of_is_the_inverse_of_readable_streams(school):
+    # Delivery asks readers_of (stream -> users), sockets readable_streams
+    # (user -> streams): the same rule both ways, for every stream of the
+    # school. A staff member also enrolled as a teacher takes both paths.
+    from core.roster.models import Enrollment, User
+
+    Enrollment.objects.create(
+        user=school.cpe, school_class=school.other_class, role="teacher"
+    )
+    school.pupil3.is_active = False
+    school.pupil3.save()
+    users = list(User.objects.all())
+    readable = {
+        user.pk: set(readable_streams(user)) for user in users if user.is_active
+    }
+    streams = set().union(*readable.values()) | {
+        f"user:{school.pupil3.pk}",
+        f"class:{school.class_3a.pk}",
+        "class:999999",
+        "org:01",
+    }
+
+    for stream in sorted(streams):
+        expected = {pk for pk, names in readable.items() if stream in names}
+
+        assert {user.pk for user in readers_of(stream)} == expected, stream
