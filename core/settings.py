@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "django_otp_webauthn",
     "hub",
+    "hub.realtime",
     "hub.delivery",
     "core.roster",
     "core.timetable",

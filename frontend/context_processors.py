@@ -5,8 +5,8 @@ from functools import cache
 from django.urls import reverse
 
 from core.messaging.access import unread_totals
-from hub import inbox
 from core.roster.streams import readable_streams
+from hub.delivery import inbox
 from hub.events import notifying_kinds
 from hub.streams import positions
 

@@ -41,7 +41,7 @@ from core.messaging.access import unread_totals
 from core.roster.access import children_of
 from core.roster.models import Enrollment, User
 from core.timetable.models import Occurrence
-from hub import inbox
+from hub.delivery import inbox
 from hub.events import notifying_kinds
 
 STUDENT = User.Role.STUDENT

@@ -25,7 +25,7 @@ from core.timetable.feed import feed_token_for, has_feed
 from core.timetable.school_calendar import week_days_off
 from core.timetable.views import feed_url
 from frontend import home as home_cards
-from hub import inbox
+from hub.delivery import inbox
 
 NOTIFICATION_LIMIT = 50
 

@@ -9,15 +9,10 @@ class HubConfig(AppConfig):
     def ready(self) -> None:
         from django.utils.module_loading import autodiscover_modules
 
-        from hub import signals  # noqa: F401
-        from hub.realtime import gcwatch
-
         # Every app's ``events`` module, so the registry (notifying kinds,
         # the notification centre's wording) never depends on which view
         # happened to be imported first.
         autodiscover_modules("events")
-
-        gcwatch.install()
 
         # Observability (docs/operations.md): a request's log lines follow
         # its login or logout; a task's lines carry its id; finished tasks are counted; a worker or the scheduler serves

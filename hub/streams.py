@@ -3,9 +3,10 @@
 Stream names are ``user:<id>``, ``class:<id>`` and ``org:<id>``. Domain
 actions call :func:`send_event` inside their transaction; the event gets the
 next offset of each stream and becomes visible when the transaction commits,
-at which point one doorbell per stream rings through the process fan-out
-(:mod:`hub.realtime.publish`, :mod:`hub.realtime.fanout`). If the transaction rolls back,
-neither the event nor the doorbell exists.
+at which point its subscribers hear of it (:mod:`hub.subscribers`: the
+realtime server rings one doorbell per stream, delivery has queued its task
+in the transaction). If the transaction rolls back, neither the event nor the
+doorbell exists.
 """
 
 import re
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from hub import subscribers
 from hub.events import HubEvent, UnknownEventKind, event_class
 from hub.models import Event, Stream
 from hub.rows import columns, converted
@@ -108,8 +110,6 @@ def send_event(streams: Iterable[str], event: HubEvent) -> list[Envelope]:
     that is not a :class:`HubEvent`), and ``TransactionManagementError`` when
     called outside a transaction. Nothing is written when it raises.
     """
-    from hub.realtime import publish
-
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
         raise transaction.TransactionManagementError(
@@ -152,10 +152,9 @@ def send_event(streams: Iterable[str], event: HubEvent) -> list[Envelope]:
         for name, epoch, row in zip(names, epochs, rows, strict=True)
     ]
     if envelopes:
-        # Registered in the innermost atomic block: a rolled-back savepoint
-        # drops its doorbells with its rows.
-        transaction.on_commit(lambda: publish.ring(envelopes))
-        _enqueue_delivery(event, rows)
+        # The realtime server's doorbells after the commit, delivery's task
+        # in the transaction (hub/subscribers.py).
+        subscribers.appended(event, rows, envelopes)
     return envelopes
 
 
@@ -211,22 +210,6 @@ def _advance_many(connection, names: list[str]) -> list[tuple[int, str, int]]:
             for name, pk, epoch, offset in cursor.fetchall():
                 found[name] = (pk, epoch, offset)
     return [found[name] for name in names]
-
-
-def _enqueue_delivery(event: HubEvent, rows: list[Event]) -> None:
-    """Queue delivery outside the app (push, e-mail) in the same transaction.
-
-    The task row commits with the events (an outbox): no event is written
-    without its delivery being planned, and a rollback drops both.
-    """
-    from hub.delivery import tasks
-
-    if type(event).category:
-        tasks.plan_event.enqueue([row.pk for row in rows])
-    withdrawn = event.withdraws()
-    if withdrawn:
-        user_id, tag = withdrawn
-        tasks.withdraw.enqueue(user_id, [tag])
 
 
 def lock_streams(names: Iterable[str]) -> None:

@@ -33,8 +33,8 @@ from core.homework.actions import hand_in, set_homework
 from core.homework.uploads import CheckedFile
 from core.roster.actions import grant_school_life_staff
 from core.roster.models import Enrollment, GuardianLink, User
-from core.schoollife.actions import publish_notice
 from core.roster.streams import readable_streams
+from core.schoollife.actions import publish_notice
 from tests.conftest import build_school, login_verified, make_occurrence, make_user
 from tests.hub.helpers import connect_as, receive
 from tests.messaging.helpers import PDF, start, upload

@@ -3,7 +3,7 @@
 Each write leaves an audit-log row (``core.audit.log``). None emits a hub
 event: nobody's open page shows activation codes, and an activation changes
 no stream anyone follows (the user's own sockets are closed by
-``hub.signals`` when the password changes, as for any password change).
+``core.roster.socket_access`` when the password changes, as for any password change).
 
 The plain code exists only in memory, between :func:`issue_code` and the
 letter or the e-mail that carries it; it is never logged or stored.

@@ -122,7 +122,7 @@ def record_login(sender, request, user, **kwargs) -> None:
 @receiver(user_logged_out)
 def forget_logout(sender, request, user, **kwargs) -> None:
     """Drop the row of the session that logs out (its sockets are closed by
-    ``hub.signals``)."""
+    ``core.roster.socket_access``)."""
     key = getattr(getattr(request, "session", None), "session_key", None)
     if key:
         UserSession.objects.filter(session_key=key).delete()

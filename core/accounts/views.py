@@ -12,7 +12,7 @@ same error; ``throttle`` locks out guessing.
 
 Password reset and change are Django's views with the hub's templates; a
 new password ends the user's other sessions (their session hash no longer
-matches) and closes all their sockets (``hub.signals``).
+matches) and closes all their sockets (``core.roster.socket_access``).
 """
 
 import time
@@ -259,7 +259,7 @@ def sessions_page(request):
     """List the user's sessions; end one, all the others, or all.
 
     POST ``end``: a session's id, ``others`` or ``all``. Ending the current
-    session is a logout (its sockets close through ``hub.signals``); the
+    session is a logout (its sockets close through ``core.roster.socket_access``); the
     others are deleted and their sockets closed at once
     (:func:`core.accounts.actions.end_sessions`).
     """

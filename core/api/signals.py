@@ -10,7 +10,7 @@ from django.dispatch import receiver
 
 from core.api.tokens import revoke_all
 from core.roster.models import User
-from hub.signals import account_change
+from core.roster.socket_access import account_change
 
 
 @receiver(pre_save, sender=User)

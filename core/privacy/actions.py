@@ -413,7 +413,7 @@ def _end_memberships(person: User, done: dict) -> None:
         ]
     )
     for row in enrollments + links:
-        row.delete()  # hub.signals rechecks the sockets of those concerned
+        row.delete()  # core.roster.socket_access rechecks the sockets of those concerned
     if enrollments:
         done["roster.Enrollment.user"] = len(enrollments)
     if links:

@@ -14,7 +14,7 @@ activated), so no page of it is open, and a first import of a whole
 département sends no event at all.
 
 Open sockets: bulk statements send no ``post_save`` / ``post_delete``
-signals, so the receivers of :mod:`hub.signals` do not run. Each
+signals, so the receivers of :mod:`core.roster.socket_access` do not run. Each
 transaction therefore asks, on commit and once per user, the sockets of
 everyone whose memberships changed (members, their guardians, guardians,
 staff) to recheck their streams (``hub.recheck``), and closes the sockets
@@ -418,7 +418,7 @@ def _end(model, members: list[Member], roster_import) -> None:
     ``EndedMembership`` copies, delete the rows.
 
     The DELETE is plain SQL: a queryset's ``delete()`` would fetch every row
-    to send ``post_delete`` to :mod:`hub.signals`, whose receiver queries the
+    to send ``post_delete`` to :mod:`core.roster.socket_access`, whose receiver queries the
     guardians of each (one query per row); :func:`_announce` does that work
     once for the whole group. Nothing references these rows.
     """

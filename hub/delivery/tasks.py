@@ -54,3 +54,19 @@ def periodic() -> dict:
         "recovered": emailing.recover(),
         "digests": len(emailing.schedule_digests()),
     }
+
+
+def plan_on_append(event, rows: list) -> None:
+    """Queue delivery outside the app (push, e-mail) in the same transaction.
+
+    Subscribed to the log (:func:`hub.subscribers.in_transaction`, in
+    :mod:`hub.delivery.apps`): the task row commits with the events (an
+    outbox): no event is written without its delivery being planned, and a
+    rollback drops both.
+    """
+    if type(event).category:
+        plan_event.enqueue([row.pk for row in rows])
+    withdrawn = event.withdraws()
+    if withdrawn:
+        user_id, tag = withdrawn
+        withdraw.enqueue(user_id, [tag])

@@ -45,9 +45,7 @@ from django.http.request import split_domain_port
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.http import is_same_domain
 
-from core import logs
-from core.audit.ip import client_ip
-from core.request_id import clean as clean_request_id
+from hub.realtime.registry import domain
 
 
 class SocketApp:
@@ -150,11 +148,11 @@ class SocketApp:
             "access_token": token,
             # The client's address, as the audit log and the throttles read
             # it (trusted proxy hops only): the cap of HUB_MAX_SOCKETS_PER_IP.
-            "client_address": client_ip(scope),
+            "client_address": domain().client_ip(scope),
         }
         del scope, cookie, origin, host, authorization, token
         # The socket's log lines, in every task of its consumer (core/logs.py).
-        logs.request_id.set(clean_request_id(request_id))
+        domain().log_request(request_id)
         await consumer_class()(slim, receive, send)
 
 

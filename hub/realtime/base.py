@@ -20,7 +20,7 @@ from typing import Any
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from core import metrics
+from hub.realtime import metrics
 from hub.realtime.fanout import LocalFanout
 from hub.realtime.protocol import CLOSE_TOO_SLOW, RATE_BURST
 

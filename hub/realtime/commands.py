@@ -5,9 +5,9 @@ and the drain of a stopping process (:mod:`hub.realtime.lifecycle`)."""
 from django.conf import settings
 
 from hub import streams as log
-from hub.access import readable_streams
 from hub.realtime import lifecycle
 from hub.realtime.protocol import BYE_RESTART, CLOSE_SESSION_ENDED, REPLAY_BATCH
+from hub.realtime.registry import domain
 from hub.realtime.replay import Replay
 from hub.realtime.threads import off_loop
 
@@ -55,12 +55,12 @@ class Commands(Replay):
     async def hub_recheck(self, message: dict) -> None:
         """Stop following the streams the user may no longer read (P3).
 
-        Sent when the user's memberships change (see :mod:`hub.signals`);
+        Sent when the user's memberships change (see :mod:`core.roster.socket_access`);
         the client gets ``unsubscribed`` with ``reason: "forbidden"``.
         """
         if self.closing:
             return
-        await self._keep_readable(await off_loop(readable_streams)(self.user))
+        await self._keep_readable(await off_loop(domain().readable_streams)(self.user))
 
     async def _keep_readable(self, readable: list[str]) -> None:
         """Follow only streams of ``readable``; tell the client what is dropped."""
@@ -114,4 +114,4 @@ def _account_now(user) -> tuple[str, list[str]]:
         return "deactivated", []
     if row[1] != user.password:
         return "password_changed", []
-    return "", readable_streams(user)
+    return "", domain().readable_streams(user)

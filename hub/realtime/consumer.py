@@ -31,8 +31,6 @@ from typing import Any
 from channels.exceptions import StopConsumer
 from django.conf import settings
 
-from core import logs
-from hub.access import readable_streams
 from hub.realtime import lifecycle
 from hub.realtime.base import _transport_of
 from hub.realtime.control import session_target, token_target, user_target
@@ -43,7 +41,8 @@ from hub.realtime.protocol import (
     CLOSE_TOO_MANY_SOCKETS,
     CLOSE_UNAUTHENTICATED,
 )
-from hub.realtime.sessions import is_session_key, load_token_user, load_user
+from hub.realtime.registry import domain
+from hub.realtime.sessions import is_session_key, load_user
 from hub.realtime.threads import off_loop
 
 
@@ -126,7 +125,7 @@ class HubConsumer(ClientFrames):
         if secret:
             # An app's socket (no Origin): the token's user; its revocation
             # closes the socket, as a logout closes a session's.
-            self.user, token_id = await off_loop(load_token_user, admission=True)(
+            self.user, token_id = await off_loop(domain().token_user, admission=True)(
                 secret
             )
             if token_id is not None:
@@ -137,8 +136,9 @@ class HubConsumer(ClientFrames):
             self.user, _key = await off_loop(load_user, admission=True)(cookie)
         if _is_active(self.user):
             # The socket's log lines name its user (core/logs.py).
-            logs.user_id.set(self.user.pk)
-            self.context.run(logs.user_id.set, self.user.pk)
+            log_user = domain().log_user
+            log_user(self.user.pk)
+            self.context.run(log_user, self.user.pk)
         else:
             # Closed after the accept, so the browser sees a close code it can
             # act on (a rejected handshake only shows 1006).
@@ -155,7 +155,7 @@ class HubConsumer(ClientFrames):
         await self.fanout.join(self, [target], since=loading_since)
         if settings.HUB_POLL_SECONDS > 0:
             self.poller = asyncio.create_task(self._poll_forever())
-        readable = await off_loop(readable_streams)(self.user)
+        readable = await off_loop(domain().readable_streams)(self.user)
         # Subscriptions are checked against this (a name missing from it is
         # checked in the database: access granted since); a change of the
         # user's memberships refreshes it (hub_recheck).

@@ -56,7 +56,7 @@ import weakref
 
 from django.conf import settings
 
-from core import metrics
+from hub.realtime import lifecycle, metrics
 from hub.realtime.control import control_channel
 from hub.realtime.fanout_control import ControlTargets
 from hub.realtime.loops import _fanouts, _local_lock
@@ -72,8 +72,6 @@ def fanout_for_running_loop() -> "LocalFanout":
         fanout = _fanouts.get(loop)
         if fanout is None:
             fanout = _fanouts[loop] = LocalFanout(loop)
-            from hub.realtime import lifecycle
-
             lifecycle.install(loop, fanout.sockets)
     return fanout
 

@@ -6,9 +6,7 @@ import time
 
 from django.conf import settings
 
-from core import metrics
-from hub.delivery.actions import mark_seen
-from hub.realtime import ephemeral
+from hub.realtime import ephemeral, metrics
 from hub.realtime.commands import Commands
 from hub.realtime.control import user_target
 from hub.realtime.protocol import (
@@ -21,6 +19,7 @@ from hub.realtime.protocol import (
     RATE_PER_SECOND,
     ProtocolError,
 )
+from hub.realtime.registry import domain
 from hub.realtime.threads import off_loop
 
 
@@ -181,7 +180,7 @@ class ClientFrames(Commands):
         ):
             raise ProtocolError("bad_seen", "seen needs a followed stream and offsets")
         clean = [o for o in offsets[:500] if isinstance(o, int) and o > 0]
-        await off_loop(mark_seen)(self.user, name, clean)
+        await off_loop(domain().seen)(self.user, name, clean)
 
     async def on_ephemeral(self, frame: dict) -> None:
         """Relay an ephemeral frame (``typing``) through its domain handler.

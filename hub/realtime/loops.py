@@ -6,7 +6,7 @@ import threading
 import weakref
 from typing import TYPE_CHECKING
 
-from core import metrics
+from hub.realtime import metrics
 
 if TYPE_CHECKING:
     from hub.realtime.fanout import LocalFanout

@@ -19,7 +19,7 @@ import logging
 import redis
 from django.conf import settings
 
-from core import metrics
+from hub.realtime import metrics
 from hub.realtime.loops import _local_fanouts
 from hub.streams import Envelope
 

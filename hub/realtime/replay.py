@@ -10,11 +10,11 @@ from collections.abc import Sequence
 
 from django.conf import settings
 
-from core import metrics
 from hub import streams as log
-from hub.access import can_read_stream
+from hub.realtime import metrics
 from hub.realtime.base import SocketBase
 from hub.realtime.protocol import REPLAY_BATCH, ProtocolError
+from hub.realtime.registry import domain
 from hub.realtime.threads import off_loop
 
 
@@ -223,7 +223,8 @@ class Replay(SocketBase):
 
 
 def _may_read(user, names: list[str]) -> set[str]:
-    return {name for name in names if can_read_stream(user, name)}
+    can_read = domain().can_read_stream
+    return {name for name in names if can_read(user, name)}
 
 
 def _reset_reason(position: dict, epoch: str, last: int) -> str | None:

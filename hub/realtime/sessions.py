@@ -22,7 +22,7 @@ from django.db.models import Manager
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
-from core.twofactor.policy import session_passed
+from hub.realtime.registry import domain
 from hub.rows import columns, converted
 
 
@@ -33,7 +33,7 @@ def load_user(session_key: str | None):
 
     Django's checks (those of Channels' ``get_user``: the backend, the
     session hash, an inactive user; :func:`session_user`), then the second
-    factor (:func:`core.twofactor.policy.session_passed`) on the configured
+    factor (the domain's ``session_passed``, :mod:`hub.realtime.registry`) on the configured
     session engine; with the database engine the session row is read in
     plain SQL (:func:`session_store`).
     """
@@ -45,28 +45,12 @@ def load_user(session_key: str | None):
     user = session_user(session)
     # A session that owes its second factor (a login by password of staff, or
     # of someone who added one) opens no socket: the session alone says so.
-    if user is not None and not session_passed(session, user):
+    if user is not None and not domain().session_passed(session, user):
         user = None
     user = user or AnonymousUser()
     # Loading an unknown key (or flushing a session whose hash no longer
     # matches) leaves it without one.
     return user, session.session_key if user.is_authenticated else None
-
-
-def load_token_user(secret: str):
-    """Return ``(user, token id)`` for an API access token with the ``read``
-    scope (sync, database work): ``AnonymousUser`` and ``None`` for a token
-    that opens nothing (:func:`core.api.tokens.authenticate`: unknown,
-    revoked, expired, an inactive user's, without ``read``)."""
-    from django.contrib.auth.models import AnonymousUser
-
-    from core.api.tokens import TokenRejected, authenticate
-
-    try:
-        token = authenticate(secret, "read")
-    except TokenRejected:
-        return AnonymousUser(), None
-    return token.user, token.pk
 
 
 def session_user(session):

@@ -26,10 +26,10 @@ def is_logged_in(client: Client) -> bool:
 
 @pytest.fixture
 def closed_sockets(monkeypatch):
-    """Record ``close_user_sockets(user_id, reason)`` calls of hub.signals."""
+    """Record ``close_user_sockets(user_id, reason)`` calls of core.roster.socket_access."""
     calls = []
     monkeypatch.setattr(
-        "hub.signals.close_user_sockets",
+        "core.roster.socket_access.close_user_sockets",
         lambda user_id, reason: calls.append((user_id, reason)),
     )
     return calls

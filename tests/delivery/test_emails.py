@@ -156,7 +156,7 @@ def test_a_change_after_the_digest_hour_goes_the_next_evening_once(school, maile
 def test_a_digest_leaves_out_what_was_read_and_sends_nothing_when_all_was(
     school, mailer
 ):
-    from hub.inbox import mark_all_read
+    from hub.delivery.inbox import mark_all_read
 
     with time_machine.travel(MORNING, tick=False):
         lesson_changes(school, 1)

@@ -15,10 +15,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from core.roster.models import Enrollment, GuardianLink
-from core.timetable.actions import change_occurrence, import_feed
-from hub import inbox
 from core.roster.streams import readers_of
-from hub.delivery import actions, emailing
+from core.timetable.actions import change_occurrence, import_feed
+from hub.delivery import actions, emailing, inbox
 from hub.delivery.models import Delivery, Notification
 from hub.delivery.planning import plan_event
 from hub.models import Event

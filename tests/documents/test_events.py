@@ -53,7 +53,7 @@ def test_each_write_emits_one_event_on_the_class_stream(world):
 
 
 def test_a_removal_reaches_open_pages_but_is_no_unread_notification(world):
-    from hub import inbox
+    from hub.delivery import inbox
 
     space = class_space(world)
     teacher = world.school.teacher

@@ -13,7 +13,8 @@ from django.utils import timezone
 from core.attendance.events import AttendanceRecorded, LessonRef
 from core.timetable.events import FeedImported
 from frontend import views
-from hub import inbox, send_event
+from hub import send_event
+from hub.delivery import inbox
 from hub.streams import class_stream, user_stream
 from tests.conftest import make_occurrence, make_user, verify_session
 

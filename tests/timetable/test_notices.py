@@ -12,7 +12,7 @@ from django.utils import translation
 from core.timetable.actions import change_occurrence, import_feed, occurrence_data
 from core.timetable.events import ChangeData, OccurrenceChanged, TimetableChanges
 from core.timetable.models import OccurrenceChange
-from hub import inbox
+from hub.delivery import inbox
 from hub.events import notifying_kinds
 from tests.conftest import capture_events, make_occurrence
 from tests.timetable.conftest import FLOP_AFTER, FLOP_BEFORE

@@ -1,4 +1,4 @@
-"""``/api/v1/notifications``: the in-app notification centre (``hub.inbox``),
+"""``/api/v1/notifications``: the in-app notification centre (``hub.delivery.inbox``),
 as the site's bell shows it (``frontend.views.notifications_payload``)."""
 
 from typing import Any
@@ -9,7 +9,7 @@ from pydantic import Field
 from core.api.auth import READ, WRITE
 from core.api.schemas import answers
 from frontend.views import NOTIFICATION_LIMIT, notifications_payload
-from hub import inbox
+from hub.delivery import inbox
 
 router = Router(tags=["notifications"])
 

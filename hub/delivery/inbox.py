@@ -15,6 +15,8 @@ from django.db.models import Q
 from pydantic import ValidationError
 
 from core.roster.streams import readable_streams
+from hub.delivery import tasks
+from hub.delivery.models import Notification
 from hub.events import Notice, UnknownEventKind, event_class, notifying_kinds
 from hub.models import Event, ReadCursor, Stream
 from hub.streams import Envelope, envelope
@@ -117,9 +119,6 @@ def mark_all_read(user) -> None:
 
 def _withdraw_pushes(user) -> None:
     """Close, on the user's other devices, the notifications just read here."""
-    from hub.delivery import tasks
-    from hub.delivery.models import Notification
-
     tags = list(
         Notification.objects.filter(user=user, seen_at__isnull=True)
         .exclude(tag="")
