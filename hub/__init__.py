@@ -1,4 +1,5 @@
-"""The realtime layer: streams with offsets, the consumer, fan-out.
+"""The event log: streams with offsets, ``send_event``, retention (the realtime
+server is :mod:`hub.realtime`, delivery :mod:`hub.delivery`).
 
 Domain actions call :func:`send_event` (and :func:`lock_streams` before
 sending several events), and nothing else of the hub writes.
