@@ -50,6 +50,8 @@ from django.conf import settings
 from django.http import parse_cookie
 from django.urls import Resolver404, resolve
 
+from hub.realtime.sessions import load_user
+
 MiB = 1024 * 1024
 
 # URL names whose views take files, and who may send them.
@@ -110,8 +112,6 @@ def limit_for(user, path: str) -> int:
 def allowed_bytes(session_key: str | None, path: str) -> int:
     """The largest body this request may have (sync, database): the anonymous
     limit unless ``session_key`` is a valid session of an active user."""
-    from hub.realtime.sessions import load_user
-
     user, _ = load_user(session_key)
     if not (user.is_authenticated and user.is_active):
         return settings.HTTP_MAX_BODY_BYTES_ANONYMOUS

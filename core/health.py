@@ -22,6 +22,8 @@ from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 
+from hub.realtime.lifecycle import draining
+
 logger = logging.getLogger(__name__)
 
 REDIS_TIMEOUT_SECONDS = 2
@@ -107,8 +109,6 @@ def healthz(request) -> JsonResponse:
 
 def readyz(request) -> JsonResponse:
     """As :func:`healthz`, and 503 ``draining`` while the process drains."""
-    from hub.realtime.lifecycle import draining
-
     checks = _checks()
     return _answer(checks, "draining" if draining.is_set() else None)
 

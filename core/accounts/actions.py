@@ -27,6 +27,8 @@ from core.accounts.letters import Letter, Pupil, render_letters
 from core.accounts.models import ActivationCode
 from core.audit import log as audit
 from core.roster.models import Enrollment, GuardianLink, Org, SchoolClass, User
+from hub.realtime.control import close_session_sockets
+from hub.realtime.sessions import session_store
 
 logger = logging.getLogger(__name__)
 
@@ -458,8 +460,6 @@ def end_sessions(
     from functools import partial
 
     from core.accounts.models import UserSession
-    from hub.realtime.control import close_session_sockets
-    from hub.realtime.sessions import session_store
 
     rows = [row for row in sessions if row.user_id == user.pk]
     if not rows:

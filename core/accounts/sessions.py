@@ -38,6 +38,7 @@ from django.utils.crypto import salted_hmac
 
 from core.accounts.models import KnownDevice, UserSession
 from core.audit.ip import client_ip
+from hub.realtime.sessions import session_store, session_user
 
 DEVICE_COOKIE = "hub_device"
 DEVICE_COOKIE_AGE = 400 * 24 * 3600  # browsers cap cookies at 400 days
@@ -166,8 +167,6 @@ def touch(request, force: bool = False) -> None:
 def live_sessions(user) -> list[UserSession]:
     """The sessions of ``user`` that still log them in, most recent first;
     rows of sessions that no longer do are deleted on the way."""
-    from hub.realtime.sessions import session_store, session_user
-
     store = session_store()
     alive: list[UserSession] = []
     dead: list[UserSession] = []

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from core.api.models import SCOPES, AccessToken
 from core.audit import log as audit
+from hub.realtime.control import close_token_sockets
 
 # How long a new token lives, in days: the choices offered.
 LIFETIMES = (30, 90, 365)
@@ -82,8 +83,6 @@ def revoke_token(*, user, token_id: int) -> AccessToken | None:
 
     Returns the token, or ``None`` when ``user`` has no such live token.
     """
-    from hub.realtime.control import close_token_sockets
-
     with transaction.atomic():
         token = (
             AccessToken.objects.live()
@@ -110,8 +109,6 @@ def revoke_all(user_id: int, reason: str) -> int:
     """Revoke every live token of the user ``user_id`` (their password
     changed: a token made by whoever knew the old one must not outlive it);
     return how many. One audit row ``api.tokens_revoked``."""
-    from hub.realtime.control import close_token_sockets
-
     with transaction.atomic():
         ids = list(
             AccessToken.objects.live()
