@@ -21,7 +21,8 @@ long as the socket, :class:`SocketApp` does in one call:
 
 A client that is no browser (an app, a script: docs/api.md) sends no Origin;
 it may authenticate with ``Authorization: Bearer <token>``, a personal
-access token of the API with the ``read`` scope (:func:`load_token_user`).
+access token of the API with the ``read`` scope (the domain's ``token_user``,
+:mod:`hub.realtime.registry`).
 Only without an Origin, and then the cookie is ignored: a browser always
 sends an Origin and cannot set that header on a WebSocket, so its path is
 unchanged, and a cookie without an Origin (or without a token) is still
