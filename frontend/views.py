@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from core.attendance.access import week_taught_by
+from core.errors import json_error
 from core.roster.access import children_of, classes_of
 from core.roster.models import Enrollment, Org, SchoolClass, User
 from core.timetable.access import get_class_for_user, week_for_user
@@ -249,14 +250,6 @@ def notifications(request):
 
 
 # JSON ----------------------------------------------------------------------
-
-
-def json_error(code: str, status: int, message: str = "") -> JsonResponse:
-    """Return ``{"error": code}`` (and ``"message"`` if given) with ``status``."""
-    body = {"error": code}
-    if message:
-        body["message"] = message
-    return JsonResponse(body, status=status)
 
 
 def invalid_week() -> JsonResponse:

@@ -29,6 +29,7 @@ from django.views.decorators.http import require_GET, require_POST
 from core import crypto, files
 from core.audit import log as audit
 from core.audit.ip import client_ip
+from core.errors import json_error
 from core.messaging import access, actions, policy
 from core.messaging.forms import (
     EditForm,
@@ -71,11 +72,6 @@ MAX_ID = 10**18 - 1
 def wants_json(request) -> bool:
     """Whether the client is the page's script (it asks for JSON)."""
     return "application/json" in request.headers.get("Accept", "")
-
-
-def json_error(code: str, status: int, message: str = "", **extra) -> JsonResponse:
-    body = {"error": code, "message": message or code, **extra}
-    return JsonResponse(body, status=status)
 
 
 def error_response(error: actions.MessagingError) -> JsonResponse:
@@ -770,7 +766,7 @@ def api_messages(request, conversation_id: int):
     if request.method == "POST":
         return send(request, conversation)
     if request.method != "GET":
-        return json_error("method_not_allowed", 405)
+        return json_error("method_not_allowed", 405, "GET or POST")
     raw = request.GET.get("after", "0")
     after = 0 if raw in ("", "0") else parse_id(raw)
     if after is None:

@@ -36,6 +36,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from core.audit import log as audit
+from core.errors import json_error
 from core.roster.access import orgs_of
 from core.roster.models import User
 from frontend.webapp import worker_config
@@ -57,11 +58,6 @@ ONE_CLICK = "One-Click"  # RFC 8058 §3.1: the body is "List-Unsubscribe=One-Cli
 
 
 # Helpers -------------------------------------------------------------------
-
-
-def json_error(code: str, status: int, message: str = "") -> JsonResponse:
-    """Return ``{"error": code, "message": message}`` with ``status``."""
-    return JsonResponse({"error": code, "message": message or code}, status=status)
 
 
 def user_zone(user: User):
