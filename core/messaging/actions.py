@@ -28,6 +28,7 @@ from core.messaging.models import (
     WriteSuspension,
 )
 from core.roster.models import Org, User
+from hub import ratelimit
 from hub.streams import user_stream
 
 MAX_BODY_CHARS = 10_000
@@ -527,10 +528,14 @@ def peek_send_token(user: User, now: dt.datetime) -> None:
     quota = SendQuota.objects.filter(user=user).values("tokens", "updated_at").first()
     if quota is None:
         return
-    elapsed = max(0.0, (now - quota["updated_at"]).total_seconds())
-    tokens = min(SEND_BURST, quota["tokens"] + elapsed * SEND_RATE_PER_SECOND)
-    if tokens < 1:
-        raise RateLimited((1 - tokens) / SEND_RATE_PER_SECOND)
+    _, wait = ratelimit.take(
+        quota["tokens"],
+        (now - quota["updated_at"]).total_seconds(),
+        SEND_BURST,
+        SEND_RATE_PER_SECOND,
+    )
+    if wait:
+        raise RateLimited(wait)
 
 
 def take_send_token(user: User, now: dt.datetime) -> None:
@@ -543,11 +548,15 @@ def take_send_token(user: User, now: dt.datetime) -> None:
         user=user, defaults={"tokens": SEND_BURST, "updated_at": now}
     )
     quota = SendQuota.objects.select_for_update().get(pk=quota.pk)
-    elapsed = max(0.0, (now - quota.updated_at).total_seconds())
-    tokens = min(SEND_BURST, quota.tokens + elapsed * SEND_RATE_PER_SECOND)
-    if tokens < 1:
-        raise RateLimited((1 - tokens) / SEND_RATE_PER_SECOND)
-    quota.tokens = tokens - 1
+    tokens, wait = ratelimit.take(
+        quota.tokens,
+        (now - quota.updated_at).total_seconds(),
+        SEND_BURST,
+        SEND_RATE_PER_SECOND,
+    )
+    if wait:
+        raise RateLimited(wait)
+    quota.tokens = tokens
     quota.updated_at = now
     quota.save(update_fields=["tokens", "updated_at"])
 
