@@ -47,9 +47,7 @@ def test_scheduler_loop_runs_its_jobs_and_stops(db, monkeypatch):
         stop.set()
         return 1
 
-    monkeypatch.setattr(
-        "core.scheduler.loop.flag_missing_roll_calls", job
-    )
+    monkeypatch.setattr("core.scheduler.loop.flag_missing_roll_calls", job)
     scheduler_loop(0.01, stop)
     assert calls == [1]
 

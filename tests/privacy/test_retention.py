@@ -170,9 +170,7 @@ def test_the_scheduler_runs_the_retention(db, monkeypatch):
         stop.set()
         return {}
 
-    monkeypatch.setattr(
-        "core.scheduler.loop.scheduled_purge", retention
-    )
+    monkeypatch.setattr("core.scheduler.loop.scheduled_purge", retention)
     scheduler_loop(0.01, stop)
     assert calls == [1]
 
