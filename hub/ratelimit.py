@@ -4,8 +4,8 @@ A bucket holds up to ``burst`` tokens and gains ``per_second`` a second; an
 action takes one. The callers keep the state where it belongs to them: a
 database row per user for messaging sends (``core.messaging.actions``, so
 the limit holds across processes), two attributes of the socket for client
-frames (the consumer, per frame, so nothing here may cost more than a few
-arithmetic operations). Pure arithmetic, no Django, no clock: the caller
+frames (``hub.realtime.frames``, per frame, so nothing here may cost more
+than a few arithmetic operations). Pure arithmetic, no Django, no clock: the caller
 says how many seconds passed.
 """
 

@@ -7,6 +7,7 @@ import time
 from django.conf import settings
 
 from core import metrics
+from hub import ratelimit
 from hub.delivery.actions import mark_seen
 from hub.realtime import ephemeral
 from hub.realtime.commands import Commands
@@ -101,14 +102,11 @@ class ClientFrames(Commands):
 
     def _take_token(self) -> bool:
         now = time.monotonic()
-        self.tokens = min(
-            RATE_BURST, self.tokens + (now - self.refilled_at) * RATE_PER_SECOND
+        self.tokens, wait = ratelimit.take(
+            self.tokens, now - self.refilled_at, RATE_BURST, RATE_PER_SECOND
         )
         self.refilled_at = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
+        return not wait
 
     # Frames from the client ------------------------------------------------
 
