@@ -16,6 +16,7 @@ import asyncio
 import datetime
 import socket
 import uuid
+from email.message import EmailMessage
 from email.utils import parseaddr
 
 from asgiref.sync import sync_to_async
@@ -28,16 +29,23 @@ from django.utils.translation import ngettext, override
 
 from core import metrics
 from core.roster.models import User
-from hub.delivery import clock, mail, smtp
+from hub.delivery import (
+    digest_periods,
+    email_message,
+    retry,
+    unsubscribe_tokens,
+    zones,
+)
 from hub.delivery.categories import CATEGORIES
 from hub.delivery.models import Channel, Delivery, EmailSend, Notification
 from hub.delivery.preferences import school_zone, settings_of
-from hub.delivery.pushing import unseen
+from hub.delivery.transports.email import EmailTransport
+from hub.delivery.transports.smtp_wire import OutgoingMail
+from hub.delivery.unseen import unseen
 
 State = EmailSend.State
 Status = Delivery.Status
 LEASE = datetime.timedelta(minutes=10)
-MAX_ATTEMPTS = 6
 
 
 def worker_id() -> str:
@@ -93,9 +101,15 @@ def _intro(send: EmailSend) -> str:
     return _("Here is what you have not read yet this week.")
 
 
-def compose_send(
+def compose_send(send: EmailSend, rows: list[Delivery], zone) -> EmailMessage | None:
+    """The message of ``send`` (see :func:`notification_for`), None when empty."""
+    email = notification_for(send, rows, zone)
+    return None if email is None else email.message()
+
+
+def notification_for(
     send: EmailSend, rows: list[Delivery], zone
-) -> mail.EmailMessage | None:
+) -> email_message.NotificationEmail | None:
     """Compose the mail of ``send`` from its deliveries (None when empty)."""
     user = send.user
     items = [row.notification for row in rows]
@@ -103,9 +117,9 @@ def compose_send(
         return None
     with override(settings.LANGUAGE_CODE):
         scope = items[0].category if send.period.startswith("now:") else "all"
-        token = mail.unsubscribe_token(user.pk, scope)
+        token = unsubscribe_tokens.unsubscribe_token(user.pk, scope)
         digest_items = [
-            mail.DigestItem(
+            email_message.DigestItem(
                 title=n.title,
                 body=n.body,
                 url=_absolute(n.url),
@@ -117,7 +131,7 @@ def compose_send(
             )
             for n in items
         ]
-        return mail.compose(
+        return email_message.notification_email(
             to_name=user.get_full_name() or user.get_username(),
             to_address=user.email,
             subject=_subject(send, items),
@@ -135,7 +149,7 @@ def _message_id(send: EmailSend) -> str:
     return f"<{period}.{send.user_id}.{send.pk}@{domain}>"
 
 
-def _prepare(send_ids: list[int], now) -> tuple[list[smtp.OutgoingMail], dict]:
+def _prepare(send_ids: list[int], now) -> tuple[list[OutgoingMail], dict]:
     sends = {
         s.pk: s
         for s in EmailSend.objects.filter(pk__in=send_ids).select_related("user")
@@ -160,12 +174,13 @@ def _prepare(send_ids: list[int], now) -> tuple[list[smtp.OutgoingMail], dict]:
     clocks = settings_of(users)
     outgoing, kept = [], {}
     for pk, send in sends.items():
-        zone = clock.zone_of(clocks[send.user_id], school_zone(send.user))
+        zone = zones.zone_of(clocks[send.user_id], school_zone(send.user))
         if not send.message_id:
             send.message_id = _message_id(send)
             EmailSend.objects.filter(pk=pk).update(message_id=send.message_id)
+        email = notification_for(send, by_send.get(pk, []), zone)
         try:
-            message = compose_send(send, by_send.get(pk, []), zone)
+            message = None if email is None else email.message()
         except ValueError as error:  # e.g. an address SMTP cannot carry
             metrics.EMAILS.labels("invalid").inc()
             EmailSend.objects.filter(pk=pk).update(
@@ -173,14 +188,14 @@ def _prepare(send_ids: list[int], now) -> tuple[list[smtp.OutgoingMail], dict]:
             )
             _settle_deliveries(by_send.get(pk, []), Status.FAILED, str(error), now)
             continue
-        if message is None or not send.user.email:
+        if email is None or message is None or not send.user.email:
             EmailSend.objects.filter(pk=pk).update(state=State.EMPTY, lease_until=None)
             continue
         outgoing.append(
-            smtp.OutgoingMail(
+            OutgoingMail(
                 key=pk,
-                sender=parseaddr(settings.DEFAULT_FROM_EMAIL)[1],
-                recipients=[send.user.email],
+                sender=parseaddr(email.from_email)[1],
+                recipients=email.recipients(),
                 message=message,
             )
         )
@@ -245,10 +260,8 @@ def send(send_ids: list[int], now: datetime.datetime | None = None) -> dict:
                 % {"why": reason},
                 at,
             )
-        elif outcome == "deferred" and row.attempts + 1 < MAX_ATTEMPTS:
-            from hub.delivery.push import backoff
-
-            when = at + datetime.timedelta(seconds=backoff(row.attempts + 1, base=60))
+        elif outcome == "deferred" and not retry.EMAIL.gives_up(row.attempts + 1):
+            when = at + retry.EMAIL.wait(row.attempts + 1)
             fields.update(state=State.PENDING, next_attempt_at=when, worker="")
             retry_at.append(when)
             _settle_deliveries(
@@ -261,8 +274,8 @@ def send(send_ids: list[int], now: datetime.datetime | None = None) -> dict:
 
     async def run():
         # One mail per group: a dead worker leaves only its in-flight mail
-        # uncertain (see SmtpBatchSender); the rest are safely resent.
-        async with smtp.SmtpBatchSender.from_settings(group_size=1) as sender:
+        # uncertain (see EmailTransport); the rest are safely resent.
+        async with EmailTransport.from_settings(group_size=1) as sender:
             await sender.send_many(
                 outgoing,
                 before_send=sync_to_async(mark_sending),
@@ -344,9 +357,11 @@ def schedule_digests(now: datetime.datetime | None = None) -> list[int]:
     created = []
     for user_id, channel in sorted(pairs):
         user = users[user_id]
-        zone = clock.zone_of(clocks[user_id], school_zone(user))
+        zone = zones.zone_of(clocks[user_id], school_zone(user))
         period = (
-            clock.daily_period if channel == Channel.DAILY else clock.weekly_period
+            digest_periods.daily_period
+            if channel == Channel.DAILY
+            else digest_periods.weekly_period
         )(clocks[user_id], now, zone)
         if (
             period is None

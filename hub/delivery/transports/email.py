@@ -1,6 +1,6 @@
-"""Sending many e-mails over a few persistent SMTP connections (aiosmtplib).
+"""The e-mail transport: mails over a few persistent SMTP connections (aiosmtplib).
 
-:class:`SmtpBatchSender` keeps up to ``connections`` SMTP sessions open and
+:class:`EmailTransport` keeps up to ``connections`` SMTP sessions open and
 sends a batch over them, one mail at a time per connection, with the
 transaction split into its stages (RFC 5321 §3.3: ``MAIL``, ``RCPT``,
 ``DATA``, then the content and its final reply) so that every failure is
@@ -15,24 +15,22 @@ classified by *what the server may already hold*:
   while waiting for the final reply: the server may have accepted it, so the
   caller must never send it again (at most once).
 
-The mails' ledger (:class:`hub.delivery.models.EmailSend`) lives with the
-caller; the two callbacks of :meth:`SmtpBatchSender.send_many` let it record
-each step durably.
+:meth:`EmailTransport.send` raises :class:`SmtpError` (a
+:class:`~hub.delivery.transports.base.DeliveryError`: permanent for
+``refused`` and ``uncertain``, temporary for ``deferred``) for a mail that
+was not accepted. The mails' ledger (:class:`hub.delivery.models.EmailSend`)
+lives with the caller; the two callbacks of :meth:`EmailTransport.send_many`
+let it record each step durably.
 """
 
 import asyncio
 import logging
-import re
 import socket
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import getaddresses
 from typing import Any, Literal
 
 import aiosmtplib
-from aiosmtplib.email import quote_address
 from aiosmtplib.errors import (
     SMTPException,
     SMTPHeloError,
@@ -41,6 +39,13 @@ from aiosmtplib.errors import (
     SMTPTimeoutError,
 )
 from aiosmtplib.response import SMTPResponse
+
+from hub.delivery.transports.base import DeliveryError, Transport
+from hub.delivery.transports.smtp_wire import (
+    OutgoingMail,
+    envelope_address,
+    smtp_payload,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,97 +58,26 @@ UNCERTAIN: Outcome = "uncertain"
 BeforeSend = Callable[[list[Hashable]], Awaitable[None]]
 OnResult = Callable[[Hashable, Outcome, str], Awaitable[None]]
 
-# A lone CR or LF becomes CRLF (RFC 5321 §2.3.8).
-_BARE_EOL = re.compile(rb"\r(?!\n)|(?<!\r)\n")
-_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
 _CONNECTION_ERRORS = (SMTPServerDisconnected, SMTPTimeoutError, OSError)
 
 
-@dataclass(slots=True)
-class OutgoingMail:
-    """One mail to hand to SMTP.
+class SmtpError(DeliveryError):
+    """A mail the server did not accept; ``outcome`` says what it may hold.
 
-    ``key`` is the caller's opaque id (an ``EmailSend`` pk), echoed in the
-    callbacks and the result; ``sender`` the envelope ``MAIL FROM`` address
-    (RFC 5321 reverse-path, bounces go there); ``recipients`` the envelope
-    ``RCPT TO`` addresses; ``message`` an :class:`~email.message.EmailMessage`
-    (serialised with its own policy, with CRLF line ends) or the RFC 5322
-    bytes.
+    ``"refused"`` (permanent), ``"deferred"`` (temporary: nothing was handed
+    over) or ``"uncertain"`` (permanent: the content was handed over and no
+    answer came, so it may have been delivered and is never sent again).
     """
 
-    key: Hashable
-    sender: str
-    recipients: list[str]
-    message: EmailMessage | bytes
-
-    @classmethod
-    def of(cls, key: Hashable, message: EmailMessage) -> "OutgoingMail":
-        """Build one from a composed message: sender from ``From``, recipients
-        from ``To``, ``Cc`` and ``Bcc`` (which is removed from the message).
-
-        Reads the stored header values without the (slow) header registry.
-        Raises ``ValueError`` if there is no sender or no recipient.
-        """
-        senders: list[str] = []
-        recipients: list[str] = []
-        for name, value in message.raw_items():
-            field = name.lower()
-            if field not in ("from", "to", "cc", "bcc"):
-                continue
-            parsed = getattr(value, "addresses", None)  # a registry header
-            if parsed is not None:
-                specs = [address.addr_spec for address in parsed]
-            else:
-                pairs = getaddresses([value.replace("\r\n", "")])
-                specs = [spec for _, spec in pairs if spec]
-            (senders if field == "from" else recipients).extend(specs)
-        if not senders or not recipients:
-            raise ValueError("a message needs a From and a recipient")
-        if "Bcc" in message:
-            del message["Bcc"]
-        return cls(key=key, sender=senders[0], recipients=recipients, message=message)
-
-
-def smtp_payload(message: EmailMessage | bytes) -> bytes:
-    """Return the ``DATA`` content of a message: CRLF line ends, leading dots
-    doubled (RFC 5321 §4.5.2), ending with the ``.`` line.
-
-    Plain ``bytes.count``/``replace`` on the common path: a regular
-    expression over 10 kB costs more than the rest of a transaction.
-    """
-    if isinstance(message, EmailMessage):
-        policy = message.policy
-        if policy.linesep != "\r\n":
-            policy = policy.clone(linesep="\r\n")
-        data = message.as_bytes(policy=policy)  # CRLF throughout
-    else:
-        data = message
-        crlf = data.count(b"\r\n")
-        if data.count(b"\r") != crlf or data.count(b"\n") != crlf:
-            data = _BARE_EOL.sub(b"\r\n", data)
-    if data.startswith(b"."):
-        data = b"." + data
-    data = data.replace(b"\r\n.", b"\r\n..")
-    if not data.endswith(b"\r\n"):
-        data += b"\r\n"
-    return data + b".\r\n"
-
-
-def envelope_address(address: str) -> bytes:
-    """Return ``<address>`` for ``MAIL FROM:``/``RCPT TO:`` (RFC 5321 §4.1.2).
-
-    Raises ``ValueError`` (or ``UnicodeEncodeError``) for an address that
-    cannot be written on an SMTP command line.
-    """
-    if not _PLAIN_ADDRESS.fullmatch(address):
-        return quote_address(address).encode("ascii")  # aiosmtplib's parser
-    return b"<" + address.encode("ascii") + b">"
+    def __init__(self, outcome: Outcome, reason: str) -> None:
+        super().__init__(reason, permanent=outcome != DEFERRED)
+        self.outcome: Outcome = outcome
 
 
 class _Connection:
     """One SMTP session, reopened on demand; used by one worker at a time."""
 
-    def __init__(self, sender: "SmtpBatchSender") -> None:
+    def __init__(self, sender: "EmailTransport") -> None:
         self.owner = sender
         self.smtp: aiosmtplib.SMTP | None = None
         self.dirty = False  # a transaction may be open: RSET before MAIL
@@ -196,10 +130,10 @@ class _Connection:
         self.close()
 
 
-class SmtpBatchSender:
-    """Send batches of mails over up to ``connections`` persistent SMTP sessions.
+class EmailTransport(Transport):
+    """Send mails over up to ``connections`` persistent SMTP sessions.
 
-    Use as ``async with SmtpBatchSender.from_settings() as sender: await
+    Use as ``async with EmailTransport.from_settings() as sender: await
     sender.send_many(mails, before_send, on_result)``. Connections open
     lazily, are reused across mails and across ``send_many`` calls, and are
     closed (``QUIT``) on exit. A connection that dropped between two mails
@@ -240,6 +174,8 @@ class SmtpBatchSender:
     (they were never handed over: the caller may send them again).
     """
 
+    channel = "email"
+
     def __init__(
         self,
         *,
@@ -266,7 +202,7 @@ class SmtpBatchSender:
         self._connections = [_Connection(self) for _ in range(connections)]
 
     @classmethod
-    def from_settings(cls, **overrides) -> "SmtpBatchSender":
+    def from_settings(cls, **overrides) -> "EmailTransport":
         """Build one from ``EMAIL_HOST``, ``EMAIL_PORT``, ``EMAIL_HOST_USER``,
         ``EMAIL_HOST_PASSWORD``, ``EMAIL_USE_TLS``, ``EMAIL_START_TLS``,
         ``EMAIL_TIMEOUT`` and ``EMAIL_CONNECTIONS``; ``overrides`` win."""
@@ -284,18 +220,30 @@ class SmtpBatchSender:
         }
         return cls(**(options | overrides))
 
-    async def __aenter__(self) -> "SmtpBatchSender":
+    async def __aenter__(self) -> "EmailTransport":
         if self.local_hostname is None:
             # aiosmtplib would look this up (DNS) on every connect.
             self.local_hostname = await asyncio.to_thread(socket.getfqdn)
         return self
 
-    async def __aexit__(self, *exc_info) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
         """Say ``QUIT`` on every open connection and close it."""
         await asyncio.gather(*(c.quit() for c in self._connections))
+
+    async def send(self, mail: OutgoingMail) -> str:
+        """Send one mail; return "" or, when some recipients were refused and
+        others accepted it, what the server said about the refused ones.
+
+        Raises :class:`SmtpError` when the mail was not accepted.
+        """
+        batch = await self._run([mail], None, None)
+        error = batch.errors.get(mail.key)
+        if error is not None:
+            raise error
+        return batch.notes.get(mail.key, "")
 
     async def send_many(
         self,
@@ -311,33 +259,37 @@ class SmtpBatchSender:
         when sent, else the server's reply or the error). Keys must be
         unique within a batch.
         """
-        queue = deque(mails)
-        results: dict[Hashable, Outcome] = {}
-        batch = _Batch(queue, results, before_send, on_result)
+        batch = await self._run(mails, before_send, on_result)
+        return batch.results
+
+    async def _run(self, mails, before_send, on_result) -> "_Batch":
+        batch = _Batch(deque(mails), before_send, on_result)
         workers = [batch.run(connection) for connection in self._connections]
         await asyncio.gather(*workers)
         if batch.error is not None:
             raise batch.error
         # Left over only if every connection failed to open.
-        while queue:
-            await batch.report(queue.popleft(), DEFERRED, "not sent: no connection")
-        return results
+        while batch.queue:
+            error = SmtpError(DEFERRED, "not sent: no connection")
+            await batch.report(batch.queue.popleft(), error)
+        return batch
 
-    async def _send_one(self, connection: _Connection, mail: OutgoingMail):
-        """Send one mail on ``connection``; return ``(outcome, reason)``."""
+    async def _send_one(self, connection: _Connection, mail: OutgoingMail) -> str:
+        """Send one mail on ``connection``: "" or a note on refused
+        recipients when sent, else raise :class:`SmtpError`."""
         try:
             payload = smtp_payload(mail.message)
         except (ValueError, UnicodeError) as exc:
-            return REFUSED, f"cannot serialise the message: {exc}"
-        for _attempt in (1, 2):
-            stale = connection.is_open and connection.used
-            outcome = await self._transaction(connection, mail, payload)
-            # A reused connection that turned out dead: the server dropped it
-            # between mails. Nothing was handed over; try once on a new one.
-            if outcome[0] == DEFERRED and stale and not connection.is_open:
-                continue
-            return outcome
-        return outcome
+            raise SmtpError(REFUSED, f"cannot serialise the message: {exc}") from exc
+        stale = connection.is_open and connection.used
+        outcome, reason = await self._transaction(connection, mail, payload)
+        # A reused connection that turned out dead: the server dropped it
+        # between mails. Nothing was handed over; try once on a new one.
+        if outcome == DEFERRED and stale and not connection.is_open:
+            outcome, reason = await self._transaction(connection, mail, payload)
+        if outcome != SENT:
+            raise SmtpError(outcome, reason)
+        return reason
 
     async def _transaction(self, connection, mail, payload):
         stage = "connect"
@@ -402,16 +354,25 @@ class SmtpBatchSender:
 class _Batch:
     """One ``send_many`` call: the shared queue, results and callbacks."""
 
-    def __init__(self, queue, results, before_send, on_result) -> None:
+    def __init__(self, queue, before_send, on_result) -> None:
         self.queue: deque[OutgoingMail] = queue
-        self.results = results
+        self.results: dict[Hashable, Outcome] = {}
+        self.errors: dict[Hashable, SmtpError] = {}
+        self.notes: dict[Hashable, str] = {}  # refused recipients of sent mails
         self.before_send = before_send
         self.on_result = on_result
         self.error: BaseException | None = None
 
-    async def report(self, mail: OutgoingMail, outcome: Outcome, reason: str):
+    async def report(
+        self, mail: OutgoingMail, error: SmtpError | None, note: str = ""
+    ) -> None:
+        outcome = SENT if error is None else error.outcome
+        reason = note if error is None else error.reason
         self.results[mail.key] = outcome
-        if outcome != SENT:
+        if error is None:
+            self.notes[mail.key] = note
+        else:
+            self.errors[mail.key] = error
             log.info("mail %s %s: %s", mail.key, outcome, reason)
         if self.on_result is not None:
             await self.on_result(mail.key, outcome, reason)
@@ -447,13 +408,19 @@ class _Batch:
         for index, mail in enumerate(group):
             if self.error is not None:  # another worker's callback failed
                 for rest in group[index:]:
-                    await self.report(rest, DEFERRED, "not sent: batch stopped")
+                    await self.report(
+                        rest, SmtpError(DEFERRED, "not sent: batch stopped")
+                    )
                 return False
-            outcome, reason = await sender._send_one(connection, mail)
-            await self.report(mail, outcome, reason)
-            if outcome == DEFERRED and not connection.is_open:
-                self.queue.extendleft(reversed(group[index + 1 :]))
-                return False
+            try:
+                note = await sender._send_one(connection, mail)
+            except SmtpError as error:
+                await self.report(mail, error)
+                if error.outcome == DEFERRED and not connection.is_open:
+                    self.queue.extendleft(reversed(group[index + 1 :]))
+                    return False
+            else:
+                await self.report(mail, None, note)
         return True
 
 
