@@ -24,110 +24,41 @@ let it record each step durably.
 """
 
 import asyncio
-import logging
 import socket
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, Literal
+from typing import Any
 
-import aiosmtplib
 from aiosmtplib.errors import (
-    SMTPException,
-    SMTPHeloError,
     SMTPResponseException,
     SMTPServerDisconnected,
     SMTPTimeoutError,
 )
-from aiosmtplib.response import SMTPResponse
 
-from hub.delivery.transports.base import DeliveryError, Transport
+from hub.delivery.transports.base import Transport
+from hub.delivery.transports.smtp_batch import Batch, Connection
+from hub.delivery.transports.smtp_replies import (
+    DEFERRED,
+    REFUSED,
+    SENT,
+    UNCERTAIN,
+    Outcome,
+    SmtpError,
+    classify,
+    describe,
+    error_text,
+    refusal,
+)
 from hub.delivery.transports.smtp_wire import (
     OutgoingMail,
     envelope_address,
     smtp_payload,
 )
 
-log = logging.getLogger(__name__)
-
-Outcome = Literal["sent", "refused", "deferred", "uncertain"]
-SENT: Outcome = "sent"
-REFUSED: Outcome = "refused"
-DEFERRED: Outcome = "deferred"
-UNCERTAIN: Outcome = "uncertain"
-
 BeforeSend = Callable[[list[Hashable]], Awaitable[None]]
 OnResult = Callable[[Hashable, Outcome, str], Awaitable[None]]
 
 _CONNECTION_ERRORS = (SMTPServerDisconnected, SMTPTimeoutError, OSError)
-
-
-class SmtpError(DeliveryError):
-    """A mail the server did not accept; ``outcome`` says what it may hold.
-
-    ``"refused"`` (permanent), ``"deferred"`` (temporary: nothing was handed
-    over) or ``"uncertain"`` (permanent: the content was handed over and no
-    answer came, so it may have been delivered and is never sent again).
-    """
-
-    def __init__(self, outcome: Outcome, reason: str) -> None:
-        super().__init__(reason, permanent=outcome != DEFERRED)
-        self.outcome: Outcome = outcome
-
-
-class _Connection:
-    """One SMTP session, reopened on demand; used by one worker at a time."""
-
-    def __init__(self, sender: "EmailTransport") -> None:
-        self.owner = sender
-        self.smtp: aiosmtplib.SMTP | None = None
-        self.dirty = False  # a transaction may be open: RSET before MAIL
-        self.used = False  # has carried a mail since it was opened
-
-    def eight_bit(self, payload: bytes) -> bool:
-        """Whether to announce ``BODY=8BITMIME`` (RFC 6152) for ``payload``."""
-        assert self.smtp is not None  # called on an open connection
-        return not payload.isascii() and self.smtp.supports_extension("8bitmime")
-
-    @property
-    def is_open(self) -> bool:
-        return self.smtp is not None and self.smtp.is_connected
-
-    async def open(self) -> aiosmtplib.SMTP:
-        self.close()
-        owner = self.owner
-        smtp = aiosmtplib.SMTP(
-            hostname=owner.host,
-            port=owner.port,
-            username=owner.username or None,
-            password=owner.password or None,
-            use_tls=owner.use_tls,
-            start_tls=owner.start_tls,
-            timeout=owner.timeout,
-            local_hostname=owner.local_hostname,
-        )
-        await smtp.connect()
-        if smtp.is_ehlo_or_helo_needed:
-            try:
-                await smtp.ehlo()
-            except SMTPHeloError:
-                await smtp.helo()
-        owner.connects += 1
-        self.smtp, self.dirty, self.used = smtp, False, False
-        return smtp
-
-    def close(self) -> None:
-        if self.smtp is not None:
-            self.smtp.close()
-            self.smtp = None
-
-    async def quit(self) -> None:
-        if self.is_open:
-            assert self.smtp is not None  # is_open
-            try:
-                await self.smtp.quit(timeout=min(self.owner.timeout, 5.0))
-            except (SMTPException, OSError):
-                pass
-        self.close()
 
 
 class EmailTransport(Transport):
@@ -199,7 +130,7 @@ class EmailTransport(Transport):
         self.group_size = group_size
         self.local_hostname = local_hostname
         self.connects = 0  # connections opened so far (for tests and stats)
-        self._connections = [_Connection(self) for _ in range(connections)]
+        self._connections = [Connection(self) for _ in range(connections)]
 
     @classmethod
     def from_settings(cls, **overrides) -> "EmailTransport":
@@ -262,8 +193,8 @@ class EmailTransport(Transport):
         batch = await self._run(mails, before_send, on_result)
         return batch.results
 
-    async def _run(self, mails, before_send, on_result) -> "_Batch":
-        batch = _Batch(deque(mails), before_send, on_result)
+    async def _run(self, mails, before_send, on_result) -> "Batch":
+        batch = Batch(deque(mails), before_send, on_result)
         workers = [batch.run(connection) for connection in self._connections]
         await asyncio.gather(*workers)
         if batch.error is not None:
@@ -274,7 +205,7 @@ class EmailTransport(Transport):
             await batch.report(batch.queue.popleft(), error)
         return batch
 
-    async def _send_one(self, connection: _Connection, mail: OutgoingMail) -> str:
+    async def _send_one(self, connection: Connection, mail: OutgoingMail) -> str:
         """Send one mail on ``connection``: "" or a note on refused
         recipients when sent, else raise :class:`SmtpError`."""
         try:
@@ -308,7 +239,7 @@ class EmailTransport(Transport):
             sender = envelope_address(mail.sender)
             reply = await smtp.execute_command(b"MAIL", b"FROM:" + sender, *options)
             if reply.code != 250:
-                return _classify(reply.code, f"MAIL: {reply.code} {reply.message}")
+                return classify(reply.code, f"MAIL: {reply.code} {reply.message}")
             stage = "RCPT"
             refusals = []
             for recipient in mail.recipients:
@@ -317,19 +248,19 @@ class EmailTransport(Transport):
                 if reply.code not in (250, 251):
                     refusals.append((recipient, reply))
             if len(refusals) == len(mail.recipients):
-                return _refusal(refusals)
+                return refusal(refusals)
             stage = "DATA"
             reply = await smtp.execute_command(b"DATA")
             if reply.code != 354:
-                return _classify(reply.code, f"DATA: {reply.code} {reply.message}")
+                return classify(reply.code, f"DATA: {reply.code} {reply.message}")
             smtp.protocol.write(payload)  # raises if already disconnected
             stage = "content"
             reply = await smtp.protocol.read_response(timeout=self.timeout)
             connection.dirty = False  # the final reply ends the transaction
             if reply.code != 250:
-                return _classify(reply.code, f"{reply.code} {reply.message}")
+                return classify(reply.code, f"{reply.code} {reply.message}")
             if refusals:
-                return SENT, "; ".join(_describe(*refusal) for refusal in refusals)
+                return SENT, "; ".join(describe(*refusal) for refusal in refusals)
             return SENT, ""
         except SMTPResponseException as exc:
             reason = f"{stage}: {exc.code} {exc.message}"
@@ -338,106 +269,14 @@ class EmailTransport(Transport):
                 return DEFERRED, reason
             if exc.code == 421 or not connection.is_open:  # closing channel
                 connection.close()
-            return _classify(exc.code, reason)
+            return classify(exc.code, reason)
         except _CONNECTION_ERRORS as exc:
             connection.close()
             if stage == "content":
-                return UNCERTAIN, f"no reply after the content: {_error(exc)}"
-            return DEFERRED, f"{stage}: {_error(exc)}"
+                return UNCERTAIN, f"no reply after the content: {error_text(exc)}"
+            return DEFERRED, f"{stage}: {error_text(exc)}"
         except (ValueError, UnicodeError) as exc:  # an address it cannot write
             return REFUSED, f"{stage}: {exc}"
         except BaseException:  # cancelled: the session is in an unknown state
             connection.close()
             raise
-
-
-class _Batch:
-    """One ``send_many`` call: the shared queue, results and callbacks."""
-
-    def __init__(self, queue, before_send, on_result) -> None:
-        self.queue: deque[OutgoingMail] = queue
-        self.results: dict[Hashable, Outcome] = {}
-        self.errors: dict[Hashable, SmtpError] = {}
-        self.notes: dict[Hashable, str] = {}  # refused recipients of sent mails
-        self.before_send = before_send
-        self.on_result = on_result
-        self.error: BaseException | None = None
-
-    async def report(
-        self, mail: OutgoingMail, error: SmtpError | None, note: str = ""
-    ) -> None:
-        outcome = SENT if error is None else error.outcome
-        reason = note if error is None else error.reason
-        self.results[mail.key] = outcome
-        if error is None:
-            self.notes[mail.key] = note
-        else:
-            self.errors[mail.key] = error
-            log.info("mail %s %s: %s", mail.key, outcome, reason)
-        if self.on_result is not None:
-            await self.on_result(mail.key, outcome, reason)
-
-    async def run(self, connection: _Connection) -> None:
-        """Take groups off the queue and send them until it is empty.
-
-        Stops early when the connection cannot be (re)opened (the rest of
-        its group goes back to the queue, for the other connections) or when
-        a callback raised (recorded in ``error`` for ``send_many``).
-        """
-        sender = connection.owner
-        try:
-            while self.queue and self.error is None:
-                # Small batches are spread over the connections too.
-                share = -(-len(self.queue) // len(sender._connections))
-                size = min(sender.group_size, share)
-                group = [self.queue.popleft() for _ in range(size)]
-                if not await self._send_group(sender, connection, group):
-                    return
-        except Exception as exc:
-            if self.error is None:
-                self.error = exc
-
-    async def _send_group(self, sender, connection, group) -> bool:
-        """Send one group; return False if this connection gave up."""
-        if self.before_send is not None:
-            try:
-                await self.before_send([mail.key for mail in group])
-            except Exception:
-                self.queue.extendleft(reversed(group))  # never handed over
-                raise
-        for index, mail in enumerate(group):
-            if self.error is not None:  # another worker's callback failed
-                for rest in group[index:]:
-                    await self.report(
-                        rest, SmtpError(DEFERRED, "not sent: batch stopped")
-                    )
-                return False
-            try:
-                note = await sender._send_one(connection, mail)
-            except SmtpError as error:
-                await self.report(mail, error)
-                if error.outcome == DEFERRED and not connection.is_open:
-                    self.queue.extendleft(reversed(group[index + 1 :]))
-                    return False
-            else:
-                await self.report(mail, None, note)
-        return True
-
-
-def _classify(code: int, reason: str) -> tuple[Outcome, str]:
-    return (REFUSED if 500 <= code < 600 else DEFERRED), reason
-
-
-def _refusal(refusals: list[tuple[str, SMTPResponse]]) -> tuple[Outcome, str]:
-    """Every recipient refused: permanent only if every refusal was."""
-    reason = "; ".join(_describe(*refusal) for refusal in refusals)
-    permanent = all(500 <= reply.code < 600 for _, reply in refusals)
-    return (REFUSED if permanent else DEFERRED), f"RCPT: {reason}"
-
-
-def _describe(recipient: str, reply: SMTPResponse) -> str:
-    return f"{recipient}: {reply.code} {reply.message}"
-
-
-def _error(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
