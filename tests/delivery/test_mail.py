@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import signing
+from django.core.mail import EmailMultiAlternatives
 
 from hub.delivery import email_format, email_message, unsubscribe_tokens
 from hub.delivery.email_message import DigestItem, compose
@@ -206,6 +207,35 @@ def test_list_unsubscribe_and_other_headers():
     assert parsed["Message-ID"] == message_id
     assert parsed["From"] == "Hub ENT <notifications@localhost>"
     assert parsed["Date"].datetime.tzinfo is not None
+
+
+def test_a_notification_mail_is_a_django_email_any_backend_sends(mailoutbox):
+    """Composed with EmailMultiAlternatives: Django's own backends (here
+    locmem; SMTP and console write ``as_bytes(linesep="\r\n")``) send it
+    with the same bytes the e-mail transport would."""
+    mail_ = email_message.notification_email(
+        to_name="Zoé Lefèvre",
+        to_address="zoe@example.org",
+        subject="Résumé du jour",
+        intro="",
+        items=[item()],
+        unsubscribe_url=f"{SITE}/unsubscribe/TOKEN/",
+        settings_url=f"{SITE}/settings/notifications/",
+        message_id="<hub.1.daily.2026-11-30@localhost>",
+    )
+    assert isinstance(mail_, EmailMultiAlternatives)
+    assert mail_.recipients() == ["zoe@example.org"]
+    assert [mimetype for _, mimetype in mail_.alternatives] == ["text/html"]
+    assert mail_.send() == 1
+    [sent] = mailoutbox
+    raw = sent.message().as_bytes(linesep="\r\n")
+    ours = mail_.message().as_bytes()
+    assert raw.split(b"\r\nDate: ")[0] == ours.split(b"\r\nDate: ")[0]
+    assert raw.split(b"\r\nMessage-ID: ")[1] == ours.split(b"\r\nMessage-ID: ")[1]
+    parsed = email.message_from_bytes(raw, policy=default)
+    assert parsed["Subject"] == "Résumé du jour"
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "Bonjour Zoé Lefèvre," in parsed.get_body(("plain",)).get_content()
 
 
 def test_a_long_unsubscribe_url_stays_one_url():
