@@ -134,6 +134,19 @@ async def test_email_deferred_is_temporary(smtp_server):
     assert "451" in raised.value.reason
 
 
+async def test_email_timeout_before_the_content_is_temporary(smtp_server):
+    """Nothing was handed over: safe to send again, after the policy's wait."""
+    smtp_server.faults.slow_rcpt = {"parent1@example.org"}
+    smtp_server.faults.data_delay = 1.5
+    async with transport_for(smtp_server, timeout=0.4) as transport:
+        with pytest.raises(SmtpError) as raised:
+            await transport.send(one_mail())
+    assert (raised.value.outcome, raised.value.permanent) == ("deferred", False)
+    assert raised.value.reason.startswith("RCPT:")
+    assert retry.EMAIL.after(1, raised.value) is not None
+    assert smtp_server.messages == []
+
+
 async def test_email_no_reply_after_the_content_is_permanent(smtp_server):
     """Uncertain: the server may hold it, so it must never be sent again."""
     smtp_server.faults.slow_data = {"parent1@example.org"}
