@@ -32,15 +32,7 @@ def daily_period(
     day's due time, so each notification belongs to exactly one digest.
     """
     local = now.astimezone(zone)
-    due = wall_clock(local.date(), datetime.time(settings.digest_hour), zone)
-    if local < due:
-        return None
-    since = wall_clock(
-        local.date() - datetime.timedelta(days=1),
-        datetime.time(settings.digest_hour),
-        zone,
-    )
-    return Period(f"daily:{local.date():%Y-%m-%d}", since, due)
+    return _period(f"daily:{local.date():%Y-%m-%d}", settings, local, zone, 1)
 
 
 def weekly_period(
@@ -53,13 +45,22 @@ def weekly_period(
     local = now.astimezone(zone)
     if local.weekday() != settings.weekly_day:
         return None
-    due = wall_clock(local.date(), datetime.time(settings.digest_hour), zone)
+    year, week, _day = local.date().isocalendar()
+    return _period(f"weekly:{year}-W{week:02d}", settings, local, zone, 7)
+
+
+def _period(
+    key: str,
+    settings: DeliverySettings,
+    local: datetime.datetime,
+    zone: ZoneInfo,
+    days: int,
+) -> Period | None:
+    """The period ending at today's digest hour in ``zone`` and starting
+    ``days`` earlier at the same wall time; ``None`` before it is due."""
+    hour = datetime.time(settings.digest_hour)
+    due = wall_clock(local.date(), hour, zone)
     if local < due:
         return None
-    since = wall_clock(
-        local.date() - datetime.timedelta(days=7),
-        datetime.time(settings.digest_hour),
-        zone,
-    )
-    year, week, _day = local.date().isocalendar()
-    return Period(f"weekly:{year}-W{week:02d}", since, due)
+    since = wall_clock(local.date() - datetime.timedelta(days=days), hour, zone)
+    return Period(key, since, due)
