@@ -41,12 +41,14 @@ class PushJob:
 
     ``key``: the caller's id (e.g. a delivery id), given back in the outcome.
     ``subscription``: ``{"endpoint", "keys": {"p256dh", "auth"}}``.
-    ``message``: the dict given to :func:`hub.delivery.push_payload.build_payload`. ``ttl``: seconds the
+    ``message``: the dict given to
+    :func:`hub.delivery.push_payload.build_payload`. ``ttl``: seconds the
     push service keeps it for an offline device (RFC 8030 §5.2), > 0.
     ``urgency``: one of :data:`URGENCIES` (§5.3). ``topic``: "" or up to 32
-    base64url characters (§5.4, see :func:`hub.delivery.push_payload.topic_for`). ``vapid_key``: the
-    public key the subscription was made with (``PushSubscription
-    .vapid_public_key``); "" or unknown means the sender's newest key.
+    base64url characters (§5.4, see :func:`hub.delivery.push_payload
+    .topic_for`). ``vapid_key``: the public key the subscription was made
+    with (``PushSubscription.vapid_public_key``); "" or unknown means the
+    sender's newest key.
     Raises ``ValueError`` for a bad ttl, urgency or topic.
     """
 
