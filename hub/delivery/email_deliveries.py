@@ -16,28 +16,23 @@ import asyncio
 import datetime
 import socket
 import uuid
-from email.message import EmailMessage
 from email.utils import parseaddr
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.db.models import F, Q
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext, override
 
 from core import metrics
 from core.roster.models import User
 from hub.delivery import (
     digest_periods,
-    email_message,
     retry,
-    unsubscribe_tokens,
     zones,
 )
-from hub.delivery.categories import CATEGORIES
-from hub.delivery.models import Channel, Delivery, EmailSend, Notification
+from hub.delivery.email_contents import notification_for
+from hub.delivery.email_message import make_message_id
+from hub.delivery.models import Channel, Delivery, EmailSend
 from hub.delivery.preferences import school_zone, settings_of
 from hub.delivery.transports.email import EmailTransport
 from hub.delivery.transports.smtp_wire import OutgoingMail
@@ -68,87 +63,6 @@ def claim(send_ids: list[int], worker: str, now: datetime.datetime) -> list[int]
     )
 
 
-def _absolute(path: str) -> str:
-    return settings.SITE_URL + path if path.startswith("/") else path
-
-
-def _subject(send: EmailSend, items: list[Notification]) -> str:
-    kind = send.period.split(":", 1)[0]
-    if kind == "now":
-        return items[0].title
-    count = len(items)
-    if kind == "daily":
-        text = ngettext(
-            "Your day at school: %(count)s new item",
-            "Your day at school: %(count)s new items",
-            count,
-        )
-    else:
-        text = ngettext(
-            "Your week at school: %(count)s new item",
-            "Your week at school: %(count)s new items",
-            count,
-        )
-    return text % {"count": count}
-
-
-def _intro(send: EmailSend) -> str:
-    kind = send.period.split(":", 1)[0]
-    if kind == "now":
-        return _("Here is a new notification.")
-    if kind == "daily":
-        return _("Here is what you have not read yet today.")
-    return _("Here is what you have not read yet this week.")
-
-
-def compose_send(send: EmailSend, rows: list[Delivery], zone) -> EmailMessage | None:
-    """The message of ``send`` (see :func:`notification_for`), None when empty."""
-    email = notification_for(send, rows, zone)
-    return None if email is None else email.message()
-
-
-def notification_for(
-    send: EmailSend, rows: list[Delivery], zone
-) -> email_message.NotificationEmail | None:
-    """Compose the mail of ``send`` from its deliveries (None when empty)."""
-    user = send.user
-    items = [row.notification for row in rows]
-    if not items:
-        return None
-    with override(settings.LANGUAGE_CODE):
-        scope = items[0].category if send.period.startswith("now:") else "all"
-        token = unsubscribe_tokens.unsubscribe_token(user.pk, scope)
-        digest_items = [
-            email_message.DigestItem(
-                title=n.title,
-                body=n.body,
-                url=_absolute(n.url),
-                when=n.created_at.astimezone(zone),
-                category_label=str(CATEGORIES[n.category].label)
-                if n.category in CATEGORIES
-                else "",
-                child_name=n.child_name,
-            )
-            for n in items
-        ]
-        return email_message.notification_email(
-            to_name=user.get_full_name() or user.get_username(),
-            to_address=user.email,
-            subject=_subject(send, items),
-            intro=_intro(send),
-            items=digest_items,
-            unsubscribe_url=_absolute(reverse("delivery:unsubscribe", args=[token])),
-            settings_url=_absolute(reverse("delivery:settings")),
-            message_id=send.message_id,
-        )
-
-
-def _message_id(send: EmailSend) -> str:
-    domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip("> ") or "localhost"
-    period = send.period.replace(":", ".")
-    return f"<{period}.{send.user_id}.{send.pk}@{domain}>"
-
-
 def _prepare(send_ids: list[int], now) -> tuple[list[OutgoingMail], dict]:
     sends = {
         s.pk: s
@@ -176,7 +90,7 @@ def _prepare(send_ids: list[int], now) -> tuple[list[OutgoingMail], dict]:
     for pk, send in sends.items():
         zone = zones.zone_of(clocks[send.user_id], school_zone(send.user))
         if not send.message_id:
-            send.message_id = _message_id(send)
+            send.message_id = make_message_id(send.user_id, send.period)
             EmailSend.objects.filter(pk=pk).update(message_id=send.message_id)
         email = notification_for(send, by_send.get(pk, []), zone)
         try:

@@ -10,7 +10,7 @@ import pytest
 from core.homework import actions
 from core.homework.events import pushed
 from hub.delivery import actions as delivery
-from hub.delivery import email_deliveries
+from hub.delivery import email_contents, email_deliveries
 from hub.delivery.models import Delivery, EmailSend, Notification
 from hub.delivery.planning import plan_event
 from hub.models import Event
@@ -83,7 +83,7 @@ def test_the_evening_reminder_reaches_the_guardians_digest(week, clock):
     send = EmailSend.objects.get(pk=send_id)
     send.message_id = "<digest.test@hub.example>"
     rows = list(Delivery.objects.filter(email=send).select_related("notification"))
-    message = email_deliveries.compose_send(send, rows, PARIS)
+    message = email_contents.compose_send(send, rows, PARIS)
     text = message.get_body(("plain",)).get_content()
     assert "2 devoirs pour demain en 4e B" in text and "Léa Dubois" in text
 
