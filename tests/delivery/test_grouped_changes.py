@@ -18,7 +18,7 @@ from core.roster.models import Enrollment, GuardianLink
 from core.timetable.actions import change_occurrence, import_feed
 from hub import inbox
 from hub.access import readers_of
-from hub.delivery import actions, emailing
+from hub.delivery import actions, email_deliveries
 from hub.delivery.models import Delivery, Notification
 from hub.delivery.planning import plan_event
 from hub.models import Event
@@ -110,7 +110,7 @@ def test_seven_changes_are_one_notification_push_and_digest_item_each(
     # Nadia: one item in the evening digest.
     assert Delivery.objects.filter(user=school.mother, channel="daily").count() == 1
     with time_machine.travel(EVENING, tick=False):
-        emailing.schedule_digests()
+        email_deliveries.schedule_digests()
         run_tasks()
     (digest,) = [m for m in smtp_server.messages if m.rcpt_tos == ["nadia@example.org"]]
     assert digest.message["Subject"] == "Votre journée : 1 nouveauté"
