@@ -19,7 +19,10 @@ variant after the other:
   layer swallows subscribe confirmations), then messages sent with
   ``group_send`` by another process, then ``group_discard``;
 - **layer-noconfirm**: the same without waiting for the confirmation (what a
-  plain Channels consumer does; leaves the logout race open).
+  plain Channels consumer does; leaves the logout race open);
+- **layer-onegroup**: the layer carrying today's design: the process channel
+  joins ONE group, ``control``, once; every message goes to that group and
+  names its target, and the process routes it to the target's sockets.
 
 For each: server CPU (``time.process_time``) and wall time per join, per
 message received and routed to its socket, per leave; Python memory held per
@@ -82,13 +85,17 @@ def layer_group(n: int) -> str:
     return f"user.{n}"
 
 
+ONE_GROUP = "control"
+
+
 class ProcessChannel:
     """One layer channel for the process; routes each message by its ``target``
     to the local sockets of that group (refcounted group membership)."""
 
-    def __init__(self, layer, confirm: bool) -> None:
+    def __init__(self, layer, confirm: bool, one_group: bool = False) -> None:
         self.layer = layer
         self.confirm = confirm
+        self.one_group = one_group
         self.members: dict[str, list] = {}
         self.pending: dict[str, asyncio.Future] = {}
 
@@ -113,6 +120,11 @@ class ProcessChannel:
         members.append(consumer)
         if len(members) > 1:
             return
+        if self.one_group:
+            group = ONE_GROUP
+            if group in self.members:
+                return
+            self.members[group] = []
         await self.layer.group_add(group, self.name)
         if self.confirm:
             waiter = self.pending[group] = asyncio.get_running_loop().create_future()
@@ -124,7 +136,8 @@ class ProcessChannel:
         members.remove(consumer)
         if not members:
             del self.members[group]
-            await self.layer.group_discard(group, self.name)
+            if not self.one_group:
+                await self.layer.group_discard(group, self.name)
 
     async def stop(self) -> None:
         self.task.cancel()
@@ -161,14 +174,16 @@ def sender(variant: str, targets: int, prefix: str, timed: int) -> None:
 
     async def send() -> None:
         layer = new_layer(prefix)
+        one = variant == "layer-onegroup"
         for n in range(targets):
             group = layer_group(n)
-            await layer.group_send(group, {"type": "hub.recheck", "target": group})
+            message = {"type": "hub.recheck", "target": group}
+            await layer.group_send(ONE_GROUP if one else group, message)
         for n in range(timed):
             await asyncio.sleep(LATENCY_GAP)
             group = layer_group(n % targets)
             message = {"type": "hub.close", "target": group, "sent": time.time()}
-            await layer.group_send(group, message)
+            await layer.group_send(ONE_GROUP if one else group, message)
         await layer.flush()
 
     asyncio.run(send())
@@ -211,7 +226,11 @@ async def run_variant(variant: str, targets: int, memory: bool, timed: int) -> d
         warm = Recorder(lambda: None)
         await join(warm, -1)
     else:
-        channel = ProcessChannel(new_layer(prefix), confirm=variant == "layer")
+        channel = ProcessChannel(
+            new_layer(prefix),
+            confirm=variant in ("layer", "layer-onegroup"),
+            one_group=variant == "layer-onegroup",
+        )
         await channel.start()
 
         async def join(consumer, n):
@@ -280,7 +299,9 @@ def main() -> None:
     parser.add_argument("--targets", type=int, default=4000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
-        "--variants", default="fanout,layer,layer-noconfirm", help="comma-separated"
+        "--variants",
+        default="fanout,layer,layer-noconfirm,layer-onegroup",
+        help="comma-separated",
     )
     parser.add_argument("--send", help=argparse.SUPPRESS)
     parser.add_argument("--prefix", help=argparse.SUPPRESS)
