@@ -229,17 +229,6 @@ HUB_CHANNEL_PREFIX = env_str("HUB_CHANNEL_PREFIX", "hub")
 # a seed node's URL. The throttle cache stays on REDIS_URL's standalone Redis
 # (Django's RedisCache does not speak cluster), so that one is needed too.
 REDIS_CLUSTER_URL = env_str("REDIS_CLUSTER_URL")
-# PROTOTYPE (decision 0008, measured then reverted): control messages as
-# Channels groups on channels-redis' pub/sub layer, one layer channel per
-# process joining user./session./token. groups while it holds such a socket.
-HUB_CONTROL_LAYER = env_bool("HUB_CONTROL_LAYER")
-if HUB_CONTROL_LAYER and REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": HUB_CHANNEL_PREFIX + "."},
-        }
-    }
 if REDIS_CLUSTER_URL:
     if urlsplit(REDIS_CLUSTER_URL).scheme not in ("redis", "rediss"):
         raise ImproperlyConfigured(

@@ -194,23 +194,6 @@ def publish_control(messages: list[tuple[str, dict]]) -> None:
     """
     if not messages:
         return
-    if settings.REDIS_URL and settings.HUB_CONTROL_LAYER:
-        from asgiref.sync import async_to_sync
-        from channels.layers import get_channel_layer
-
-        layer = get_channel_layer()
-
-        async def send_all() -> None:
-            for target, message in messages:
-                try:
-                    await layer.group_send(
-                        _group(target), {**message, "target": target}
-                    )
-                except Exception:
-                    logger.exception("could not send a control message")
-
-        async_to_sync(send_all)()
-        return
     if settings.REDIS_URL:
         channel = control_channel()
         _publish_on_redis(
@@ -221,11 +204,6 @@ def publish_control(messages: list[tuple[str, dict]]) -> None:
     for fanout in _local_fanouts():
         for target, message in messages:
             fanout.control_threadsafe(target, message)
-
-
-def _group(target: str) -> str:
-    """The Channels group of a control target (``user:5`` -> ``user.5``)."""
-    return target.replace(":", ".")
 
 
 def _control_text(target: str, message: dict) -> str:
@@ -279,12 +257,6 @@ class LocalFanout:
         # Named, so an operator (or a test) can find this subscription.
         self.client_name = self.prefix.replace(":", "-") + "fanout"
         self.control = control_channel()
-        self.layer_mode = settings.HUB_CONTROL_LAYER
-        self.layer_channel: str | None = None
-        self.layer_starting: asyncio.Task | None = None
-        self.layer_task: asyncio.Task | None = None
-        self.layer_pending: dict[str, asyncio.Future] = {}
-        self.layer_discards: set[asyncio.Task] = set()
         self.addressed: dict[str, list] = {}
         # LASTING_CONTROL messages delivered lately: target -> [(time, message)]
         # and their order (loop.time(), target), oldest first, for pruning.
@@ -375,19 +347,12 @@ class LocalFanout:
         knowing the user's target passes the time the read started: a
         password change or deactivation committed in between still closes it.
         """
-        new = []
         for target in targets:
-            consumers = self.addressed.setdefault(target, [])
-            consumers.append(consumer)
-            if len(consumers) == 1:
-                new.append(target)
+            self.addressed.setdefault(target, []).append(consumer)
             if since is not None:
                 for received, message in self.recent.get(target, ()):
                     if received >= since:
                         consumer._queue(dict(message))
-        if self.redis and self.layer_mode:
-            await self._layer_join(new, list(targets), timeout)
-            return
         if not self.redis or self.control_confirmed:
             return
         waiter = self.loop.create_future()
@@ -408,71 +373,8 @@ class LocalFanout:
                 consumers.remove(consumer)
             if not consumers:
                 del self.addressed[target]
-                if self.redis and self.layer_mode:
-                    self._layer_discard(target)
-        if self.redis and not self.addressed and not self.layer_mode:
+        if self.redis and not self.addressed:
             self._wake()
-
-    # PROTOTYPE: control targets as Channels groups -----------------------
-
-    async def _layer_join(self, new: list[str], targets: list[str], timeout) -> None:
-        """group_add each new target's group with the process channel and wait
-        until Redis has processed the SUBSCRIBE: a message sent to the group
-        comes back (the layer swallows subscribe confirmations)."""
-        from channels.layers import get_channel_layer
-
-        if self.layer_channel is None:
-            if self.layer_starting is None:
-                self.layer_starting = self.loop.create_task(self._layer_start())
-            await self.layer_starting
-        layer = get_channel_layer()
-        for target in new:
-            group = _group(target)
-            self.layer_pending[target] = self.loop.create_future()
-            await layer.group_add(group, self.layer_channel)
-            await layer.group_send(group, {"type": "hub.joined", "target": target})
-        waiting = [self.layer_pending[t] for t in targets if t in self.layer_pending]
-        if waiting:
-            try:
-                await asyncio.wait_for(asyncio.gather(*waiting), timeout)
-            except TimeoutError:
-                logger.warning("no confirmation for a control group")
-
-    async def _layer_start(self) -> None:
-        from channels.layers import get_channel_layer
-
-        layer = get_channel_layer()
-        self.layer_channel = await layer.new_channel()
-        self.layer_task = self.loop.create_task(
-            self._layer_receive(), name="hub-control", context=contextvars.Context()
-        )
-
-    async def _layer_receive(self) -> None:
-        from channels.layers import get_channel_layer
-
-        layer = get_channel_layer()
-        while True:
-            message = await layer.receive(self.layer_channel)
-            target = message.pop("target", None)
-            if not isinstance(target, str):
-                logger.warning("ignored a control message without a target")
-                continue
-            if message.get("type") == "hub.joined":
-                waiter = self.layer_pending.pop(target, None)
-                if waiter is not None and not waiter.done():
-                    waiter.set_result(None)
-                continue
-            self.deliver_control(target, message)
-
-    def _layer_discard(self, target: str) -> None:
-        from channels.layers import get_channel_layer
-
-        self.layer_pending.pop(target, None)
-        task = self.loop.create_task(
-            get_channel_layer().group_discard(_group(target), self.layer_channel)
-        )
-        self.layer_discards.add(task)
-        task.add_done_callback(self.layer_discards.discard)
 
     def deliver_control(self, target: str, message: dict) -> int:
         """Queue ``message`` to each local consumer of ``target``, in its turn;
@@ -519,18 +421,6 @@ class LocalFanout:
         raises. Without Redis, this process's fan-outs are all there is."""
         if not self.redis:
             publish_control(messages)  # this process's loops, this one included
-            return
-        if self.layer_mode:
-            from channels.layers import get_channel_layer
-
-            layer = get_channel_layer()
-            for target, message in messages:
-                try:
-                    await layer.group_send(
-                        _group(target), {**message, "target": target}
-                    )
-                except Exception:
-                    logger.exception("could not send a control message")
             return
         # The blocking client's pipeline, on a thread: an unreachable Redis
         # (2 s timeouts) must not stall this loop's sockets.
