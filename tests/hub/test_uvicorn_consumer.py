@@ -17,8 +17,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from core.asgi import application
-from hub import lifecycle
-from hub.broadcast import fanout_for_running_loop
+from hub.realtime import lifecycle
+from hub.realtime.fanout import fanout_for_running_loop
 from tests.hub.helpers import TIMEOUT, aemit, login
 from tests.test_uvicorn_ws import serve
 
@@ -68,7 +68,10 @@ async def test_a_replay_and_its_reply_leave_in_one_write(school):
     name = f"class:{school.class_4b.pk}"
     envelopes = [(await aemit([name], n=n))[0] for n in range(1, 6)]
     recorder = WriteRecorder()
-    async with serve("hub.uvicorn_ws:SlimWebSocketProtocol", recorder) as (_, url):
+    async with serve("hub.realtime.uvicorn:SlimWebSocketProtocol", recorder) as (
+        _,
+        url,
+    ):
         socket = await open_page(url, school.teacher)
         async with socket:
             before = len(recorder.writes)
@@ -92,7 +95,10 @@ async def test_a_replay_and_its_reply_leave_in_one_write(school):
 
 async def test_bye_and_the_close_leave_in_one_write(school):
     recorder = WriteRecorder()
-    async with serve("hub.uvicorn_ws:SlimWebSocketProtocol", recorder) as (_, url):
+    async with serve("hub.realtime.uvicorn:SlimWebSocketProtocol", recorder) as (
+        _,
+        url,
+    ):
         socket = await open_page(url, school.parent)
         async with socket:
             before = len(recorder.writes)
@@ -116,7 +122,7 @@ async def test_a_frame_over_the_servers_limit_is_refused_before_it_is_read(schoo
     the frame's header and the consumer never sees the frame. A frame just
     over the hub's own ``HUB_MAX_FRAME_BYTES`` still gets ``frame_too_big``
     and 4413; the other sockets keep working."""
-    async with serve("hub.uvicorn_ws:SlimWebSocketProtocol", application) as (
+    async with serve("hub.realtime.uvicorn:SlimWebSocketProtocol", application) as (
         server,
         url,
     ):
