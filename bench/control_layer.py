@@ -8,7 +8,7 @@ What one server process pays for the control plane (logout, access rechecks,
 typing) of ``--targets`` sockets, each of its own user, in one run, one
 variant after the other:
 
-- **fanout**: today's road (decision 0005): :class:`hub.broadcast.LocalFanout`
+- **fanout**: today's road (decision 0005): :class:`hub.realtime.fanout.LocalFanout`
   ``join``/``leave`` (a dict of targets; one Redis channel per process,
   ``<prefix>:control``, confirmed once) and messages published on it by
   another process;
@@ -166,7 +166,7 @@ def sender(variant: str, targets: int, prefix: str, timed: int) -> None:
 
         os.environ["HUB_CHANNEL_PREFIX"] = prefix
         django.setup()
-        from hub.broadcast import publish_control, user_target
+        from hub.realtime.control import publish_control, user_target
 
         close = {"type": "hub.recheck"}
         publish_control([(user_target(n), close) for n in range(targets)])
@@ -211,7 +211,8 @@ async def run_variant(variant: str, targets: int, memory: bool, timed: int) -> d
     if variant == "fanout":
         from django.conf import settings
 
-        from hub.broadcast import LocalFanout, user_target
+        from hub.realtime.control import user_target
+        from hub.realtime.fanout import LocalFanout
 
         settings.HUB_CHANNEL_PREFIX = prefix
         plane = LocalFanout(asyncio.get_running_loop())
