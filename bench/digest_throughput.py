@@ -1,4 +1,4 @@
-"""E-mail digests: naive ``aiosmtplib.send`` per mail vs ``SmtpBatchSender``.
+"""E-mail digests: naive ``aiosmtplib.send`` per mail vs ``EmailTransport``.
 
 One command::
 
@@ -7,7 +7,7 @@ One command::
 What it does:
 
 1. composes ``--digests`` realistic French digests with
-   :func:`hub.delivery.mail.compose` (3 to 8 items each, about 1 to 3
+   :func:`hub.delivery.email_message.compose` (3 to 8 items each, about 1 to 3
    children, seeded) and times composition and serialisation per mail;
 2. for each reply delay of ``--latency-ms`` (default ``0,5``), starts a real
    SMTP server (aiosmtpd) on a free port in a **separate process**
@@ -20,7 +20,7 @@ What it does:
    port=…)`` once per mail, one after another (a new connection, greeting,
    EHLO, MAIL, RCPT, DATA and QUIT for each mail): all the mails without a
    delay, the first ``--naive-with-latency`` (500) with one;
-4. sends them all with :meth:`SmtpBatchSender.send_many` (``--connections``
+4. sends them all with :meth:`EmailTransport.send_many` (``--connections``
    persistent connections, 16 by default, groups of ``--group-size``). Its
    ``before_send`` and ``on_result`` callbacks are **no-ops**: the cost of
    the caller's ledger (database writes per group and per mail) is not in
@@ -113,7 +113,7 @@ def serve(port: int, counter, ready, delay: float) -> None:
 
 def realistic_items(rng: random.Random, now: datetime):
     """3 to 8 digest items about 1 to 3 children (and a few general ones)."""
-    from hub.delivery.mail import DigestItem
+    from hub.delivery.email_message import DigestItem
 
     children = rng.sample(FIRST_NAMES, rng.choice([1, 1, 2, 2, 3]))
     items = []
@@ -171,7 +171,7 @@ def realistic_items(rng: random.Random, now: datetime):
 
 def compose_digests(count: int):
     """Return ``count`` composed digests and the seconds spent composing."""
-    from hub.delivery import mail
+    from hub.delivery import email_message, unsubscribe_tokens
 
     rng = random.Random(20261130)
     now = datetime(2026, 11, 30, 18, 0, tzinfo=PARIS)
@@ -184,16 +184,16 @@ def compose_digests(count: int):
     started = time.perf_counter()
     for n, name, items in inputs:
         messages.append(
-            mail.compose(
+            email_message.compose(
                 to_name=name,
                 to_address=f"parent{n}@example.org",
                 subject=f"Résumé du lundi 30 novembre : {len(items)} nouveautés",
                 intro="Voici ce qui s'est passé aujourd'hui au collège.",
                 items=items,
                 unsubscribe_url=f"{SITE}/unsubscribe/"
-                f"{mail.unsubscribe_token(n, 'all')}/",
+                f"{unsubscribe_tokens.unsubscribe_token(n, 'all')}/",
                 settings_url=f"{SITE}/settings/notifications/",
-                message_id=mail.make_message_id(n, "daily:2026-11-30"),
+                message_id=email_message.make_message_id(n, "daily:2026-11-30"),
             )
         )
     return messages, time.perf_counter() - started
@@ -209,7 +209,8 @@ async def send_naive(messages, port: int) -> float:
 
 
 async def send_batch(messages, port: int, connections: int, group_size: int):
-    from hub.delivery.smtp import OutgoingMail, SmtpBatchSender
+    from hub.delivery.transports.email import EmailTransport
+    from hub.delivery.transports.smtp_wire import OutgoingMail
 
     mails = [OutgoingMail.of(n, message) for n, message in enumerate(messages)]
 
@@ -219,7 +220,7 @@ async def send_batch(messages, port: int, connections: int, group_size: int):
     async def on_result(key, outcome, reason):  # no-op, as above
         return None
 
-    sender = SmtpBatchSender(
+    sender = EmailTransport(
         host="127.0.0.1",
         port=port,
         connections=connections,
@@ -325,7 +326,7 @@ def main() -> None:
     import django
 
     django.setup()
-    from hub.delivery.mail import compose
+    from hub.delivery.email_message import compose
 
     compose(**sample_arguments())  # loads and inlines the templates
     messages, compose_seconds = compose_digests(args.digests)
@@ -372,7 +373,7 @@ def main() -> None:
 
 
 def sample_arguments() -> dict:
-    from hub.delivery.mail import DigestItem
+    from hub.delivery.email_message import DigestItem
 
     now = datetime(2026, 11, 30, 18, 0, tzinfo=PARIS)
     return {

@@ -1,4 +1,4 @@
-"""Web push throughput: a naive pywebpush loop against ``PushSender.send_many``.
+"""Web push throughput: a naive pywebpush loop against ``WebPushTransport.send_many``.
 
 One command::
 
@@ -19,7 +19,7 @@ What it does:
    a. naive: ``pywebpush.webpush(...)`` once per subscription, one after the
       other, as most code does (a new HTTP connection, a VAPID key parse and
       a signature per push);
-   b. ``hub.delivery.push.PushSender.send_many`` (pooled keep-alive
+   b. ``hub.delivery.transports.webpush.WebPushTransport.send_many`` (pooled keep-alive
       connections, one VAPID signature per push service, ``--concurrency``
       pushes in flight);
 
@@ -47,7 +47,8 @@ sys.path.insert(0, str(ROOT))
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from pywebpush import webpush  # noqa: E402
 
-from hub.delivery.push import PushJob, PushSender, build_payload  # noqa: E402
+from hub.delivery.push_payload import build_payload  # noqa: E402
+from hub.delivery.transports.webpush import PushJob, WebPushTransport  # noqa: E402
 from hub.delivery.vapid import VapidSigner, b64url, generate_keypair  # noqa: E402
 from tests.delivery.push_endpoint import new_subscription  # noqa: E402
 
@@ -118,11 +119,13 @@ def naive(subscriptions: list[dict], raw_private_key: str) -> int:
 async def pooled(
     subscriptions: list[dict], signer: VapidSigner, concurrency: int
 ) -> int:
-    """Send with ``PushSender.send_many``; return how many were sent."""
+    """Send with ``WebPushTransport.send_many``; return how many were sent."""
     jobs = [
         PushJob(n, info, message(n), ttl=3600) for n, info in enumerate(subscriptions)
     ]
-    async with PushSender(signer, timeout=30, limit_per_host=concurrency) as sender:
+    async with WebPushTransport(
+        signer, timeout=30, limit_per_host=concurrency
+    ) as sender:
         outcomes = await sender.send_many(jobs, concurrency=concurrency)
     return sum(outcome.result == "sent" for outcome in outcomes)
 
@@ -164,7 +167,7 @@ def scenario(latency_ms: float, count: int, concurrency: int, key: str, signer):
             service,
         )
         fast = timed(
-            "PushSender.send_many",
+            "WebPushTransport.send_many",
             lambda: asyncio.run(pooled(measured, signer, concurrency)),
             count,
             service,
@@ -207,7 +210,7 @@ def main() -> None:
         (latency, *scenario(latency, args.subscriptions, args.concurrency, key, signer))
         for latency in args.latency_ms
     ]
-    print("\nlatency ms   naive /s   PushSender /s   ratio")
+    print("\nlatency ms   naive /s   WebPushTransport /s   ratio")
     for latency, slow, fast in rows:
         print(f"{latency:>10g} {slow:>10.0f} {fast:>15.0f} {fast / slow:>6.1f}x")
 

@@ -37,7 +37,7 @@ without a session cookie), and stops Twisted parsing every multipart POST
 for ``request.args`` (Daphne never reads it), which cost about ten times the
 body in memory. A body Daphne accepts is still held once in memory before
 the application runs (bench ``bench/request_bodies.py``, figures in
-``bench/README.md``).
+``bench/docs/request_bodies.md``).
 """
 
 from __future__ import annotations

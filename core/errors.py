@@ -11,6 +11,10 @@ matter carry an idempotency key (messaging) or are idempotent (roll call).
 Any other error is a 500 that says the team was told only when it is true:
 Sentry is on and took the error, whose event id is shown as a reference
 (core/sentry.py). Otherwise the page says what the user can do.
+
+``json_error`` is the one shape of every error a page's script or a JSON
+endpoint receives, so that clients read ``error`` (a stable code) and, when
+there is one, ``message`` (for people) the same way everywhere.
 """
 
 import sys
@@ -23,6 +27,18 @@ from django.utils.translation import gettext as _
 from core import sentry
 
 RETRY_AFTER_SECONDS = 5
+
+
+def json_error(code: str, status: int, message: str = "", **extra) -> JsonResponse:
+    """Return ``{"error": code}`` with ``status``, plus ``message`` if given.
+
+    ``extra`` adds fields a client acts on (``retry_after`` of a rate limit).
+    """
+    body: dict = {"error": code}
+    if message:
+        body["message"] = message
+    body.update(extra)
+    return JsonResponse(body, status=status)
 
 
 def server_error(request):

@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "core.privacy",
     "core.twofactor",
     "core.demo",
+    "core.scheduler",
     "core.documents",
     "core.grades",
     "core.schoollife",

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from core.attendance.access import week_taught_by
+from core.errors import json_error
 from core.roster.access import children_of, classes_of
 from core.roster.models import Enrollment, Org, SchoolClass, User
 from core.timetable.access import get_class_for_user, week_for_user
@@ -25,10 +26,8 @@ from core.timetable.feed import feed_token_for, has_feed
 from core.timetable.school_calendar import week_days_off
 from core.timetable.views import feed_url
 from frontend import home as home_cards
+from frontend.notifications import NOTIFICATION_LIMIT, notifications_payload
 from hub.delivery import inbox
-
-NOTIFICATION_LIMIT = 50
-
 
 # Helpers -------------------------------------------------------------------
 
@@ -251,14 +250,6 @@ def notifications(request):
 # JSON ----------------------------------------------------------------------
 
 
-def json_error(code: str, status: int, message: str = "") -> JsonResponse:
-    """Return ``{"error": code}`` (and ``"message"`` if given) with ``status``."""
-    body = {"error": code}
-    if message:
-        body["message"] = message
-    return JsonResponse(body, status=status)
-
-
 def invalid_week() -> JsonResponse:
     """The 400 answer to a ``?week=`` that :func:`parse_week` refuses."""
     return json_error(
@@ -375,26 +366,6 @@ def api_home_card(request, name: str):
             },
         }
     )
-
-
-def notifications_payload(user: User, limit: int) -> dict:
-    """Return ``{"unread": int, "events": [event frame + "unread": bool]}``.
-
-    Each frame also carries, when its kind describes itself
-    (``HubEvent.notice``, in the active language), ``title``, ``body`` and
-    ``url``: the same words as its push and e-mail, which notifications.js
-    shows rather than a wording of its own.
-    """
-    read = inbox.read_offsets(user) if limit else {}
-    events = []
-    for envelope in inbox.recent(user, limit=limit) if limit else []:
-        frame = envelope.frame()
-        frame["unread"] = envelope.offset > read.get(envelope.stream, 0)
-        notice = inbox.notice_of(envelope)
-        if notice is not None:
-            frame.update(title=notice.title, body=notice.body, url=notice.url)
-        events.append(frame)
-    return {"unread": inbox.unread_count(user), "events": events}
 
 
 @require_GET

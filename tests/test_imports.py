@@ -186,9 +186,9 @@ KNOWN_CYCLES = {
     ("core.roster.tasks", "core.roster.uploads"),
     # Delivery's own (its restructuring is another change of issue 17).
     (
-        "hub.delivery.emailing",
+        "hub.delivery.email_deliveries",
         "hub.delivery.planning",
-        "hub.delivery.pushing",
+        "hub.delivery.push_deliveries",
         "hub.delivery.tasks",
     ),
 }

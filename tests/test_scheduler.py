@@ -7,7 +7,7 @@ from django.utils import timezone
 
 import hub
 from core.attendance.events import LessonRef, RollCallMissing
-from core.demo.management.commands.run_scheduler import scheduler_loop
+from core.scheduler.loop import scheduler_loop
 from hub.models import Event, Stream
 from hub.retention import purge_old_events
 
@@ -47,9 +47,7 @@ def test_scheduler_loop_runs_its_jobs_and_stops(db, monkeypatch):
         stop.set()
         return 1
 
-    monkeypatch.setattr(
-        "core.demo.management.commands.run_scheduler.flag_missing_roll_calls", job
-    )
+    monkeypatch.setattr("core.scheduler.loop.flag_missing_roll_calls", job)
     scheduler_loop(0.01, stop)
     assert calls == [1]
 
@@ -83,7 +81,7 @@ def test_the_scheduler_prunes_finished_task_results_past_their_retention(
 
     stop = threading.Event()
     monkeypatch.setattr(
-        "core.demo.management.commands.run_scheduler.deliver_periodic",
+        "core.scheduler.loop.deliver_periodic",
         lambda: stop.set(),  # the pass's last job: one pass
     )
     scheduler_loop(0.01, stop)

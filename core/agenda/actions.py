@@ -420,7 +420,7 @@ def book(*, guardian: User, slot: MeetingSlot, student: User | None) -> Booking:
     answer never tells which ids exist."""
     evening = slot.evening
     now = timezone.now()
-    if not evening.booking_opens <= now < evening.booking_closes:
+    if not evening.booking_is_open(now):
         raise AgendaError(_("Booking for this evening is closed."))
     if student is None or student not in access.children_for(guardian, evening):
         raise AgendaError(_("This child is not concerned by this evening."))

@@ -17,6 +17,8 @@
   ``reminded_at`` makes the reminder once.
 """
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -83,6 +85,11 @@ class MeetingEvening(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.date})"
+
+    def booking_is_open(self, now: dt.datetime) -> bool:
+        """Whether guardians may book at ``now``: from ``booking_opens`` to
+        just before ``booking_closes`` (the page, the API and booking agree)."""
+        return self.booking_opens <= now < self.booking_closes
 
 
 class MeetingSlot(models.Model):

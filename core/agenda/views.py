@@ -212,7 +212,7 @@ def _evening_page(request, evening, slots_form=None, status=200):
     now = timezone.now()
     context = {
         "evening": evening,
-        "is_open": evening.booking_opens <= now < evening.booking_closes,
+        "is_open": evening.booking_is_open(now),
         "class_ids": access.evening_class_ids(evening),
     }
     live = access.live_by_slot(evening)

@@ -11,18 +11,17 @@ from the storage).
 import logging
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from core import files
 from core.documents import access, actions
+from core.documents.download import file_response
 from core.documents.models import Folder
 from core.roster.access import children_of
 from core.roster.models import User
@@ -280,31 +279,6 @@ def download(request, version_id: int):
             {"version": version, "item": version.item},
             status=404,
         )
-    return response
-
-
-def file_response(version) -> FileResponse | None:
-    """The download of ``version`` (the caller checked the reader:
-    ``access.get_version``), or ``None`` (logged) when its file cannot be
-    read from the storage."""
-    try:
-        handle = version.file.open("rb")
-    except (OSError, ClientError, BotoCoreError) as error:
-        log.error(
-            "document version %s: file %r could not be read from storage (%s)",
-            version.pk,
-            version.file.name,
-            error.__class__.__name__,
-        )
-        return None
-    response = FileResponse(handle)
-    files.set_download_headers(
-        response,
-        mime=version.mime,
-        name=files.download_name(version.name, version.mime, default="document"),
-    )
-    response["Content-Length"] = str(version.size)
-    response["Cache-Control"] = "private, no-store"
     return response
 
 

@@ -41,6 +41,8 @@ from core.timetable.models import Occurrence
 
 # What school-life staff need to read the notebook of their orgs' classes.
 STAFF_PERMISSION = "homework.view_homework"
+# How far ahead a pupil's list of homework reads by default (pages and API).
+HORIZON = dt.timedelta(weeks=8)
 
 
 def _active(user) -> bool:

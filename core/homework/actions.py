@@ -668,3 +668,14 @@ def send_reminders(now: dt.datetime | None = None) -> int:
 def scheduled_jobs(now: dt.datetime | None = None) -> dict:
     """The homework jobs of the scheduler: publications, then reminders."""
     return {"published": publish_due(now), "reminded": send_reminders(now)}
+
+
+def item_json(item: access.PupilItem) -> dict:
+    """A homework as one pupil sees it: the homework, "fait", the hand-in."""
+    return {
+        **homework_data(item.homework).model_dump(),
+        "done": item.done,
+        "handed_in": item.handin is not None,
+        "late": bool(item.handin and item.handin.late),
+        "returned": bool(item.handin and item.handin.returned_at),
+    }

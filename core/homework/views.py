@@ -27,7 +27,6 @@ from core.roster.models import Enrollment, SchoolClass, User
 from core.timetable.models import Occurrence
 
 log = logging.getLogger(__name__)
-HORIZON = dt.timedelta(weeks=8)
 # How far from today the workload API looks (a date past it is refused).
 WORKLOAD_REACH = dt.timedelta(days=366)
 # Characters no file name in a zip should hold (separators, Windows' reserved).
@@ -83,7 +82,7 @@ def _family_page(request):
         return render(request, "homework/notebook.html", {"groups": [], "children": []})
     pupil = access.get_pupil(user, _int(request.GET.get("child")))
     today = timezone.localdate()
-    items = access.due_between(pupil, today, today + HORIZON)
+    items = access.due_between(pupil, today, today + access.HORIZON)
     classes = SchoolClass.objects.filter(
         enrollments__user=pupil, enrollments__role=Enrollment.Role.STUDENT
     ).order_by("title")
@@ -464,19 +463,8 @@ def items_api(request):
     """JSON of the notebook ``?child=``: ``{"items": [...]}`` with state."""
     pupil = access.get_pupil(request.user, _int(request.GET.get("child")))
     today = timezone.localdate()
-    items = access.due_between(pupil, today, today + HORIZON)
-    return JsonResponse({"items": [item_json(item) for item in items]})
-
-
-def item_json(item: access.PupilItem) -> dict:
-    """A homework as one pupil sees it: the homework, "fait", the hand-in."""
-    return {
-        **actions.homework_data(item.homework).model_dump(),
-        "done": item.done,
-        "handed_in": item.handin is not None,
-        "late": bool(item.handin and item.handin.late),
-        "returned": bool(item.handin and item.handin.returned_at),
-    }
+    items = access.due_between(pupil, today, today + access.HORIZON)
+    return JsonResponse({"items": [actions.item_json(item) for item in items]})
 
 
 @login_required

@@ -4,6 +4,7 @@
 """
 
 import unicodedata
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Value
@@ -18,9 +19,67 @@ from core.roster.models import User
 SEARCH_SUBJECTS = 2000
 
 
-def visible_messages(user: User) -> Q:
-    """Return the filter of messages ``user`` may see in their conversations."""
-    return Q(visible_to__isnull=True) | Q(visible_to=user) | Q(sender=user)
+def visible_messages(user: User, path: str = "") -> Q:
+    """Return the filter of messages ``user`` may see in their conversations.
+
+    A message is seen by everyone in the conversation, or, in a private
+    thread, by its sender and its one reader (``visible_to``). ``path`` is
+    the lookup from the queried model to the message (``"messages__"`` from
+    a conversation), so every query says this one rule.
+    """
+    return (
+        Q(**{f"{path}visible_to__isnull": True})
+        | Q(**{f"{path}visible_to": user})
+        | Q(**{f"{path}sender": user})
+    )
+
+
+def knows_everyone(conversation: Conversation, user_id: int) -> bool:
+    """Whether ``user_id`` may know (and write to) every participant.
+
+    Where replies go to all, everyone does; where they go to the creator
+    only, or nowhere (a class-wide message), only the creator does: each
+    family sees the creator and itself, never which other families got it.
+    :func:`knows_everyone_filter` is the same rule for queries.
+    """
+    return (
+        conversation.reply_policy == Conversation.ReplyPolicy.ALL
+        or conversation.created_by_id == user_id
+    )
+
+
+def knows_everyone_filter(user: User) -> Q:
+    """The filter of conversations in which ``user`` knows every participant."""
+    return Q(reply_policy=Conversation.ReplyPolicy.ALL) | Q(created_by=user)
+
+
+def audience(
+    conversation: Conversation,
+    writer_id: int,
+    participant_ids: Iterable[int],
+    private_to: int | None = None,
+) -> list[int]:
+    """Return the participants, ``writer_id`` aside, who see what they write.
+
+    The one definition of a conversation's audience, for sends, their
+    events, read receipts and typing: everyone where the writer knows
+    everyone (:func:`knows_everyone`), except that the creator of a
+    class-wide conversation writing in one recipient's private thread
+    (``private_to``, a message's ``visible_to``) reaches that recipient
+    alone; the creator alone for a recipient where replies go to the sender;
+    no one where replies are closed. Only participants are named: a creator
+    who left the school hears nothing more.
+    """
+    others = [uid for uid in participant_ids if uid != writer_id]
+    creator = conversation.created_by_id
+    if not knows_everyone(conversation, writer_id):
+        replies_to_creator = (
+            conversation.reply_policy == Conversation.ReplyPolicy.SENDER
+        )
+        return [creator] if replies_to_creator and creator in others else []
+    if private_to is None or conversation.reply_policy == Conversation.ReplyPolicy.ALL:
+        return others
+    return [private_to] if private_to in others else []
 
 
 def conversations_for_user(user: User) -> QuerySet[Conversation]:
@@ -29,11 +88,7 @@ def conversations_for_user(user: User) -> QuerySet[Conversation]:
     ``last_visible_at`` (the last message ``user`` may see: another family's
     private reply in a class-wide message does not move it)."""
     mine = Participant.objects.filter(user=user)
-    visible = (
-        Q(messages__visible_to__isnull=True)
-        | Q(messages__visible_to=user)
-        | Q(messages__sender=user)
-    )
+    visible = visible_messages(user, "messages__")
     return (
         Conversation.objects.filter(participants__user=user)
         .annotate(
@@ -51,7 +106,7 @@ def conversations_for_user(user: User) -> QuerySet[Conversation]:
                     messages__deleted_at__isnull=True,
                 )
                 & ~Q(messages__sender=user)
-                & (Q(messages__visible_to__isnull=True) | Q(messages__visible_to=user)),
+                & visible,
             )
         )
         .order_by("-last_visible_at", "-pk")
@@ -107,10 +162,7 @@ def search_conversations(
         .filter(
             Q(pk__in=subjects_matching(user, query, only))
             | Q(created_by__in=names)
-            | (
-                Q(participants__user__in=names)
-                & (Q(reply_policy=Conversation.ReplyPolicy.ALL) | Q(created_by=user))
-            )
+            | (Q(participants__user__in=names) & knows_everyone_filter(user))
         )
         .values("pk")
     )
@@ -169,11 +221,7 @@ def get_attachment_for_user(user: User, attachment_id: int) -> Attachment:
             message__deleted_at__isnull=True,
             message__hidden_at__isnull=True,
         )
-        .filter(
-            Q(message__visible_to__isnull=True)
-            | Q(message__visible_to=user)
-            | Q(message__sender=user)
-        )
+        .filter(visible_messages(user, "message__"))
         .first()
     )
     if attachment is None:
@@ -224,11 +272,14 @@ def read_positions(conversation: Conversation) -> dict[int, int]:
 
 
 __all__ = [
+    "audience",
     "conversations_for_user",
     "get_attachment_for_user",
     "get_conversation_for_user",
     "get_message_for_user",
     "get_report_for_moderator",
+    "knows_everyone",
+    "knows_everyone_filter",
     "messages_of",
     "moderates",
     "moderation_queue",

@@ -15,7 +15,7 @@ from django.utils import timezone
 import hub
 from core import crypto
 from core.audit import log as audit
-from core.messaging import files, policy
+from core.messaging import access, files, policy
 from core.messaging.access import moderates
 from core.messaging.events import MessageChanged, MessagesRead
 from core.messaging.models import (
@@ -28,6 +28,7 @@ from core.messaging.models import (
     WriteSuspension,
 )
 from core.roster.models import Org, User
+from hub import ratelimit
 from hub.streams import user_stream
 
 MAX_BODY_CHARS = 10_000
@@ -49,6 +50,21 @@ class MessagingError(ValueError):
     def __init__(self, message: str, code: str = "forbidden") -> None:
         super().__init__(message)
         self.code = code
+
+
+# The HTTP status of each refusal, for the pages' scripts and the API.
+ERROR_STATUS = {
+    "too_long": 400,
+    "empty": 400,
+    "files": 400,
+    "invalid": 400,
+    "forbidden": 403,
+    "suspended": 403,
+    "edit_window": 403,
+    "reported": 403,
+    "idempotency_conflict": 409,
+    "rate_limited": 429,
+}
 
 
 class RateLimited(MessagingError):
@@ -159,7 +175,8 @@ def send_message(
     when its reply policy is "sender" and the sender is someone else; the
     sender must be allowed to write to each of them (the creator, who opened
     the conversation, may always be answered; in a "reply to everyone"
-    conversation the creator vouches for the others, see :func:`_may_reach`).
+    conversation the creator vouches for the others, see
+    :func:`core.messaging.policy.may_write_in`).
     A resend with the same ``idempotency_key`` and content returns the first
     message and emits nothing; the same key with other content raises
     ``idempotency_conflict``.
@@ -195,26 +212,29 @@ def send_message(
         raise MessagingError("Vous ne participez pas à cette conversation.")
     _refuse_if_suspended(sender, conversation.org_id)
     creator = conversation.created_by_id
-    visible_to = None
+    if not policy.may_reply(conversation, sender.pk):
+        raise MessagingError(
+            "Les réponses ne sont pas ouvertes dans cette conversation."
+        )
+    partner = None
     if private_to is not None:
-        visible_to = _private_thread_partner(conversation, sender, private_to)
-    elif sender.pk != creator:
-        if conversation.reply_policy == Conversation.ReplyPolicy.NONE:
-            raise MessagingError(
-                "Les réponses ne sont pas ouvertes dans cette conversation."
-            )
-        if conversation.reply_policy == Conversation.ReplyPolicy.SENDER:
-            visible_to = creator
-    audience = [
-        p.user
-        for p in participants
-        if p.user_id != sender.pk and (visible_to is None or p.user_id == visible_to)
-    ]
+        partner = _private_thread_partner(conversation, sender, private_to)
+    reached = access.audience(
+        conversation, sender.pk, [p.user_id for p in participants], partner
+    )
+    audience = [p.user for p in participants if p.user_id in reached]
     for user in audience:
-        if user.pk != creator and not _may_reach(sender, user, conversation):
+        if user.pk != creator and not policy.may_write_in(conversation, sender, user):
             raise MessagingError(
                 f"Vous ne pouvez pas écrire à {user.get_full_name() or user}."
             )
+    # A private thread's one reader: the recipient the creator answers, or
+    # the creator for a recipient's reply where replies go to the sender.
+    visible_to = None
+    if not access.knows_everyone(conversation, sender.pk):
+        visible_to = creator
+    elif partner is not None:
+        visible_to = partner
     try:
         with transaction.atomic():
             take_send_token(sender, now)
@@ -321,14 +341,21 @@ def mark_read(
 ) -> int:
     """Move ``user``'s read position forward to ``message_id``; return it.
 
-    Never moves backwards, nor past the conversation's last message (a
-    forged id must not mark messages not yet sent as read). When the school
+    The position moves to the newest message ``user`` may see at or before
+    ``message_id`` (a forged id far ahead must not mark messages not yet
+    sent as read, nor name another family's private reply), and never
+    backwards. When the school
     keeps read receipts on, the other participants hear of it
     (``messaging.read``); the user's own devices always do, to clear their
     unread counts.
     """
-    latest = conversation.messages.aggregate(latest=Max("id"))["latest"] or 0
-    message_id = min(message_id, latest)
+    message_id = (
+        conversation.messages.filter(access.visible_messages(user), id__lte=message_id)
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+        or 0
+    )
     with transaction.atomic():
         updated = Participant.objects.filter(
             conversation=conversation,
@@ -501,10 +528,14 @@ def peek_send_token(user: User, now: dt.datetime) -> None:
     quota = SendQuota.objects.filter(user=user).values("tokens", "updated_at").first()
     if quota is None:
         return
-    elapsed = max(0.0, (now - quota["updated_at"]).total_seconds())
-    tokens = min(SEND_BURST, quota["tokens"] + elapsed * SEND_RATE_PER_SECOND)
-    if tokens < 1:
-        raise RateLimited((1 - tokens) / SEND_RATE_PER_SECOND)
+    _, wait = ratelimit.take(
+        quota["tokens"],
+        (now - quota["updated_at"]).total_seconds(),
+        SEND_BURST,
+        SEND_RATE_PER_SECOND,
+    )
+    if wait:
+        raise RateLimited(wait)
 
 
 def take_send_token(user: User, now: dt.datetime) -> None:
@@ -517,11 +548,15 @@ def take_send_token(user: User, now: dt.datetime) -> None:
         user=user, defaults={"tokens": SEND_BURST, "updated_at": now}
     )
     quota = SendQuota.objects.select_for_update().get(pk=quota.pk)
-    elapsed = max(0.0, (now - quota.updated_at).total_seconds())
-    tokens = min(SEND_BURST, quota.tokens + elapsed * SEND_RATE_PER_SECOND)
-    if tokens < 1:
-        raise RateLimited((1 - tokens) / SEND_RATE_PER_SECOND)
-    quota.tokens = tokens - 1
+    tokens, wait = ratelimit.take(
+        quota.tokens,
+        (now - quota.updated_at).total_seconds(),
+        SEND_BURST,
+        SEND_RATE_PER_SECOND,
+    )
+    if wait:
+        raise RateLimited(wait)
+    quota.tokens = tokens
     quota.updated_at = now
     quota.save(update_fields=["tokens", "updated_at"])
 
@@ -575,23 +610,6 @@ def _lock_unreported(message: Message) -> None:
         )
 
 
-def _may_reach(sender: User, user: User, conversation: Conversation) -> bool:
-    """Return whether ``sender`` may write to ``user`` in ``conversation``.
-
-    The policy decides; in a "reply to everyone" conversation the creator
-    also vouches for the people they added while they may still write to
-    them: guardians of a class answer each other there, which the policy
-    alone (no writing to other families) would refuse.
-    """
-    org_id = conversation.org_id
-    if policy.may_write(sender, user, org_id):
-        return True
-    return (
-        conversation.reply_policy == Conversation.ReplyPolicy.ALL
-        and policy.may_write(conversation.created_by, user, org_id)
-    )
-
-
 def _audit_message(actor, action: str, message: Message, ip, detail=None) -> None:
     audit.record(
         actor=actor,
@@ -618,10 +636,13 @@ def _check_replay(existing: Message, body: str, uploads) -> None:
 
 
 def _audience_ids(message: Message) -> list[int]:
-    ids = message.conversation.participants.values_list("user_id", flat=True)
-    if message.visible_to_id is None:
-        return list(ids)
-    return [message.sender_id, message.visible_to_id]
+    """Who hears of a change to ``message``: its sender and its audience."""
+    conversation = message.conversation
+    ids = list(conversation.participants.values_list("user_id", flat=True))
+    readers = access.audience(
+        conversation, message.sender_id, ids, message.visible_to_id
+    )
+    return [message.sender_id, *readers]
 
 
 def _emit(

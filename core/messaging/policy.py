@@ -13,11 +13,16 @@ Defaults (``MessagingPolicy``, editable in the admin per school):
 from django.db.models import F, Q
 from django.utils import timezone
 
-from core.messaging.models import MessagingPolicy, WriteSuspension
+from core.messaging.models import Conversation, MessagingPolicy, WriteSuspension
 from core.roster.access import orgs_of
 from core.roster.models import Enrollment, Org, User
 
 STAFF_ROLES = (User.Role.TEACHER, User.Role.ADMINISTRATOR)
+
+
+def may_send_silently(user: User) -> bool:
+    """Whether ``user`` is offered "send without notifying tonight" (staff, teachers)."""
+    return user.role in STAFF_ROLES
 
 
 def policy_for(org: Org | int) -> MessagingPolicy:
@@ -66,6 +71,36 @@ def may_write(sender: User, recipient: User, org_id: int) -> bool:
             ).exists()
         )
     return False
+
+
+def may_write_in(conversation: Conversation, sender: User, user: User) -> bool:
+    """Return whether ``sender`` may write to ``user`` in ``conversation``.
+
+    :func:`may_write` decides; in a "reply to everyone" conversation the
+    creator also vouches for the people they added while they may still
+    write to them: guardians of a class answer each other there, which the
+    policy alone (no writing to other families) would refuse.
+    """
+    org_id = conversation.org_id
+    if may_write(sender, user, org_id):
+        return True
+    return conversation.reply_policy == Conversation.ReplyPolicy.ALL and may_write(
+        conversation.created_by, user, org_id
+    )
+
+
+def may_reply(conversation: Conversation, user_id: int) -> bool:
+    """Return whether ``user_id`` may write in ``conversation`` at all.
+
+    Its creator always may; the others unless replies are closed. Who hears
+    it is :func:`core.messaging.access.audience`; a suspension
+    (:func:`is_suspended`) and each recipient (:func:`may_write_in`) are
+    checked besides.
+    """
+    return (
+        conversation.created_by_id == user_id
+        or conversation.reply_policy != Conversation.ReplyPolicy.NONE
+    )
 
 
 def teaches_child_of(teacher: User, guardian: User, org_id: int) -> bool:

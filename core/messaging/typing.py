@@ -11,6 +11,7 @@ go to the sender only; of no one where they are closed), at most once every
 2 s per conversation and socket. Nothing is stored.
 """
 
+from core.messaging import access
 from core.messaging.models import Conversation, Participant
 from core.messaging.policy import is_suspended
 from hub.realtime.ephemeral import EphemeralRefused, Relay, register
@@ -33,25 +34,21 @@ def relay_typing(user, frame: dict) -> Relay:
     )
     if user.pk not in others:
         raise EphemeralRefused("no such conversation or not allowed")
-    others.remove(user.pk)
-    reply_policy, creator, org_id = Conversation.objects.filter(
-        pk=conversation_id
-    ).values_list("reply_policy", "created_by_id", "org_id")[0]
-    if is_suspended(user, org_id):
+    conversation = Conversation.objects.only(
+        "reply_policy", "created_by_id", "org_id"
+    ).get(pk=conversation_id)
+    if is_suspended(user, conversation.org_id):
         # A suspended writer is told so (they know it), and nobody hears them.
         raise EphemeralRefused("your right to write is suspended", "suspended")
-    if user.pk != creator and reply_policy != Conversation.ReplyPolicy.ALL:
-        # A reply reaches the creator only (or no one): so does its typing,
-        # which also keeps the other families of a class message unnamed.
-        others = [creator] if reply_policy == Conversation.ReplyPolicy.SENDER else []
-    elif user.pk == creator and reply_policy != Conversation.ReplyPolicy.ALL:
-        # The creator writing in one family's private thread ("to"): only
-        # that family sees it.
-        to = frame.get("to")
-        if to is not None:
-            others = [to] if to in others else []
+    # Typing reaches whom the text will: the creator only (or no one) for a
+    # reply in a class-wide message, which keeps the other families unnamed;
+    # one family for the creator writing in its private thread ("to").
+    to = frame.get("to")
+    listeners = access.audience(
+        conversation, user.pk, others, to if isinstance(to, int) else None
+    )
     return Relay(
-        user_ids=others,
+        user_ids=listeners,
         frame={
             "type": "typing",
             "conversation": conversation_id,

@@ -13,8 +13,6 @@ or ``not_found`` / ``invalid``; a rate limit is a 429 with ``Retry-After``.
 import datetime as dt
 import json
 import logging
-from dataclasses import dataclass, field
-from typing import Any
 
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
@@ -29,7 +27,9 @@ from django.views.decorators.http import require_GET, require_POST
 from core import crypto, files
 from core.audit import log as audit
 from core.audit.ip import client_ip
+from core.errors import json_error
 from core.messaging import access, actions, policy
+from core.messaging.actions import ERROR_STATUS
 from core.messaging.forms import (
     EditForm,
     MessageForm,
@@ -38,30 +38,28 @@ from core.messaging.forms import (
     ReportForm,
     new_key,
 )
-from core.messaging.models import Conversation, Message, Participant, Report
+from core.messaging.models import Conversation, Message
+from core.messaging.policy import may_send_silently
 from core.messaging.render import render_message
+from core.messaging.thread import (
+    PAGE_SIZE,
+    Thread,
+    conversation_row,
+    decrypt_text,
+    display_name,
+    inbox_queryset,
+    load_thread,
+    message_item,
+    visible_people,
+)
 from core.roster.access import orgs_of
 from core.roster.models import User
 from hub.delivery.access import active_mute, conversation_key
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 100  # messages per API answer; the client asks again with ?after=
 INBOX_LIMIT = 200
-NAMES_SHOWN = 3
 SUSPENSION = dt.timedelta(days=7)
-ERROR_STATUS = {
-    "too_long": 400,
-    "empty": 400,
-    "files": 400,
-    "invalid": 400,
-    "forbidden": 403,
-    "suspended": 403,
-    "edit_window": 403,
-    "reported": 403,
-    "idempotency_conflict": 409,
-    "rate_limited": 429,
-}
 MAX_ID = 10**18 - 1
 
 
@@ -71,11 +69,6 @@ MAX_ID = 10**18 - 1
 def wants_json(request) -> bool:
     """Whether the client is the page's script (it asks for JSON)."""
     return "application/json" in request.headers.get("Accept", "")
-
-
-def json_error(code: str, status: int, message: str = "", **extra) -> JsonResponse:
-    body = {"error": code, "message": message or code, **extra}
-    return JsonResponse(body, status=status)
 
 
 def error_response(error: actions.MessagingError) -> JsonResponse:
@@ -103,217 +96,6 @@ def parse_id(value) -> int | None:
             return None
         number = int(text)
     return number if 0 < number <= MAX_ID else None
-
-
-def may_send_silently(user: User) -> bool:
-    """Whether ``user`` is offered "send without notifying tonight" (staff, teachers)."""
-    return user.role in policy.STAFF_ROLES
-
-
-def display_name(user: User) -> str:
-    return user.get_full_name() or user.get_username()
-
-
-def decrypt_text(token) -> str | None:
-    """Return the text of an encrypted body or name; None if no key fits."""
-    try:
-        return crypto.decrypt(token).decode("utf-8")
-    except crypto.InvalidToken:
-        log.error("a message could not be decrypted: is a key missing?")
-        return None
-
-
-# One conversation as its reader sees it -----------------------------------
-
-
-@dataclass
-class Thread:
-    """What rendering a conversation for ``user`` needs, read once."""
-
-    conversation: Conversation
-    user: User
-    participants: list[Participant]
-    receipts: bool
-    staff: bool
-    reported: set[int] = field(default_factory=set)
-    under_report: set[int] = field(default_factory=set)
-    now: dt.datetime = field(default_factory=timezone.now)
-
-    @property
-    def is_creator(self) -> bool:
-        return self.conversation.created_by_id == self.user.pk
-
-    @property
-    def positions(self) -> dict[int, int]:
-        return {p.user_id: p.last_read_message_id for p in self.participants}
-
-    def audience_of_mine(self) -> list[int]:
-        """Who sees what ``user`` writes here (for read receipts)."""
-        others = [p.user_id for p in self.participants if p.user_id != self.user.pk]
-        if self.is_creator or (
-            self.conversation.reply_policy == Conversation.ReplyPolicy.ALL
-        ):
-            return others
-        return [self.conversation.created_by_id]
-
-    @property
-    def class_wide(self) -> bool:
-        """Replies go to the creator only (or nowhere): each recipient has a
-        private thread with the creator."""
-        return self.conversation.reply_policy != Conversation.ReplyPolicy.ALL
-
-    def name_of(self, user_id: int) -> str:
-        for participant in self.participants:
-            if participant.user_id == user_id:
-                return display_name(participant.user)
-        return ""
-
-    def thread_partner(self, message: Message) -> int | None:
-        """The recipient whose private thread ``message`` belongs to, if any."""
-        if message.visible_to_id is None:
-            return None
-        if message.sender_id == self.conversation.created_by_id:
-            return message.visible_to_id
-        return message.sender_id
-
-    def receipt_names(self) -> dict[str, str]:
-        """Names of the people ``user``'s messages go to (who read them)."""
-        if not self.receipts:
-            return {}
-        return {str(uid): self.name_of(uid) for uid in self.audience_of_mine()}
-
-    def receipt_positions(self) -> dict[str, int]:
-        """Read positions of the people ``user``'s messages go to (no one else's)."""
-        if not self.receipts:
-            return {}
-        positions = self.positions
-        return {str(uid): positions.get(uid, 0) for uid in self.audience_of_mine()}
-
-
-def load_thread(user: User, conversation: Conversation) -> Thread:
-    participants = list(
-        conversation.participants.select_related("user").order_by("joined_at", "pk")
-    )
-    staff = access.moderates(user, conversation.org_id)
-    reported = set(
-        Report.objects.filter(
-            reporter=user, message__conversation=conversation
-        ).values_list("message_id", flat=True)
-    )
-    under_report = set(
-        Report.objects.filter(
-            message__conversation=conversation, status=Report.Status.OPEN
-        ).values_list("message_id", flat=True)
-    )
-    return Thread(
-        conversation=conversation,
-        user=user,
-        participants=participants,
-        receipts=policy.policy_for(conversation.org_id).read_receipts,
-        staff=staff,
-        reported=reported,
-        under_report=under_report,
-    )
-
-
-def visible_people(thread: Thread) -> tuple[list[User], int]:
-    """Return the participants ``user`` may know of, and how many others there are.
-
-    Where replies go to the sender only (or nowhere), a recipient sees the
-    creator and themself: not the other families of a class-wide message.
-    """
-    users = [p.user for p in thread.participants]
-    if thread.is_creator or (
-        thread.conversation.reply_policy == Conversation.ReplyPolicy.ALL
-    ):
-        return users, 0
-    shown = [
-        u for u in users if u.pk in (thread.conversation.created_by_id, thread.user.pk)
-    ]
-    return shown, len(users) - len(shown)
-
-
-def message_item(message: Message, thread: Thread) -> dict:
-    """Return what ``_message.html`` draws for ``message``."""
-    user = thread.user
-    mine = message.sender_id == user.pk
-    if message.deleted_at:
-        state = "deleted"
-    elif message.hidden_at:
-        state = "hidden"
-    else:
-        state = "ok"
-    text = decrypt_text(message.body) if state == "ok" else ""
-    if text is None:
-        state, text = "unreadable", ""
-    item: dict[str, Any] = {
-        "message": message,
-        "id": message.pk,
-        "sender_name": display_name(message.sender),
-        "mine": mine,
-        "state": state,
-        "edited": bool(message.edited_at) and state == "ok",
-        "private": message.visible_to_id is not None,
-        "thread": thread.thread_partner(message),
-        "thread_name": "",
-        "text": text,  # decrypted once, for the API (core/api/routers/messaging.py)
-        "html": render_message(text) if state == "ok" else "",
-        "attachments": [],
-        "can_edit": False,
-        "can_delete": state != "deleted"
-        and (mine or thread.staff)
-        and message.pk not in thread.under_report,
-        "can_report": not mine and state == "ok",
-        "reported": message.pk in thread.reported,
-        "receipt": None,
-    }
-    if state == "ok":
-        item["attachments"] = [
-            {
-                "id": a.pk,
-                # The name it downloads under: the detected type's extension.
-                "name": files.download_name(decrypt_text(a.name) or "", a.mime),
-                "size": a.size,
-                "mime": a.mime,
-            }
-            for a in message.attachments.all()
-        ]
-        if (
-            mine
-            and thread.now - message.created_at <= actions.EDIT_WINDOW
-            and message.pk not in thread.under_report
-        ):
-            item["can_edit"] = True
-            item["text"] = text
-            item["edit_until"] = message.created_at + actions.EDIT_WINDOW
-    if item["thread"] and thread.is_creator:
-        item["thread_name"] = thread.name_of(item["thread"])
-    # What the drawn <li> depends on, bar receipts (the page's script keeps
-    # those): the same version is not drawn again, so an open edit box stays.
-    item["version"] = ":".join(
-        [
-            state,
-            message.edited_at.isoformat() if message.edited_at else "",
-            "r" if item["reported"] else "",
-            "e" if item["can_edit"] else "",
-        ]
-    )
-    if mine and thread.receipts and state != "deleted":
-        if message.visible_to_id is not None:
-            audience = [message.visible_to_id]
-        else:
-            audience = [p.user_id for p in thread.participants if p.user_id != user.pk]
-        positions = thread.positions
-        readers = [uid for uid in audience if positions.get(uid, 0) >= message.pk]
-        item["receipt"] = {
-            "audience": audience,
-            "read": len(readers),
-            "total": len(audience),
-            # Only the people this message went to: in a class-wide
-            # conversation, a family's message went to the creator alone.
-            "readers": [thread.name_of(uid) for uid in readers],
-        }
-    return item
 
 
 def message_json(request, message: Message, thread: Thread) -> dict:
@@ -376,7 +158,7 @@ def reply_state(thread: Thread, to: int | None = None) -> dict:
             "note": selected["note"] if selected else everyone,
         }
     creator = conversation.created_by
-    if conversation.reply_policy == Conversation.ReplyPolicy.NONE:
+    if not policy.may_reply(conversation, user.pk):
         return {
             "allowed": False,
             "reason": _("Replies are not open in this conversation."),
@@ -391,43 +173,6 @@ def reply_state(thread: Thread, to: int | None = None) -> dict:
     # Replies to everyone: the action decides per recipient on each send
     # (and says whom the sender may not reach).
     return {"allowed": True}
-
-
-def conversation_row(conversation: Conversation, user: User) -> dict:
-    """Return what ``_conversation_row.html`` draws (``conversation`` annotated
-    with ``unread``, participants prefetched)."""
-    participants = list(conversation.participants.all())
-    thread = Thread(
-        conversation=conversation,
-        user=user,
-        participants=participants,
-        receipts=False,
-        staff=False,
-    )
-    people, hidden = visible_people(thread)
-    others = [display_name(u) for u in people if u.pk != user.pk]
-    hidden += max(0, len(others) - NAMES_SHOWN)
-    return {
-        "conversation": conversation,
-        "id": conversation.pk,
-        "subject": conversation.subject,
-        "names": others[:NAMES_SHOWN],
-        "more": hidden,
-        "last": getattr(conversation, "last_visible_at", None)
-        or conversation.created_at,
-        "unread": getattr(conversation, "unread", 0),
-    }
-
-
-def inbox_queryset(user: User, query: str = ""):
-    conversations = access.conversations_for_user(user)
-    if query:
-        conversations = conversations.filter(
-            pk__in=access.search_conversations(user, query)
-        )
-    return conversations.select_related("created_by").prefetch_related(
-        "participants__user"
-    )
 
 
 def clean_query(raw: str | None) -> str:
@@ -770,7 +515,7 @@ def api_messages(request, conversation_id: int):
     if request.method == "POST":
         return send(request, conversation)
     if request.method != "GET":
-        return json_error("method_not_allowed", 405)
+        return json_error("method_not_allowed", 405, "GET or POST")
     raw = request.GET.get("after", "0")
     after = 0 if raw in ("", "0") else parse_id(raw)
     if after is None:
@@ -967,20 +712,10 @@ def api_read(request, conversation_id: int):
     wanted = parse_id(raw)
     if wanted is None:
         return json_error("invalid", 400, "message_id must be a message id")
-    upto = (
-        Message.objects.filter(
-            access.visible_messages(request.user),
-            conversation=conversation,
-            id__lte=wanted,
-        )
-        .order_by("-id")
-        .values_list("id", flat=True)
-        .first()
-    )
     last_read = actions.mark_read(
         conversation=conversation,
         user=request.user,
-        message_id=upto or 0,
+        message_id=wanted,
         ip=client_ip(request),
     )
     return JsonResponse({"last_read": last_read})

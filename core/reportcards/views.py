@@ -6,18 +6,17 @@ import logging
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Max
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.http import urlencode
-from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from core import crypto, files
 from core.audit import log as audit
 from core.grades import averages as rule
 from core.reportcards import access, actions
+from core.reportcards.download import pdf_response
 from core.reportcards.models import (
     MAX_APPRAISAL,
     Publication,
@@ -295,20 +294,3 @@ def publish(request, class_id: int, period_id: int):
 def download(request, card_id: int):
     """A card's PDF: the pupil's current guardians, or staff (audited)."""
     return pdf_response(request.user, card_id)
-
-
-def pdf_response(user: User, card_id: int) -> HttpResponse:
-    """Card ``card_id``'s PDF for ``user`` (``access.get_card_to_download``;
-    a staff download audited), or raise Http404."""
-    card, as_staff = access.get_card_to_download(user, card_id)
-    try:
-        data = files.read_decrypted(card.file)
-    except (FileNotFoundError, crypto.InvalidToken):
-        log.error("report card %s: its file cannot be read", card.pk)
-        raise Http404("no such report card") from None
-    if as_staff:
-        actions.log_download(user, card)
-    name = get_valid_filename(
-        f"Bulletin {card.period.title} {card.student.last_name} {card.student.first_name}"
-    )
-    return files.serve(data, mime="application/pdf", name=f"{name}.pdf")

@@ -86,13 +86,14 @@ def save_settings(user: User, **fields) -> DeliverySettings:
 def subscribe(user: User, info: object, user_agent: str = "") -> PushSubscription:
     """Register a browser's push subscription (``PushSubscription.toJSON()``).
 
-    Raises :class:`hub.delivery.push.InvalidSubscription` for a malformed one
-    (bad key, non-https or unknown push service). An endpoint already known
-    moves to ``user`` (a shared family tablet after a change of account).
+    Raises :class:`hub.delivery.push_subscriptions.InvalidSubscription` for a
+    malformed one (bad key, non-https or unknown push service). An endpoint
+    already known moves to ``user`` (a shared family tablet after a change of
+    account).
     """
-    from hub.delivery import push, vapid
+    from hub.delivery import push_subscriptions, vapid
 
-    clean = push.validate_subscription(
+    clean = push_subscriptions.validate_subscription(
         info,
         allowed_hosts=settings.PUSH_ALLOWED_HOSTS,
         allow_http=settings.PUSH_ALLOW_HTTP,

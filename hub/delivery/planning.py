@@ -30,7 +30,7 @@ from django.utils.translation import override
 
 from core.roster.models import Org, User
 from core.roster.streams import readers_of
-from hub.delivery import clock
+from hub.delivery import quiet_hours, zones
 from hub.delivery.categories import CATEGORIES
 from hub.delivery.models import (
     Channel,
@@ -325,7 +325,7 @@ def _zones(readers: list[User], clocks: dict) -> dict:
 
     fallback = school_zones([u for u in readers if not clocks[u.pk].time_zone])
     return {
-        user.pk: clock.zone_of(clocks[user.pk], fallback.get(user.pk, ""))
+        user.pk: zones.zone_of(clocks[user.pk], fallback.get(user.pk, ""))
         for user in readers
     }
 
@@ -409,10 +409,10 @@ def _push_timing(notice, user_clock, zone, now):
     """Return (status, reason, next attempt) of a push: now, or held till morning."""
     grace = datetime.timedelta(seconds=settings.DELIVERY_SEEN_GRACE)
     if notice.silent:
-        release = clock.next_morning(user_clock, now, zone)
+        release = quiet_hours.next_morning(user_clock, now, zone)
         if release > now:
             return Status.HELD, _("sent silently: pushed in the morning"), release
-    window = clock.quiet_window(user_clock, now, zone)
+    window = quiet_hours.quiet_window(user_clock, now, zone)
     if window.quiet and not notice.urgent:
         return Status.HELD, _("quiet hours"), window.ends_at
     return Status.QUEUED, "", now + grace

@@ -94,7 +94,7 @@ def school_zones(users: list[User]) -> dict[int, str]:
     A user's schools are :func:`core.roster.access.orgs_of` (staff links,
     then classes: their own, or their children's for guardians); the first
     is the first by name, then id (``Org``'s order). Users without a school
-    are left out (their zone is then the default, :mod:`hub.delivery.clock`).
+    are left out (their zone is then the default, :mod:`hub.delivery.zones`).
     """
     from core.roster.access import orgs_of_users
 

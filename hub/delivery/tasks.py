@@ -22,37 +22,37 @@ def plan_event(event_ids: list[int]) -> dict:
 
 @task()
 def withdraw(user_id: int, tags: list[str]) -> int:
-    """Close ``tags`` on the user's devices (:func:`hub.delivery.pushing.withdraw`)."""
-    from hub.delivery import pushing
+    """Close ``tags`` on the user's devices (:func:`hub.delivery.push_deliveries.withdraw`)."""
+    from hub.delivery import push_deliveries
 
-    return pushing.withdraw(user_id, tags)
+    return push_deliveries.withdraw(user_id, tags)
 
 
 @task()
 def send_pushes(delivery_ids: list[int]) -> dict:
-    """Send push deliveries (:func:`hub.delivery.pushing.deliver`)."""
-    from hub.delivery import pushing
+    """Send push deliveries (:func:`hub.delivery.push_deliveries.deliver`)."""
+    from hub.delivery import push_deliveries
 
-    return pushing.deliver(delivery_ids)
+    return push_deliveries.deliver(delivery_ids)
 
 
 @task()
 def send_emails(send_ids: list[int]) -> dict:
-    """Send ledger e-mails (:func:`hub.delivery.emailing.send`)."""
-    from hub.delivery import emailing
+    """Send ledger e-mails (:func:`hub.delivery.email_deliveries.send`)."""
+    from hub.delivery import email_deliveries
 
-    return emailing.send(send_ids)
+    return email_deliveries.send(send_ids)
 
 
 def periodic() -> dict:
     """The scheduler's minute: release quiet-hour pushes, recover dead
     workers' mails, create due digests. Returns counts for the log."""
-    from hub.delivery import emailing, pushing
+    from hub.delivery import email_deliveries, push_deliveries
 
     return {
-        "released": pushing.release_held(),
-        "recovered": emailing.recover(),
-        "digests": len(emailing.schedule_digests()),
+        "released": push_deliveries.release_held(),
+        "recovered": email_deliveries.recover(),
+        "digests": len(email_deliveries.schedule_digests()),
     }
 
 

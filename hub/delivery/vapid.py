@@ -11,7 +11,7 @@
   (RFC 8292 §3), one signature per push service (audience) reused for hours.
 
 The model is imported inside the functions that need it, so the signer (and
-:mod:`hub.delivery.push`, the bench) work without Django set up.
+:mod:`hub.delivery.transports.webpush`, the bench) work without Django set up.
 """
 
 from __future__ import annotations
@@ -93,8 +93,9 @@ def active_signers(contact: str | None = None) -> list[VapidSigner]:
     """Return a signer for every active key, newest first.
 
     ``contact`` defaults to ``settings.VAPID_CONTACT``. Creates the first key
-    if there is none. Give the list to :class:`hub.delivery.push.PushSender`:
-    a subscription is signed with the key it was made with when still active.
+    if there is none. Give the list to
+    :class:`hub.delivery.transports.webpush.WebPushTransport`: a subscription
+    is signed with the key it was made with when still active.
     """
     from hub.delivery.models import VapidKey
 

@@ -36,10 +36,19 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from core.audit import log as audit
+from core.errors import json_error
 from core.roster.access import orgs_of
 from core.roster.models import User
 from frontend.webapp import worker_config
-from hub.delivery import access, actions, clock, mail, preferences, push, vapid
+from hub.delivery import (
+    access,
+    actions,
+    preferences,
+    push_subscriptions,
+    unsubscribe_tokens,
+    vapid,
+    zones,
+)
 from hub.delivery.categories import CATEGORIES, CHOICES, choice_key
 from hub.delivery.forms import (
     COMMON_ZONES,
@@ -59,15 +68,10 @@ ONE_CLICK = "One-Click"  # RFC 8058 §3.1: the body is "List-Unsubscribe=One-Cli
 # Helpers -------------------------------------------------------------------
 
 
-def json_error(code: str, status: int, message: str = "") -> JsonResponse:
-    """Return ``{"error": code, "message": message}`` with ``status``."""
-    return JsonResponse({"error": code, "message": message or code}, status=status)
-
-
 def user_zone(user: User):
     """Return ``user``'s ``ZoneInfo``: theirs, else their school's, else Paris."""
     settings_row = preferences.settings_of([user])[user.pk]
-    return clock.zone_of(settings_row, preferences.school_zone(user))
+    return zones.zone_of(settings_row, preferences.school_zone(user))
 
 
 def safe_next(request, fallback: str) -> str:
@@ -161,8 +165,8 @@ def settings_page(request):
         ]
         if not devices
         else [],
-        "school_zone": preferences.school_zone(user) or clock.DEFAULT_ZONE,
-        # When the saved digests leave (hub.delivery.clock's periods).
+        "school_zone": preferences.school_zone(user) or zones.DEFAULT_ZONE,
+        # When the saved digests leave (hub.delivery.digest_periods).
         "digest_hour": hour_label(saved_clock.digest_hour),
         "digest_day": dict(WEEKDAYS)[saved_clock.weekly_day],
         "zones": COMMON_ZONES,
@@ -194,7 +198,7 @@ def subscribe(request):
         row = actions.subscribe(
             request.user, info, request.headers.get("User-Agent", "")
         )
-    except push.InvalidSubscription as refusal:
+    except push_subscriptions.InvalidSubscription as refusal:
         return json_error("invalid_subscription", 400, str(refusal))
     return JsonResponse(
         {"id": row.pk, "endpoint": row.endpoint, "key": row.vapid_public_key},
@@ -246,7 +250,7 @@ def unsubscribe(request, token: str):
     CSRF token: the signed token is the proof. A tampered token answers 400.
     """
     try:
-        user_id, scope = mail.read_unsubscribe_token(token)
+        user_id, scope = unsubscribe_tokens.read_unsubscribe_token(token)
     except signing.BadSignature:
         return _no_referrer(
             render(request, "delivery/unsubscribe.html", {"invalid": True}, status=400)
@@ -366,7 +370,7 @@ def delivery_log(request):
                 ],
                 "clock": settings_row,
                 "zone": settings_row.time_zone,
-                "school_zone": preferences.school_zone(member) or clock.DEFAULT_ZONE,
+                "school_zone": preferences.school_zone(member) or zones.DEFAULT_ZONE,
                 "devices": list(member.push_subscriptions.order_by("-created_at")),
                 "mutes": list(
                     Mute.objects.filter(user=member, until__gt=timezone.now()).order_by(

@@ -6,6 +6,7 @@ import time
 
 from django.conf import settings
 
+from hub import ratelimit
 from hub.realtime import ephemeral, metrics
 from hub.realtime.commands import Commands
 from hub.realtime.control import user_target
@@ -100,14 +101,11 @@ class ClientFrames(Commands):
 
     def _take_token(self) -> bool:
         now = time.monotonic()
-        self.tokens = min(
-            RATE_BURST, self.tokens + (now - self.refilled_at) * RATE_PER_SECOND
+        self.tokens, wait = ratelimit.take(
+            self.tokens, now - self.refilled_at, RATE_BURST, RATE_PER_SECOND
         )
         self.refilled_at = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
+        return not wait
 
     # Frames from the client ------------------------------------------------
 

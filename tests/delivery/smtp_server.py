@@ -7,6 +7,9 @@ connections, and misbehaves on demand, per test:
 
 - ``refuse``: recipients answered ``550`` at ``RCPT`` (permanent);
 - ``defer``: recipients answered ``451`` at ``RCPT`` (temporary);
+- ``slow_rcpt``: recipients whose ``RCPT`` is answered only after
+  ``data_delay`` seconds (a client timing out *before* the content: nothing
+  was handed over, "deferred");
 - ``slow_data``: recipients whose message is **stored**, then the final reply
   to ``DATA`` comes only after ``data_delay`` seconds (longer than the client
   timeout: accepted, but the client cannot know: "uncertain");
@@ -42,6 +45,7 @@ class Received:
 class Faults:
     refuse: set[str] = field(default_factory=set)
     defer: set[str] = field(default_factory=set)
+    slow_rcpt: set[str] = field(default_factory=set)
     slow_data: set[str] = field(default_factory=set)
     data_delay: float = 2.0
     drop_in_data: set[str] = field(default_factory=set)
@@ -58,6 +62,8 @@ class _Handler:
             return "550 5.1.1 No such user here"
         if address in faults.defer:
             return "451 4.3.0 Try again later"
+        if address in faults.slow_rcpt:
+            await asyncio.sleep(faults.data_delay)
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

@@ -11,7 +11,7 @@ import pytest
 import time_machine
 
 from core.timetable.actions import change_occurrence
-from hub.delivery import actions, emailing
+from hub.delivery import actions, email_deliveries
 from hub.delivery.models import Delivery, DeliverySettings, EmailSend
 from hub.delivery.planning import plan_event
 from hub.models import Event
@@ -101,11 +101,11 @@ def test_the_evening_digest_goes_once_grouped_by_child(school, mailer):
         == 2
     )
     with time_machine.travel(EVENING - dt.timedelta(minutes=1), tick=False):
-        assert emailing.schedule_digests() == []
+        assert email_deliveries.schedule_digests() == []
     with time_machine.travel(EVENING, tick=False):
-        made = emailing.schedule_digests()
+        made = email_deliveries.schedule_digests()
         # A second scheduler in the same minute makes nothing more.
-        assert emailing.schedule_digests() == []
+        assert email_deliveries.schedule_digests() == []
         run_tasks()
     assert len(made) == 2  # Karim and Sophie
     to_karim = [m for m in mailer.messages if m.rcpt_tos == ["karim@example.org"]]
@@ -115,7 +115,7 @@ def test_the_evening_digest_goes_once_grouped_by_child(school, mailer):
     assert text.count("Cours annulé") == 2
     assert digest.message["Subject"] == "Votre journée : 2 nouveautés"
     with time_machine.travel(EVENING + dt.timedelta(hours=2), tick=False):
-        assert emailing.schedule_digests() == []
+        assert email_deliveries.schedule_digests() == []
         run_tasks()
     assert len(mailer.messages) == 2
 
@@ -126,21 +126,21 @@ def test_a_change_after_the_digest_hour_goes_the_next_evening_once(school, maile
         lesson_changes(school, 1)
         run_tasks()
     with time_machine.travel(EVENING, tick=False):
-        emailing.schedule_digests()
+        email_deliveries.schedule_digests()
         run_tasks()
     late = EVENING + dt.timedelta(minutes=30)
     with time_machine.travel(late, tick=False):
         lesson_changes(school, 1)
         run_tasks()
         # Today's digest has left: the scheduler's next rounds keep it.
-        assert emailing.schedule_digests() == []
+        assert email_deliveries.schedule_digests() == []
     late_delivery = Delivery.objects.get(
         user=school.parent, channel="daily", status="queued"
     )
     with time_machine.travel(EVENING + dt.timedelta(days=1, minutes=-1), tick=False):
-        assert emailing.schedule_digests() == []
+        assert email_deliveries.schedule_digests() == []
     with time_machine.travel(EVENING + dt.timedelta(days=1), tick=False):
-        emailing.schedule_digests()
+        email_deliveries.schedule_digests()
         run_tasks()
     late_delivery.refresh_from_db()
     assert late_delivery.status == "sent"
@@ -164,7 +164,7 @@ def test_a_digest_leaves_out_what_was_read_and_sends_nothing_when_all_was(
         mark_all_read(school.parent)
         run_tasks()
     with time_machine.travel(EVENING, tick=False):
-        emailing.schedule_digests()
+        email_deliveries.schedule_digests()
         run_tasks()
     assert [m.rcpt_tos for m in mailer.messages] == [["sophie@example.org"]]
     karim = EmailSend.objects.get(user=school.parent)
@@ -184,11 +184,11 @@ def test_the_digest_hour_is_local_on_the_night_winter_time_begins(school, mailer
     with time_machine.travel(
         dt.datetime(2026, 10, 25, 16, 59, tzinfo=dt.UTC), tick=False
     ):
-        assert emailing.schedule_digests() == []
+        assert email_deliveries.schedule_digests() == []
     with time_machine.travel(
         dt.datetime(2026, 10, 25, 17, 0, tzinfo=dt.UTC), tick=False
     ):
-        assert len(emailing.schedule_digests()) == 2
+        assert len(email_deliveries.schedule_digests()) == 2
     assert EmailSend.objects.get(user=school.parent).period == "daily:2026-10-25"
 
 
@@ -201,12 +201,12 @@ def test_a_weekly_digest_for_a_parent_who_chose_it(school, mailer):
     with time_machine.travel(
         dt.datetime(2026, 11, 26, 18, 0, tzinfo=PARIS), tick=False
     ):
-        emailing.schedule_digests()
+        email_deliveries.schedule_digests()
         assert not EmailSend.objects.filter(user=school.parent).exists()
     with time_machine.travel(
         dt.datetime(2026, 11, 27, 18, 0, tzinfo=PARIS), tick=False
     ):
-        emailing.schedule_digests()
+        email_deliveries.schedule_digests()
         run_tasks()
     assert EmailSend.objects.get(user=school.parent).period == "weekly:2026-W48"
     subjects = [
@@ -230,7 +230,7 @@ def test_smtp_timing_out_after_accepting_is_never_resent(school, mailer):
     assert delivery.status == "failed" and "pas renvoyé" in delivery.reason
     mailer.faults.slow_data = set()
     with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)):
-        emailing.recover()
+        email_deliveries.recover()
         run_tasks()
     assert len(mailer.by_message_id()[send.message_id]) == 1
 
@@ -269,15 +269,15 @@ def test_a_worker_that_dies_mid_batch_loses_only_its_mail_in_flight(school, mail
     now = dt.datetime.now(dt.UTC)
     karim = EmailSend.objects.get(user=school.parent)
     sophie = EmailSend.objects.get(user=school.other_parent)
-    assert emailing.claim([karim.pk, sophie.pk], "dead-worker", now) == sorted(
+    assert email_deliveries.claim([karim.pk, sophie.pk], "dead-worker", now) == sorted(
         [karim.pk, sophie.pk]
     )
     EmailSend.objects.filter(pk=karim.pk).update(state="sending")
     # The queued task finds them claimed by someone else: it sends nothing.
     run_tasks()
     assert mailer.messages == []
-    with time_machine.travel(now + emailing.LEASE + dt.timedelta(seconds=1)):
-        assert emailing.recover() == {"retried": 1, "uncertain": 1}
+    with time_machine.travel(now + email_deliveries.LEASE + dt.timedelta(seconds=1)):
+        assert email_deliveries.recover() == {"retried": 1, "uncertain": 1}
         run_tasks()
     karim.refresh_from_db()
     sophie.refresh_from_db()
@@ -287,8 +287,8 @@ def test_a_worker_that_dies_mid_batch_loses_only_its_mail_in_flight(school, mail
 
 
 def test_one_click_unsubscribe_stops_mails_but_not_pushes(school, mailer, client):
-    from hub.delivery.mail import unsubscribe_token
     from hub.delivery.preferences import choices_for
+    from hub.delivery.unsubscribe_tokens import unsubscribe_token
 
     actions.set_preference(school.parent, "message", "email")
     token = unsubscribe_token(school.parent.pk, "all")

@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from core.roster.models import Enrollment, GuardianLink
 from core.roster.streams import readers_of
 from core.timetable.actions import change_occurrence, import_feed
-from hub.delivery import actions, emailing, inbox
+from hub.delivery import actions, email_deliveries, inbox
 from hub.delivery.models import Delivery, Notification
 from hub.delivery.planning import plan_event
 from hub.models import Event
@@ -109,7 +109,7 @@ def test_seven_changes_are_one_notification_push_and_digest_item_each(
     # Nadia: one item in the evening digest.
     assert Delivery.objects.filter(user=school.mother, channel="daily").count() == 1
     with time_machine.travel(EVENING, tick=False):
-        emailing.schedule_digests()
+        email_deliveries.schedule_digests()
         run_tasks()
     (digest,) = [m for m in smtp_server.messages if m.rcpt_tos == ["nadia@example.org"]]
     assert digest.message["Subject"] == "Votre journée : 1 nouveauté"

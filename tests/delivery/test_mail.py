@@ -1,5 +1,6 @@
-"""Notification e-mails: composition (hub.delivery.mail) and batch sending
-(hub.delivery.smtp) against a real SMTP server (``smtp_server`` fixture)."""
+"""Notification e-mails: composition (hub.delivery.email_message) and the
+e-mail transport (hub.delivery.transports.email) against a real SMTP server
+(``smtp_server`` fixture)."""
 
 import asyncio
 import email
@@ -12,10 +13,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import signing
+from django.core.mail import EmailMultiAlternatives
 
-from hub.delivery import mail
-from hub.delivery.mail import DigestItem, compose
-from hub.delivery.smtp import OutgoingMail, SmtpBatchSender
+from hub.delivery import email_format, email_message, unsubscribe_tokens
+from hub.delivery.email_message import DigestItem, compose
+from hub.delivery.transports.email import EmailTransport
+from hub.delivery.transports.smtp_wire import OutgoingMail
 from tests.delivery.smtp_server import free_port
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -150,7 +153,7 @@ def test_fast_serialisation_matches_the_email_generator():
     byte for byte what the generator writes, also after changes."""
     from email.message import EmailMessage
 
-    def standard(message, policy=mail.MAIL_POLICY):
+    def standard(message, policy=email_format.MAIL_POLICY):
         return EmailMessage.as_bytes(message, policy=policy)
 
     many = [item(child=c, hour=h) for c in ("Léa", "Tom", "") for h in (7, 9)]
@@ -195,7 +198,7 @@ def test_css_is_inlined():
 
 
 def test_list_unsubscribe_and_other_headers():
-    message_id = mail.make_message_id(42, "daily:2026-11-30")
+    message_id = email_message.make_message_id(42, "daily:2026-11-30")
     parsed = received(make(message_id=message_id))
     assert parsed["List-Unsubscribe"] == f"<{SITE}/unsubscribe/TOKEN/>"
     assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -206,10 +209,39 @@ def test_list_unsubscribe_and_other_headers():
     assert parsed["Date"].datetime.tzinfo is not None
 
 
+def test_a_notification_mail_is_a_django_email_any_backend_sends(mailoutbox):
+    """Composed with EmailMultiAlternatives: Django's own backends (here
+    locmem; SMTP and console write ``as_bytes(linesep="\r\n")``) send it
+    with the same bytes the e-mail transport would."""
+    mail_ = email_message.notification_email(
+        to_name="Zoé Lefèvre",
+        to_address="zoe@example.org",
+        subject="Résumé du jour",
+        intro="",
+        items=[item()],
+        unsubscribe_url=f"{SITE}/unsubscribe/TOKEN/",
+        settings_url=f"{SITE}/settings/notifications/",
+        message_id="<hub.1.daily.2026-11-30@localhost>",
+    )
+    assert isinstance(mail_, EmailMultiAlternatives)
+    assert mail_.recipients() == ["zoe@example.org"]
+    assert [mimetype for _, mimetype in mail_.alternatives] == ["text/html"]
+    assert mail_.send() == 1
+    [sent] = mailoutbox
+    raw = sent.message().as_bytes(linesep="\r\n")
+    ours = mail_.message().as_bytes()
+    assert raw.split(b"\r\nDate: ")[0] == ours.split(b"\r\nDate: ")[0]
+    assert raw.split(b"\r\nMessage-ID: ")[1] == ours.split(b"\r\nMessage-ID: ")[1]
+    parsed = email.message_from_bytes(raw, policy=default)
+    assert parsed["Subject"] == "Résumé du jour"
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "Bonjour Zoé Lefèvre," in parsed.get_body(("plain",)).get_content()
+
+
 def test_a_long_unsubscribe_url_stays_one_url():
     """Folding would turn it into encoded-words, which List-Unsubscribe does
     not allow (RFC 2369 §2): it stays on one line (up to 998, RFC 5322)."""
-    token = mail.unsubscribe_token(1234567, "all")
+    token = unsubscribe_tokens.unsubscribe_token(1234567, "all")
     url = f"https://ent.college-des-tilleuls.example/unsubscribe/{token}/"
     message = make(unsubscribe_url=url)
     raw = message.as_bytes()
@@ -220,11 +252,11 @@ def test_a_long_unsubscribe_url_stays_one_url():
 
 
 def test_message_id_is_deterministic_and_valid():
-    first = mail.make_message_id(42, "daily:2026-11-30")
-    assert first == mail.make_message_id(42, "daily:2026-11-30")
+    first = email_message.make_message_id(42, "daily:2026-11-30")
+    assert first == email_message.make_message_id(42, "daily:2026-11-30")
     assert first == "<hub.42.daily.2026-11-30@localhost>"
     ids = {
-        mail.make_message_id(user, period)
+        email_message.make_message_id(user, period)
         for user in (1, 2)
         for period in ("now:7", "now:8", "weekly:2026-W48", "x y:é", ":")
     }
@@ -238,24 +270,26 @@ def test_message_id_is_deterministic_and_valid():
 
 
 def test_unsubscribe_token_round_trip_and_tampering():
-    token = mail.unsubscribe_token(42, "grades")
-    assert mail.read_unsubscribe_token(token) == (42, "grades")
-    assert mail.read_unsubscribe_token(mail.unsubscribe_token(7, "all")) == (7, "all")
+    token = unsubscribe_tokens.unsubscribe_token(42, "grades")
+    assert unsubscribe_tokens.read_unsubscribe_token(token) == (42, "grades")
+    assert unsubscribe_tokens.read_unsubscribe_token(
+        unsubscribe_tokens.unsubscribe_token(7, "all")
+    ) == (7, "all")
     assert re.fullmatch(r"[A-Za-z0-9_:-]+", token)  # fits in a URL path
     tampered = token[:-1] + ("A" if token[-1] != "A" else "B")
     # Another user's payload under this token's signature.
-    other = mail.unsubscribe_token(43, "grades")
+    other = unsubscribe_tokens.unsubscribe_token(43, "grades")
     spliced = other.rsplit(":", 1)[0] + ":" + token.rsplit(":", 1)[1]
     for bad in [tampered, spliced, "garbage", ""]:
         with pytest.raises(signing.BadSignature):
-            mail.read_unsubscribe_token(bad)
+            unsubscribe_tokens.read_unsubscribe_token(bad)
     other_salt = signing.dumps([42, "grades"], salt="another")
-    wrong_shape = signing.dumps({"u": 42}, salt=mail.UNSUBSCRIBE_SALT)
+    wrong_shape = signing.dumps({"u": 42}, salt=unsubscribe_tokens.UNSUBSCRIBE_SALT)
     for bad in [other_salt, wrong_shape]:
         with pytest.raises(signing.BadSignature):
-            mail.read_unsubscribe_token(bad)
+            unsubscribe_tokens.read_unsubscribe_token(bad)
     with pytest.raises(ValueError):
-        mail.unsubscribe_token(42, "nonsense")
+        unsubscribe_tokens.unsubscribe_token(42, "nonsense")
 
 
 def test_items_grouped_by_child_then_general_in_time_order():
@@ -306,7 +340,7 @@ def outgoing(count, address=lambda n: f"parent{n}@example.org"):
     for n in range(count):
         message = make(
             to_address=address(n),
-            message_id=mail.make_message_id(n, "daily:2026-11-30"),
+            message_id=email_message.make_message_id(n, "daily:2026-11-30"),
             items=[item(title=f"Nouvelle n°{n}")],
         )
         mails.append(OutgoingMail.of(n, message))
@@ -349,7 +383,7 @@ class Ledger:
 
 def sender_for(server, **options):
     options = {"connections": 2, "timeout": 5.0, "local_hostname": "test"} | options
-    return SmtpBatchSender(host=server.host, port=server.port, **options)
+    return EmailTransport(host=server.host, port=server.port, **options)
 
 
 def delivered(server):
@@ -438,7 +472,7 @@ async def test_no_final_reply_in_time_is_uncertain_but_was_stored(smtp_server):
     assert all(results[n] == "sent" for n in range(6) if n != 2)
     # The server did accept it: resending would make a duplicate.
     assert delivered(smtp_server) == {
-        mail.make_message_id(n, "daily:2026-11-30"): 1 for n in range(6)
+        email_message.make_message_id(n, "daily:2026-11-30"): 1 for n in range(6)
     }
 
 
@@ -464,12 +498,14 @@ async def test_dropped_connections_are_reopened_without_duplicates(smtp_server):
     assert len(sent) >= 48  # reopened transparently, at worst one lost race each
     counts = delivered(smtp_server)
     assert set(counts.values()) == {1}  # never delivered twice
-    assert set(counts) == {mail.make_message_id(n, "daily:2026-11-30") for n in sent}
+    assert set(counts) == {
+        email_message.make_message_id(n, "daily:2026-11-30") for n in sent
+    }
     assert smtp_server.connections == sender.connects > 2
 
 
 async def test_server_down_defers_everything():
-    sender = SmtpBatchSender(
+    sender = EmailTransport(
         host="127.0.0.1",
         port=free_port(),  # nobody listens there
         connections=3,
@@ -499,7 +535,9 @@ async def test_failing_before_send_stops_before_handing_over(smtp_server):
         with pytest.raises(RuntimeError):
             await sender.send_many(outgoing(20), before_send, ledger.on_result)
     stored = {r.message["Message-ID"] for r in smtp_server.messages}
-    marked = {mail.make_message_id(n, "daily:2026-11-30") for n in ledger.sending}
+    marked = {
+        email_message.make_message_id(n, "daily:2026-11-30") for n in ledger.sending
+    }
     assert stored == marked and len(stored) == 8
 
 
@@ -521,7 +559,7 @@ async def test_a_killed_batch_leaves_a_readable_ledger(smtp_server):
     task = asyncio.ensure_future(run())
     with pytest.raises(asyncio.CancelledError):
         await task
-    ids = {n: mail.make_message_id(n, "daily:2026-11-30") for n in range(60)}
+    ids = {n: email_message.make_message_id(n, "daily:2026-11-30") for n in range(60)}
     stored = delivered(smtp_server)
     never_marked = set(range(60)) - set(ledger.sending)
     assert never_marked and not {ids[n] for n in never_marked} & set(stored)

@@ -13,7 +13,7 @@ import pytest
 import time_machine
 
 from core.attendance.actions import take_roll_call
-from hub.delivery import actions, pushing
+from hub.delivery import actions, push_deliveries
 from hub.delivery.models import Delivery, DeliverySettings, Notification
 from hub.models import Event
 from tests.conftest import make_occurrence
@@ -140,9 +140,9 @@ def test_a_lesson_change_in_the_evening_waits_for_the_morning_as_one_summary(
     }
 
     with time_machine.travel(dt.datetime(2026, 1, 20, 6, 59, tzinfo=PARIS), tick=False):
-        assert pushing.release_held() == 0
+        assert push_deliveries.release_held() == 0
     with time_machine.travel(dt.datetime(2026, 1, 20, 7, 0, tzinfo=PARIS), tick=False):
-        assert pushing.release_held() == 2
+        assert push_deliveries.release_held() == 2
     (summary,) = push_endpoint.received("lea-phone")
     assert summary.payload["title"].startswith("2 ")
     assert "Cours annulé" in summary.payload["body"]
@@ -263,7 +263,7 @@ def test_a_silent_message_at_22h_is_pushed_at_7h(school, push_endpoint):
     assert held.status == "held"
     assert held.next_attempt_at == dt.datetime(2026, 1, 20, 6, 0, tzinfo=dt.UTC)
     with time_machine.travel(dt.datetime(2026, 1, 20, 7, 1, tzinfo=PARIS), tick=False):
-        pushing.release_held()
+        push_deliveries.release_held()
     assert len(push_endpoint.received("karim-phone")) == 2
 
 
@@ -338,12 +338,12 @@ def test_a_morning_summary_that_fails_is_retried_as_one_summary(school, push_end
         run_tasks()
     morning = dt.datetime(2026, 1, 20, 7, 0, tzinfo=PARIS)
     with time_machine.travel(morning, tick=False):
-        assert pushing.release_held() == 2
+        assert push_deliveries.release_held() == 2
     held = list(Delivery.objects.filter(user=school.pupil, channel="push"))
     assert {d.status for d in held} == {"held"}
     assert len({d.next_attempt_at for d in held}) == 1
     with time_machine.travel(held[0].next_attempt_at, tick=False):
-        assert pushing.release_held() == 2
+        assert push_deliveries.release_held() == 2
     first, second = push_endpoint.received("lea-phone")
     assert (first.status, second.status) == (503, 201)
     assert second.payload["title"].startswith("2 ")

@@ -14,16 +14,12 @@ import time
 import pytest
 from django.core.management import call_command
 
-from hub.delivery import push, vapid
+from hub.delivery import push_payload, retry, vapid
 from hub.delivery.models import VapidKey
-from hub.delivery.push import (
-    SHRUNK_LIMIT,
-    InvalidSubscription,
-    PushJob,
-    PushSender,
-    build_payload,
-    validate_subscription,
-)
+from hub.delivery.push_payload import SHRUNK_LIMIT, build_payload
+from hub.delivery.push_subscriptions import InvalidSubscription, validate_subscription
+from hub.delivery.transports import webpush
+from hub.delivery.transports.webpush import PushJob, WebPushTransport
 from hub.delivery.vapid import VapidSigner, generate_keypair
 from tests.delivery.push_endpoint import PushEndpoint, new_subscription
 
@@ -51,8 +47,8 @@ def job(key, subscription, message=MESSAGE, **fields) -> PushJob:
     return PushJob(key, subscription, message, **fields)
 
 
-async def send(signer, *jobs, timeout=5.0) -> list[push.PushOutcome]:
-    async with PushSender(signer, timeout=timeout) as sender:
+async def send(signer, *jobs, timeout=5.0) -> list[webpush.PushOutcome]:
+    async with WebPushTransport(signer, timeout=timeout) as sender:
         return await sender.send_many(jobs)
 
 
@@ -67,7 +63,7 @@ def jwt_claims(authorization: str) -> dict:
 
 async def test_payload_arrives_decrypted_with_headers(push_endpoint, signer):
     info = push_endpoint.subscribe("parent-phone")
-    topic = push.topic_for(MESSAGE["tag"])
+    topic = push_payload.topic_for(MESSAGE["tag"])
 
     [outcome] = await send(signer, job(7, info, urgency="high", topic=topic))
 
@@ -151,7 +147,7 @@ async def test_redirect_is_not_followed(push_endpoint, signer):
 
 @pytest.mark.parametrize(
     "header, expected",
-    [("120", 120.0), (None, push.DEFAULT_RETRY_AFTER), ("soon", 60.0)],
+    [("120", 120.0), (None, webpush.DEFAULT_RETRY_AFTER), ("soon", 60.0)],
 )
 async def test_429_retry_after_seconds(push_endpoint, signer, header, expected):
     info = push_endpoint.subscribe("a")
@@ -173,23 +169,23 @@ async def test_429_retry_after_http_date(push_endpoint, signer):
 def test_parse_retry_after():
     now = 1_000_000_000.0
     date = email.utils.formatdate(now + 90, usegmt=True)
-    assert push.parse_retry_after(date, now=now) == 90
+    assert retry.parse_retry_after(date, now=now) == 90
     assert (
-        push.parse_retry_after(email.utils.formatdate(now - 5, usegmt=True), now=now)
+        retry.parse_retry_after(email.utils.formatdate(now - 5, usegmt=True), now=now)
         == 0
     )
-    assert push.parse_retry_after(" 30 ", now=now) == 30
-    assert push.parse_retry_after("", now=now) is None
-    assert push.parse_retry_after("-1", now=now) is None
+    assert retry.parse_retry_after(" 30 ", now=now) == 30
+    assert retry.parse_retry_after("", now=now) is None
+    assert retry.parse_retry_after("-1", now=now) is None
 
 
 async def test_503_sequence_then_sent(push_endpoint, signer):
     info = push_endpoint.subscribe("a")
     push_endpoint.answer("a", 503, 503, 201, retry_after="7")
     results = []
-    async with PushSender(signer) as sender:
+    async with WebPushTransport(signer) as sender:
         for n in range(3):
-            outcome = await sender.send(job(n, info))
+            outcome = await sender.outcome(job(n, info))
             results.append((outcome.result, outcome.status, outcome.retry_after))
     assert results == [("retry", 503, 7.0), ("retry", 503, 7.0), ("sent", 201, None)]
 
@@ -259,7 +255,7 @@ async def test_batch_survives_bad_jobs_and_keeps_order(push_endpoint, signer):
     jobs[9] = job("k9", {"keys": infos[9]["keys"]})  # no endpoint
     jobs[17] = job("k17", None)  # not even a dict
 
-    async with PushSender(signer) as sender:
+    async with WebPushTransport(signer) as sender:
         outcomes = await sender.send_many(jobs, concurrency=8)
 
     assert [outcome.key for outcome in outcomes] == [f"k{n}" for n in range(40)]
@@ -274,9 +270,9 @@ async def test_signs_with_the_subscriptions_own_key(push_endpoint):
     older, newer = (VapidSigner(generate_keypair()[0], CONTACT) for _ in range(2))
     info = push_endpoint.subscribe("a", application_server_key=older.public_key)
 
-    async with PushSender([newer, older]) as sender:
-        matched = await sender.send(job(1, info, vapid_key=older.public_key))
-        unknown = await sender.send(job(2, info, vapid_key="retired-key"))
+    async with WebPushTransport([newer, older]) as sender:
+        matched = await sender.outcome(job(1, info, vapid_key=older.public_key))
+        unknown = await sender.outcome(job(2, info, vapid_key="retired-key"))
 
     assert matched.result == "sent"
     assert (unknown.result, unknown.status) == ("failed", 403)
@@ -284,7 +280,7 @@ async def test_signs_with_the_subscriptions_own_key(push_endpoint):
 
 async def test_sender_outside_async_with_raises(signer):
     with pytest.raises(RuntimeError):
-        await PushSender(signer).send(job(1, {"endpoint": "https://x.example/"}))
+        await WebPushTransport(signer).send(job(1, {"endpoint": "https://x.example/"}))
 
 
 # Jobs, topics, back-off ----------------------------------------------------
@@ -306,23 +302,25 @@ def test_bad_job_fields_are_refused(fields):
 
 
 def test_topic_for():
-    topic = push.topic_for("conversation:12")
+    topic = push_payload.topic_for("conversation:12")
     assert len(topic) == 32
     assert set(topic) <= set(
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     )
     assert (
-        topic == push.topic_for("conversation:12") != push.topic_for("conversation:13")
+        topic
+        == push_payload.topic_for("conversation:12")
+        != push_payload.topic_for("conversation:13")
     )
-    assert push.topic_for("") == ""
+    assert push_payload.topic_for("") == ""
 
 
 def test_backoff_is_capped_full_jitter():
     for attempts in range(0, 40):
         ceiling = min(3600, 30 * 2 ** max(attempts - 1, 0))
-        delays = [push.backoff(attempts) for _ in range(20)]
+        delays = [retry.backoff(attempts) for _ in range(20)]
         assert all(0 <= delay <= ceiling for delay in delays)
-    assert push.backoff(3, base=1, cap=2) <= 2
+    assert retry.backoff(3, base=1, cap=2) <= 2
 
 
 # Payloads -------------------------------------------------------------------
@@ -338,12 +336,12 @@ def test_small_payload_is_compact_utf8():
 def test_long_body_is_cut_under_the_limit():
     message = {**MESSAGE, "body": "Sortie au musée 🖼️ à Besançon — ça commence ! " * 500}
     data = build_payload(message)
-    assert len(data) <= push.PAYLOAD_LIMIT
+    assert len(data) <= push_payload.PAYLOAD_LIMIT
     shown = json.loads(data)
     assert shown["title"] == MESSAGE["title"]
     assert shown["body"].endswith("…")
     assert message["body"].startswith(shown["body"][:-1])
-    assert len(data) > push.PAYLOAD_LIMIT - 100  # cut, not emptied
+    assert len(data) > push_payload.PAYLOAD_LIMIT - 100  # cut, not emptied
 
 
 def test_title_is_cut_after_the_body():

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from core.messaging import actions as messaging
 from core.roster.models import User
-from hub.delivery import mail, preferences
+from hub.delivery import preferences, unsubscribe_tokens
 from hub.delivery.categories import choice_key
 from hub.delivery.models import (
     Delivery,
@@ -374,7 +374,7 @@ def test_the_remove_button_of_the_settings_page_forgets_the_device(school, local
 
 
 def test_one_click_post_unsubscribes_without_login_or_csrf(school):
-    token = mail.unsubscribe_token(school.parent.pk, "excuse")
+    token = unsubscribe_tokens.unsubscribe_token(school.parent.pk, "excuse")
     client = Client(enforce_csrf_checks=True)
 
     response = client.post(
@@ -391,7 +391,7 @@ def test_one_click_post_unsubscribes_without_login_or_csrf(school):
 
 
 def test_following_the_link_does_not_unsubscribe(school):
-    token = mail.unsubscribe_token(school.parent.pk, "excuse")
+    token = unsubscribe_tokens.unsubscribe_token(school.parent.pk, "excuse")
 
     response = Client().get(f"/delivery/unsubscribe/{token}/")
 
@@ -402,7 +402,7 @@ def test_following_the_link_does_not_unsubscribe(school):
 
 
 def test_a_tampered_token_answers_400(school):
-    token = mail.unsubscribe_token(school.parent.pk, "all")
+    token = unsubscribe_tokens.unsubscribe_token(school.parent.pk, "all")
     forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
 
     response = Client().post(
@@ -415,7 +415,7 @@ def test_a_tampered_token_answers_400(school):
 
 
 def test_a_post_without_the_one_click_body_changes_nothing(school):
-    token = mail.unsubscribe_token(school.parent.pk, "all")
+    token = unsubscribe_tokens.unsubscribe_token(school.parent.pk, "all")
 
     response = Client().post(f"/delivery/unsubscribe/{token}/", {})
 

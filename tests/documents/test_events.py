@@ -8,7 +8,7 @@ import pytest
 import time_machine
 
 from core.documents import access, actions
-from hub.delivery import emailing
+from hub.delivery import email_deliveries
 from hub.delivery.models import Delivery, Notification
 from hub.delivery.preferences import categories_for
 from hub.streams import class_stream, user_stream
@@ -147,7 +147,7 @@ def test_guardians_get_a_visible_document_in_their_evening_digest(
     assert Notification.objects.filter(user=school.pupil).count() == 2
     assert not Notification.objects.filter(user=school.teacher).exists()
     with time_machine.travel(EVENING, tick=False):
-        emailing.schedule_digests()
+        email_deliveries.schedule_digests()
         run_tasks()
     to_karim = [m for m in smtp_server.messages if m.rcpt_tos == ["karim@example.org"]]
     (digest,) = to_karim

@@ -241,7 +241,7 @@ def test_delivery_the_guardians_digest_groups_per_child(periods, afternoon):
     teacher is not; Karim's evening digest names the child."""
     from zoneinfo import ZoneInfo
 
-    from hub.delivery import emailing
+    from hub.delivery import email_contents, email_deliveries
     from hub.delivery.models import Delivery, EmailSend, Notification
     from hub.delivery.planning import plan_event
     from hub.models import Event
@@ -268,13 +268,13 @@ def test_delivery_the_guardians_digest_groups_per_child(periods, afternoon):
     assert Notification.objects.filter(user=s.pupil, category="grades").count() == 1
     assert not Notification.objects.filter(user=s.teacher).exists()
     assert not Notification.objects.filter(user=s.other_parent).exists()
-    (send_id,) = emailing.schedule_digests(
+    (send_id,) = email_deliveries.schedule_digests(
         now=dt.datetime(2026, 1, 12, 17, 0, tzinfo=dt.UTC)
     )
     send = EmailSend.objects.get(pk=send_id)
     send.message_id = "<digest.grades@hub.example>"
     rows = list(Delivery.objects.filter(email=send).select_related("notification"))
-    message = emailing.compose_send(send, rows, ZoneInfo("Europe/Paris"))
+    message = email_contents.compose_send(send, rows, ZoneInfo("Europe/Paris"))
     text = message.get_body(("plain",)).get_content()
     assert "Léa Dubois" in text and "Inès Dubois" in text
     assert "15,5/20" in text and "Hugo" not in text

@@ -10,7 +10,7 @@ import pytest
 from core.homework import actions
 from core.homework.events import pushed
 from hub.delivery import actions as delivery
-from hub.delivery import emailing
+from hub.delivery import email_contents, email_deliveries
 from hub.delivery.models import Delivery, EmailSend, Notification
 from hub.delivery.planning import plan_event
 from hub.models import Event
@@ -79,11 +79,11 @@ def test_the_evening_reminder_reaches_the_guardians_digest(week, clock):
     assert not Delivery.objects.filter(
         notification__event__kind="homework.reminder", channel="push", status="queued"
     ).exists()
-    (send_id,) = emailing.schedule_digests(now=at(0, 18, 0))
+    (send_id,) = email_deliveries.schedule_digests(now=at(0, 18, 0))
     send = EmailSend.objects.get(pk=send_id)
     send.message_id = "<digest.test@hub.example>"
     rows = list(Delivery.objects.filter(email=send).select_related("notification"))
-    message = emailing.compose_send(send, rows, PARIS)
+    message = email_contents.compose_send(send, rows, PARIS)
     text = message.get_body(("plain",)).get_content()
     assert "2 devoirs pour demain en 4e B" in text and "Léa Dubois" in text
 

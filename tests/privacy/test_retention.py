@@ -160,7 +160,7 @@ def test_defaults_and_environment(monkeypatch):
 
 
 def test_the_scheduler_runs_the_retention(db, monkeypatch):
-    from core.demo.management.commands.run_scheduler import scheduler_loop
+    from core.scheduler.loop import scheduler_loop
 
     stop = threading.Event()
     calls = []
@@ -170,9 +170,7 @@ def test_the_scheduler_runs_the_retention(db, monkeypatch):
         stop.set()
         return {}
 
-    monkeypatch.setattr(
-        "core.demo.management.commands.run_scheduler.scheduled_purge", retention
-    )
+    monkeypatch.setattr("core.scheduler.loop.scheduled_purge", retention)
     scheduler_loop(0.01, stop)
     assert calls == [1]
 

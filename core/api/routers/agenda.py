@@ -18,12 +18,10 @@ from pydantic import Field
 from core.agenda import access, actions
 from core.agenda.events import BookingData, EntryData
 from core.api.auth import READ, WRITE
-from core.api.schemas import ApiError, Error, answers
+from core.api.schemas import MAX_ID, Error, answers, refused
 from core.roster.models import User
 
 router = Router(tags=["agenda"])
-
-MAX_ID = 2**63 - 1
 
 
 class EntriesOut(Schema):
@@ -91,7 +89,7 @@ def _evening(evening) -> dict:
         "date": evening.date,
         "booking_opens": evening.booking_opens,
         "booking_closes": evening.booking_closes,
-        "is_open": evening.booking_opens <= now < evening.booking_closes,
+        "is_open": evening.booking_is_open(now),
     }
 
 
@@ -99,10 +97,6 @@ def _booking(booking) -> BookingOut:
     return BookingOut(
         **actions.booking_data(booking).model_dump(), cancelled_at=booking.cancelled_at
     )
-
-
-def _refused(error: actions.AgendaError) -> ApiError:
-    return ApiError(409, "refused", str(error))
 
 
 @router.get("/entries", response=answers(EntriesOut), auth=READ)
@@ -183,7 +177,7 @@ def book(request, slot_id: int, payload: BookIn):
     try:
         booking = actions.book(guardian=request.auth, slot=slot, student=child)
     except actions.AgendaError as error:
-        raise _refused(error) from None
+        raise refused(error) from None
     return Status(201, _booking(booking))
 
 
@@ -200,5 +194,5 @@ def cancel(request, booking_id: int):
     try:
         booking = actions.cancel_booking(guardian=request.auth, booking=booking)
     except actions.AgendaError as error:
-        raise _refused(error) from None
+        raise refused(error) from None
     return _booking(booking)

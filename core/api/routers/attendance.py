@@ -13,7 +13,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from core.api.auth import READ, WRITE
-from core.api.schemas import ApiError, Error, answers
+from core.api.schemas import Error, answers, refused
 from core.attendance import access, actions
 from core.attendance.events import LessonRef
 from core.attendance.models import AttendanceRecord, Excuse
@@ -85,10 +85,6 @@ def _excuse(excuse: Excuse) -> ExcuseOut:
     )
 
 
-def _refused(error: actions.AttendanceError) -> ApiError:
-    return ApiError(409, "refused", str(error))
-
-
 @router.get("/records", response=answers(RecordsOut), auth=READ)
 def records(request, filters: Query[RecordFilter]):
     """The absences and lateness the user may see, newest lesson first
@@ -141,7 +137,7 @@ def submit_excuse(request, record_id: int, payload: ExcuseIn):
             comment=payload.comment.strip(),
         )
     except actions.AttendanceError as error:
-        raise _refused(error) from None
+        raise refused(error) from None
     return Status(201, _excuse(excuse))
 
 
@@ -180,5 +176,5 @@ def decide_excuse(request, excuse_id: int, payload: DecisionIn):
             note=payload.note,
         )
     except actions.AttendanceError as error:
-        raise _refused(error) from None
+        raise refused(error) from None
     return _excuse(excuse)

@@ -5,7 +5,7 @@ Who reads which space, folder, item and version is
 ``core.documents.access`` (a guardian reads only what the teacher showed
 to guardians); an item reads as the documents page's JSON
 (``core.documents.actions.item_data``), a download is the site's
-(``core.documents.views.file_response``). Writing stays on the site.
+(``core.documents.download.file_response``). Writing stays on the site.
 """
 
 from typing import Literal
@@ -14,14 +14,12 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from core.api.auth import READ
-from core.api.schemas import ERRORS, ApiError, answers, file_answer
+from core.api.schemas import ERRORS, MAX_ID, ApiError, answers, file_answer
 from core.documents import access, actions
+from core.documents.download import file_response
 from core.documents.events import ItemData
-from core.documents.views import file_response
 
 router = Router(tags=["documents"])
-
-MAX_ID = 2**63 - 1
 
 
 class SpaceOut(Schema):

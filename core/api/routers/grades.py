@@ -18,10 +18,10 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from core.api.auth import READ
-from core.api.schemas import answers
+from core.api.schemas import MAX_ID, answers
 from core.grades import access, averages
 from core.grades.models import Evaluation, Mark
-from core.grades.views import pupil_notes
+from core.grades.notes import pupil_notes
 
 router = Router(tags=["grades"])
 
@@ -34,8 +34,6 @@ if TYPE_CHECKING:
 else:
     MarkStatus = Literal[tuple(Mark.Status.values)]
     EvaluationKind = Literal[tuple(Evaluation.Kind.values)]
-
-MAX_ID = 2**63 - 1
 
 
 class NotesQuery(Schema):

@@ -14,14 +14,12 @@ from ninja import Query, Router, Schema
 from pydantic import Field, model_validator
 
 from core.api.auth import READ, WRITE
-from core.api.schemas import answers
+from core.api.schemas import MAX_ID, answers, check_range
 from core.homework import access, actions
 from core.homework.events import HomeworkData
-from core.homework.views import HORIZON, item_json
 
 router = Router(tags=["homework"])
 
-MAX_ID = 2**63 - 1
 # The longest range one request reads, in days.
 MAX_DAYS = 120
 
@@ -33,15 +31,14 @@ class HomeworkDays(Schema):
     @model_validator(mode="after")
     def bounded(self):
         if self.start and self.end:
-            if self.end < self.start:
-                raise ValueError("end is before start")
-            if (self.end - self.start).days >= MAX_DAYS:
-                raise ValueError(f"a range is at most {MAX_DAYS} days")
+            check_range(self.start, self.end, MAX_DAYS)
         return self
 
     def range(self) -> tuple[dt.date, dt.date]:
-        start = self.start or (self.end - HORIZON if self.end else timezone.localdate())
-        return start, self.end or start + HORIZON
+        start = self.start or (
+            self.end - access.HORIZON if self.end else timezone.localdate()
+        )
+        return start, self.end or start + access.HORIZON
 
 
 class PupilDays(HomeworkDays):
@@ -100,7 +97,7 @@ def pupil_items(request, query: Query[PupilDays]):
         start=start,
         end=end,
         # The page's JSON of each item, validated into PupilItemOut by pydantic.
-        items=[item_json(item) for item in access.due_between(pupil, start, end)],  # type: ignore[misc]
+        items=[actions.item_json(i) for i in access.due_between(pupil, start, end)],  # type: ignore[misc]
     )
 
 

@@ -3,7 +3,7 @@
 Who takes part, which messages one sees (another family's private reply in
 a class-wide message stays hidden) and who may write to whom are
 ``core.messaging.access`` and ``core.messaging.actions``; a conversation and
-a message read as the messaging pages draw them (``core.messaging.views``:
+a message read as the messaging pages draw them (``core.messaging.thread``:
 ``conversation_row``, ``message_item``). Starting a conversation and files
 stay on the site for now.
 """
@@ -14,23 +14,21 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from core.api.auth import READ, WRITE
-from core.api.schemas import ApiError, Error, answers
+from core.api.schemas import MAX_ID, ApiError, Error, answers
 from core.audit.ip import client_ip
 from core.messaging import access, actions
+from core.messaging.actions import ERROR_STATUS
 from core.messaging.forms import MAX_POSTED_CHARS
-from core.messaging.views import (
-    ERROR_STATUS,
+from core.messaging.policy import may_send_silently
+from core.messaging.thread import (
     PAGE_SIZE,
     conversation_row,
     inbox_queryset,
     load_thread,
-    may_send_silently,
     message_item,
 )
 
 router = Router(tags=["messaging"])
-
-MAX_ID = 2**63 - 1
 
 
 class ConversationOut(Schema):
@@ -204,17 +202,10 @@ def mark_read(request, conversation_id: int, payload: ReadIn):
     the newest message the user may see at or before it, never backwards."""
     user = request.auth
     conversation = access.get_conversation_for_user(user, conversation_id)
-    upto = (
-        access.messages_of(conversation, user)
-        .filter(id__lte=payload.message_id)
-        .order_by("-id")
-        .values_list("id", flat=True)
-        .first()
-    )
     last_read = actions.mark_read(
         conversation=conversation,
         user=user,
-        message_id=upto or 0,
+        message_id=payload.message_id,
         ip=client_ip(request),
     )
     return ReadOut(last_read=last_read)

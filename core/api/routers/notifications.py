@@ -1,5 +1,5 @@
 """``/api/v1/notifications``: the in-app notification centre (``hub.delivery.inbox``),
-as the site's bell shows it (``frontend.views.notifications_payload``)."""
+as the site's bell shows it (``frontend.notifications.notifications_payload``)."""
 
 from typing import Any
 
@@ -8,7 +8,7 @@ from pydantic import Field
 
 from core.api.auth import READ, WRITE
 from core.api.schemas import answers
-from frontend.views import NOTIFICATION_LIMIT, notifications_payload
+from frontend.notifications import NOTIFICATION_LIMIT, notifications_payload
 from hub.delivery import inbox
 
 router = Router(tags=["notifications"])

@@ -5,7 +5,7 @@ As on the site (``core.reportcards.access``): the list is a current
 guardian's (``cards_for_guardian``: published periods whose PDF exists;
 empty for anyone else, pupils included); the PDF is for those guardians
 and the school-life staff of the card's school, whose download is audited
-(``core.reportcards.views.pdf_response``, the site's own).
+(``core.reportcards.download.pdf_response``, the site's own).
 """
 
 import datetime as dt
@@ -15,7 +15,7 @@ from ninja import Router, Schema
 from core.api.auth import READ
 from core.api.schemas import ERRORS, answers, file_answer
 from core.reportcards import access
-from core.reportcards.views import pdf_response
+from core.reportcards.download import pdf_response
 
 router = Router(tags=["reportcards"])
 

@@ -15,7 +15,7 @@ from ninja import Router, Schema
 from pydantic import Field
 
 from core.api.auth import READ, WRITE
-from core.api.schemas import ApiError, Error, answers
+from core.api.schemas import Error, answers, refused
 from core.messaging.render import render_message
 from core.schoollife import access, actions
 from core.schoollife.models import Acknowledgement, Notice
@@ -133,5 +133,5 @@ def acknowledge(request, notice_id: int, payload: AckIn):
             notice=notice, user=request.auth, reply=payload.reply
         )
     except actions.NoticeError as error:
-        raise ApiError(409, "refused", str(error)) from None
+        raise refused(error) from None
     return _ack(ack)

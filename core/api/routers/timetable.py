@@ -8,7 +8,7 @@ from ninja import Query, Router, Schema
 from pydantic import model_validator
 
 from core.api.auth import READ
-from core.api.schemas import answers
+from core.api.schemas import answers, check_range
 from core.attendance.access import days_taught_by
 from core.timetable.access import days_for_user
 from core.timetable.actions import occurrence_data
@@ -26,10 +26,7 @@ class Days(Schema):
 
     @model_validator(mode="after")
     def bounded(self):
-        if self.end < self.start:
-            raise ValueError("end is before start")
-        if (self.end - self.start).days >= MAX_DAYS:
-            raise ValueError(f"a range is at most {MAX_DAYS} days")
+        check_range(self.start, self.end, MAX_DAYS)
         return self
 
 

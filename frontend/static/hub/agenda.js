@@ -6,8 +6,7 @@
 // evening's classes (slots filling: `agenda.slots`, no names).
 import { hub } from "./hub-client.js";
 import { pageRefresher } from "./refresh.js";
-
-const _ = (text) => (typeof globalThis.gettext === "function" ? globalThis.gettext(text) : text);
+import { gettext as _ } from "./i18n.js";
 
 const root = document.getElementById("agenda-live");
 const status = document.getElementById("agenda-status");

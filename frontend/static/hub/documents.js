@@ -14,15 +14,7 @@
 import { hub } from "./hub-client.js";
 import { formatStamp } from "./notifications.js";
 import { csrfToken } from "./page-data.js";
-
-const _ = (text) => (typeof globalThis.gettext === "function" ? globalThis.gettext(text) : text);
-
-function fill(template, values) {
-  if (typeof globalThis.interpolate === "function") {
-    return globalThis.interpolate(template, values, true);
-  }
-  return template.replace(/%\((\w+)\)s/g, (_match, key) => String(values[key] ?? ""));
-}
+import { gettext as _, fill } from "./i18n.js";
 
 function el(tag, className, text) {
   const node = document.createElement(tag);

@@ -14,15 +14,7 @@
 import { hub } from "./hub-client.js";
 import { csrfToken } from "./page-data.js";
 import { pageRefresher } from "./refresh.js";
-
-const _ = (text) => (typeof globalThis.gettext === "function" ? globalThis.gettext(text) : text);
-
-function fill(template, values) {
-  if (typeof globalThis.interpolate === "function") {
-    return globalThis.interpolate(template, values, true);
-  }
-  return template.replace(/%\((\w+)\)s/g, (_match, key) => String(values[key] ?? ""));
-}
+import { gettext as _, fill } from "./i18n.js";
 
 const root = document.getElementById("homework");
 const status = document.getElementById("homework-status");

@@ -15,20 +15,11 @@
 // (/jsi18n/, loaded by base.html); callers insert the text with textContent.
 
 import { setUnread } from "./badge.js";
-import { ngettext } from "./i18n.js";
+import { gettext as _, fill, ngettext } from "./i18n.js";
 import { hub } from "./hub-client.js";
 import { csrfToken } from "./page-data.js";
 
 export const TIME_ZONE = "Europe/Paris";
-
-const _ = (text) => (typeof globalThis.gettext === "function" ? globalThis.gettext(text) : text);
-
-function fill(template, values) {
-  if (typeof globalThis.interpolate === "function") {
-    return globalThis.interpolate(template, values, true);
-  }
-  return template.replace(/%\((\w+)\)s/g, (_match, key) => String(values[key] ?? ""));
-}
 
 export function lang() {
   return document.documentElement.lang || "fr";

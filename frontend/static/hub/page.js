@@ -7,9 +7,7 @@
 import { bumpUnread, setUnread } from "./badge.js";
 import { hub } from "./hub-client.js";
 import { readJson } from "./page-data.js";
-
-
-const _ = (text) => (typeof globalThis.gettext === "function" ? globalThis.gettext(text) : text);
+import { gettext as _ } from "./i18n.js";
 
 const STATUS_TEXT = {
   connecting: () => _("Connecting…"),

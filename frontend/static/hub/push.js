@@ -16,8 +16,7 @@
 //   re-subscribed by itself and could not tell the server, it tells it now.
 
 import { csrfToken, readJson } from "./page-data.js";
-
-const _ = (text) => (typeof globalThis.gettext === "function" ? globalThis.gettext(text) : text);
+import { gettext as _ } from "./i18n.js";
 
 const STATES = {
   unsupported: () => _("This browser cannot receive notifications."),
@@ -29,7 +28,6 @@ const STATES = {
   on: () => _("On: this device receives notifications."),
   failed: () => _("Turning notifications on did not work. Try again later."),
 };
-
 
 const config = readJson("push-config", {});
 const hubConfig = readJson("hub-config", {});

@@ -1,4 +1,4 @@
-// The hub's service worker: shows web pushes (hub/delivery/pushing.py),
+// The hub's service worker: shows web pushes (hub/delivery/push_deliveries.py),
 // opens the page a notification is about, and keeps the user's last
 // timetable and notifications readable offline (frontend/webapp.py).
 //

@@ -15,15 +15,7 @@
 
 import { hub } from "./hub-client.js";
 import { TIME_ZONE, describe, formatTime, lang, mondayOf } from "./notifications.js";
-
-const _ = (text) => (typeof globalThis.gettext === "function" ? globalThis.gettext(text) : text);
-
-function fill(template, values) {
-  if (typeof globalThis.interpolate === "function") {
-    return globalThis.interpolate(template, values, true);
-  }
-  return template.replace(/%\((\w+)\)s/g, (_match, key) => String(values[key] ?? ""));
-}
+import { gettext as _, fill } from "./i18n.js";
 
 const FLASH_MS = 2600;
 

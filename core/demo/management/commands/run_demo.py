@@ -10,10 +10,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 from core.demo.calendars import DEMO_WEEK
 from core.demo.mailbox import start_mailbox
-from core.demo.management.commands.run_scheduler import scheduler_loop
 from core.demo.management.commands.seed_demo import format_accounts
 from core.demo.school import CLASS_3A, build_demo_school, ensure_lesson_now
 from core.env import MAILBOX_PORT_OFFSET, local_site_url
+from core.scheduler.loop import scheduler_loop
 
 
 class Command(BaseCommand):

@@ -12,15 +12,7 @@
 import { hub } from "../hub/hub-client.js";
 import { readJson } from "../hub/page-data.js";
 import { pageRefresher } from "../hub/refresh.js";
-
-const _ = (text) => (typeof globalThis.gettext === "function" ? globalThis.gettext(text) : text);
-
-function fill(template, values) {
-  if (typeof globalThis.interpolate === "function") {
-    return globalThis.interpolate(template, values, true);
-  }
-  return template.replace(/%\((\w+)\)s/g, (_match, key) => String(values[key] ?? ""));
-}
+import { gettext as _, fill } from "../hub/i18n.js";
 
 // The grid ---------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hub.delivery import clock
+from hub.delivery import digest_periods, quiet_hours, zones
 from hub.delivery.models import DeliverySettings
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -39,7 +39,7 @@ def default(**fields):
     ],
 )
 def test_quiet_hours_end_at_seven_local_on_dst_nights(now, ends):
-    window = clock.quiet_window(default(), now, PARIS)
+    window = quiet_hours.quiet_window(default(), now, PARIS)
     assert window.quiet
     assert window.ends_at == ends
 
@@ -49,15 +49,17 @@ def test_quiet_hours_end_at_seven_local_on_dst_nights(now, ends):
     [at(2026, 10, 25, 7, 0), at(2026, 10, 25, 19, 59), at(2027, 3, 28, 7, 0)],
 )
 def test_the_day_is_not_quiet_on_dst_days(now):
-    assert not clock.quiet_window(default(), now, PARIS).quiet
+    assert not quiet_hours.quiet_window(default(), now, PARIS).quiet
 
 
 def test_a_night_that_starts_at_an_hour_skipped_by_dst_still_starts():
     # 02:30 does not exist on 2027-03-28 in Paris; a night 02:30-06:00 is on
     # from 03:00 CEST (01:00 UTC).
     settings = default(quiet_start=dt.time(2, 30), quiet_end=dt.time(6, 0))
-    assert clock.quiet_window(settings, at(2027, 3, 28, 1, 5, zone=UTC), PARIS).quiet
-    assert not clock.quiet_window(
+    assert quiet_hours.quiet_window(
+        settings, at(2027, 3, 28, 1, 5, zone=UTC), PARIS
+    ).quiet
+    assert not quiet_hours.quiet_window(
         settings, at(2027, 3, 28, 0, 55, zone=UTC), PARIS
     ).quiet
 
@@ -65,29 +67,29 @@ def test_a_night_that_starts_at_an_hour_skipped_by_dst_still_starts():
 def test_quiet_weekends_run_from_friday_night_to_monday_morning():
     settings = default(quiet_weekends=True)
     friday_night = at(2026, 11, 27, 21, 0)
-    window = clock.quiet_window(settings, friday_night, PARIS)
+    window = quiet_hours.quiet_window(settings, friday_night, PARIS)
     assert window.quiet
     assert window.ends_at == at(2026, 11, 30, 7, 0).astimezone(UTC)
-    saturday_noon = clock.quiet_window(settings, at(2026, 11, 28, 12, 0), PARIS)
+    saturday_noon = quiet_hours.quiet_window(settings, at(2026, 11, 28, 12, 0), PARIS)
     assert saturday_noon.ends_at == at(2026, 11, 30, 7, 0).astimezone(UTC)
-    assert not clock.quiet_window(default(), at(2026, 11, 28, 12, 0), PARIS).quiet
+    assert not quiet_hours.quiet_window(default(), at(2026, 11, 28, 12, 0), PARIS).quiet
 
 
 def test_quiet_hours_off_and_a_day_window():
-    assert not clock.quiet_window(
+    assert not quiet_hours.quiet_window(
         default(quiet_enabled=False), at(2026, 1, 1, 23), PARIS
     ).quiet
     lunch = default(quiet_start=dt.time(12), quiet_end=dt.time(14))
-    assert clock.quiet_window(lunch, at(2026, 1, 5, 13), PARIS).ends_at == at(
+    assert quiet_hours.quiet_window(lunch, at(2026, 1, 5, 13), PARIS).ends_at == at(
         2026, 1, 5, 14
     ).astimezone(UTC)
-    assert not clock.quiet_window(lunch, at(2026, 1, 5, 23), PARIS).quiet
+    assert not quiet_hours.quiet_window(lunch, at(2026, 1, 5, 23), PARIS).quiet
 
 
 def test_another_zone_has_its_own_night():
     reunion = ZoneInfo("Indian/Reunion")  # UTC+4, no DST
     # 17:30 in Paris (winter) is 20:30 in Réunion: night there.
-    window = clock.quiet_window(default(), at(2026, 1, 19, 17, 30), reunion)
+    window = quiet_hours.quiet_window(default(), at(2026, 1, 19, 17, 30), reunion)
     assert window.quiet
     assert window.ends_at == at(2026, 1, 20, 3, 0, zone=UTC)
 
@@ -109,7 +111,7 @@ def test_another_zone_has_its_own_night():
     ],
 )
 def test_the_daily_digest_leaves_at_18h_local_on_dst_days(now, key, due):
-    period = clock.daily_period(default(), now, PARIS)
+    period = digest_periods.daily_period(default(), now, PARIS)
     assert period.key == key
     assert period.due == due
     # The day before DST ends lasts 24 h; the DST day itself 25 h (or 23 h).
@@ -118,33 +120,39 @@ def test_the_daily_digest_leaves_at_18h_local_on_dst_days(now, key, due):
 
 
 def test_no_digest_before_its_hour():
-    assert clock.daily_period(default(), at(2026, 10, 25, 17, 59), PARIS) is None
-    assert clock.daily_period(default(digest_hour=7), at(2026, 10, 25, 7, 0), PARIS)
+    assert (
+        digest_periods.daily_period(default(), at(2026, 10, 25, 17, 59), PARIS) is None
+    )
+    assert digest_periods.daily_period(
+        default(digest_hour=7), at(2026, 10, 25, 7, 0), PARIS
+    )
 
 
 def test_the_weekly_digest_is_on_friday_at_the_digest_hour():
     settings = default()
     assert (
-        clock.weekly_period(settings, at(2026, 11, 26, 19, 0), PARIS) is None
+        digest_periods.weekly_period(settings, at(2026, 11, 26, 19, 0), PARIS) is None
     )  # Thursday
-    assert clock.weekly_period(settings, at(2026, 11, 27, 17, 0), PARIS) is None
-    period = clock.weekly_period(settings, at(2026, 11, 27, 18, 0), PARIS)
+    assert (
+        digest_periods.weekly_period(settings, at(2026, 11, 27, 17, 0), PARIS) is None
+    )
+    period = digest_periods.weekly_period(settings, at(2026, 11, 27, 18, 0), PARIS)
     assert period.key == "weekly:2026-W48"
     assert (period.due - period.since) == dt.timedelta(days=7)
 
 
 def test_a_silent_message_waits_for_the_morning():
     settings = default(quiet_enabled=False)
-    assert clock.next_morning(settings, at(2026, 1, 19, 22, 0), PARIS) == at(
+    assert quiet_hours.next_morning(settings, at(2026, 1, 19, 22, 0), PARIS) == at(
         2026, 1, 20, 6, 0, zone=UTC
     )
-    assert clock.next_morning(settings, at(2026, 1, 20, 5, 0), PARIS) == at(
+    assert quiet_hours.next_morning(settings, at(2026, 1, 20, 5, 0), PARIS) == at(
         2026, 1, 20, 6, 0, zone=UTC
     )
     noon = at(2026, 1, 20, 12, 0)
-    assert clock.next_morning(settings, noon, PARIS) == noon
+    assert quiet_hours.next_morning(settings, noon, PARIS) == noon
 
 
 def test_an_unknown_zone_falls_back_to_the_school_then_paris():
-    assert clock.zone_of(default(time_zone="Mars/Olympus")) == PARIS
-    assert clock.zone_of(default(), "America/Cayenne") == ZoneInfo("America/Cayenne")
+    assert zones.zone_of(default(time_zone="Mars/Olympus")) == PARIS
+    assert zones.zone_of(default(), "America/Cayenne") == ZoneInfo("America/Cayenne")

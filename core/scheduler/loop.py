@@ -1,7 +1,8 @@
+"""The loop of the periodic scheduler and the jobs it runs, in order."""
+
 import logging
 import time
 
-from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
 from core.agenda.actions import scheduled_jobs as agenda_jobs
@@ -52,17 +53,3 @@ def scheduler_loop(interval: float, stop=None) -> None:
             time.sleep(interval)
         else:
             stop.wait(interval)
-
-
-class Command(BaseCommand):
-    help = (
-        "Run the periodic jobs (missing roll calls, retention of events and "
-        "of every kind of data, delivery: quiet hours, digests, recovery) "
-        "every --interval seconds."
-    )
-
-    def add_arguments(self, parser):
-        parser.add_argument("--interval", type=float, default=60.0)
-
-    def handle(self, *args, interval, **options):
-        scheduler_loop(interval)

@@ -1,56 +1,31 @@
-"""Sending queued push deliveries and recording what happened (RFC 8030).
+"""Push deliveries: queued rows in, one pooled send, each outcome recorded.
 
 The worker side of web push: it turns :class:`Delivery` rows into
-:class:`hub.delivery.push.PushJob`, sends them through one pooled
-:class:`hub.delivery.push.PushSender`, and writes each outcome: sent;
-subscription gone (404/410: the subscription is deleted); retry later
-(429 honours Retry-After, 5xx and timeouts back off exponentially, at most
-``MAX_ATTEMPTS``); failed for good. Items the user has seen in an open tab
-meanwhile are dropped ("already seen").
+:class:`hub.delivery.transports.webPushJob`, sends them through one
+:class:`hub.delivery.transports.webpush.WebPushTransport`, and writes each
+outcome: sent; subscription gone (404/410: the subscription is deleted);
+retry later (:data:`hub.delivery.retry.PUSH`: 429 honours Retry-After, 5xx
+and timeouts back off exponentially); failed for good. Items the user has
+seen in an open tab meanwhile are dropped ("already seen").
 """
 
 import asyncio
 import datetime
 
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from core import metrics
-from hub.delivery import push, vapid
+from hub.delivery import retry, vapid
 from hub.delivery.categories import CATEGORIES
 from hub.delivery.models import Delivery, Notification, PushSubscription
-from hub.models import ReadCursor
+from hub.delivery.push_payload import topic_for
+from hub.delivery.transports.webpush import PushJob, PushOutcome, WebPushTransport
+from hub.delivery.unseen import unseen
 
 Status = Delivery.Status
-# Full-jitter back-off from 30 s capped at 1 h: twelve attempts span about
-# three hours on average, within the TTL of the kinds that matter (24 h).
-MAX_ATTEMPTS = 12
-
-
-def unseen(notifications: list[Notification]) -> set[int]:
-    """Return the pks of ``notifications`` their user has neither seen nor read.
-
-    Seen: reported by an open tab (``seen_at``); read: below the user's
-    notification-centre cursor on that stream.
-    """
-    pending = [n for n in notifications if n.seen_at is None]
-    if not pending:
-        return set()
-    condition = Q()
-    for n in pending:
-        condition |= Q(user_id=n.user_id, stream_id=n.event.stream_id)
-    cursors = {
-        (row.user_id, row.stream_id): row.offset
-        for row in ReadCursor.objects.filter(condition)
-    }
-    return {
-        n.pk
-        for n in pending
-        if n.event.offset > cursors.get((n.user_id, n.event.stream_id), 0)
-    }
 
 
 def message_for(
@@ -85,27 +60,27 @@ def message_for(
     }
 
 
-def _job(delivery: Delivery, message: dict, urgent: bool) -> push.PushJob:
+def _job(delivery: Delivery, message: dict, urgent: bool) -> PushJob:
     spec = CATEGORIES.get(delivery.notification.category)
     urgency = "high" if urgent else (spec.urgency if spec else "normal")
     assert delivery.subscription is not None  # a push delivery has its device
-    return push.PushJob(
+    return PushJob(
         key=delivery.pk,
         subscription=delivery.subscription.info(),
         message=message,
         ttl=spec.ttl if spec else 3600,
         urgency=urgency,
-        topic=push.topic_for(message.get("tag") or ""),
+        topic=topic_for(message.get("tag") or ""),
         vapid_key=delivery.subscription.vapid_public_key,
     )
 
 
-async def _send(signers, jobs: list[push.PushJob]) -> list[push.PushOutcome]:
-    async with push.PushSender(signers, timeout=settings.PUSH_TIMEOUT) as sender:
+async def _send(signers, jobs: list[PushJob]) -> list[PushOutcome]:
+    async with WebPushTransport(signers, timeout=settings.PUSH_TIMEOUT) as sender:
         return await sender.send_many(jobs)
 
 
-def send_jobs(jobs: list[push.PushJob]) -> list[push.PushOutcome]:
+def send_jobs(jobs: list[PushJob]) -> list[PushOutcome]:
     """Send ``jobs`` with one pooled session (blocking; runs its own loop)."""
     if not jobs:
         return []
@@ -158,7 +133,7 @@ def _finish(row: Delivery, status: str, reason: str = "", **fields) -> None:
     row.save(update_fields=["status", "reason", "updated_at", *fields])
 
 
-def record(row: Delivery, outcome: push.PushOutcome, now: datetime.datetime) -> None:
+def record(row: Delivery, outcome: PushOutcome, now: datetime.datetime) -> None:
     """Write one push outcome on its delivery (and its subscription)."""
     from hub.delivery import tasks
 
@@ -185,25 +160,26 @@ def record(row: Delivery, outcome: push.PushOutcome, now: datetime.datetime) -> 
             attempts=attempts,
         )
         PushSubscription.objects.filter(pk=row.subscription_id).delete()
-    elif outcome.result == "retry" and attempts < MAX_ATTEMPTS:
-        delay = (
-            outcome.retry_after
-            if outcome.retry_after is not None
-            else push.backoff(attempts)
-        )
-        when = now + datetime.timedelta(seconds=delay)
-        _finish(row, Status.RETRYING, reason, attempts=attempts, next_attempt_at=when)
-        tasks.send_pushes.using(run_after=when).enqueue([row.pk])
-    elif outcome.result == "retry":
-        _finish(
-            row,
-            Status.FAILED,
-            _("gave up after %(n)s attempts: %(why)s") % {"n": attempts, "why": reason},
-            attempts=attempts,
-            next_attempt_at=None,
-        )
     else:
-        _finish(row, Status.FAILED, reason, attempts=attempts, next_attempt_at=None)
+        assert outcome.error is not None  # anything but "sent" has one
+        delay = retry.PUSH.after(attempts, outcome.error)
+        if delay is not None:
+            when = now + delay
+            _finish(
+                row, Status.RETRYING, reason, attempts=attempts, next_attempt_at=when
+            )
+            tasks.send_pushes.using(run_after=when).enqueue([row.pk])
+        elif outcome.result == "retry":
+            _finish(
+                row,
+                Status.FAILED,
+                _("gave up after %(n)s attempts: %(why)s")
+                % {"n": attempts, "why": reason},
+                attempts=attempts,
+                next_attempt_at=None,
+            )
+        else:
+            _finish(row, Status.FAILED, reason, attempts=attempts, next_attempt_at=None)
 
 
 def release_held(now: datetime.datetime | None = None) -> int:
@@ -259,9 +235,12 @@ def release_held(now: datetime.datetime | None = None) -> int:
         if len(group) == 1:
             record(group[0], outcome, now)
             continue
-        delay = outcome.retry_after
-        if delay is None:
-            delay = push.backoff(max(row.attempts for row in group) + 1)
+        # One wait for the whole group: the retry is still one summary.
+        error = outcome.error
+        delay = retry.PUSH.wait(
+            max(row.attempts for row in group) + 1,
+            None if error is None else error.retry_after,
+        )
         for row in group:
             attempts = row.attempts + 1
             if outcome.result == "sent":
@@ -272,7 +251,7 @@ def release_held(now: datetime.datetime | None = None) -> int:
                     attempts=attempts,
                     sent_at=now,
                 )
-            elif outcome.result == "retry" and attempts < MAX_ATTEMPTS:
+            elif outcome.result == "retry" and not retry.PUSH.gives_up(attempts):
                 # Held again, all together: the retry is still one summary.
                 _finish(
                     row,
@@ -280,7 +259,7 @@ def release_held(now: datetime.datetime | None = None) -> int:
                     _("summary after quiet hours, will retry: %(why)s")
                     % {"why": outcome.reason},
                     attempts=attempts,
-                    next_attempt_at=now + datetime.timedelta(seconds=delay),
+                    next_attempt_at=now + delay,
                 )
             else:
                 record(row, outcome, now)
@@ -319,7 +298,7 @@ def withdraw(
     )
     subs = list(PushSubscription.objects.filter(pk__in=list(shown)))
     jobs = [
-        push.PushJob(
+        PushJob(
             key=sub.pk,
             subscription=sub.info(),
             message={"type": "close", "tags": tags},
@@ -328,7 +307,7 @@ def withdraw(
             vapid_key=sub.vapid_public_key,
             # The same Topic replaces a "show" push still waiting at the push
             # service (RFC 8030 §5.4): an offline phone never shows it.
-            topic=push.topic_for(tags[0]) if len(tags) == 1 else "",
+            topic=topic_for(tags[0]) if len(tags) == 1 else "",
         )
         for sub in subs
     ]

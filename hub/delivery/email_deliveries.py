@@ -19,25 +19,28 @@ import uuid
 from email.utils import parseaddr
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.db.models import F, Q
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext, override
 
 from core import metrics
 from core.roster.models import User
-from hub.delivery import clock, mail, smtp
-from hub.delivery.categories import CATEGORIES
-from hub.delivery.models import Channel, Delivery, EmailSend, Notification
+from hub.delivery import (
+    digest_periods,
+    retry,
+    zones,
+)
+from hub.delivery.email_contents import notification_for
+from hub.delivery.email_message import make_message_id
+from hub.delivery.models import Channel, Delivery, EmailSend
 from hub.delivery.preferences import school_zone, settings_of
-from hub.delivery.pushing import unseen
+from hub.delivery.transports.email import EmailTransport
+from hub.delivery.transports.smtp_wire import OutgoingMail
+from hub.delivery.unseen import unseen
 
 State = EmailSend.State
 Status = Delivery.Status
 LEASE = datetime.timedelta(minutes=10)
-MAX_ATTEMPTS = 6
 
 
 def worker_id() -> str:
@@ -60,82 +63,7 @@ def claim(send_ids: list[int], worker: str, now: datetime.datetime) -> list[int]
     )
 
 
-def _absolute(path: str) -> str:
-    return settings.SITE_URL + path if path.startswith("/") else path
-
-
-def _subject(send: EmailSend, items: list[Notification]) -> str:
-    kind = send.period.split(":", 1)[0]
-    if kind == "now":
-        return items[0].title
-    count = len(items)
-    if kind == "daily":
-        text = ngettext(
-            "Your day at school: %(count)s new item",
-            "Your day at school: %(count)s new items",
-            count,
-        )
-    else:
-        text = ngettext(
-            "Your week at school: %(count)s new item",
-            "Your week at school: %(count)s new items",
-            count,
-        )
-    return text % {"count": count}
-
-
-def _intro(send: EmailSend) -> str:
-    kind = send.period.split(":", 1)[0]
-    if kind == "now":
-        return _("Here is a new notification.")
-    if kind == "daily":
-        return _("Here is what you have not read yet today.")
-    return _("Here is what you have not read yet this week.")
-
-
-def compose_send(
-    send: EmailSend, rows: list[Delivery], zone
-) -> mail.EmailMessage | None:
-    """Compose the mail of ``send`` from its deliveries (None when empty)."""
-    user = send.user
-    items = [row.notification for row in rows]
-    if not items:
-        return None
-    with override(settings.LANGUAGE_CODE):
-        scope = items[0].category if send.period.startswith("now:") else "all"
-        token = mail.unsubscribe_token(user.pk, scope)
-        digest_items = [
-            mail.DigestItem(
-                title=n.title,
-                body=n.body,
-                url=_absolute(n.url),
-                when=n.created_at.astimezone(zone),
-                category_label=str(CATEGORIES[n.category].label)
-                if n.category in CATEGORIES
-                else "",
-                child_name=n.child_name,
-            )
-            for n in items
-        ]
-        return mail.compose(
-            to_name=user.get_full_name() or user.get_username(),
-            to_address=user.email,
-            subject=_subject(send, items),
-            intro=_intro(send),
-            items=digest_items,
-            unsubscribe_url=_absolute(reverse("delivery:unsubscribe", args=[token])),
-            settings_url=_absolute(reverse("delivery:settings")),
-            message_id=send.message_id,
-        )
-
-
-def _message_id(send: EmailSend) -> str:
-    domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip("> ") or "localhost"
-    period = send.period.replace(":", ".")
-    return f"<{period}.{send.user_id}.{send.pk}@{domain}>"
-
-
-def _prepare(send_ids: list[int], now) -> tuple[list[smtp.OutgoingMail], dict]:
+def _prepare(send_ids: list[int], now) -> tuple[list[OutgoingMail], dict]:
     sends = {
         s.pk: s
         for s in EmailSend.objects.filter(pk__in=send_ids).select_related("user")
@@ -160,12 +88,13 @@ def _prepare(send_ids: list[int], now) -> tuple[list[smtp.OutgoingMail], dict]:
     clocks = settings_of(users)
     outgoing, kept = [], {}
     for pk, send in sends.items():
-        zone = clock.zone_of(clocks[send.user_id], school_zone(send.user))
+        zone = zones.zone_of(clocks[send.user_id], school_zone(send.user))
         if not send.message_id:
-            send.message_id = _message_id(send)
+            send.message_id = make_message_id(send.user_id, send.period)
             EmailSend.objects.filter(pk=pk).update(message_id=send.message_id)
+        email = notification_for(send, by_send.get(pk, []), zone)
         try:
-            message = compose_send(send, by_send.get(pk, []), zone)
+            message = None if email is None else email.message()
         except ValueError as error:  # e.g. an address SMTP cannot carry
             metrics.EMAILS.labels("invalid").inc()
             EmailSend.objects.filter(pk=pk).update(
@@ -173,14 +102,14 @@ def _prepare(send_ids: list[int], now) -> tuple[list[smtp.OutgoingMail], dict]:
             )
             _settle_deliveries(by_send.get(pk, []), Status.FAILED, str(error), now)
             continue
-        if message is None or not send.user.email:
+        if email is None or message is None or not send.user.email:
             EmailSend.objects.filter(pk=pk).update(state=State.EMPTY, lease_until=None)
             continue
         outgoing.append(
-            smtp.OutgoingMail(
+            OutgoingMail(
                 key=pk,
-                sender=parseaddr(settings.DEFAULT_FROM_EMAIL)[1],
-                recipients=[send.user.email],
+                sender=parseaddr(email.from_email)[1],
+                recipients=email.recipients(),
                 message=message,
             )
         )
@@ -245,10 +174,8 @@ def send(send_ids: list[int], now: datetime.datetime | None = None) -> dict:
                 % {"why": reason},
                 at,
             )
-        elif outcome == "deferred" and row.attempts + 1 < MAX_ATTEMPTS:
-            from hub.delivery.push import backoff
-
-            when = at + datetime.timedelta(seconds=backoff(row.attempts + 1, base=60))
+        elif outcome == "deferred" and not retry.EMAIL.gives_up(row.attempts + 1):
+            when = at + retry.EMAIL.wait(row.attempts + 1)
             fields.update(state=State.PENDING, next_attempt_at=when, worker="")
             retry_at.append(when)
             _settle_deliveries(
@@ -261,8 +188,8 @@ def send(send_ids: list[int], now: datetime.datetime | None = None) -> dict:
 
     async def run():
         # One mail per group: a dead worker leaves only its in-flight mail
-        # uncertain (see SmtpBatchSender); the rest are safely resent.
-        async with smtp.SmtpBatchSender.from_settings(group_size=1) as sender:
+        # uncertain (see EmailTransport); the rest are safely resent.
+        async with EmailTransport.from_settings(group_size=1) as sender:
             await sender.send_many(
                 outgoing,
                 before_send=sync_to_async(mark_sending),
@@ -344,9 +271,11 @@ def schedule_digests(now: datetime.datetime | None = None) -> list[int]:
     created = []
     for user_id, channel in sorted(pairs):
         user = users[user_id]
-        zone = clock.zone_of(clocks[user_id], school_zone(user))
+        zone = zones.zone_of(clocks[user_id], school_zone(user))
         period = (
-            clock.daily_period if channel == Channel.DAILY else clock.weekly_period
+            digest_periods.daily_period
+            if channel == Channel.DAILY
+            else digest_periods.weekly_period
         )(clocks[user_id], now, zone)
         if (
             period is None
