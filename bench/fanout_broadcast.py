@@ -13,7 +13,9 @@ measures the servers one after the other:
   on the server(s) of ``--server``: ``daphne`` (the default), ``uvicorn``
   (with the options of ``compose.yaml``, :data:`scripts.topology.UVICORN_OPTIONS`,
   plus any ``--uvicorn-arg``), ``uvicorn-deflate`` (the same with
-  permessage-deflate on, ``--ws-per-message-deflate true``), ``both`` (daphne
+  permessage-deflate on, ``--ws-per-message-deflate true``),
+  ``uvicorn-per-socket`` (the same, framing each event per socket as before
+  issue 17: ``bench/per_socket_framing.py``), ``both`` (daphne
   then uvicorn), or a comma-separated list. Every hub server serves the same database, population
   and sessions, one after the other (the previous one is stopped first).
   ``--sockets`` users (pupils and guardians of one school, from
@@ -559,7 +561,11 @@ async def _receive(pipe, timeout: float) -> dict:
 # Servers -----------------------------------------------------------------------
 
 
-HUB_SERVERS = ("daphne", "uvicorn", "uvicorn-deflate")
+# Every socket of the bench comes from 127.0.0.1: no cap per client address
+# (HUB_MAX_SOCKETS_PER_IP, 200 by default, closes the others with 4409).
+NO_CAPS = {"HUB_MAX_SOCKETS_PER_IP": "0"}
+
+HUB_SERVERS = ("daphne", "uvicorn", "uvicorn-deflate", "uvicorn-per-socket")
 
 
 def hub_servers(value: str) -> list[str]:
@@ -582,6 +588,8 @@ def hub_server(args, name: str) -> tuple[str, list[str]]:
     extra = list(args.uvicorn_args)
     if name == "uvicorn-deflate":
         extra += ["--ws-per-message-deflate", "true"]
+    if name == "uvicorn-per-socket":  # each event framed per socket (before)
+        extra += ["--ws", "bench.per_socket_framing:PerSocketFraming"]
     return "uvicorn", extra
 
 
@@ -592,7 +600,7 @@ async def bench_hubs(args) -> dict[str, dict]:
     names = hub_servers(args.server)
     server, extra = hub_server(args, names[0])
     results = {}
-    with Topology(asgi=1, server=server, server_args=extra) as topo:
+    with Topology(asgi=1, server=server, server_args=extra, env=NO_CAPS) as topo:
         os.environ.update(topo.env)
         import django
 
@@ -655,6 +663,7 @@ async def bench_hubs(args) -> dict[str, dict]:
                 redis_url=topo.redis_url,
                 channel_prefix=topo.channel_prefix,
                 env={
+                    **NO_CAPS,
                     "SECRET_KEY": topo.env["SECRET_KEY"],
                     "MESSAGE_KEYS": topo.env["MESSAGE_KEYS"],
                 },
@@ -873,8 +882,9 @@ def main() -> None:
         "--server",
         default="uvicorn",
         help="ASGI server(s) of the hub: daphne, uvicorn (production, decision "
-        "0003), uvicorn-deflate, both (= daphne,uvicorn) or a comma-separated "
-        "list (uvicorn)",
+        "0003), uvicorn-deflate, uvicorn-per-socket (events framed per socket, "
+        "before issue 17), both (= daphne,uvicorn) or a comma-separated list "
+        "(uvicorn)",
     )
     parser.add_argument(
         "--uvicorn-arg",

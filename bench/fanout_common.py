@@ -173,7 +173,7 @@ async def hub_topology(
     try:
         topo = Topology(
             asgi=asgi,
-            env=env or {},
+            env={**s2.NO_CAPS, **(env or {})},
             server=server,
             log_dir=log_dir,
             redis_url=redis_url,

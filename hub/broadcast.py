@@ -10,10 +10,13 @@ events take another road to sockets:
 - each server process holds **one** Redis subscription (:class:`LocalFanout`)
   for the streams its sockets follow, subscribing when the first local socket
   follows a stream and unsubscribing after the last leaves;
-- a message is decoded once per process, and the same text is written to
-  every local socket following the stream, from the subscription's task,
-  through each consumer's ASGI ``send`` (:meth:`hub.consumers.HubConsumer.offer`):
-  no per-socket queue, no per-socket task;
+- a message is decoded once per process and framed once
+  (:func:`text_frame`), and the same bytes are written to every local socket
+  following the stream, from the subscription's task
+  (:meth:`hub.consumers.HubConsumer.offer`): straight to the transport on
+  uvicorn (``hub.uvicorn_ws``'s ``write_frame``), through the ASGI ``send``
+  elsewhere (Daphne, a socket that compresses); no per-socket queue, no
+  per-socket task;
 - a socket that cannot take the event in order (a gap, another epoch, a
   replay in progress) gets it through its own serial handler instead, which
   reads the log; a socket whose unsent bytes pass ``HUB_SEND_BUFFER_BYTES``
@@ -64,6 +67,7 @@ from collections.abc import Iterable
 import redis
 import redis.asyncio as aioredis
 from django.conf import settings
+from websockets.frames import Frame, Opcode
 
 from core import metrics
 
@@ -105,6 +109,14 @@ def session_target(session_key: str) -> str:
 def token_target(token_id: int) -> str:
     """The control target of the sockets opened with one API access token."""
     return f"token:{token_id}"
+
+
+def text_frame(text: str) -> bytes:
+    """``text`` as one WebSocket text frame of a server with no extension
+    (unmasked, RFC 6455 §5.2), serialized by ``websockets`` as uvicorn's
+    ``send`` would: made once per event and process, written as is to every
+    socket that can take it (``hub.uvicorn_ws``'s ``write_frame``)."""
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[])
 
 
 _local_lock = threading.Lock()
@@ -443,9 +455,12 @@ class LocalFanout:
         """Offer one ``event`` frame (JSON text) to the local followers of its
         stream; return how many were offered. Malformed text is logged.
 
-        Each offer writes straight through the socket's ASGI ``send``, which
-        returns without yielding on Daphne (Twisted buffers the bytes): the
-        whole fan-out runs in this one task.
+        The frame is made once (:func:`text_frame`); each offer writes it
+        straight to the socket's transport, or its text through the ASGI
+        ``send``, which returns without yielding while the transport takes
+        it (Twisted buffers the bytes; uvicorn waits only above the
+        high-water mark, set above the send-buffer bound): the whole fan-out
+        runs in this one task.
         """
         try:
             event = json.loads(text)
@@ -455,9 +470,10 @@ class LocalFanout:
             return 0
         if not followers:
             return 0
+        frame = text_frame(text)
         for consumer in tuple(followers):
             try:
-                await consumer.offer(event, text)
+                await consumer.offer(event, text, frame)
             except Exception:
                 logger.exception("fan-out to one socket failed")
         self.delivered += len(followers)

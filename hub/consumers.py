@@ -727,8 +727,9 @@ class HubConsumer(AsyncWebsocketConsumer):
 
     # Live events from the process's fan-out (hub.broadcast) ---------------
 
-    async def offer(self, event: dict, text: str) -> None:
-        """Take one live event (``text`` is its frame, already encoded).
+    async def offer(self, event: dict, text: str, frame: bytes | None = None) -> None:
+        """Take one live event (``text`` is its frame, already encoded;
+        ``frame`` the same as a WebSocket frame, :func:`hub.broadcast.text_frame`).
 
         Written at once when it is the next offset of a followed stream and
         nothing else of this socket is in progress; a duplicate is dropped;
@@ -761,8 +762,20 @@ class HubConsumer(AsyncWebsocketConsumer):
             return
         assert position is not None  # not busy: see above
         position[1] = event["offset"]
+        if frame is not None and self._write_frame(frame):
+            return
         # asgiref's event types require both bytes and text; servers do not.
         await self.base_send({"type": "websocket.send", "text": text})  # type: ignore[arg-type]
+
+    def _write_frame(self, frame: bytes) -> bool:
+        """Write the fan-out's ready-made frame to the transport where the
+        server can (``hub.uvicorn_ws``'s ``write_frame``: an open socket
+        with no extension); ``False`` elsewhere (Daphne, a socket that
+        compresses, one that must wait): the caller sends the text."""
+        write_frame = getattr(
+            getattr(self.base_send, "__self__", None), "write_frame", None
+        )
+        return write_frame is not None and write_frame(frame)
 
     def catch_up_later(self) -> None:
         """Re-read the log of every followed stream in this consumer's turn
