@@ -456,9 +456,9 @@ class LocalFanout:
         stream; return how many were offered. Malformed text is logged.
 
         The frame is made once (:func:`text_frame`); each offer writes it
-        straight to the socket's transport, or its text through the ASGI
-        ``send``, which returns without yielding while the transport takes
-        it (Twisted buffers the bytes; uvicorn waits only above the
+        straight to the socket's transport (no coroutine per socket), or
+        hands back its text's ASGI ``send``, awaited here, which returns
+        without yielding while the transport takes it (Twisted buffers the bytes; uvicorn waits only above the
         high-water mark, set above the send-buffer bound): the whole fan-out
         runs in this one task.
         """
@@ -473,7 +473,9 @@ class LocalFanout:
         frame = text_frame(text)
         for consumer in tuple(followers):
             try:
-                await consumer.offer(event, text, frame)
+                pending = consumer.offer(event, text, frame)
+                if pending is not None:
+                    await pending
             except Exception:
                 logger.exception("fan-out to one socket failed")
         self.delivered += len(followers)
