@@ -26,7 +26,7 @@ EXPOSE 8000
 # Proxy headers are trusted from FORWARDED_ALLOW_IPS only (uvicorn's default:
 # 127.0.0.1; compose.yaml names its proxy).
 CMD ["uvicorn", "core.asgi:application", "--host=0.0.0.0", "--port=8000", \
-     "--ws=hub.uvicorn_ws:SlimWebSocketProtocol", "--ws-per-message-deflate=false", \
+     "--ws=hub.realtime.uvicorn:SlimWebSocketProtocol", "--ws-per-message-deflate=false", \
      "--lifespan=off", "--no-access-log", "--timeout-graceful-shutdown=5", \
      "--ws-max-size=131072", \
      "--proxy-headers"]

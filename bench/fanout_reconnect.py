@@ -13,7 +13,7 @@ random class and two random users of the population, plus one event on the
 org stream every ``--org-every`` seconds.
 
 After ``--warm`` seconds it sends SIGTERM to process 1
-(``Topology.stop_process``): the hub drains (``hub/lifecycle.py``), every
+(``Topology.stop_process``): the hub drains (``hub/realtime/lifecycle.py``), every
 socket gets ``bye`` (``restart``) and close code 4503. Each client then
 behaves as ``hub-client.js``: after 4503 it waits a random delay under
 ``--base-delay`` (0.5 s), connects to the other process, and sends

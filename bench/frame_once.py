@@ -10,13 +10,13 @@ on a machine shared with other work its CPU per delivery moves by a third
 from one run to the next. This bench holds both ways of writing an event in
 one server process and alternates them, so a change of load hits both:
 
-- a uvicorn server in this process, ``hub.uvicorn_ws.SlimWebSocketProtocol``
+- a uvicorn server in this process, ``hub.realtime.uvicorn.SlimWebSocketProtocol``
   (no permessage-deflate), whose ASGI app accepts every socket and keeps its
   protocol; ``--clients`` processes open ``--sockets`` sockets and read;
 - each repetition writes one JSON text of ``--payload`` bytes to every
   socket, first (or second: the order alternates) through ``send`` (as
   ``HubConsumer.offer`` did before issue 17: one ``Frame`` per socket), then
-  as one frame made by ``hub.broadcast.text_frame`` and written with
+  as one frame made by ``hub.realtime.fanout.text_frame`` and written with
   ``write_frame`` (as the fan-out now does); it waits until the clients have
   read everything before the next one.
 
@@ -77,7 +77,7 @@ async def main(args) -> None:
     import uvicorn
     from fanout_broadcast import load_average, machine_info, raise_nofile
 
-    from hub.broadcast import text_frame
+    from hub.realtime.fanout import text_frame
 
     raise_nofile()
     protocols = []
@@ -93,7 +93,7 @@ async def main(args) -> None:
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(
         app,
-        ws="hub.uvicorn_ws:SlimWebSocketProtocol",
+        ws="hub.realtime.uvicorn:SlimWebSocketProtocol",
         ws_per_message_deflate=False,
         ws_ping_interval=None,
         lifespan="off",

@@ -811,9 +811,9 @@ def main() -> None:
         school = make_school(args.pupils, args.warmup + args.rounds)
         connections.close_all()
         # The bench process holds Django, its migrations and the client: out
-        # of the collector's sight as in the hub (hub/gcwatch.py), or its full
+        # of the collector's sight as in the hub (hub/realtime/gcwatch.py), or its full
         # collections (0.3-0.7 s here) land in the measured rounds.
-        from hub import gcwatch
+        from hub.realtime import gcwatch
 
         gcwatch.settle()
 

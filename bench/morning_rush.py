@@ -943,7 +943,7 @@ async def bench(args) -> dict:
 
 # The hub's log lines worth counting: the last line of a traceback,
 # PostgreSQL's refusals, and garbage collections long enough to stall the
-# event loop (hub/gcwatch.py).
+# event loop (hub/realtime/gcwatch.py).
 ERROR_LINE = (
     r"^\S*(Error|Exception)\b|FATAL|Internal Server Error|garbage collection of"
 )

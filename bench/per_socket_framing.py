@@ -2,13 +2,13 @@
 issue 17's frame-once fan-out, to measure both in one run.
 
 ``fanout_broadcast.py --server uvicorn,uvicorn-per-socket`` serves the hub
-once with ``hub.uvicorn_ws:SlimWebSocketProtocol`` and once with
+once with ``hub.realtime.uvicorn:SlimWebSocketProtocol`` and once with
 :class:`PerSocketFraming`, whose missing ``write_frame`` makes
 ``HubConsumer.offer`` send each event's text through uvicorn's ``send``,
 which frames it for every socket, as the fan-out did before.
 """
 
-from hub.uvicorn_ws import SlimWebSocketProtocol
+from hub.realtime.uvicorn import SlimWebSocketProtocol
 
 
 class PerSocketFraming(SlimWebSocketProtocol):

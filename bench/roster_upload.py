@@ -222,7 +222,7 @@ def main() -> None:
                     "127.0.0.1",
                     "--port",
                     str(port),
-                    "--ws=hub.uvicorn_ws:SlimWebSocketProtocol",
+                    "--ws=hub.realtime.uvicorn:SlimWebSocketProtocol",
                     "--lifespan=off",
                     "--no-access-log",
                 ],

@@ -669,7 +669,7 @@ def main() -> None:
         school = make_school(args, endpoint)
         print(f"school made in {time.perf_counter() - began:.1f} s", flush=True)
         connections.close_all()
-        from hub import gcwatch
+        from hub.realtime import gcwatch
 
         gcwatch.settle()
         ports = [free_port() for _ in range(servers)]

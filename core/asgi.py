@@ -1,6 +1,6 @@
 """ASGI entry point: Django for HTTP, the hub consumer for ``/ws/``.
 
-WebSockets go through one application (:class:`hub.auth.SocketApp`,
+WebSockets go through one application (:class:`hub.realtime.app.SocketApp`,
 decision 0005): the Origin check against ``ALLOWED_HOSTS`` (Channels' rules),
 the route, then the session cookie's user, looked up off the loop.
 
@@ -23,8 +23,8 @@ from core.body_limits import (  # noqa: E402
     bound_daphne_requests,
 )
 from core.metrics import MetricsApp  # noqa: E402
-from hub.auth import SocketApp  # noqa: E402
-from hub.routing import websocket_routes  # noqa: E402
+from hub.realtime.app import SocketApp  # noqa: E402
+from hub.realtime.routing import websocket_routes  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -38,7 +38,7 @@ application = ProtocolTypeRouter(
 bound_daphne_requests()
 
 # Everything the server needs is loaded: keep it out of the garbage
-# collector's full passes (hub/gcwatch.py).
-from hub import gcwatch  # noqa: E402
+# collector's full passes (hub/realtime/gcwatch.py).
+from hub.realtime import gcwatch  # noqa: E402
 
 gcwatch.settle()

@@ -110,7 +110,7 @@ def limit_for(user, path: str) -> int:
 def allowed_bytes(session_key: str | None, path: str) -> int:
     """The largest body this request may have (sync, database): the anonymous
     limit unless ``session_key`` is a valid session of an active user."""
-    from hub.auth import load_user
+    from hub.realtime.sessions import load_user
 
     user, _ = load_user(session_key)
     if not (user.is_authenticated and user.is_active):

@@ -7,7 +7,7 @@ with the one that failed marked ``"failed"`` (``redis`` is checked only when
 its masters, only when ``REDIS_CLUSTER_URL`` is).
 
 ``GET /readyz``: the same checks, and 503 ``"draining"`` once the process has
-had SIGTERM (:mod:`hub.lifecycle`): it should get no new connections. This is
+had SIGTERM (:mod:`hub.realtime.lifecycle`): it should get no new connections. This is
 what compose's healthcheck asks (README, "Production").
 
 :class:`HealthMiddleware` is the first middleware: it answers these two paths
@@ -107,7 +107,7 @@ def healthz(request) -> JsonResponse:
 
 def readyz(request) -> JsonResponse:
     """As :func:`healthz`, and 503 ``draining`` while the process drains."""
-    from hub.lifecycle import draining
+    from hub.realtime.lifecycle import draining
 
     checks = _checks()
     return _answer(checks, "draining" if draining.is_set() else None)

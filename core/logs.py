@@ -82,7 +82,7 @@ RESET = "\033[0m"
 
 
 class TextFormatter(logging.Formatter):
-    """``12:04:31 INFO    hub.consumers [req 3f2a…] user 12: message``; the
+    """``12:04:31 INFO    hub.realtime.consumer [req 3f2a…] user 12: message``; the
     level coloured when the handler writes to a terminal."""
 
     def __init__(self, colour: bool = False) -> None:

@@ -52,7 +52,7 @@ if not DEBUG and SECRET_KEY in {
         "SECRET_KEY is a local development key: set a secret one of your own."
     )
 # Older signing keys, still accepted after a rotation of SECRET_KEY: sessions
-# (pages and sockets, hub/auth.py), password reset links, signed cookies.
+# (pages and sockets, hub/realtime/app.py), password reset links, signed cookies.
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -218,7 +218,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 
 # Redis carries events and control messages between processes (pub/sub,
-# hub/broadcast.py); without it, one process hands them over in memory. The
+# hub/realtime/publish.py); without it, one process hands them over in memory. The
 # sockets use no Channels channel layer (decision 0005).
 REDIS_URL = env_str("REDIS_URL")
 # Prefix of the hub's Redis channels: pub/sub ignores database numbers, so two
@@ -328,7 +328,7 @@ HUB_MAX_FRAME_BYTES = 64 * 1024
 # The largest WebSocket message the server itself reads into memory: uvicorn's
 # --ws-max-size (compose.yaml, Dockerfile, scripts/topology.py's
 # UVICORN_OPTIONS: tests/test_deploy.py checks they say this), which
-# hub/uvicorn_ws.py also holds to whatever the command line says, and Daphne's
+# hub/realtime/uvicorn.py also holds to whatever the command line says, and Daphne's
 # maximum message and frame size (`make run`, the topology's Daphne). Twice
 # HUB_MAX_FRAME_BYTES: a frame a little over the hub's limit still gets the
 # protocol's frame_too_big and 4413; anything bigger is refused by the server
@@ -350,11 +350,11 @@ HUB_SEND_BUFFER_BYTES = int(env_str("HUB_SEND_BUFFER_BYTES", str(1024 * 1024)))
 # more is closed with 4409 (docs/protocol.md). 0: no cap.
 HUB_MAX_SOCKETS_PER_USER = int(env_str("HUB_MAX_SOCKETS_PER_USER", "20"))
 HUB_MAX_SOCKETS_PER_IP = int(env_str("HUB_MAX_SOCKETS_PER_IP", "200"))
-# Threads running the sockets' database work with PostgreSQL (hub/db.py).
+# Threads running the sockets' database work with PostgreSQL (hub/realtime/threads.py).
 HUB_DB_THREADS = int(env_str("HUB_DB_THREADS", "4"))
-# Garbage collections at least this long are logged (hub/gcwatch.py); 0: off.
+# Garbage collections at least this long are logged (hub/realtime/gcwatch.py); 0: off.
 HUB_GC_LOG_MS = float(env_str("HUB_GC_LOG_MS", "100"))
-# Allocations between two collections of generation 0 (hub/gcwatch.py;
+# Allocations between two collections of generation 0 (hub/realtime/gcwatch.py;
 # CPython's default is 700); 0 keeps the default.
 HUB_GC_THRESHOLD = int(env_str("HUB_GC_THRESHOLD", "50000"))
 HUB_RETENTION_DAYS = int(env_str("HUB_RETENTION_DAYS", "30"))
@@ -560,7 +560,7 @@ LOGGING = {
     "loggers": {
         "django.channels.server": {"level": "WARNING"},
         # uvicorn's "connection open/closed", one line per socket
-        # (hub/uvicorn_ws.py): INFO shows them.
+        # (hub/realtime/uvicorn.py): INFO shows them.
         "hub.connections": {"level": "WARNING"},
         # fpdf2's font subsetting (activation letters) logs each glyph at INFO.
         "fontTools": {"level": "WARNING"},

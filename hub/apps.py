@@ -9,7 +9,8 @@ class HubConfig(AppConfig):
     def ready(self) -> None:
         from django.utils.module_loading import autodiscover_modules
 
-        from hub import gcwatch, signals  # noqa: F401
+        from hub import signals  # noqa: F401
+        from hub.realtime import gcwatch
 
         # Every app's ``events`` module, so the registry (notifying kinds,
         # the notification centre's wording) never depends on which view

@@ -19,7 +19,11 @@ from django.db.models.signals import m2m_changed, post_delete, post_save, pre_sa
 from django.dispatch import receiver
 
 from core.roster.models import Enrollment, GuardianLink, User
-from hub.fanout import close_session_sockets, close_user_sockets, recheck_user_sockets
+from hub.realtime.control import (
+    close_session_sockets,
+    close_user_sockets,
+    recheck_user_sockets,
+)
 
 
 @receiver(user_logged_out)

@@ -4,7 +4,7 @@ Stream names are ``user:<id>``, ``class:<id>`` and ``org:<id>``. Domain
 actions call :func:`send_event` inside their transaction; the event gets the
 next offset of each stream and becomes visible when the transaction commits,
 at which point one doorbell per stream rings through the process fan-out
-(:mod:`hub.fanout`, :mod:`hub.broadcast`). If the transaction rolls back,
+(:mod:`hub.realtime.publish`, :mod:`hub.realtime.fanout`). If the transaction rolls back,
 neither the event nor the doorbell exists.
 """
 
@@ -108,7 +108,7 @@ def send_event(streams: Iterable[str], event: HubEvent) -> list[Envelope]:
     that is not a :class:`HubEvent`), and ``TransactionManagementError`` when
     called outside a transaction. Nothing is written when it raises.
     """
-    from hub import fanout
+    from hub.realtime import publish
 
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
@@ -154,7 +154,7 @@ def send_event(streams: Iterable[str], event: HubEvent) -> list[Envelope]:
     if envelopes:
         # Registered in the innermost atomic block: a rolled-back savepoint
         # drops its doorbells with its rows.
-        transaction.on_commit(lambda: fanout.ring(envelopes))
+        transaction.on_commit(lambda: publish.ring(envelopes))
         _enqueue_delivery(event, rows)
     return envelopes
 

@@ -66,7 +66,7 @@ What it does, in order:
 5. **Health.** Waits until ``GET /healthz`` answers 200 on every ASGI
    process, then prints the URLs.
 6. **Stop.** SIGTERM to every process group (a hub process then drains: its
-   sockets get ``bye`` and close code 4503, see ``hub/lifecycle.py``),
+   sockets get ``bye`` and close code 4503, see ``hub/realtime/lifecycle.py``),
    SIGKILL to those still alive after ``--stop-timeout`` seconds (15: longer
    than the hub's own drain, ``HUB_DRAIN_SECONDS``, 10 by default), then the
    database is dropped. When the topology is started from the main thread,
@@ -113,14 +113,14 @@ WS_MAX_BYTES = 128 * 1024
 # uvicorn as compose.yaml runs it (docs/decisions/0003): the sans-I/O
 # `websockets` protocol (uvicorn's default; its older `--ws websockets` is
 # deprecated and waits for the client's answer when closing) in the hub's
-# lighter subclass (hub/uvicorn_ws.py: less memory per idle socket), no
+# lighter subclass (hub/realtime/uvicorn.py: less memory per idle socket), no
 # permessage-deflate (CPU and memory per socket; Daphne never compressed),
 # no lifespan (Channels' router has none), no access log (Daphne keeps none),
 # 5 s at most for what is still open once the hub has drained (SIGTERM), and
 # no WebSocket message over WS_MAX_BYTES read into memory.
 UVICORN_OPTIONS = (
     "--ws",
-    "hub.uvicorn_ws:SlimWebSocketProtocol",
+    "hub.realtime.uvicorn:SlimWebSocketProtocol",
     "--ws-per-message-deflate",
     "false",
     "--lifespan",

@@ -254,7 +254,10 @@ async def test_a_real_server_answers_413_before_the_body_is_sent():
     """uvicorn, as in production: the headers announce 100 MiB, no byte of
     the body follows, and the answer comes; then a chunked body is cut
     short."""
-    async with serve("hub.uvicorn_ws:SlimWebSocketProtocol", application) as (_, url):
+    async with serve("hub.realtime.uvicorn:SlimWebSocketProtocol", application) as (
+        _,
+        url,
+    ):
         port = int(url.rsplit(":", 1)[1])
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(

@@ -80,7 +80,7 @@ def test_asgi_processes_run_uvicorn_with_the_measured_options():
         assert env["FORWARDED_ALLOW_IPS"] == proxy
         assert _options(list(UVICORN_OPTIONS)).items() <= options.items(), name
         assert options["--ws-per-message-deflate"] == "false"
-        assert options["--ws"] == "hub.uvicorn_ws:SlimWebSocketProtocol", name
+        assert options["--ws"] == "hub.realtime.uvicorn:SlimWebSocketProtocol", name
         # Issue 13: no WebSocket message over the settings' bound is read.
         assert int(options["--ws-max-size"]) == production.HUB_WS_MAX_BYTES, name
         grace = float(services[name]["stop_grace_period"].removesuffix("s"))
@@ -124,7 +124,7 @@ def test_every_server_bounds_websocket_messages_by_the_one_setting():
 def test_the_asgi_processes_websocket_protocol_is_importable_from_the_image():
     """`--ws module:Class` is imported by uvicorn from its working directory
     (the image's WORKDIR, where the Dockerfile copies `hub/`); it must stay a
-    subclass of uvicorn's sans-I/O protocol (hub/uvicorn_ws.py)."""
+    subclass of uvicorn's sans-I/O protocol (hub/realtime/uvicorn.py)."""
     from uvicorn.importer import import_from_string
     from uvicorn.protocols.websockets.websockets_sansio_impl import (
         WebSocketsSansIOProtocol,

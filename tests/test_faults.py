@@ -140,9 +140,9 @@ class Relay:
 @pytest.fixture
 def fresh_publisher(monkeypatch):
     """This process publishes to the test's Redis (a new client)."""
-    monkeypatch.setattr("hub.broadcast._publisher", None)
+    monkeypatch.setattr("hub.realtime.publish._publisher", None)
     yield
-    monkeypatch.setattr("hub.broadcast._publisher", None)
+    monkeypatch.setattr("hub.realtime.publish._publisher", None)
 
 
 async def test_a_redis_outage_of_10_seconds_loses_nothing(

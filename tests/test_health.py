@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from hub import lifecycle
+from hub.realtime import lifecycle
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -265,7 +265,7 @@ async def test_client_of_a_stopped_process_resumes_on_the_other(school, topology
         await aemit(streams, n)
     keep(await on_b.events(6))
 
-    # SIGTERM: the process drains (hub/lifecycle.py): "bye" with the reason
+    # SIGTERM: the process drains (hub/realtime/lifecycle.py): "bye" with the reason
     # "restart", then close code 4503, then it exits.
     stopping = asyncio.create_task(asyncio.to_thread(topology.stop_process, 1))
     last = []

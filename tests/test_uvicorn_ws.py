@@ -1,4 +1,4 @@
-"""hub.uvicorn_ws: uvicorn's sans-I/O WebSocket protocol, lighter per socket.
+"""hub.realtime.uvicorn: uvicorn's sans-I/O WebSocket protocol, lighter per socket.
 
 A real uvicorn server (in the test's event loop, on a socket of its own)
 with a tiny ASGI app, driven by ``websockets`` clients. The behaviour checks
@@ -21,14 +21,14 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import (
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from hub.broadcast import text_frame
-from hub.uvicorn_ws import SlimEvent, SlimQueue, SlimWebSocketProtocol
+from hub.realtime.fanout import text_frame
+from hub.realtime.uvicorn import SlimEvent, SlimQueue, SlimWebSocketProtocol
 
 PROTOCOLS = [
     pytest.param(WebSocketsSansIOProtocol, id="uvicorn"),
     pytest.param(SlimWebSocketProtocol, id="slim"),
 ]
-WS_OPTION = "hub.uvicorn_ws:SlimWebSocketProtocol"
+WS_OPTION = "hub.realtime.uvicorn:SlimWebSocketProtocol"
 
 
 class App:
@@ -208,7 +208,7 @@ def app():
 
 
 def test_the_ws_option_loads_the_class():
-    """`--ws hub.uvicorn_ws:SlimWebSocketProtocol` (compose.yaml, Dockerfile,
+    """`--ws hub.realtime.uvicorn:SlimWebSocketProtocol` (compose.yaml, Dockerfile,
     scripts/topology.py) is imported as `module:attribute` by uvicorn."""
     from scripts.topology import UVICORN_OPTIONS
 
@@ -420,8 +420,8 @@ async def test_slim_keeps_nothing_of_the_handshake_once_accepted(app, ping_inter
             assert protocol.request is None and protocol.response is None
             assert protocol.scope["headers"] == []
             assert app.seen["echo"]["headers_after_accept"] == 0
-            # hub.consumers._transport_of: send's owner holds the transport.
-            from hub.consumers import _transport_of
+            # hub.realtime.base._transport_of: send's owner holds the transport.
+            from hub.realtime.base import _transport_of
 
             assert _transport_of(protocol.send) is protocol.transport
     assert app.seen["echo"]["headers"][b"cookie"] == b"a=b"
@@ -553,7 +553,7 @@ async def _set_then_wait(event):
 async def test_slim_logs_connections_on_its_own_quiet_logger(app, caplog):
     import logging
 
-    from hub.uvicorn_ws import CONNECTION_LOGGER
+    from hub.realtime.uvicorn import CONNECTION_LOGGER
 
     # The settings' LOGGING keeps one line per socket out of the logs.
     assert not CONNECTION_LOGGER.isEnabledFor(logging.INFO)

@@ -453,13 +453,13 @@ def end_sessions(
     """End ``sessions`` (:class:`~core.accounts.models.UserSession` rows of
     ``user``): delete them from Django's session store, so the next request
     or socket of those devices finds no login, and close their open sockets
-    at once (``hub.fanout.close_session_sockets``, on commit). Returns how
+    at once (``hub.realtime.control.close_session_sockets``, on commit). Returns how
     many were ended; one audit row ``account.sessions_ended``."""
     from functools import partial
 
     from core.accounts.models import UserSession
-    from hub.auth import session_store
-    from hub.fanout import close_session_sockets
+    from hub.realtime.control import close_session_sockets
+    from hub.realtime.sessions import session_store
 
     rows = [row for row in sessions if row.user_id == user.pk]
     if not rows:

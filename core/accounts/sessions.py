@@ -166,7 +166,7 @@ def touch(request, force: bool = False) -> None:
 def live_sessions(user) -> list[UserSession]:
     """The sessions of ``user`` that still log them in, most recent first;
     rows of sessions that no longer do are deleted on the way."""
-    from hub.auth import session_store, session_user
+    from hub.realtime.sessions import session_store, session_user
 
     store = session_store()
     alive: list[UserSession] = []

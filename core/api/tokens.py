@@ -82,7 +82,7 @@ def revoke_token(*, user, token_id: int) -> AccessToken | None:
 
     Returns the token, or ``None`` when ``user`` has no such live token.
     """
-    from hub.fanout import close_token_sockets
+    from hub.realtime.control import close_token_sockets
 
     with transaction.atomic():
         token = (
@@ -110,7 +110,7 @@ def revoke_all(user_id: int, reason: str) -> int:
     """Revoke every live token of the user ``user_id`` (their password
     changed: a token made by whoever knew the old one must not outlive it);
     return how many. One audit row ``api.tokens_revoked``."""
-    from hub.fanout import close_token_sockets
+    from hub.realtime.control import close_token_sockets
 
     with transaction.atomic():
         ids = list(

@@ -13,7 +13,7 @@ go to the sender only; of no one where they are closed), at most once every
 
 from core.messaging.models import Conversation, Participant
 from core.messaging.policy import is_suspended
-from hub.ephemeral import EphemeralRefused, Relay, register
+from hub.realtime.ephemeral import EphemeralRefused, Relay, register
 
 
 def relay_typing(user, frame: dict) -> Relay:

@@ -34,7 +34,7 @@ from core.privacy import erasure
 from core.privacy.models import DataExport
 from core.roster import access as roster_access
 from core.roster.models import EndedMembership, Enrollment, GuardianLink, User
-from hub.fanout import close_user_sockets
+from hub.realtime.control import close_user_sockets
 
 logger = logging.getLogger(__name__)
 

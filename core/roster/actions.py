@@ -53,7 +53,7 @@ from core.roster.sync import (
     _chunks,
     where_in,
 )
-from hub.fanout import close_user_sockets, recheck_user_sockets
+from hub.realtime.control import close_user_sockets, recheck_user_sockets
 from hub.streams import user_stream
 
 BATCH = 2000  # rows per INSERT / UPDATE statement

@@ -1,7 +1,7 @@
 """Who needs a second factor, and whether a session has passed it.
 
 The one definition of the rule, used by the pages
-(:mod:`core.twofactor.middleware`) and the sockets (:func:`hub.auth.load_user`):
+(:mod:`core.twofactor.middleware`) and the sockets (:func:`hub.realtime.sessions.load_user`):
 
 - teachers, school staff (``administrator``) and anyone with admin access
   (``is_staff``, ``is_superuser``) must have a second factor: they go to

@@ -20,7 +20,7 @@ from tests.hub.helpers import TIMEOUT, login
 from tests.test_uvicorn_ws import serve
 
 pytestmark = pytest.mark.django_db(transaction=True)
-PROTOCOL = "hub.uvicorn_ws:SlimWebSocketProtocol"
+PROTOCOL = "hub.realtime.uvicorn:SlimWebSocketProtocol"
 
 
 async def recv(socket) -> dict:

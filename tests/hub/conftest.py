@@ -19,7 +19,7 @@ ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 def hub_settings(settings):
     """Allow the test origins and give every test its own Redis channels.
 
-    The Origin check (:class:`hub.auth.SocketApp`, Channels' rules) reads
+    The Origin check (:class:`hub.realtime.app.SocketApp`, Channels' rules) reads
     ``ALLOWED_HOSTS`` when ``core.asgi`` is imported, so the list it uses is
     ``core.settings_test``'s (the same three hosts); setting it here keeps
     Django's own host checks in step. On Redis every test gets its own

@@ -47,9 +47,9 @@ aemit = database_sync_to_async(emit)
 async def ring(frame: dict) -> None:
     """Send one ``event`` frame through the fan-out, as a commit would
     (to simulate doubled, late or out-of-order doorbells)."""
-    from hub import broadcast
+    from hub.realtime.publish import publish
 
-    await database_sync_to_async(broadcast.publish)([frame])
+    await database_sync_to_async(publish)([frame])
 
 
 def login(user, password: str | None = None) -> Client:

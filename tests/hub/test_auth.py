@@ -1,4 +1,4 @@
-"""hub.auth: the socket's session and user, read in plain SQL, with Django's
+"""hub.realtime.sessions: the socket's session and user, read in plain SQL, with Django's
 checks (the sockets' side is in test_consumer.py: 4401 for each refusal)."""
 
 import datetime
@@ -11,7 +11,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from core.roster.models import User
-from hub.auth import load_user, session_store, session_user, user_by_pk
+from hub.realtime.sessions import load_user, session_store, session_user, user_by_pk
 from tests.hub.helpers import login
 
 pytestmark = pytest.mark.django_db

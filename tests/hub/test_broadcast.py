@@ -1,4 +1,4 @@
-"""The process-local fan-out (hub.broadcast, ARCHITECTURE.md P4): one
+"""The process-local fan-out (hub.realtime.fanout, ARCHITECTURE.md P4): one
 subscription per process, slow sockets closed, Redis outages caught up."""
 
 import asyncio
@@ -7,8 +7,9 @@ import contextlib
 import pytest
 from django.conf import settings
 
-from hub.broadcast import fanout_for_running_loop
-from hub.consumers import CLOSE_TOO_SLOW, HubConsumer
+from hub.realtime.consumer import HubConsumer
+from hub.realtime.fanout import fanout_for_running_loop
+from hub.realtime.protocol import CLOSE_TOO_SLOW
 from tests.hub.helpers import aemit, assert_silent, receive, receive_close, request
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -92,7 +93,9 @@ async def test_the_subscription_comes_back_after_redis_drops_it(
     fanout = fanout_for_running_loop()
     assert fanout.connected
 
-    monkeypatch.setattr("hub.fanout.ring", lambda envelopes: None)  # publish lost
+    monkeypatch.setattr(
+        "hub.realtime.publish.ring", lambda envelopes: None
+    )  # publish lost
     admin = aioredis.Redis.from_url(settings.REDIS_URL)
     try:
         # Only this process's subscription: others share this Redis.
@@ -127,7 +130,7 @@ def test_the_transport_is_found_behind_channels_session_wrapper():
     must still see the server's transport, on Daphne and on uvicorn."""
     import functools
 
-    from hub.consumers import _transport_of
+    from hub.realtime.base import _transport_of
 
     class Protocol:
         transport = object()
@@ -160,7 +163,7 @@ async def test_the_subscription_follows_many_comings_and_goings(monkeypatch):
     subscribes to all of them again."""
     import redis.asyncio as aioredis
 
-    from hub.broadcast import LocalFanout
+    from hub.realtime.fanout import LocalFanout
 
     fanout = LocalFanout(asyncio.get_running_loop())
     fanout.prefix = f"{fanout.prefix}sync-{id(fanout)}:"

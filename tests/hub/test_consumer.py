@@ -15,8 +15,8 @@ from django.test import override_settings
 from django.utils import timezone
 
 from core.roster.models import GuardianLink, User
-from hub.consumers import MAX_ERRORS, RATE_BURST
 from hub.models import Event, Stream
+from hub.realtime.protocol import MAX_ERRORS, RATE_BURST
 from tests.hub.helpers import (
     aemit,
     assert_serving,
@@ -60,7 +60,7 @@ def epoch_of(name: str) -> str:
 
 def without_doorbells(monkeypatch):
     """Make commits ring nothing, as if Redis dropped every doorbell."""
-    monkeypatch.setattr("hub.fanout.ring", lambda envelopes: None)
+    monkeypatch.setattr("hub.realtime.publish.ring", lambda envelopes: None)
 
 
 # Connecting -----------------------------------------------------------------
@@ -94,7 +94,7 @@ async def test_no_session_is_closed_with_4401(school, sockets):
 
 
 async def test_connecting_while_the_process_drains_gets_bye_then_4503(school, sockets):
-    from hub import lifecycle
+    from hub.realtime import lifecycle
 
     lifecycle.draining.set()
     try:
@@ -170,7 +170,7 @@ async def test_foreign_origin_is_rejected_at_handshake(school, sockets):
     SITE_URL="http://localhost",
 )
 async def test_an_origin_of_the_page_or_a_trusted_one_is_accepted(school, origin, host):
-    from hub.auth import SocketApp
+    from hub.realtime.app import SocketApp
 
     socket = await connect_as(school.parent, origin=origin, host=host)
     await socket.disconnect()
@@ -219,7 +219,7 @@ async def test_an_origin_of_another_site_is_rejected_at_handshake(
 def test_over_tls_the_pages_own_origin_is_https():
     # A TLS site behind a proxy: uvicorn's --proxy-headers make the scope's
     # scheme "wss" from X-Forwarded-Proto; a plain-http page is another site.
-    from hub.auth import SocketApp
+    from hub.realtime.app import SocketApp
 
     allowed = SocketApp({}).origin_allowed
     assert allowed("https://ent.example.fr", "ent.example.fr", secure=True)
@@ -943,8 +943,8 @@ async def test_a_logout_while_the_session_loads_still_closes_the_socket(
 ):
     # Found by a fresh-user trial: the socket joined its session's control
     # target only after reading the session, so a logout in between was lost.
-    import hub.consumers
-    from hub.auth import load_user
+    import hub.realtime.consumer
+    from hub.realtime.sessions import load_user
 
     phone = await sockets(school.parent)
 
@@ -953,7 +953,7 @@ async def test_a_logout_while_the_session_loads_still_closes_the_socket(
         phone.client.logout()  # commits and publishes after the read
         return loaded
 
-    monkeypatch.setattr(hub.consumers, "load_user", load_then_log_out)
+    monkeypatch.setattr(hub.realtime.consumer, "load_user", load_then_log_out)
     tab = await sockets(None, cookie=phone.cookie, expect_hello=False)
 
     frames, code = await receive_close(tab)
@@ -969,8 +969,8 @@ async def test_an_account_change_while_the_user_loads_still_closes_the_socket(
 ):
     # The socket joins its user's control target after reading the user: a
     # password change or deactivation committed in between was lost.
-    import hub.consumers
-    from hub.auth import load_user
+    import hub.realtime.consumer
+    from hub.realtime.sessions import load_user
 
     phone = await sockets(school.teacher)
 
@@ -984,7 +984,7 @@ async def test_an_account_change_while_the_user_loads_still_closes_the_socket(
         user.save()  # commits and publishes after the read
         return loaded
 
-    monkeypatch.setattr(hub.consumers, "load_user", load_then_change)
+    monkeypatch.setattr(hub.realtime.consumer, "load_user", load_then_change)
     tab = await sockets(None, cookie=phone.cookie, expect_hello=False)
 
     frames, code = await receive_close(tab)

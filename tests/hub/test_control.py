@@ -1,9 +1,9 @@
-"""Control messages through the process fan-out (hub.broadcast, decision 0005):
+"""Control messages through the process fan-out (hub.realtime.fanout, decision 0005):
 close, recheck and ephemeral relays reach the sockets of a user or a session
 in any process, without a channel-layer channel per socket.
 
 Another process is stood for by another event loop in a thread with its own
-:class:`hub.broadcast.LocalFanout` (with Redis: its own subscription).
+:class:`hub.realtime.fanout.LocalFanout` (with Redis: its own subscription).
 """
 
 import asyncio
@@ -15,8 +15,9 @@ import pytest
 import redis
 from channels.db import database_sync_to_async
 
-from hub import broadcast, fanout
-from hub.broadcast import fanout_for_running_loop, session_target, user_target
+from hub.realtime import control, fanout_control
+from hub.realtime.control import session_target, user_target
+from hub.realtime.fanout import LocalFanout, fanout_for_running_loop
 from tests.hub.helpers import (
     assert_serving,
     assert_silent,
@@ -120,7 +121,7 @@ async def _leave(far, consumer, targets):
 async def test_a_sync_sender_reaches_sockets_of_every_process(
     school, sockets, other_process
 ):
-    """``hub.fanout`` senders (signals, on commit) publish to every process."""
+    """``hub.realtime.control`` senders (signals, on commit) publish to every process."""
     socket = await sockets(school.teacher)
     recorder = Recorder()
     far = other_process.fanout
@@ -130,7 +131,7 @@ async def test_a_sync_sender_reaches_sockets_of_every_process(
     )
     assert reply["type"] == "subscribed"
 
-    await asyncio.to_thread(fanout.recheck_user_sockets, [school.teacher.pk])
+    await asyncio.to_thread(control.recheck_user_sockets, [school.teacher.pk])
 
     await asyncio.to_thread(recorder.arrived.wait, 5)
     assert recorder.messages == [{"type": "hub.recheck"}]
@@ -147,7 +148,7 @@ async def test_closing_a_session_closes_only_the_sockets_of_that_session(
     phone_tab = await sockets(None, cookie=phone.cookie)
     laptop = await sockets(school.parent)
 
-    await asyncio.to_thread(fanout.close_session_sockets, phone.cookie, "logout")
+    await asyncio.to_thread(control.close_session_sockets, phone.cookie, "logout")
 
     for socket in (phone, phone_tab):
         assert (await receive_close(socket))[1] == 4403
@@ -190,13 +191,13 @@ async def test_a_malformed_control_message_is_ignored(school, sockets, settings)
 
 async def test_senders_do_not_raise_when_redis_is_down(settings, monkeypatch, caplog):
     settings.REDIS_URL = DEAD_REDIS
-    monkeypatch.setattr("hub.broadcast._publisher", None)
-    caplog.set_level(logging.ERROR, logger="hub.broadcast")
+    monkeypatch.setattr("hub.realtime.publish._publisher", None)
+    caplog.set_level(logging.ERROR, logger="hub.realtime.publish")
 
-    await asyncio.to_thread(fanout.close_user_sockets, 1, "deactivated")
-    await asyncio.to_thread(fanout.close_session_sockets, "some-session", "logout")
-    await asyncio.to_thread(fanout.recheck_user_sockets, [1, 2])
-    await broadcast.LocalFanout(asyncio.get_running_loop()).send_control(
+    await asyncio.to_thread(control.close_user_sockets, 1, "deactivated")
+    await asyncio.to_thread(control.close_session_sockets, "some-session", "logout")
+    await asyncio.to_thread(control.recheck_user_sockets, [1, 2])
+    await LocalFanout(asyncio.get_running_loop()).send_control(
         [(user_target(1), {"type": "hub.ephemeral", "frame": {"type": "typing"}})]
     )
 
@@ -215,7 +216,7 @@ async def test_typing_while_redis_is_down_keeps_the_sender_serving(
     local = fanout_for_running_loop()
     if local.redis:
         monkeypatch.setattr(
-            "hub.broadcast._publisher", redis.Redis.from_url(DEAD_REDIS)
+            "hub.realtime.publish._publisher", redis.Redis.from_url(DEAD_REDIS)
         )
 
     await alice.send_json_to({"type": "typing", "conversation": conversation.pk})
@@ -233,9 +234,9 @@ async def test_a_late_joiner_gets_the_lasting_messages_since_its_read(
     """``join(since=...)``: ``hub.close`` and ``hub.recheck`` received since
     then are queued to the joining socket; typing and older messages are not;
     the memory is bounded in time and in count."""
-    monkeypatch.setattr(broadcast, "RECENT_CONTROL_MAX", 3)
+    monkeypatch.setattr(fanout_control, "RECENT_CONTROL_MAX", 3)
     settings.REDIS_URL = ""
-    local = broadcast.LocalFanout(asyncio.get_running_loop())
+    local = LocalFanout(asyncio.get_running_loop())
     target = user_target(7)
     local.deliver_control(target, {"type": "hub.close", "reason": "before the read"})
     since = local.loop.time()
@@ -257,7 +258,7 @@ async def test_a_late_joiner_gets_the_lasting_messages_since_its_read(
     assert user_target(8) not in local.recent
     assert [m["n"] for _, m in local.recent[user_target(9)]] == [0, 1, 2]
     # And none older than RECENT_CONTROL_SECONDS.
-    monkeypatch.setattr(broadcast, "RECENT_CONTROL_SECONDS", 0.0)
+    monkeypatch.setattr(fanout_control, "RECENT_CONTROL_SECONDS", 0.0)
     await asyncio.sleep(0.01)
     local.deliver_control(user_target(10), {"type": "hub.recheck"})
     assert list(local.recent) == [user_target(10)]

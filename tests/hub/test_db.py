@@ -1,4 +1,4 @@
-"""Sockets' database threads (hub/db.py, decision 0004)."""
+"""Sockets' database threads (hub/realtime/threads.py, decision 0004)."""
 
 import threading
 import time
@@ -6,7 +6,7 @@ import time
 import pytest
 from django.db import DatabaseError, connection
 
-from hub.db import IDLE_RELEASE_SECONDS, SocketThreads
+from hub.realtime.threads import IDLE_RELEASE_SECONDS, SocketThreads
 
 
 def backend_pid():

@@ -3,14 +3,14 @@ import logging
 
 import pytest
 
-from hub import gcwatch
+from hub.realtime import gcwatch
 
 
 def test_a_long_collection_is_logged(settings, caplog):
     settings.HUB_GC_LOG_MS = 0.000001
     gcwatch.install()  # off in the test settings (the test run's own collections)
     assert gcwatch._on_collection in gc.callbacks
-    with caplog.at_level(logging.WARNING, logger="hub.gcwatch"):
+    with caplog.at_level(logging.WARNING, logger="hub.realtime.gcwatch"):
         gc.collect()
     assert any(
         "garbage collection of generation 2 took" in r.getMessage()
@@ -23,7 +23,7 @@ def test_short_collections_or_a_watch_turned_off_log_nothing(settings, caplog, l
     settings.HUB_GC_LOG_MS = 0.000001
     gcwatch.install()
     settings.HUB_GC_LOG_MS = limit
-    with caplog.at_level(logging.WARNING, logger="hub.gcwatch"):
+    with caplog.at_level(logging.WARNING, logger="hub.realtime.gcwatch"):
         gc.collect()
     assert not caplog.records
 

@@ -31,7 +31,7 @@ import pytest
 from channels.db import database_sync_to_async
 from redis.crc import key_slot
 
-from hub.broadcast import channel_prefix
+from hub.realtime.publish import channel_prefix
 from scripts.redis_cluster import RedisCluster
 from scripts.topology import Topology
 from tests.test_security_headers import run_settings
@@ -103,7 +103,7 @@ def on_cluster(transactional_db, settings, monkeypatch, redis_cluster):
         prefix = spread_prefix(redis_cluster, streams)
         settings.HUB_CHANNEL_PREFIX = prefix
         settings.REDIS_CLUSTER_URL = redis_cluster.url
-        monkeypatch.setattr("hub.broadcast._publisher", None)
+        monkeypatch.setattr("hub.realtime.publish._publisher", None)
         topo = Topology(
             asgi=asgi,
             server="uvicorn",

@@ -22,13 +22,13 @@ def other_process(monkeypatch):
     """Make commits publish through another Redis connection, as another
     process would."""
     client = redis.Redis.from_url(settings.REDIS_URL)
-    monkeypatch.setattr("hub.broadcast._publisher", client)
+    monkeypatch.setattr("hub.realtime.publish._publisher", client)
     yield client
     client.close()
 
 
 async def test_fanout_and_control_channel_are_on_redis(school, sockets):
-    from hub.broadcast import fanout_for_running_loop
+    from hub.realtime.fanout import fanout_for_running_loop
 
     await sockets(school.teacher)
     fanout = fanout_for_running_loop()

@@ -1,5 +1,5 @@
 """A socket opens only for a session that passed its second factor
-(core/twofactor/policy.py, checked by hub.auth.load_user from the session
+(core/twofactor/policy.py, checked by hub.realtime.sessions.load_user from the session
 alone)."""
 
 import pytest

@@ -10,9 +10,9 @@ from django.db import close_old_connections, connection, transaction
 from pydantic import BaseModel, ValidationError
 
 import hub
-from hub.broadcast import fanout_for_running_loop
 from hub.events import HubEvent, UnknownEventKind
 from hub.models import Event, Stream
+from hub.realtime.fanout import fanout_for_running_loop
 from hub.streams import (
     InvalidStreamName,
     parse_stream,
@@ -306,7 +306,7 @@ def test_doorbell_rings_only_after_the_commit(monkeypatch):
             )
         )
 
-    monkeypatch.setattr("hub.fanout.ring", spy)
+    monkeypatch.setattr("hub.realtime.publish.ring", spy)
     with transaction.atomic():
         hub.send_event(["user:1"], Ping(op="ping", n=1))
         assert rung == []

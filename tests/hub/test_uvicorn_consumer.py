@@ -17,9 +17,10 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from core.asgi import application
-from hub import lifecycle
-from hub.broadcast import fanout_for_running_loop
-from hub.consumers import CLOSE_TOO_SLOW, HubConsumer
+from hub.realtime import lifecycle
+from hub.realtime.consumer import HubConsumer
+from hub.realtime.fanout import fanout_for_running_loop
+from hub.realtime.protocol import CLOSE_TOO_SLOW
 from tests.hub.helpers import TIMEOUT, aemit, login
 from tests.test_uvicorn_ws import serve
 
@@ -77,7 +78,10 @@ async def test_a_live_event_is_framed_once_for_every_socket(school):
     uvicorn's ``send`` would frame the text again per socket."""
     name = f"class:{school.class_4b.pk}"
     recorder = WriteRecorder()
-    async with serve("hub.uvicorn_ws:SlimWebSocketProtocol", recorder) as (_, url):
+    async with serve("hub.realtime.uvicorn:SlimWebSocketProtocol", recorder) as (
+        _,
+        url,
+    ):
         pages = [
             await open_page(url, user)
             for user in (school.pupil, school.pupil2, school.teacher)
@@ -104,7 +108,9 @@ async def test_a_socket_that_compresses_gets_live_events_through_send(school):
     name = f"class:{school.class_4b.pk}"
     recorder = WriteRecorder()
     async with serve(
-        "hub.uvicorn_ws:SlimWebSocketProtocol", recorder, ws_per_message_deflate=True
+        "hub.realtime.uvicorn:SlimWebSocketProtocol",
+        recorder,
+        ws_per_message_deflate=True,
     ) as (_, url):
         page = await open_page(url, school.pupil)
         async with page:
@@ -128,7 +134,10 @@ async def test_a_socket_over_the_send_buffer_bound_is_closed_4408(school, monkey
         "_unsent_bytes",
         lambda self: 10**9 if self.user.pk == slow_user else 0,
     )
-    async with serve("hub.uvicorn_ws:SlimWebSocketProtocol", application) as (_, url):
+    async with serve("hub.realtime.uvicorn:SlimWebSocketProtocol", application) as (
+        _,
+        url,
+    ):
         slow = await open_page(url, school.pupil)
         fast = await open_page(url, school.pupil2)
         async with slow, fast:
@@ -146,7 +155,10 @@ async def test_a_replay_and_its_reply_leave_in_one_write(school):
     name = f"class:{school.class_4b.pk}"
     envelopes = [(await aemit([name], n=n))[0] for n in range(1, 6)]
     recorder = WriteRecorder()
-    async with serve("hub.uvicorn_ws:SlimWebSocketProtocol", recorder) as (_, url):
+    async with serve("hub.realtime.uvicorn:SlimWebSocketProtocol", recorder) as (
+        _,
+        url,
+    ):
         socket = await open_page(url, school.teacher)
         async with socket:
             before = len(recorder.writes)
@@ -170,7 +182,10 @@ async def test_a_replay_and_its_reply_leave_in_one_write(school):
 
 async def test_bye_and_the_close_leave_in_one_write(school):
     recorder = WriteRecorder()
-    async with serve("hub.uvicorn_ws:SlimWebSocketProtocol", recorder) as (_, url):
+    async with serve("hub.realtime.uvicorn:SlimWebSocketProtocol", recorder) as (
+        _,
+        url,
+    ):
         socket = await open_page(url, school.parent)
         async with socket:
             before = len(recorder.writes)
@@ -194,7 +209,7 @@ async def test_a_frame_over_the_servers_limit_is_refused_before_it_is_read(schoo
     the frame's header and the consumer never sees the frame. A frame just
     over the hub's own ``HUB_MAX_FRAME_BYTES`` still gets ``frame_too_big``
     and 4413; the other sockets keep working."""
-    async with serve("hub.uvicorn_ws:SlimWebSocketProtocol", application) as (
+    async with serve("hub.realtime.uvicorn:SlimWebSocketProtocol", application) as (
         server,
         url,
     ):

@@ -195,7 +195,7 @@ async def test_typing_is_throttled_to_one_relay_every_2_seconds(school, sockets)
 
 
 async def test_typing_is_relayed_again_after_the_interval(school, sockets, monkeypatch):
-    monkeypatch.setattr("hub.consumers.EPHEMERAL_INTERVAL", 0.2)
+    monkeypatch.setattr("hub.realtime.frames.EPHEMERAL_INTERVAL", 0.2)
     conversation = await astart(school, school.teacher, [school.parent])
     alice, karim = await sockets(school.teacher), await sockets(school.parent)
 

@@ -10,8 +10,8 @@ from channels.db import database_sync_to_async
 from django.test import Client
 
 from core.logs import TextFormatter
-from hub.consumers import HubConsumer
-from hub.fanout import recheck_user_sockets
+from hub.realtime.consumer import HubConsumer
+from hub.realtime.control import recheck_user_sockets
 from tests.conftest import login_verified
 from tests.hub.helpers import request
 

@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from core import metrics
 from core.asgi import application
-from hub.consumers import CLOSE_TOO_SLOW, HubConsumer
+from hub.realtime.consumer import HubConsumer
+from hub.realtime.protocol import CLOSE_TOO_SLOW
 from tests.hub.helpers import aemit, receive, receive_close, request
 from tests.observability.conftest import sample
 

@@ -58,7 +58,7 @@ uvicorn process holding idle authenticated hub sockets (bench S1: about
    the limit.
 
 6. **A frame made once, written to every socket.** The fan-out frames each
-   event once per process (:func:`hub.broadcast.text_frame`) and
+   event once per process (:func:`hub.realtime.fanout.text_frame`) and
    :meth:`SlimWebSocketProtocol.write_frame` writes those same bytes to the
    transport, where uvicorn's ``send`` would build a ``Frame``, serialize
    and join it again for each socket (issue 17; bench S2). Only where the
@@ -309,7 +309,7 @@ class SlimWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def write_frame(self, frame: bytes) -> bool:
         """Write ``frame``, one text frame serialized for a server with no
-        extension (:func:`hub.broadcast.text_frame`), to the transport as is;
+        extension (:func:`hub.realtime.fanout.text_frame`), to the transport as is;
         return whether it was written.
 
         ``send({"type": "websocket.send", "text": ...})`` writes the same
