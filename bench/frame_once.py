@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing
+import os
 import socket
 import statistics
 import sys
@@ -74,9 +75,14 @@ def reader_main(url: str, count: int, conn) -> None:
 
 
 async def main(args) -> None:
+    import django
     import uvicorn
     from fanout_broadcast import load_average, machine_info, raise_nofile
 
+    # hub.realtime imports the domain's registry, hence Django's apps.
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings")
+    os.environ.setdefault("DEBUG", "1")  # settings of a local run; no key needed
+    django.setup()
     from hub.realtime.fanout import text_frame
 
     raise_nofile()
