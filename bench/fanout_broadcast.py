@@ -13,7 +13,9 @@ measures the servers one after the other:
   on the server(s) of ``--server``: ``daphne`` (the default), ``uvicorn``
   (with the options of ``compose.yaml``, :data:`scripts.topology.UVICORN_OPTIONS`,
   plus any ``--uvicorn-arg``), ``uvicorn-deflate`` (the same with
-  permessage-deflate on, ``--ws-per-message-deflate true``), ``both`` (daphne
+  permessage-deflate on, ``--ws-per-message-deflate true``),
+  ``uvicorn-per-socket`` (the same, framing each event per socket as before
+  issue 17: ``bench/per_socket_framing.py``), ``both`` (daphne
   then uvicorn), or a comma-separated list. Every hub server serves the same database, population
   and sessions, one after the other (the previous one is stopped first).
   ``--sockets`` users (pupils and guardians of one school, from
@@ -26,16 +28,22 @@ measures the servers one after the other:
   inside ``transaction.atomic()`` (called through ``database_sync_to_async``,
   as a view would be). Receivers check that each socket's offsets are
   gap-free and duplicate-free.
-- **raw floor**: ``rawserver.py`` of the shared baselines (asyncio,
-  ``websockets.broadcast``, one Redis subscription), the same number of
-  sockets; one extra socket publishes ``{"publish": t0}``, as ``client.py``
-  does.
-- **plain Channels**: ``labsite.py`` of the shared baselines served by
-  ``daphne`` with ``LAYER=pubsub`` (every socket in one group, one
-  ``group_send`` per event), published the same way.
+- **baselines** (``fanout_baselines.py``), the same number of sockets; one
+  extra socket publishes ``{"publish": t0}``, as ``client.py`` does:
+  ``raw`` (``rawserver.py``: asyncio, ``websockets.broadcast``, one Redis
+  subscription; the client offers no compression), ``raw-deflate`` (the
+  same with permessage-deflate), ``node`` (``nodeserver.js``: Node ``ws``
+  + ``ioredis``; npm packages installed by the bench), ``channels``
+  (``labsite.py`` on ``daphne``, ``LAYER=pubsub``: every socket in one
+  group, one ``group_send`` per event).
 
-The baselines are copied to a temporary folder and run unchanged (the shared
-folder is read-only). Receivers are spread over ``--clients`` processes so
+The headline table holds the runs where no extension was negotiated (the hub
+on uvicorn as production runs it, raw uncompressed, Node ``ws``) with the
+ratios hub/raw and hub/node; the runs that compressed (``raw-deflate``,
+``uvicorn-deflate``) make a second table: comparing an uncompressed hub with a
+compressing floor flatters the hub. The baselines are the copies in
+``bench/baselines`` (``PROVENANCE.md``; ``--baselines`` for another folder),
+each copied to a temporary folder and run unchanged. Receivers are spread over ``--clients`` processes so
 the load generator is not the bottleneck. Latency is publish -> receipt,
 ``time.time()`` on both sides (one machine, one clock). Server CPU per
 delivery is the server process's utime + stime (``/proc/<pid>/stat``) from
@@ -54,22 +62,21 @@ import os
 import platform
 import resource
 import secrets
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Literal
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import fanout_baselines as baselines  # noqa: E402
 
 from hub.events import HubEvent  # noqa: E402  (pydantic only: no Django needed)
 
-DEFAULT_BASELINES = ROOT.parent / "shared" / "bench-baselines"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -168,28 +175,6 @@ def percentile(samples: list[float], p: float) -> float:
     if not samples:
         return float("nan")
     return samples[max(0, math.ceil(p / 100 * len(samples)) - 1)]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen, log: Path, seconds=60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(
-                f"server on port {port} exited with {process.returncode}:\n"
-                + log.read_text(errors="replace")[-2000:]
-            )
-        try:
-            with socket.create_connection(("127.0.0.1", port), 0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"nothing listens on port {port} after {seconds} s")
 
 
 # Client processes ------------------------------------------------------------
@@ -392,8 +377,14 @@ async def run_scenario(
     mode: str,
     publish,
     stream: str | None = None,
+    compression: str | None | Literal["browser"] = "browser",
 ) -> dict:
-    """Open the sockets in client processes, publish, collect; return figures."""
+    """Open the sockets in client processes, publish, collect; return figures.
+
+    ``compression``: what the clients offer; ``"browser"`` is permessage-deflate
+    unless ``--no-compression``."""
+    if compression == "browser":
+        compression = None if args.no_compression else "deflate"
     context = multiprocessing.get_context("spawn")
     clients = max(1, min(args.clients, len(cookies)))
     shares = [cookies[i::clients] for i in range(clients)]
@@ -412,7 +403,7 @@ async def run_scenario(
             "events": args.events,
             "concurrency": args.connect_concurrency,
             "open_timeout": args.open_timeout,
-            "compression": None if args.no_compression else "deflate",
+            "compression": compression,
         }
         process = context.Process(
             target=client_main, args=(child_end, spec), daemon=True
@@ -570,7 +561,11 @@ async def _receive(pipe, timeout: float) -> dict:
 # Servers -----------------------------------------------------------------------
 
 
-HUB_SERVERS = ("daphne", "uvicorn", "uvicorn-deflate")
+# Every socket of the bench comes from 127.0.0.1: no cap per client address
+# (HUB_MAX_SOCKETS_PER_IP, 200 by default, closes the others with 4409).
+NO_CAPS = {"HUB_MAX_SOCKETS_PER_IP": "0"}
+
+HUB_SERVERS = ("daphne", "uvicorn", "uvicorn-deflate", "uvicorn-per-socket")
 
 
 def hub_servers(value: str) -> list[str]:
@@ -593,6 +588,8 @@ def hub_server(args, name: str) -> tuple[str, list[str]]:
     extra = list(args.uvicorn_args)
     if name == "uvicorn-deflate":
         extra += ["--ws-per-message-deflate", "true"]
+    if name == "uvicorn-per-socket":  # each event framed per socket (before)
+        extra += ["--ws", "bench.per_socket_framing:PerSocketFraming"]
     return "uvicorn", extra
 
 
@@ -603,7 +600,7 @@ async def bench_hubs(args) -> dict[str, dict]:
     names = hub_servers(args.server)
     server, extra = hub_server(args, names[0])
     results = {}
-    with Topology(asgi=1, server=server, server_args=extra) as topo:
+    with Topology(asgi=1, server=server, server_args=extra, env=NO_CAPS) as topo:
         os.environ.update(topo.env)
         import django
 
@@ -666,6 +663,7 @@ async def bench_hubs(args) -> dict[str, dict]:
                 redis_url=topo.redis_url,
                 channel_prefix=topo.channel_prefix,
                 env={
+                    **NO_CAPS,
                     "SECRET_KEY": topo.env["SECRET_KEY"],
                     "MESSAGE_KEYS": topo.env["MESSAGE_KEYS"],
                 },
@@ -675,42 +673,23 @@ async def bench_hubs(args) -> dict[str, dict]:
 
 
 async def bench_baseline(args, name: str, clean_env: dict) -> dict:
+    """Measure baseline ``name`` (``fanout_baselines.SERVERS``)."""
     from websockets.asyncio.client import connect
 
-    folder = Path(tempfile.mkdtemp(prefix="fanout-baseline-"))
-    for file in ("rawserver.py", "labsite.py"):
-        shutil.copy(args.baselines / file, folder / file)
-    port = free_port()
-    env = dict(clean_env)
-    if name == "raw":
-        argv = [sys.executable, "rawserver.py", str(port)]
-        label = "raw floor (rawserver.py: websockets.broadcast + 1 Redis sub)"
-    else:
-        argv = [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            *args.daphne_args,
-            "labsite:application",
-        ]
-        env["LAYER"] = "pubsub"
-        env["PYTHONPATH"] = str(folder)
-        label = "plain Channels (labsite.py on Daphne, LAYER=pubsub)"
-    log = folder / "server.log"
-    with open(log, "wb") as out:
-        server = subprocess.Popen(
-            argv, cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        wait_for_port(port, server, log)
+    label = baselines.SERVERS[name][0]
+    compression = baselines.compression_of(name, args.no_compression)
+    with baselines.baseline_server(
+        name, args.baselines, clean_env, args.daphne_args
+    ) as (server, port):
         url = f"ws://127.0.0.1:{port}/ws/"
         origin = f"http://127.0.0.1:{port}"
         publisher = await connect(
-            url, origin=origin, proxy=None, ping_interval=None, max_queue=None
+            url,
+            origin=origin,
+            proxy=None,
+            ping_interval=None,
+            max_queue=None,
+            compression=compression,
         )
 
         async def drain():
@@ -732,18 +711,11 @@ async def bench_baseline(args, name: str, clean_env: dict) -> dict:
                 cookies=[None] * args.sockets,
                 mode="plain",
                 publish=publish,
+                compression=compression,
             )
         finally:
             drainer.cancel()
             publisher.transport.abort()
-    finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(5)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 # Report ------------------------------------------------------------------------
@@ -767,29 +739,42 @@ COLUMNS = [
 ]
 
 
+def print_table(rows: dict[str, dict]) -> None:
+    cells = {name: [cell(fig) for _, cell in COLUMNS] for name, fig in rows.items()}
+    widths = [
+        max([len(title)] + [len(row[i]) for row in cells.values()]) + 2
+        for i, (title, _) in enumerate(COLUMNS)
+    ]
+    titles = [title for title, _ in COLUMNS]
+    first = max(len(name) for name in cells) + 1
+    print(
+        f"{'':{first}}"
+        + "".join(f"{t:>{w}}" for t, w in zip(titles, widths, strict=True))
+    )
+    for name, row in cells.items():
+        print(
+            f"{name:{first}}"
+            + "".join(f"{c:>{w}}" for c, w in zip(row, widths, strict=True))
+        )
+
+
 def report(args, results: dict[str, dict]) -> None:
-    """Print the table, the notes of each server and the ratios."""
+    """Print the uncompressed table (the headline), the compressed one, the
+    notes of each server, the ratios and the targets."""
     print(
         f"\nS2 broadcast: {args.sockets} sockets, {args.events} events "
         f"{args.interval} s apart, {args.clients} client processes"
     )
     print(f"machine: {machine_info()}")
-    rows = {name: [cell(fig) for _, cell in COLUMNS] for name, fig in results.items()}
-    widths = [
-        max([len(title)] + [len(cells[i]) for cells in rows.values()]) + 2
-        for i, (title, _) in enumerate(COLUMNS)
-    ]
-    titles = [title for title, _ in COLUMNS]
-    first = max(len(name) for name in rows) + 1
-    print(
-        f"{'':{first}}"
-        + "".join(f"{t:>{w}}" for t, w in zip(titles, widths, strict=True))
-    )
-    for name, cells in rows.items():
-        print(
-            f"{name:{first}}"
-            + "".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True))
-        )
+    print(baselines.baselines_note(args.baselines))
+    plain = {n: f for n, f in results.items() if not f["extensions"]}
+    deflate = {n: f for n, f in results.items() if f["extensions"]}
+    if plain:
+        print("\nUncompressed (no WebSocket extension negotiated): the headline")
+        print_table(plain)
+    if deflate:
+        print("\nCompressed (permessage-deflate negotiated)")
+        print_table(deflate)
     print(
         "  (all-in: time until the last socket had an event, ms; srv busy: server "
         "CPU over the window; srv idle: server CPU before publishing; clients: "
@@ -815,37 +800,68 @@ def report(args, results: dict[str, dict]) -> None:
             )
         print(f"  {name}: " + "; ".join(notes))
 
-    def ratio(a: str, b: str, key: str) -> str:
-        x, y = results.get(a, {}).get(key), results.get(b, {}).get(key)
-        return f"{x / y:.1f}x" if x and y else "n/a"
-
-    hubs = [name for name in results if name.startswith("hub")]
-    pairs = [(hub, "raw") for hub in hubs] + [("channels", hub) for hub in hubs]
-    for a, b in pairs:
-        if a in results and b in results:
-            print(
-                f"{a}/{b}: p50 {ratio(a, b, 'p50_ms')}, p99 {ratio(a, b, 'p99_ms')}, "
-                f"server CPU per delivery {ratio(a, b, 'server_cpu_us_per_delivery')}"
-            )
-    # The targets of docs/decisions/0003: CPU per delivery <= 1.5x raw and
-    # >= 10x better than plain Channels, p99 <= 1.5x raw.
     cpu, p99 = "server_cpu_us_per_delivery", "p99_ms"
-    for hub in hubs:
-        fig, raw, chan = results[hub], results.get("raw"), results.get("channels")
-        checks = []
-        if raw and raw.get(cpu) and fig.get(cpu):
-            x = fig[cpu] / raw[cpu]
-            checks.append(f"CPU {x:.2f}x raw ({'ok' if x <= 1.5 else 'MISSED'})")
-        if chan and chan.get(cpu) and fig.get(cpu):
-            x = chan[cpu] / fig[cpu]
-            checks.append(
-                f"{x:.1f}x better than Channels ({'ok' if x >= 10 else 'MISSED'})"
+
+    def x(a: dict, b: dict | None, key: str) -> float | None:
+        return a[key] / b[key] if b and a.get(key) and b.get(key) else None
+
+    def ratios(a: str, b: str) -> None:
+        fa, fb = results[a], results[b]
+        shown = [
+            f"{what} {value:.2f}x"
+            for what, value in (
+                ("p50", x(fa, fb, "p50_ms")),
+                ("p99", x(fa, fb, p99)),
+                ("server CPU per delivery", x(fa, fb, cpu)),
             )
-        if raw and raw.get(p99) and fig.get(p99):
-            x = fig[p99] / raw[p99]
-            checks.append(f"p99 {x:.2f}x raw ({'ok' if x <= 1.5 else 'MISSED'})")
+            if value is not None
+        ]
+        print(f"{a}/{b}: " + (", ".join(shown) or "n/a"))
+
+    print()
+    for table, floors in ((plain, ("raw", "node")), (deflate, ("raw-deflate",))):
+        for hub in (n for n in table if n.startswith("hub")):
+            for floor in floors:
+                if floor in table:
+                    ratios(hub, floor)
+            if "channels" in results:
+                ratios("channels", hub)
+    # Issue 17: at or below Node ws, within 1.2x of the uncompressed raw
+    # floor. Decision 0003: <= 1.5x raw in CPU and at p99, >= 10x better
+    # than plain Channels; raw here is the floor of the hub's own table.
+    for hub, fig in results.items():
+        if not hub.startswith("hub"):
+            continue
+        raw = results.get("raw-deflate" if fig["extensions"] else "raw")
+        checks = []
+        if not fig["extensions"]:
+            for floor, limit in (("raw", 1.2), ("node", 1.0)):
+                value = x(fig, results.get(floor), cpu)
+                if value is not None:
+                    checks.append(
+                        f"CPU {value:.2f}x {floor} (issue 17: <= {limit}x, "
+                        f"{'ok' if value <= limit else 'MISSED'})"
+                    )
+        value = x(fig, raw, cpu)
+        if value is not None:
+            checks.append(
+                f"CPU {value:.2f}x raw (0003: <= 1.5x, "
+                f"{'ok' if value <= 1.5 else 'MISSED'})"
+            )
+        value = x(results.get("channels", {}), fig, cpu)
+        if value is not None:
+            checks.append(
+                f"{value:.1f}x better than Channels (0003: >= 10x, "
+                f"{'ok' if value >= 10 else 'MISSED'})"
+            )
+        value = x(fig, raw, p99)
+        if value is not None:
+            checks.append(
+                f"p99 {value:.2f}x raw (0003: <= 1.5x, "
+                f"{'ok' if value <= 1.5 else 'MISSED'})"
+            )
         if checks:
-            print(f"{hub} targets: " + ", ".join(checks))
+            print(f"{hub} targets: " + "; ".join(checks))
 
 
 def main() -> None:
@@ -858,15 +874,17 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4, help="client processes (4)")
     parser.add_argument(
         "--only",
-        default="hub,raw,channels",
-        help="servers to measure, in order (hub,raw,channels); hub is every "
-        "server of --server",
+        default="hub,raw,node,raw-deflate,channels",
+        help="servers to measure, in order (hub,raw,node,raw-deflate,channels); "
+        "hub is every server of --server",
     )
     parser.add_argument(
         "--server",
-        default="daphne",
-        help="ASGI server(s) of the hub: daphne, uvicorn, uvicorn-deflate, both "
-        "(= daphne,uvicorn) or a comma-separated list (daphne)",
+        default="uvicorn",
+        help="ASGI server(s) of the hub: daphne, uvicorn (production, decision "
+        "0003), uvicorn-deflate, uvicorn-per-socket (events framed per socket, "
+        "before issue 17), both (= daphne,uvicorn) or a comma-separated list "
+        "(uvicorn)",
     )
     parser.add_argument(
         "--uvicorn-arg",
@@ -901,7 +919,8 @@ def main() -> None:
     parser.add_argument(
         "--no-compression",
         action="store_true",
-        help="do not offer permessage-deflate (the default offers it, as browsers do)",
+        help="never offer permessage-deflate (by default the clients offer it, as "
+        "browsers do, to every server but raw)",
     )
     parser.add_argument(
         "--daphne-arg",
@@ -913,13 +932,13 @@ def main() -> None:
     parser.add_argument(
         "--baselines",
         type=Path,
-        default=Path(os.environ.get("BENCH_BASELINES", DEFAULT_BASELINES)),
-        help=f"folder of rawserver.py and labsite.py ({DEFAULT_BASELINES})",
+        default=baselines.default_folder(),
+        help=f"folder of the baselines (BENCH_BASELINES or {baselines.COPIES})",
     )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     order = [name.strip() for name in args.only.split(",") if name.strip()]
-    unknown = set(order) - {"hub", "raw", "channels"}
+    unknown = set(order) - {"hub", *baselines.SERVERS}
     if unknown:
         parser.error(f"unknown server(s): {', '.join(sorted(unknown))}")
     try:
@@ -933,6 +952,7 @@ def main() -> None:
         print(f"warning: RLIMIT_NOFILE {soft} < {need}: servers will run out of files")
     print(f"machine: {machine_info()}; load average {load_average()}")
     print(f"code: {ROOT} at {code_revision()}")
+    print(baselines.baselines_note(args.baselines))
     clean_env = {
         k: v
         for k, v in os.environ.items()

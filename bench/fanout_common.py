@@ -43,6 +43,7 @@ if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
 import fanout_broadcast as s2  # noqa: E402  (S2: measurements, client, runner)
+from fanout_baselines import free_port, wait_for_port  # noqa: E402
 from fanout_broadcast import (  # noqa: E402
     ROOT,
     code_revision,
@@ -65,6 +66,7 @@ __all__ = [
     "code_revision",
     "cpu_seconds",
     "env_pairs",
+    "free_port",
     "hub_topology",
     "load_average",
     "machine_info",
@@ -79,6 +81,7 @@ __all__ = [
     "tabs_main",
     "user_streams",
     "vm_rss_kb",
+    "wait_for_port",
 ]
 
 
@@ -170,7 +173,7 @@ async def hub_topology(
     try:
         topo = Topology(
             asgi=asgi,
-            env=env or {},
+            env={**s2.NO_CAPS, **(env or {})},
             server=server,
             log_dir=log_dir,
             redis_url=redis_url,
@@ -218,7 +221,7 @@ def private_redis() -> tuple[subprocess.Popen, str]:
     pub/sub client (``CLIENT KILL TYPE pubsub``) would cut the hub's
     subscriptions in the middle of a measurement.
     """
-    port = s2.free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             shutil.which("redis-server") or "redis-server",

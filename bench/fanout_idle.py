@@ -12,7 +12,8 @@ In one run, with the same load generator, one server after the other:
   ``sessionid`` cookie and ``Origin``, wait for ``hello``, ``subscribe`` to
   every stream ``hello`` lists (their user stream, a class, the org), wait
   for ``subscribed``, then stay idle.
-- **raw floor**: ``rawserver.py`` of the shared baselines (``websockets``,
+- **raw floor**: ``rawserver.py`` of the baselines (``fanout_baselines.py``:
+  the copies in ``bench/baselines``; ``websockets``,
   one Redis subscription), the same number of idle sockets, through S2's
   client (``fanout_broadcast.client_main``). Twice: with permessage-deflate
   offered (as browsers do; ``websockets`` accepts it, Daphne does not) and
@@ -31,13 +32,10 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
+import fanout_baselines as baselines
 from fanout_common import (
     ROOT,
     Fleet,
@@ -56,8 +54,6 @@ from fanout_common import (
     tabs_main,
     vm_rss_kb,
 )
-
-DEFAULT_BASELINES = ROOT.parent / "shared" / "bench-baselines"
 
 
 async def measure(label: str, args, pid: int, open_fleet) -> dict:
@@ -179,20 +175,8 @@ async def bench_hub(args) -> dict:
 
 
 async def bench_raw(args, compression: str | None, clean_env: dict) -> dict:
-    folder = Path(tempfile.mkdtemp(prefix="fanout-idle-"))
-    shutil.copy(args.baselines / "rawserver.py", folder / "rawserver.py")
-    port = s2.free_port()
-    log = folder / "server.log"
-    with open(log, "wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "rawserver.py", str(port)],
-            cwd=folder,
-            env=clean_env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        s2.wait_for_port(port, server, log)
+    name = "raw-deflate" if compression else "raw"
+    with baselines.baseline_server(name, args.baselines, clean_env) as (server, port):
         url = f"ws://127.0.0.1:{port}/ws/"
 
         def open_fleet(count: int, offset: int) -> Fleet:
@@ -217,14 +201,6 @@ async def bench_raw(args, compression: str | None, clean_env: dict) -> dict:
         return await measure(
             f"raw floor: rawserver.py ({what})", args, server.pid, open_fleet
         )
-    finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(5)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def report(args, results: dict[str, dict]) -> None:
@@ -302,7 +278,8 @@ def main() -> None:
     parser.add_argument(
         "--baselines",
         type=Path,
-        default=Path(os.environ.get("BENCH_BASELINES", DEFAULT_BASELINES)),
+        default=baselines.default_folder(),
+        help=f"folder of the baselines (BENCH_BASELINES or {baselines.COPIES})",
     )
     add_hub_arguments(parser, log_dir=False)
     args = parser.parse_args()
@@ -320,6 +297,8 @@ def main() -> None:
         )
     print(f"machine: {machine_info()}; load average {load_average()}")
     print(f"code: {ROOT} at {code_revision()}")
+    if set(order) - {"hub"}:
+        print(baselines.baselines_note(args.baselines))
     clean_env = {
         k: v
         for k, v in os.environ.items()

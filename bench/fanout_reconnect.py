@@ -65,6 +65,7 @@ from fanout_common import (
     add_hub_arguments,
     cpu_seconds,
     env_pairs,
+    free_port,
     hub_topology,
     load_average,
     machine_info,
@@ -72,12 +73,12 @@ from fanout_common import (
     private_redis,
     rss_mb,
     run_bench_main,
-    s2,
     shares,
     stop_process,
     summary_ms,
     tabs_main,
     user_streams,
+    wait_for_port,
 )
 
 SERVERS = ("hub", "floor")
@@ -176,7 +177,7 @@ async def floor_target(args, pages: Pages):
     )
     ports = []
     while len(ports) < 2:
-        port = s2.free_port()
+        port = free_port()
         if port not in ports:
             ports.append(port)
     processes: list[subprocess.Popen] = []
@@ -208,7 +209,7 @@ async def floor_target(args, pages: Pages):
                     )
                 )
             # It subscribes before it listens.
-            await asyncio.to_thread(s2.wait_for_port, port, processes[-1], log)
+            await asyncio.to_thread(wait_for_port, port, processes[-1], log)
         counters: collections.Counter = collections.Counter()
 
         async def write(names: list[str], t0: float, n: int) -> list[tuple[str, int]]:

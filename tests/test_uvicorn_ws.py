@@ -21,6 +21,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import (
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from hub.realtime.fanout import text_frame
 from hub.realtime.uvicorn import SlimEvent, SlimQueue, SlimWebSocketProtocol
 
 PROTOCOLS = [
@@ -139,6 +140,20 @@ class App:
                 seen.setdefault("after_close", []).append(str(error))
         await self._until_disconnect(receive, seen)
 
+    async def frame(self, scope, receive, send, seen):
+        # SlimWebSocketProtocol.write_frame: a ready-made frame, as is.
+        await self._accept(scope, receive, send, seen)
+        protocol = send.__self__
+        writes = seen["writes"] = []
+        write = protocol.transport.write
+        protocol.transport.write = lambda data: (writes.append(data), write(data))
+        await receive()  # the client's "go"
+        seen["frame"] = text_frame("un événement")
+        seen["written"] = [protocol.write_frame(seen["frame"])]
+        await send({"type": "websocket.close", "code": 1000})
+        seen["written"].append(protocol.write_frame(text_frame("late")))
+        await self._until_disconnect(receive, seen)
+
     async def idle(self, scope, receive, send, seen):
         await self._accept(scope, receive, send, seen)
         await self._until_disconnect(receive, seen)
@@ -158,7 +173,7 @@ async def serve(protocol, app, **options):
     config = uvicorn.Config(
         app,
         ws=protocol,
-        ws_per_message_deflate=False,
+        ws_per_message_deflate=options.pop("ws_per_message_deflate", False),
         lifespan="off",
         log_level="warning",
         access_log=False,
@@ -439,6 +454,41 @@ async def test_slim_send_texts_to_a_gone_client_raises_client_disconnected(app):
         await _wait_for(lambda: app.seen["idle"].get("finished"))
         with pytest.raises(ClientDisconnected):
             await app.seen["idle"]["protocol"].send_texts(["late"])
+
+
+async def test_slim_write_frame_writes_the_frame_as_is_while_open(app):
+    async with serve(SlimWebSocketProtocol, app) as (_, url):
+        async with connect(url + "/frame") as ws:
+            await ws.send("go")
+            assert await ws.recv() == "un événement"
+            with pytest.raises(ConnectionClosed) as closed:
+                await ws.recv()
+        await _wait_for(lambda: app.seen["frame"].get("finished"))
+    assert closed.value.rcvd.code == 1000
+    seen = app.seen["frame"]
+    # Written once, the very bytes given; refused once the close is sent.
+    assert seen["written"] == [True, False]
+    assert seen["writes"][0] is seen["frame"]
+    assert len(seen["writes"]) == 2  # the frame, then the close frame
+
+
+async def test_slim_write_frame_refuses_a_socket_that_compresses(app):
+    async with serve(SlimWebSocketProtocol, app, ws_per_message_deflate=True) as (
+        _,
+        url,
+    ):
+        async with connect(url + "/frame", compression="deflate") as ws:
+            assert ws.response.headers["Sec-WebSocket-Extensions"].startswith(
+                "permessage-deflate"
+            )
+            await ws.send("go")
+            with pytest.raises(ConnectionClosed) as closed:
+                await ws.recv()
+        await _wait_for(lambda: app.seen["frame"].get("finished"))
+    assert closed.value.rcvd.code == 1000
+    # Its bytes would not be what a compressing socket sends: nothing written.
+    assert app.seen["frame"]["written"] == [False, False]
+    assert all(b"\xc3\xa9v\xc3\xa9nement" not in w for w in app.seen["frame"]["writes"])
 
 
 async def test_slim_queue_is_fifo_and_wakes_its_reader():

@@ -10,9 +10,12 @@ events take another road to sockets:
 - each server process holds **one** Redis subscription (:class:`LocalFanout`)
   for the streams its sockets follow, subscribing when the first local socket
   follows a stream and unsubscribing after the last leaves;
-- a message is decoded once per process, and the same text is written to
-  every local socket following the stream, from the subscription's task,
-  through each consumer's ASGI ``send`` (:meth:`hub.realtime.consumer.HubConsumer.offer`):
+- a message is decoded once per process and framed once
+  (:func:`text_frame`), and the same bytes are written to every local socket
+  following the stream, from the subscription's task
+  (:meth:`hub.realtime.consumer.HubConsumer.offer`): straight to the
+  transport on uvicorn (:meth:`hub.realtime.uvicorn.SlimWebSocketProtocol.write_frame`),
+  through the ASGI ``send`` elsewhere (Daphne, a socket that compresses);
   no per-socket queue, no per-socket task;
 - a socket that cannot take the event in order (a gap, another epoch, a
   replay in progress) gets it through its own serial handler instead, which
@@ -55,6 +58,7 @@ import logging
 import weakref
 
 from django.conf import settings
+from websockets.frames import Frame, Opcode
 
 from hub.realtime import lifecycle, metrics
 from hub.realtime.control import control_channel
@@ -74,6 +78,15 @@ def fanout_for_running_loop() -> "LocalFanout":
             fanout = _fanouts[loop] = LocalFanout(loop)
             lifecycle.install(loop, fanout.sockets)
     return fanout
+
+
+def text_frame(text: str) -> bytes:
+    """``text`` as one WebSocket text frame of a server with no extension
+    (unmasked, RFC 6455 §5.2), serialized by ``websockets`` as uvicorn's
+    ``send`` would: made once per event and process, written as is to every
+    socket that can take it
+    (:meth:`hub.realtime.uvicorn.SlimWebSocketProtocol.write_frame`)."""
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[])
 
 
 class LocalFanout(ControlTargets):
@@ -179,9 +192,12 @@ class LocalFanout(ControlTargets):
         """Offer one ``event`` frame (JSON text) to the local followers of its
         stream; return how many were offered. Malformed text is logged.
 
-        Each offer writes straight through the socket's ASGI ``send``, which
-        returns without yielding on Daphne (Twisted buffers the bytes): the
-        whole fan-out runs in this one task.
+        The frame is made once (:func:`text_frame`); each offer writes it
+        straight to the socket's transport (no coroutine per socket), or
+        hands back its text's ASGI ``send``, awaited here, which returns
+        without yielding while the transport takes it (Twisted buffers the
+        bytes; uvicorn waits only above the high-water mark, set above the
+        send-buffer bound): the whole fan-out runs in this one task.
         """
         try:
             event = json.loads(text)
@@ -191,9 +207,12 @@ class LocalFanout(ControlTargets):
             return 0
         if not followers:
             return 0
+        frame = text_frame(text)
         for consumer in tuple(followers):
             try:
-                await consumer.offer(event, text)
+                pending = consumer.offer(event, text, frame)
+                if pending is not None:
+                    await pending
             except Exception:
                 logger.exception("fan-out to one socket failed")
         self.delivered += len(followers)

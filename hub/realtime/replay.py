@@ -6,7 +6,7 @@ offset order, read from the log whenever the fan-out's copy cannot be
 sent as is."""
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 
 from django.conf import settings
 
@@ -166,8 +166,12 @@ class Replay(SocketBase):
 
     # Live events from the process's fan-out (hub.realtime.fanout) ---------------
 
-    async def offer(self, event: dict, text: str) -> None:
-        """Take one live event (``text`` is its frame, already encoded).
+    def offer(
+        self, event: dict, text: str, frame: bytes | None = None
+    ) -> Awaitable[None] | None:
+        """Take one live event (``text`` is its frame, already encoded;
+        ``frame`` the same as a WebSocket frame,
+        :func:`hub.realtime.fanout.text_frame`).
 
         Written at once when it is the next offset of a followed stream and
         nothing else of this socket is in progress; a duplicate is dropped;
@@ -175,16 +179,23 @@ class Replay(SocketBase):
         :meth:`hub_doorbell` in this consumer's turn. Closes the socket with
         :data:`CLOSE_TOO_SLOW` when its unsent bytes pass
         ``HUB_SEND_BUFFER_BYTES``.
+
+        Returns ``None`` when done (written to the transport, dropped,
+        queued), else what the caller awaits before the next socket: the
+        text through the server's ``send`` (Daphne, a socket that
+        compresses or must wait), or the slow socket's close. Not a
+        coroutine itself: the fan-out calls it once per socket and event,
+        and on uvicorn almost every call is done at once (issue 17).
         """
         if self.closing:
-            return
+            return None
         position = self.positions.get(event["stream"])
         # While a handler runs (a subscribe or resume is setting positions
         # one stream at a time) the event waits its turn, even for a stream
         # with no position yet: dropping it here would lose it.
         busy = self.busy or self.queued
         if position is None and not busy:
-            return
+            return None
         # (position is None only while busy)
         if busy or event["epoch"] != position[0] or event["offset"] != position[1] + 1:  # type: ignore[index]
             if (
@@ -192,16 +203,28 @@ class Replay(SocketBase):
                 and event["epoch"] == position[0]
                 and event["offset"] <= position[1]
             ):
-                return
+                return None
             self._queue({"type": "hub.doorbell", "event": event})
-            return
+            return None
         if self._unsent_bytes() > settings.HUB_SEND_BUFFER_BYTES:
-            await self._too_slow()
-            return
+            return self._too_slow()
         assert position is not None  # not busy: see above
         position[1] = event["offset"]
+        if frame is not None and self._write_frame(frame):
+            return None
         # asgiref's event types require both bytes and text; servers do not.
-        await self.base_send({"type": "websocket.send", "text": text})  # type: ignore[arg-type]
+        return self.base_send({"type": "websocket.send", "text": text})  # type: ignore[arg-type]
+
+    def _write_frame(self, frame: bytes) -> bool:
+        """Write the fan-out's ready-made frame to the transport where the
+        server can (:meth:`hub.realtime.uvicorn.SlimWebSocketProtocol.write_frame`:
+        an open socket with no extension); ``False`` elsewhere (Daphne, a
+        socket that compresses, one that must wait): the caller sends the
+        text."""
+        write_frame = getattr(
+            getattr(self.base_send, "__self__", None), "write_frame", None
+        )
+        return write_frame is not None and write_frame(frame)
 
     def catch_up_later(self) -> None:
         """Re-read the log of every followed stream in this consumer's turn

@@ -57,7 +57,16 @@ uvicorn process holding idle authenticated hub sockets (bench S1: about
    1009 (message too big), as a fragmented message once its fragments pass
    the limit.
 
-Everything else is uvicorn's: framing, ``receive()`` order (messages in the
+6. **A frame made once, written to every socket.** The fan-out frames each
+   event once per process (:func:`hub.realtime.fanout.text_frame`) and
+   :meth:`SlimWebSocketProtocol.write_frame` writes those same bytes to the
+   transport, where uvicorn's ``send`` would build a ``Frame``, serialize
+   and join it again for each socket (issue 17; bench S2). Only where the
+   bytes are the ones ``send`` would write: an open socket with no extension
+   (permessage-deflate compresses per socket) whose transport is writable;
+   elsewhere the caller takes ``send``.
+
+Everything else is uvicorn's: framing of everything but the fan-out's events, ``receive()`` order (messages in the
 order uvicorn queues them, read paused while one is queued), close
 handling, keepalive pings, ``pause_writing``/``resume_writing`` waking
 ``send``. The protocol object is still ``send``'s ``__self__`` with its
@@ -297,6 +306,36 @@ class SlimWebSocketProtocol(WebSocketsSansIOProtocol):
             # these frames, then the close frame.
         if close_code is not None:
             await self.send({"type": "websocket.close", "code": close_code})
+
+    def write_frame(self, frame: bytes) -> bool:
+        """Write ``frame``, one text frame serialized for a server with no
+        extension (:func:`hub.realtime.fanout.text_frame`), to the transport as is;
+        return whether it was written.
+
+        ``send({"type": "websocket.send", "text": ...})`` writes the same
+        bytes on such a socket, framing them again (see 6. above). Written
+        only when ``send`` would write at once, and these bytes: handshake
+        answered, no close sent or received, no extension negotiated, no
+        fragmented message in progress, transport writable. Otherwise
+        ``False``: the caller sends the text through ``send``, which waits,
+        compresses or raises as usual. What the connection holds for the
+        network (a pong) is written first, as ``send`` would.
+        """
+        conn = self.conn
+        if (
+            self.close_sent
+            or self.disconnected
+            or not self.handshake_complete
+            or self.initial_response is not None
+            or conn.extensions
+            or conn.state is not State.OPEN
+            or conn.expect_continuation_frame
+            or not self.writable.is_set()
+        ):
+            return False
+        pending = conn.data_to_send()
+        self.transport.write(b"".join([*pending, frame]) if pending else frame)
+        return True
 
     def start_keepalive(self) -> None:
         # uvicorn 0.54 calls this once, from send(), right after writing the

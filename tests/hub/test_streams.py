@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 import hub
 from hub.events import HubEvent, UnknownEventKind
 from hub.models import Event, Stream
-from hub.realtime.fanout import fanout_for_running_loop
+from hub.realtime.fanout import fanout_for_running_loop, text_frame
 from hub.streams import (
     InvalidStreamName,
     parse_stream,
@@ -37,8 +37,9 @@ class Listener:
     def __init__(self) -> None:
         self.received: list[dict] = []
 
-    async def offer(self, event: dict, text: str) -> None:
+    def offer(self, event: dict, text: str, frame: bytes) -> None:
         assert json.loads(text) == event
+        assert frame == text_frame(text)  # framed once, by the fan-out
         self.received.append({"type": "hub.doorbell", "event": event})
 
 

@@ -18,7 +18,9 @@ from websockets.exceptions import ConnectionClosed
 
 from core.asgi import application
 from hub.realtime import lifecycle
+from hub.realtime.consumer import HubConsumer
 from hub.realtime.fanout import fanout_for_running_loop
+from hub.realtime.protocol import CLOSE_TOO_SLOW
 from tests.hub.helpers import TIMEOUT, aemit, login
 from tests.test_uvicorn_ws import serve
 
@@ -62,6 +64,91 @@ async def open_page(url: str, user):
     hello = json.loads(await recv(socket))
     assert hello["type"] == "hello", hello
     return socket
+
+
+async def follow(socket, name: str) -> None:
+    await socket.send(json.dumps({"type": "subscribe", "id": "s", "streams": [name]}))
+    while (reply := json.loads(await recv(socket)))["type"] != "subscribed":
+        assert reply["type"] != "error", reply
+
+
+async def test_a_live_event_is_framed_once_for_every_socket(school):
+    """Issue 17: the fan-out frames an event once per process and every
+    socket's transport gets those very bytes (``write_frame``), where
+    uvicorn's ``send`` would frame the text again per socket."""
+    name = f"class:{school.class_4b.pk}"
+    recorder = WriteRecorder()
+    async with serve("hub.realtime.uvicorn:SlimWebSocketProtocol", recorder) as (
+        _,
+        url,
+    ):
+        pages = [
+            await open_page(url, user)
+            for user in (school.pupil, school.pupil2, school.teacher)
+        ]
+        for page in pages:
+            await follow(page, name)
+        before = len(recorder.writes)
+        for n in (1, 2):
+            await aemit([name], n=n)
+            frames = [json.loads(await recv(page)) for page in pages]
+            assert [(f["type"], f["offset"], f["data"]["n"]) for f in frames] == [
+                ("event", n, n)
+            ] * 3
+        events = [w for w in recorder.writes[before:] if b'"type":"event"' in w]
+        assert len(events) == 6
+        for first in (events[0], events[3]):
+            assert sum(w is first for w in events) == 3
+        for page in pages:
+            await page.close()
+
+
+async def test_a_socket_that_compresses_gets_live_events_through_send(school):
+    """permessage-deflate compresses per socket: no ready-made frame for it."""
+    name = f"class:{school.class_4b.pk}"
+    recorder = WriteRecorder()
+    async with serve(
+        "hub.realtime.uvicorn:SlimWebSocketProtocol",
+        recorder,
+        ws_per_message_deflate=True,
+    ) as (_, url):
+        page = await open_page(url, school.pupil)
+        async with page:
+            assert "permessage-deflate" in page.response.headers.get(
+                "Sec-WebSocket-Extensions", ""
+            )
+            await follow(page, name)
+            before = len(recorder.writes)
+            await aemit([name], n=1)
+            frame = json.loads(await recv(page))
+            assert (frame["type"], frame["offset"]) == ("event", 1)
+            assert not any(b'"type":"event"' in w for w in recorder.writes[before:])
+
+
+async def test_a_socket_over_the_send_buffer_bound_is_closed_4408(school, monkeypatch):
+    """The bound holds on the ready-made frames' road, and the others go on."""
+    name = f"class:{school.class_4b.pk}"
+    slow_user = school.pupil.pk
+    monkeypatch.setattr(
+        HubConsumer,
+        "_unsent_bytes",
+        lambda self: 10**9 if self.user.pk == slow_user else 0,
+    )
+    async with serve("hub.realtime.uvicorn:SlimWebSocketProtocol", application) as (
+        _,
+        url,
+    ):
+        slow = await open_page(url, school.pupil)
+        fast = await open_page(url, school.pupil2)
+        async with slow, fast:
+            await follow(slow, name)
+            await follow(fast, name)
+            for n in (1, 2):
+                await aemit([name], n=n)
+            assert [json.loads(await recv(fast))["offset"] for _ in (1, 2)] == [1, 2]
+            with pytest.raises(ConnectionClosed) as closed:
+                await recv(slow)
+            assert closed.value.rcvd.code == CLOSE_TOO_SLOW
 
 
 async def test_a_replay_and_its_reply_leave_in_one_write(school):
