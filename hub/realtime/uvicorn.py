@@ -1,6 +1,6 @@
 """uvicorn's sans-I/O WebSocket protocol, lighter per idle socket.
 
-Production runs ``uvicorn --ws hub.uvicorn_ws:SlimWebSocketProtocol``
+Production runs ``uvicorn --ws hub.realtime.uvicorn:SlimWebSocketProtocol``
 (``compose.yaml``, ``Dockerfile``, ``scripts/topology.py``'s
 ``UVICORN_OPTIONS``; docs/decisions/0003). uvicorn's ``Config`` imports a
 ``--ws`` value that is not one of its own names (``auto``, ``websockets``,
@@ -70,7 +70,7 @@ Everything else is uvicorn's: framing of everything but the fan-out's events, ``
 order uvicorn queues them, read paused while one is queued), close
 handling, keepalive pings, ``pause_writing``/``resume_writing`` waking
 ``send``. The protocol object is still ``send``'s ``__self__`` with its
-``transport`` (``hub.consumers._transport_of``).
+``transport`` (``hub.realtime.base._transport_of``).
 
 Written against uvicorn 0.54.0 (websockets 17.4); ``pyproject.toml`` pins
 ``uvicorn>=0.54,<0.55``. The subclass only replaces ``queue`` and
