@@ -134,9 +134,9 @@ class HubConsumer(ClientFrames):
                 self.targets = [*self.targets, target]
                 await self.fanout.join(self, [target], since=loading_since)
         else:
-            self.user, _key, readable = await off_loop(
-                _with_readable, admission=True
-            )(load_user, cookie)
+            self.user, _key, readable = await off_loop(_with_readable, admission=True)(
+                load_user, cookie
+            )
         if _is_active(self.user):
             # The socket's log lines name its user (core/logs.py).
             logs.user_id.set(self.user.pk)
