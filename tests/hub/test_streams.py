@@ -372,3 +372,46 @@ def test_read_after_reads_several_streams_in_one_query_as_the_log_gives_them(
     assert [e.offset for e in got["class:1"][2]] == [2, 3, 4]  # limit 3
     assert [e.offset for e in got["user:7"][2]] == [2, 4]  # the caller resets
     assert got["org:1"][2] == read_events("org:1", 0)
+
+
+@pytest.mark.django_db
+def test_streams_never_written_are_created_in_one_statement(
+    django_assert_num_queries,
+):
+    emit(["class:1"], n=1)
+
+    # A socket's first subscribe: what exists is read, the rest created with
+    # one INSERT (no transaction of its own, no second read).
+    with django_assert_num_queries(2):
+        got = positions(["class:1", "user:41", "user:42"])
+
+    rows = {s.name: (s.epoch, s.last_offset) for s in Stream.objects.all()}
+    assert got == rows
+    assert got["user:41"][1] == got["user:42"][1] == 0
+    assert got["user:41"][0] != got["user:42"][0]  # an epoch each
+    with django_assert_num_queries(1):  # all there now: one read
+        assert positions(["user:41", "user:42"]) == {
+            name: rows[name] for name in ("user:41", "user:42")
+        }
+
+
+@pytest.mark.django_db
+def test_a_stream_created_meanwhile_keeps_the_other_creators_epoch(monkeypatch):
+    from hub import streams
+
+    emit(["user:43"], n=1)
+    theirs = Stream.objects.get(name="user:43")
+    real_select = streams._select_rows
+    reads = []
+
+    def select_missing_it_first(names):
+        # The first read misses the row, as when another transaction
+        # commits it between this reader's SELECT and its INSERT.
+        reads.append(list(names))
+        return {} if len(reads) == 1 else real_select(names)
+
+    monkeypatch.setattr(streams, "_select_rows", select_missing_it_first)
+
+    assert positions(["user:43"]) == {"user:43": (theirs.epoch, 1)}
+    assert reads == [["user:43"], ["user:43"]]  # read again after the conflict
+    assert Stream.objects.filter(name="user:43").count() == 1
