@@ -124,7 +124,8 @@ def test_republishing_regenerates_and_notifies_once_more_as_updated(
     publication = Publication.objects.get(school_class=term.class_4b)
     with capture_events() as twice:
         assert (
-            generation.generate(publication.pk, publication.generation)["announced"] == 0
+            generation.generate(publication.pk, publication.generation)["announced"]
+            == 0
         )
     assert available(twice) == []
 
