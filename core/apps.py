@@ -12,12 +12,10 @@ core's, and the event log imports nothing from core.
 import sys
 
 from django.apps import AppConfig
-from django.utils.translation import gettext_lazy as _
 
 
 class CoreConfig(AppConfig):
     name = "core"
-    verbose_name = _("Observability")
 
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in, user_logged_out
