@@ -1,4 +1,4 @@
-"""Roster files uploaded from the admin: limits, private storage, one job.
+"""Roster files uploaded from the admin: limits, one job.
 
 The admin's upload page (:mod:`core.roster.views`) receives the files of one
 import (an AAF set, SIECLE exports, OneRoster CSVs or a zip), checks them
@@ -8,7 +8,8 @@ stores them through Django's storage API, creates the
 :func:`core.roster.tasks.run_roster_import`, all in one transaction: a
 failure leaves no row, no task and no file.
 
-Where and how the files are kept, and how long: :mod:`core.roster.stored_uploads`.
+Where and how the files are kept, and how long:
+:mod:`core.roster.stored_uploads`.
 
 Limits (settings, read when a request comes): ``ROSTER_UPLOAD_MAX_BYTES``
 per file (512 MiB), ``ROSTER_UPLOAD_MAX_TOTAL_BYTES`` for all the files of
