@@ -7,13 +7,15 @@ part of :mod:`core.accounts.sessions`, which enqueues that e-mail.
 
 import functools
 
-from ua_parser import parse
-
 
 @functools.lru_cache(maxsize=512)
 def describe(agent: str) -> tuple[str, str]:
     """``(browser, system)`` of a User-Agent string, e.g. ``("Firefox",
     "Windows")``; empty strings where unknown (ua-parser)."""
+    # Imported on first use: loading ua-parser costs ~80 ms, which every
+    # process importing this module (sessions, at start-up) would pay.
+    from ua_parser import parse
+
     if not agent:
         return "", ""
     result = parse(agent)
