@@ -22,7 +22,6 @@ from django.utils.translation import gettext as _
 from django_tasks import task
 
 from core.roster.events import RosterImportProgress
-from core.roster.importing import run_import
 from core.roster.models import RosterImport
 from core.roster.records import UnreadableFile
 from core.roster.stored_uploads import decrypt_to, remove_files, upload_storage
@@ -44,6 +43,9 @@ def run_roster_import(import_id: int, names: list[str]) -> dict:
     store that text either. The files are removed in every case (see
     :mod:`core.roster.stored_uploads` for why).
     """
+    # The pipeline (sources, planner, writes) is loaded when an import runs:
+    # the upload page, which imports this module to enqueue, needs none of it.
+    from core.roster.importing import run_import
 
     storage = upload_storage()
     try:
