@@ -528,8 +528,8 @@ def measure_in_process(school: dict) -> dict:
     def send_tasks() -> int:
         return DBTaskResult.objects.filter(
             task_path__in=(
-                "hub.delivery.tasks.send_pushes",
-                "hub.delivery.tasks.send_emails",
+                "hub.delivery.push_deliveries.send_pushes",
+                "hub.delivery.email_deliveries.send_emails",
             )
         ).count()
 

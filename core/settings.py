@@ -85,6 +85,9 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "django_otp_webauthn",
     "hub",
+    # core's own observability wiring (core/apps.py): after the event log,
+    # whose ready() it used to share.
+    "core",
     "hub.realtime",
     "hub.delivery",
     "core.roster",

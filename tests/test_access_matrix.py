@@ -155,6 +155,7 @@ def _report_cards(w, school, berthe) -> None:
     """Each school's Trimestre 2 published for its class and the PDFs made
     (the background task run in place): Léa's, Hugo's and Inès's cards."""
     from core.reportcards import actions as reportcards
+    from core.reportcards import generation
     from core.reportcards.models import ReportCard
 
     for key, school_class, staff in [
@@ -165,7 +166,7 @@ def _report_cards(w, school, berthe) -> None:
         publication = reportcards.publish(
             staff=staff, school_class=school_class, period=period
         )
-        reportcards.generate(publication.pk, publication.generation)
+        generation.generate(publication.pk, publication.generation)
     cards = {c.student_id: c.pk for c in ReportCard.objects.exclude(file="")}
     w["cardLea"] = cards[school.pupil.pk]
     w["cardHugo"] = cards[school.pupil2.pk]

@@ -14,7 +14,9 @@ The rules:
   through ``hub.realtime.registry``;
 - the event log (the rest of ``hub`` outside those two packages) imports
   neither delivery nor the realtime server: they subscribe to it
-  (``hub.subscribers``).
+  (``hub.subscribers``);
+- nothing in ``hub`` but delivery imports ``core``: core's own wiring
+  (logs, metrics, request ids) is core's AppConfig's (``core/apps.py``).
 """
 
 import ast
@@ -173,32 +175,8 @@ def test_the_graph_is_read():
     assert len(graph) > 200
 
 
-# Cycles older than this test, each a task module that imports the code it
-# runs while that code imports the task to enqueue it (django-tasks' usual
-# shape, with function-level imports on both sides). They are to be undone,
-# not added to: a new cycle fails, and so does an entry here once its cycle
-# is gone (remove it).
-KNOWN_CYCLES = {
-    ("core.accounts.sessions", "core.accounts.tasks"),
-    ("core.privacy.actions", "core.privacy.tasks"),
-    ("core.reportcards.actions", "core.reportcards.tasks"),
-    ("core.roster.actions", "core.roster.sync"),
-    ("core.roster.tasks", "core.roster.uploads"),
-    # Delivery's own (its restructuring is another change of issue 17).
-    (
-        "hub.delivery.email_deliveries",
-        "hub.delivery.planning",
-        "hub.delivery.push_deliveries",
-        "hub.delivery.tasks",
-    ),
-}
-
-
 def test_no_import_cycle():
-    found = {tuple(component) for component in cycles(import_graph())}
-
-    assert sorted(found - KNOWN_CYCLES) == []
-    assert sorted(KNOWN_CYCLES - found) == [], "gone: remove from KNOWN_CYCLES"
+    assert cycles(import_graph()) == []
 
 
 def test_the_realtime_server_imports_neither_core_nor_delivery():
@@ -229,6 +207,19 @@ def test_the_event_log_imports_neither_delivery_nor_the_realtime_server():
             graph,
             in_log,
             lambda target: within(target, DELIVERY) or within(target, REALTIME),
+        )
+        == []
+    )
+
+
+def test_hub_imports_no_core_outside_delivery():
+    graph = import_graph()
+
+    assert (
+        forbidden(
+            graph,
+            lambda module: within(module, "hub") and not within(module, DELIVERY),
+            lambda target: within(target, "core"),
         )
         == []
     )

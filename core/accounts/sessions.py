@@ -23,7 +23,6 @@ than browser and address: addresses change all day on a phone, and
 browsers update every month; both would make every login look new.
 """
 
-import functools
 import re
 import secrets
 import time
@@ -36,6 +35,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from core.accounts import tasks
 from core.accounts.models import KnownDevice, UserSession
 from core.audit.ip import client_ip
 from hub.realtime.sessions import session_store, session_user
@@ -59,22 +59,6 @@ def device_hash(device_id: str) -> str:
     return salted_hmac(
         "core.accounts.device", device_id, algorithm="sha256"
     ).hexdigest()
-
-
-@functools.lru_cache(maxsize=512)
-def describe(agent: str) -> tuple[str, str]:
-    """``(browser, system)`` of a User-Agent string, e.g. ``("Firefox",
-    "Windows")``; empty strings where unknown (ua-parser)."""
-    from ua_parser import parse
-
-    if not agent:
-        return "", ""
-    result = parse(agent)
-    browser = result.user_agent.family if result.user_agent else ""
-    system = result.os.family if result.os else ""
-    return ("" if browser == "Other" else browser), (
-        "" if system == "Other" else system
-    )
 
 
 @receiver(user_logged_in)
@@ -111,8 +95,6 @@ def record_login(sender, request, user, **kwargs) -> None:
         user=user, device_hash=digest, defaults={"first_seen": now, "last_seen": now}
     )
     if created and had_one and user.email:
-        from core.accounts import tasks
-
         transaction.on_commit(
             partial(
                 tasks.send_new_device_email.enqueue, user.pk, now.isoformat(), agent

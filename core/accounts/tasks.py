@@ -10,6 +10,10 @@ import logging
 
 from django_tasks import task
 
+from core.accounts import mail
+from core.accounts.browsers import describe
+from core.roster.models import User
+
 logger = logging.getLogger(__name__)
 
 
@@ -21,10 +25,6 @@ def send_new_device_email(user_id: int, at: str, user_agent: str) -> dict:
     Sent once: a failure is logged (the class of the error only) and not
     retried, the login being long done. The task never raises.
     """
-    from core.accounts import mail
-    from core.accounts.sessions import describe
-    from core.roster.models import User
-
     user = User.objects.filter(pk=user_id, is_active=True).exclude(email="").first()
     if user is None:
         return {"status": "skipped"}

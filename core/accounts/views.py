@@ -32,7 +32,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
-from core.accounts import actions, lockout, sessions, throttle
+from core.accounts import actions, browsers, lockout, sessions, throttle
 from core.accounts.forms import ActivationCodeForm, ActivationForm, ResetForm
 from core.accounts.models import ActivationCode
 from core.audit import log as audit
@@ -299,7 +299,7 @@ def sessions_page(request):
         return redirect("accounts:sessions")
     listed = []
     for row in rows:
-        browser, system = sessions.describe(row.user_agent)
+        browser, system = browsers.describe(row.user_agent)
         listed.append(
             {
                 "row": row,

@@ -1,8 +1,8 @@
 """Writes of the privacy module: data exports and the erasure of a person.
 
-- :func:`request_export` records a request and enqueues its task;
-  :func:`build_export` (the task's work) builds the zip
-  (:mod:`core.privacy.export`), stores it encrypted, and e-mails the link.
+- :func:`request_export` records a request and enqueues its task, whose
+  work (:func:`core.privacy.tasks.build_export`) builds the zip, stores it
+  encrypted and e-mails the link.
 - :func:`expire_exports` deletes the zips past their date (the scheduler's
   retention job calls it).
 - :func:`erase_person` erases and anonymises a person (RGPD art. 17, within
@@ -13,18 +13,14 @@ Each write leaves an audit entry.
 
 import datetime as dt
 import json
-import logging
-import secrets
 from functools import partial
 
 from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
-from django.core.files.base import ContentFile
 from django.db import connection, models, transaction
 from django.db.models.functions import Cast
-from django.urls import reverse
 from django.utils import timezone
 
 from core import crypto
@@ -32,11 +28,10 @@ from core.audit import log as audit
 from core.audit.models import AuditEntry
 from core.privacy import erasure
 from core.privacy.models import DataExport
+from core.privacy.tasks import build_data_export
 from core.roster import access as roster_access
 from core.roster.models import EndedMembership, Enrollment, GuardianLink, User
 from hub.realtime.control import close_user_sockets
-
-logger = logging.getLogger(__name__)
 
 ERASED_FIRST_NAME = "Personne"
 ERASED_LAST_NAME = "effacée"
@@ -67,8 +62,6 @@ def request_export(user: User) -> tuple[DataExport, bool]:
     export at a time per person. Raises :class:`TooManyExports` past
     ``EXPORTS_PER_DAY`` requests in 24 hours.
     """
-    from core.privacy.tasks import build_data_export
-
     now = timezone.now()
     with transaction.atomic():
         # Serialise two clicks of the same person on their own row.
@@ -93,60 +86,6 @@ def request_export(user: User) -> tuple[DataExport, bool]:
         )
         transaction.on_commit(partial(build_data_export.enqueue, export.pk))
     return export, True
-
-
-def download_link(export: DataExport) -> str:
-    """Return the absolute address of ``export``'s download page."""
-    return settings.SITE_URL + reverse("privacy:download", args=[export.pk])
-
-
-def build_export(export_id: int, *, now: dt.datetime | None = None) -> str:
-    """Build the zip of the export ``export_id``, store it encrypted, tell
-    its owner (event, e-mail when they have an address); return the status.
-
-    A failure to build leaves the export ``failed`` (the page offers a new
-    request); a failure to send the e-mail does not: the page shows the link.
-    """
-    from core.privacy import export as builder
-    from core.privacy import mail
-
-    export = (
-        DataExport.objects.select_related("user")
-        .filter(pk=export_id, status=DataExport.Status.REQUESTED)
-        .first()
-    )
-    if export is None:
-        return "missing"
-    now = now or timezone.now()
-    user = export.user
-    try:
-        data = builder.build_zip(user, now=now)
-    except Exception as error:
-        logger.error("data export %s failed: %s", export_id, type(error).__name__)
-        DataExport.objects.filter(pk=export_id).update(status=DataExport.Status.FAILED)
-        return DataExport.Status.FAILED
-    with transaction.atomic():
-        # A random name that says nothing, as every stored file's (core.files).
-        export.file.save(
-            secrets.token_hex(16), ContentFile(crypto.encrypt(data)), save=False
-        )
-        export.size = len(data)
-        export.status = DataExport.Status.READY
-        export.ready_at = now
-        export.expires_at = now + dt.timedelta(days=settings.PRIVACY_EXPORT_DAYS)
-        export.save(update_fields=["file", "size", "status", "ready_at", "expires_at"])
-    if user.email:
-        message = mail.export_ready_message(
-            user=user, link=download_link(export), expires_at=export.expires_at
-        )
-        try:
-            with mail.connection() as connection:
-                connection.send_messages([message])
-        except Exception as error:  # smtplib and socket errors alike
-            logger.warning(
-                "export e-mail to user %s failed: %s", user.pk, type(error).__name__
-            )
-    return export.status
 
 
 def record_download(export: DataExport, *, ip: str | None = None) -> None:

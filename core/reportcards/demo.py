@@ -5,7 +5,7 @@ appraisal for its first pupil, and the PDFs are made at once (what the
 background task does), so the guardians have a card to download."""
 
 from core.grades.models import Evaluation
-from core.reportcards import actions
+from core.reportcards import actions, generation
 from core.reportcards.models import Publication
 from core.roster.access import students_of_class
 from core.roster.models import SchoolClass, User
@@ -43,5 +43,5 @@ def seed_demo(
         texts={first: "Bon trimestre, des efforts à poursuivre à l’oral."},
     )
     publication = actions.publish(staff=staff, school_class=school_class, period=period)
-    actions.generate(publication.pk, publication.generation)
+    generation.generate(publication.pk, publication.generation)
     return publication

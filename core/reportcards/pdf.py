@@ -14,7 +14,7 @@ appraisals in their cell and breaks pages between rows, repeating the
 header row.
 
 Plain data in (:class:`CardData`), bytes out: no query here (that is
-:meth:`core.reportcards.actions._ClassFacts.card_data`).
+:meth:`core.reportcards.generation._ClassFacts.card_data`).
 """
 
 import datetime as dt

@@ -32,6 +32,7 @@ from django.utils import timezone
 
 import hub
 from core.audit import log as audit
+from core.roster.bulk import chunks, where_in
 from core.roster.events import GuardianLinkChanged, MembershipChanged
 from core.roster.models import (
     AcademicSession,
@@ -43,16 +44,8 @@ from core.roster.models import (
     SchoolClass,
     User,
 )
+from core.roster.plans import Group, Member, NewMember, Plan, Staff
 from core.roster.signals import memberships_ended
-from core.roster.sync import (
-    Group,
-    Member,
-    NewMember,
-    Plan,
-    Staff,
-    _chunks,
-    where_in,
-)
 from hub.realtime.control import close_user_sockets, recheck_user_sockets
 from hub.streams import user_stream
 
@@ -206,7 +199,7 @@ def write_group(plan: Plan, group: Group, *, roster_import=None) -> None:
         for user_id, org_id in group.staff_remove:
             by_org[org_id].append(user_id)
         for org_id, users in by_org.items():
-            for chunk in _chunks(users):
+            for chunk in chunks(users):
                 where_in(Staff.objects.filter(org_id=org_id), "user_id", chunk).delete()
 
         # Memberships: the ended ones move to history before the new ones
@@ -249,7 +242,7 @@ def write_group(plan: Plan, group: Group, *, roster_import=None) -> None:
             for m in group.links_new
         ]
         GuardianLink.objects.bulk_create(links, batch_size=BATCH)
-        for chunk in _chunks(group.deactivate):
+        for chunk in chunks(group.deactivate):
             where_in(User.objects.all(), "pk", chunk).update(is_active=False)
 
         _announce(plan, group, enrollments, links)
@@ -272,7 +265,7 @@ def _announce(
     ] + [(e.user_id, e.school_class_id, e.role, "added") for e in enrollments]
     pupils = {u for u, _, role, _ in changes if role == Enrollment.Role.STUDENT}
     guardians: dict[int, set[int]] = defaultdict(set)
-    for chunk in _chunks(pupils):
+    for chunk in chunks(pupils):
         for guardian, pupil in where_in(
             GuardianLink.objects.all(), "student_id", chunk
         ).values_list("guardian_id", "student_id"):
@@ -304,7 +297,7 @@ def _announce(
     link_changes = [c for c in link_changes if c[0] not in new]
     names = dict(
         (pk, f"{first} {last}".strip())
-        for chunk in _chunks({c[1] for c in link_changes})
+        for chunk in chunks({c[1] for c in link_changes})
         for pk, first, last in where_in(User.objects.all(), "pk", chunk).values_list(
             "pk", "first_name", "last_name"
         )
@@ -443,7 +436,7 @@ def _end(model, members: list[Member], roster_import) -> None:
     )
     table = connection.ops.quote_name(model._meta.db_table)
     with connection.cursor() as cursor:
-        for chunk in _chunks([m.pk for m in members]):
+        for chunk in chunks([m.pk for m in members]):
             marks = ", ".join(["%s"] * len(chunk))
             cursor.execute(f"DELETE FROM {table} WHERE id IN ({marks})", chunk)
 

@@ -13,7 +13,7 @@ class RosterConfig(AppConfig):
         from core.files import connect_file_deletion
         from core.roster import signals, socket_access  # noqa: F401
         from core.roster.models import RosterImport
-        from core.roster.uploads import remove_import_files
+        from core.roster.stored_uploads import remove_import_files
         from core.sockets import register_domain
 
         # The realtime server's questions to the domain (hub/realtime/registry.py).

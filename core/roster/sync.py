@@ -48,13 +48,13 @@ import functools
 import gc
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
+from core.roster import actions
+from core.roster.bulk import chunks, where_in
 from core.roster.models import (
     AcademicSession,
     Course,
@@ -64,9 +64,8 @@ from core.roster.models import (
     SchoolClass,
     User,
 )
+from core.roster.plans import Group, Member, NewMember, Plan, Staff
 from core.roster.records import (
-    ClassRecord,
-    CourseRecord,
     Mode,
     OrgRecord,
     PersonRecord,
@@ -77,7 +76,6 @@ from core.roster.records import (
 from core.roster.report import KINDS, ImportReport
 from core.text import strip_accents
 
-Staff = User.orgs.through
 # Rows created by an import past which the planner's statistics are
 # refreshed (a first import multiplies the tables' sizes; until autovacuum
 # comes by, PostgreSQL plans the next import's reads for empty tables: the
@@ -89,89 +87,6 @@ _USER_ROLES = frozenset(User.Role.values)
 
 # ---------------------------------------------------------------------------
 # The plan
-
-
-@dataclass(slots=True)
-class Member:
-    """A membership row as the hub holds it (enrollment or guardian link)."""
-
-    pk: int
-    sourced_id: str
-    user_id: int  # the member, or the guardian
-    other_id: int  # the class, or the pupil
-    role: str  # the enrollment's role, or the link's relationship
-    source: str = ""
-
-
-@dataclass(slots=True)
-class NewMember:
-    """A membership to create: ``person`` and ``other`` are source ids (the
-    member and the class, or the guardian and the pupil)."""
-
-    sourced_id: str
-    person: str
-    other: str
-    role: str  # the enrollment's role, or the link's relationship
-
-
-@dataclass(slots=True)
-class Group:
-    """What one transaction writes: an org's records, or (``org`` None) the
-    last transaction's."""
-
-    org: str | None  # the org's sourced_id
-    label: str  # its UAI, for messages
-    sessions_new: list[SessionRecord] = field(default_factory=list)
-    sessions_changed: list[tuple[int, SessionRecord]] = field(default_factory=list)
-    courses_new: list[CourseRecord] = field(default_factory=list)
-    courses_changed: list[tuple[int, CourseRecord]] = field(default_factory=list)
-    classes_new: list[ClassRecord] = field(default_factory=list)
-    classes_changed: list[tuple[int, ClassRecord]] = field(default_factory=list)
-    people_new: list[tuple[PersonRecord, str, bool]] = field(default_factory=list)
-    people_changed: list[tuple[int, dict]] = field(default_factory=list)
-    staff_add: list[tuple[str, str]] = field(default_factory=list)  # person, org
-    staff_remove: list[tuple[int, int]] = field(default_factory=list)  # pks
-    enrollments_end: list[Member] = field(default_factory=list)
-    enrollments_rekey: list[tuple[int, str]] = field(default_factory=list)
-    enrollments_new: list[NewMember] = field(default_factory=list)
-    links_end: list[Member] = field(default_factory=list)
-    links_update: list[tuple[int, str, str]] = field(default_factory=list)
-    links_new: list[NewMember] = field(default_factory=list)
-    deactivate: list[int] = field(default_factory=list)
-    records: int = 0  # roster records this group handles (progress)
-
-    def writes(self) -> bool:
-        return any(
-            getattr(self, name)
-            for name in self.__slots__
-            if name not in ("org", "label", "records")
-        )
-
-
-@dataclass(slots=True)
-class Plan:
-    """Everything :func:`apply` writes, and the ids it resolves against.
-
-    ``ids`` maps ``(kind, sourced_id)`` to a primary key for the rows the hub
-    already holds; :func:`apply` adds the rows it creates. ``created_users``
-    are the accounts :func:`apply` creates: they have never been used, so no
-    page of theirs is open to tell (:mod:`core.roster.actions`).
-    ``class_titles`` maps class ids to titles (events), ``class_title`` and
-    ``class_session`` a class record's title and session in the hub.
-    """
-
-    source: str
-    mode: str
-    orgs_new: list[OrgRecord]
-    orgs_changed: list[tuple[int, dict]]
-    groups: list[Group]
-    ids: dict[tuple[str, str], int]
-    class_titles: dict[int, str]
-    class_session: dict[str, str]
-    class_title: dict[str, str]
-    report: ImportReport
-    today: dt.date
-    created_users: set[int] = field(default_factory=set)
 
 
 def plan(roster: Roster, report: ImportReport | None = None) -> Plan:
@@ -1291,7 +1206,7 @@ class _Planner:
             (GuardianLink, "guardian_id"),
             (Staff, "user_id"),
         ):
-            for chunk in _chunks(candidates):
+            for chunk in chunks(candidates):
                 for pk, n in (
                     where_in(model.objects.all(), column, chunk)
                     .values(column)
@@ -1410,41 +1325,13 @@ _KIND_OF = {
 }
 
 
-def _chunk_size() -> int:
-    limit = connection.features.max_query_params
-    return min(limit - 50, 5000) if limit else 50000
-
-
-def where_in(queryset, column: str, values: list):
-    """``queryset`` where ``column`` is one of ``values``.
-
-    On PostgreSQL, ``column = ANY(%s)`` with one array parameter: an ``IN``
-    list of tens of thousands of placeholders costs more to build, send and
-    plan than the query itself (bench/roster_import.py). Elsewhere ``IN``.
-    """
-    if connection.vendor != "postgresql":
-        return queryset.filter(**{f"{column}__in": values})
-    meta = queryset.model._meta
-    field = meta.pk if column == "pk" else meta.get_field(column)
-    quote = connection.ops.quote_name
-    sql = f"{quote(meta.db_table)}.{quote(field.column)} = ANY(%s)"
-    return queryset.extra(where=[sql], params=[list(values)])
-
-
-def _chunks(values: Iterable, size: int | None = None) -> Iterator[list]:
-    values = list(values)
-    size = size or _chunk_size()
-    for i in range(0, len(values), size):
-        yield values[i : i + size]
-
-
 def _values(queryset, column: str | None, keys, *fields: str) -> Iterator[dict]:
     """``queryset.values(*fields)`` where ``column`` is in ``keys``, in chunks
     (SQLite takes 999 parameters a statement)."""
     if column is None:
         yield from queryset.values(*fields).iterator(chunk_size=5000)
         return
-    for chunk in _chunks(k for k in keys if k not in (None, "")):
+    for chunk in chunks(k for k in keys if k not in (None, "")):
         yield from where_in(queryset, column, chunk).values(*fields)
 
 
@@ -1452,7 +1339,7 @@ def _values_list(queryset, column: str | None, keys, *fields: str) -> Iterator[t
     if column is None:
         yield from queryset.values_list(*fields).iterator(chunk_size=5000)
         return
-    for chunk in _chunks(k for k in keys if k not in (None, "")):
+    for chunk in chunks(k for k in keys if k not in (None, "")):
         yield from where_in(queryset, column, chunk).values_list(*fields)
 
 
@@ -1477,8 +1364,6 @@ def apply(
 
 
 def _apply(the_plan: Plan, roster_import, progress) -> None:
-    from core.roster import actions
-
     total = sum(g.records for g in the_plan.groups) + len(the_plan.orgs_new)
     done = 0
     actions.write_orgs(the_plan)

@@ -21,7 +21,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tasks import task
 
+from core.roster.events import RosterImportProgress
 from core.roster.models import RosterImport
+from core.roster.records import UnreadableFile
+from core.roster.stored_uploads import decrypt_to, remove_files, upload_storage
+from hub import send_event
 
 logger = logging.getLogger(__name__)
 
@@ -37,11 +41,11 @@ def run_roster_import(import_id: int, names: list[str]) -> dict:
     and where it was raised (file, line, function of each frame) but not its
     text, which could quote a row of the file (a pupil's name). The task itself never raises, so django-tasks does not
     store that text either. The files are removed in every case (see
-    :mod:`core.roster.uploads` for why).
+    :mod:`core.roster.stored_uploads` for why).
     """
+    # The pipeline (sources, planner, writes) is loaded when an import runs:
+    # the upload page, which imports this module to enqueue, needs none of it.
     from core.roster.importing import run_import
-    from core.roster.records import UnreadableFile
-    from core.roster.uploads import remove_files, upload_storage
 
     storage = upload_storage()
     try:
@@ -87,7 +91,6 @@ def local_paths(storage: Storage, names: list[str]) -> Iterator[list[Path]]:
     """Yield the stored (encrypted) files ``names`` decrypted, as local paths
     (the parsers read paths) in a private temporary folder (mode 0700),
     removed afterwards whatever happens."""
-    from core.roster.uploads import decrypt_to
 
     with tempfile.TemporaryDirectory(prefix="roster-import-") as folder:
         paths = []
@@ -108,8 +111,6 @@ def fail(roster_import: RosterImport, message: str) -> None:
     (which could quote a row of the file, and others than the admin may read
     the import); the task replaces that with its own translated sentence.
     """
-    from core.roster.events import RosterImportProgress
-    from hub import send_event
 
     with transaction.atomic():
         current = (

@@ -19,9 +19,11 @@ import uuid
 from email.utils import parseaddr
 
 from asgiref.sync import sync_to_async
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_tasks import task
 
 from core import metrics
 from core.roster.models import User
@@ -127,14 +129,19 @@ def _settle_deliveries(rows: list[Delivery], status: str, reason: str, now) -> N
     )
 
 
+@task()
+def send_emails(send_ids: list[int]) -> dict:
+    """The task of :func:`send`: defined beside it because a temporary
+    refusal, :func:`recover` and :func:`schedule_digests` enqueue it."""
+    return send(send_ids)
+
+
 def send(send_ids: list[int], now: datetime.datetime | None = None) -> dict:
     """Claim, compose and send the e-mails ``send_ids``; record every outcome.
 
     Returns ``{outcome: count}``. Safe to run twice or concurrently: only
     rows this call claimed are sent.
     """
-    from hub.delivery import tasks
-
     now = now or timezone.now()
     worker = worker_id()
     claimed = claim(send_ids, worker, now)
@@ -199,7 +206,7 @@ def send(send_ids: list[int], now: datetime.datetime | None = None) -> dict:
     if outgoing:
         asyncio.run(run())
     if retry_at:
-        tasks.send_emails.using(run_after=min(retry_at)).enqueue(
+        send_emails.using(run_after=min(retry_at)).enqueue(
             [
                 m.key  # type: ignore[misc]  # OutgoingMail's keys here: EmailSend pks
                 for m in outgoing
@@ -215,8 +222,6 @@ def recover(now: datetime.datetime | None = None) -> dict:
     ``claimed`` (never handed to SMTP) goes back to ``pending`` and is sent
     again; ``sending`` becomes ``uncertain`` and is not. Returns counts.
     """
-    from hub.delivery import tasks
-
     now = now or timezone.now()
     stale = EmailSend.objects.filter(lease_until__lt=now)
     retry = list(stale.filter(state=State.CLAIMED).values_list("pk", flat=True))
@@ -237,7 +242,7 @@ def recover(now: datetime.datetime | None = None) -> dict:
         ),
     )
     if retry:
-        tasks.send_emails.enqueue(retry)
+        send_emails.enqueue(retry)
     return {"retried": len(retry), "uncertain": len(lost)}
 
 
@@ -249,9 +254,6 @@ def schedule_digests(now: datetime.datetime | None = None) -> list[int]:
     :class:`EmailSend` per period (unique: two schedulers make one), holding
     every queued delivery of that channel written before the due time.
     """
-    from django.db import IntegrityError, transaction
-
-    from hub.delivery import tasks
 
     now = now or timezone.now()
     waiting = (
@@ -296,5 +298,5 @@ def schedule_digests(now: datetime.datetime | None = None) -> list[int]:
             continue  # another scheduler made this period's digest
         created.append(send.pk)
     if created:
-        tasks.send_emails.enqueue(created)
+        send_emails.enqueue(created)
     return created

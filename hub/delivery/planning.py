@@ -32,6 +32,7 @@ from core.roster.models import Org, User
 from core.roster.streams import readers_of
 from hub.delivery import quiet_hours, zones
 from hub.delivery.categories import CATEGORIES
+from hub.delivery.email_deliveries import send_emails
 from hub.delivery.models import (
     Channel,
     Delivery,
@@ -42,6 +43,7 @@ from hub.delivery.models import (
     PushSubscription,
 )
 from hub.delivery.preferences import choices_of, settings_of
+from hub.delivery.push_deliveries import send_pushes
 from hub.events import Notice, UnknownEventKind, event_class
 from hub.models import Event
 
@@ -419,13 +421,11 @@ def _push_timing(notice, user_clock, zone, now):
 
 
 def _enqueue(pushes: list[int], sends: list[int]) -> None:
-    from hub.delivery import tasks
-
     if pushes:
         grace = datetime.timedelta(seconds=settings.DELIVERY_SEEN_GRACE)
-        task = tasks.send_pushes
+        task = send_pushes
         if grace:
             task = task.using(run_after=timezone.now() + grace)
         task.enqueue(pushes)
     if sends:
-        tasks.send_emails.enqueue(sends)
+        send_emails.enqueue(sends)

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
+from django_tasks import task
 
 from core import metrics
 from hub.delivery import retry, vapid
@@ -93,6 +94,13 @@ def send_jobs(jobs: list[PushJob]) -> list[PushOutcome]:
     return outcomes
 
 
+@task()
+def send_pushes(delivery_ids: list[int]) -> dict:
+    """The task of :func:`deliver`: defined beside it because a push to
+    retry enqueues it again (:func:`record`)."""
+    return deliver(delivery_ids)
+
+
 def deliver(delivery_ids: list[int], now: datetime.datetime | None = None) -> dict:
     """Send the queued or retrying push deliveries ``delivery_ids``.
 
@@ -135,8 +143,6 @@ def _finish(row: Delivery, status: str, reason: str = "", **fields) -> None:
 
 def record(row: Delivery, outcome: PushOutcome, now: datetime.datetime) -> None:
     """Write one push outcome on its delivery (and its subscription)."""
-    from hub.delivery import tasks
-
     assert row.subscription_id is not None  # a push delivery has its device
     attempts = row.attempts + 1
     status_text = f"HTTP {outcome.status}" if outcome.status else ""
@@ -168,7 +174,7 @@ def record(row: Delivery, outcome: PushOutcome, now: datetime.datetime) -> None:
             _finish(
                 row, Status.RETRYING, reason, attempts=attempts, next_attempt_at=when
             )
-            tasks.send_pushes.using(run_after=when).enqueue([row.pk])
+            send_pushes.using(run_after=when).enqueue([row.pk])
         elif outcome.result == "retry":
             _finish(
                 row,

@@ -4,6 +4,12 @@ Enqueued inside the writing transaction where they follow an event (so an
 event and its delivery task commit or vanish together) and run by
 ``manage.py db_worker``; the periodic ones are called by
 ``manage.py run_scheduler`` every minute.
+
+The sending tasks live beside their work, which enqueues them again (a
+retry, a recovered mail, a digest): ``send_pushes`` in
+:mod:`hub.delivery.push_deliveries`, ``send_emails`` in
+:mod:`hub.delivery.email_deliveries`. Planning enqueues both. None of them
+imports this module, so the import graph has no cycle (issue 17).
 """
 
 from django_tasks import task
@@ -26,22 +32,6 @@ def withdraw(user_id: int, tags: list[str]) -> int:
     from hub.delivery import push_deliveries
 
     return push_deliveries.withdraw(user_id, tags)
-
-
-@task()
-def send_pushes(delivery_ids: list[int]) -> dict:
-    """Send push deliveries (:func:`hub.delivery.push_deliveries.deliver`)."""
-    from hub.delivery import push_deliveries
-
-    return push_deliveries.deliver(delivery_ids)
-
-
-@task()
-def send_emails(send_ids: list[int]) -> dict:
-    """Send ledger e-mails (:func:`hub.delivery.email_deliveries.send`)."""
-    from hub.delivery import email_deliveries
-
-    return email_deliveries.send(send_ids)
 
 
 def periodic() -> dict:

@@ -11,6 +11,7 @@ from core.documents import actions as documents
 from core.grades.models import Period
 from core.homework.actions import set_homework
 from core.reportcards import actions as reportcards
+from core.reportcards import generation
 from core.reportcards.models import ReportCard
 from core.schoollife.actions import publish_notice
 from tests.messaging.helpers import upload
@@ -81,5 +82,5 @@ def _card(world) -> int:
     publication = reportcards.publish(
         staff=s.cpe, school_class=s.class_4b, period=period
     )
-    reportcards.generate(publication.pk, publication.generation)
+    generation.generate(publication.pk, publication.generation)
     return ReportCard.objects.get(student=s.pupil, period=period).pk

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from core.grades.models import Period
-from core.reportcards import actions
+from core.reportcards import actions, generation
 from core.reportcards.models import ReportCard
 from core.roster.models import GuardianLink
 from tests.api.calls import api, audited, get
@@ -32,7 +32,7 @@ def cards(world, settings, tmp_path):
         publication = actions.publish(
             staff=staff, school_class=school_class, period=period
         )
-        actions.generate(publication.pk, publication.generation)
+        generation.generate(publication.pk, publication.generation)
     found = {c.student_id: c for c in ReportCard.objects.exclude(file="")}
     return SimpleNamespace(
         lea=found[s.pupil.pk], hugo=found[s.pupil2.pk], ines=found[s.other_child.pk]

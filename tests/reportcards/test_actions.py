@@ -3,7 +3,7 @@
 import pytest
 
 from core.audit.models import AuditEntry
-from core.reportcards import access, actions
+from core.reportcards import access, actions, generation
 from core.reportcards.models import SubjectAppraisal
 from core.roster.models import SchoolClass
 from tests.conftest import make_user
@@ -91,7 +91,7 @@ def test_a_group_teacher_appraises_in_the_group(term):
         subject="Allemand",
         texts={term.pupil.pk: "Sehr gut, Léa !"},
     )
-    from core.reportcards.actions import _ClassFacts
+    from core.reportcards.generation import _ClassFacts
     from core.reportcards.models import ReportCard
 
     card = ReportCard(
@@ -126,7 +126,7 @@ def test_the_generation_reads_a_constant_number_of_queries_per_card(
                 staff=term.cpe, school_class=term.class_4b, period=term.period
             )
         with CaptureQueriesContext(connection) as queries:
-            result = actions.generate(publication.pk, publication.generation)
+            result = generation.generate(publication.pk, publication.generation)
         assert result["failed"] == 0
         return len(queries), result["made"]
 

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from django.utils.translation import override
 
-from core.reportcards import actions
+from core.reportcards import actions, generation
 from core.reportcards.events import ReportCardAvailable
 from core.roster.models import GuardianLink
 from hub.events import event_class
@@ -124,7 +124,8 @@ def test_republishing_regenerates_and_notifies_once_more_as_updated(
     publication = Publication.objects.get(school_class=term.class_4b)
     with capture_events() as twice:
         assert (
-            actions.generate(publication.pk, publication.generation)["announced"] == 0
+            generation.generate(publication.pk, publication.generation)["announced"]
+            == 0
         )
     assert available(twice) == []
 

@@ -10,7 +10,7 @@ from pypdf import PdfReader
 
 from core.audit.models import AuditEntry
 from core.grades.models import Evaluation, GradesPolicy
-from core.reportcards import actions, pdf
+from core.reportcards import actions, generation, pdf
 from core.reportcards.models import Publication, ReportCard
 from tests.delivery.helpers import run_tasks
 from tests.reportcards.conftest import LONG_APPRAISAL, mark
@@ -191,7 +191,7 @@ def test_an_older_generation_stops_and_announces_nothing(
     with django_capture_on_commit_callbacks(execute=True):
         first = publish(term)
         publish(term)
-    assert actions.generate(first.pk, 1) == {"status": "superseded"}
+    assert generation.generate(first.pk, 1) == {"status": "superseded"}
     run_tasks()
     publication = Publication.objects.get(pk=first.pk)
     assert publication.generation == publication.notified_generation == 2
@@ -214,7 +214,7 @@ def test_a_card_that_fails_is_marked_and_the_others_still_go_out(
     with django_capture_on_commit_callbacks(execute=True):
         publication = publish(term)
     with capture_events() as events:
-        result = actions.generate(publication.pk, publication.generation)
+        result = generation.generate(publication.pk, publication.generation)
     assert result == {"status": "done", "made": 1, "failed": 1, "announced": 1}
     assert card_of(term.pupil2, term.period).status == ReportCard.Status.FAILED
     assert [

@@ -212,7 +212,7 @@ def test_a_storage_without_local_paths_is_read_through_copies(
         **settings.STORAGES,
         "roster_uploads": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     }
-    from core.roster.uploads import upload_storage
+    from core.roster.stored_uploads import upload_storage
 
     roster_import = start_import(
         created_by=it_lead, files=oneroster_files(), dry_run=True
