@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class RealtimeConfig(AppConfig):
@@ -6,7 +7,7 @@ class RealtimeConfig(AppConfig):
 
     name = "hub.realtime"
     label = "realtime"
-    verbose_name = "Realtime"
+    verbose_name = _("Realtime server")
 
     def ready(self) -> None:
         from hub import subscribers
