@@ -23,12 +23,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from hub.realtime.fanout import text_frame
-from hub.realtime.uvicorn import (
-    CONNECTION_LOGGER,
-    SlimEvent,
-    SlimQueue,
-    SlimWebSocketProtocol,
-)
+from hub.realtime.uvicorn import CONNECTION_LOGGER, SlimWebSocketProtocol
+from hub.realtime.waiters import SlimEvent, SlimQueue
 
 PROTOCOLS = [
     pytest.param(WebSocketsSansIOProtocol, id="uvicorn"),
