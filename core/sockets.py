@@ -9,6 +9,7 @@ is registered here once, at start-up (``core.roster``'s ``AppConfig.ready``).
 from django.contrib.auth.models import AnonymousUser
 
 from core import logs
+from core.accounts.models import UserSession
 from core.api.tokens import TokenRejected, authenticate
 from core.audit.ip import client_ip
 from core.request_id import clean as clean_request_id
@@ -52,5 +53,6 @@ def register_domain() -> None:
             client_ip=client_ip,
             log_request=log_request,
             log_user=log_user,
+            session_owners=UserSession,
         )
     )

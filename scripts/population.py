@@ -239,6 +239,8 @@ def create_sessions(users) -> dict[int, str]:
     from django.utils.crypto import get_random_string
     from django_otp import DEVICE_ID_SESSION_KEY
 
+    from core.accounts.models import UserSession
+
     # The backend a password login records (the first one, the lockout,
     # only refuses).
     backend = "django.contrib.auth.backends.ModelBackend"
@@ -270,6 +272,12 @@ def create_sessions(users) -> dict[int, str]:
             model(session_key=key, session_data=store.encode(data), expire_date=expire)
         )
     model.objects.bulk_create(rows, batch_size=BATCH)
+    # And, as a login does (core.accounts.sessions.record_login), the row
+    # that says whose each session is (the socket reads it with the session).
+    UserSession.objects.bulk_create(
+        (UserSession(session_key=key, user_id=pk) for pk, key in keys.items()),
+        batch_size=BATCH,
+    )
     return keys
 
 

@@ -15,6 +15,7 @@ import time
 
 import pytest
 import uvicorn
+from django.conf import settings
 from uvicorn.protocols.websockets.websockets_sansio_impl import (
     WebSocketsSansIOProtocol,
 )
@@ -22,7 +23,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from hub.realtime.fanout import text_frame
-from hub.realtime.uvicorn import SlimEvent, SlimQueue, SlimWebSocketProtocol
+from hub.realtime.uvicorn import CONNECTION_LOGGER, SlimWebSocketProtocol
+from hub.realtime.waiters import SlimEvent, SlimQueue
 
 PROTOCOLS = [
     pytest.param(WebSocketsSansIOProtocol, id="uvicorn"),
@@ -217,6 +219,52 @@ def test_the_ws_option_loads_the_class():
     config.load()
     assert config.ws_protocol_class is SlimWebSocketProtocol
     assert issubclass(SlimWebSocketProtocol, WebSocketsSansIOProtocol)
+
+
+def test_slim_sets_every_attribute_of_uvicorns_init():
+    """SlimWebSocketProtocol.__init__ does not call uvicorn's (issue 17): it
+    must leave a new socket as uvicorn 0.54's does, but for its lighter
+    queue and event, its logger, the size limit and the shared extension
+    factory."""
+    from uvicorn.server import ServerState
+
+    config = uvicorn.Config(App(), ws=WS_OPTION, lifespan="off", ws_max_size=2**30)
+    config.load()
+    state = ServerState()
+    loop = asyncio.new_event_loop()
+    try:
+        theirs = vars(WebSocketsSansIOProtocol(config, state, {}, _loop=loop))
+        ours = vars(SlimWebSocketProtocol(config, state, {}, _loop=loop))
+        again = vars(SlimWebSocketProtocol(config, state, {}, _loop=loop))
+    finally:
+        loop.close()
+    assert ours.keys() == theirs.keys()
+    changed = {"queue", "writable", "logger", "conn"}
+    assert {k: v for k, v in ours.items() if k not in changed} == {
+        k: v for k, v in theirs.items() if k not in changed
+    }
+    assert type(ours["queue"]) is SlimQueue and ours["queue"].empty()
+    assert type(ours["writable"]) is SlimEvent and ours["writable"].is_set()
+    assert ours["logger"] is CONNECTION_LOGGER
+    conn, their_conn = vars(ours["conn"]), vars(theirs["conn"])
+    assert conn.keys() == their_conn.keys()
+    changed = {"id", "logger", "debug", "max_message_size", "available_extensions"}
+    own = {"parser", "reader"}  # each socket's own (a generator, a buffer)
+    assert {k: v for k, v in conn.items() if k not in changed | own} == {
+        k: v for k, v in their_conn.items() if k not in changed | own
+    }
+    assert {k: type(conn[k]) for k in own} == {k: type(their_conn[k]) for k in own}
+    assert conn["logger"] is CONNECTION_LOGGER
+    assert conn["max_message_size"] == settings.HUB_WS_MAX_BYTES < 2**30
+    assert their_conn["max_message_size"] == 2**30
+    extensions, their_extensions = (
+        conn["available_extensions"],
+        their_conn["available_extensions"],
+    )
+    assert [vars(e) for e in extensions] == [vars(e) for e in their_extensions]
+    assert extensions  # uvicorn's default: permessage-deflate offered
+    # One factory for every socket of the config: it only holds settings.
+    assert vars(again["conn"])["available_extensions"] is extensions
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)

@@ -43,6 +43,12 @@ class Domain:
     log_request: Callable[[str | None], None]
     # ... and after a user id.
     log_user: Callable[[int], None]
+    # A model whose rows say whose a session is (a unique ``session_key`` and
+    # a ``user`` foreign key), or ``None``: with the database session engine
+    # the socket then reads the session and its user in one statement
+    # (:func:`hub.realtime.sessions.session_store`). A hint only: the user is
+    # taken from it when its id is the one the session itself holds.
+    session_owners: Any = None
 
 
 _domain: Domain | None = None

@@ -81,7 +81,7 @@ def session_user(session):
         # A backend that only refuses (the login lockout) logs no one in.
         return None
     if _plain_lookup(type(backend)):  # type: ignore[arg-type]  # a class is hashable
-        user = user_by_pk(user_id)
+        user = _owner(session, user_id) or user_by_pk(user_id)
         if user is not None and not backend.user_can_authenticate(user):
             user = None
     else:
@@ -124,6 +124,14 @@ def _plain_lookup(backend_class: type[Any]) -> bool:
     )
 
 
+def _owner(session, user_id):
+    """The user row read with ``session``'s own (:func:`session_store`) when
+    it is that of ``user_id``, the id the session holds; else ``None`` (no
+    owner row, another user's: :func:`user_by_pk` reads it)."""
+    user = getattr(session, "owner", None)
+    return user if user is not None and user.pk == user_id else None
+
+
 def user_by_pk(user_id):
     """The user model's instance of primary key ``user_id``, or ``None``
     (sync, one plain SQL query on the default database).
@@ -133,12 +141,19 @@ def user_by_pk(user_id):
     ``Model.from_db``), without building a query each time.
     """
     model = get_user_model()
-    sql, names, attnames = _user_query(connection.vendor)
+    sql, _names, _attnames = _user_query(connection.vendor)
     with connection.cursor() as cursor:
         cursor.execute(sql, [model._meta.pk.get_db_prep_value(user_id, connection)])
         row = cursor.fetchone()
     if row is None:
         return None
+    return _user_of(row)
+
+
+def _user_of(row):
+    """The user model's instance of a row of :func:`_user_query`'s columns."""
+    model = get_user_model()
+    _sql, names, attnames = _user_query(connection.vendor)
     (values,) = converted(model, names, [row])
     return model.from_db(connection.alias, attnames, values)
 
@@ -177,13 +192,19 @@ def session_store() -> type:
     subclass whose ``load()`` reads the row in one plain SQL query (what
     ``SessionStore.load`` does through the ORM, whose own work was three
     times the query's on every handshake: bench S5). Decoding, expiry and
-    everything else stay Django's.
+    everything else stay Django's. When the domain names the rows that say
+    whose a session is (the registry's ``session_owners``), that statement
+    also reads the user's row (:func:`_session_query`), kept as the store's
+    ``owner``: :func:`session_user` takes it when its id is the one the
+    session holds, instead of a second query (issue 17).
     """
     engine: Any = import_module(settings.SESSION_ENGINE)
     if settings.SESSION_ENGINE != "django.contrib.sessions.backends.db":
         return engine.SessionStore
 
     class SocketSessionStore(engine.SessionStore):
+        owner = None  # the user row read with the session's, if any
+
         @property
         def key_salt(self) -> str:
             # Django salts the signature with the class's name: keep the
@@ -193,18 +214,51 @@ def session_store() -> type:
             )
 
         def load(self) -> dict:
-            key = self.session_key
-            table = connection.ops.quote_name(self.model._meta.db_table)
+            sql = _session_query(connection.vendor, self.model._meta.db_table)
             with connection.cursor() as cursor:
-                cursor.execute(
-                    f"SELECT session_data FROM {table}"
-                    " WHERE session_key = %s AND expire_date > %s",
-                    [key, timezone.now()],
-                )
+                cursor.execute(sql, [self.session_key, timezone.now()])
                 row = cursor.fetchone()
             if row is None:
                 self._session_key = None  # as Django's load() for a missing row
                 return {}
+            if len(row) > 1 and row[1 + _pk_index()] is not None:
+                self.owner = _user_of(row[1:])
             return self.decode(row[0])
 
     return SocketSessionStore
+
+
+@functools.cache
+def _pk_index() -> int:
+    """Where the primary key is among :func:`_user_query`'s columns."""
+    _sql, names, _attnames = _user_query(connection.vendor)
+    return names.index(get_user_model()._meta.pk.name)
+
+
+@functools.cache
+def _session_query(vendor: str, table: str) -> str:
+    """The SQL of a socket's session row (``session_data``; a key, then the
+    time now, as parameters), with its owner's user row (:func:`_user_query`'s
+    columns, ``NULL`` without an owner row) when the domain names the
+    ``session_owners`` (:mod:`hub.realtime.registry`). Cached per ``vendor``
+    of the default connection and session ``table``."""
+    quote = connection.ops.quote_name
+    where = " WHERE s.session_key = %s AND s.expire_date > %s"
+    owners = domain().session_owners
+    if owners is None:
+        return f"SELECT s.session_data FROM {quote(table)} s{where}"
+    user_model = get_user_model()
+    # The columns of _user_query, in its order (every concrete field).
+    user_columns = ", ".join(
+        f"u.{quote(field.column)}"  # type: ignore[arg-type]  # concrete: a column
+        for field in user_model._meta.concrete_fields
+    )
+    owner_key = quote(owners._meta.get_field("session_key").column)
+    owner_user = quote(owners._meta.get_field("user").column)
+    user_pk = quote(user_model._meta.pk.column)  # type: ignore[arg-type]  # pk: a column
+    return (
+        f"SELECT s.session_data, {user_columns} FROM {quote(table)} s"
+        f" LEFT JOIN {quote(owners._meta.db_table)} o ON o.{owner_key} = s.session_key"
+        f" LEFT JOIN {quote(user_model._meta.db_table)} u ON u.{user_pk} = o.{owner_user}"
+        f"{where}"
+    )

@@ -14,9 +14,10 @@ uvicorn process holding idle authenticated hub sockets (bench S1: about
 1. **Lighter queue and event.** uvicorn gives each socket an
    ``asyncio.Queue`` for ``receive()`` (four deques, about 3.3 kB) and an
    ``asyncio.Event`` ``writable`` for backpressure (a deque, about 0.9 kB).
-   :class:`SlimQueue` is a list with a read index and a future only while
-   ``receive()`` waits; :class:`SlimEvent` keeps its waiters' futures only
-   while someone waits. Together: 3.6 kB less per socket.
+   :class:`~hub.realtime.waiters.SlimQueue` is a list with a read index
+   and a future only while ``receive()`` waits;
+   :class:`~hub.realtime.waiters.SlimEvent` keeps its waiters' futures
+   only while someone waits. Together: 3.6 kB less per socket.
 2. **Nothing of the handshake is kept after an accept.** uvicorn keeps the
    handshake's ``Request`` and ``Response`` (headers included) on the
    protocol for the socket's lifetime, and the scope's ``headers`` list.
@@ -73,29 +74,37 @@ handling, keepalive pings, ``pause_writing``/``resume_writing`` waking
 ``transport`` (``hub.realtime.base._transport_of``).
 
 Written against uvicorn 0.54.0 (websockets 17.4); ``pyproject.toml`` pins
-``uvicorn>=0.54,<0.55``. The subclass only replaces ``queue`` and
-``writable`` if uvicorn made them an ``asyncio.Queue`` and an
-``asyncio.Event``, and only drops what it finds, so a uvicorn that changes
-these internals gets its own behaviour back rather than a broken socket;
-``tests/test_uvicorn_ws.py`` runs the same behaviour checks on uvicorn's
-class and on this one.
+``uvicorn>=0.54,<0.55``. ``__init__`` sets uvicorn 0.54's attributes itself
+(issue 17: uvicorn's made two ``logging.getLogger`` calls, a
+permessage-deflate factory, an ``asyncio.Queue`` and an ``asyncio.Event``
+for every socket); ``tests/test_uvicorn_ws.py`` checks that a new socket of
+this class has every attribute of uvicorn's, with the same values but for
+those changed above, so a uvicorn that adds or renames one fails there
+before a socket breaks. It also runs the same behaviour checks on uvicorn's
+class and on this one. ``_drop_handshake`` only drops what it finds.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import logging
-from typing import Any
+from typing import Any, Literal
 
+from uvicorn.config import Config
 from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import (
     WebSocketsSansIOProtocol,
 )
+from uvicorn.server import ServerState
 from websockets.exceptions import InvalidState
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.protocol import State
+from websockets.server import ServerProtocol
 
-__all__ = ["SlimEvent", "SlimQueue", "SlimWebSocketProtocol"]
+from hub.realtime.waiters import SlimEvent, SlimQueue
+
+__all__ = ["SlimWebSocketProtocol"]
 
 WRITTEN_FOR_UVICORN = "0.54.0"
 
@@ -103,73 +112,27 @@ WRITTEN_FOR_UVICORN = "0.54.0"
 CONNECTION_LOGGER = logging.getLogger("hub.connections")
 
 
-class SlimQueue:
-    """What uvicorn uses of ``asyncio.Queue`` (unbounded), without its deques.
-
-    FIFO; ``get()`` waits on a future created only while the queue is empty.
-    Built for one reader (the app's ``receive()``); more readers are served
-    in turn as by ``asyncio.Queue`` (each item goes to one of them, the
-    earliest waiting first).
-    """
-
-    __slots__ = ("_items", "_head", "_getters")
-
-    def __init__(self) -> None:
-        self._items: list[Any] = []
-        self._head = 0  # index of the next item in _items
-        self._getters: list[asyncio.Future[None]] | None = None  # waiting get()s
-
-    def qsize(self) -> int:
-        return len(self._items) - self._head
-
-    def empty(self) -> bool:
-        return self._head >= len(self._items)
-
-    def full(self) -> bool:
-        return False
-
-    def put_nowait(self, item: Any) -> None:
-        self._items.append(item)
-        self._wake_next()
-
-    async def put(self, item: Any) -> None:
-        self.put_nowait(item)
-
-    def get_nowait(self) -> Any:
-        if self.empty():
-            raise asyncio.QueueEmpty
-        items, head = self._items, self._head
-        item = items[head]
-        if head + 1 >= len(items):
-            items.clear()  # frees the list's array, too
-            self._head = 0
-        else:
-            items[head] = None
-            self._head = head + 1
-        return item
-
-    async def get(self) -> Any:
-        while self.empty():
-            getter = asyncio.get_running_loop().create_future()
-            self._getters = _with(self._getters, getter)
-            try:
-                await getter
-            except BaseException:
-                getter.cancel()  # in case it is not done yet
-                self._getters = _without(self._getters, getter)
-                if not self.empty() and not getter.cancelled():
-                    # Woken for an item, then cancelled: pass the item on.
-                    self._wake_next()
-                raise
-        return self.get_nowait()
-
-    def _wake_next(self) -> None:
-        while self._getters:
-            getter = self._getters[0]
-            self._getters = _without(self._getters, getter)
-            if not getter.done():
-                getter.set_result(None)
-                return
+@functools.cache
+def _options(config: Config) -> tuple[list[Any], int | None]:
+    """The extensions and message size limit of ``config``'s sockets: what
+    uvicorn 0.54 builds for each socket, made once (the permessage-deflate
+    factory only holds its settings; each socket negotiates its own
+    extension from it). The limit is the smaller of ``--ws-max-size`` and
+    the settings' ``HUB_WS_MAX_BYTES`` (see 5. above)."""
+    extensions: list[Any] = []
+    if config.ws_per_message_deflate:
+        extensions = [
+            ServerPerMessageDeflateFactory(
+                server_max_window_bits=12,
+                client_max_window_bits=12,
+                compress_settings={"memLevel": 5},
+            )
+        ]
+    max_size = config.ws_max_size
+    limit = _ws_max_bytes()
+    if limit and (max_size is None or max_size > limit):
+        max_size = limit
+    return extensions, max_size
 
 
 def _ws_max_bytes() -> int | None:
@@ -182,93 +145,79 @@ def _ws_max_bytes() -> int | None:
         return None
 
 
-def _with(waiters: list | None, waiter) -> list:
-    """``waiters`` (a list made on first use) with ``waiter`` appended."""
-    if waiters is None:
-        return [waiter]
-    waiters.append(waiter)
-    return waiters
-
-
-def _without(waiters: list | None, waiter) -> list | None:
-    """``waiters`` without ``waiter``; ``None`` once empty (no list kept)."""
-    if waiters is not None:
-        with contextlib.suppress(ValueError):
-            waiters.remove(waiter)
-        if not waiters:
-            return None
-    return waiters
-
-
-class SlimEvent:
-    """``asyncio.Event`` without its deque: futures only while someone waits.
-
-    Same semantics: ``set()`` wakes every waiter, and a woken ``wait()``
-    returns ``True`` even if ``clear()`` came before it ran.
-    """
-
-    __slots__ = ("_value", "_waiters")
-
-    def __init__(self) -> None:
-        self._value = False
-        self._waiters: list[asyncio.Future[bool]] | None = None
-
-    def is_set(self) -> bool:
-        return self._value
-
-    def set(self) -> None:
-        if not self._value:
-            self._value = True
-            waiters, self._waiters = self._waiters, None
-            for waiter in waiters or ():
-                if not waiter.done():
-                    waiter.set_result(True)
-
-    def clear(self) -> None:
-        self._value = False
-
-    async def wait(self) -> bool:
-        if self._value:
-            return True
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters = _with(self._waiters, waiter)
-        try:
-            await waiter
-            return True
-        finally:
-            self._waiters = _without(self._waiters, waiter)
-
-
 class SlimWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's ``WebSocketsSansIOProtocol`` with a lighter receive queue and
     ``writable`` event, keeping nothing of the handshake once accepted (see
     the module's docstring)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        # uvicorn 0.54's __init__, attribute for attribute
+        # (tests/test_uvicorn_ws.py compares them), without its per-socket
+        # work that does not depend on the socket (issue 17): two
+        # logging.getLogger calls (a lock each), the permessage-deflate
+        # factory and the size limit (once per config: _options), and the
+        # asyncio.Queue and Event this class replaces.
+        if not config.loaded:
+            config.load()  # pragma: no cover
+        extensions, max_size = _options(config)
+        self.config = config
+        self.app = config.loaded_app
+        self.loop = _loop or asyncio.get_event_loop()
         # uvicorn's own lines ('"WebSocket /ws/" [accepted]', errors) and
-        # those of the websockets protocol it drives.
+        # those of the websockets protocol it drives (see 3. above).
         self.logger = CONNECTION_LOGGER
-        conn = getattr(self, "conn", None)
-        if conn is not None and hasattr(conn, "logger"):
-            conn.logger = CONNECTION_LOGGER
-            conn.debug = CONNECTION_LOGGER.isEnabledFor(logging.DEBUG)
-        if conn is not None and hasattr(conn, "max_message_size"):
-            limit = _ws_max_bytes()
-            current = conn.max_message_size
-            if limit and (current is None or current > limit):
-                conn.max_message_size = limit
-        # Replace only what is still uvicorn 0.54's: an empty asyncio.Queue,
-        # and an asyncio.Event (set: the transport is writable).
-        queue = getattr(self, "queue", None)
-        if type(queue) is asyncio.Queue and queue.empty():
-            self.queue = SlimQueue()  # type: ignore[assignment]
-        writable = getattr(self, "writable", None)
-        if type(writable) is asyncio.Event:
-            slim = SlimEvent()
-            if writable.is_set():
-                slim.set()
-            self.writable = slim  # type: ignore[assignment]
+        self.root_path = config.root_path
+        self.asgi_version = config.asgi_version
+        self.app_state = app_state
+
+        # Shared server state
+        self.connections = server_state.connections
+        self.tasks = server_state.tasks
+        self.default_headers = server_state.default_headers
+
+        # Connection state
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self.server: tuple[str, int | None] | None = None
+        self.client: tuple[str, int] | None = None
+        self.scheme: Literal["wss", "ws"] = None  # type: ignore[assignment]
+
+        # WebSocket state
+        self.queue = SlimQueue()  # type: ignore[assignment]
+        self.handshake_initiated = False
+        self.handshake_complete = False
+        self.close_sent = False
+        self.disconnected = False
+        self.close_timer: asyncio.TimerHandle | None = None
+        self.close_timeout = 10.0
+        self.initial_response: tuple[int, list[tuple[str, str]], bytes] | None = None
+
+        self.conn = ServerProtocol(
+            extensions=extensions, max_size=max_size, logger=CONNECTION_LOGGER
+        )
+
+        self.read_paused = False
+        writable = SlimEvent()
+        writable.set()
+        self.writable = writable  # type: ignore[assignment]
+
+        # Keepalive state
+        self.ping_interval = config.ws_ping_interval
+        self.ping_timeout = config.ws_ping_timeout
+        self.ping_timer: asyncio.TimerHandle | None = None
+        self.pong_timer: asyncio.TimerHandle | None = None
+        self.pending_ping_payload: bytes | None = None
+        self.ping_sent_at: float = 0.0
+        self.last_ping_rtt: float = 0.0
+
+        # Incoming message state
+        self.frames: list[bytes] = []
+        self.curr_msg_data_type: Literal["text", "bytes"] = "bytes"
 
     async def send_texts(self, texts: list[str], close_code: int | None = None) -> None:
         """Send ``texts`` as text frames, in order, then a close frame with

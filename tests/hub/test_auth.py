@@ -10,6 +10,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.test import override_settings
 from django.utils import timezone
 
+from core.accounts.models import UserSession
 from core.roster.models import User
 from hub.realtime.sessions import load_user, session_store, session_user, user_by_pk
 from tests.hub.helpers import login
@@ -105,3 +106,40 @@ def test_another_backends_own_lookup_is_used(school):
         assert session[BACKEND_SESSION_KEY] == path
         assert session_user(session) == school.parent
     assert FilteringBackend.looked_up == [school.parent.pk]
+
+
+def test_the_session_and_its_user_are_one_query(school, django_assert_num_queries):
+    # The login wrote the row that says whose the session is
+    # (core.accounts.sessions.record_login): read with the session's.
+    key = session_of(school.parent).session_key
+    with django_assert_num_queries(1):
+        user = session_user(session_store()(key))
+    assert user == school.parent
+    assert fields_of(user) == fields_of(User.objects.get(pk=school.parent.pk))
+    with django_assert_num_queries(1):
+        assert load_user(key) == (school.parent, key)
+
+
+def test_a_session_without_an_owner_row_reads_its_user_alone(
+    school, django_assert_num_queries
+):
+    key = session_of(school.parent).session_key
+    UserSession.objects.filter(session_key=key).delete()
+    with django_assert_num_queries(2):
+        assert session_user(session_store()(key)) == school.parent
+
+
+def test_an_owner_row_of_another_user_is_not_taken(school, django_assert_num_queries):
+    # The session's own user id decides; the row is only a shortcut.
+    key = session_of(school.parent).session_key
+    UserSession.objects.filter(session_key=key).update(user=school.teacher)
+    with django_assert_num_queries(2):
+        assert session_user(session_store()(key)) == school.parent
+    assert load_user(key) == (school.parent, key)
+
+
+def test_an_inactive_owner_is_nobody(school):
+    key = session_of(school.pupil).session_key
+    assert UserSession.objects.filter(session_key=key, user=school.pupil).exists()
+    User.objects.filter(pk=school.pupil.pk).update(is_active=False)
+    assert session_user(session_store()(key)) is None
