@@ -151,7 +151,7 @@ class User(Sourced, AbstractUser):
         related_name="guardians",
         verbose_name=_("children"),
     )
-    # Not a column: core.roster.streams.stream_members sets it on the users it returns.
+    # Not a column: core.roster.streams.readers_of sets it on the users it returns.
     children_here: list[str]
 
     class Meta(AbstractUser.Meta):

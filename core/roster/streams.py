@@ -40,7 +40,7 @@ def readable_streams(user: User) -> list[str]:
 
     The rule of stream readability (:func:`can_read_stream` asks it; the
     classes of :func:`core.roster.access.classes_of`, the orgs of ``orgs_of``,
-    tests/hub/test_access.py holds it to them), in one plain SQL statement: every socket's ``hello`` runs it, and the ORM's own work was
+    tests/roster/test_streams.py holds it to them), in one plain SQL statement: every socket's ``hello`` runs it, and the ORM's own work was
     ten times the query's (2.1 ms against 0.2 ms of CPU, bench S5's
     reconnect storm).
     """
@@ -93,7 +93,7 @@ def _readable_sql(role: str) -> str:
 def readers_of(name: str) -> list[User]:
     """Return the active users who may read the stream ``name``: the inverse
     of :func:`readable_streams` (a user is returned exactly when ``name`` is
-    one of theirs; tests/hub/test_access.py checks it persona by persona), each with ``children_here``: the names of
+    one of theirs; tests/roster/test_streams.py checks it persona by persona), each with ``children_here``: the names of
     their children the stream is about (guardians of a class's pupils).
 
     Used by delivery to find whom an event concerns. A malformed name or a

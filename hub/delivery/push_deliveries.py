@@ -1,7 +1,7 @@
 """Push deliveries: queued rows in, one pooled send, each outcome recorded.
 
 The worker side of web push: it turns :class:`Delivery` rows into
-:class:`hub.delivery.transports.webPushJob`, sends them through one
+:class:`hub.delivery.transports.webpush.PushJob`, sends them through one
 :class:`hub.delivery.transports.webpush.WebPushTransport`, and writes each
 outcome: sent; subscription gone (404/410: the subscription is deleted);
 retry later (:data:`hub.delivery.retry.PUSH`: 429 honours Retry-After, 5xx

@@ -1,5 +1,5 @@
 """``/api/v1/grades``: a pupil's published marks and averages per period,
-exactly as the Notes page shows them (``core.grades.views.pupil_notes``).
+exactly as the Notes page shows them (``core.grades.notes.pupil_notes``).
 
 The reader is the pupil or a current guardian (``core.grades.access``:
 ``get_pupil``), and only that pupil's own marks are read. A class's
