@@ -51,6 +51,9 @@ class SocketBase(AsyncWebsocketConsumer):
     busy = 0  # messages being handled or waiting for their turn
     queued = 0  # local messages (_queue) not yet handled
     transport: Any = None  # the server's, when it exposes one
+    # The server's writer of ready-made frames (uvicorn's slim protocol), found
+    # once at connect: the fan-out calls it for every event.
+    frame_writer: Any = None
     outbox: list[str] | None = None  # frames held for one write (_batched), or None
     # keys of fanout.socket_counts this socket counts in
     counted: tuple[tuple, ...] = ()

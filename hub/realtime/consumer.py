@@ -97,6 +97,9 @@ class HubConsumer(ClientFrames):
         self.fanout.connected_sockets.add(self)
         self.context = contextvars.copy_context()
         self.transport = _transport_of(self.base_send)
+        self.frame_writer = getattr(
+            getattr(self.base_send, "__self__", None), "write_frame", None
+        )
         if hasattr(self.transport, "set_write_buffer_limits"):
             # asyncio servers (uvicorn) make `send` wait while the transport
             # holds more than its high-water mark (64 KiB by default): above

@@ -221,10 +221,7 @@ class Replay(SocketBase):
         an open socket with no extension); ``False`` elsewhere (Daphne, a
         socket that compresses, one that must wait): the caller sends the
         text."""
-        write_frame = getattr(
-            getattr(self.base_send, "__self__", None), "write_frame", None
-        )
-        return write_frame is not None and write_frame(frame)
+        return self.frame_writer is not None and self.frame_writer(frame)
 
     def catch_up_later(self) -> None:
         """Re-read the log of every followed stream in this consumer's turn
